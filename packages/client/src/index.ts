@@ -1,0 +1,148 @@
+import { type AppRouter, type FleetErrorCode, isFleetErrorCode } from '@camfleet/contracts';
+import {
+  createTRPCClient,
+  createWSClient,
+  httpLink,
+  splitLink,
+  type TRPCClient,
+  TRPCClientError,
+  wsLink,
+} from '@trpc/client';
+import superjson from 'superjson';
+import WebSocket from 'ws';
+
+export type FleetClient = TRPCClient<AppRouter>;
+export type WSClient = ReturnType<typeof createWSClient>;
+
+/** `http://host:port` → the tRPC HTTP and WebSocket endpoints of a pod. */
+export function endpointsOf(baseUrl: string): { http: string; ws: string } {
+  const url = new URL(baseUrl);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`expected an http(s):// URL, got ${baseUrl}`);
+  }
+  const root = `${url.host}${url.pathname.replace(/\/+$/, '')}`;
+  const wsScheme = url.protocol === 'https:' ? 'wss' : 'ws';
+  return { http: `${url.protocol}//${root}/trpc`, ws: `${wsScheme}://${root}/trpc` };
+}
+
+/**
+ * An operator's client: queries and mutations over HTTP, subscriptions over a lazily
+ * opened WebSocket. `close()` releases the socket.
+ */
+export function createAdminClient(
+  baseUrl: string,
+  token: string,
+): { client: FleetClient; close: () => void } {
+  const { http, ws } = endpointsOf(baseUrl);
+  const wsClient = createWSClient({
+    url: ws,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    connectionParams: { token },
+    lazy: { enabled: true, closeMs: 0 },
+    retryDelayMs: (attempt) => Math.min(200 * 2 ** attempt, 5_000),
+  });
+  const client = createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: wsLink({ client: wsClient, transformer: superjson }),
+        false: httpLink({ url: http, transformer: superjson, headers: { authorization: `Bearer ${token}` } }),
+      }),
+    ],
+  });
+  return { client, close: () => void wsClient.close() };
+}
+
+export interface DeviceConnectionOptions {
+  baseUrl: string;
+  deviceId: string;
+  token: string;
+  /** Delay before reconnect attempt n (0-based). */
+  retryDelayMs?: (attempt: number) => number;
+  /** Called when the server refuses the credentials: the caller should stop, not retry. */
+  onRejected?: (message: string) => void;
+  onOpen?: () => void;
+  onClose?: () => void;
+}
+
+/** Full jitter exponential backoff: spreads a reconnect storm over time. */
+export function jitteredBackoff(baseMs: number, maxMs: number): (attempt: number) => number {
+  return (attempt) => Math.random() * Math.min(maxMs, baseMs * 2 ** attempt);
+}
+
+/**
+ * A device's client: everything over one WebSocket, authenticated by connectionParams.
+ * The server refuses bad credentials with an `id: null` UNAUTHORIZED frame and closes;
+ * a socket subclass spots that frame so the caller can stop instead of reconnecting.
+ */
+export function createDeviceClient(options: DeviceConnectionOptions): {
+  client: FleetClient;
+  wsClient: WSClient;
+} {
+  const { ws } = endpointsOf(options.baseUrl);
+  const onRejected = options.onRejected;
+  class RejectionAwareSocket extends WebSocket {
+    constructor(address: string | URL, protocols?: string | string[]) {
+      super(address, protocols);
+      if (onRejected) {
+        this.on('message', (data: WebSocket.RawData) => {
+          const message = rejectionMessage(data.toString());
+          if (message !== null) onRejected(message);
+        });
+      }
+    }
+  }
+  const wsClient = createWSClient({
+    url: ws,
+    WebSocket: RejectionAwareSocket as unknown as typeof globalThis.WebSocket,
+    connectionParams: { deviceId: options.deviceId, token: options.token },
+    retryDelayMs: options.retryDelayMs ?? jitteredBackoff(250, 10_000),
+    keepAlive: { enabled: true, intervalMs: 10_000, pongTimeoutMs: 5_000 },
+    ...(options.onOpen ? { onOpen: options.onOpen } : {}),
+    ...(options.onClose ? { onClose: options.onClose } : {}),
+  });
+  const client = createTRPCClient<AppRouter>({
+    links: [wsLink({ client: wsClient, transformer: superjson })],
+  });
+  return { client, wsClient };
+}
+
+/** The message of a connection-level UNAUTHORIZED/FORBIDDEN frame, or null for anything else. */
+function rejectionMessage(frame: string): string | null {
+  if (!frame.startsWith('{"id":null')) return null;
+  try {
+    const parsed = JSON.parse(frame) as {
+      id: null;
+      error?: { message?: string; data?: { code?: string } };
+    };
+    const code = parsed.error?.data?.code;
+    if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return parsed.error?.message ?? code;
+  } catch {
+    // not a frame we understand: not a rejection
+  }
+  return null;
+}
+
+/** The domain error code of a failed call, if the server sent one. */
+export function fleetCodeOf(error: unknown): FleetErrorCode | null {
+  if (!(error instanceof TRPCClientError)) return null;
+  const data: unknown = error.data;
+  if (typeof data === 'object' && data !== null && 'fleetCode' in data) {
+    const code = (data as { fleetCode: unknown }).fleetCode;
+    if (isFleetErrorCode(code)) return code;
+  }
+  return null;
+}
+
+/** The tRPC error code (`UNAUTHORIZED`, `BAD_REQUEST`, …) of a failed call, if any. */
+export function trpcCodeOf(error: unknown): string | null {
+  if (!(error instanceof TRPCClientError)) return null;
+  const data: unknown = error.data;
+  if (typeof data === 'object' && data !== null && 'code' in data) {
+    const code = (data as { code: unknown }).code;
+    return typeof code === 'string' ? code : null;
+  }
+  return null;
+}
+
+export { TRPCClientError };

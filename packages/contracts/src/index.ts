@@ -1,0 +1,10 @@
+export { formatDuration, parseDuration } from './duration.js';
+export * from './errors.js';
+export type * from './port.js';
+export { type AppRouter, appRouter } from './router.js';
+export * from './routers/device.schema.js';
+export * from './routers/devices.schema.js';
+export * from './routers/patch.schema.js';
+export * from './routers/rollout.schema.js';
+export * from './schemas.js';
+export { createCallerFactory } from './trpc.js';

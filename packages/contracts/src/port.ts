@@ -1,0 +1,56 @@
+import type { Device, Offer, RegisterInput, ReportInput, ReportResult } from './routers/device.schema.js';
+import type { DeviceDetail, DevicePage, FleetStats, ListDevicesInput } from './routers/devices.schema.js';
+import type { Patch, PublishPatchInput } from './routers/patch.schema.js';
+import type { CreateRolloutInput, RolloutStatus } from './routers/rollout.schema.js';
+
+/** Who is calling. Admin roles are ordered: viewer < operator < admin. */
+export type AdminRole = 'viewer' | 'operator' | 'admin';
+export type Principal =
+  | { kind: 'anonymous' }
+  | { kind: 'admin'; name: string; role: AdminRole }
+  | { kind: 'device'; deviceId: string };
+
+/** The live connection a device call arrived on (WebSocket), if any. */
+export interface ConnectionRef {
+  connectionId: string;
+}
+
+export interface OffersOptions {
+  connection: ConnectionRef;
+  /** Offer id the client saw last (tRPC tracked events); skip re-sending exactly that offer. */
+  lastEventId: string | null;
+  signal: AbortSignal;
+}
+
+/**
+ * Everything the router needs from the fleet. The server implements it on Redis;
+ * tests may implement it however they like. Domain failures are thrown as FleetError.
+ */
+export interface FleetService {
+  registerDevice(deviceId: string, connection: ConnectionRef | null, input: RegisterInput): Promise<Device>;
+  /** Offers for one device: current work first, then whatever arrives, until the signal aborts. */
+  deviceOffers(deviceId: string, options: OffersOptions): AsyncIterable<Offer>;
+  report(deviceId: string, input: ReportInput): Promise<ReportResult>;
+
+  publishPatch(input: PublishPatchInput, actor: string): Promise<Patch>;
+  listPatches(limit: number): Promise<Patch[]>;
+  getPatch(patchId: string): Promise<Patch>;
+
+  createRollout(input: CreateRolloutInput, actor: string): Promise<RolloutStatus>;
+  listRollouts(limit: number): Promise<RolloutStatus[]>;
+  getRollout(rolloutId: string): Promise<RolloutStatus>;
+  /** Status snapshots, each one different from the last, until the signal aborts. */
+  watchRollout(rolloutId: string, intervalMs: number, signal: AbortSignal): AsyncIterable<RolloutStatus>;
+  cancelRollout(rolloutId: string, actor: string): Promise<RolloutStatus>;
+
+  listDevices(input: ListDevicesInput): Promise<DevicePage>;
+  getDevice(deviceId: string): Promise<DeviceDetail>;
+  stats(): Promise<FleetStats>;
+}
+
+export interface FleetContext {
+  principal: Principal;
+  fleet: FleetService;
+  /** Set for calls that arrive over a WebSocket connection. */
+  connection: ConnectionRef | null;
+}

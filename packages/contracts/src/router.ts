@@ -1,0 +1,15 @@
+import { deviceRouter } from './routers/device.js';
+import { devicesRouter, fleetRouter } from './routers/devices.js';
+import { patchRouter } from './routers/patch.js';
+import { rolloutRouter } from './routers/rollout.js';
+import { router } from './trpc.js';
+
+export const appRouter = router({
+  device: deviceRouter,
+  patch: patchRouter,
+  rollout: rolloutRouter,
+  devices: devicesRouter,
+  fleet: fleetRouter,
+});
+
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import {
+  ArtifactRef,
+  DeliveryId,
+  DeliveryState,
+  DeviceId,
+  Labels,
+  PatchId,
+  RolloutId,
+  Timestamp,
+} from '../schemas.js';
+
+export const RegisterInput = z.object({
+  model: z.string().min(1).max(64),
+  firmwareVersion: z.string().min(1).max(64),
+  labels: Labels.default({}),
+});
+export type RegisterInput = z.infer<typeof RegisterInput>;
+
+export const Device = z.object({
+  id: DeviceId,
+  model: z.string(),
+  firmwareVersion: z.string(),
+  labels: z.record(z.string(), z.string()),
+  firstSeenAt: Timestamp,
+  lastSeenAt: Timestamp,
+  online: z.boolean(),
+  /** Pod instance holding the device's connection, while online. */
+  node: z.string().nullable(),
+});
+export type Device = z.infer<typeof Device>;
+
+/** What a device is told to install. `offerId` changes with every attempt. */
+export const Offer = z.object({
+  offerId: z.string(),
+  deliveryId: DeliveryId,
+  rolloutId: RolloutId,
+  attempt: z.number().int().positive(),
+  patch: z.object({
+    id: PatchId,
+    name: z.string(),
+    version: z.string(),
+    notes: z.string(),
+    artifact: ArtifactRef.nullable(),
+  }),
+  /** Report within this long, or the attempt times out. */
+  ackTimeoutMs: z.number().int(),
+  deadlineAt: Timestamp,
+});
+export type Offer = z.infer<typeof Offer>;
+
+export const OffersInput = z
+  .object({ lastEventId: z.string().max(300).nullish() })
+  .default({ lastEventId: null });
+
+export const REPORT_STATUSES = ['downloading', 'installing', 'succeeded', 'failed'] as const;
+export const ReportStatus = z.enum(REPORT_STATUSES);
+export type ReportStatus = z.infer<typeof ReportStatus>;
+
+export const ReportInput = z
+  .object({
+    deliveryId: DeliveryId,
+    attempt: z.number().int().positive().max(10_000),
+    status: ReportStatus,
+    progress: z.number().min(0).max(100).optional(),
+    error: z.string().min(1).max(1024).optional(),
+  })
+  .refine((r) => r.status !== 'failed' || r.error !== undefined, {
+    message: 'a failed report needs an error',
+    path: ['error'],
+  });
+export type ReportInput = z.infer<typeof ReportInput>;
+
+export const ReportResult = z.object({
+  deliveryId: DeliveryId,
+  attempt: z.number().int(),
+  state: DeliveryState,
+  /** True when the report repeated one already applied: nothing changed. */
+  duplicate: z.boolean(),
+});
+export type ReportResult = z.infer<typeof ReportResult>;

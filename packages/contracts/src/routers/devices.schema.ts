@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { DeliveryId, DeliveryState, DeviceId, PatchId, RolloutId, Timestamp } from '../schemas.js';
+import { Device } from './device.schema.js';
+
+export const ListDevicesInput = z
+  .object({
+    cursor: z.string().max(300).nullish(),
+    limit: z.number().int().min(1).max(1000).default(100),
+    online: z.boolean().optional(),
+  })
+  .default({ limit: 100 });
+export type ListDevicesInput = z.infer<typeof ListDevicesInput>;
+
+export const DevicePage = z.object({
+  devices: z.array(Device),
+  /** Pass back to get the next page; null on the last one. */
+  nextCursor: z.string().nullable(),
+});
+export type DevicePage = z.infer<typeof DevicePage>;
+
+export const Delivery = z.object({
+  deliveryId: DeliveryId,
+  rolloutId: RolloutId,
+  deviceId: DeviceId,
+  patchId: PatchId,
+  state: DeliveryState,
+  /** Offers made so far; reports must name the current one. */
+  attempt: z.number().int().nonnegative(),
+  /** Failed or timed-out attempts, counted against maxAttempts. */
+  failures: z.number().int().nonnegative(),
+  maxAttempts: z.number().int(),
+  lastError: z.string().nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  /** When a retry waiting for backoff becomes due. */
+  retryAt: Timestamp.nullable(),
+});
+export type Delivery = z.infer<typeof Delivery>;
+
+export const HistoryEntry = z.object({
+  at: Timestamp,
+  rolloutId: RolloutId,
+  attempt: z.number().int(),
+  from: DeliveryState.nullable(),
+  to: DeliveryState,
+  error: z.string().nullable(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
+export const DeviceDetail = z.object({
+  device: Device,
+  deliveries: z.array(Delivery),
+  /** Newest first, bounded. */
+  history: z.array(HistoryEntry),
+});
+export type DeviceDetail = z.infer<typeof DeviceDetail>;
+
+export const DeviceIdInput = z.object({ deviceId: DeviceId });
+
+export const FleetStats = z.object({
+  devices: z.number().int().nonnegative(),
+  online: z.number().int().nonnegative(),
+  patches: z.number().int().nonnegative(),
+  rollouts: z.number().int().nonnegative(),
+  nodes: z.array(z.object({ node: z.string(), devices: z.number().int().nonnegative() })),
+});
+export type FleetStats = z.infer<typeof FleetStats>;

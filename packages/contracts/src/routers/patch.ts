@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { adminProcedure, router } from '../trpc.js';
+import { GetPatchInput, ListPatchesInput, Patch, PublishPatchInput } from './patch.schema.js';
+
+export const patchRouter = router({
+  publish: adminProcedure('operator')
+    .input(PublishPatchInput)
+    .output(Patch)
+    .mutation(({ ctx, input }) => ctx.fleet.publishPatch(input, ctx.actor)),
+  list: adminProcedure('viewer')
+    .input(ListPatchesInput)
+    .output(z.array(Patch))
+    .query(({ ctx, input }) => ctx.fleet.listPatches(input.limit)),
+  get: adminProcedure('viewer')
+    .input(GetPatchInput)
+    .output(Patch)
+    .query(({ ctx, input }) => ctx.fleet.getPatch(input.patchId)),
+});

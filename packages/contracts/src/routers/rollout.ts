@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { adminProcedure, router } from '../trpc.js';
+import {
+  CreateRolloutInput,
+  ListRolloutsInput,
+  RolloutIdInput,
+  RolloutStatus,
+  WatchRolloutInput,
+} from './rollout.schema.js';
+
+export const rolloutRouter = router({
+  create: adminProcedure('operator')
+    .input(CreateRolloutInput)
+    .output(RolloutStatus)
+    .mutation(({ ctx, input }) => ctx.fleet.createRollout(input, ctx.actor)),
+  list: adminProcedure('viewer')
+    .input(ListRolloutsInput)
+    .output(z.array(RolloutStatus))
+    .query(({ ctx, input }) => ctx.fleet.listRollouts(input.limit)),
+  get: adminProcedure('viewer')
+    .input(RolloutIdInput)
+    .output(RolloutStatus)
+    .query(({ ctx, input }) => ctx.fleet.getRollout(input.rolloutId)),
+  cancel: adminProcedure('operator')
+    .input(RolloutIdInput)
+    .output(RolloutStatus)
+    .mutation(({ ctx, input }) => ctx.fleet.cancelRollout(input.rolloutId, ctx.actor)),
+  /** Live status: a snapshot now, then one whenever the counts change. */
+  watch: adminProcedure('viewer')
+    .input(WatchRolloutInput)
+    .subscription(async function* ({ ctx, input, signal }) {
+      yield* ctx.fleet.watchRollout(
+        input.rolloutId,
+        input.intervalMs,
+        signal ?? new AbortController().signal,
+      );
+    }),
+});

@@ -1,0 +1,66 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { ZodError, z } from 'zod';
+import { FleetError, type FleetErrorCode, TRPC_CODE_OF } from './errors.js';
+import type { AdminRole, FleetContext } from './port.js';
+
+const t = initTRPC.context<FleetContext>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    const fleetCode: FleetErrorCode | null =
+      cause instanceof FleetError ? cause.code : error.code === 'UNAUTHORIZED' ? 'UNAUTHORIZED' : null;
+    return {
+      ...shape,
+      data: {
+        ...shape.data,
+        // Never ship stack traces to devices or operators.
+        stack: undefined,
+        fleetCode,
+        zodIssues: cause instanceof ZodError ? z.flattenError(cause) : null,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Turns a FleetError thrown by the port into a typed tRPC error. */
+const domainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof FleetError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: TRPC_CODE_OF[cause.code], message: cause.message, cause });
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(domainErrors);
+
+/** A call from an authenticated device; `ctx.deviceId` is who it is. */
+export const deviceProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (ctx.principal.kind !== 'device') {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'device credentials required' });
+  }
+  return next({ ctx: { ...ctx, deviceId: ctx.principal.deviceId } });
+});
+
+const RANK: Record<AdminRole, number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** A call from an admin whose role is at least `role`; `ctx.actor` names them for audit fields. */
+export function adminProcedure(role: AdminRole) {
+  return publicProcedure.use(({ ctx, next }) => {
+    const principal = ctx.principal;
+    if (principal.kind !== 'admin') {
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: 'admin token required' });
+    }
+    if (RANK[principal.role] < RANK[role]) {
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: `role ${role} required, token has ${principal.role}`,
+      });
+    }
+    return next({ ctx: { ...ctx, actor: principal.name } });
+  });
+}

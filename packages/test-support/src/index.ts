@@ -1,0 +1,2 @@
+export { freePort, RedisServer, type RedisServerOptions } from './redis.js';
+export { type WaitOptions, waitFor } from './wait.js';
