@@ -3,6 +3,7 @@
  * the router turns it into a TRPCError whose `data.fleetCode` carries the code.
  */
 export const FLEET_ERROR_CODES = [
+  'INVALID_INPUT',
   'NOT_FOUND',
   'CONFLICT',
   'STALE_ATTEMPT',
@@ -16,6 +17,7 @@ export type FleetErrorCode = (typeof FLEET_ERROR_CODES)[number];
 
 /** The tRPC error code each domain error travels as. */
 export const TRPC_CODE_OF = {
+  INVALID_INPUT: 'BAD_REQUEST',
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   STALE_ATTEMPT: 'CONFLICT',

@@ -1,0 +1,71 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const Milliseconds = (fallback: number) => z.coerce.number().int().min(10).max(3_600_000).default(fallback);
+
+const Env = z.object({
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  FLEET_ADMIN_TOKEN: z.string({ error: 'is required' }).min(8, 'must be at least 8 characters'),
+  FLEET_ENROLL_TOKEN: z.string({ error: 'is required' }).min(8, 'must be at least 8 characters'),
+  FLEET_NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits and . _ - (at most 64)')
+    .default(hostname().slice(0, 64) || 'node'),
+  FLEET_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ and - (at most 32)')
+    .default('cf'),
+  FLEET_SWEEP_INTERVAL_MS: Milliseconds(250),
+  FLEET_HINT_GRACE_MS: Milliseconds(3_000),
+  FLEET_LEASE_MS: Milliseconds(10_000),
+  FLEET_SHUTDOWN_GRACE_MS: Milliseconds(5_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface ServerConfig {
+  redisUrl: string;
+  port: number;
+  host: string;
+  adminToken: string;
+  enrollToken: string;
+  nodeId: string;
+  keyPrefix: string;
+  sweepIntervalMs: number;
+  hintGraceMs: number;
+  leaseMs: number;
+  shutdownGraceMs: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads the configuration from the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    redisUrl: e.REDIS_URL,
+    port: e.PORT,
+    host: e.HOST,
+    adminToken: e.FLEET_ADMIN_TOKEN,
+    enrollToken: e.FLEET_ENROLL_TOKEN,
+    nodeId: e.FLEET_NODE_ID,
+    keyPrefix: e.FLEET_KEY_PREFIX,
+    sweepIntervalMs: e.FLEET_SWEEP_INTERVAL_MS,
+    hintGraceMs: e.FLEET_HINT_GRACE_MS,
+    leaseMs: e.FLEET_LEASE_MS,
+    shutdownGraceMs: e.FLEET_SHUTDOWN_GRACE_MS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,141 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ALL_BUCKETS, type KeySpace } from '../redis/keys.js';
+import { queueScript, runScript } from '../redis/scripts.js';
+import type { HintBus } from './hints.js';
+import { type RedisFleetService, throwPipelineErrors } from './redis-fleet.js';
+
+export interface BackgroundOptions {
+  redis: Redis;
+  keys: KeySpace;
+  fleet: RedisFleetService;
+  hints: HintBus;
+  instance: string;
+  log: Logger;
+  sweepIntervalMs: number;
+  leaseMs: number;
+  hintGraceMs: number;
+}
+
+const SWEEP_BATCH = 1000;
+/** A rollout still marked attaching after this long lost the pod that created it. */
+const ATTACH_STALL_MS = 10_000;
+
+/**
+ * The pod's periodic work. None of it walks the fleet: the sweep reads only what is due, the
+ * reaper only expired pod leases, the attach repair only rollouts left half-created.
+ */
+export class Background {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly o: BackgroundOptions) {}
+
+  start(): void {
+    this.loop('sweep', this.o.sweepIntervalMs, () => this.sweep());
+    this.loop('heartbeat', Math.max(100, Math.floor(this.o.leaseMs / 3)), () => this.heartbeat());
+    this.loop('reap', Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.reap());
+    this.loop('attach-repair', 5_000, () => this.repairAttach());
+  }
+
+  /** Stops the loops and waits for a pass in progress to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.all(this.running);
+  }
+
+  /** Runs `work` every `intervalMs`, never overlapping itself; `work` returning true reruns at once. */
+  private loop(name: string, intervalMs: number, work: () => Promise<boolean | undefined>): void {
+    const pass = async (): Promise<boolean> => {
+      try {
+        return (await work()) === true;
+      } catch (error) {
+        if (!this.stopped) this.o.log.warn({ err: error, loop: name }, 'background loop failed; retrying');
+        return false;
+      }
+    };
+    const run = async () => {
+      if (this.stopped) return;
+      const current = pass();
+      const settled = current.then(() => undefined);
+      this.running.add(settled);
+      const again = await current;
+      this.running.delete(settled);
+      if (!this.stopped) this.timers.set(name, setTimeout(run, again ? 0 : intervalMs));
+    };
+    this.timers.set(name, setTimeout(run, 0));
+  }
+
+  /** Times out and retries due deliveries in every bucket; hints the pods holding devices with work. */
+  async sweep(): Promise<boolean> {
+    const pipeline = this.o.redis.pipeline();
+    for (const n of ALL_BUCKETS) {
+      const bucket = this.o.keys.bucket(n);
+      queueScript(
+        pipeline,
+        'deadline_sweep',
+        this.o.keys.due(bucket),
+        bucket,
+        SWEEP_BATCH,
+        this.o.hintGraceMs,
+      );
+    }
+    const replies = throwPipelineErrors(await pipeline.exec()) as string[][];
+    const byInstance = new Map<string, string[]>();
+    let full = false;
+    for (const reply of replies) {
+      if (reply.length >= SWEEP_BATCH * 2) full = true;
+      for (let i = 0; i < reply.length; i += 2) {
+        const deviceId = reply[i] as string;
+        const instance = reply[i + 1] as string;
+        const list = byInstance.get(instance);
+        if (list) list.push(deviceId);
+        else byInstance.set(instance, [deviceId]);
+      }
+    }
+    await this.o.hints.hint(byInstance);
+    return full;
+  }
+
+  async heartbeat(): Promise<boolean> {
+    await runScript(this.o.redis, 'node_heartbeat', this.o.keys.nodes, this.o.instance, this.o.leaseMs);
+    return false;
+  }
+
+  /** Claims dead pod instances and marks their devices offline. */
+  async reap(): Promise<boolean> {
+    const dead = (await runScript(this.o.redis, 'node_reap', this.o.keys.nodes, 10)) as string[];
+    for (const instance of dead) {
+      const pipeline = this.o.redis.pipeline();
+      for (const n of ALL_BUCKETS) {
+        const bucket = this.o.keys.bucket(n);
+        queueScript(pipeline, 'node_gone', this.o.keys.due(bucket), bucket, instance, this.o.hintGraceMs);
+      }
+      const marked = throwPipelineErrors(await pipeline.exec()) as number[];
+      this.o.log.info(
+        { instance, devices: marked.reduce((a, b) => a + b, 0) },
+        'pod instance gone; devices offline',
+      );
+    }
+    return dead.length === 10;
+  }
+
+  /** Finishes rollouts whose creating pod died between recording them and attaching every bucket. */
+  async repairAttach(): Promise<boolean> {
+    const ids = await this.o.redis.smembers(this.o.keys.attaching);
+    if (ids.length === 0) return false;
+    const [seconds] = await this.o.redis.time();
+    const nowMs = Number(seconds) * 1000;
+    for (const id of ids) {
+      const createdAt = Number(await this.o.redis.hget(this.o.keys.rollout(id), 'createdAt'));
+      if (nowMs - createdAt < ATTACH_STALL_MS) continue;
+      this.o.log.warn({ rolloutId: id }, 'finishing a rollout left half-attached');
+      await this.o.fleet.attachRollout(id);
+      await this.o.hints.broadcast();
+    }
+    return false;
+  }
+}

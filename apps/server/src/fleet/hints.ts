@@ -1,0 +1,48 @@
+import type { Redis } from 'ioredis';
+import type { KeySpace } from '../redis/keys.js';
+
+export interface HintHandlers {
+  /** Work may have appeared for these devices (held by this pod). */
+  devices(deviceIds: string[]): void;
+  /** Work may have appeared for many devices: evaluate every local one. */
+  broadcast(): void;
+}
+
+/**
+ * Hints between pods over Redis pub/sub: one subscriber connection per pod, fan-out in process.
+ * Hints can be lost (pub/sub is fire-and-forget); the deadline sweeper re-hints what stays due.
+ */
+export class HintBus {
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly publisher: Redis,
+    private readonly keys: KeySpace,
+    private readonly instance: string,
+    private readonly handlers: HintHandlers,
+  ) {}
+
+  async start(): Promise<void> {
+    const own = this.keys.hintChannel(this.instance);
+    const all = this.keys.broadcastChannel;
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === all) this.handlers.broadcast();
+      else if (channel === own && message.length > 0) this.handlers.devices(message.split('\n'));
+    });
+    await this.subscriber.subscribe(own, all);
+  }
+
+  /** Sends each pod instance the devices it should evaluate; this pod's own go straight in. */
+  async hint(deviceIdsByInstance: Map<string, string[]>): Promise<void> {
+    const sends: Promise<unknown>[] = [];
+    for (const [instance, deviceIds] of deviceIdsByInstance) {
+      if (deviceIds.length === 0 || instance === '') continue;
+      if (instance === this.instance) this.handlers.devices(deviceIds);
+      else sends.push(this.publisher.publish(this.keys.hintChannel(instance), deviceIds.join('\n')));
+    }
+    await Promise.all(sends);
+  }
+
+  async broadcast(): Promise<void> {
+    await this.publisher.publish(this.keys.broadcastChannel, '');
+  }
+}

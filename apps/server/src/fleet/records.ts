@@ -1,0 +1,136 @@
+import {
+  type ArtifactRef,
+  DELIVERY_STATES,
+  type Delivery,
+  type DeliveryState,
+  type Device,
+  type HistoryEntry,
+  type Offer,
+  type Patch,
+  type Rollout,
+  type RolloutTarget,
+  type StateCounts,
+} from '@camfleet/contracts';
+
+/** Conversions from Redis hashes and script replies to contract types. */
+
+type Hash = Record<string, string>;
+
+const num = (value: string | undefined): number => (value ? Number(value) : 0);
+const nullableNum = (value: string | undefined): number | null =>
+  value && value !== '0' ? Number(value) : null;
+const nullableStr = (value: string | undefined): string | null => (value ? value : null);
+
+export function deliveryIdOf(rolloutId: string, deviceId: string): string {
+  return `${rolloutId}:${deviceId}`;
+}
+
+/** Splits a delivery id; null when it is not one. */
+export function parseDeliveryId(deliveryId: string): { rolloutId: string; deviceId: string } | null {
+  const colon = deliveryId.indexOf(':');
+  if (colon <= 0) return null;
+  return { rolloutId: deliveryId.slice(0, colon), deviceId: deliveryId.slice(colon + 1) };
+}
+
+function parseArtifact(text: string | undefined): ArtifactRef | null {
+  return text ? (JSON.parse(text) as ArtifactRef) : null;
+}
+
+export function deviceFrom(hash: Hash): Device {
+  return {
+    id: hash.id ?? '',
+    model: hash.model ?? '',
+    firmwareVersion: hash.firmware ?? '',
+    labels: hash.labels ? (JSON.parse(hash.labels) as Record<string, string>) : {},
+    firstSeenAt: num(hash.firstSeen),
+    lastSeenAt: num(hash.lastSeen),
+    online: hash.online === '1',
+    node: nullableStr(hash.node),
+  };
+}
+
+export function patchFrom(hash: Hash): Patch {
+  return {
+    id: hash.id ?? '',
+    name: hash.name ?? '',
+    version: hash.version ?? '',
+    notes: hash.notes ?? '',
+    artifact: parseArtifact(hash.artifact),
+    createdAt: num(hash.createdAt),
+    createdBy: hash.createdBy ?? '',
+  };
+}
+
+export function rolloutFrom(hash: Hash): Rollout {
+  return {
+    id: hash.id ?? '',
+    seq: num(hash.seq),
+    patchId: hash.patchId ?? '',
+    patch: { name: hash.name ?? '', version: hash.version ?? '' },
+    target: JSON.parse(hash.target ?? '{"kind":"all"}') as RolloutTarget,
+    ackTimeoutMs: num(hash.ackTimeoutMs),
+    maxAttempts: num(hash.maxAttempts),
+    retryBackoff: { baseMs: num(hash.backoffBaseMs), maxMs: num(hash.backoffMaxMs) },
+    createdAt: num(hash.createdAt),
+    createdBy: hash.createdBy ?? '',
+    canceledAt: nullableNum(hash.canceledAt),
+    canceledBy: nullableStr(hash.canceledBy),
+  };
+}
+
+export function deliveryFrom(hash: Hash): Delivery {
+  const rolloutId = hash.rid ?? '';
+  const deviceId = hash.dev ?? '';
+  return {
+    deliveryId: deliveryIdOf(rolloutId, deviceId),
+    rolloutId,
+    deviceId,
+    patchId: hash.patchId ?? '',
+    state: (hash.state ?? 'queued') as DeliveryState,
+    attempt: num(hash.attempt),
+    failures: num(hash.failures),
+    maxAttempts: num(hash.maxAttempts),
+    lastError: nullableStr(hash.lastError),
+    createdAt: num(hash.createdAt),
+    updatedAt: num(hash.updatedAt),
+    retryAt: nullableNum(hash.retryAt),
+  };
+}
+
+export function historyFrom(json: string): HistoryEntry {
+  return JSON.parse(json) as HistoryEntry;
+}
+
+export function emptyCounts(): StateCounts {
+  return Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as StateCounts;
+}
+
+/** Adds one bucket's counter hash into running totals. */
+export function addCounts(totals: StateCounts, hash: Hash): void {
+  for (const state of DELIVERY_STATES) totals[state] += num(hash[state]);
+}
+
+/** offer_claim's reply → the offer pushed to the device. */
+export function offerFrom(deviceId: string, reply: unknown[]): Offer {
+  const [rolloutId, attempt, deadlineAt, ackTimeoutMs, patchId, name, version, notes, artifact] = reply as [
+    string,
+    number,
+    number,
+    number,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const deliveryId = deliveryIdOf(rolloutId, deviceId);
+  return {
+    offerId: `${deliveryId}#${attempt}`,
+    deliveryId,
+    rolloutId,
+    attempt,
+    patch: { id: patchId, name, version, notes, artifact: parseArtifact(artifact) },
+    ackTimeoutMs,
+    deadlineAt,
+  };
+}

@@ -1,0 +1,76 @@
+import type { Offer } from '@camfleet/contracts';
+
+/**
+ * One device's offer subscription on this pod. It holds at most one pending offer (a device has
+ * one active delivery, and a newer offer supersedes an unsent older one), so a slow consumer
+ * cannot grow memory.
+ */
+export class DeviceSession {
+  private pending: Offer | null = null;
+  private wake: (() => void) | null = null;
+  /** Set while a claim runs; `again` asks for one more pass when it ends. */
+  evaluating = false;
+  again = false;
+
+  constructor(
+    readonly deviceId: string,
+    readonly connectionId: string,
+    /** Last offer id the device saw: never sent twice in a row. */
+    private lastOfferId: string | null,
+  ) {}
+
+  push(offer: Offer): void {
+    if (offer.offerId === this.lastOfferId) return;
+    this.lastOfferId = offer.offerId;
+    this.pending = offer;
+    this.wake?.();
+  }
+
+  async *offers(signal: AbortSignal): AsyncGenerator<Offer> {
+    const onAbort = () => this.wake?.();
+    signal.addEventListener('abort', onAbort);
+    try {
+      while (!signal.aborted) {
+        const offer = this.pending;
+        if (offer) {
+          this.pending = null;
+          yield offer;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = null;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/** The devices whose offer subscriptions this pod holds. The newest subscription of a device wins. */
+export class DeviceSessions {
+  private readonly byDevice = new Map<string, DeviceSession>();
+
+  open(deviceId: string, connectionId: string, lastEventId: string | null): DeviceSession {
+    const session = new DeviceSession(deviceId, connectionId, lastEventId);
+    this.byDevice.set(deviceId, session);
+    return session;
+  }
+
+  close(session: DeviceSession): void {
+    if (this.byDevice.get(session.deviceId) === session) this.byDevice.delete(session.deviceId);
+  }
+
+  get(deviceId: string): DeviceSession | undefined {
+    return this.byDevice.get(deviceId);
+  }
+
+  get size(): number {
+    return this.byDevice.size;
+  }
+
+  deviceIds(): string[] {
+    return [...this.byDevice.keys()];
+  }
+}

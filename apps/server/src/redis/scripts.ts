@@ -1,0 +1,74 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChainableCommander, Redis } from 'ioredis';
+
+const LUA_DIR = join(import.meta.dirname, 'lua');
+
+/** Each transition script and how many KEYS it takes (bucket scripts take their due set). */
+export const SCRIPT_KEYS = {
+  device_register: 1,
+  device_disconnect: 1,
+  node_gone: 1,
+  offer_claim: 1,
+  delivery_report: 1,
+  deadline_sweep: 1,
+  rollout_attach: 1,
+  rollout_cancel_bucket: 1,
+  patch_publish: 3,
+  rollout_create: 5,
+  rollout_cancel: 1,
+  node_heartbeat: 1,
+  node_reap: 1,
+} as const;
+export type ScriptName = keyof typeof SCRIPT_KEYS;
+
+/** Script source with `-- @include name` lines replaced by includes/name.lua. */
+export function loadScriptSource(name: string): string {
+  const source = readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8');
+  return source.replace(/^-- @include (\w+)$/gm, (_, include: string) =>
+    readFileSync(join(LUA_DIR, 'includes', `${include}.lua`), 'utf8'),
+  );
+}
+
+/** Every .lua file (not includes) must be listed above; a forgotten one fails loudly. */
+function checkScriptList(): void {
+  const files = readdirSync(LUA_DIR)
+    .filter((f) => f.endsWith('.lua'))
+    .map((f) => f.slice(0, -4));
+  const missing = files.filter((f) => !(f in SCRIPT_KEYS));
+  if (missing.length > 0) throw new Error(`Lua scripts not registered: ${missing.join(', ')}`);
+}
+
+export type ScriptArg = string | number;
+type ScriptCall = (...args: ScriptArg[]) => Promise<unknown>;
+type PipelineScriptCall = (...args: ScriptArg[]) => ChainableCommander;
+
+/** Registers every script on a connection (ioredis EVALSHA, falling back to EVAL after NOSCRIPT). */
+export function defineScripts(redis: Redis): void {
+  checkScriptList();
+  for (const [name, numberOfKeys] of Object.entries(SCRIPT_KEYS)) {
+    redis.defineCommand(name, { numberOfKeys, lua: loadScriptSource(name) });
+  }
+}
+
+/** Runs a defined script: KEYS first, then ARGV. */
+export function runScript(redis: Redis, name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
+  const call = (redis as unknown as Record<ScriptName, ScriptCall>)[name];
+  return call.apply(redis, args);
+}
+
+/** Queues a defined script on a pipeline. */
+export function queueScript(pipeline: ChainableCommander, name: ScriptName, ...args: ScriptArg[]): void {
+  const call = (pipeline as unknown as Record<ScriptName, PipelineScriptCall>)[name];
+  call.apply(pipeline, args);
+}
+
+/** Scripts answer {'OK', ...} or {'ERR', code, message}. */
+export type ScriptReply = { ok: true; values: unknown[] } | { ok: false; code: string; message: string };
+
+export function parseReply(reply: unknown): ScriptReply {
+  if (!Array.isArray(reply) || reply.length === 0)
+    throw new Error(`unexpected script reply: ${String(reply)}`);
+  if (reply[0] === 'ERR') return { ok: false, code: String(reply[1]), message: String(reply[2]) };
+  return { ok: true, values: reply.slice(1) };
+}

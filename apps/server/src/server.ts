@@ -1,0 +1,161 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { appRouter, type FleetContext } from '@camfleet/contracts';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { applyWSSHandler } from '@trpc/server/adapters/ws';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { Authenticator } from './auth.js';
+import type { ServerConfig } from './config.js';
+import { Background } from './fleet/background.js';
+import { HintBus } from './fleet/hints.js';
+import { RedisFleetService } from './fleet/redis-fleet.js';
+import { KeySpace } from './redis/keys.js';
+import { defineScripts } from './redis/scripts.js';
+
+/** Largest WebSocket frame or HTTP body a client may send: every procedure input is small. */
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export interface RunningServer {
+  url: string;
+  instance: string;
+  fleet: RedisFleetService;
+  /** Graceful: not ready, clients told to reconnect elsewhere, connections drained, Redis closed. */
+  close(): Promise<void>;
+}
+
+function redisClient(url: string, name: string): Redis {
+  return new Redis(url, {
+    protocol: 2,
+    connectionName: name,
+    enableAutoPipelining: true,
+    // Keep retrying while Redis restarts; commands wait in the offline queue meanwhile.
+    maxRetriesPerRequest: null,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+  });
+}
+
+export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const instance = `${config.nodeId}.${randomBytes(3).toString('hex')}`;
+  const keys = new KeySpace(config.keyPrefix);
+  const redis = redisClient(config.redisUrl, `camfleet:${instance}`);
+  const subscriber = redisClient(config.redisUrl, `camfleet:${instance}:hints`);
+  defineScripts(redis);
+  for (const client of [redis, subscriber]) {
+    client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  }
+
+  const fleet = new RedisFleetService({ redis, keys, instance, log, hintGraceMs: config.hintGraceMs });
+  const hints = new HintBus(subscriber, redis, keys, instance, {
+    devices: (ids) => {
+      for (const id of ids) fleet.evaluate(id);
+    },
+    broadcast: () => {
+      fleet.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
+    },
+  });
+  fleet.attachHints(hints);
+  await hints.start();
+  const background = new Background({
+    redis,
+    keys,
+    fleet,
+    hints,
+    instance,
+    log,
+    sweepIntervalMs: config.sweepIntervalMs,
+    leaseMs: config.leaseMs,
+    hintGraceMs: config.hintGraceMs,
+  });
+  await background.heartbeat();
+  background.start();
+
+  const auth = new Authenticator(config.adminToken, config.enrollToken);
+  let ready = true;
+
+  const trpcHttp = createHTTPHandler({
+    router: appRouter,
+    basePath: '/trpc/',
+    maxBodySize: MAX_MESSAGE_BYTES,
+    createContext: ({ req }): FleetContext => ({
+      principal: auth.fromAuthorizationHeader(req.headers.authorization),
+      fleet,
+      connection: null,
+    }),
+    onError: ({ error, path }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error, path }, 'request failed');
+    },
+  });
+
+  const http: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return sendJson(res, 200, { ok: true, instance });
+    if (path === '/readyz') {
+      const ok = ready && redis.status === 'ready' && subscriber.status === 'ready';
+      return sendJson(res, ok ? 200 : 503, { ready: ok, redis: redis.status });
+    }
+    if (path?.startsWith('/trpc/')) return void trpcHttp(req, res);
+    sendJson(res, 404, { error: 'not found' });
+  });
+
+  const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: MAX_MESSAGE_BYTES });
+  const wsHandler = applyWSSHandler({
+    wss,
+    router: appRouter,
+    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
+    createContext: ({ res, info }): FleetContext => {
+      const principal = auth.fromConnectionParams(info.connectionParams);
+      const connection = { connectionId: randomUUID() };
+      if (principal.kind === 'device') {
+        res.once('close', () => {
+          fleet
+            .deviceDisconnected(principal.deviceId, connection.connectionId)
+            .catch((err: unknown) =>
+              log.warn({ err, deviceId: principal.deviceId }, 'disconnect not recorded'),
+            );
+        });
+      }
+      return { principal, fleet, connection };
+    },
+    onError: ({ error, path }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error, path }, 'ws request failed');
+    },
+  });
+
+  await new Promise<void>((resolve) => http.listen(config.port, config.host, resolve));
+  const { port } = http.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      ready = false;
+      wsHandler.broadcastReconnectNotification();
+      await waitUntil(() => wss.clients.size === 0, config.shutdownGraceMs);
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections();
+      await background.stop();
+      // Let the disconnect scripts of the closed sockets land before leaving.
+      await redis.zrem(keys.nodes, instance).catch(() => 0);
+      await Promise.all([redis.quit().catch(() => 'OK'), subscriber.quit().catch(() => 'OK')]);
+    })();
+    return closing;
+  };
+
+  return { url, instance, fleet, close };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
