@@ -111,12 +111,12 @@ export function createDeviceClient(options: DeviceConnectionOptions): {
 function rejectionMessage(frame: string): string | null {
   if (!frame.startsWith('{"id":null')) return null;
   try {
-    const parsed = JSON.parse(frame) as {
-      id: null;
-      error?: { message?: string; data?: { code?: string } };
-    };
-    const code = parsed.error?.data?.code;
-    if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return parsed.error?.message ?? code;
+    type ErrorShape = { message?: string; data?: { code?: string } };
+    const parsed = JSON.parse(frame) as { id: null; error?: ErrorShape & { json?: ErrorShape } };
+    // superjson wraps the error shape in `json`.
+    const shape = parsed.error?.json ?? parsed.error;
+    const code = shape?.data?.code;
+    if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return shape?.message ?? code;
   } catch {
     // not a frame we understand: not a rejection
   }

@@ -10,12 +10,14 @@ const t = initTRPC.context<FleetContext>().create({
     const cause = error.cause;
     const fleetCode: FleetErrorCode | null =
       cause instanceof FleetError ? cause.code : error.code === 'UNAUTHORIZED' ? 'UNAUTHORIZED' : null;
+    // Never ship stack traces to devices or operators.
+    const { stack: _stack, ...data } = shape.data;
     return {
       ...shape,
+      // A readable summary instead of a JSON dump of zod issues.
+      message: cause instanceof ZodError ? z.prettifyError(cause) : shape.message,
       data: {
-        ...shape.data,
-        // Never ship stack traces to devices or operators.
-        stack: undefined,
+        ...data,
         fleetCode,
         zodIssues: cause instanceof ZodError ? z.flattenError(cause) : null,
       },

@@ -21,6 +21,8 @@ export function freePort(): Promise<number> {
 export interface RedisServerOptions {
   /** Append-only file on (everysec), as production runs it. */
   appendOnly?: boolean;
+  /** Allow DEBUG from loopback (tests compare DEBUG DIGEST before and after bad input). */
+  enableDebug?: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export class RedisServer {
       'noeviction',
       '--maxclients',
       '50000',
+      ...(this.options.enableDebug ? ['--enable-debug-command', 'local'] : []),
     ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.process = child;

@@ -1,0 +1,339 @@
+import { DELIVERY_STATES } from '@camfleet/contracts';
+import { RedisServer, waitFor } from '@camfleet/test-support';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ScriptDriver } from '../testing/script-driver.js';
+import { ALL_BUCKETS, bucketOf } from './keys.js';
+
+let server: RedisServer;
+let pod: ScriptDriver;
+let prefixCounter = 0;
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+});
+afterAll(async () => {
+  await pod?.close();
+  await server.destroy();
+});
+beforeEach(async () => {
+  await pod?.close();
+  // A fresh key prefix per test: no state leaks between tests, no FLUSHALL needed.
+  pod = new ScriptDriver(server.url, `t${++prefixCounter}`);
+});
+
+/** Sum of a rollout's per-bucket counters. */
+async function counts(rolloutId: string) {
+  return (await pod.fleet.getRollout(rolloutId)).counts;
+}
+
+describe('device_register', () => {
+  it('creates, then updates without moving first-seen', async () => {
+    const [first] = await pod.register('cam-1');
+    await pod.register('cam-1', { firmware: '2.0.0' });
+    const detail = await pod.fleet.getDevice('cam-1');
+    expect(detail.device.firstSeenAt).toBe(first);
+    expect(detail.device.firmwareVersion).toBe('2.0.0');
+    expect(detail.device.online).toBe(true);
+    expect(detail.device.node).toBe('pod-a');
+  });
+
+  it('loses no registration when many clients race', async () => {
+    const clients = Array.from(
+      { length: 12 },
+      (_, i) => new ScriptDriver(server.url, pod.keys.prefix, `pod-${i}`),
+    );
+    const ids = Array.from({ length: 600 }, (_, i) => `race-${i}`);
+    // Every client registers every device: 7200 concurrent upserts of 600 devices.
+    await Promise.all(clients.map((client) => Promise.all(ids.map((id) => client.register(id)))));
+    const stats = await pod.fleet.stats();
+    expect(stats.devices).toBe(600);
+    expect(stats.online).toBe(600);
+    const page = await pod.fleet.listDevices({ limit: 1000 });
+    expect(new Set(page.devices.map((d) => d.id))).toEqual(new Set(ids));
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});
+
+describe('a delivery from offer to outcome', () => {
+  it('offers, tracks progress and succeeds with exact counters', async () => {
+    await pod.register('cam-1');
+    const patch = await pod.publish();
+    const rollout = await pod.rollout(patch.id);
+    expect(rollout.counts.queued).toBe(1);
+
+    const offer = await pod.claim('cam-1');
+    expect(offer).toMatchObject({ rolloutId: rollout.id, attempt: 1 });
+    expect((await counts(rollout.id)).offered).toBe(1);
+    // Claiming again re-sends the same attempt, it does not start another.
+    expect(await pod.claim('cam-1')).toMatchObject({ attempt: 1 });
+
+    for (const status of ['downloading', 'installing', 'succeeded']) {
+      const reply = await pod.report('cam-1', rollout.id, 1, status);
+      expect(reply).toEqual({ ok: true, values: [status, 1, 0, 0] });
+    }
+    expect(await counts(rollout.id)).toMatchObject({ succeeded: 1, queued: 0, offered: 0, installing: 0 });
+    expect(await pod.claim('cam-1')).toBeNull();
+  });
+
+  it('treats a repeated report as a harmless duplicate and never moves progress backwards', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id);
+    await pod.claim('cam-1');
+    await pod.report('cam-1', rollout.id, 1, 'installing');
+    expect(await pod.report('cam-1', rollout.id, 1, 'downloading')).toEqual({
+      ok: true,
+      values: ['installing', 1, 1, 0],
+    });
+    await pod.report('cam-1', rollout.id, 1, 'succeeded');
+    expect(await pod.report('cam-1', rollout.id, 1, 'succeeded')).toEqual({
+      ok: true,
+      values: ['succeeded', 1, 1, 0],
+    });
+    expect(await counts(rollout.id)).toMatchObject({ succeeded: 1, installing: 0 });
+  });
+
+  it('rejects stale, finished and unknown reports and changes nothing', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id);
+    await pod.claim('cam-1');
+    const before = await pod.delivery(rollout.id, 'cam-1');
+
+    expect(await pod.report('cam-1', rollout.id, 2, 'succeeded')).toMatchObject({
+      ok: false,
+      code: 'STALE_ATTEMPT',
+    });
+    expect(await pod.report('cam-1', 'ro_missing', 1, 'succeeded')).toMatchObject({
+      ok: false,
+      code: 'NOT_FOUND',
+    });
+    expect(await pod.delivery(rollout.id, 'cam-1')).toEqual(before);
+
+    await pod.report('cam-1', rollout.id, 1, 'succeeded');
+    const done = await pod.delivery(rollout.id, 'cam-1');
+    expect(await pod.report('cam-1', rollout.id, 1, 'failed', 'late')).toMatchObject({
+      ok: false,
+      code: 'DELIVERY_FINISHED',
+    });
+    expect(await pod.delivery(rollout.id, 'cam-1')).toEqual(done);
+  });
+
+  it('retries a failed attempt after backoff and fails the delivery when attempts run out', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id, {
+      maxAttempts: 2,
+      retryBackoff: { baseMs: 200, maxMs: 200 },
+    });
+    await pod.claim('cam-1');
+    expect(await pod.report('cam-1', rollout.id, 1, 'failed', 'disk full')).toMatchObject({
+      values: ['queued', 1, 0, 0],
+    });
+    const waiting = await pod.delivery(rollout.id, 'cam-1');
+    expect(Number(waiting.retryAt)).toBeGreaterThan(Number(waiting.updatedAt));
+    // During backoff there is nothing to offer.
+    expect(await pod.claim('cam-1')).toBeNull();
+    // Equal jitter: the retry comes between half and all of the backoff.
+    const retry = await waitFor(() => pod.claim('cam-1'), { what: 'the retry offer', timeoutMs: 2_000 });
+    expect(retry.attempt).toBe(2);
+    expect(await pod.report('cam-1', rollout.id, 2, 'failed', 'disk full')).toMatchObject({
+      values: ['failed', 2, 0, 0],
+    });
+    const failed = await pod.delivery(rollout.id, 'cam-1');
+    expect(failed).toMatchObject({ state: 'failed', failures: '2', lastError: 'disk full' });
+    expect(await counts(rollout.id)).toMatchObject({ failed: 1, queued: 0 });
+  });
+
+  it('accepts a success that arrives just after its attempt timed out', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id, { ackTimeoutMs: 100 });
+    await pod.claim('cam-1');
+    await waitFor(
+      async () => {
+        await pod.sweep('cam-1');
+        return (await pod.delivery(rollout.id, 'cam-1')).state === 'queued';
+      },
+      { what: 'the ack timeout' },
+    );
+    expect(await pod.report('cam-1', rollout.id, 1, 'installing')).toMatchObject({ code: 'STALE_ATTEMPT' });
+    expect(await pod.report('cam-1', rollout.id, 1, 'succeeded')).toMatchObject({ ok: true });
+    expect(await counts(rollout.id)).toMatchObject({ succeeded: 1, queued: 0 });
+  });
+});
+
+describe('deadlines', () => {
+  it('times out a connected device as a failed attempt, then offers a retry', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id, {
+      ackTimeoutMs: 100,
+      retryBackoff: { baseMs: 10, maxMs: 10 },
+    });
+    await pod.claim('cam-1');
+    const hinted = await waitFor(
+      async () => {
+        const hints = await pod.sweep('cam-1');
+        return hints.includes('cam-1') ? hints : null;
+      },
+      { what: 'the sweep to hint the retry' },
+    );
+    expect(hinted).toEqual(['cam-1', 'pod-a']);
+    const delivery = await pod.delivery(rollout.id, 'cam-1');
+    expect(delivery).toMatchObject({
+      state: 'queued',
+      failures: '1',
+      lastError: 'no report within the ack timeout',
+    });
+    expect(await pod.claim('cam-1')).toMatchObject({ attempt: 2 });
+  });
+
+  it('requeues without counting a failure when the device is offline at the deadline', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id, { ackTimeoutMs: 100 });
+    await pod.claim('cam-1');
+    await pod.disconnect('cam-1');
+    await waitFor(
+      async () => {
+        await pod.sweep('cam-1');
+        return (await pod.delivery(rollout.id, 'cam-1')).state === 'queued';
+      },
+      { what: 'the offline timeout' },
+    );
+    expect((await pod.delivery(rollout.id, 'cam-1')).failures).toBe('0');
+    // Offline: nothing is due, nothing is offered.
+    expect(await pod.redis.zscore(pod.keys.due(pod.keys.bucketOfDevice('cam-1')), 'cam-1')).toBeNull();
+    expect(await pod.claim('cam-1')).toBeNull();
+    await pod.register('cam-1');
+    expect(await pod.claim('cam-1')).toMatchObject({ attempt: 2 });
+  });
+
+  it('lets exactly one of two racing pods time out each delivery', async () => {
+    const other = new ScriptDriver(server.url, pod.keys.prefix, 'pod-b');
+    // All devices in one bucket, so both pods sweep the same due set.
+    const ids = Array.from({ length: 4000 }, (_, i) => `dl-${i}`)
+      .filter((id) => bucketOf(id) === 7)
+      .slice(0, 40);
+    await Promise.all(ids.map((id) => pod.register(id)));
+    const rollout = await pod.rollout((await pod.publish()).id, {
+      ackTimeoutMs: 100,
+      retryBackoff: { baseMs: 60_000, maxMs: 60_000 },
+    });
+    await Promise.all(ids.map((id) => pod.claim(id)));
+    await waitFor(async () => {
+      await Promise.all([pod.sweep(ids[0]!, 7), other.sweep(ids[0]!, 7), pod.sweep(ids[0]!, 7)]);
+      return (await counts(rollout.id)).queued === ids.length;
+    });
+    for (const id of ids) {
+      const d = await pod.delivery(rollout.id, id);
+      expect(d.failures).toBe('1');
+      const history = await pod.fleet.getDevice(id);
+      expect(history.history.filter((h) => h.from === 'offered' && h.to === 'queued')).toHaveLength(1);
+    }
+    await other.close();
+  });
+});
+
+describe('queueing and continuity', () => {
+  it('keeps one active delivery per device, in rollout creation order', async () => {
+    await pod.register('cam-1');
+    const first = await pod.rollout((await pod.publish()).id);
+    const second = await pod.rollout((await pod.publish()).id);
+    expect((await pod.claim('cam-1'))?.rolloutId).toBe(first.id);
+    expect((await pod.claim('cam-1'))?.rolloutId).toBe(first.id);
+    await pod.report('cam-1', first.id, 1, 'succeeded');
+    expect((await pod.claim('cam-1'))?.rolloutId).toBe(second.id);
+  });
+
+  it('gives a rollout to devices that register after it started', async () => {
+    const rollout = await pod.rollout((await pod.publish()).id);
+    expect(rollout.targeted).toBe(0);
+    const [, , , , offerable] = await pod.register('late-1');
+    expect(offerable).toBe(1);
+    expect((await pod.claim('late-1'))?.rolloutId).toBe(rollout.id);
+    expect((await pod.fleet.getRollout(rollout.id)).targeted).toBe(1);
+  });
+
+  it('offers nothing to an offline device and everything once it connects', async () => {
+    await pod.register('cam-off', { online: false });
+    const rollout = await pod.rollout((await pod.publish()).id);
+    expect(await pod.claim('cam-off')).toBeNull();
+    await pod.register('cam-off');
+    expect((await pod.claim('cam-off'))?.rolloutId).toBe(rollout.id);
+  });
+
+  it('ignores a disconnect from a connection that is no longer the current one', async () => {
+    await pod.register('cam-1', { conn: 'old' });
+    await pod.register('cam-1', { conn: 'new' });
+    expect(await pod.disconnect('cam-1', 'old')).toBe(0);
+    expect((await pod.fleet.getDevice('cam-1')).device.online).toBe(true);
+    expect(await pod.disconnect('cam-1', 'new')).toBe(1);
+    expect((await pod.fleet.getDevice('cam-1')).device.online).toBe(false);
+  });
+});
+
+describe('cancel', () => {
+  it('cancels open deliveries, keeps finished ones, and refuses later reports', async () => {
+    await Promise.all(['a', 'b', 'c'].map((id) => pod.register(id)));
+    const rollout = await pod.rollout((await pod.publish()).id);
+    await pod.claim('a');
+    await pod.report('a', rollout.id, 1, 'succeeded');
+    await pod.claim('b');
+    const canceled = await pod.fleet.cancelRollout(rollout.id, 'test');
+    expect(canceled.status).toBe('canceled');
+    expect(canceled.counts).toMatchObject({ succeeded: 1, canceled: 2, queued: 0, offered: 0 });
+    expect(await pod.report('b', rollout.id, 1, 'succeeded')).toMatchObject({ code: 'DELIVERY_FINISHED' });
+    expect(await pod.claim('c')).toBeNull();
+    // A device arriving later does not join a canceled rollout.
+    await pod.register('d');
+    expect((await pod.fleet.getRollout(rollout.id)).targeted).toBe(3);
+  });
+
+  it('makes a late attach of a canceled rollout a no-op', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id);
+    await pod.fleet.cancelRollout(rollout.id, 'test');
+    await pod.fleet.attachRollout(rollout.id);
+    expect(await counts(rollout.id)).toMatchObject({ canceled: 1, queued: 0 });
+  });
+});
+
+describe('pod presence', () => {
+  it('marks only the dead instance’s devices offline', async () => {
+    const other = new ScriptDriver(server.url, pod.keys.prefix, 'pod-b');
+    await pod.register('on-a');
+    await other.register('on-b');
+    const bucketA = pod.keys.bucketOfDevice('on-a');
+    const bucketB = pod.keys.bucketOfDevice('on-b');
+    const { runScript } = await import('./scripts.js');
+    for (const bucket of new Set([bucketA, bucketB])) {
+      await runScript(pod.redis, 'node_gone', pod.keys.due(bucket), bucket, 'pod-a', 3000);
+    }
+    expect((await pod.fleet.getDevice('on-a')).device.online).toBe(false);
+    expect((await pod.fleet.getDevice('on-b')).device.online).toBe(true);
+    await other.close();
+  });
+});
+
+describe('counters', () => {
+  it('always add up to the deliveries that exist, whatever happened', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `cnt-${i}`);
+    await Promise.all(ids.map((id) => pod.register(id)));
+    const rollout = await pod.rollout((await pod.publish()).id, {
+      maxAttempts: 2,
+      retryBackoff: { baseMs: 10, maxMs: 10 },
+    });
+    await Promise.all(
+      ids.map(async (id, i) => {
+        const offer = await pod.claim(id);
+        if (!offer) return;
+        if (i % 3 === 0) await pod.report(id, rollout.id, 1, 'succeeded');
+        if (i % 3 === 1) await pod.report(id, rollout.id, 1, 'failed', 'boom');
+        if (i % 3 === 2) await pod.report(id, rollout.id, 1, 'installing');
+      }),
+    );
+    const status = await pod.fleet.getRollout(rollout.id);
+    let stored = 0;
+    for (const n of ALL_BUCKETS)
+      stored += (await pod.redis.keys(`${pod.keys.bucket(n)}d:${rollout.id}:*`)).length;
+    expect(status.targeted).toBe(stored);
+    expect(DELIVERY_STATES.reduce((sum, s) => sum + status.counts[s], 0)).toBe(30);
+    expect(status.counts).toMatchObject({ succeeded: 10, queued: 10, installing: 10 });
+  });
+});

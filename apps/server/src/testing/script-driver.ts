@@ -1,0 +1,115 @@
+import { type CreateRolloutInput, CreateRolloutInput as CreateRolloutSchema } from '@camfleet/contracts';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { RedisFleetService } from '../fleet/redis-fleet.js';
+import { KeySpace } from '../redis/keys.js';
+import { defineScripts, parseReply, runScript } from '../redis/scripts.js';
+
+export const GRACE_MS = 3_000;
+
+/**
+ * Drives the Lua transitions directly against a real Redis, the way pods do, for script-level
+ * tests. Each driver is one connection: two drivers race like two pods.
+ */
+export class ScriptDriver {
+  readonly redis: Redis;
+  readonly keys: KeySpace;
+  readonly fleet: RedisFleetService;
+
+  constructor(
+    url: string,
+    prefix = 't',
+    readonly instance = 'pod-a',
+  ) {
+    this.redis = new Redis(url, { protocol: 2, lazyConnect: false, maxRetriesPerRequest: 3 });
+    defineScripts(this.redis);
+    this.keys = new KeySpace(prefix);
+    this.fleet = new RedisFleetService({
+      redis: this.redis,
+      keys: this.keys,
+      instance,
+      log: pino({ level: 'silent' }),
+      hintGraceMs: GRACE_MS,
+    });
+  }
+
+  private bucket(deviceId: string): [string, string] {
+    const bucket = this.keys.bucketOfDevice(deviceId);
+    return [this.keys.due(bucket), bucket];
+  }
+
+  register(deviceId: string, options: { online?: boolean; conn?: string; firmware?: string } = {}) {
+    const online = options.online ?? true;
+    return runScript(
+      this.redis,
+      'device_register',
+      ...this.bucket(deviceId),
+      deviceId,
+      'cam-x',
+      options.firmware ?? '1.0.0',
+      '{}',
+      online ? this.instance : '',
+      online ? (options.conn ?? `conn-${deviceId}`) : '',
+      GRACE_MS,
+    ) as Promise<[number, number, number, string, number]>;
+  }
+
+  disconnect(deviceId: string, conn = `conn-${deviceId}`) {
+    return runScript(this.redis, 'device_disconnect', ...this.bucket(deviceId), deviceId, conn, GRACE_MS);
+  }
+
+  /** offer_claim: null, or the offer's rollout id and attempt. */
+  async claim(deviceId: string): Promise<{ rolloutId: string; attempt: number; deadline: number } | null> {
+    const reply = (await runScript(
+      this.redis,
+      'offer_claim',
+      ...this.bucket(deviceId),
+      deviceId,
+      GRACE_MS,
+    )) as [string, number, number] | [];
+    return reply.length === 0 ? null : { rolloutId: reply[0], attempt: reply[1], deadline: reply[2] };
+  }
+
+  async report(deviceId: string, rolloutId: string, attempt: number, status: string, error = '') {
+    return parseReply(
+      await runScript(
+        this.redis,
+        'delivery_report',
+        ...this.bucket(deviceId),
+        deviceId,
+        rolloutId,
+        attempt,
+        status,
+        error,
+        GRACE_MS,
+      ),
+    );
+  }
+
+  /** One sweep pass over the device's bucket: the (device, pod) pairs it asks to hint. */
+  async sweep(deviceId: string, limit = 1000): Promise<string[]> {
+    return (await runScript(
+      this.redis,
+      'deadline_sweep',
+      ...this.bucket(deviceId),
+      limit,
+      GRACE_MS,
+    )) as string[];
+  }
+
+  async publish(version = `1.${Math.random().toString(36).slice(2, 8)}`) {
+    return this.fleet.publishPatch({ name: 'fw', version, notes: '' }, 'test');
+  }
+
+  async rollout(patchId: string, settings: Partial<CreateRolloutInput> = {}) {
+    return this.fleet.createRollout(CreateRolloutSchema.parse({ patchId, ...settings }), 'test');
+  }
+
+  delivery(rolloutId: string, deviceId: string) {
+    return this.redis.hgetall(this.keys.delivery(rolloutId, deviceId));
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit();
+  }
+}
