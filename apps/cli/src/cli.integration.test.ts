@@ -1,0 +1,270 @@
+/**
+ * The CLI against a real pod: a private Redis, one server process, `runFleet` in-process
+ * with the real tRPC client (HTTP for calls, WebSocket for `rollout watch`).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createDeviceClient, type FleetClient, type WSClient } from '@camfleet/client';
+import type { RolloutStatus } from '@camfleet/contracts';
+import { freePort, RedisServer, waitFor } from '@camfleet/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFleet } from './program.js';
+import { captured, hasAnsi } from './test-helpers.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ADMIN_TOKEN = 'cli-admin-token-0123';
+const ENROLL_TOKEN = 'cli-enroll-token-0123';
+
+let redis: RedisServer;
+let server: ChildProcess;
+let url = '';
+
+async function startServer(redisUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLEET_ADMIN_TOKEN: ADMIN_TOKEN,
+      FLEET_ENROLL_TOKEN: ENROLL_TOKEN,
+      FLEET_KEY_PREFIX: 'clitest',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let listening = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const line of output.split('\n')) {
+      if (!line.includes('"listening"')) continue;
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'listening' && entry.url) listening = entry.url;
+      } catch {
+        // a partial line: wait for the rest
+      }
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${output}`);
+      return listening;
+    },
+    { timeoutMs: 30_000, what: 'the server to listen' },
+  );
+  return { child, url: listening };
+}
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function fleet(argv: string[], env: Record<string, string> = {}): Promise<Result> {
+  const stdout = captured(false);
+  const stderr = captured(false);
+  const code = await runFleet(argv, {
+    stdout,
+    stderr,
+    env: { FLEET_URL: url, FLEET_TOKEN: ADMIN_TOKEN, ...env },
+  });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+async function fleetJson<T>(argv: string[]): Promise<T> {
+  const result = await fleet([...argv, '--json']);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout) as T;
+}
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  const started = await startServer(redis.url);
+  server = started.child;
+  url = started.url;
+});
+
+afterAll(async () => {
+  if (server && server.exitCode === null && server.signalCode === null) {
+    const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    server.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+  }
+  await redis?.destroy();
+});
+
+describe('fleet against a real server', () => {
+  let patchId = '';
+  let rolloutId = '';
+
+  it('publishes a patch and prints its id', async () => {
+    const result = await fleet([
+      'patch',
+      'publish',
+      'cam-firmware',
+      '--version',
+      '2.0.0',
+      '--notes',
+      'integration',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^pat_[a-z0-9]+\n$/);
+    patchId = result.stdout.trim();
+
+    const shown = await fleetJson<{ id: string; name: string; version: string; notes: string }>([
+      'patch',
+      'show',
+      patchId,
+    ]);
+    expect(shown).toMatchObject({
+      id: patchId,
+      name: 'cam-firmware',
+      version: '2.0.0',
+      notes: 'integration',
+    });
+  });
+
+  it('creates a rollout to all devices and prints its id', async () => {
+    const result = await fleet(['rollout', 'create', '--patch', patchId, '--all', '--ack-timeout', '30s']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ro_[a-z0-9]+\n$/);
+    rolloutId = result.stdout.trim();
+  });
+
+  it('reports rollout status as one JSON document: nothing targeted without devices', async () => {
+    const status = await fleetJson<RolloutStatus>(['rollout', 'status', rolloutId]);
+    expect(status).toMatchObject({ id: rolloutId, patchId, targeted: 0, ackTimeoutMs: 30_000 });
+    expect(['active', 'completed']).toContain(status.status);
+    expect(status.counts).toEqual({
+      queued: 0,
+      offered: 0,
+      downloading: 0,
+      installing: 0,
+      succeeded: 0,
+      failed: 0,
+      canceled: 0,
+    });
+    const human = await fleet(['rollout', 'status', rolloutId]);
+    expect(human.code).toBe(0);
+    expect(hasAnsi(human.stdout)).toBe(false);
+    expect(human.stdout).toMatch(new RegExp(`Rollout\\s+${rolloutId}`));
+  });
+
+  it('lists no devices', async () => {
+    const page = await fleetJson<{ devices: unknown[]; nextCursor: string | null }>(['devices', 'list']);
+    expect(page).toEqual({ devices: [], nextCursor: null });
+  });
+
+  it('lists patches and rollouts, and shows stats', async () => {
+    const patches = await fleetJson<Array<{ id: string }>>(['patch', 'list']);
+    expect(patches.map((p) => p.id)).toContain(patchId);
+    const rollouts = await fleetJson<Array<{ id: string }>>(['rollout', 'list']);
+    expect(rollouts.map((r) => r.id)).toContain(rolloutId);
+    const stats = await fleetJson<{ patches: number; rollouts: number; devices: number }>(['stats']);
+    expect(stats).toMatchObject({ devices: 0 });
+    expect(stats.patches).toBeGreaterThanOrEqual(1);
+  });
+
+  it('exits 4 for something that does not exist', async () => {
+    for (const argv of [
+      ['rollout', 'status', 'ro_doesnotexist'],
+      ['patch', 'show', 'pat_doesnotexist'],
+      ['device', 'show', 'cam-nobody'],
+    ]) {
+      const result = await fleet([...argv, '--json']);
+      expect(result.code, argv.join(' ')).toBe(4);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^error: not found: .+\n$/);
+    }
+  });
+
+  it('exits 5 with a wrong token, for calls and for watch', async () => {
+    const result = await fleet(['stats'], { FLEET_TOKEN: 'not-the-token' });
+    expect(result.code).toBe(5);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^error: access denied/);
+    const watch = await fleet(['rollout', 'watch', rolloutId, '--timeout', '5s'], { FLEET_TOKEN: 'nope' });
+    expect(watch.code).toBe(5);
+  });
+
+  it('exits 7 when nothing listens at the URL', async () => {
+    const port = await freePort();
+    const result = await fleet(['stats'], { FLEET_URL: `http://127.0.0.1:${port}` });
+    expect(result.code).toBe(7);
+    expect(result.stderr).toMatch(/cannot reach the fleet server/);
+  });
+
+  it('watch times out (exit 3) while nothing is targeted', async () => {
+    const result = await fleet(['rollout', 'watch', rolloutId, '--timeout', '1500ms', '--json']);
+    expect(result.code).toBe(3);
+    expect(JSON.parse(result.stdout)).toMatchObject({ id: rolloutId, targeted: 0 });
+  });
+
+  it('cancels a rollout', async () => {
+    const canceled = await fleetJson<RolloutStatus>(['rollout', 'cancel', rolloutId]);
+    expect(canceled.status).toBe('canceled');
+  });
+});
+
+describe('fleet rollout watch with a device', () => {
+  let device: { client: FleetClient; wsClient: WSClient } | null = null;
+
+  afterAll(() => {
+    device?.wsClient.close();
+  });
+
+  it('follows a rollout over the WebSocket until the device succeeds (exit 0)', async () => {
+    const deviceId = 'cli-cam-1';
+    device = createDeviceClient({ baseUrl: url, deviceId, token: ENROLL_TOKEN });
+    const { client } = device;
+    await client.device.register.mutate({ model: 'cam-x1', firmwareVersion: '1.0.0' });
+    client.device.offers.subscribe(
+      { lastEventId: null },
+      {
+        onData: (envelope) => {
+          const offer = envelope.data;
+          void (async () => {
+            for (const status of ['downloading', 'installing', 'succeeded'] as const) {
+              await client.device.report.mutate({
+                deliveryId: offer.deliveryId,
+                attempt: offer.attempt,
+                status,
+              });
+            }
+          })();
+        },
+      },
+    );
+
+    const published = await fleet(['patch', 'publish', 'cam-firmware', '--version', '2.0.1']);
+    const patchId = published.stdout.trim();
+    const created = await fleet(['rollout', 'create', '--patch', patchId, '--all']);
+    expect(created.code).toBe(0);
+    const rolloutId = created.stdout.trim();
+
+    const watched = await fleet(['rollout', 'watch', rolloutId, '--timeout', '30s', '--interval', '100ms']);
+    expect(watched.stderr).toBe('');
+    expect(watched.code).toBe(0);
+    const lines = watched.stdout.trimEnd().split('\n');
+    expect(lines.at(-1)).toBe(`${rolloutId} completed: 1/1 finished, 1 succeeded`);
+
+    const detail = await fleetJson<{
+      device: { id: string };
+      deliveries: Array<{ rolloutId: string; state: string }>;
+    }>(['device', 'show', deviceId]);
+    expect(detail.device.id).toBe(deviceId);
+    expect(detail.deliveries).toContainEqual(expect.objectContaining({ rolloutId, state: 'succeeded' }));
+    const human = await fleet(['device', 'show', deviceId]);
+    expect(human.stdout).toMatch(/Deliveries\n/);
+    expect(human.stdout).toMatch(new RegExp(`${rolloutId}\\s+${patchId}\\s+succeeded`));
+  });
+});

@@ -1,0 +1,39 @@
+import type { FleetStats } from '@camfleet/contracts';
+import type { Command } from 'commander';
+import { keyValues, table } from '../format.js';
+import type { FleetIO } from '../io.js';
+import { Session } from '../session.js';
+
+export function statsDetail(stats: FleetStats, s: Session): string {
+  const head = keyValues(
+    [
+      ['Devices', String(stats.devices)],
+      [
+        'Online',
+        `${stats.online} (${stats.devices > 0 ? Math.round((stats.online / stats.devices) * 100) : 0}%)`,
+      ],
+      ['Patches', String(stats.patches)],
+      ['Rollouts', String(stats.rollouts)],
+    ],
+    s.c,
+  );
+  if (stats.nodes.length === 0) return head;
+  const nodes = table(
+    ['NODE', 'DEVICES'],
+    stats.nodes.map((n) => [n.node, n.devices]),
+    s.c,
+    ['left', 'right'],
+  );
+  return `${head}\n\n${nodes}`;
+}
+
+export function registerStatsCommand(program: Command, io: FleetIO): void {
+  program
+    .command('stats')
+    .description('fleet-wide counts: devices, online, patches, rollouts, devices per node')
+    .action(async (_options: unknown, command: Command) => {
+      const s = Session.of(io, command);
+      const stats = await s.withClient((client) => client.fleet.stats.query());
+      s.output(stats, () => statsDetail(stats, s));
+    });
+}

@@ -1,0 +1,231 @@
+import type { FleetClient } from '@camfleet/client';
+import { OPEN_STATES, type RolloutStatus } from '@camfleet/contracts';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { CliError, EXIT, UsageError } from '../errors.js';
+import {
+  type Colors,
+  colorRolloutStatus,
+  colorState,
+  colorsFor,
+  formatDuration,
+  formatTimestamp,
+  progressOf,
+  statusSummary,
+} from '../format.js';
+import type { FleetIO, OutStream } from '../io.js';
+import { Session } from '../session.js';
+import { durationOption, rolloutIdArg } from '../validate.js';
+
+/** Nothing left to move (and something was targeted), or canceled: the watch can end. */
+export function isSettled(status: RolloutStatus): boolean {
+  if (status.status === 'canceled') return true;
+  return status.targeted > 0 && progressOf(status).open === 0;
+}
+
+/** 0 if every targeted delivery succeeded, 1 otherwise. */
+export function settledExitCode(status: RolloutStatus): number {
+  return status.targeted > 0 && status.counts.succeeded === status.targeted ? EXIT.OK : EXIT.FAILURE;
+}
+
+/** Where watch progress goes while it runs. */
+export interface WatchView {
+  update(status: RolloutStatus): void;
+  stop(): void;
+}
+
+/** One compact line per change, for pipes and logs. */
+export function lineView(stream: OutStream, c: Colors, now: () => number): WatchView {
+  let lastKey = '';
+  return {
+    update(status) {
+      const key = JSON.stringify([status.status, status.targeted, status.counts]);
+      if (key === lastKey) return;
+      lastKey = key;
+      const p = progressOf(status);
+      const counts = (
+        ['succeeded', 'failed', 'canceled', 'queued', 'offered', 'downloading', 'installing'] as const
+      )
+        .map((s) => `${colorState(s, c)}=${status.counts[s]}`)
+        .join(' ');
+      stream.write(
+        `${formatTimestamp(now())} ${status.id} ${colorRolloutStatus(status.status, c)} ${p.finished}/${p.targeted} finished ${counts}\n`,
+      );
+    },
+    stop() {},
+  };
+}
+
+/** A live cli-progress bar: finished (succeeded + failed + canceled) over targeted. */
+export function barView(stream: OutStream, c: Colors): WatchView {
+  const bar = new cliProgress.SingleBar({
+    // cli-progress writes through readline's cursor helpers, which only need write().
+    stream: stream as NodeJS.WritableStream,
+    format: `${c.cyan('{bar}')} {percentage}% | {value}/{total} finished | {counts}`,
+    barCompleteChar: '\u2588',
+    barIncompleteChar: '\u2591',
+    hideCursor: true,
+    emptyOnZero: true,
+    clearOnComplete: false,
+    stopOnComplete: false,
+    fps: 10,
+    barsize: 30,
+  });
+  let started = false;
+  // Final states always; moving states only while they have devices, to keep the line short.
+  const payload = (status: RolloutStatus) => ({
+    counts: [
+      `${c.green('ok')} ${status.counts.succeeded}`,
+      `${c.red('failed')} ${status.counts.failed}`,
+      `${c.gray('canceled')} ${status.counts.canceled}`,
+      ...OPEN_STATES.filter((state) => status.counts[state] > 0).map(
+        (state) => `${colorState(state, c)} ${status.counts[state]}`,
+      ),
+    ].join('  '),
+  });
+  return {
+    update(status) {
+      const p = progressOf(status);
+      if (!started) {
+        started = true;
+        bar.start(p.targeted, p.finished, payload(status));
+        return;
+      }
+      bar.setTotal(p.targeted);
+      bar.update(p.finished, payload(status));
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+export const silentView: WatchView = { update() {}, stop() {} };
+
+export interface WatchOptions {
+  rolloutId: string;
+  timeoutMs: number;
+  intervalMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface WatchResult {
+  /** The last status seen; null only if the watch timed out before the first one. */
+  status: RolloutStatus | null;
+  timedOut: boolean;
+}
+
+/**
+ * Follows a rollout until it settles or the timeout passes. A plain query comes first, so a
+ * missing rollout, a refused token or an unreachable server fail fast instead of retrying.
+ */
+export function followRollout(
+  client: FleetClient,
+  options: WatchOptions,
+  view: WatchView,
+): Promise<WatchResult> {
+  const { rolloutId, intervalMs, signal } = options;
+  return new Promise<WatchResult>((resolve, reject) => {
+    let done = false;
+    let last: RolloutStatus | null = null;
+    let subscription: { unsubscribe(): void } | null = null;
+    const finish = (settle: () => void): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      subscription?.unsubscribe();
+      view.stop();
+      settle();
+    };
+    const onAbort = (): void => finish(() => reject(new CliError(EXIT.INTERRUPTED, 'interrupted')));
+    const timer = setTimeout(
+      () => finish(() => resolve({ status: last, timedOut: true })),
+      options.timeoutMs,
+    );
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const onStatus = (status: RolloutStatus): void => {
+      if (done) return;
+      last = status;
+      view.update(status);
+      if (isSettled(status)) finish(() => resolve({ status, timedOut: false }));
+    };
+
+    client.rollout.get.query({ rolloutId }).then(
+      (status) => {
+        onStatus(status);
+        if (done) return;
+        subscription = client.rollout.watch.subscribe(
+          { rolloutId, intervalMs },
+          {
+            onData: onStatus,
+            onError: (error) => finish(() => reject(error)),
+            onComplete: () =>
+              finish(() =>
+                reject(new CliError(EXIT.FAILURE, 'the server ended the watch before the rollout settled')),
+              ),
+          },
+        );
+        if (done) subscription.unsubscribe();
+      },
+      (error: unknown) => finish(() => reject(error)),
+    );
+  });
+}
+
+function viewFor(s: Session): WatchView {
+  const { io } = s;
+  const now = () => s.now();
+  if (s.json) {
+    // stdout carries only the final document; show progress on a terminal's stderr, if any.
+    return io.stderr.isTTY === true ? barView(io.stderr, colorsFor(io.stderr, io.env)) : silentView;
+  }
+  return io.stdout.isTTY === true ? barView(io.stdout, s.c) : lineView(io.stdout, s.c, now);
+}
+
+interface WatchFlags {
+  timeout: string;
+  interval: string;
+}
+
+export function registerWatchCommand(rollout: Command, io: FleetIO): void {
+  rollout
+    .command('watch')
+    .description('follow a rollout live until it settles (exit 0 all succeeded, 1 some failed, 3 timeout)')
+    .argument('<id>', 'rollout id (ro_…)')
+    .option('--timeout <duration>', 'give up after this long (exit 3)', '10m')
+    .option('--interval <duration>', 'how often the server checks for changes', '500ms')
+    .action(async (id: string, flags: WatchFlags, command: Command) => {
+      const s = Session.of(io, command);
+      const rolloutId = rolloutIdArg(id);
+      const timeoutMs = durationOption('--timeout', flags.timeout) ?? 0;
+      const intervalMs = durationOption('--interval', flags.interval) ?? 500;
+      if (timeoutMs <= 0) throw new UsageError('--timeout must be longer than 0');
+      if (intervalMs < 100 || intervalMs > 60_000)
+        throw new UsageError('--interval must be between 100ms and 60s');
+
+      const result = await s.withClient((client) =>
+        followRollout(client, { rolloutId, timeoutMs, intervalMs, signal: io.signal }, viewFor(s)),
+      );
+      const { status } = result;
+      if (status !== null) {
+        s.output(
+          status,
+          () => `${status.id} ${colorRolloutStatus(status.status, s.c)}: ${statusSummary(status)}`,
+        );
+      }
+      if (result.timedOut) {
+        const where = status ? ` (${progressOf(status).finished}/${status.targeted} finished)` : '';
+        throw new CliError(
+          EXIT.TIMEOUT,
+          `timed out after ${formatDuration(timeoutMs)} waiting for rollout ${rolloutId} to settle${where}`,
+        );
+      }
+      if (status !== null && settledExitCode(status) !== EXIT.OK) {
+        const why = status.status === 'canceled' ? 'was canceled' : `did not fully succeed`;
+        throw new CliError(EXIT.FAILURE, `rollout ${rolloutId} ${why}: ${statusSummary(status)}`);
+      }
+    });
+}

@@ -1,0 +1,185 @@
+import { fleetCodeOf, TRPCClientError, trpcCodeOf } from '@camfleet/client';
+import type { AppRouter } from '@camfleet/contracts';
+
+/** Process exit codes; documented in `fleet --help`. */
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  TIMEOUT: 3,
+  NOT_FOUND: 4,
+  AUTH: 5,
+  CONFLICT: 6,
+  UNREACHABLE: 7,
+  INTERRUPTED: 130,
+} as const;
+
+export const EXIT_CODES_HELP = `Exit codes:
+  0  success (rollout watch: every targeted device succeeded)
+  1  failure (rollout watch: some deliveries failed or were canceled)
+  2  usage or configuration error (bad flag, bad duration, missing FLEET_URL/FLEET_TOKEN)
+  3  rollout watch --timeout reached before the rollout settled
+  4  not found
+  5  authentication or authorization refused (check FLEET_TOKEN and its role)
+  6  conflict (e.g. the rollout is already canceled)
+  7  server unreachable or unavailable`;
+
+/** A failure that carries its own exit code; `message` (if not empty) goes to stderr. */
+export class CliError extends Error {
+  override readonly name: string = 'CliError';
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Bad flags, arguments or configuration: exit 2, nothing sent to the server. */
+export class UsageError extends CliError {
+  override readonly name = 'UsageError';
+  constructor(message: string) {
+    super(EXIT.USAGE, message);
+  }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+/** The innermost network error code (ECONNREFUSED, …) along an error's cause chain. */
+function networkCodeOf(error: unknown): string | null {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
+    const code: unknown = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+    current = current.cause;
+  }
+  return null;
+}
+
+/** A request that never got an answer from the server (refused, DNS, reset, …). */
+export function isUnreachable(error: unknown): boolean {
+  if (!(error instanceof TRPCClientError) || error.data) return false;
+  if (networkCodeOf(error) !== null) return true;
+  const cause: unknown = error.cause;
+  return cause instanceof TypeError && cause.message === 'fetch failed';
+}
+
+function httpStatusOf(error: TRPCClientError<AppRouter>): number | null {
+  const response: unknown = error.meta?.response;
+  if (typeof response === 'object' && response !== null && 'status' in response) {
+    const status: unknown = response.status;
+    if (typeof status === 'number') return status;
+  }
+  return null;
+}
+
+/** The exit code for any error a command can throw. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof CliError) return error.exitCode;
+  // Every fleet code also travels as a tRPC code, so codes not named here fall through to those.
+  switch (fleetCodeOf(error) as string | null) {
+    case 'INVALID_INPUT':
+      return EXIT.USAGE;
+    case 'NOT_FOUND':
+      return EXIT.NOT_FOUND;
+    case 'UNAUTHORIZED':
+    case 'FORBIDDEN':
+      return EXIT.AUTH;
+    case 'CONFLICT':
+    case 'STALE_ATTEMPT':
+    case 'DELIVERY_FINISHED':
+    case 'INVALID_TRANSITION':
+      return EXIT.CONFLICT;
+    case 'UNAVAILABLE':
+      return EXIT.UNREACHABLE;
+  }
+  switch (trpcCodeOf(error)) {
+    case 'NOT_FOUND':
+      return EXIT.NOT_FOUND;
+    case 'UNAUTHORIZED':
+    case 'FORBIDDEN':
+      return EXIT.AUTH;
+    case 'CONFLICT':
+      return EXIT.CONFLICT;
+    case 'BAD_REQUEST':
+    case 'PARSE_ERROR':
+      return EXIT.USAGE;
+    case 'SERVICE_UNAVAILABLE':
+    case 'GATEWAY_TIMEOUT':
+      return EXIT.UNREACHABLE;
+  }
+  if (isUnreachable(error)) return EXIT.UNREACHABLE;
+  if (error instanceof TRPCClientError) {
+    const status = httpStatusOf(error);
+    if (status === 401 || status === 403) return EXIT.AUTH;
+    if (status === 502 || status === 503 || status === 504) return EXIT.UNREACHABLE;
+  }
+  return EXIT.FAILURE;
+}
+
+/** Validation issues the server attached to a BAD_REQUEST, as one line. */
+function zodIssuesOf(error: TRPCClientError<AppRouter>): string | null {
+  const data: unknown = error.data;
+  if (typeof data !== 'object' || data === null || !('zodIssues' in data)) return null;
+  const issues: unknown = data.zodIssues;
+  if (typeof issues !== 'object' || issues === null) return null;
+  const parts: string[] = [];
+  const { formErrors, fieldErrors } = issues as { formErrors?: unknown; fieldErrors?: unknown };
+  if (Array.isArray(formErrors)) parts.push(...formErrors.map(String));
+  if (typeof fieldErrors === 'object' && fieldErrors !== null) {
+    for (const [field, messages] of Object.entries(fieldErrors)) {
+      if (Array.isArray(messages)) parts.push(`${field}: ${messages.map(String).join(', ')}`);
+    }
+  }
+  return parts.length > 0 ? parts.join('; ') : null;
+}
+
+/** The message at the bottom of an error's cause chain (`bad port`, …). */
+function innermostMessage(error: Error): string {
+  let current: Error = error;
+  for (let depth = 0; depth < 6 && current.cause instanceof Error; depth++) current = current.cause;
+  return firstLine(current.message);
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n').find((l) => l.trim() !== '') ?? text;
+  return line.trim();
+}
+
+/** A clear, single-line description of an error for stderr. */
+export function describeError(error: unknown, baseUrl: string | null = null): string {
+  if (error instanceof CliError) return firstLine(error.message);
+  const code = exitCodeOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof TRPCClientError) {
+    if (isUnreachable(error)) {
+      const detail = networkCodeOf(error) ?? innermostMessage(error);
+      return `cannot reach the fleet server${baseUrl ? ` at ${baseUrl}` : ''} (${detail})`;
+    }
+    switch (code) {
+      case EXIT.AUTH:
+        return `access denied: ${firstLine(message)} (check FLEET_TOKEN / --token)`;
+      case EXIT.NOT_FOUND:
+        return `not found: ${firstLine(message)}`;
+      case EXIT.CONFLICT:
+        return `conflict: ${firstLine(message)}`;
+      case EXIT.USAGE:
+        return `invalid request: ${zodIssuesOf(error) ?? firstLine(message)}`;
+      case EXIT.UNREACHABLE:
+        return `server unavailable: ${firstLine(message)}`;
+    }
+    return `server error: ${firstLine(message)}`;
+  }
+  return firstLine(message);
+}

@@ -1,0 +1,188 @@
+import {
+  DELIVERY_STATES,
+  type DeliveryState,
+  FINAL_STATES,
+  formatDuration,
+  OPEN_STATES,
+  type RolloutStatus,
+} from '@camfleet/contracts';
+import Table from 'cli-table3';
+import picocolors from 'picocolors';
+import type { OutStream } from './io.js';
+
+export type Colors = ReturnType<typeof picocolors.createColors>;
+
+/**
+ * Colours only for a terminal: a non-TTY stream (pipe, file, test capture) never gets
+ * ANSI codes, and NO_COLOR / TERM=dumb turn them off on a terminal too.
+ */
+export function colorsEnabled(stream: OutStream, env: Readonly<Record<string, string | undefined>>): boolean {
+  if (stream.isTTY !== true) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return env.TERM !== 'dumb';
+}
+
+export function colorsFor(stream: OutStream, env: Readonly<Record<string, string | undefined>>): Colors {
+  return picocolors.createColors(colorsEnabled(stream, env));
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
+const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+const BORDERLESS = {
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '   ',
+};
+
+export type Align = 'left' | 'right';
+
+/** An aligned, borderless table (kubectl style): a bold header row, then one line per row. */
+export function table(
+  head: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string | number>>,
+  c: Colors,
+  align: readonly Align[] = [],
+): string {
+  const t = new Table({
+    head: head.map((h) => c.bold(h)),
+    chars: BORDERLESS,
+    // Never let cli-table3 colour anything itself: it would ignore our TTY decision.
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+    colAligns: head.map((_, i) => align[i] ?? 'left'),
+  });
+  for (const row of rows) t.push(row.map((cell) => String(cell)));
+  return trimLines(t.toString());
+}
+
+/** Two aligned columns: a dim label, then its value. */
+export function keyValues(pairs: ReadonlyArray<readonly [string, string]>, c: Colors): string {
+  const t = new Table({
+    chars: BORDERLESS,
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+  });
+  for (const [key, value] of pairs) t.push([c.dim(key), value]);
+  return trimLines(t.toString());
+}
+
+function trimLines(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.replace(/\s+$/, ''))
+    .join('\n');
+}
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** Epoch ms → `2025-03-01 14:05:09Z` (UTC, second precision). */
+export function formatTimestamp(ms: number): string {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return String(ms);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(
+    d.getUTCMinutes(),
+  )}:${pad(d.getUTCSeconds())}Z`;
+}
+
+/** `45s ago`, `3m ago`, `2h ago`, `5d ago`; `just now` under a second (or for clock skew). */
+export function formatAgo(ms: number, now: number): string {
+  const delta = now - ms;
+  if (delta < 1000) return 'just now';
+  const seconds = Math.floor(delta / 1000);
+  if (seconds < 60) return `${seconds}s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ago`;
+  return `${Math.floor(hours / 24)}d ago`;
+}
+
+/** Timestamp with its age: `2025-03-01 14:05:09Z (3m ago)`. */
+export function formatWhen(ms: number, now: number): string {
+  return `${formatTimestamp(ms)} (${formatAgo(ms, now)})`;
+}
+
+export { formatDuration };
+
+export function colorState(state: DeliveryState, c: Colors): string {
+  switch (state) {
+    case 'succeeded':
+      return c.green(state);
+    case 'failed':
+      return c.red(state);
+    case 'canceled':
+      return c.gray(state);
+    case 'queued':
+      return c.dim(state);
+    default:
+      return c.cyan(state);
+  }
+}
+
+export function colorRolloutStatus(status: RolloutStatus['status'], c: Colors): string {
+  switch (status) {
+    case 'completed':
+      return c.green(status);
+    case 'canceled':
+      return c.gray(status);
+    default:
+      return c.cyan(status);
+  }
+}
+
+export interface Progress {
+  /** Deliveries in a final state: succeeded + failed + canceled. */
+  finished: number;
+  /** Deliveries still moving: queued + offered + downloading + installing. */
+  open: number;
+  targeted: number;
+  /** finished / targeted in percent, 0 when nothing is targeted. */
+  percent: number;
+}
+
+export function progressOf(status: RolloutStatus): Progress {
+  const finished = FINAL_STATES.reduce((n, s) => n + status.counts[s], 0);
+  const open = OPEN_STATES.reduce((n, s) => n + status.counts[s], 0);
+  const percent = status.targeted > 0 ? Math.floor((finished / status.targeted) * 100) : 0;
+  return { finished, open, targeted: status.targeted, percent };
+}
+
+/** `queued 1  offered 0  …  canceled 0`, with each state coloured. */
+export function countsLine(status: RolloutStatus, c: Colors, separator = '  '): string {
+  return DELIVERY_STATES.map((s) => `${colorState(s, c)} ${status.counts[s]}`).join(separator);
+}
+
+/** `pat_x (cam-fw 1.2.3)` */
+export function patchLabel(patchId: string, patch: { name: string; version: string } | null): string {
+  return patch ? `${patchId} (${patch.name} ${patch.version})` : patchId;
+}
+
+/** Shortens text to one line of at most `max` characters. */
+export function truncate(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, Math.max(0, max - 1))}…` : line;
+}
+
+/** `7/10 finished, 6 succeeded, 1 failed, 3 open` */
+export function statusSummary(status: RolloutStatus): string {
+  const p = progressOf(status);
+  const parts = [`${p.finished}/${p.targeted} finished`, `${status.counts.succeeded} succeeded`];
+  if (status.counts.failed > 0) parts.push(`${status.counts.failed} failed`);
+  if (status.counts.canceled > 0) parts.push(`${status.counts.canceled} canceled`);
+  if (p.open > 0) parts.push(`${p.open} open`);
+  return parts.join(', ');
+}

@@ -1,0 +1,203 @@
+/** Helpers for the CLI's tests: captured streams, a scripted fake client, fixtures. */
+import { type FleetClient, TRPCClientError } from '@camfleet/client';
+import type { AppRouter, Device, Patch, RolloutStatus, StateCounts } from '@camfleet/contracts';
+import type { FleetIO, OutStream } from './io.js';
+import { runFleet } from './program.js';
+
+export interface Captured extends OutStream {
+  text(): string;
+}
+
+export function captured(isTTY = false): Captured {
+  let buffer = '';
+  return {
+    isTTY,
+    columns: 120,
+    write(chunk: string) {
+      buffer += chunk;
+      return true;
+    },
+    text: () => buffer,
+  };
+}
+
+export interface Observer {
+  onData?: (value: unknown) => void;
+  onError?: (error: unknown) => void;
+  onComplete?: () => void;
+}
+export type Handler = (input: unknown) => unknown;
+export type SubscribeHandler = (input: unknown, observer: Observer) => () => void;
+
+export interface Call {
+  path: string;
+  input: unknown;
+}
+
+/**
+ * A stand-in for the tRPC client: `client.a.b.query(input)` / `.mutate(input)` calls
+ * `routes['a.b'](input)`; `.subscribe(input, observer)` calls `subscriptions['a.b']`.
+ */
+export function fakeClient(
+  routes: Record<string, Handler>,
+  subscriptions: Record<string, SubscribeHandler> = {},
+): { client: FleetClient; calls: Call[] } {
+  const calls: Call[] = [];
+  const node = (path: string[]): unknown =>
+    new Proxy(
+      {},
+      {
+        get(_target, key) {
+          if (typeof key !== 'string') return undefined;
+          const name = path.join('.');
+          if (key === 'query' || key === 'mutate') {
+            return async (input: unknown) => {
+              calls.push({ path: name, input });
+              const handler = routes[name];
+              if (!handler) throw new Error(`fake client: no route ${name}`);
+              return handler(input);
+            };
+          }
+          if (key === 'subscribe') {
+            return (input: unknown, observer: Observer) => {
+              calls.push({ path: name, input });
+              const handler = subscriptions[name];
+              if (!handler) throw new Error(`fake client: no subscription ${name}`);
+              return { unsubscribe: handler(input, observer) };
+            };
+          }
+          return node([...path, key]);
+        },
+      },
+    );
+  return { client: node([]) as FleetClient, calls };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  calls: Call[];
+  /** How many times the CLI opened a client (0 = nothing was sent). */
+  connects: Array<{ url: string; token: string }>;
+}
+
+export interface RunOptions {
+  routes?: Record<string, Handler>;
+  subscriptions?: Record<string, SubscribeHandler>;
+  env?: Record<string, string | undefined>;
+  tty?: boolean;
+  stderrTTY?: boolean;
+  signal?: AbortSignal;
+}
+
+export const TEST_ENV = { FLEET_URL: 'http://fleet.test:8080', FLEET_TOKEN: 'secret' };
+export const NOW = Date.UTC(2025, 2, 1, 12, 0, 0);
+
+/** Runs `fleet …` in-process against a fake client. */
+export async function run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+  const stdout = captured(options.tty ?? false);
+  const stderr = captured(options.stderrTTY ?? false);
+  const { client, calls } = fakeClient(options.routes ?? {}, options.subscriptions ?? {});
+  const connects: RunResult['connects'] = [];
+  const io: FleetIO = {
+    stdout,
+    stderr,
+    env: options.env ?? TEST_ENV,
+    now: () => NOW,
+    connect: (url, token) => {
+      connects.push({ url, token });
+      return { client, close: () => {} };
+    },
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const code = await runFleet(argv, io);
+  return { code, stdout: stdout.text(), stderr: stderr.text(), calls, connects };
+}
+
+/** An error as the server's error formatter ships it. */
+export function serverError(
+  code: string,
+  fleetCode: string | null,
+  message: string,
+  httpStatus = 500,
+): TRPCClientError<AppRouter> {
+  return TRPCClientError.from<AppRouter>({
+    error: { code: -32000, message, data: { code, httpStatus, fleetCode, zodIssues: null } },
+  });
+}
+
+/** A request that never reached the server, as fetch reports it. */
+export function networkError(code = 'ECONNREFUSED'): TRPCClientError<AppRouter> {
+  const inner = Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code });
+  return TRPCClientError.from<AppRouter>(new TypeError('fetch failed', { cause: inner }));
+}
+
+export function patchFixture(overrides: Partial<Patch> = {}): Patch {
+  return {
+    id: 'pat_abc123',
+    name: 'cam-firmware',
+    version: '1.4.2',
+    notes: 'fixes the night mode',
+    artifact: null,
+    createdAt: NOW - 5 * 60_000,
+    createdBy: 'alice',
+    ...overrides,
+  };
+}
+
+const ZERO: StateCounts = {
+  queued: 0,
+  offered: 0,
+  downloading: 0,
+  installing: 0,
+  succeeded: 0,
+  failed: 0,
+  canceled: 0,
+};
+
+export function rolloutFixture(
+  counts: Partial<StateCounts> = {},
+  overrides: Partial<RolloutStatus> = {},
+): RolloutStatus {
+  const full = { ...ZERO, ...counts };
+  const targeted = Object.values(full).reduce((a, b) => a + b, 0);
+  const open = full.queued + full.offered + full.downloading + full.installing;
+  return {
+    id: 'ro_xyz789',
+    seq: 1,
+    patchId: 'pat_abc123',
+    patch: { name: 'cam-firmware', version: '1.4.2' },
+    target: { kind: 'all' },
+    ackTimeoutMs: 60_000,
+    maxAttempts: 5,
+    retryBackoff: { baseMs: 2_000, maxMs: 60_000 },
+    createdAt: NOW - 60_000,
+    createdBy: 'alice',
+    canceledAt: null,
+    canceledBy: null,
+    status: open === 0 ? 'completed' : 'active',
+    targeted,
+    counts: full,
+    ...overrides,
+  };
+}
+
+export function deviceFixture(id: string, overrides: Partial<Device> = {}): Device {
+  return {
+    id,
+    model: 'cam-x1',
+    firmwareVersion: '1.4.1',
+    labels: { site: 'north' },
+    firstSeenAt: NOW - 86_400_000,
+    lastSeenAt: NOW - 30_000,
+    online: true,
+    node: 'pod-a',
+    ...overrides,
+  };
+}
+
+/** Whether text carries ANSI escape codes (colours, cursor moves). */
+export function hasAnsi(text: string): boolean {
+  return text.includes('\u001b[');
+}
