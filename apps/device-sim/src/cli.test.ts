@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { EXIT_BAD_FLAGS, parseCli } from './cli.js';
+
+const URL = 'http://127.0.0.1:4000';
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const parsed = parseCli(args, env);
+  if (parsed.kind !== 'run') throw new Error(`expected options, got exit ${parsed.code}: ${parsed.output}`);
+  return parsed.options;
+}
+
+function exit(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const parsed = parseCli(args, env);
+  if (parsed.kind !== 'exit') throw new Error('expected an exit');
+  return parsed;
+}
+
+describe('parseCli', () => {
+  it('applies defaults', () => {
+    const options = run(['--url', URL, '--token', 't']);
+    expect(options).toMatchObject({
+      urls: [URL],
+      devices: 10,
+      prefix: 'cam',
+      model: 'cam-x',
+      firmware: '1.0.0',
+      labels: {},
+      token: 't',
+      summaryFile: null,
+      exitWhenIdleMs: null,
+      quiet: false,
+    });
+    expect(options.faults).toMatchObject({ applyMs: 500, failRate: 0, crashRate: 0, disconnectRate: 0 });
+  });
+
+  it('parses every flag', () => {
+    const options = run([
+      '--url',
+      `${URL}, http://10.0.0.2:4000/`,
+      '--devices',
+      '250',
+      '--prefix',
+      'lab',
+      '--model',
+      'cam-y',
+      '--firmware',
+      '0.9.1',
+      '--labels',
+      'site=berlin,tier=canary',
+      '--token',
+      'secret',
+      '--apply-ms',
+      '2s',
+      '--download-ms',
+      '50ms',
+      '--fail-rate',
+      '0.25',
+      '--slow-rate',
+      '0.1',
+      '--slow-ms',
+      '3000',
+      '--crash-rate',
+      '0.05',
+      '--crash-downtime-ms',
+      '1.5s',
+      '--disconnect-rate',
+      '0.01',
+      '--stagger-ms',
+      '0',
+      '--summary',
+      'out.json',
+      '--exit-when-idle',
+      '10s',
+      '--quiet',
+    ]);
+    expect(options).toEqual({
+      urls: [URL, 'http://10.0.0.2:4000/'],
+      devices: 250,
+      prefix: 'lab',
+      model: 'cam-y',
+      firmware: '0.9.1',
+      labels: { site: 'berlin', tier: 'canary' },
+      token: 'secret',
+      faults: {
+        downloadMs: 50,
+        applyMs: 2000,
+        failRate: 0.25,
+        slowRate: 0.1,
+        slowMs: 3000,
+        crashRate: 0.05,
+        crashDowntimeMs: 1500,
+        disconnectRate: 0.01,
+      },
+      staggerMs: 0,
+      summaryFile: 'out.json',
+      exitWhenIdleMs: 10_000,
+      quiet: true,
+    });
+  });
+
+  it('defaults --exit-when-idle to 5000 when given without a value', () => {
+    expect(run(['--url', URL, '--token', 't', '--exit-when-idle']).exitWhenIdleMs).toBe(5000);
+    expect(run(['--exit-when-idle', '--url', URL, '--token', 't']).exitWhenIdleMs).toBe(5000);
+  });
+
+  it('falls back to FLEET_URL and FLEET_ENROLL_TOKEN', () => {
+    const options = run([], { FLEET_URL: `${URL},http://b:1`, FLEET_ENROLL_TOKEN: 'env-token' });
+    expect(options.urls).toEqual([URL, 'http://b:1']);
+    expect(options.token).toBe('env-token');
+    expect(run(['--token', 'flag'], { FLEET_URL: URL, FLEET_ENROLL_TOKEN: 'env' }).token).toBe('flag');
+  });
+
+  it.each([
+    [['--token', 't'], /--url/],
+    [['--url', URL], /--token/],
+    [['--url', 'ws://host:1', '--token', 't'], /not an http/],
+    [['--url', 'nonsense', '--token', 't'], /not an http/],
+    [['--url', ' , ', '--token', 't'], /at least one URL/],
+    [['--url', URL, '--token', 't', '--devices', '0'], /integer from 1/],
+    [['--url', URL, '--token', 't', '--devices', '2.5'], /integer/],
+    [['--url', URL, '--token', 't', '--devices', 'ten'], /integer/],
+    [['--url', URL, '--token', 't', '--fail-rate', '1.5'], /from 0 to 1/],
+    [['--url', URL, '--token', 't', '--crash-rate', '-0.1'], /from 0 to 1/],
+    [['--url', URL, '--token', 't', '--apply-ms', 'soon'], /duration/],
+    [['--url', URL, '--token', 't', '--disconnect-rate', 'x'], /non-negative/],
+    [['--url', URL, '--token', 't', '--labels', 'site'], /key=value/],
+    [['--url', URL, '--token', 't', '--prefix', '-bad'], /--prefix/],
+    [['--url', URL, '--token', 't', '--model', ''], /--model/],
+    [['--url', URL, '--token', 't', '--frobnicate'], /unknown option/],
+    [['--url', URL, '--token', 't', 'extra'], /too many arguments|excess/i],
+    [['--url', URL, '--token', 't', '--exit-when-idle', 'later'], /duration/],
+  ])('rejects %j with exit code 2', (args, message) => {
+    const parsed = exit(args);
+    expect(parsed.code).toBe(EXIT_BAD_FLAGS);
+    expect(parsed.output).toMatch(message);
+  });
+
+  it('reports a bad FLEET_URL as a usage error', () => {
+    const parsed = exit(['--token', 't'], { FLEET_URL: 'ftp://x' });
+    expect(parsed).toMatchObject({ code: EXIT_BAD_FLAGS, output: expect.stringMatching(/FLEET_URL/) });
+  });
+
+  it('prints help with exit code 0', () => {
+    const parsed = exit(['--help']);
+    expect(parsed.code).toBe(0);
+    expect(parsed.output).toMatch(/--exit-when-idle/);
+  });
+});

@@ -1,0 +1,243 @@
+import { endpointsOf } from '@camfleet/client';
+import { parseDuration } from '@camfleet/contracts';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_FAULTS, type FaultOptions } from './faults.js';
+import { prefixProblem } from './ids.js';
+import { type LabelMap, parseLabels } from './labels.js';
+
+export const EXIT_BAD_FLAGS = 2;
+export const EXIT_ALL_REJECTED = 5;
+export const DEFAULT_IDLE_MS = 5_000;
+
+export interface CliOptions {
+  urls: string[];
+  devices: number;
+  prefix: string;
+  model: string;
+  firmware: string;
+  labels: LabelMap;
+  token: string;
+  faults: FaultOptions;
+  staggerMs: number;
+  summaryFile: string | null;
+  /** Exit once nothing has happened and nothing is in progress for this long; null: run until signalled. */
+  exitWhenIdleMs: number | null;
+  quiet: boolean;
+}
+
+export type CliParse =
+  | { kind: 'run'; options: CliOptions }
+  /** Help, version or a usage error: print `output` and exit with `code`. */
+  | { kind: 'exit'; code: number; output: string };
+
+function integer(min: number, max: number) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+function duration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === null) throw new InvalidArgumentError('expected a duration like 500, 500ms, 2s or 1m');
+  return ms;
+}
+
+function probability(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new InvalidArgumentError('expected a number from 0 to 1');
+  }
+  return value;
+}
+
+function nonNegative(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError('expected a non-negative number');
+  }
+  return value;
+}
+
+function labelList(text: string): LabelMap {
+  try {
+    return parseLabels(text);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function urlList(text: string): string[] {
+  const urls = text
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+  if (urls.length === 0) throw new InvalidArgumentError('expected at least one URL');
+  for (const url of urls) {
+    try {
+      endpointsOf(url);
+    } catch {
+      throw new InvalidArgumentError(`"${url}" is not an http(s)://host:port URL`);
+    }
+  }
+  return urls;
+}
+
+export function buildProgram(): Command {
+  const d = DEFAULT_FAULTS;
+  return new Command('sim')
+    .description('Simulate a fleet of cameras against camfleet pods.')
+    .addOption(
+      new Option('--url <urls>', 'pod base URLs, comma-separated (env FLEET_URL)').argParser(urlList),
+    )
+    .addOption(new Option('--devices <n>', 'number of devices').argParser(integer(1, 100_000)).default(10))
+    .option('--prefix <prefix>', 'device id prefix: <prefix>-0001, …', 'cam')
+    .option('--model <model>', 'model reported at registration', 'cam-x')
+    .option('--firmware <version>', 'initial firmware version', '1.0.0')
+    .addOption(new Option('--labels <k=v,…>', 'labels reported at registration').argParser(labelList))
+    .addOption(new Option('--token <token>', 'enrollment token (env FLEET_ENROLL_TOKEN)'))
+    .addOption(
+      new Option('--download-ms <ms>', 'download phase duration').argParser(duration).default(d.downloadMs),
+    )
+    .addOption(
+      new Option('--apply-ms <ms>', 'install (apply) duration').argParser(duration).default(d.applyMs),
+    )
+    .addOption(
+      new Option('--fail-rate <p>', 'chance an install fails').argParser(probability).default(d.failRate),
+    )
+    .addOption(
+      new Option('--slow-rate <p>', 'fraction of slow devices').argParser(probability).default(d.slowRate),
+    )
+    .addOption(
+      new Option('--slow-ms <ms>', 'extra time per install phase on slow devices')
+        .argParser(duration)
+        .default(d.slowMs),
+    )
+    .addOption(
+      new Option('--crash-rate <p>', 'chance a device crashes mid-install (drops, comes back, resumes)')
+        .argParser(probability)
+        .default(d.crashRate),
+    )
+    .addOption(
+      new Option('--crash-downtime-ms <ms>', 'how long a crashed device stays away')
+        .argParser(duration)
+        .default(d.crashDowntimeMs),
+    )
+    .addOption(
+      new Option('--disconnect-rate <per-s>', 'network blips per device per second (fail over)')
+        .argParser(nonNegative)
+        .default(d.disconnectRate),
+    )
+    .addOption(new Option('--stagger-ms <ms>', 'delay between device starts').argParser(duration).default(2))
+    .option('--summary <file>', 'write the counters as JSON to this file on exit')
+    .addOption(
+      new Option(
+        '--exit-when-idle [ms]',
+        `exit once idle this long (default ${DEFAULT_IDLE_MS} without a value)`,
+      )
+        .argParser(duration)
+        .preset(String(DEFAULT_IDLE_MS)),
+    )
+    .option('--quiet', 'print nothing but errors and the final summary line', false)
+    .allowExcessArguments(false);
+}
+
+interface RawFlags {
+  url?: string[];
+  devices: number;
+  prefix: string;
+  model: string;
+  firmware: string;
+  labels?: LabelMap;
+  token?: string;
+  downloadMs: number;
+  applyMs: number;
+  failRate: number;
+  slowRate: number;
+  slowMs: number;
+  crashRate: number;
+  crashDowntimeMs: number;
+  disconnectRate: number;
+  staggerMs: number;
+  summary?: string;
+  exitWhenIdle?: number;
+  quiet: boolean;
+}
+
+/** Parses the CLI arguments (without `node script`), with env fallbacks. Never exits the process. */
+export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliParse {
+  const program = buildProgram();
+  let output = '';
+  program.exitOverride().configureOutput({
+    writeOut: (text) => {
+      output += text;
+    },
+    writeErr: (text) => {
+      output += text;
+    },
+  });
+  try {
+    program.parse([...args], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const code = error.exitCode === 0 ? 0 : EXIT_BAD_FLAGS;
+      return { kind: 'exit', code, output: output || `${error.message}\n` };
+    }
+    throw error;
+  }
+  const flags = program.opts<RawFlags>();
+  const usage = (message: string): CliParse => ({
+    kind: 'exit',
+    code: EXIT_BAD_FLAGS,
+    output: `error: ${message}\n`,
+  });
+
+  let urls = flags.url;
+  if (!urls && env.FLEET_URL) {
+    try {
+      urls = urlList(env.FLEET_URL);
+    } catch (error) {
+      return usage(`FLEET_URL: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (!urls) return usage('--url (or FLEET_URL) is required');
+  const token = flags.token ?? env.FLEET_ENROLL_TOKEN;
+  if (!token) return usage('--token (or FLEET_ENROLL_TOKEN) is required');
+  const prefixIssue = prefixProblem(flags.prefix);
+  if (prefixIssue) return usage(`--prefix: ${prefixIssue}`);
+  if (flags.model.trim() === '' || flags.model.length > 64)
+    return usage('--model must be 1 to 64 characters');
+  if (flags.firmware.trim() === '' || flags.firmware.length > 64) {
+    return usage('--firmware must be 1 to 64 characters');
+  }
+
+  return {
+    kind: 'run',
+    options: {
+      urls,
+      devices: flags.devices,
+      prefix: flags.prefix,
+      model: flags.model,
+      firmware: flags.firmware,
+      labels: flags.labels ?? {},
+      token,
+      faults: {
+        downloadMs: flags.downloadMs,
+        applyMs: flags.applyMs,
+        failRate: flags.failRate,
+        slowRate: flags.slowRate,
+        slowMs: flags.slowMs,
+        crashRate: flags.crashRate,
+        crashDowntimeMs: flags.crashDowntimeMs,
+        disconnectRate: flags.disconnectRate,
+      },
+      staggerMs: flags.staggerMs,
+      summaryFile: flags.summary ?? null,
+      exitWhenIdleMs: flags.exitWhenIdle ?? null,
+      quiet: flags.quiet,
+    },
+  };
+}

@@ -1,0 +1,527 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jitteredBackoff } from '@camfleet/client';
+import type { Offer, ReportInput, ReportResult } from '@camfleet/contracts';
+import { Connection } from './connection.js';
+import { DEFAULT_FAULTS, type FaultOptions, nextBlipMs, planInstall, type Random } from './faults.js';
+import { DeliveryLedger, type OfferDecision } from './ledger.js';
+import { classifyFailure, describeFailure } from './outcome.js';
+import { type DeviceCounters, type DeviceSnapshot, emptyCounters } from './summary.js';
+
+export interface DeviceOptions {
+  id: string;
+  /** Pod base URLs in fail-over order: the device starts on the first and moves on at each disconnect. */
+  urls: readonly string[];
+  token: string;
+  model: string;
+  firmwareVersion: string;
+  labels?: Record<string, string>;
+  faults?: Partial<FaultOptions>;
+  /** Reconnect and retry backoff (full jitter). Defaults: 250ms doubling up to 10s. */
+  backoff?: { baseMs: number; maxMs: number };
+  connectTimeoutMs?: number;
+  random?: Random;
+  onEvent?: (event: DeviceEvent) => void;
+}
+
+export type DeviceState = 'new' | 'connecting' | 'online' | 'offline' | 'rejected' | 'failed' | 'stopped';
+
+interface OfferRef {
+  deviceId: string;
+  deliveryId: string;
+  attempt: number;
+}
+
+export type DeviceEvent =
+  | { type: 'connected'; deviceId: string; url: string }
+  | { type: 'disconnected'; deviceId: string; url: string; reason: string }
+  | { type: 'rejected'; deviceId: string; message: string }
+  | { type: 'fatal'; deviceId: string; message: string }
+  | { type: 'crash'; deviceId: string }
+  | (OfferRef & { type: 'offer'; decision: OfferDecision['kind'] })
+  | (OfferRef & { type: 'install-started'; version: string })
+  | (OfferRef & { type: 'install-done'; version: string })
+  | (OfferRef & { type: 'install-failed'; error: string })
+  | (OfferRef & { type: 'report-rejected'; status: ReportInput['status']; reason: string });
+
+/** A delivery this device finished working on, however it ended. */
+export interface CompletedDelivery {
+  deliveryId: string;
+  rolloutId: string;
+  attempt: number;
+  patchVersion: string;
+  outcome: 'succeeded' | 'failed' | 'rejected';
+  /** Why the server refused a report, for `rejected`. */
+  reason?: string;
+  at: number;
+}
+
+export interface DeviceRecord extends DeviceSnapshot {
+  id: string;
+  state: DeviceState;
+  url: string | null;
+  rejection: string | null;
+  completed: CompletedDelivery[];
+}
+
+/** One attempt being worked on; aborted when superseded by a newer attempt or the device stops. */
+interface Work {
+  offer: Offer;
+  controller: AbortController;
+}
+
+type ReportOutcome =
+  | { kind: 'landed'; result: ReportResult }
+  | { kind: 'rejected'; reason: string }
+  | { kind: 'aborted' };
+
+const FAILURE_MESSAGE = 'simulated install failure';
+
+/**
+ * One simulated camera: a WebSocket session to a pod (failing over to the next pod when it goes),
+ * registration on every session, the offers subscription, and idempotent install simulation.
+ */
+export class SimulatedDevice {
+  readonly id: string;
+  readonly counters: DeviceCounters = emptyCounters();
+  private firmware: string;
+  private currentState: DeviceState = 'new';
+  private rejection: string | null = null;
+  private readonly completed: CompletedDelivery[] = [];
+  private readonly faults: FaultOptions;
+  private readonly random: Random;
+  private readonly backoff: (attempt: number) => number;
+  private readonly slow: boolean;
+  private readonly ledger = new DeliveryLedger();
+  private readonly works = new Map<string, Work>();
+  private readonly resending = new Set<string>();
+  /** Aborted by stop(): ends every sleep and retry loop. */
+  private readonly lifetime = new AbortController();
+
+  private connection: Connection | null = null;
+  private registered = false;
+  private urlIndex = 0;
+  private reconnectAttempt = 0;
+  private subscribeAttempt = 0;
+  /** The last offer id seen, so a new session resumes the subscription after it. */
+  private lastEventId: string | null = null;
+  /** Set by a crash: the next reconnect waits this long instead of backing off. */
+  private crashDowntimeMs: number | null = null;
+  private readonly readyWaiters = new Set<() => void>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly options: DeviceOptions) {
+    if (options.urls.length === 0) throw new Error('a device needs at least one URL');
+    this.id = options.id;
+    this.firmware = options.firmwareVersion;
+    this.faults = { ...DEFAULT_FAULTS, ...options.faults };
+    this.random = options.random ?? Math.random;
+    const backoff = options.backoff ?? { baseMs: 250, maxMs: 10_000 };
+    this.backoff = jitteredBackoff(backoff.baseMs, backoff.maxMs);
+    this.slow = this.random() < this.faults.slowRate;
+  }
+
+  get state(): DeviceState {
+    return this.currentState;
+  }
+
+  get firmwareVersion(): string {
+    return this.firmware;
+  }
+
+  /** Registered on a live connection. */
+  get connected(): boolean {
+    return this.registered && this.connection !== null;
+  }
+
+  get rejected(): boolean {
+    return this.currentState === 'rejected';
+  }
+
+  /** Attempts being installed plus final reports being re-sent. */
+  get busy(): number {
+    return this.works.size + this.resending.size;
+  }
+
+  record(): DeviceRecord {
+    return {
+      id: this.id,
+      state: this.currentState,
+      url: this.connection?.url ?? null,
+      firmwareVersion: this.firmware,
+      connected: this.connected,
+      rejected: this.rejected,
+      rejection: this.rejection,
+      counters: { ...this.counters },
+      completed: [...this.completed],
+    };
+  }
+
+  start(): void {
+    if (this.currentState !== 'new') return;
+    this.connect();
+  }
+
+  /** Closes the connection and abandons all work. */
+  async stop(): Promise<void> {
+    if (this.isOver()) return;
+    this.currentState = 'stopped';
+    await this.shutdown();
+  }
+
+  /** Simulates a crash: drop the connection, forget the subscription position, come back later. */
+  crash(): void {
+    const connection = this.connection;
+    if (!connection || this.isOver()) return;
+    this.counters.crashes++;
+    this.crashDowntimeMs = this.faults.crashDowntimeMs;
+    this.lastEventId = null;
+    this.emit({ type: 'crash', deviceId: this.id });
+    connection.drop('simulated crash');
+  }
+
+  /** Simulates a network blip: drop the connection and fail over at once. */
+  disconnect(): void {
+    this.connection?.drop('simulated disconnect');
+  }
+
+  // ── connection lifecycle ────────────────────────────────────────────────────
+
+  private isOver(): boolean {
+    return (
+      this.currentState === 'stopped' || this.currentState === 'rejected' || this.currentState === 'failed'
+    );
+  }
+
+  private connect(): void {
+    if (this.isOver()) return;
+    const url = this.options.urls[this.urlIndex % this.options.urls.length]!;
+    this.currentState = 'connecting';
+    const connection: Connection = new Connection({
+      url,
+      deviceId: this.id,
+      token: this.options.token,
+      connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
+      onOpen: () => {
+        this.counters.connects++;
+      },
+      onLost: (reason) => this.handleLost(connection, reason),
+      onRejected: (message) => this.handleRejected(message),
+    });
+    this.connection = connection;
+    void this.establish(connection);
+  }
+
+  /** Registers (retrying while the server is briefly unable), then subscribes to offers. */
+  private async establish(connection: Connection): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.isCurrent(connection)) return;
+      try {
+        await connection.client.device.register.mutate({
+          model: this.options.model,
+          firmwareVersion: this.firmware,
+          labels: this.options.labels ?? {},
+        });
+        break;
+      } catch (error) {
+        if (!this.isCurrent(connection)) return;
+        const kind = classifyFailure(error);
+        if (kind === 'credentials') return this.handleRejected(describeFailure(error));
+        if (kind === 'final') return this.handleFatal(`register refused: ${describeFailure(error)}`);
+        if (!(await this.pause(this.backoff(attempt)))) return;
+      }
+    }
+    if (!this.isCurrent(connection)) return;
+    this.registered = true;
+    this.reconnectAttempt = 0;
+    this.currentState = 'online';
+    this.emit({ type: 'connected', deviceId: this.id, url: connection.url });
+    for (const wake of this.readyWaiters) wake();
+    this.readyWaiters.clear();
+    this.scheduleBlip(connection);
+    this.subscribe(connection);
+  }
+
+  private subscribe(connection: Connection): void {
+    let settled = false;
+    let subscription: { unsubscribe: () => void } | null = null;
+    const retry = async (): Promise<void> => {
+      if (settled || !this.isCurrent(connection)) return;
+      settled = true;
+      subscription?.unsubscribe();
+      // Re-register too: a subscription refused as NOT_FOUND means the server forgot us.
+      this.registered = false;
+      if (!(await this.pause(this.backoff(this.subscribeAttempt++)))) return;
+      void this.establish(connection);
+    };
+    subscription = connection.client.device.offers.subscribe(
+      { lastEventId: this.lastEventId },
+      {
+        onData: (envelope) => {
+          if (!this.isCurrent(connection)) return;
+          this.subscribeAttempt = 0;
+          this.lastEventId = envelope.id;
+          this.handleOffer(envelope.data);
+        },
+        onError: (error) => {
+          if (!this.isCurrent(connection)) return;
+          if (classifyFailure(error) === 'credentials') return this.handleRejected(describeFailure(error));
+          void retry();
+        },
+        onComplete: () => void retry(),
+      },
+    );
+  }
+
+  private isCurrent(connection: Connection): boolean {
+    return this.connection === connection && connection.alive && !this.isOver();
+  }
+
+  private handleLost(connection: Connection, reason: string): void {
+    if (this.connection !== connection) return;
+    this.connection = null;
+    this.registered = false;
+    if (this.isOver()) return;
+    this.currentState = 'offline';
+    this.counters.reconnects++;
+    this.emit({ type: 'disconnected', deviceId: this.id, url: connection.url, reason });
+    const delay = this.crashDowntimeMs ?? this.backoff(this.reconnectAttempt++);
+    this.crashDowntimeMs = null;
+    this.urlIndex++;
+    this.later(delay, () => this.connect());
+  }
+
+  private handleRejected(message: string): void {
+    if (this.isOver()) return;
+    this.currentState = 'rejected';
+    this.rejection = message;
+    this.emit({ type: 'rejected', deviceId: this.id, message });
+    void this.shutdown();
+  }
+
+  private handleFatal(message: string): void {
+    if (this.isOver()) return;
+    this.currentState = 'failed';
+    this.rejection = message;
+    this.emit({ type: 'fatal', deviceId: this.id, message });
+    void this.shutdown();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.lifetime.abort();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.readyWaiters.clear();
+    const connection = this.connection;
+    this.connection = null;
+    this.registered = false;
+    await connection?.close();
+  }
+
+  private scheduleBlip(connection: Connection): void {
+    const delay = nextBlipMs(this.faults, this.random);
+    if (delay === null) return;
+    this.later(delay, () => {
+      if (this.isCurrent(connection)) connection.drop('simulated disconnect');
+    });
+  }
+
+  // ── offers and installs ─────────────────────────────────────────────────────
+
+  private handleOffer(offer: Offer): void {
+    this.counters.offersReceived++;
+    const decision = this.ledger.decide(offer.deliveryId, offer.attempt);
+    const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
+    this.emit({ ...ref, type: 'offer', decision: decision.kind });
+    switch (decision.kind) {
+      case 'install': {
+        if (decision.supersedes !== null) {
+          this.works.get(workKey(offer.deliveryId, decision.supersedes))?.controller.abort();
+        }
+        if (decision.alreadySucceeded) this.counters.installsRepeated++;
+        void this.install(offer);
+        return;
+      }
+      case 'resend':
+        this.counters.duplicateOffers++;
+        void this.resend(offer, decision.report);
+        return;
+      case 'in-progress':
+      case 'ignore':
+        this.counters.duplicateOffers++;
+        return;
+    }
+  }
+
+  private async install(offer: Offer): Promise<void> {
+    const key = workKey(offer.deliveryId, offer.attempt);
+    const controller = new AbortController();
+    const signal = AbortSignal.any([controller.signal, this.lifetime.signal]);
+    this.works.set(key, { offer, controller });
+    this.ledger.start(offer.deliveryId, offer.attempt);
+    this.counters.installsStarted++;
+    const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
+    this.emit({ ...ref, type: 'install-started', version: offer.patch.version });
+    const plan = planInstall(this.faults, this.slow, this.random);
+    const base = { deliveryId: offer.deliveryId, attempt: offer.attempt };
+    let installed = false;
+    let finalReport: ReportInput | null = null;
+    try {
+      const downloading = await this.report({ ...base, status: 'downloading', progress: 0 }, signal, offer);
+      if (downloading.kind !== 'landed') return;
+      await sleep(plan.downloadMs, undefined, { signal });
+      const installing = await this.report({ ...base, status: 'installing', progress: 50 }, signal, offer);
+      if (installing.kind !== 'landed') return;
+      if (plan.crashAtMs !== null) {
+        await sleep(plan.crashAtMs, undefined, { signal });
+        this.crash();
+        await sleep(plan.applyMs - plan.crashAtMs, undefined, { signal });
+      } else {
+        await sleep(plan.applyMs, undefined, { signal });
+      }
+      if (plan.fails) {
+        finalReport = { ...base, status: 'failed', error: FAILURE_MESSAGE };
+      } else {
+        installed = true;
+        this.firmware = offer.patch.version;
+        finalReport = { ...base, status: 'succeeded', progress: 100 };
+      }
+      const outcome = await this.report(finalReport, signal, offer);
+      if (outcome.kind !== 'landed') {
+        finalReport = null;
+        return;
+      }
+      if (finalReport.status === 'succeeded') {
+        this.counters.installsDone++;
+        this.ledger.markSucceededLanded(offer.deliveryId);
+        this.complete(offer, 'succeeded');
+        this.emit({ ...ref, type: 'install-done', version: offer.patch.version });
+      } else {
+        this.counters.installsFailed++;
+        this.complete(offer, 'failed');
+        this.emit({ ...ref, type: 'install-failed', error: FAILURE_MESSAGE });
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+      finalReport = null;
+    } finally {
+      this.ledger.finish(offer.deliveryId, offer.attempt, finalReport, installed);
+      this.works.delete(key);
+    }
+  }
+
+  /** The same attempt was offered again after it finished here: repeat its final report. */
+  private async resend(offer: Offer, report: ReportInput): Promise<void> {
+    const key = workKey(offer.deliveryId, offer.attempt);
+    if (this.resending.has(key)) return;
+    this.resending.add(key);
+    try {
+      const outcome = await this.report(report, this.lifetime.signal, offer);
+      if (outcome.kind === 'landed' && outcome.result.state === 'succeeded') {
+        this.ledger.markSucceededLanded(offer.deliveryId);
+      }
+    } finally {
+      this.resending.delete(key);
+    }
+  }
+
+  /**
+   * Sends a report until it lands, retrying through disconnects (on whatever session is current).
+   * A domain error, or an answer saying the delivery is already over, is final: counted as rejected.
+   */
+  private async report(input: ReportInput, signal: AbortSignal, offer: Offer): Promise<ReportOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      const connection = await this.ready(signal);
+      if (!connection) return { kind: 'aborted' };
+      try {
+        const result = await connection.client.device.report.mutate(input, { signal });
+        const over = input.status !== 'succeeded' && input.status !== 'failed' && isOver(result.state);
+        if (!over) return { kind: 'landed', result };
+        return this.rejectReport(input, offer, `delivery is ${result.state}`);
+      } catch (error) {
+        if (signal.aborted) return { kind: 'aborted' };
+        const kind = classifyFailure(error);
+        if (kind === 'credentials') {
+          this.handleRejected(describeFailure(error));
+          return { kind: 'aborted' };
+        }
+        if (kind === 'final') return this.rejectReport(input, offer, describeFailure(error));
+        if (!(await this.pause(this.backoff(attempt), signal))) return { kind: 'aborted' };
+      }
+    }
+  }
+
+  private rejectReport(input: ReportInput, offer: Offer, reason: string): ReportOutcome {
+    this.counters.reportsRejected++;
+    this.complete(offer, 'rejected', reason);
+    this.emit({
+      type: 'report-rejected',
+      deviceId: this.id,
+      deliveryId: input.deliveryId,
+      attempt: input.attempt,
+      status: input.status,
+      reason,
+    });
+    return { kind: 'rejected', reason };
+  }
+
+  private complete(offer: Offer, outcome: CompletedDelivery['outcome'], reason?: string): void {
+    this.completed.push({
+      deliveryId: offer.deliveryId,
+      rolloutId: offer.rolloutId,
+      attempt: offer.attempt,
+      patchVersion: offer.patch.version,
+      outcome,
+      ...(reason === undefined ? {} : { reason }),
+      at: Date.now(),
+    });
+  }
+
+  // ── small helpers ───────────────────────────────────────────────────────────
+
+  /** The current registered connection, waiting for one if need be; null once `signal` aborts. */
+  private async ready(signal: AbortSignal): Promise<Connection | null> {
+    while (!signal.aborted) {
+      if (this.registered && this.connection?.alive) return this.connection;
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          this.readyWaiters.delete(wake);
+          signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.readyWaiters.add(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+    return null;
+  }
+
+  /** Sleeps; false if the device stopped (or `signal` aborted) meanwhile. */
+  private async pause(ms: number, signal: AbortSignal = this.lifetime.signal): Promise<boolean> {
+    try {
+      await sleep(ms, undefined, { signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private emit(event: DeviceEvent): void {
+    this.options.onEvent?.(event);
+  }
+}
+
+function workKey(deliveryId: string, attempt: number): string {
+  return `${deliveryId}#${attempt}`;
+}
+
+function isOver(state: ReportResult['state']): boolean {
+  return state === 'succeeded' || state === 'failed' || state === 'canceled';
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_FAULTS, faultProblem, nextBlipMs, planInstall } from './faults.js';
+
+const sequence = (...values: number[]) => {
+  let i = 0;
+  return () => values[i++ % values.length]!;
+};
+
+describe('faults', () => {
+  it('plans a plain install with ±20% jitter', () => {
+    // Draws, in order: apply jitter, download jitter, fail, crash.
+    const plan = planInstall(
+      { ...DEFAULT_FAULTS, downloadMs: 100, applyMs: 500 },
+      false,
+      sequence(0, 1, 0.9, 0.9),
+    );
+    expect(plan).toEqual({ downloadMs: 120, applyMs: 400, fails: false, crashAtMs: null });
+  });
+
+  it('fails and crashes by their rates, and slows slow devices', () => {
+    const faults = { ...DEFAULT_FAULTS, applyMs: 1000, failRate: 0.5, crashRate: 0.5, slowMs: 2000 };
+    const plan = planInstall(faults, true, () => 0.25);
+    expect(plan.fails).toBe(true);
+    expect(plan.applyMs).toBe(900 + 2000);
+    expect(plan.downloadMs).toBe(90 + 2000);
+    expect(plan.crashAtMs).toBe(Math.floor(0.25 * 2900));
+  });
+
+  it('schedules blips only when enabled', () => {
+    expect(nextBlipMs(DEFAULT_FAULTS, Math.random)).toBeNull();
+    const ms = nextBlipMs({ ...DEFAULT_FAULTS, disconnectRate: 2 }, () => 1 - Math.exp(-1));
+    expect(ms).toBe(500);
+  });
+
+  it('validates rates', () => {
+    expect(faultProblem(DEFAULT_FAULTS)).toBeNull();
+    expect(faultProblem({ ...DEFAULT_FAULTS, failRate: 2 })).toMatch(/failRate/);
+    expect(faultProblem({ ...DEFAULT_FAULTS, applyMs: -1 })).toMatch(/applyMs/);
+    expect(faultProblem({ ...DEFAULT_FAULTS, crashRate: Number.NaN })).toMatch(/crashRate/);
+  });
+});

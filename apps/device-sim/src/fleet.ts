@@ -1,0 +1,111 @@
+import { type DeviceEvent, type DeviceRecord, SimulatedDevice } from './device.js';
+import type { FaultOptions, Random } from './faults.js';
+import { deviceIdOf } from './ids.js';
+import { type FleetSummary, summarize } from './summary.js';
+
+export interface FleetOptions {
+  /** Pod base URLs (http://host:port). Devices are spread round-robin and fail over to the next. */
+  urls: readonly string[];
+  devices: number;
+  token: string;
+  prefix?: string;
+  model?: string;
+  firmwareVersion?: string;
+  labels?: Record<string, string>;
+  faults?: Partial<FaultOptions>;
+  /** Delay between consecutive device starts, so a big fleet does not connect in the same ms. */
+  staggerMs?: number;
+  backoff?: { baseMs: number; maxMs: number };
+  connectTimeoutMs?: number;
+  random?: Random;
+  onEvent?: (event: DeviceEvent) => void;
+}
+
+/** The fail-over order for device `index`: its own pod first, then the others in turn. */
+export function urlsFor(urls: readonly string[], index: number): string[] {
+  const start = index % urls.length;
+  return [...urls.slice(start), ...urls.slice(0, start)];
+}
+
+/** N simulated cameras in one process. */
+export class Fleet {
+  readonly devices: readonly SimulatedDevice[];
+  private readonly staggerMs: number;
+  private readonly startTimers = new Set<NodeJS.Timeout>();
+  private pendingStarts = 0;
+
+  constructor(options: FleetOptions) {
+    if (options.urls.length === 0) throw new Error('a fleet needs at least one URL');
+    const prefix = options.prefix ?? 'cam';
+    this.staggerMs = options.staggerMs ?? 2;
+    this.devices = Array.from(
+      { length: options.devices },
+      (_, index) =>
+        new SimulatedDevice({
+          id: deviceIdOf(prefix, index, options.devices),
+          urls: urlsFor(options.urls, index),
+          token: options.token,
+          model: options.model ?? 'cam-x',
+          firmwareVersion: options.firmwareVersion ?? '1.0.0',
+          ...(options.labels ? { labels: options.labels } : {}),
+          ...(options.faults ? { faults: options.faults } : {}),
+          ...(options.backoff ? { backoff: options.backoff } : {}),
+          ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+          ...(options.random ? { random: options.random } : {}),
+          ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        }),
+    );
+  }
+
+  /** Starts every device, `staggerMs` apart. */
+  start(): void {
+    for (const [index, device] of this.devices.entries()) {
+      const delay = index * this.staggerMs;
+      if (delay === 0) {
+        device.start();
+        continue;
+      }
+      this.pendingStarts++;
+      const timer = setTimeout(() => {
+        this.startTimers.delete(timer);
+        this.pendingStarts--;
+        device.start();
+      }, delay);
+      this.startTimers.add(timer);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.startTimers) clearTimeout(timer);
+    this.startTimers.clear();
+    this.pendingStarts = 0;
+    await Promise.all(this.devices.map((device) => device.stop()));
+  }
+
+  /** Work in progress: devices still to start, installs running, reports being re-sent. */
+  get busy(): number {
+    return this.devices.reduce((sum, device) => sum + device.busy, this.pendingStarts);
+  }
+
+  /** Every device was refused for its credentials. */
+  get allRejected(): boolean {
+    return this.devices.length > 0 && this.devices.every((device) => device.rejected);
+  }
+
+  /** No device can do anything more (rejected, failed or stopped). */
+  get allStopped(): boolean {
+    return this.devices.every((device) => ['rejected', 'failed', 'stopped'].includes(device.state));
+  }
+
+  summary(): FleetSummary {
+    return summarize(this.devices.map((device) => device.record()));
+  }
+
+  records(): DeviceRecord[] {
+    return this.devices.map((device) => device.record());
+  }
+
+  device(id: string): SimulatedDevice | undefined {
+    return this.devices.find((device) => device.id === id);
+  }
+}

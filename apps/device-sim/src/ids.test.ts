@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { urlsFor } from './fleet.js';
+import { deviceIdOf, deviceIds, prefixProblem } from './ids.js';
+
+describe('device ids', () => {
+  it('numbers from 1, padded to 4 digits', () => {
+    expect(deviceIds('cam', 3)).toEqual(['cam-0001', 'cam-0002', 'cam-0003']);
+    expect(deviceIdOf('cam', 9_999, 10_000)).toBe('cam-10000');
+  });
+
+  it('pads wider for fleets past 9999 so ids sort', () => {
+    expect(deviceIdOf('cam', 0, 20_000)).toBe('cam-00001');
+    const ids = deviceIds('x', 12_000);
+    expect(new Set(ids).size).toBe(12_000);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('validates the prefix as part of a device id', () => {
+    expect(prefixProblem('cam')).toBeNull();
+    expect(prefixProblem('lab.site:a_b')).toBeNull();
+    expect(prefixProblem('-cam')).not.toBeNull();
+    expect(prefixProblem('ca m')).not.toBeNull();
+    expect(prefixProblem('x'.repeat(130))).not.toBeNull();
+  });
+});
+
+describe('urlsFor', () => {
+  it('spreads devices round-robin, each failing over through the rest in order', () => {
+    const urls = ['a', 'b', 'c'];
+    expect(urlsFor(urls, 0)).toEqual(['a', 'b', 'c']);
+    expect(urlsFor(urls, 1)).toEqual(['b', 'c', 'a']);
+    expect(urlsFor(urls, 5)).toEqual(['c', 'a', 'b']);
+    expect(urlsFor(['only'], 7)).toEqual(['only']);
+  });
+});

@@ -1,0 +1,40 @@
+export { buildProgram, type CliOptions, type CliParse, parseCli } from './cli.js';
+export { Connection, type ConnectionOptions } from './connection.js';
+export {
+  type CompletedDelivery,
+  type DeviceEvent,
+  type DeviceOptions,
+  type DeviceRecord,
+  type DeviceState,
+  SimulatedDevice,
+} from './device.js';
+export {
+  DEFAULT_FAULTS,
+  type FaultOptions,
+  faultProblem,
+  type InstallPlan,
+  nextBlipMs,
+  planInstall,
+  type Random,
+} from './faults.js';
+export { Fleet, type FleetOptions, urlsFor } from './fleet.js';
+export { IdleTracker } from './idle.js';
+export { deviceIdOf, deviceIds, prefixProblem } from './ids.js';
+export { type LabelMap, parseLabels } from './labels.js';
+export { DeliveryLedger, type OfferDecision } from './ledger.js';
+export {
+  classifyFailure,
+  describeFailure,
+  type FailureKind,
+  isReconnectFrame,
+  rejectionOfFrame,
+} from './outcome.js';
+export { formatEvent, Reporter, type ReporterOptions } from './output.js';
+export {
+  type DeviceCounters,
+  type DeviceSnapshot,
+  emptyCounters,
+  type FleetSummary,
+  formatSummaryLine,
+  summarize,
+} from './summary.js';

@@ -1,0 +1,68 @@
+import type { DeviceEvent } from './device.js';
+import { type FleetSummary, formatSummaryLine } from './summary.js';
+
+export interface ReporterOptions {
+  /** Live single status line (a TTY) instead of one line per event. */
+  live: boolean;
+  quiet: boolean;
+  write: (text: string) => void;
+}
+
+/** One line for an event worth a line, or null. Credential refusals are reported once, by the caller. */
+export function formatEvent(event: DeviceEvent): string | null {
+  const where = 'deliveryId' in event ? ` ${event.deliveryId}#${event.attempt}` : '';
+  switch (event.type) {
+    case 'install-done':
+      return `${event.deviceId} installed ${event.version}${where}`;
+    case 'install-failed':
+      return `${event.deviceId} install failed${where}: ${event.error}`;
+    case 'report-rejected':
+      return `${event.deviceId} report ${event.status} rejected${where}: ${event.reason}`;
+    case 'rejected':
+      return `${event.deviceId} rejected by the server: ${event.message}`;
+    case 'fatal':
+      return `${event.deviceId} stopped: ${event.message}`;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Prints the simulation's progress without a wall of logs: event lines when piped, or a live
+ * status line on a TTY (refusals still printed above it). Credential refusals are printed once.
+ */
+export class Reporter {
+  private liveShown = false;
+  private lastStatus = '';
+  private rejectionsShown = 0;
+
+  constructor(private readonly options: ReporterOptions) {}
+
+  event(event: DeviceEvent): void {
+    if (this.options.quiet) return;
+    if (event.type === 'rejected' && this.rejectionsShown++ > 0) return;
+    if (this.options.live && event.type !== 'rejected' && event.type !== 'fatal') return;
+    const line = formatEvent(event);
+    if (line !== null) this.line(line);
+  }
+
+  status(summary: FleetSummary): void {
+    if (this.options.quiet || !this.options.live) return;
+    const line = formatSummaryLine(summary);
+    if (this.liveShown && line === this.lastStatus) return;
+    this.options.write(`\r\x1b[2K${line}`);
+    this.lastStatus = line;
+    this.liveShown = true;
+  }
+
+  /** The last word, printed even when quiet. */
+  final(summary: FleetSummary): void {
+    this.line(formatSummaryLine(summary));
+  }
+
+  private line(text: string): void {
+    if (this.liveShown) this.options.write('\r\x1b[2K');
+    this.liveShown = false;
+    this.options.write(`${text}\n`);
+  }
+}

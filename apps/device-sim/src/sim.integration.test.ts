@@ -1,0 +1,219 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createAdminClient } from '@camfleet/client';
+import { RedisServer, waitFor } from '@camfleet/test-support';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Fleet, type FleetOptions } from './fleet.js';
+
+const ADMIN_TOKEN = 'sim-admin-token';
+const ENROLL_TOKEN = 'sim-enroll-token';
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SERVER_MAIN = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
+
+interface Pod {
+  url: string;
+  process: ChildProcess;
+}
+
+/** Starts a real server process, as operators run it, and waits for its "listening" line. */
+async function startPod(redisUrl: string, nodeId: string): Promise<Pod> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER_MAIN], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLEET_ADMIN_TOKEN: ADMIN_TOKEN,
+      FLEET_ENROLL_TOKEN: ENROLL_TOKEN,
+      FLEET_NODE_ID: nodeId,
+      FLEET_SWEEP_INTERVAL_MS: '50',
+      FLEET_LEASE_MS: '1000',
+      FLEET_SHUTDOWN_GRACE_MS: '500',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'listening' && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+  });
+  return { url, process: child };
+}
+
+async function stopPod(pod: Pod, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (pod.process.exitCode !== null || pod.process.signalCode !== null) return;
+  const exited = new Promise((resolve) => pod.process.once('exit', resolve));
+  pod.process.kill(signal);
+  await exited;
+}
+
+let redis: RedisServer;
+let pods: Pod[] = [];
+const fleets: Fleet[] = [];
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  pods = await Promise.all([startPod(redis.url, 'pod-a'), startPod(redis.url, 'pod-b')]);
+});
+
+afterEach(async () => {
+  await Promise.all(fleets.splice(0).map((fleet) => fleet.stop()));
+  // A rollout also reaches devices that register later: cancel each test's, so the next starts clean.
+  const live = pods.find((pod) => pod.process.exitCode === null && pod.process.signalCode === null);
+  if (!live) return;
+  const admin = createAdminClient(live.url, ADMIN_TOKEN);
+  try {
+    for (const rollout of await admin.client.rollout.list.query({ limit: 500 })) {
+      if (rollout.status !== 'canceled') await admin.client.rollout.cancel.mutate({ rolloutId: rollout.id });
+    }
+  } finally {
+    admin.close();
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(pods.map((pod) => stopPod(pod)));
+  await redis?.destroy();
+});
+
+function startFleet(options: Partial<FleetOptions>): Fleet {
+  const fleet = new Fleet({
+    urls: pods.map((pod) => pod.url),
+    devices: 20,
+    token: ENROLL_TOKEN,
+    staggerMs: 1,
+    backoff: { baseMs: 50, maxMs: 1_000 },
+    ...options,
+    faults: { downloadMs: 20, applyMs: 100, ...options.faults },
+  });
+  fleets.push(fleet);
+  fleet.start();
+  return fleet;
+}
+
+interface RolloutSettings {
+  maxAttempts?: number;
+  retryBackoff?: { baseMs: number; maxMs: number };
+}
+
+async function rollOut(version: string, settings: RolloutSettings = {}, pod = pods[0]!) {
+  const admin = createAdminClient(pod.url, ADMIN_TOKEN);
+  try {
+    const patch = await admin.client.patch.publish.mutate({ name: 'camera-fw', version });
+    return await admin.client.rollout.create.mutate({ patchId: patch.id, ...settings });
+  } finally {
+    admin.close();
+  }
+}
+
+describe('device simulator against real pods', () => {
+  it('installs a rollout on 20 devices spread over two pods, each exactly once', async () => {
+    const fleet = startFleet({ prefix: 'itest' });
+    await waitFor(() => fleet.summary().connected === 20, {
+      timeoutMs: 20_000,
+      what: '20 devices to register',
+    });
+    await rollOut('2.0.0');
+    await waitFor(() => fleet.summary().installsDone === 20, { timeoutMs: 30_000, what: '20 installs' });
+
+    const summary = fleet.summary();
+    expect(summary).toMatchObject({
+      devices: 20,
+      installsDone: 20,
+      installsFailed: 0,
+      installsRepeated: 0,
+      reportsRejected: 0,
+      rejectedDevices: 0,
+    });
+    expect(summary.installsStarted).toBe(20);
+    expect(summary.firmware).toEqual({ '2.0.0': 20 });
+    for (const record of fleet.records()) {
+      expect(record.completed.filter((c) => c.outcome === 'succeeded')).toHaveLength(1);
+    }
+  });
+
+  it('retries failed installs as new attempts, without repeating a successful one', async () => {
+    const fleet = startFleet({ prefix: 'retry', devices: 5, faults: { failRate: 0.5 } });
+    await waitFor(() => fleet.summary().connected === 5, { timeoutMs: 20_000 });
+    await rollOut('2.1.0', { maxAttempts: 20, retryBackoff: { baseMs: 50, maxMs: 200 } });
+    await waitFor(() => fleet.summary().installsDone === 5, {
+      timeoutMs: 45_000,
+      what: 'all five to succeed',
+    });
+
+    const summary = fleet.summary();
+    expect(summary.installsStarted).toBe(summary.installsDone + summary.installsFailed);
+    expect(summary.installsRepeated).toBe(0);
+    expect(summary.reportsRejected).toBe(0);
+    expect(summary.firmware).toEqual({ '2.1.0': 5 });
+  });
+
+  it('refuses a device with a wrong token, which then stops instead of reconnecting', async () => {
+    const fleet = startFleet({ prefix: 'intruder', devices: 1, token: 'not-the-enroll-token' });
+    await waitFor(() => fleet.allRejected, { timeoutMs: 10_000, what: 'the device to be rejected' });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    const summary = fleet.summary();
+    expect(summary).toMatchObject({ rejectedDevices: 1, connects: 1, connected: 0 });
+    expect(fleet.devices[0]?.record().rejection).toMatch(/refused/);
+  });
+
+  it('leaves a draining pod (SIGTERM) for the other one, and every install still lands exactly once', async () => {
+    const [a, b] = pods as [Pod, Pod];
+    const fleet = startFleet({ prefix: 'drain', devices: 10, faults: { applyMs: 1_500 } });
+    await waitFor(() => fleet.summary().connected === 10, { timeoutMs: 20_000 });
+    await rollOut('2.5.0', {}, b);
+    await waitFor(() => fleet.summary().installsStarted === 10, {
+      timeoutMs: 20_000,
+      what: 'installs to start',
+    });
+    await stopPod(a, 'SIGTERM');
+    await waitFor(() => fleet.summary().installsDone === 10, {
+      timeoutMs: 45_000,
+      what: 'installs to land on pod b',
+    });
+
+    expect(fleet.summary()).toMatchObject({ installsStarted: 10, installsRepeated: 0, reportsRejected: 0 });
+    expect(fleet.records().every((record) => record.url === b.url)).toBe(true);
+    pods[0] = await startPod(redis.url, 'pod-a2');
+  });
+
+  // Last: it kills pod a.
+  it('fails over when a pod dies mid-install, and every install still lands exactly once', async () => {
+    const [a, b] = pods as [Pod, Pod];
+    const fleet = startFleet({ prefix: 'failover', devices: 10, faults: { applyMs: 1_500 } });
+    await waitFor(() => fleet.summary().connected === 10, { timeoutMs: 20_000 });
+    await rollOut('3.0.0', {}, b);
+    await waitFor(() => fleet.summary().installsStarted === 10, {
+      timeoutMs: 20_000,
+      what: 'installs to start',
+    });
+    await stopPod(a, 'SIGKILL');
+    await waitFor(() => fleet.summary().installsDone === 10, {
+      timeoutMs: 45_000,
+      what: 'installs to land on pod b',
+    });
+
+    const summary = fleet.summary();
+    expect(summary).toMatchObject({ installsStarted: 10, installsRepeated: 0, reportsRejected: 0 });
+    expect(summary.reconnects).toBeGreaterThanOrEqual(5);
+    expect(fleet.records().every((record) => record.url === b.url)).toBe(true);
+  });
+});

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { formatEvent, Reporter } from './output.js';
+import { emptyCounters, formatSummaryLine, summarize } from './summary.js';
+
+describe('summarize', () => {
+  it('sums device counters and counts states', () => {
+    const summary = summarize([
+      {
+        counters: { ...emptyCounters(), installsDone: 2, offersReceived: 3 },
+        connected: true,
+        rejected: false,
+        firmwareVersion: '2.0',
+      },
+      {
+        counters: { ...emptyCounters(), installsDone: 1, offersReceived: 1 },
+        connected: false,
+        rejected: true,
+        firmwareVersion: '1.0',
+      },
+      { counters: emptyCounters(), connected: true, rejected: false, firmwareVersion: '2.0' },
+    ]);
+    expect(summary).toMatchObject({
+      devices: 3,
+      connected: 2,
+      rejectedDevices: 1,
+      installsDone: 3,
+      offersReceived: 4,
+      installsRepeated: 0,
+      firmware: { '2.0': 2, '1.0': 1 },
+    });
+  });
+
+  it('formats a compact line that shouts about repeats', () => {
+    const quiet = summarize([]);
+    expect(formatSummaryLine(quiet)).not.toMatch(/REPEATED/);
+    expect(formatSummaryLine({ ...quiet, installsRepeated: 2 })).toMatch(/2 REPEATED/);
+  });
+});
+
+describe('Reporter', () => {
+  const done = {
+    type: 'install-done',
+    deviceId: 'cam-0001',
+    deliveryId: 'd1',
+    attempt: 1,
+    version: '2.0',
+  } as const;
+  const rejected = (deviceId: string) => ({ type: 'rejected', deviceId, message: 'refused' }) as const;
+
+  it('prints one line per notable event when piped, and a credential refusal only once', () => {
+    let out = '';
+    const reporter = new Reporter({ live: false, quiet: false, write: (text) => (out += text) });
+    reporter.event(done);
+    reporter.event({ type: 'connected', deviceId: 'cam-0001', url: 'http://x' });
+    reporter.event(rejected('cam-0002'));
+    reporter.event(rejected('cam-0003'));
+    expect(out).toBe('cam-0001 installed 2.0 d1#1\ncam-0002 rejected by the server: refused\n');
+  });
+
+  it('keeps a live line on a TTY instead of event lines', () => {
+    let out = '';
+    const reporter = new Reporter({ live: true, quiet: false, write: (text) => (out += text) });
+    reporter.event(done);
+    reporter.status(summarize([]));
+    expect(out.startsWith('\r\u001b[2Kdevices 0/0')).toBe(true);
+    expect(out).not.toMatch(/installed/);
+  });
+
+  it('prints only the final line when quiet', () => {
+    let out = '';
+    const reporter = new Reporter({ live: false, quiet: true, write: (text) => (out += text) });
+    reporter.event(done);
+    reporter.final(summarize([]));
+    expect(out.split('\n')).toHaveLength(2);
+    expect(formatEvent({ type: 'crash', deviceId: 'x' })).toBeNull();
+  });
+});

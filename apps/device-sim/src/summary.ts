@@ -1,0 +1,85 @@
+/** What one device has done; a fleet's counters are the sum over its devices. */
+export interface DeviceCounters {
+  offersReceived: number;
+  /** Offers for an attempt already in progress or done here (not installed again). */
+  duplicateOffers: number;
+  installsStarted: number;
+  /** Installs that ended with an accepted `succeeded` report. */
+  installsDone: number;
+  /** Installs that ended with an accepted `failed` report. */
+  installsFailed: number;
+  /** Installs started for a delivery this device had already installed successfully. Must stay 0. */
+  installsRepeated: number;
+  /** Reports the server refused (STALE_ATTEMPT, DELIVERY_FINISHED, NOT_FOUND, …): work on that offer stopped. */
+  reportsRejected: number;
+  /** WebSocket connections opened. */
+  connects: number;
+  /** Connections lost and replaced (fail-overs), crashes and blips included. */
+  reconnects: number;
+  crashes: number;
+}
+
+export interface FleetSummary extends DeviceCounters {
+  devices: number;
+  /** Devices registered on a live connection right now. */
+  connected: number;
+  /** Devices stopped because the server refused their credentials. */
+  rejectedDevices: number;
+  /** How many devices run each firmware version. */
+  firmware: Record<string, number>;
+}
+
+export function emptyCounters(): DeviceCounters {
+  return {
+    offersReceived: 0,
+    duplicateOffers: 0,
+    installsStarted: 0,
+    installsDone: 0,
+    installsFailed: 0,
+    installsRepeated: 0,
+    reportsRejected: 0,
+    connects: 0,
+    reconnects: 0,
+    crashes: 0,
+  };
+}
+
+export interface DeviceSnapshot {
+  counters: DeviceCounters;
+  connected: boolean;
+  rejected: boolean;
+  firmwareVersion: string;
+}
+
+export function summarize(devices: readonly DeviceSnapshot[]): FleetSummary {
+  const total: FleetSummary = {
+    devices: devices.length,
+    connected: 0,
+    rejectedDevices: 0,
+    ...emptyCounters(),
+    firmware: {},
+  };
+  for (const device of devices) {
+    if (device.connected) total.connected++;
+    if (device.rejected) total.rejectedDevices++;
+    total.firmware[device.firmwareVersion] = (total.firmware[device.firmwareVersion] ?? 0) + 1;
+    for (const key of Object.keys(device.counters) as (keyof DeviceCounters)[]) {
+      total[key] += device.counters[key];
+    }
+  }
+  return total;
+}
+
+/** One compact line, for a live TTY status or the final word. */
+export function formatSummaryLine(s: FleetSummary): string {
+  const parts = [
+    `devices ${s.connected}/${s.devices} connected`,
+    `offers ${s.offersReceived} (dup ${s.duplicateOffers})`,
+    `installs ${s.installsStarted} started, ${s.installsDone} ok, ${s.installsFailed} failed`,
+  ];
+  if (s.installsRepeated > 0) parts.push(`${s.installsRepeated} REPEATED`);
+  if (s.reportsRejected > 0) parts.push(`${s.reportsRejected} reports rejected`);
+  if (s.reconnects > 0) parts.push(`${s.reconnects} reconnects`);
+  if (s.rejectedDevices > 0) parts.push(`${s.rejectedDevices} rejected`);
+  return parts.join(' · ');
+}
