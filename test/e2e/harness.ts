@@ -1,0 +1,134 @@
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAdminClient } from '@camfleet/client';
+import type { RolloutStatus } from '@camfleet/contracts';
+import {
+  PodProcess,
+  type ProcessResult,
+  RedisServer,
+  runFleet,
+  startSim,
+  TEST_TOKENS,
+  waitFor,
+} from '@camfleet/test-support';
+import { expect } from 'vitest';
+
+/** The simulator's --summary document (the fields these tests read). */
+export interface SimSummary {
+  devices: number;
+  connected: number;
+  offersReceived: number;
+  installsDone: number;
+  installsFailed: number;
+  installsRepeated: number;
+  reportsRejected: number;
+}
+
+/** Redis + N pod processes + an admin client, torn down together. */
+export class TestFleet {
+  private sims: Array<ReturnType<typeof startSim>> = [];
+  private constructor(
+    readonly redis: RedisServer,
+    readonly pods: PodProcess[],
+    readonly admin: ReturnType<typeof createAdminClient>,
+  ) {}
+
+  static async up(podCount: number, options: { appendOnly?: boolean } = {}): Promise<TestFleet> {
+    const redis = await RedisServer.start({ appendOnly: options.appendOnly ?? false });
+    const pods = await Promise.all(
+      Array.from({ length: podCount }, (_, i) => PodProcess.start(redis.url, `pod${i + 1}`)),
+    );
+    return new TestFleet(redis, pods, createAdminClient(pods[0]?.url ?? '', TEST_TOKENS.admin));
+  }
+
+  get urls(): string {
+    return this.pods.map((p) => p.url).join(',');
+  }
+
+  /** Runs `fleet` against the first live pod. */
+  fleet(args: string[]): Promise<ProcessResult> {
+    const pod = this.pods.find((p) => p.child.exitCode === null && p.child.signalCode === null);
+    return runFleet(pod?.url ?? '', args);
+  }
+
+  async fleetJson<T>(args: string[]): Promise<T> {
+    const result = await this.fleet([...args, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout) as T;
+  }
+
+  /** Starts simulated cameras; the summary is read when they exit. */
+  sim(args: string[]): {
+    summary: () => Promise<SimSummary>;
+    done: Promise<ProcessResult>;
+    stop: () => void;
+  } {
+    const file = join(tmpdir(), `camfleet-sim-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
+    const sim = startSim(['--url', this.urls, '--summary', file, '--quiet', ...args]);
+    this.sims.push(sim);
+    return {
+      done: sim.done,
+      stop: () => sim.child.kill('SIGTERM'),
+      summary: async () => {
+        const result = await sim.done;
+        expect(result.code, result.stderr).toBe(0);
+        return JSON.parse(await readFile(file, 'utf8')) as SimSummary;
+      },
+    };
+  }
+
+  async waitOnline(count: number, timeoutMs = 30_000): Promise<void> {
+    await waitFor(async () => (await this.admin.client.fleet.stats.query()).online >= count, {
+      timeoutMs,
+      what: `${count} devices online`,
+    });
+  }
+
+  /** Publishes a patch and rolls it out to all devices through the CLI; returns the rollout id. */
+  async rollOut(extra: string[] = []): Promise<string> {
+    const patch = await this.fleetJson<{ id: string }>([
+      'patch',
+      'publish',
+      'fw',
+      '--version',
+      `2.${Date.now()}.${Math.random().toString(36).slice(2, 6)}`,
+    ]);
+    const rollout = await this.fleetJson<{ id: string }>([
+      'rollout',
+      'create',
+      '--patch',
+      patch.id,
+      '--all',
+      ...extra,
+    ]);
+    return rollout.id;
+  }
+
+  status(rolloutId: string): Promise<RolloutStatus> {
+    return this.admin.client.rollout.get.query({ rolloutId });
+  }
+
+  async waitSettled(rolloutId: string, timeoutMs = 60_000): Promise<RolloutStatus> {
+    return waitFor(
+      async () => {
+        const status = await this.status(rolloutId);
+        return status.status === 'completed' ? status : null;
+      },
+      { timeoutMs, what: `rollout ${rolloutId} to settle` },
+    );
+  }
+
+  async down(): Promise<void> {
+    this.admin.close();
+    for (const sim of this.sims) sim.child.kill('SIGKILL');
+    await Promise.all(this.pods.map((p) => p.kill('SIGKILL')));
+    await this.redis.destroy();
+  }
+}
+
+/** Every delivery state count, summed, equals the number of devices targeted. */
+export function expectCountsAddUp(status: RolloutStatus): void {
+  const sum = Object.values(status.counts).reduce((a, b) => a + b, 0);
+  expect(sum).toBe(status.targeted);
+}
