@@ -28,10 +28,10 @@ export interface SimSummary {
 /** Redis + N pod processes + an admin client, torn down together. */
 export class TestFleet {
   private sims: Array<ReturnType<typeof startSim>> = [];
+  private readonly clients = new Map<string, ReturnType<typeof createAdminClient>>();
   private constructor(
     readonly redis: RedisServer,
     readonly pods: PodProcess[],
-    readonly admin: ReturnType<typeof createAdminClient>,
   ) {}
 
   static async up(podCount: number, options: { appendOnly?: boolean } = {}): Promise<TestFleet> {
@@ -39,7 +39,25 @@ export class TestFleet {
     const pods = await Promise.all(
       Array.from({ length: podCount }, (_, i) => PodProcess.start(redis.url, `pod${i + 1}`)),
     );
-    return new TestFleet(redis, pods, createAdminClient(pods[0]?.url ?? '', TEST_TOKENS.admin));
+    return new TestFleet(redis, pods);
+  }
+
+  /** The first pod still running: tests kill pods, operators then talk to another one. */
+  private livePod(): PodProcess {
+    const pod = this.pods.find((p) => p.child.exitCode === null && p.child.signalCode === null);
+    if (!pod) throw new Error('no pod is running');
+    return pod;
+  }
+
+  /** An admin client on a live pod. */
+  get admin(): ReturnType<typeof createAdminClient> {
+    const url = this.livePod().url;
+    let client = this.clients.get(url);
+    if (!client) {
+      client = createAdminClient(url, TEST_TOKENS.admin);
+      this.clients.set(url, client);
+    }
+    return client;
   }
 
   get urls(): string {
@@ -48,8 +66,7 @@ export class TestFleet {
 
   /** Runs `fleet` against the first live pod. */
   fleet(args: string[]): Promise<ProcessResult> {
-    const pod = this.pods.find((p) => p.child.exitCode === null && p.child.signalCode === null);
-    return runFleet(pod?.url ?? '', args);
+    return runFleet(this.livePod().url, args);
   }
 
   async fleetJson<T>(args: string[]): Promise<T> {
@@ -120,7 +137,7 @@ export class TestFleet {
   }
 
   async down(): Promise<void> {
-    this.admin.close();
+    for (const client of this.clients.values()) client.close();
     for (const sim of this.sims) sim.child.kill('SIGKILL');
     await Promise.all(this.pods.map((p) => p.kill('SIGKILL')));
     await this.redis.destroy();
