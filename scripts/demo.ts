@@ -22,7 +22,8 @@ const { values: flags } = parseArgs({
 });
 const deviceCount = Number(flags.devices);
 const podCount = Number(flags.pods);
-const say = (text: string) => process.stderr.write(`\x1b[1mdemo\x1b[0m ${text}\n`);
+const label = process.stderr.isTTY ? '\x1b[1mdemo\x1b[0m' : 'demo';
+const say = (text: string) => process.stderr.write(`${label} ${text}\n`);
 
 const tokens: Tokens = { admin: randomBytes(12).toString('hex'), enroll: randomBytes(12).toString('hex') };
 const redis = process.env.REDIS_URL ? null : await RedisServer.start({ appendOnly: true });

@@ -50,10 +50,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const fleet = new RedisFleetService({ redis, keys, instance, log, hintGraceMs: config.hintGraceMs });
   const hints = new HintBus(subscriber, redis, keys, instance, {
     devices: (ids) => {
-      for (const id of ids) fleet.evaluate(id);
+      for (const id of ids) void fleet.devices.evaluate(id);
     },
     broadcast: () => {
-      fleet.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
+      fleet.devices.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
     },
   });
   fleet.attachHints(hints);
@@ -110,7 +110,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       const connection = { connectionId: randomUUID() };
       if (principal.kind === 'device') {
         res.once('close', () => {
-          fleet
+          fleet.devices
             .deviceDisconnected(principal.deviceId, connection.connectionId)
             .catch((err: unknown) =>
               log.warn({ err, deviceId: principal.deviceId }, 'disconnect not recorded'),

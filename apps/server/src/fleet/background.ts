@@ -2,8 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ALL_BUCKETS, type KeySpace } from '../redis/keys.js';
 import { queueScript, runScript } from '../redis/scripts.js';
+import { throwPipelineErrors } from './deps.js';
 import type { HintBus } from './hints.js';
-import { type RedisFleetService, throwPipelineErrors } from './redis-fleet.js';
+import type { RedisFleetService } from './redis-fleet.js';
 
 export interface BackgroundOptions {
   redis: Redis;
@@ -133,7 +134,7 @@ export class Background {
       const createdAt = Number(await this.o.redis.hget(this.o.keys.rollout(id), 'createdAt'));
       if (nowMs - createdAt < ATTACH_STALL_MS) continue;
       this.o.log.warn({ rolloutId: id }, 'finishing a rollout left half-attached');
-      await this.o.fleet.attachRollout(id);
+      await this.o.fleet.catalog.attachRollout(id);
       await this.o.hints.broadcast();
     }
     return false;

@@ -289,7 +289,7 @@ describe('cancel', () => {
     await pod.register('cam-1');
     const rollout = await pod.rollout((await pod.publish()).id);
     await pod.fleet.cancelRollout(rollout.id, 'test');
-    await pod.fleet.attachRollout(rollout.id);
+    await pod.fleet.catalog.attachRollout(rollout.id);
     expect(await counts(rollout.id)).toMatchObject({ canceled: 1, queued: 0 });
   });
 });

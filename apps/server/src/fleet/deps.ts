@@ -1,0 +1,32 @@
+import { FleetError, type FleetErrorCode, isFleetErrorCode } from '@camfleet/contracts';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { KeySpace } from '../redis/keys.js';
+import type { ScriptReply } from '../redis/scripts.js';
+
+/** What every part of the Redis fleet shares. */
+export interface FleetDeps {
+  redis: Redis;
+  keys: KeySpace;
+  /** This pod instance (node id + boot id): what presence and hints name. */
+  instance: string;
+  log: Logger;
+  /** How long an offerable device may wait for its pod before the sweeper hints again. */
+  hintGraceMs: number;
+}
+
+/** A script's values, or its {'ERR', code, message} reply as a FleetError. */
+export function unwrap(reply: ScriptReply, context: string): unknown[] {
+  if (reply.ok) return reply.values;
+  const code: FleetErrorCode = isFleetErrorCode(reply.code) ? reply.code : 'CONFLICT';
+  throw new FleetError(code, `${context}: ${reply.message}`);
+}
+
+/** Pipeline results without their error slots; the first error is thrown. */
+export function throwPipelineErrors(results: [Error | null, unknown][] | null): unknown[] {
+  if (!results) throw new Error('pipeline discarded');
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}

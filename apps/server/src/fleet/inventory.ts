@@ -1,0 +1,99 @@
+import {
+  type Device,
+  type DeviceDetail,
+  type DevicePage,
+  FleetError,
+  type FleetStats,
+  type ListDevicesInput,
+} from '@camfleet/contracts';
+import { ALL_BUCKETS, BUCKET_COUNT } from '../redis/keys.js';
+import { type FleetDeps, throwPipelineErrors } from './deps.js';
+import { deliveryFrom, deviceFrom, historyFrom } from './records.js';
+
+/** Read-only views of devices for operators. */
+export class Inventory {
+  constructor(private readonly deps: FleetDeps) {}
+
+  async listDevices(input: ListDevicesInput): Promise<DevicePage> {
+    const [startBucket, afterId] = parseCursor(input.cursor ?? null);
+    const devices: Device[] = [];
+    for (let n = startBucket; n < BUCKET_COUNT; n++) {
+      let after = n === startBucket ? afterId : '';
+      for (;;) {
+        const want = input.limit - devices.length;
+        const ids = await this.deps.redis.zrangebylex(
+          this.deps.keys.bucketDevices(n),
+          after ? `(${after}` : '-',
+          '+',
+          'LIMIT',
+          0,
+          want,
+        );
+        if (ids.length === 0) break;
+        const hashes = await Promise.all(ids.map((id) => this.deps.redis.hgetall(this.deps.keys.device(id))));
+        for (const hash of hashes) {
+          if (!hash.id) continue;
+          const device = deviceFrom(hash);
+          if (input.online === undefined || device.online === input.online) devices.push(device);
+        }
+        after = ids[ids.length - 1] ?? after;
+        if (devices.length >= input.limit) return { devices, nextCursor: `${n}/${after}` };
+        if (ids.length < want) break;
+      }
+    }
+    return { devices, nextCursor: null };
+  }
+
+  async getDevice(deviceId: string): Promise<DeviceDetail> {
+    const [hash, rolloutIds, history] = await Promise.all([
+      this.deps.redis.hgetall(this.deps.keys.device(deviceId)),
+      this.deps.redis.zrange(this.deps.keys.deviceDeliveries(deviceId), 0, '-1'),
+      this.deps.redis.lrange(this.deps.keys.deviceHistory(deviceId), 0, -1),
+    ]);
+    if (!hash.id) throw new FleetError('NOT_FOUND', `no device ${deviceId}`);
+    const deliveries = await Promise.all(
+      rolloutIds.map((rolloutId) => this.deps.redis.hgetall(this.deps.keys.delivery(rolloutId, deviceId))),
+    );
+    return {
+      device: deviceFrom(hash),
+      deliveries: deliveries.filter((d) => d.rid).map(deliveryFrom),
+      history: history.map(historyFrom),
+    };
+  }
+
+  async stats(): Promise<FleetStats> {
+    const pipeline = this.deps.redis.pipeline().zcard(this.deps.keys.patches).zcard(this.deps.keys.rollouts);
+    for (const n of ALL_BUCKETS)
+      pipeline.zcard(this.deps.keys.bucketDevices(n)).hvals(this.deps.keys.bucketOnline(n));
+    const [patches, rollouts, ...perBucket] = throwPipelineErrors(await pipeline.exec());
+    let devices = 0;
+    let online = 0;
+    const byNode = new Map<string, number>();
+    for (let i = 0; i < perBucket.length; i += 2) {
+      devices += perBucket[i] as number;
+      for (const node of perBucket[i + 1] as string[]) {
+        online++;
+        byNode.set(node, (byNode.get(node) ?? 0) + 1);
+      }
+    }
+    return {
+      devices,
+      online,
+      patches: patches as number,
+      rollouts: rollouts as number,
+      nodes: [...byNode]
+        .map(([node, count]) => ({ node, devices: count }))
+        .sort((a, b) => a.node.localeCompare(b.node)),
+    };
+  }
+}
+
+function parseCursor(cursor: string | null): [number, string] {
+  if (!cursor) return [0, ''];
+  const slash = cursor.indexOf('/');
+  const bucket = Number(cursor.slice(0, slash));
+  if (slash < 0 || !Number.isInteger(bucket) || bucket < 0 || bucket >= BUCKET_COUNT) {
+    throw new FleetError('INVALID_INPUT', `not a device cursor: ${cursor}`);
+  }
+  return [bucket, cursor.slice(slash + 1)];
+}
