@@ -81,6 +81,16 @@ async function failure(promise: Promise<unknown>): Promise<{ trpc: string | null
   throw new Error('expected the call to fail');
 }
 
+describe('health', () => {
+  it('is alive and ready once Redis is reachable and the scripts are loaded', async () => {
+    expect((await fetch(`${pod.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${pod.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, redis: 'ready' });
+    expect((await fetch(`${pod.url}/nope`)).status).toBe(404);
+  });
+});
+
 describe('authentication', () => {
   it('refuses a device with a wrong token once, without a reconnect loop', async () => {
     const device = await connectDevice('intruder', 'wrong-token-123');

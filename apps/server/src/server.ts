@@ -13,7 +13,7 @@ import { Background } from './fleet/background.js';
 import { HintBus } from './fleet/hints.js';
 import { RedisFleetService } from './fleet/redis-fleet.js';
 import { KeySpace } from './redis/keys.js';
-import { defineScripts } from './redis/scripts.js';
+import { defineScripts, preloadScripts } from './redis/scripts.js';
 
 /** Largest WebSocket frame or HTTP body a client may send: every procedure input is small. */
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -46,6 +46,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   for (const client of [redis, subscriber]) {
     client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   }
+  await preloadScripts(redis);
 
   const fleet = new RedisFleetService({ redis, keys, instance, log, hintGraceMs: config.hintGraceMs });
   const hints = new HintBus(subscriber, redis, keys, instance, {

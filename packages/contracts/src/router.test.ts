@@ -161,6 +161,10 @@ describe('input validation', () => {
     ['cancel with a number id', (c) => c.rollout.cancel({ rolloutId: 7 } as never)],
     ['devices list with a huge limit', (c) => c.devices.list({ limit: 1_000_000 })],
     ['device get with spaces in the id', (c) => c.devices.get({ deviceId: 'cam 1' })],
+    ['patch list with limit 0', (c) => c.patch.list({ limit: 0 })],
+    ['rollout list with a negative limit', (c) => c.rollout.list({ limit: -1 })],
+    ['watch with a malformed rollout id', (c) => c.rollout.watch({ rolloutId: 'x' })],
+    ['watch polling every millisecond', (c) => c.rollout.watch({ rolloutId: 'ro_1', intervalMs: 1 })],
   ];
   for (const [name, call] of bad) {
     it(`answers BAD_REQUEST and calls nothing: ${name}`, async () => {

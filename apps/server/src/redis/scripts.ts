@@ -51,6 +51,14 @@ export function defineScripts(redis: Redis): void {
   }
 }
 
+/**
+ * Loads every script into Redis's script cache: a script that does not compile fails the pod at
+ * boot, not on the first device. (After a Redis restart ioredis falls back to EVAL by itself.)
+ */
+export async function preloadScripts(redis: Redis): Promise<void> {
+  await Promise.all(Object.keys(SCRIPT_KEYS).map((name) => redis.script('LOAD', loadScriptSource(name))));
+}
+
 /** Runs a defined script: KEYS first, then ARGV. */
 export function runScript(redis: Redis, name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
   const call = (redis as unknown as Record<ScriptName, ScriptCall>)[name];

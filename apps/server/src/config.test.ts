@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const valid = { FLEET_ADMIN_TOKEN: 'admin-token', FLEET_ENROLL_TOKEN: 'enroll-token' };
+
+describe('loadConfig', () => {
+  it('applies defaults for everything optional', () => {
+    const config = loadConfig(valid);
+    expect(config).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379',
+      port: 8080,
+      keyPrefix: 'cf',
+      leaseMs: 10_000,
+    });
+    expect(config.nodeId.length).toBeGreaterThan(0);
+  });
+
+  it('reads PORT=0 as "pick a free port"', () => {
+    expect(loadConfig({ ...valid, PORT: '0' }).port).toBe(0);
+  });
+
+  it('names every missing or malformed variable at once', () => {
+    const attempt = () =>
+      loadConfig({
+        FLEET_ADMIN_TOKEN: 'short',
+        PORT: '99999',
+        REDIS_URL: 'http://x',
+        FLEET_KEY_PREFIX: 'a b',
+      });
+    expect(attempt).toThrow(ConfigError);
+    try {
+      attempt();
+    } catch (error) {
+      const message = (error as Error).message;
+      for (const name of [
+        'FLEET_ADMIN_TOKEN',
+        'FLEET_ENROLL_TOKEN',
+        'PORT',
+        'REDIS_URL',
+        'FLEET_KEY_PREFIX',
+      ]) {
+        expect(message).toContain(name);
+      }
+      expect(message).not.toContain('short');
+    }
+  });
+});
