@@ -30,7 +30,13 @@ describe('parseCli', () => {
       exitWhenIdleMs: null,
       quiet: false,
     });
-    expect(options.faults).toMatchObject({ applyMs: 500, failRate: 0, crashRate: 0, disconnectRate: 0 });
+    expect(options.faults).toMatchObject({
+      applyMs: 500,
+      failRate: 0,
+      crashRate: 0,
+      disconnectRate: 0,
+      hangRate: 0,
+    });
   });
 
   it('parses every flag', () => {
@@ -65,6 +71,8 @@ describe('parseCli', () => {
       '1.5s',
       '--disconnect-rate',
       '0.01',
+      '--hang-rate',
+      '0.02',
       '--stagger-ms',
       '0',
       '--summary',
@@ -90,6 +98,7 @@ describe('parseCli', () => {
         crashRate: 0.05,
         crashDowntimeMs: 1500,
         disconnectRate: 0.01,
+        hangRate: 0.02,
       },
       staggerMs: 0,
       summaryFile: 'out.json',
@@ -121,6 +130,7 @@ describe('parseCli', () => {
     [['--url', URL, '--token', 't', '--devices', 'ten'], /integer/],
     [['--url', URL, '--token', 't', '--fail-rate', '1.5'], /from 0 to 1/],
     [['--url', URL, '--token', 't', '--crash-rate', '-0.1'], /from 0 to 1/],
+    [['--url', URL, '--token', 't', '--hang-rate', '2'], /from 0 to 1/],
     [['--url', URL, '--token', 't', '--apply-ms', 'soon'], /duration/],
     [['--url', URL, '--token', 't', '--disconnect-rate', 'x'], /non-negative/],
     [['--url', URL, '--token', 't', '--labels', 'site'], /key=value/],

@@ -127,6 +127,14 @@ export function buildProgram(): Command {
         .default(d.crashDowntimeMs),
     )
     .addOption(
+      new Option(
+        '--hang-rate <p>',
+        'chance an install attempt goes silent after "installing" (stuck updater; the server retries it)',
+      )
+        .argParser(probability)
+        .default(d.hangRate),
+    )
+    .addOption(
       new Option('--disconnect-rate <per-s>', 'network blips per device per second (fail over)')
         .argParser(nonNegative)
         .default(d.disconnectRate),
@@ -160,6 +168,7 @@ interface RawFlags {
   slowMs: number;
   crashRate: number;
   crashDowntimeMs: number;
+  hangRate: number;
   disconnectRate: number;
   staggerMs: number;
   summary?: string;
@@ -233,6 +242,7 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
         crashRate: flags.crashRate,
         crashDowntimeMs: flags.crashDowntimeMs,
         disconnectRate: flags.disconnectRate,
+        hangRate: flags.hangRate,
       },
       staggerMs: flags.staggerMs,
       summaryFile: flags.summary ?? null,

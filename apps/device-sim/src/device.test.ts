@@ -58,30 +58,30 @@ describe('SimulatedDevice against a fake pod', () => {
 
   it('answers a repeated offer of a finished attempt with its final report, not a new install', async () => {
     const { fake, fleet } = await setup();
-    fake.offer('cam-0001', 'd1');
+    fake.offer('cam-0001', 'del-1');
     await waitFor(() => fleet.summary().installsDone === 1);
     // Pretend the server never got the final report and offers the same attempt again.
-    const delivery = fake.deliveries.get('d1')!;
+    const delivery = fake.deliveries.get('del-1')!;
     delivery.finalStatus = null;
     delivery.state = 'installing';
-    fake.resend('d1');
-    await waitFor(() => fake.reportsOf('d1').length === 4, { what: 'the final report again' });
+    fake.resend('del-1');
+    await waitFor(() => fake.reportsOf('del-1').length === 4, { what: 'the final report again' });
 
-    expect(fake.reportsOf('d1').at(-1)?.status).toBe('succeeded');
+    expect(fake.reportsOf('del-1').at(-1)?.status).toBe('succeeded');
     expect(fleet.summary()).toMatchObject({ installsStarted: 1, duplicateOffers: 1, installsRepeated: 0 });
   });
 
   it('ignores an offer for the attempt it is installing, and installs a newer attempt again', async () => {
     const { fake, fleet } = await setup({ faults: { failRate: 1, applyMs: 150 } });
-    fake.offer('cam-0001', 'd1', 1);
-    await waitFor(() => fake.stateOf('d1') === 'installing');
-    fake.resend('d1');
+    fake.offer('cam-0001', 'del-1', 1);
+    await waitFor(() => fake.stateOf('del-1') === 'installing');
+    fake.resend('del-1');
     await waitFor(() => fleet.summary().installsFailed === 1);
-    fake.offer('cam-0001', 'd1', 2);
+    fake.offer('cam-0001', 'del-1', 2);
     await waitFor(() => fleet.summary().installsFailed === 2);
 
     expect(fleet.summary()).toMatchObject({ installsStarted: 2, duplicateOffers: 1, installsRepeated: 0 });
-    expect(fake.reportsOf('d1').filter((r) => r.status === 'failed')).toMatchObject([
+    expect(fake.reportsOf('del-1').filter((r) => r.status === 'failed')).toMatchObject([
       { attempt: 1, error: 'simulated install failure' },
       { attempt: 2 },
     ]);
@@ -89,9 +89,9 @@ describe('SimulatedDevice against a fake pod', () => {
 
   it('counts an install of a delivery it already succeeded as repeated', async () => {
     const { fake, fleet } = await setup();
-    fake.offer('cam-0001', 'd1', 1);
+    fake.offer('cam-0001', 'del-1', 1);
     await waitFor(() => fleet.summary().installsDone === 1);
-    fake.offer('cam-0001', 'd1', 2); // a broken server re-offering finished work
+    fake.offer('cam-0001', 'del-1', 2); // a broken server re-offering finished work
     await waitFor(() => fleet.summary().installsDone === 2);
     expect(fleet.summary().installsRepeated).toBe(1);
   });
@@ -99,14 +99,74 @@ describe('SimulatedDevice against a fake pod', () => {
   it('stops working on an offer whose report is refused', async () => {
     const { fake, fleet } = await setup();
     fake.reportFailure = { code: 'STALE_ATTEMPT', message: 'attempt 2 is current' };
-    fake.offer('cam-0001', 'd1');
+    fake.offer('cam-0001', 'del-1');
     await waitFor(() => fleet.summary().reportsRejected === 1);
     await new Promise((resolve) => setTimeout(resolve, 150));
 
-    expect(fake.reportsOf('d1')).toHaveLength(1);
+    expect(fake.reportsOf('del-1')).toHaveLength(1);
     expect(fleet.summary()).toMatchObject({ installsStarted: 1, installsDone: 0, reportsRejected: 1 });
     expect(fleet.devices[0]?.busy).toBe(0);
     expect(fleet.device('cam-0001')?.record().completed[0]).toMatchObject({ outcome: 'rejected' });
+  });
+
+  it('goes silent on a hung attempt, then installs the retry its ack timeout brings', async () => {
+    let stuck = true; // every draw 0 while stuck: attempt 1 hangs; 0.99 after: attempt 2 does not
+    const { fake, fleet } = await setup({ faults: { hangRate: 0.5 }, random: () => (stuck ? 0 : 0.99) });
+    const device = fleet.devices[0]!;
+    fake.ackTimeoutMs = 300;
+    fake.offer('cam-0001', 'del-1', 1, '2.0.0');
+    await waitFor(() => fleet.summary().installsHung === 1, { what: 'the attempt to hang' });
+    expect(device.busy).toBe(1); // stuck until the ack timeout
+    fake.resend('del-1');
+    await waitFor(() => device.busy === 0, { what: 'the ack timeout to pass' });
+    fake.resend('del-1'); // re-sent after a resubscribe: still nothing for this attempt
+    await new Promise((resolve) => setTimeout(resolve, 150));
+
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing']);
+    expect(fleet.summary()).toMatchObject({
+      connected: 1,
+      installsDone: 0,
+      installsFailed: 0,
+      duplicateOffers: 2,
+      reportsRejected: 0,
+    });
+    expect(device.firmwareVersion).toBe('1.0.0');
+
+    stuck = false;
+    fake.offer('cam-0001', 'del-1', 2, '2.0.0'); // the server's retry after the ack timeout
+    await waitFor(() => fleet.summary().installsDone === 1, { what: 'the retry to install' });
+
+    expect(fleet.summary()).toMatchObject({
+      installsStarted: 2,
+      installsHung: 1,
+      installsDone: 1,
+      installsFailed: 0,
+      installsRepeated: 0,
+    });
+    expect(fake.reportsOf('del-1').map((r) => `${r.attempt} ${r.status}`)).toEqual([
+      '1 downloading',
+      '1 installing',
+      '2 downloading',
+      '2 installing',
+      '2 succeeded',
+    ]);
+    expect(device.firmwareVersion).toBe('2.0.0');
+    expect(device.record().completed).toMatchObject([
+      { attempt: 1, outcome: 'hung' },
+      { attempt: 2, outcome: 'succeeded' },
+    ]);
+  });
+
+  it('drops a hung attempt at once when a newer attempt supersedes it', async () => {
+    let stuck = true;
+    const { fake, fleet } = await setup({ faults: { hangRate: 0.5 }, random: () => (stuck ? 0 : 0.99) });
+    fake.offer('cam-0001', 'del-1', 1);
+    await waitFor(() => fleet.summary().installsHung === 1, { what: 'the attempt to hang' });
+    stuck = false;
+    fake.offer('cam-0001', 'del-1', 2);
+    await waitFor(() => fleet.summary().installsDone === 1, { what: 'the retry to install' });
+    expect(fleet.devices[0]?.busy).toBe(0);
+    expect(fleet.summary()).toMatchObject({ installsStarted: 2, installsHung: 1, installsRepeated: 0 });
   });
 
   it('retries registration while the server is briefly unavailable', async () => {
@@ -132,7 +192,7 @@ describe('SimulatedDevice against a fake pod', () => {
   it('resumes an install across a crash: re-registers, the re-sent offer is not installed again', async () => {
     // random 0.5: no jitter, and the crash lands halfway through applying (200ms in, 100ms away).
     const { fake, fleet } = await setup({ faults: { crashRate: 1, applyMs: 400 }, random: () => 0.5 });
-    fake.offer('cam-0001', 'd1', 1, '3.1.0');
+    fake.offer('cam-0001', 'del-1', 1, '3.1.0');
     await waitFor(() => fleet.summary().installsDone === 1, {
       what: 'the install to finish after the crash',
     });
@@ -144,7 +204,7 @@ describe('SimulatedDevice against a fake pod', () => {
       duplicateOffers: 1,
     });
     expect(fake.registrations.map((r) => r.input.firmwareVersion)).toEqual(['1.0.0', '1.0.0']);
-    expect(fake.stateOf('d1')).toBe('succeeded');
+    expect(fake.stateOf('del-1')).toBe('succeeded');
   });
 
   it('fails over to the next pod when its pod goes away, and the final report still lands', async () => {
@@ -175,7 +235,7 @@ describe('SimulatedDevice against a fake pod', () => {
 
   it('re-registers with the new firmware after a reconnect', async () => {
     const { fake, pods, fleet } = await setup();
-    fake.offer('cam-0001', 'd1', 1, '4.0.0');
+    fake.offer('cam-0001', 'del-1', 1, '4.0.0');
     await waitFor(() => fleet.summary().installsDone === 1);
     pods[0]?.dropAll();
     await waitFor(() => fake.registrations.length === 2);

@@ -41,6 +41,7 @@ export type DeviceEvent =
   | (OfferRef & { type: 'install-started'; version: string })
   | (OfferRef & { type: 'install-done'; version: string })
   | (OfferRef & { type: 'install-failed'; error: string })
+  | (OfferRef & { type: 'install-hung'; version: string })
   | (OfferRef & { type: 'report-rejected'; status: ReportInput['status']; reason: string });
 
 /** A delivery this device finished working on, however it ended. */
@@ -49,7 +50,8 @@ export interface CompletedDelivery {
   rolloutId: string;
   attempt: number;
   patchVersion: string;
-  outcome: 'succeeded' | 'failed' | 'rejected';
+  /** `hung`: the attempt went silent after `installing` (--hang-rate); the server times it out. */
+  outcome: 'succeeded' | 'failed' | 'rejected' | 'hung';
   /** Why the server refused a report, for `rejected`. */
   reason?: string;
   at: number;
@@ -371,6 +373,16 @@ export class SimulatedDevice {
       await sleep(plan.downloadMs, undefined, { signal });
       const installing = await this.report({ ...base, status: 'installing', progress: 50 }, signal, offer);
       if (installing.kind !== 'landed') return;
+      if (plan.hangs) {
+        // Stuck in the updater: nothing more is reported for this attempt (a re-offer of it is
+        // ignored). It stays busy until the server's ack timeout should have failed it, or a
+        // newer attempt supersedes it; it was never installed, so that one is no repeat.
+        this.counters.installsHung++;
+        this.complete(offer, 'hung');
+        this.emit({ ...ref, type: 'install-hung', version: offer.patch.version });
+        await sleep(offer.ackTimeoutMs, undefined, { signal });
+        return;
+      }
       if (plan.crashAtMs !== null) {
         await sleep(plan.crashAtMs, undefined, { signal });
         this.crash();

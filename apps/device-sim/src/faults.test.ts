@@ -8,13 +8,13 @@ const sequence = (...values: number[]) => {
 
 describe('faults', () => {
   it('plans a plain install with ±20% jitter', () => {
-    // Draws, in order: apply jitter, download jitter, fail, crash.
+    // Draws, in order: apply jitter, download jitter, fail, crash, hang.
     const plan = planInstall(
       { ...DEFAULT_FAULTS, downloadMs: 100, applyMs: 500 },
       false,
-      sequence(0, 1, 0.9, 0.9),
+      sequence(0, 1, 0.9, 0.9, 0.9),
     );
-    expect(plan).toEqual({ downloadMs: 120, applyMs: 400, fails: false, crashAtMs: null });
+    expect(plan).toEqual({ downloadMs: 120, applyMs: 400, fails: false, crashAtMs: null, hangs: false });
   });
 
   it('fails and crashes by their rates, and slows slow devices', () => {
@@ -24,6 +24,21 @@ describe('faults', () => {
     expect(plan.applyMs).toBe(900 + 2000);
     expect(plan.downloadMs).toBe(90 + 2000);
     expect(plan.crashAtMs).toBe(Math.floor(0.25 * 2900));
+  });
+
+  it('hangs by its rate, and a hung attempt does not crash', () => {
+    const faults = { ...DEFAULT_FAULTS, hangRate: 0.5, crashRate: 1 };
+    // apply, download, fail, crash, crash point, hang
+    expect(planInstall(faults, false, sequence(0.5, 0.5, 0.9, 0, 0.5, 0.25))).toMatchObject({
+      hangs: true,
+      crashAtMs: null,
+    });
+    expect(planInstall(faults, false, sequence(0.5, 0.5, 0.9, 0, 0.5, 0.75))).toMatchObject({
+      hangs: false,
+      crashAtMs: 250,
+    });
+    expect(planInstall(DEFAULT_FAULTS, false, () => 0).hangs).toBe(false);
+    expect(planInstall({ ...DEFAULT_FAULTS, hangRate: 1 }, false, () => 0.999).hangs).toBe(true);
   });
 
   it('schedules blips only when enabled', () => {
@@ -37,5 +52,6 @@ describe('faults', () => {
     expect(faultProblem({ ...DEFAULT_FAULTS, failRate: 2 })).toMatch(/failRate/);
     expect(faultProblem({ ...DEFAULT_FAULTS, applyMs: -1 })).toMatch(/applyMs/);
     expect(faultProblem({ ...DEFAULT_FAULTS, crashRate: Number.NaN })).toMatch(/crashRate/);
+    expect(faultProblem({ ...DEFAULT_FAULTS, hangRate: 1.5 })).toMatch(/hangRate/);
   });
 });

@@ -25,6 +25,12 @@ export interface FaultOptions {
   crashDowntimeMs: number;
   /** Mean network blips per device per second (0 = none). A blip drops the socket; the device fails over. */
   disconnectRate: number;
+  /**
+   * Chance an install attempt hangs, as a camera stuck in its updater: after its `installing`
+   * report the device stays connected but never reports anything more for that attempt. The
+   * server's ack timeout fails the attempt and offers a new one, which is planned afresh.
+   */
+  hangRate: number;
 }
 
 export const DEFAULT_FAULTS: FaultOptions = {
@@ -36,11 +42,12 @@ export const DEFAULT_FAULTS: FaultOptions = {
   crashRate: 0,
   crashDowntimeMs: 1_000,
   disconnectRate: 0,
+  hangRate: 0,
 };
 
 /** Null if the options are usable, else what is wrong with them. */
 export function faultProblem(faults: FaultOptions): string | null {
-  for (const key of ['failRate', 'slowRate', 'crashRate'] as const) {
+  for (const key of ['failRate', 'slowRate', 'crashRate', 'hangRate'] as const) {
     const value = faults[key];
     if (!(value >= 0 && value <= 1)) return `${key} must be between 0 and 1, got ${value}`;
   }
@@ -58,6 +65,8 @@ export interface InstallPlan {
   fails: boolean;
   /** Ms into the apply phase at which the device crashes, or null. */
   crashAtMs: number | null;
+  /** The attempt goes silent after its `installing` report (so it neither crashes nor ends). */
+  hangs: boolean;
 }
 
 /** ±20% jitter so a fleet does not move in lockstep. */
@@ -68,12 +77,11 @@ function jitter(ms: number, random: Random): number {
 export function planInstall(faults: FaultOptions, slow: boolean, random: Random): InstallPlan {
   const extra = slow ? faults.slowMs : 0;
   const applyMs = jitter(faults.applyMs, random) + extra;
-  return {
-    downloadMs: jitter(faults.downloadMs, random) + extra,
-    applyMs,
-    fails: random() < faults.failRate,
-    crashAtMs: random() < faults.crashRate ? Math.floor(random() * applyMs) : null,
-  };
+  const downloadMs = jitter(faults.downloadMs, random) + extra;
+  const fails = random() < faults.failRate;
+  const crashAtMs = random() < faults.crashRate ? Math.floor(random() * applyMs) : null;
+  const hangs = random() < faults.hangRate;
+  return { downloadMs, applyMs, fails, crashAtMs: hangs ? null : crashAtMs, hangs };
 }
 
 /** Delay until the next network blip (exponentially distributed), or null when blips are off. */

@@ -16,6 +16,8 @@ export function formatEvent(event: DeviceEvent): string | null {
       return `${event.deviceId} installed ${event.version}${where}`;
     case 'install-failed':
       return `${event.deviceId} install failed${where}: ${event.error}`;
+    case 'install-hung':
+      return `${event.deviceId} install hung${where} (silent until the server retries)`;
     case 'report-rejected':
       return `${event.deviceId} report ${event.status} rejected${where}: ${event.reason}`;
     case 'rejected':

@@ -109,6 +109,7 @@ function startFleet(options: Partial<FleetOptions>): Fleet {
 }
 
 interface RolloutSettings {
+  ackTimeoutMs?: number;
   maxAttempts?: number;
   retryBackoff?: { baseMs: number; maxMs: number };
 }
@@ -163,6 +164,31 @@ describe('device simulator against real pods', () => {
     expect(summary.installsRepeated).toBe(0);
     expect(summary.reportsRejected).toBe(0);
     expect(summary.firmware).toEqual({ '2.1.0': 5 });
+  });
+
+  it('gets hung attempts retried by the ack timeout, and installs each delivery once', async () => {
+    // Shared draws with period 7; a plan takes 5 (apply, download, fail, crash, hang), so the hang
+    // draws walk all seven values and 3 in 7 attempts hang.
+    const draws = [0.05, 0.65, 0.35, 0.95, 0.2, 0.8, 0.5];
+    let next = 0;
+    const fleet = startFleet({
+      prefix: 'hang',
+      devices: 6,
+      faults: { hangRate: 0.5 },
+      random: () => draws[next++ % draws.length]!,
+    });
+    await waitFor(() => fleet.summary().connected === 6, { timeoutMs: 20_000 });
+    await rollOut('2.2.0', { ackTimeoutMs: 400, maxAttempts: 20, retryBackoff: { baseMs: 50, maxMs: 200 } });
+    await waitFor(() => fleet.summary().installsDone === 6, {
+      timeoutMs: 45_000,
+      what: 'all six to succeed',
+    });
+
+    const summary = fleet.summary();
+    expect(summary.installsHung).toBeGreaterThan(0);
+    expect(summary.installsStarted).toBe(summary.installsDone + summary.installsHung);
+    expect(summary).toMatchObject({ installsFailed: 0, installsRepeated: 0, reportsRejected: 0 });
+    expect(summary.firmware).toEqual({ '2.2.0': 6 });
   });
 
   it('refuses a device with a wrong token, which then stops instead of reconnecting', async () => {

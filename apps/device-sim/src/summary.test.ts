@@ -34,6 +34,8 @@ describe('summarize', () => {
     const quiet = summarize([]);
     expect(formatSummaryLine(quiet)).not.toMatch(/REPEATED/);
     expect(formatSummaryLine({ ...quiet, installsRepeated: 2 })).toMatch(/2 REPEATED/);
+    expect(formatSummaryLine(quiet)).not.toMatch(/hung/);
+    expect(formatSummaryLine({ ...quiet, installsHung: 3 })).toMatch(/3 hung/);
   });
 });
 
@@ -73,5 +75,8 @@ describe('Reporter', () => {
     reporter.final(summarize([]));
     expect(out.split('\n')).toHaveLength(2);
     expect(formatEvent({ type: 'crash', deviceId: 'x' })).toBeNull();
+    expect(formatEvent({ ...done, type: 'install-hung' })).toBe(
+      'cam-0001 install hung d1#1 (silent until the server retries)',
+    );
   });
 });

@@ -8,6 +8,8 @@ export interface DeviceCounters {
   installsDone: number;
   /** Installs that ended with an accepted `failed` report. */
   installsFailed: number;
+  /** Install attempts that went silent after `installing` (--hang-rate): neither done nor failed here. */
+  installsHung: number;
   /** Installs started for a delivery this device had already installed successfully. Must stay 0. */
   installsRepeated: number;
   /** Reports the server refused (STALE_ATTEMPT, DELIVERY_FINISHED, NOT_FOUND, …): work on that offer stopped. */
@@ -36,6 +38,7 @@ export function emptyCounters(): DeviceCounters {
     installsStarted: 0,
     installsDone: 0,
     installsFailed: 0,
+    installsHung: 0,
     installsRepeated: 0,
     reportsRejected: 0,
     connects: 0,
@@ -77,6 +80,7 @@ export function formatSummaryLine(s: FleetSummary): string {
     `offers ${s.offersReceived} (dup ${s.duplicateOffers})`,
     `installs ${s.installsStarted} started, ${s.installsDone} ok, ${s.installsFailed} failed`,
   ];
+  if (s.installsHung > 0) parts.push(`${s.installsHung} hung`);
   if (s.installsRepeated > 0) parts.push(`${s.installsRepeated} REPEATED`);
   if (s.reportsRejected > 0) parts.push(`${s.reportsRejected} reports rejected`);
   if (s.reconnects > 0) parts.push(`${s.reconnects} reconnects`);
