@@ -75,19 +75,17 @@ export class TestFleet {
     return JSON.parse(result.stdout) as T;
   }
 
-  /** Starts simulated cameras; the summary is read when they exit. */
-  sim(args: string[]): {
-    summary: () => Promise<SimSummary>;
-    done: Promise<ProcessResult>;
-    stop: () => void;
-  } {
+  /**
+   * Starts simulated cameras. `finish()` stops them (SIGTERM: they disconnect and write their
+   * summary) and returns the summary; tests stop them when the rollout settled, never on a timer.
+   */
+  sim(args: string[]): { finish: () => Promise<SimSummary> } {
     const file = join(tmpdir(), `camfleet-sim-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
     const sim = startSim(['--url', this.urls, '--summary', file, '--quiet', ...args]);
     this.sims.push(sim);
     return {
-      done: sim.done,
-      stop: () => sim.child.kill('SIGTERM'),
-      summary: async () => {
+      finish: async () => {
+        sim.child.kill('SIGTERM');
         const result = await sim.done;
         expect(result.code, result.stderr).toBe(0);
         return JSON.parse(await readFile(file, 'utf8')) as SimSummary;
@@ -95,7 +93,7 @@ export class TestFleet {
     };
   }
 
-  async waitOnline(count: number, timeoutMs = 30_000): Promise<void> {
+  async waitOnline(count: number, timeoutMs = 90_000): Promise<void> {
     await waitFor(async () => (await this.admin.client.fleet.stats.query()).online >= count, {
       timeoutMs,
       what: `${count} devices online`,
@@ -126,7 +124,7 @@ export class TestFleet {
     return this.admin.client.rollout.get.query({ rolloutId });
   }
 
-  async waitSettled(rolloutId: string, timeoutMs = 60_000): Promise<RolloutStatus> {
+  async waitSettled(rolloutId: string, timeoutMs = 150_000): Promise<RolloutStatus> {
     return waitFor(
       async () => {
         const status = await this.status(rolloutId);
