@@ -2,64 +2,19 @@
  * The CLI against a real pod: a private Redis, one server process, `runFleet` in-process
  * with the real tRPC client (HTTP for calls, WebSocket for `rollout watch`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { createDeviceClient, type FleetClient, type WSClient } from '@camfleet/client';
 import type { RolloutStatus } from '@camfleet/contracts';
-import { freePort, RedisServer, waitFor } from '@camfleet/test-support';
+import { freePort, PodProcess, RedisServer } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFleet } from './program.js';
 import { captured, hasAnsi } from './test-helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ADMIN_TOKEN = 'cli-admin-token-0123';
 const ENROLL_TOKEN = 'cli-enroll-token-0123';
 
 let redis: RedisServer;
-let server: ChildProcess;
+let server: PodProcess | undefined;
 let url = '';
-
-async function startServer(redisUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      REDIS_URL: redisUrl,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      FLEET_ADMIN_TOKEN: ADMIN_TOKEN,
-      FLEET_ENROLL_TOKEN: ENROLL_TOKEN,
-      FLEET_KEY_PREFIX: 'clitest',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  let listening = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    for (const line of output.split('\n')) {
-      if (!line.includes('"listening"')) continue;
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'listening' && entry.url) listening = entry.url;
-      } catch {
-        // a partial line: wait for the rest
-      }
-    }
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${output}`);
-      return listening;
-    },
-    { timeoutMs: 30_000, what: 'the server to listen' },
-  );
-  return { child, url: listening };
-}
 
 interface Result {
   code: number;
@@ -87,18 +42,17 @@ async function fleetJson<T>(argv: string[]): Promise<T> {
 
 beforeAll(async () => {
   redis = await RedisServer.start();
-  const started = await startServer(redis.url);
-  server = started.child;
-  url = started.url;
+  server = await PodProcess.start(
+    redis.url,
+    'cli-test',
+    { FLEET_KEY_PREFIX: 'clitest' },
+    { admin: ADMIN_TOKEN, enroll: ENROLL_TOKEN },
+  );
+  url = server.url;
 });
 
 afterAll(async () => {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
-    server.kill('SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-  }
+  await server?.kill('SIGTERM');
   await redis?.destroy();
 });
 

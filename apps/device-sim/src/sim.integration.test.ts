@@ -1,71 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { createAdminClient } from '@camfleet/client';
-import { RedisServer, waitFor } from '@camfleet/test-support';
+import { PodProcess, RedisServer, waitFor } from '@camfleet/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet, type FleetOptions } from './fleet.js';
 
 const ADMIN_TOKEN = 'sim-admin-token';
 const ENROLL_TOKEN = 'sim-enroll-token';
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SERVER_MAIN = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
 
-interface Pod {
-  url: string;
-  process: ChildProcess;
-}
+const TOKENS = { admin: ADMIN_TOKEN, enroll: ENROLL_TOKEN };
+const POD_ENV = { FLEET_SWEEP_INTERVAL_MS: '50', FLEET_LEASE_MS: '1000', FLEET_SHUTDOWN_GRACE_MS: '500' };
 
-/** Starts a real server process, as operators run it, and waits for its "listening" line. */
-async function startPod(redisUrl: string, nodeId: string): Promise<Pod> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER_MAIN], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      REDIS_URL: redisUrl,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      FLEET_ADMIN_TOKEN: ADMIN_TOKEN,
-      FLEET_ENROLL_TOKEN: ENROLL_TOKEN,
-      FLEET_NODE_ID: nodeId,
-      FLEET_SWEEP_INTERVAL_MS: '50',
-      FLEET_LEASE_MS: '1000',
-      FLEET_SHUTDOWN_GRACE_MS: '500',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 30_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-  });
-  return { url, process: child };
-}
-
-async function stopPod(pod: Pod, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (pod.process.exitCode !== null || pod.process.signalCode !== null) return;
-  const exited = new Promise((resolve) => pod.process.once('exit', resolve));
-  pod.process.kill(signal);
-  await exited;
+/** A real server process, as operators run it. */
+function startPod(redisUrl: string, nodeId: string): Promise<PodProcess> {
+  return PodProcess.start(redisUrl, nodeId, POD_ENV, TOKENS);
 }
 
 let redis: RedisServer;
-let pods: Pod[] = [];
+let pods: PodProcess[] = [];
 const fleets: Fleet[] = [];
 
 beforeAll(async () => {
@@ -76,7 +26,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(fleets.splice(0).map((fleet) => fleet.stop()));
   // A rollout also reaches devices that register later: cancel each test's, so the next starts clean.
-  const live = pods.find((pod) => pod.process.exitCode === null && pod.process.signalCode === null);
+  const live = pods.find((pod) => pod.child.exitCode === null && pod.child.signalCode === null);
   if (!live) return;
   const admin = createAdminClient(live.url, ADMIN_TOKEN);
   try {
@@ -89,7 +39,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(pods.map((pod) => stopPod(pod)));
+  await Promise.all(pods.map((pod) => pod.kill('SIGTERM')));
   await redis?.destroy();
 });
 
@@ -202,7 +152,7 @@ describe('device simulator against real pods', () => {
   });
 
   it('leaves a draining pod (SIGTERM) for the other one, and every install still lands exactly once', async () => {
-    const [a, b] = pods as [Pod, Pod];
+    const [a, b] = pods as [PodProcess, PodProcess];
     const fleet = startFleet({ prefix: 'drain', devices: 10, faults: { applyMs: 1_500 } });
     await waitFor(() => fleet.summary().connected === 10, { timeoutMs: 20_000 });
     await rollOut('2.5.0', {}, b);
@@ -210,7 +160,7 @@ describe('device simulator against real pods', () => {
       timeoutMs: 20_000,
       what: 'installs to start',
     });
-    await stopPod(a, 'SIGTERM');
+    await a.kill('SIGTERM');
     await waitFor(() => fleet.summary().installsDone === 10, {
       timeoutMs: 45_000,
       what: 'installs to land on pod b',
@@ -223,7 +173,7 @@ describe('device simulator against real pods', () => {
 
   // Last: it kills pod a.
   it('fails over when a pod dies mid-install, and every install still lands exactly once', async () => {
-    const [a, b] = pods as [Pod, Pod];
+    const [a, b] = pods as [PodProcess, PodProcess];
     const fleet = startFleet({ prefix: 'failover', devices: 10, faults: { applyMs: 1_500 } });
     await waitFor(() => fleet.summary().connected === 10, { timeoutMs: 20_000 });
     await rollOut('3.0.0', {}, b);
@@ -231,7 +181,7 @@ describe('device simulator against real pods', () => {
       timeoutMs: 20_000,
       what: 'installs to start',
     });
-    await stopPod(a, 'SIGKILL');
+    await a.kill('SIGKILL');
     await waitFor(() => fleet.summary().installsDone === 10, {
       timeoutMs: 45_000,
       what: 'installs to land on pod b',
