@@ -1,4 +1,4 @@
-import { fleetCodeOf, TRPCClientError, trpcCodeOf } from '@camfleet/client';
+import { TRPCClientError, trpcCodeOf } from '@camfleet/client';
 import type { AppRouter } from '@camfleet/contracts';
 
 /** Process exit codes; documented in `fleet --help`. */
@@ -87,23 +87,7 @@ function httpStatusOf(error: TRPCClientError<AppRouter>): number | null {
 /** The exit code for any error a command can throw. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof CliError) return error.exitCode;
-  // Every fleet code also travels as a tRPC code, so codes not named here fall through to those.
-  switch (fleetCodeOf(error) as string | null) {
-    case 'INVALID_INPUT':
-      return EXIT.USAGE;
-    case 'NOT_FOUND':
-      return EXIT.NOT_FOUND;
-    case 'UNAUTHORIZED':
-    case 'FORBIDDEN':
-      return EXIT.AUTH;
-    case 'CONFLICT':
-    case 'STALE_ATTEMPT':
-    case 'DELIVERY_FINISHED':
-    case 'INVALID_TRANSITION':
-      return EXIT.CONFLICT;
-    case 'UNAVAILABLE':
-      return EXIT.UNREACHABLE;
-  }
+  // Every domain code travels as a tRPC code (contracts' TRPC_CODE_OF), so the tRPC code decides.
   switch (trpcCodeOf(error)) {
     case 'NOT_FOUND':
       return EXIT.NOT_FOUND;

@@ -153,7 +153,8 @@ export function buildProgram(): Command {
     .allowExcessArguments(false);
 }
 
-interface RawFlags {
+/** What commander hands back: the fault flags are FaultOptions field for field. */
+interface RawFlags extends FaultOptions {
   url?: string[];
   devices: number;
   prefix: string;
@@ -161,15 +162,6 @@ interface RawFlags {
   firmware: string;
   labels?: LabelMap;
   token?: string;
-  downloadMs: number;
-  applyMs: number;
-  failRate: number;
-  slowRate: number;
-  slowMs: number;
-  crashRate: number;
-  crashDowntimeMs: number;
-  hangRate: number;
-  disconnectRate: number;
   staggerMs: number;
   summary?: string;
   exitWhenIdle?: number;
