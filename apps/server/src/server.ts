@@ -138,12 +138,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       await waitUntil(() => wss.clients.size === 0, config.shutdownGraceMs);
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
-      await background.stop();
-      // Let the disconnect scripts of the closed sockets land before leaving.
-      await redis.zrem(keys.nodes, instance).catch(() => 0);
-      await Promise.all([redis.quit().catch(() => 'OK'), subscriber.quit().catch(() => 'OK')]);
+      await httpClosed;
+      // Leave Redis tidily if it answers in time; a pod must exit even while Redis is down.
+      const tidy = (async () => {
+        await background.stop();
+        await redis.zrem(keys.nodes, instance);
+        await Promise.all([redis.quit(), subscriber.quit()]);
+      })().catch(() => undefined);
+      await Promise.race([tidy, new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs))]);
+      redis.disconnect();
+      subscriber.disconnect();
     })();
     return closing;
   };

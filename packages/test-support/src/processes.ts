@@ -58,13 +58,15 @@ export class PodProcess {
     child.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
-    const url = await waitFor(
-      () => {
-        if (child.exitCode !== null) throw new Error(`pod ${name} exited: ${output}`);
-        return /"url":"(http:\/\/[^"]+)".*"msg":"listening"/.exec(output)?.[1] ?? null;
-      },
-      { timeoutMs: 20_000, what: `pod ${name} to listen` },
-    );
+    const exited = once(child, 'exit').then(() => {
+      throw new Error(`pod ${name} exited (${child.exitCode}): ${output}`);
+    });
+    const listening = waitFor(() => /"url":"(http:\/\/[^"]+)".*"msg":"listening"/.exec(output)?.[1] ?? null, {
+      timeoutMs: 20_000,
+      what: `pod ${name} to listen`,
+    });
+    const url = await Promise.race([listening, exited]);
+    exited.catch(() => undefined);
     const pod = new PodProcess(child, url);
     child.stdout?.on('data', (chunk: Buffer) => {
       pod.output += chunk.toString();

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -77,13 +78,17 @@ export class RedisServer {
     child.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
-    await waitFor(
-      () => {
-        if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
-        return output.includes('Ready to accept connections');
-      },
-      { timeoutMs: 10_000, what: 'redis-server to start' },
-    );
+    const exited = once(child, 'exit').then(() => {
+      throw new Error(`redis-server exited (${child.exitCode}): ${output}`);
+    });
+    await Promise.race([
+      waitFor(() => output.includes('Ready to accept connections'), {
+        timeoutMs: 10_000,
+        what: 'redis-server to start',
+      }),
+      exited,
+    ]);
+    exited.catch(() => undefined);
   }
 
   /** Stops Redis the way an orchestrator would (SIGTERM: it flushes the AOF) or abruptly (SIGKILL). */
