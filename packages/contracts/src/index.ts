@@ -7,4 +7,5 @@ export * from './routers/devices.schema.js';
 export * from './routers/patch.schema.js';
 export * from './routers/rollout.schema.js';
 export * from './schemas.js';
+export * from './selector.js';
 export { createCallerFactory } from './trpc.js';

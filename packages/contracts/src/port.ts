@@ -1,4 +1,10 @@
-import type { Device, Offer, RegisterInput, ReportInput, ReportResult } from './routers/device.schema.js';
+import type {
+  Device,
+  DeviceEvent,
+  RegisterInput,
+  ReportInput,
+  ReportResult,
+} from './routers/device.schema.js';
 import type { DeviceDetail, DevicePage, FleetStats, ListDevicesInput } from './routers/devices.schema.js';
 import type { Patch, PublishPatchInput } from './routers/patch.schema.js';
 import type { CreateRolloutInput, RolloutStatus } from './routers/rollout.schema.js';
@@ -28,8 +34,8 @@ export interface OffersOptions {
  */
 export interface FleetService {
   registerDevice(deviceId: string, connection: ConnectionRef | null, input: RegisterInput): Promise<Device>;
-  /** Offers for one device: current work first, then whatever arrives, until the signal aborts. */
-  deviceOffers(deviceId: string, options: OffersOptions): AsyncIterable<Offer>;
+  /** Events for one device: its current offer first, then offers and cancel requests, until the signal aborts. */
+  deviceOffers(deviceId: string, options: OffersOptions): AsyncIterable<DeviceEvent>;
   report(deviceId: string, input: ReportInput): Promise<ReportResult>;
 
   publishPatch(input: PublishPatchInput, actor: string): Promise<Patch>;
@@ -41,7 +47,11 @@ export interface FleetService {
   getRollout(rolloutId: string): Promise<RolloutStatus>;
   /** Status snapshots, each one different from the last, until the signal aborts. */
   watchRollout(rolloutId: string, intervalMs: number, signal: AbortSignal): AsyncIterable<RolloutStatus>;
-  cancelRollout(rolloutId: string, actor: string): Promise<RolloutStatus>;
+  cancelRollout(rolloutId: string, actor: string, reason?: string): Promise<RolloutStatus>;
+  pauseRollout(rolloutId: string, actor: string, reason?: string): Promise<RolloutStatus>;
+  resumeRollout(rolloutId: string, actor: string): Promise<RolloutStatus>;
+  /** Opens the next wave now, whatever its gate. */
+  advanceRollout(rolloutId: string, actor: string): Promise<RolloutStatus>;
 
   listDevices(input: ListDevicesInput): Promise<DevicePage>;
   getDevice(deviceId: string): Promise<DeviceDetail>;

@@ -60,6 +60,9 @@ function recordingFleet(overrides: Partial<FleetService> = {}) {
       return (async function* () {})();
     },
     cancelRollout: record('cancelRollout', null as never),
+    pauseRollout: record('pauseRollout', null as never),
+    resumeRollout: record('resumeRollout', null as never),
+    advanceRollout: record('advanceRollout', null as never),
     listDevices: record('listDevices', { devices: [device], nextCursor: null }),
     getDevice: record('getDevice', { device, deliveries: [], history: [] }),
     stats: record('stats', { devices: 1, online: 1, patches: 1, rollouts: 0, nodes: [] }),
@@ -159,6 +162,21 @@ describe('input validation', () => {
     ],
     ['rollout get with a malformed id', (c) => c.rollout.get({ rolloutId: 'nope' })],
     ['cancel with a number id', (c) => c.rollout.cancel({ rolloutId: 7 } as never)],
+    ['pause with a huge reason', (c) => c.rollout.pause({ rolloutId: 'ro_1', reason: 'r'.repeat(600) })],
+    [
+      'rollout with a bad selector',
+      (c) => c.rollout.create({ patchId: 'pat_1', target: { kind: 'selector', selector: 'site in (a' } }),
+    ],
+    ['rollout with decreasing waves', (c) => c.rollout.create({ patchId: 'pat_1', waves: [10, 5, 100] })],
+    ['rollout with waves not ending at 100', (c) => c.rollout.create({ patchId: 'pat_1', waves: [1, 50] })],
+    [
+      'rollout to an empty device list',
+      (c) => c.rollout.create({ patchId: 'pat_1', target: { kind: 'devices', deviceIds: [] } }),
+    ],
+    [
+      'rollout with a failure threshold above 1',
+      (c) => c.rollout.create({ patchId: 'pat_1', failureThreshold: 1.5 }),
+    ],
     ['devices list with a huge limit', (c) => c.devices.list({ limit: 1_000_000 })],
     ['device get with spaces in the id', (c) => c.devices.get({ deviceId: 'cam 1' })],
     ['patch list with limit 0', (c) => c.patch.list({ limit: 0 })],
@@ -220,7 +238,7 @@ describe('domain errors', () => {
     const stale = caller(cam1, fleet).device.report({
       deliveryId: 'ro_1:cam-1',
       attempt: 1,
-      status: 'succeeded',
+      status: 'installed',
     });
     await expect(stale).rejects.toMatchObject({ code: 'CONFLICT', cause: { code: 'STALE_ATTEMPT' } });
     expect(await codeOf(caller(admin, fleet).rollout.get({ rolloutId: 'ro_x' }))).toBe('NOT_FOUND');

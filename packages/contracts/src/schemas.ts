@@ -34,6 +34,8 @@ export const DELIVERY_STATES = [
   'offered',
   'downloading',
   'installing',
+  /** Installed; waiting for the device to come back running the patch's version. */
+  'verifying',
   'succeeded',
   'failed',
   'canceled',
@@ -41,7 +43,13 @@ export const DELIVERY_STATES = [
 export const DeliveryState = z.enum(DELIVERY_STATES);
 export type DeliveryState = z.infer<typeof DeliveryState>;
 export const FINAL_STATES: readonly DeliveryState[] = ['succeeded', 'failed', 'canceled'];
-export const OPEN_STATES: readonly DeliveryState[] = ['queued', 'offered', 'downloading', 'installing'];
+export const OPEN_STATES: readonly DeliveryState[] = [
+  'queued',
+  'offered',
+  'downloading',
+  'installing',
+  'verifying',
+];
 
 export const StateCounts = z.object(
   Object.fromEntries(DELIVERY_STATES.map((s) => [s, z.number().int().nonnegative()])) as Record<

@@ -49,11 +49,39 @@ export const Offer = z.object({
 });
 export type Offer = z.infer<typeof Offer>;
 
+/**
+ * What the offers subscription yields: a new offer, or a request to stop working on one (the
+ * rollout was canceled or aborted). A device that can still stop reports `canceled`; one that
+ * cannot simply carries on and reports its real outcome.
+ */
+export const DeviceEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('offer'), offer: Offer }),
+  z.object({
+    type: z.literal('cancel'),
+    deliveryId: DeliveryId,
+    attempt: z.number().int().positive(),
+    reason: z.string(),
+  }),
+]);
+export type DeviceEvent = z.infer<typeof DeviceEvent>;
+
 export const OffersInput = z
   .object({ lastEventId: z.string().max(300).nullish() })
   .default({ lastEventId: null });
 
-export const REPORT_STATUSES = ['downloading', 'installing', 'succeeded', 'failed'] as const;
+/**
+ * downloading, installing: progress. installed: applied, the device restarts now and proves the
+ * version by registering with it. succeeded: applied and running without a restart (give the
+ * version it runs). failed: the attempt failed. canceled: the device honoured a cancel request.
+ */
+export const REPORT_STATUSES = [
+  'downloading',
+  'installing',
+  'installed',
+  'succeeded',
+  'failed',
+  'canceled',
+] as const;
 export const ReportStatus = z.enum(REPORT_STATUSES);
 export type ReportStatus = z.infer<typeof ReportStatus>;
 
@@ -64,10 +92,16 @@ export const ReportInput = z
     status: ReportStatus,
     progress: z.number().min(0).max(100).optional(),
     error: z.string().min(1).max(1024).optional(),
+    /** The firmware version the device runs now (with `succeeded`). */
+    firmwareVersion: z.string().min(1).max(64).optional(),
   })
   .refine((r) => r.status !== 'failed' || r.error !== undefined, {
     message: 'a failed report needs an error',
     path: ['error'],
+  })
+  .refine((r) => r.status !== 'succeeded' || r.firmwareVersion !== undefined, {
+    message: 'a succeeded report needs the firmwareVersion the device now runs',
+    path: ['firmwareVersion'],
   });
 export type ReportInput = z.infer<typeof ReportInput>;
 

@@ -17,7 +17,13 @@ export const deviceRouter = router({
       lastEventId: input.lastEventId ?? null,
       signal: signal ?? new AbortController().signal,
     });
-    for await (const offer of offers) yield tracked(offer.offerId, offer);
+    for await (const event of offers) {
+      // Event ids: an offer's id, or the cancel of one; a resubscribe names the last one seen.
+      yield tracked(
+        event.type === 'offer' ? event.offer.offerId : `${event.deliveryId}#${event.attempt}!cancel`,
+        event,
+      );
+    }
   }),
 
   report: deviceProcedure

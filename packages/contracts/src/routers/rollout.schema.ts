@@ -1,9 +1,43 @@
 import { z } from 'zod';
-import { PatchId, RolloutId, StateCounts, Timestamp } from '../schemas.js';
+import { DeviceId, PatchId, RolloutId, StateCounts, Timestamp } from '../schemas.js';
+import { parseSelector, SelectorError } from '../selector.js';
 import { PatchName, PatchVersion } from './patch.schema.js';
 
-export const RolloutTarget = z.discriminatedUnion('kind', [z.object({ kind: z.literal('all') })]);
+export const SelectorText = z
+  .string()
+  .min(1)
+  .max(1024)
+  .superRefine((text, ctx) => {
+    try {
+      parseSelector(text);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: error instanceof SelectorError ? error.message : String(error),
+      });
+    }
+  });
+
+export const RolloutTarget = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('all') }),
+  z.object({ kind: z.literal('devices'), deviceIds: z.array(DeviceId).min(1).max(10_000) }),
+  z.object({ kind: z.literal('selector'), selector: SelectorText }),
+]);
 export type RolloutTarget = z.infer<typeof RolloutTarget>;
+
+/** Cumulative percentages, increasing, ending at 100: `[1, 10, 50, 100]`. */
+export const Waves = z
+  .array(z.number().gt(0).max(100))
+  .min(1)
+  .max(20)
+  .refine((w) => w.every((p, i) => i === 0 || p > (w[i - 1] ?? 0)), 'waves must increase')
+  .refine((w) => w[w.length - 1] === 100, 'the last wave must be 100 (every targeted device)');
+
+export const Ramp = z.object({
+  startPerMinute: z.number().int().min(1).max(1_000_000),
+  factor: z.number().min(1).max(100),
+  everySuccesses: z.number().int().min(1).max(1_000_000),
+});
 
 export const RetryBackoff = z
   .object({
@@ -19,11 +53,45 @@ export const CreateRolloutInput = z.object({
   ackTimeoutMs: z.number().int().min(100).max(86_400_000).default(60_000),
   maxAttempts: z.number().int().min(1).max(100).default(5),
   retryBackoff: RetryBackoff.default({ baseMs: 2_000, maxMs: 60_000 }),
+  waves: Waves.default([100]),
+  /** auto: a wave opens when the previous one met the success threshold and soaked. */
+  advance: z.enum(['auto', 'manual']).default('auto'),
+  soakMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400_000)
+    .default(0),
+  /** Share of a wave's devices that must succeed before the next wave opens (auto). */
+  successThreshold: z.number().min(0).max(1).default(1),
+  maxInFlight: z.number().int().min(1).max(1_000_000).nullable().default(null),
+  maxPerMinute: z.number().int().min(1).max(10_000_000).nullable().default(null),
+  ramp: Ramp.nullable().default(null),
+  /** Share of completed deliveries that may fail before the rollout trips (null: never). */
+  failureThreshold: z.number().min(0).max(1).nullable().default(null),
+  minSample: z.number().int().min(1).max(1_000_000).default(10),
+  onFailure: z.enum(['pause', 'abort']).default('pause'),
+  /** Count attempts that timed out as failures for the threshold. */
+  countTimeouts: z.boolean().default(false),
+  /** Only devices targeted at creation; later matches do not join. */
+  snapshot: z.boolean().default(false),
+  /** Cancel queued deliveries of older rollouts for the devices this one targets. */
+  supersede: z.boolean().default(false),
 });
 export type CreateRolloutInput = z.infer<typeof CreateRolloutInput>;
 
-/** `completed` is derived: nothing is open right now (a later device can reopen it). */
-export const RolloutStatusName = z.enum(['active', 'completed', 'canceled']);
+/** `completed` is derived: nothing open and at least one device targeted (a later device can reopen it). */
+export const ROLLOUT_STATUSES = ['active', 'paused', 'completed', 'canceled', 'aborted'] as const;
+export const RolloutStatusName = z.enum(ROLLOUT_STATUSES);
+
+/** What holds the rollout back right now, if anything. */
+export const Gate = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('paused'), reason: z.string() }),
+  z.object({ kind: z.literal('operator'), wave: z.number().int() }),
+  z.object({ kind: z.literal('success'), wave: z.number().int(), needed: z.number(), reached: z.number() }),
+  z.object({ kind: z.literal('soak'), wave: z.number().int(), until: Timestamp }),
+]);
+export type Gate = z.infer<typeof Gate>;
 
 export const Rollout = z.object({
   id: RolloutId,
@@ -34,22 +102,42 @@ export const Rollout = z.object({
   ackTimeoutMs: z.number().int(),
   maxAttempts: z.number().int(),
   retryBackoff: z.object({ baseMs: z.number().int(), maxMs: z.number().int() }),
+  waves: z.array(z.number()),
+  advance: z.enum(['auto', 'manual']),
+  soakMs: z.number().int(),
+  successThreshold: z.number(),
+  maxInFlight: z.number().int().nullable(),
+  maxPerMinute: z.number().int().nullable(),
+  ramp: Ramp.nullable(),
+  failureThreshold: z.number().nullable(),
+  minSample: z.number().int(),
+  onFailure: z.enum(['pause', 'abort']),
+  countTimeouts: z.boolean(),
+  snapshot: z.boolean(),
+  supersede: z.boolean(),
   createdAt: Timestamp,
   createdBy: z.string(),
-  canceledAt: Timestamp.nullable(),
-  canceledBy: z.string().nullable(),
 });
 export type Rollout = z.infer<typeof Rollout>;
 
 export const RolloutStatus = Rollout.extend({
   status: RolloutStatusName,
+  /** Why the status is what it is (pause, abort, cancel), and who or what set it. */
+  reason: z.string().nullable(),
+  statusBy: z.string().nullable(),
+  statusAt: Timestamp.nullable(),
   /** Devices with a delivery of this rollout, in any state. */
   targeted: z.number().int().nonnegative(),
   counts: StateCounts,
+  /** Index of the newest open wave. */
+  wave: z.number().int().nonnegative(),
+  waveCounts: z.array(StateCounts),
+  gate: Gate.nullable(),
 });
 export type RolloutStatus = z.infer<typeof RolloutStatus>;
 
 export const RolloutIdInput = z.object({ rolloutId: RolloutId });
+export const RolloutActionInput = z.object({ rolloutId: RolloutId, reason: z.string().max(500).optional() });
 export const WatchRolloutInput = z.object({
   rolloutId: RolloutId,
   intervalMs: z.number().int().min(100).max(60_000).default(500),

@@ -3,6 +3,7 @@ import { adminProcedure, router } from '../trpc.js';
 import {
   CreateRolloutInput,
   ListRolloutsInput,
+  RolloutActionInput,
   RolloutIdInput,
   RolloutStatus,
   WatchRolloutInput,
@@ -22,9 +23,21 @@ export const rolloutRouter = router({
     .output(RolloutStatus)
     .query(({ ctx, input }) => ctx.fleet.getRollout(input.rolloutId)),
   cancel: adminProcedure('operator')
+    .input(RolloutActionInput)
+    .output(RolloutStatus)
+    .mutation(({ ctx, input }) => ctx.fleet.cancelRollout(input.rolloutId, ctx.actor, input.reason)),
+  pause: adminProcedure('operator')
+    .input(RolloutActionInput)
+    .output(RolloutStatus)
+    .mutation(({ ctx, input }) => ctx.fleet.pauseRollout(input.rolloutId, ctx.actor, input.reason)),
+  resume: adminProcedure('operator')
     .input(RolloutIdInput)
     .output(RolloutStatus)
-    .mutation(({ ctx, input }) => ctx.fleet.cancelRollout(input.rolloutId, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.resumeRollout(input.rolloutId, ctx.actor)),
+  advance: adminProcedure('operator')
+    .input(RolloutIdInput)
+    .output(RolloutStatus)
+    .mutation(({ ctx, input }) => ctx.fleet.advanceRollout(input.rolloutId, ctx.actor)),
   /** Live status: a snapshot now, then one whenever the counts change. */
   watch: adminProcedure('viewer')
     .input(WatchRolloutInput)
