@@ -52,11 +52,18 @@ async function connectDevice(deviceId: string, token = ENROLL_TOKEN) {
   });
   devices.push(device);
   const offers: Offer[] = [];
+  const cancels: Array<{ deliveryId: string; attempt: number }> = [];
   const subscription = device.client.device.offers.subscribe(
     {},
-    { onData: (event) => offers.push(event.data), onError: () => undefined },
+    {
+      onData: (event) => {
+        if (event.data.type === 'offer') offers.push(event.data.offer);
+        else cancels.push(event.data);
+      },
+      onError: () => undefined,
+    },
   );
-  return { ...device, offers, subscription, opens: () => opens, rejected: () => rejected };
+  return { ...device, offers, cancels, subscription, opens: () => opens, rejected: () => rejected };
 }
 
 async function publishAndRollOut(settings: { ackTimeoutMs?: number } = {}) {

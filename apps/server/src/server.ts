@@ -56,6 +56,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     broadcast: () => {
       fleet.devices.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
     },
+    capacity: (rolloutId) => {
+      fleet.slots.retry(rolloutId).catch((err: unknown) => log.warn({ err, rolloutId }, 'slot retry failed'));
+    },
   });
   fleet.attachHints(hints);
   await hints.start();

@@ -77,9 +77,9 @@ export function parseSelector(text: string): Selector {
 
 /** Whether a device with these labels and model matches (the reference the server's Lua mirrors). */
 export function matchesSelector(selector: Selector, labels: Record<string, string>, model: string): boolean {
-  const valueOf = (key: string): string | undefined => (key === 'model' ? model : labels[key]);
+  const labelValue = (key: string): string | undefined => (key === 'model' ? model : labels[key]);
   return selector.every((r) => {
-    const value = valueOf(r.key);
+    const value = labelValue(r.key);
     switch (r.op) {
       case 'eq':
         return value === r.value;
@@ -93,6 +93,8 @@ export function matchesSelector(selector: Selector, labels: Record<string, strin
         return value !== undefined;
       case 'absent':
         return value === undefined;
+      default:
+        return false;
     }
   });
 }

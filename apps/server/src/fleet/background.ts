@@ -30,6 +30,7 @@ export class Background {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
+  private readonly revisions = new Map<string, string>();
 
   constructor(private readonly o: BackgroundOptions) {}
 
@@ -38,11 +39,18 @@ export class Background {
     this.loop('heartbeat', Math.max(100, Math.floor(this.o.leaseMs / 3)), () => this.heartbeat());
     this.loop('reap', Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.reap());
     this.loop('attach-repair', 5_000, () => this.repairAttach());
+    this.loop('rollout-gates', Math.max(50, this.o.sweepIntervalMs), () => this.o.fleet.controller.round());
+    this.loop('slot-reconcile', 5_000, async () => {
+      await this.o.fleet.slots.retryAll();
+      return false;
+    });
+    this.loop('rollout-revisions', 5_000, () => this.watchRevisions());
   }
 
   /** Stops the loops and waits for a pass in progress to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.o.fleet.slots.stop();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await Promise.all(this.running);
@@ -84,20 +92,29 @@ export class Background {
         this.o.hintGraceMs,
       );
     }
-    const replies = throwPipelineErrors(await pipeline.exec()) as string[][];
+    const replies = throwPipelineErrors(await pipeline.exec()) as [string[], string[], string[]][];
     const byInstance = new Map<string, string[]>();
+    const followUps: Promise<void>[] = [];
     let full = false;
-    for (const reply of replies) {
-      if (reply.length >= SWEEP_BATCH * 2) full = true;
-      for (let i = 0; i < reply.length; i += 2) {
-        const deviceId = reply[i] as string;
-        const instance = reply[i + 1] as string;
+    for (const [hints, released, finished] of replies) {
+      if (hints.length >= SWEEP_BATCH * 2) full = true;
+      for (let i = 0; i < hints.length; i += 2) {
+        const deviceId = hints[i] as string;
+        const instance = hints[i + 1] as string;
         const list = byInstance.get(instance);
         if (list) list.push(deviceId);
         else byInstance.set(instance, [deviceId]);
       }
+      for (let i = 0; i < released.length; i += 2) {
+        followUps.push(
+          this.o.fleet.slots.release(released[i] as string, released[i + 1] as string, 'release'),
+        );
+      }
+      for (const rolloutId of new Set(finished)) {
+        followUps.push(this.o.redis.zadd(this.o.keys.evalQueue, 0, rolloutId).then(() => undefined));
+      }
     }
-    await this.o.hints.hint(byInstance);
+    await Promise.all([this.o.hints.hint(byInstance), ...followUps]);
     return full;
   }
 
@@ -124,6 +141,23 @@ export class Background {
     return dead.length === 10;
   }
 
+  /**
+   * Safety net for lost broadcasts: when a live rollout changed (status or wave) since this pod
+   * last looked, every local device is evaluated again. Reads one field per live rollout.
+   */
+  async watchRevisions(): Promise<boolean> {
+    const ids = await this.o.redis.smembers(this.o.keys.liveRollouts);
+    const revs = await Promise.all(ids.map((id) => this.o.redis.hget(this.o.keys.rollout(id), 'rev')));
+    let changed = false;
+    ids.forEach((id, i) => {
+      const rev = revs[i] ?? '';
+      if (this.revisions.has(id) && this.revisions.get(id) !== rev) changed = true;
+      this.revisions.set(id, rev);
+    });
+    if (changed) await this.o.fleet.devices.evaluateAll();
+    return false;
+  }
+
   /** Finishes rollouts whose creating pod died between recording them and attaching every bucket. */
   async repairAttach(): Promise<boolean> {
     const ids = await this.o.redis.smembers(this.o.keys.attaching);
@@ -134,7 +168,7 @@ export class Background {
       const createdAt = Number(await this.o.redis.hget(this.o.keys.rollout(id), 'createdAt'));
       if (nowMs - createdAt < ATTACH_STALL_MS) continue;
       this.o.log.warn({ rolloutId: id }, 'finishing a rollout left half-attached');
-      await this.o.fleet.catalog.attachRollout(id);
+      await this.o.fleet.rollouts.attach(id);
       await this.o.hints.broadcast();
     }
     return false;

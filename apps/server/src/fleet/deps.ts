@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { FleetError, type FleetErrorCode, isFleetErrorCode } from '@camfleet/contracts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -30,3 +31,6 @@ export function throwPipelineErrors(results: [Error | null, unknown][] | null): 
     return value;
   });
 }
+
+/** A random lowercase id suffix (80 bits). */
+export const randomId = (): string => randomBytes(10).toString('hex');

@@ -1,8 +1,8 @@
 import {
   type ConnectionRef,
   type Device,
+  type DeviceEvent,
   FleetError,
-  type Offer,
   type OffersOptions,
   type RegisterInput,
   type ReportInput,
@@ -10,26 +10,35 @@ import {
 } from '@camfleet/contracts';
 import { parseReply, runScript } from '../redis/scripts.js';
 import { type FleetDeps, unwrap } from './deps.js';
-import { offerFrom, parseDeliveryId } from './records.js';
+import { deliveryIdOf, offerFrom, parseDeliveryId } from './records.js';
 import { type DeviceSession, DeviceSessions } from './sessions.js';
+import type { ClaimOutcome, Slots } from './slots.js';
 
-/** The device side: registration, presence, pushed offers and reports. */
+/** The device side: registration, presence, pushed offers and cancel requests, reports. */
 export class DeviceChannel {
   readonly sessions = new DeviceSessions();
 
-  constructor(private readonly deps: FleetDeps) {}
+  constructor(
+    private readonly deps: FleetDeps,
+    private readonly slots: Slots,
+  ) {
+    slots.onRetry((deviceId) => this.evaluate(deviceId));
+  }
+
+  private bucketArgs(deviceId: string): [string, string] {
+    const bucket = this.deps.keys.bucketOfDevice(deviceId);
+    return [this.deps.keys.due(bucket), bucket];
+  }
 
   async registerDevice(
     deviceId: string,
     connection: ConnectionRef | null,
     input: RegisterInput,
   ): Promise<Device> {
-    const bucket = this.deps.keys.bucketOfDevice(deviceId);
     const reply = (await runScript(
       this.deps.redis,
       'device_register',
-      this.deps.keys.due(bucket),
-      bucket,
+      ...this.bucketArgs(deviceId),
       deviceId,
       input.model,
       input.firmwareVersion,
@@ -37,8 +46,9 @@ export class DeviceChannel {
       connection ? this.deps.instance : '',
       connection?.connectionId ?? '',
       this.deps.hintGraceMs,
-    )) as [number, number, number, string, number];
-    const [firstSeenAt, lastSeenAt, online, node, offerable] = reply;
+    )) as [number, number, number, string, number, string, string, string];
+    const [firstSeenAt, lastSeenAt, online, node, offerable, leftRollout, slot, finalState] = reply;
+    if (leftRollout) await this.afterDelivery(leftRollout, deviceId, slot, finalState || 'queued');
     if (offerable === 1) void this.evaluate(deviceId);
     return {
       id: deviceId,
@@ -52,11 +62,11 @@ export class DeviceChannel {
     };
   }
 
-  async *deviceOffers(deviceId: string, options: OffersOptions): AsyncGenerator<Offer> {
+  async *deviceOffers(deviceId: string, options: OffersOptions): AsyncGenerator<DeviceEvent> {
     const session = this.sessions.open(deviceId, options.connection.connectionId, options.lastEventId);
     try {
       void this.evaluate(deviceId);
-      yield* session.offers(options.signal);
+      yield* session.events(options.signal);
     } finally {
       this.sessions.close(session);
     }
@@ -64,12 +74,11 @@ export class DeviceChannel {
 
   /** The device's connection closed: offline, unless a newer connection already holds it. */
   async deviceDisconnected(deviceId: string, connectionId: string): Promise<void> {
-    const bucket = this.deps.keys.bucketOfDevice(deviceId);
+    this.slots.forget(deviceId);
     await runScript(
       this.deps.redis,
       'device_disconnect',
-      this.deps.keys.due(bucket),
-      bucket,
+      ...this.bucketArgs(deviceId),
       deviceId,
       connectionId,
       this.deps.hintGraceMs,
@@ -81,72 +90,111 @@ export class DeviceChannel {
     if (!ids) throw new FleetError('NOT_FOUND', `no delivery ${input.deliveryId}`);
     if (ids.deviceId !== deviceId)
       throw new FleetError('FORBIDDEN', 'a device reports only its own deliveries');
-    const bucket = this.deps.keys.bucketOfDevice(deviceId);
     const reply = parseReply(
       await runScript(
         this.deps.redis,
         'delivery_report',
-        this.deps.keys.due(bucket),
-        bucket,
+        ...this.bucketArgs(deviceId),
         deviceId,
         ids.rolloutId,
         input.attempt,
         input.status,
         input.error ?? '',
         this.deps.hintGraceMs,
+        input.firmwareVersion ?? '',
       ),
     );
-    const [state, attempt, duplicate, offerable] = unwrap(reply, `report for ${input.deliveryId}`) as [
+    const [state, attempt, duplicate, offerable, slot] = unwrap(reply, `report for ${input.deliveryId}`) as [
       ReportResult['state'],
       number,
       number,
       number,
+      string,
     ];
+    if (duplicate === 0) await this.afterDelivery(ids.rolloutId, deviceId, slot, state);
     if (offerable === 1) void this.evaluate(deviceId);
     return { deliveryId: input.deliveryId, attempt, state, duplicate: duplicate === 1 };
   }
 
   /**
-   * Offers the device whatever it should have now, if its subscription is on this pod. Claims for
-   * one device never overlap; a request during a claim runs one more pass after it. Never rejects.
+   * Follow-ups of a delivery transition: renew or release a limited rollout's slot, and ask the
+   * controller to look at the rollout's gates when a delivery left flight.
    */
-  async evaluate(deviceId: string): Promise<void> {
-    const session = this.sessions.get(deviceId);
-    if (!session) return;
-    if (session.evaluating) {
-      session.again = true;
-      return;
+  async afterDelivery(rolloutId: string, deviceId: string, slot: string, state: string): Promise<void> {
+    const inFlight =
+      state === 'offered' || state === 'downloading' || state === 'installing' || state === 'verifying';
+    if (slot === 'hold' || slot === 'release') {
+      await this.slots.release(rolloutId, deviceId, slot, state === 'succeeded' ? 'succeeded' : '');
     }
-    session.evaluating = true;
-    await this.claimLoop(session);
+    if (!inFlight) await this.deps.redis.zadd(this.deps.keys.evalQueue, 0, rolloutId);
   }
 
-  private async claimLoop(session: DeviceSession): Promise<void> {
+  /**
+   * Sends the device whatever it should have now, if its subscription is on this pod. Claims for
+   * one device never overlap; a request during a claim runs one more pass after it. Never rejects.
+   */
+  async evaluate(deviceId: string): Promise<ClaimOutcome> {
+    const session = this.sessions.get(deviceId);
+    if (!session) return 'none';
+    if (session.evaluating) {
+      session.again = true;
+      return 'none';
+    }
+    session.evaluating = true;
+    let outcome: ClaimOutcome = 'none';
     try {
       do {
         session.again = false;
-        const offer = await this.claim(session.deviceId);
-        if (offer) session.push(offer);
+        outcome = await this.claim(session);
       } while (session.again);
     } catch (error) {
       // Redis unavailable or similar: the sweeper hints this device again once it is due.
-      this.deps.log.warn({ err: error, deviceId: session.deviceId }, 'offer claim failed');
+      this.deps.log.warn({ err: error, deviceId }, 'offer claim failed');
     } finally {
       session.evaluating = false;
     }
+    return outcome;
   }
 
-  private async claim(deviceId: string): Promise<Offer | null> {
-    const bucket = this.deps.keys.bucketOfDevice(deviceId);
-    const reply = (await runScript(
-      this.deps.redis,
-      'offer_claim',
-      this.deps.keys.due(bucket),
-      bucket,
-      deviceId,
-      this.deps.hintGraceMs,
-    )) as unknown[];
-    return reply.length === 0 ? null : offerFrom(deviceId, reply);
+  /** One claim, getting a slot first when the next delivery's rollout is limited. */
+  private async claim(session: DeviceSession): Promise<ClaimOutcome> {
+    const deviceId = session.deviceId;
+    let grant = '';
+    for (;;) {
+      const reply = (await runScript(
+        this.deps.redis,
+        'offer_claim',
+        ...this.bucketArgs(deviceId),
+        deviceId,
+        this.deps.hintGraceMs,
+        grant,
+      )) as [string, ...unknown[]];
+      const kind = reply[0];
+      if (kind === 'SLOT') {
+        const rolloutId = String(reply[1]);
+        if (grant && grant !== rolloutId) await this.slots.release(grant, deviceId, 'release');
+        if (grant === rolloutId) return 'none';
+        const { granted, retryAfterMs } = await this.slots.acquire(rolloutId, deviceId);
+        if (!granted) {
+          await this.slots.park(rolloutId, deviceId, retryAfterMs);
+          return 'blocked';
+        }
+        grant = rolloutId;
+        continue;
+      }
+      const offered = kind === 'OFFER' ? String(reply[1]) : '';
+      if (grant && grant !== offered) await this.slots.release(grant, deviceId, 'release');
+      if (kind === 'OFFER') {
+        const offer = offerFrom(deviceId, reply.slice(1));
+        session.push({ type: 'offer', offer });
+        return 'offered';
+      }
+      if (kind === 'CANCEL') {
+        const deliveryId = deliveryIdOf(String(reply[1]), deviceId);
+        session.push({ type: 'cancel', deliveryId, attempt: Number(reply[2]), reason: 'rollout stopped' });
+      }
+      return 'none';
+    }
   }
 
   /** Evaluates every device held here, in batches (auto-pipelined into few round trips). */

@@ -6,6 +6,8 @@ export interface HintHandlers {
   devices(deviceIds: string[]): void;
   /** Work may have appeared for many devices: evaluate every local one. */
   broadcast(): void;
+  /** A limited rollout freed a slot: retry the devices parked here for it. */
+  capacity(rolloutId: string): void;
 }
 
 /**
@@ -25,8 +27,10 @@ export class HintBus {
     const own = this.keys.hintChannel(this.instance);
     const all = this.keys.broadcastChannel;
     this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === all) this.handlers.broadcast();
-      else if (channel === own && message.length > 0) this.handlers.devices(message.split('\n'));
+      if (channel === all) {
+        if (message.startsWith('cap:')) this.handlers.capacity(message.slice(4));
+        else this.handlers.broadcast();
+      } else if (channel === own && message.length > 0) this.handlers.devices(message.split('\n'));
     });
     await this.subscriber.subscribe(own, all);
   }

@@ -1,5 +1,6 @@
 import {
   type ArtifactRef,
+  type CreateRolloutInput,
   DELIVERY_STATES,
   type Delivery,
   type DeliveryState,
@@ -71,11 +72,52 @@ export function rolloutFrom(hash: Hash): Rollout {
     ackTimeoutMs: num(hash.ackTimeoutMs),
     maxAttempts: num(hash.maxAttempts),
     retryBackoff: { baseMs: num(hash.backoffBaseMs), maxMs: num(hash.backoffMaxMs) },
+    waves: (hash.waves ?? '100').split(',').map(Number),
+    advance: hash.advance === 'manual' ? 'manual' : 'auto',
+    soakMs: num(hash.soakMs),
+    successThreshold: hash.successThreshold ? Number(hash.successThreshold) : 1,
+    maxInFlight: nullableNum(hash.maxInFlight),
+    maxPerMinute: nullableNum(hash.maxPerMinute),
+    ramp: hash.ramp ? (JSON.parse(hash.ramp) as Rollout['ramp']) : null,
+    failureThreshold: hash.failureThreshold ? Number(hash.failureThreshold) : null,
+    minSample: num(hash.minSample) || 1,
+    onFailure: hash.onFailure === 'abort' ? 'abort' : 'pause',
+    countTimeouts: hash.countTimeouts === '1',
+    snapshot: hash.snapshot === '1',
+    supersede: hash.supersede === '1',
     createdAt: num(hash.createdAt),
     createdBy: hash.createdBy ?? '',
-    canceledAt: nullableNum(hash.canceledAt),
-    canceledBy: nullableStr(hash.canceledBy),
   };
+}
+
+/** The fields of the rollout hash that hold its settings (strings; '' for none). */
+export function rolloutSettingsFields(input: CreateRolloutInput): Record<string, string> {
+  const optional = (value: number | null): string => (value === null ? '' : String(value));
+  return {
+    target: JSON.stringify(input.target),
+    ackTimeoutMs: String(input.ackTimeoutMs),
+    maxAttempts: String(input.maxAttempts),
+    backoffBaseMs: String(input.retryBackoff.baseMs),
+    backoffMaxMs: String(input.retryBackoff.maxMs),
+    waves: input.waves.join(','),
+    advance: input.advance,
+    soakMs: String(input.soakMs),
+    successThreshold: String(input.successThreshold),
+    maxInFlight: optional(input.maxInFlight),
+    maxPerMinute: optional(input.maxPerMinute),
+    ramp: input.ramp ? JSON.stringify(input.ramp) : '',
+    failureThreshold: optional(input.failureThreshold),
+    minSample: String(input.minSample),
+    onFailure: input.onFailure,
+    countTimeouts: input.countTimeouts ? '1' : '0',
+    snapshot: input.snapshot ? '1' : '0',
+    supersede: input.supersede ? '1' : '0',
+  };
+}
+
+/** Whether a rollout needs slots from the fleet-wide limiter before a delivery starts. */
+export function isLimited(rollout: Pick<Rollout, 'maxInFlight' | 'maxPerMinute' | 'ramp'>): boolean {
+  return rollout.maxInFlight !== null || rollout.maxPerMinute !== null || rollout.ramp !== null;
 }
 
 export function deliveryFrom(hash: Hash): Delivery {
@@ -105,9 +147,9 @@ export function emptyCounts(): StateCounts {
   return Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as StateCounts;
 }
 
-/** Adds one bucket's counter hash into running totals. */
-export function addCounts(totals: StateCounts, hash: Hash): void {
-  for (const state of DELIVERY_STATES) totals[state] += num(hash[state]);
+/** Adds one bucket's counter hash (fields `<state>`, or `<prefix><state>` for a wave) into totals. */
+export function addCounts(totals: StateCounts, hash: Hash, prefix = ''): void {
+  for (const state of DELIVERY_STATES) totals[state] += num(hash[`${prefix}${state}`]);
 }
 
 /** offer_claim's reply → the offer pushed to the device. */

@@ -8,26 +8,35 @@ import type {
   RegisterInput,
   ReportInput,
 } from '@camfleet/contracts';
-import { Catalog } from './catalog.js';
+import { RolloutController } from './controller.js';
 import type { FleetDeps } from './deps.js';
 import { DeviceChannel } from './devices.js';
 import type { HintBus } from './hints.js';
 import { Inventory } from './inventory.js';
+import { Patches } from './patches.js';
+import { Rollouts } from './rollouts.js';
+import { Slots } from './slots.js';
 
 /** The FleetService port on Redis: every state change is one Lua script. */
 export class RedisFleetService implements FleetService {
+  readonly slots: Slots;
   readonly devices: DeviceChannel;
-  readonly catalog: Catalog;
+  readonly patches: Patches;
+  readonly rollouts: Rollouts;
+  readonly controller: RolloutController;
   readonly inventory: Inventory;
 
   constructor(deps: FleetDeps) {
-    this.devices = new DeviceChannel(deps);
-    this.catalog = new Catalog(deps);
+    this.slots = new Slots(deps);
+    this.devices = new DeviceChannel(deps, this.slots);
+    this.patches = new Patches(deps);
+    this.rollouts = new Rollouts(deps);
+    this.controller = new RolloutController(deps, this.rollouts);
     this.inventory = new Inventory(deps);
   }
 
   attachHints(hints: HintBus): void {
-    this.catalog.attachHints(hints);
+    this.rollouts.attachHints(hints);
   }
 
   registerDevice = (deviceId: string, connection: ConnectionRef | null, input: RegisterInput) =>
@@ -35,17 +44,33 @@ export class RedisFleetService implements FleetService {
   deviceOffers = (deviceId: string, options: OffersOptions) => this.devices.deviceOffers(deviceId, options);
   report = (deviceId: string, input: ReportInput) => this.devices.report(deviceId, input);
 
-  publishPatch = (input: PublishPatchInput, actor: string) => this.catalog.publishPatch(input, actor);
-  listPatches = (limit: number) => this.catalog.listPatches(limit);
-  getPatch = (patchId: string) => this.catalog.getPatch(patchId);
-  createRollout = (input: CreateRolloutInput, actor: string) => this.catalog.createRollout(input, actor);
-  listRollouts = (limit: number) => this.catalog.listRollouts(limit);
-  getRollout = (rolloutId: string) => this.catalog.getRollout(rolloutId);
+  publishPatch = (input: PublishPatchInput, actor: string) => this.patches.publishPatch(input, actor);
+  listPatches = (limit: number) => this.patches.listPatches(limit);
+  getPatch = (patchId: string) => this.patches.getPatch(patchId);
+
+  createRollout = (input: CreateRolloutInput, actor: string) => this.rollouts.create(input, actor);
+  listRollouts = (limit: number) => this.rollouts.list(limit);
+  getRollout = (rolloutId: string) => this.rollouts.get(rolloutId);
   watchRollout = (rolloutId: string, intervalMs: number, signal: AbortSignal) =>
-    this.catalog.watchRollout(rolloutId, intervalMs, signal);
-  cancelRollout = (rolloutId: string, actor: string) => this.catalog.cancelRollout(rolloutId, actor);
+    this.rollouts.watch(rolloutId, intervalMs, signal);
+  cancelRollout = (rolloutId: string, actor: string, reason?: string) =>
+    this.act(rolloutId, 'cancel', actor, reason ?? `canceled by ${actor}`);
+  pauseRollout = (rolloutId: string, actor: string, reason?: string) =>
+    this.act(rolloutId, 'pause', actor, reason ?? `paused by ${actor}`);
+  resumeRollout = (rolloutId: string, actor: string) => this.act(rolloutId, 'resume', actor, '');
+  advanceRollout = (rolloutId: string, actor: string) => this.act(rolloutId, 'advance', actor, '');
 
   listDevices = (input: ListDevicesInput) => this.inventory.listDevices(input);
   getDevice = (deviceId: string) => this.inventory.getDevice(deviceId);
   stats = () => this.inventory.stats();
+
+  private async act(
+    rolloutId: string,
+    action: 'cancel' | 'pause' | 'resume' | 'advance',
+    actor: string,
+    reason: string,
+  ) {
+    await this.rollouts.transition(rolloutId, action, actor, reason);
+    return this.rollouts.get(rolloutId);
+  }
 }

@@ -1,12 +1,12 @@
-import type { Offer } from '@camfleet/contracts';
+import { type DeviceEvent, eventIdOf } from '@camfleet/contracts';
 
 /**
- * One device's offer subscription on this pod. It holds at most one pending offer (a device has
- * one active delivery, and a newer offer supersedes an unsent older one), so a slow consumer
+ * One device's offer subscription on this pod. It holds at most one pending event (a device has
+ * one active delivery, and a newer event supersedes an unsent older one), so a slow consumer
  * cannot grow memory.
  */
 export class DeviceSession {
-  private pending: Offer | null = null;
+  private pending: DeviceEvent | null = null;
   private wake: (() => void) | null = null;
   /** Set while a claim runs; `again` asks for one more pass when it ends. */
   evaluating = false;
@@ -15,26 +15,27 @@ export class DeviceSession {
   constructor(
     readonly deviceId: string,
     readonly connectionId: string,
-    /** Last offer id the device saw: never sent twice in a row. */
-    private lastOfferId: string | null,
+    /** Last event id the device saw: never sent twice in a row. */
+    private lastEventId: string | null,
   ) {}
 
-  push(offer: Offer): void {
-    if (offer.offerId === this.lastOfferId) return;
-    this.lastOfferId = offer.offerId;
-    this.pending = offer;
+  push(event: DeviceEvent): void {
+    const id = eventIdOf(event);
+    if (id === this.lastEventId) return;
+    this.lastEventId = id;
+    this.pending = event;
     this.wake?.();
   }
 
-  async *offers(signal: AbortSignal): AsyncGenerator<Offer> {
+  async *events(signal: AbortSignal): AsyncGenerator<DeviceEvent> {
     const onAbort = () => this.wake?.();
     signal.addEventListener('abort', onAbort);
     try {
       while (!signal.aborted) {
-        const offer = this.pending;
-        if (offer) {
+        const event = this.pending;
+        if (event) {
           this.pending = null;
-          yield offer;
+          yield event;
           continue;
         }
         await new Promise<void>((resolve) => {

@@ -78,6 +78,22 @@ export class KeySpace {
   get attaching(): string {
     return this.global('attaching');
   }
+  /** Rollouts that are active or paused. */
+  get liveRollouts(): string {
+    return this.global('live');
+  }
+  /** Rollout → when its gates are next due for evaluation. */
+  get evalQueue(): string {
+    return this.global('eval');
+  }
+  /** Device → lease expiry: the in-flight slots of a limited rollout. */
+  slots(rolloutId: string): string {
+    return this.global(`slots:${rolloutId}`);
+  }
+  /** Token bucket and success count of a limited rollout. */
+  limiter(rolloutId: string): string {
+    return this.global(`limiter:${rolloutId}`);
+  }
   /** Pod instance → lease expiry. */
   get nodes(): string {
     return this.global('nodes');

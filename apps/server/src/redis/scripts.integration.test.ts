@@ -3,6 +3,7 @@ import { RedisServer, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ScriptDriver } from '../testing/script-driver.js';
 import { ALL_BUCKETS, bucketOf } from './keys.js';
+import type { ScriptReply } from './scripts.js';
 
 let server: RedisServer;
 let pod: ScriptDriver;
@@ -20,6 +21,11 @@ beforeEach(async () => {
   // A fresh key prefix per test: no state leaks between tests, no FLUSHALL needed.
   pod = new ScriptDriver(server.url, `t${++prefixCounter}`);
 });
+
+/** The delivery state a report reply names (or the error code). */
+function stateOf(reply: ScriptReply): string {
+  return reply.ok ? String(reply.values[0]) : reply.code;
+}
 
 /** Sum of a rollout's per-bucket counters. */
 async function counts(rolloutId: string) {
@@ -69,7 +75,7 @@ describe('a delivery from offer to outcome', () => {
 
     for (const status of ['downloading', 'installing', 'succeeded']) {
       const reply = await pod.report('cam-1', rollout.id, 1, status);
-      expect(reply).toEqual({ ok: true, values: [status, 1, 0, 0] });
+      expect(reply).toEqual({ ok: true, values: [status, 1, 0, 0, '', status === 'succeeded' ? 1 : 0] });
     }
     expect(await counts(rollout.id)).toMatchObject({ succeeded: 1, queued: 0, offered: 0, installing: 0 });
     expect(await pod.claim('cam-1')).toBeNull();
@@ -82,12 +88,12 @@ describe('a delivery from offer to outcome', () => {
     await pod.report('cam-1', rollout.id, 1, 'installing');
     expect(await pod.report('cam-1', rollout.id, 1, 'downloading')).toEqual({
       ok: true,
-      values: ['installing', 1, 1, 0],
+      values: ['installing', 1, 1, 0, '', 0],
     });
     await pod.report('cam-1', rollout.id, 1, 'succeeded');
     expect(await pod.report('cam-1', rollout.id, 1, 'succeeded')).toEqual({
       ok: true,
-      values: ['succeeded', 1, 1, 0],
+      values: ['succeeded', 1, 1, 0, '', 0],
     });
     expect(await counts(rollout.id)).toMatchObject({ succeeded: 1, installing: 0 });
   });
@@ -125,7 +131,7 @@ describe('a delivery from offer to outcome', () => {
     });
     await pod.claim('cam-1');
     expect(await pod.report('cam-1', rollout.id, 1, 'failed', 'disk full')).toMatchObject({
-      values: ['queued', 1, 0, 0],
+      values: ['queued', 1, 0, 0, '', 0],
     });
     const waiting = await pod.delivery(rollout.id, 'cam-1');
     expect(Number(waiting.retryAt)).toBeGreaterThan(Number(waiting.updatedAt));
@@ -135,7 +141,7 @@ describe('a delivery from offer to outcome', () => {
     const retry = await waitFor(() => pod.claim('cam-1'), { what: 'the retry offer', timeoutMs: 2_000 });
     expect(retry.attempt).toBe(2);
     expect(await pod.report('cam-1', rollout.id, 2, 'failed', 'disk full')).toMatchObject({
-      values: ['failed', 2, 0, 0],
+      values: ['failed', 2, 0, 0, '', 1],
     });
     const failed = await pod.delivery(rollout.id, 'cam-1');
     expect(failed).toMatchObject({ state: 'failed', failures: '2', lastError: 'disk full' });
@@ -269,27 +275,44 @@ describe('queueing and continuity', () => {
 });
 
 describe('cancel', () => {
-  it('cancels open deliveries, keeps finished ones, and refuses later reports', async () => {
-    await Promise.all(['a', 'b', 'c'].map((id) => pod.register(id)));
+  it('cancels queued deliveries, asks in-flight ones to stop, keeps finished ones', async () => {
+    await Promise.all(['a', 'b', 'c', 'e'].map((id) => pod.register(id)));
     const rollout = await pod.rollout((await pod.publish()).id);
     await pod.claim('a');
     await pod.report('a', rollout.id, 1, 'succeeded');
     await pod.claim('b');
+    await pod.claim('e');
     const canceled = await pod.fleet.cancelRollout(rollout.id, 'test');
-    expect(canceled.status).toBe('canceled');
-    expect(canceled.counts).toMatchObject({ succeeded: 1, canceled: 2, queued: 0, offered: 0 });
+    expect(canceled).toMatchObject({ status: 'canceled', statusBy: 'test', reason: 'canceled by test' });
+    expect(canceled.counts).toMatchObject({ succeeded: 1, canceled: 1, offered: 2, queued: 0 });
+    // In flight: the device is asked to stop; it may honour it or carry on.
+    expect(await pod.claim('b')).toMatchObject({ cancel: true, attempt: 1 });
+    expect(stateOf(await pod.report('b', rollout.id, 1, 'canceled'))).toBe('canceled');
+    // A device that can no longer stop reports its real outcome.
+    expect(stateOf(await pod.report('e', rollout.id, 1, 'succeeded'))).toBe('succeeded');
     expect(await pod.report('b', rollout.id, 1, 'succeeded')).toMatchObject({ code: 'DELIVERY_FINISHED' });
     expect(await pod.claim('c')).toBeNull();
     // A device arriving later does not join a canceled rollout.
     await pod.register('d');
-    expect((await pod.fleet.getRollout(rollout.id)).targeted).toBe(3);
+    const final = await pod.fleet.getRollout(rollout.id);
+    expect(final.targeted).toBe(4);
+    expect(final.counts).toMatchObject({ succeeded: 2, canceled: 2, offered: 0 });
+  });
+
+  it('refuses a canceled report nobody asked for', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id);
+    await pod.claim('cam-1');
+    expect(await pod.report('cam-1', rollout.id, 1, 'canceled')).toMatchObject({
+      code: 'INVALID_TRANSITION',
+    });
   });
 
   it('makes a late attach of a canceled rollout a no-op', async () => {
     await pod.register('cam-1');
     const rollout = await pod.rollout((await pod.publish()).id);
     await pod.fleet.cancelRollout(rollout.id, 'test');
-    await pod.fleet.catalog.attachRollout(rollout.id);
+    await pod.fleet.rollouts.attach(rollout.id);
     expect(await counts(rollout.id)).toMatchObject({ canceled: 1, queued: 0 });
   });
 });

@@ -38,39 +38,73 @@ export class ScriptDriver {
     return [this.keys.due(bucket), bucket];
   }
 
-  register(deviceId: string, options: { online?: boolean; conn?: string; firmware?: string } = {}) {
+  register(
+    deviceId: string,
+    options: {
+      online?: boolean;
+      conn?: string;
+      firmware?: string;
+      labels?: Record<string, string>;
+      model?: string;
+    } = {},
+  ) {
     const online = options.online ?? true;
     return runScript(
       this.redis,
       'device_register',
       ...this.bucket(deviceId),
       deviceId,
-      'cam-x',
+      options.model ?? 'cam-x',
       options.firmware ?? '1.0.0',
-      '{}',
+      JSON.stringify(options.labels ?? {}),
       online ? this.instance : '',
       online ? (options.conn ?? `conn-${deviceId}`) : '',
       GRACE_MS,
-    ) as Promise<[number, number, number, string, number]>;
+    ) as Promise<[number, number, number, string, number, string, string, string]>;
   }
 
   disconnect(deviceId: string, conn = `conn-${deviceId}`) {
     return runScript(this.redis, 'device_disconnect', ...this.bucket(deviceId), deviceId, conn, GRACE_MS);
   }
 
-  /** offer_claim: null, or the offer's rollout id and attempt. */
-  async claim(deviceId: string): Promise<{ rolloutId: string; attempt: number; deadline: number } | null> {
+  /** offer_claim: null for nothing, `{ slot }` when a limited rollout needs a slot, or the offer. */
+  async claim(
+    deviceId: string,
+    grant = '',
+  ): Promise<{
+    rolloutId: string;
+    attempt: number;
+    deadline: number;
+    cancel?: boolean;
+    slot?: string;
+  } | null> {
     const reply = (await runScript(
       this.redis,
       'offer_claim',
       ...this.bucket(deviceId),
       deviceId,
       GRACE_MS,
-    )) as [string, number, number] | [];
-    return reply.length === 0 ? null : { rolloutId: reply[0], attempt: reply[1], deadline: reply[2] };
+      grant,
+    )) as [string, string, number, number];
+    const [kind, rolloutId, attempt, deadline] = reply;
+    if (kind === 'NONE') return null;
+    if (kind === 'SLOT') return { rolloutId, attempt: 0, deadline: 0, slot: rolloutId };
+    if (kind === 'CANCEL') return { rolloutId, attempt, deadline: 0, cancel: true };
+    return { rolloutId, attempt, deadline };
   }
 
-  async report(deviceId: string, rolloutId: string, attempt: number, status: string, error = '') {
+  /** delivery_report; `succeeded` claims to run the rollout's version unless told otherwise. */
+  async report(
+    deviceId: string,
+    rolloutId: string,
+    attempt: number,
+    status: string,
+    error = '',
+    running?: string,
+  ) {
+    const bucket = this.keys.bucketOfDevice(deviceId);
+    const version =
+      running ?? (status === 'succeeded' ? await this.redis.hget(`${bucket}ro:${rolloutId}`, 'version') : '');
     return parseReply(
       await runScript(
         this.redis,
@@ -82,19 +116,21 @@ export class ScriptDriver {
         status,
         error,
         GRACE_MS,
+        version ?? '',
       ),
     );
   }
 
   /** One sweep pass over the device's bucket: the (device, pod) pairs it asks to hint. */
   async sweep(deviceId: string, limit = 1000): Promise<string[]> {
-    return (await runScript(
+    const [hints] = (await runScript(
       this.redis,
       'deadline_sweep',
       ...this.bucket(deviceId),
       limit,
       GRACE_MS,
-    )) as string[];
+    )) as [string[]];
+    return hints;
   }
 
   async publish(version = `1.${Math.random().toString(36).slice(2, 8)}`) {

@@ -65,6 +65,11 @@ export const DeviceEvent = z.discriminatedUnion('type', [
 ]);
 export type DeviceEvent = z.infer<typeof DeviceEvent>;
 
+/** The tracked id of a device event: an offer's id, or the cancel of one. */
+export function eventIdOf(event: DeviceEvent): string {
+  return event.type === 'offer' ? event.offer.offerId : `${event.deliveryId}#${event.attempt}!cancel`;
+}
+
 export const OffersInput = z
   .object({ lastEventId: z.string().max(300).nullish() })
   .default({ lastEventId: null });

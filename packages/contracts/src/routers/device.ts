@@ -1,6 +1,6 @@
 import { tracked } from '@trpc/server';
 import { deviceProcedure, router } from '../trpc.js';
-import { Device, OffersInput, RegisterInput, ReportInput, ReportResult } from './device.schema.js';
+import { Device, eventIdOf, OffersInput, RegisterInput, ReportInput, ReportResult } from './device.schema.js';
 
 /** What a camera calls, as itself. */
 export const deviceRouter = router({
@@ -9,7 +9,7 @@ export const deviceRouter = router({
     .output(Device)
     .mutation(({ ctx, input }) => ctx.fleet.registerDevice(ctx.deviceId, ctx.connection, input)),
 
-  /** Pushed offers. Event ids are offer ids, so a resubscribe names the last one seen. */
+  /** Pushed offers and cancel requests. */
   offers: deviceProcedure.input(OffersInput).subscription(async function* ({ ctx, input, signal }) {
     if (!ctx.connection) throw new Error('offers need a WebSocket connection');
     const offers = ctx.fleet.deviceOffers(ctx.deviceId, {
@@ -17,13 +17,8 @@ export const deviceRouter = router({
       lastEventId: input.lastEventId ?? null,
       signal: signal ?? new AbortController().signal,
     });
-    for await (const event of offers) {
-      // Event ids: an offer's id, or the cancel of one; a resubscribe names the last one seen.
-      yield tracked(
-        event.type === 'offer' ? event.offer.offerId : `${event.deliveryId}#${event.attempt}!cancel`,
-        event,
-      );
-    }
+    // A resubscribe names the last event id seen; the server does not repeat that event.
+    for await (const event of offers) yield tracked(eventIdOf(event), event);
   }),
 
   report: deviceProcedure

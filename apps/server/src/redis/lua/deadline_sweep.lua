@@ -2,15 +2,18 @@
 claim is the script itself (atomic), so two pods never both time out or retry one delivery.
 KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 max devices per call, 3 grace ms
-Returns  {deviceId, podInstance, ...} online devices that have work to be offered now (to hint)
-An in-flight attempt past its deadline times out: a failed attempt with backoff if the device is
-connected, or requeued uncounted if the device is offline (it resumes when it reconnects).
+Returns  { {deviceId, podInstance, ...}  online devices with work to be offered now (to hint),
+           {rolloutId, deviceId, ...}    slots to release (deliveries of limited rollouts that left flight),
+           {rolloutId, ...} }            rollouts with a delivery that finished (to re-evaluate gates)
+An attempt past its deadline times out: a failed attempt with backoff if the device is connected
+(or was verifying: it did not come back with the new version), requeued uncounted if the device is
+offline (it resumes when it reconnects). A canceled rollout's timed-out delivery ends.
 ]]
 -- @include time
 -- @include common
 local B, limit, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
-local hints = {}
+local hints, released, finished = {}, {}, {}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 for _, dev in ipairs(due) do
   local f = redis.call('HMGET', B .. 'dev:' .. dev, 'active', 'online', 'node')
@@ -19,12 +22,27 @@ for _, dev in ipairs(due) do
     local k = delivery_key(B, active, dev)
     local d = redis.call('HMGET', k, 'state', 'deadline', 'attempt')
     if INFLIGHT[d[1]] and tonumber(d[2]) <= now then
-      if online then
-        fail_attempt(B, active, dev, d[1], tonumber(d[3]), 'no report within the ack timeout', now)
+      local ro = rollout(B, active)
+      local attempt, new_state = tonumber(d[3]), nil
+      if d[1] == 'verifying' then
+        new_state = fail_attempt(B, active, dev, d[1], attempt, 'did not come back running ' .. ro.version
+          .. ' within the ack timeout', now)
+      elseif ro.status == 'canceled' or ro.status == 'aborted' then
+        finish(B, active, dev, d[1], 'canceled', attempt, 'rollout ' .. ro.status .. '; no answer to the cancel', now)
+        new_state = 'canceled'
+      elseif online then
+        redis.call('HINCRBY', B .. 'c:' .. active, 'timeouts', 1)
+        new_state = fail_attempt(B, active, dev, d[1], attempt, 'no report within the ack timeout', now)
       else
         redis.call('HSET', k, 'retryAt', 0, 'deadline', 0)
-        set_state(B, active, dev, d[1], 'queued', tonumber(d[3]), 'device offline at the ack deadline', now)
+        set_state(B, active, dev, d[1], 'queued', attempt, 'device offline at the ack deadline', now)
+        new_state = 'queued'
       end
+      if ro.limited then
+        released[#released + 1] = active
+        released[#released + 1] = dev
+      end
+      if FINAL[new_state] or new_state == 'queued' then finished[#finished + 1] = active end
     end
   end
   if reschedule(B, dev, now, grace) and online then
@@ -32,4 +50,4 @@ for _, dev in ipairs(due) do
     hints[#hints + 1] = f[3]
   end
 end
-return hints
+return { hints, released, finished }

@@ -1,29 +1,31 @@
 --[[ delivery_report: a device reports progress or the outcome of one attempt.
 KEYS[1]  bucket due set
-ARGV     1 B bucket prefix, 2 deviceId, 3 rolloutId, 4 attempt, 5 status
-         (downloading|installing|succeeded|failed), 6 error ('' if none), 7 grace ms
-Returns  {'OK', state, attempt, duplicate (0/1), offerable (0/1)}
-         {'ERR', code, message} with code NOT_FOUND | STALE_ATTEMPT | DELIVERY_FINISHED
+ARGV     1 B bucket prefix, 2 deviceId, 3 rolloutId, 4 attempt, 5 status (downloading | installing |
+         installed | succeeded | failed | canceled), 6 error ('' if none), 7 grace ms,
+         8 firmware version the device runs ('' unless succeeded)
+Returns  {'OK', state, attempt, duplicate (0/1), offerable (0/1), slot ('hold' | 'release' | ''), final (0/1)}
+         {'ERR', code, message}: NOT_FOUND | STALE_ATTEMPT | DELIVERY_FINISHED | INVALID_TRANSITION
 Compare-and-set on the attempt: a report for another attempt, or for a finished delivery, changes
 nothing. Repeating an accepted report is harmless (duplicate = 1). Progress never moves backwards.
-A success reported for the attempt that just timed out is still accepted: the device did install it.
+`installed` waits for the device to come back running the new version (verifying); `succeeded`
+is verified at once against the version the device says it runs. A success for the attempt that
+just timed out is still accepted: the device did install it.
 ]]
 -- @include time
 -- @include common
 local B, dev, rid = ARGV[1], ARGV[2], ARGV[3]
-local attempt, status, err, grace = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
-local RANK = { queued = 0, offered = 1, downloading = 2, installing = 3 }
+local attempt, status, err, grace, running = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
+local RANK = { queued = 0, offered = 1, downloading = 2, installing = 3, verifying = 4 }
+local TARGET = { downloading = 'downloading', installing = 'installing', installed = 'verifying' }
 local now = now_ms()
 local k = delivery_key(B, rid, dev)
 if redis.call('EXISTS', k) == 0 then
   return { 'ERR', 'NOT_FOUND', 'no delivery of rollout ' .. rid .. ' for this device' }
 end
-local d = redis.call('HMGET', k, 'state', 'attempt')
+local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq')
 local state, current = d[1], tonumber(d[2])
 if FINAL[state] then
-  if status == state and attempt == current then
-    return { 'OK', state, current, 1, 0 }
-  end
+  if status == state and attempt == current then return { 'OK', state, current, 1, 0, '', 0 } end
   return { 'ERR', 'DELIVERY_FINISHED', 'delivery already ' .. state }
 end
 if attempt ~= current then
@@ -32,21 +34,33 @@ end
 if state == 'queued' and status ~= 'succeeded' then
   return { 'ERR', 'STALE_ATTEMPT', 'attempt ' .. attempt .. ' timed out; wait for the next offer' }
 end
+if status == 'canceled' and tonumber(d[3]) ~= attempt then
+  return { 'ERR', 'INVALID_TRANSITION', 'no cancel was requested for attempt ' .. attempt }
+end
 redis.call('HSET', B .. 'dev:' .. dev, 'lastSeen', now)
+local ro = rollout(B, rid)
 
-local new_state = status
-if status == 'downloading' or status == 'installing' then
-  if RANK[status] <= RANK[state] then
-    return { 'OK', state, current, 1, 0 }
-  end
-  local ack = tonumber(redis.call('HGET', B .. 'ro:' .. rid, 'ackTimeoutMs'))
-  redis.call('HSET', k, 'deadline', now + ack)
-  set_state(B, rid, dev, state, status, attempt, false, now)
+local new_state
+if TARGET[status] then
+  new_state = TARGET[status]
+  if RANK[new_state] <= RANK[state] then return { 'OK', state, current, 1, 0, '', 0 } end
+  redis.call('HSET', k, 'deadline', now + ro.ack)
+  set_state(B, rid, dev, state, new_state, attempt, false, now)
 elseif status == 'succeeded' then
-  set_state(B, rid, dev, state, 'succeeded', attempt, false, now)
-  redis.call('HSET', B .. 'dev:' .. dev, 'active', '')
+  if running == ro.version then
+    finish(B, rid, dev, state, 'succeeded', attempt, false, now)
+    new_state = 'succeeded'
+  else
+    new_state = fail_attempt(B, rid, dev, state, attempt,
+      'rolled back: device runs ' .. running .. ', expected ' .. ro.version, now)
+  end
+elseif status == 'canceled' then
+  finish(B, rid, dev, state, 'canceled', attempt, 'canceled by the device on request', now)
+  new_state = 'canceled'
 else
   new_state = fail_attempt(B, rid, dev, state, attempt, err, now)
 end
 local offerable = reschedule(B, dev, now, grace)
-return { 'OK', new_state, attempt, 0, offerable and 1 or 0 }
+local slot = ''
+if ro.limited then slot = INFLIGHT[new_state] and 'hold' or 'release' end
+return { 'OK', new_state, attempt, 0, offerable and 1 or 0, slot, FINAL[new_state] and 1 or 0 }

@@ -1,31 +1,62 @@
---[[ device_register: a device says hello (first time or again).
+--[[ device_register: a device says hello (first time, again after a reconnect, or after a restart).
 KEYS[1]  bucket due set (names the bucket's slot)
 ARGV     1 B bucket prefix, 2 deviceId, 3 model, 4 firmwareVersion, 5 labels (JSON),
          6 pod instance ('' when not connected), 7 connection id ('' when none), 8 grace ms
-Returns  {firstSeenAt, lastSeenAt, online (0/1), node, offerable (0/1)}
-Upserts inventory, records presence, and attaches every active rollout of the bucket the device
-does not have yet (rollouts are continuous: late registrations get them too).
+Returns  {firstSeenAt, lastSeenAt, online (0/1), node, offerable (0/1), rolloutId of a delivery that
+          left flight here ('' if none), its slot action ('release' | ''), its final state ('' if open)}
+Upserts inventory and presence. The firmware version proves an installed patch: the active
+delivery succeeds if the device now runs the patch's version, and a device that was verifying but
+came back with another version has rolled back (a failed attempt). Active rollouts of the bucket
+that target the device and are continuous join; ones it stopped matching drop their unstarted
+delivery.
 ]]
 -- @include time
 -- @include common
 local B, dev = ARGV[1], ARGV[2]
-local instance, conn, grace = ARGV[6], ARGV[7], tonumber(ARGV[8])
+local firmware, instance, conn, grace = ARGV[4], ARGV[6], ARGV[7], tonumber(ARGV[8])
 local now = now_ms()
 local devkey = B .. 'dev:' .. dev
 if redis.call('EXISTS', devkey) == 0 then
   redis.call('HSET', devkey, 'id', dev, 'firstSeen', now, 'active', '', 'online', 0, 'node', '', 'conn', '')
 end
-redis.call('HSET', devkey, 'model', ARGV[3], 'firmware', ARGV[4], 'labels', ARGV[5], 'lastSeen', now)
+redis.call('HSET', devkey, 'model', ARGV[3], 'firmware', firmware, 'labels', ARGV[5], 'lastSeen', now)
 if conn ~= '' then
   redis.call('HSET', devkey, 'online', 1, 'node', instance, 'conn', conn)
   redis.call('HSET', B .. 'online', dev, instance)
 end
 redis.call('ZADD', B .. 'devs', 0, dev)
 
-local rids = redis.call('ZRANGE', B .. 'ros', 0, -1)
-for _, rid in ipairs(rids) do
-  create_delivery(B, rid, dev, now)
+-- Verification: does the device now run what its active delivery installed?
+local left_rid, slot, final = '', '', ''
+local active = redis.call('HGET', devkey, 'active') or ''
+if active ~= '' then
+  local k = delivery_key(B, active, dev)
+  local d = redis.call('HMGET', k, 'state', 'attempt')
+  local ro = rollout(B, active)
+  local attempt, new_state = tonumber(d[2]), nil
+  if attempt >= 1 and firmware == ro.version and (d[1] == 'verifying' or d[1] == 'queued') then
+    finish(B, active, dev, d[1], 'succeeded', attempt, false, now)
+    new_state = 'succeeded'
+  elseif d[1] == 'verifying' then
+    new_state = fail_attempt(B, active, dev, d[1], attempt,
+      'rolled back: device came back running ' .. firmware .. ', expected ' .. ro.version, now)
+  end
+  if new_state then
+    left_rid = active
+    if ro.limited and d[1] == 'verifying' then slot = 'release' end
+    if FINAL[new_state] then final = new_state end
+  end
+end
+
+-- A reconnect retries deliveries parked for a slot (their pod may be gone).
+for _, rid in ipairs(redis.call('ZRANGE', B .. 'q:' .. dev, 0, -1)) do
+  redis.call('HSET', delivery_key(B, rid, dev), 'parked', 0)
+end
+-- Continuous rollouts: join what now matches, drop what never started and no longer matches.
+for _, rid in ipairs(redis.call('ZRANGE', B .. 'ros', 0, -1)) do
+  local ro = rollout(B, rid)
+  if targets(B, rid, ro, dev) then create_delivery(B, rid, ro, dev, now) else untarget(B, rid, dev) end
 end
 local offerable = reschedule(B, dev, now, grace)
 local f = redis.call('HMGET', devkey, 'firstSeen', 'lastSeen', 'online', 'node')
-return { tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), f[4], offerable and 1 or 0 }
+return { tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), f[4], offerable and 1 or 0, left_rid, slot, final }

@@ -1,49 +1,60 @@
---[[ offer_claim: what should the device be offered now? Called by the pod holding the device.
+--[[ offer_claim: what should the device get now? Called by the pod holding the device.
 KEYS[1]  bucket due set
-ARGV     1 B bucket prefix, 2 deviceId, 3 grace ms
-Returns  {} when there is nothing to offer now, else
-         {rolloutId, attempt, deadlineAt, ackTimeoutMs, patchId, name, version, notes, artifact}
-Starts the oldest queued delivery if the device has no active one (queued -> offered, attempt+1),
-starts a retry whose backoff has passed, or returns the in-flight offer unchanged (re-sent after a
-reconnect; the device dedupes by deliveryId and attempt).
+ARGV     1 B bucket prefix, 2 deviceId, 3 grace ms, 4 rollout id the pod holds a fresh slot for ('' if none)
+Returns  {'NONE'}                      nothing to send now
+         {'SLOT', rolloutId}           the next delivery's rollout has limits: get a slot, then call again
+         {'CANCEL', rolloutId, attempt} the in-flight delivery's rollout was canceled: ask the device to stop
+         {'OFFER', rolloutId, attempt, deadlineAt, ackTimeoutMs, patchId, name, version, notes, artifact}
+Starts the device's next startable delivery (queued -> offered, attempt+1), starts a retry whose
+backoff passed, or returns the in-flight offer unchanged (re-sent after a reconnect; the device
+dedupes by deliveryId and attempt). A queued active delivery whose rollout was paused gives way.
 ]]
 -- @include time
 -- @include common
-local B, dev, grace = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local B, dev, grace, grant = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local now = now_ms()
 local devkey = B .. 'dev:' .. dev
-if redis.call('HGET', devkey, 'online') ~= '1' then return {} end
+if redis.call('HGET', devkey, 'online') ~= '1' then return { 'NONE' } end
 
 local active = redis.call('HGET', devkey, 'active') or ''
+if active ~= '' then
+  local k = delivery_key(B, active, dev)
+  local d = redis.call('HMGET', k, 'state', 'attempt', 'retryAt', 'cancelReq')
+  local attempt = tonumber(d[2])
+  if d[1] == 'verifying' then return { 'NONE' } end
+  if INFLIGHT[d[1]] then
+    if tonumber(d[4]) == attempt then return { 'CANCEL', active, attempt } end
+  elseif not startable(rollout(B, active), k) then
+    -- paused while waiting to retry: let other rollouts' work go first
+    redis.call('HSET', devkey, 'active', '')
+    redis.call('ZADD', B .. 'q:' .. dev, rollout(B, active).seq, active)
+    active = ''
+  elseif (tonumber(d[3]) or 0) > now then
+    reschedule(B, dev, now, grace)
+    return { 'NONE' }
+  end
+end
 if active == '' then
-  local q = B .. 'q:' .. dev
-  active = redis.call('ZRANGE', q, 0, 0)[1]
+  active = next_delivery(B, dev, grant)
   if not active then
     reschedule(B, dev, now, grace)
-    return {}
+    return { 'NONE' }
   end
-  redis.call('ZREM', q, active)
-  redis.call('HSET', devkey, 'active', active)
 end
 
 local k = delivery_key(B, active, dev)
-local d = redis.call('HMGET', k, 'state', 'attempt', 'deadline', 'retryAt')
+local d = redis.call('HMGET', k, 'state', 'attempt', 'deadline')
 local state, attempt, deadline = d[1], tonumber(d[2]), tonumber(d[3])
-local ro = redis.call('HMGET', B .. 'ro:' .. active, 'ackTimeoutMs', 'patchId', 'name', 'version', 'notes', 'artifact')
+local ro = rollout(B, active)
 if state == 'queued' then
-  if (tonumber(d[4]) or 0) > now then
-    reschedule(B, dev, now, grace)
-    return {}
-  end
+  if ro.limited and grant ~= active then return { 'SLOT', active } end
   attempt = attempt + 1
-  deadline = now + tonumber(ro[1])
-  redis.call('HSET', k, 'attempt', attempt, 'deadline', deadline, 'retryAt', 0)
+  deadline = now + ro.ack
+  redis.call('ZREM', B .. 'q:' .. dev, active)
+  redis.call('HSET', devkey, 'active', active)
+  redis.call('HSET', k, 'attempt', attempt, 'deadline', deadline, 'retryAt', 0, 'parked', 0)
   set_state(B, active, dev, 'queued', 'offered', attempt, false, now)
-elseif not INFLIGHT[state] then
-  -- active must name an open delivery; repair rather than offer something finished
-  redis.call('HSET', devkey, 'active', '')
-  reschedule(B, dev, now, grace)
-  return {}
 end
 reschedule(B, dev, now, grace)
-return { active, attempt, deadline, tonumber(ro[1]), ro[2], ro[3], ro[4], ro[5], ro[6] }
+local p = redis.call('HMGET', B .. 'ro:' .. active, 'patchId', 'name', 'version', 'notes', 'artifact')
+return { 'OFFER', active, attempt, deadline, ro.ack, p[1], p[2], p[3], p[4], p[5] }

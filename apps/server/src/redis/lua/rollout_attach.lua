@@ -1,24 +1,40 @@
---[[ rollout_attach: bring a rollout into one bucket and queue it for the bucket's devices.
+--[[ rollout_attach: bring a rollout into one bucket and queue it for the bucket's devices it targets.
 KEYS[1]  bucket due set
-ARGV     1 B bucket prefix, 2 rolloutId, 3 seq, 4 patchId, 5 patch name, 6 patch version,
-         7 notes, 8 artifact (JSON or ''), 9 ackTimeoutMs, 10 maxAttempts, 11 backoffBaseMs,
-         12 backoffMaxMs, 13 grace ms
-Returns  number of deliveries created (0 when replayed, or when the rollout was canceled first)
+ARGV     1 B bucket prefix, 2 rolloutId, 3 grace ms, 4 settings (JSON: seq, patchId, name, version, notes,
+         artifact, ackTimeoutMs, maxAttempts, backoffBaseMs, backoffMaxMs, waves, target, selector,
+         continuous, limited, supersede, status, openWave), 5.. device ids of this bucket (target 'devices')
+Returns  number of deliveries created (0 when replayed, or when the rollout ended first)
 Idempotent: replaying it (after a pod died mid-create) creates nothing twice.
 ]]
 -- @include time
 -- @include common
-local B, rid, grace = ARGV[1], ARGV[2], tonumber(ARGV[13])
+local B, rid, grace = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local s = cjson.decode(ARGV[4])
 local now = now_ms()
 local rokey = B .. 'ro:' .. rid
-if redis.call('HGET', rokey, 'status') == 'canceled' then return 0 end
-redis.call('HSET', rokey, 'id', rid, 'seq', ARGV[3], 'patchId', ARGV[4], 'name', ARGV[5], 'version', ARGV[6],
-  'notes', ARGV[7], 'artifact', ARGV[8], 'ackTimeoutMs', ARGV[9], 'maxAttempts', ARGV[10],
-  'backoffBaseMs', ARGV[11], 'backoffMaxMs', ARGV[12], 'status', 'active')
-redis.call('ZADD', B .. 'ros', ARGV[3], rid)
+local known = redis.call('HGET', rokey, 'status')
+if known == 'canceled' or known == 'aborted' then return 0 end
+redis.call('HSET', rokey, 'id', rid, 'seq', s.seq, 'patchId', s.patchId, 'name', s.name, 'version', s.version,
+  'notes', s.notes, 'artifact', s.artifact, 'ackTimeoutMs', s.ackTimeoutMs, 'maxAttempts', s.maxAttempts,
+  'backoffBaseMs', s.backoffBaseMs, 'backoffMaxMs', s.backoffMaxMs, 'waves', s.waves, 'target', s.target,
+  'selector', s.selector, 'limited', s.limited, 'supersede', s.supersede, 'status', s.status,
+  'openWave', s.openWave)
+if s.continuous == '1' then redis.call('ZADD', B .. 'ros', s.seq, rid) end
+
+local candidates
+if s.target == 'devices' then
+  candidates = {}
+  for i = 5, #ARGV do
+    redis.call('SADD', B .. 'ro-ids:' .. rid, ARGV[i])
+    if redis.call('EXISTS', B .. 'dev:' .. ARGV[i]) == 1 then candidates[#candidates + 1] = ARGV[i] end
+  end
+else
+  candidates = redis.call('ZRANGE', B .. 'devs', 0, -1)
+end
+local ro = rollout(B, rid)
 local created = 0
-for _, dev in ipairs(redis.call('ZRANGE', B .. 'devs', 0, -1)) do
-  if create_delivery(B, rid, dev, now) == 1 then
+for _, dev in ipairs(candidates) do
+  if targets(B, rid, ro, dev) and create_delivery(B, rid, ro, dev, now) == 1 then
     created = created + 1
     reschedule(B, dev, now, grace)
   end

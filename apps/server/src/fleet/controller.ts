@@ -1,0 +1,65 @@
+import { runScript } from '../redis/scripts.js';
+import type { FleetDeps } from './deps.js';
+import { decide } from './gates.js';
+import type { Rollouts } from './rollouts.js';
+
+const FALLBACK_MS = 5_000;
+const ACTOR = 'camfleet';
+
+/**
+ * Rollout gates, evaluated by whichever pod claims a rollout from the evaluation queue: failure
+ * thresholds trip (pause or abort), waves open when the open one succeeded enough and soaked.
+ * A rollout is queued when one of its deliveries finishes, when an operator acts, when its soak
+ * ends, and at least every few seconds while it is live.
+ */
+export class RolloutController {
+  constructor(
+    private readonly deps: FleetDeps,
+    private readonly rollouts: Rollouts,
+  ) {}
+
+  /** One round: evaluates every rollout due now. Returns true if more may be due. */
+  async round(batch = 20): Promise<boolean> {
+    const due = (await runScript(
+      this.deps.redis,
+      'eval_claim',
+      this.deps.keys.evalQueue,
+      batch,
+      FALLBACK_MS,
+    )) as string[];
+    for (const rolloutId of due) await this.evaluate(rolloutId);
+    return due.length === batch;
+  }
+
+  async evaluate(rolloutId: string): Promise<void> {
+    const { facts } = await this.rollouts.view(rolloutId);
+    if (!facts) return;
+    const decision = decide(facts);
+    const wave = String(facts.openWave);
+    switch (decision.action) {
+      case 'trip':
+        await this.rollouts.transition(
+          rolloutId,
+          facts.rollout.onFailure === 'abort' ? 'abort' : 'pause',
+          ACTOR,
+          decision.reason,
+        );
+        this.deps.log.warn({ rolloutId, reason: decision.reason }, 'rollout tripped its failure threshold');
+        return;
+      case 'met':
+        await this.rollouts.transition(rolloutId, 'met', ACTOR, '', wave);
+        await this.deps.redis.zadd(this.deps.keys.evalQueue, facts.now + facts.rollout.soakMs, rolloutId);
+        return;
+      case 'open':
+        if (await this.rollouts.transition(rolloutId, 'open', ACTOR, '', wave)) {
+          this.deps.log.info({ rolloutId, wave: facts.openWave + 1 }, 'wave opened');
+        }
+        return;
+      case 'wait':
+        if (decision.until !== null && decision.until < facts.now + FALLBACK_MS) {
+          await this.deps.redis.zadd(this.deps.keys.evalQueue, decision.until, rolloutId);
+        }
+        return;
+    }
+  }
+}

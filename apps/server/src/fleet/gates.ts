@@ -1,0 +1,75 @@
+import type { Gate, Rollout, StateCounts } from '@camfleet/contracts';
+
+/** What the controller knows about a live rollout when it evaluates its gates. */
+export interface GateFacts {
+  rollout: Rollout;
+  status: 'active' | 'paused';
+  reason: string | null;
+  openWave: number;
+  /** When the open wave reached its success threshold (0: not yet). */
+  waveMetAt: number;
+  counts: StateCounts;
+  waveCounts: StateCounts[];
+  /** Attempts that timed out on a connected device. */
+  timeouts: number;
+  now: number;
+}
+
+export type GateDecision =
+  | { action: 'trip'; reason: string }
+  | { action: 'met' }
+  | { action: 'open' }
+  /** Nothing to do now; look again at `until` (soak end) or on the next trigger. */
+  | { action: 'wait'; until: number | null };
+
+const total = (c: StateCounts): number => Object.values(c).reduce((a, b) => a + b, 0);
+const percent = (x: number): string => `${Math.round(x * 1000) / 10}%`;
+
+/** Share of a wave's devices that succeeded; an empty wave has nothing to wait for. */
+export function waveSuccess(counts: StateCounts | undefined): number {
+  if (!counts) return 1;
+  const targeted = total(counts);
+  return targeted === 0 ? 1 : counts.succeeded / targeted;
+}
+
+/** The failure-threshold verdict: a reason to trip, or null. */
+export function failureTrip(f: GateFacts): string | null {
+  const threshold = f.rollout.failureThreshold;
+  if (threshold === null) return null;
+  const failures = f.counts.failed + (f.rollout.countTimeouts ? f.timeouts : 0);
+  const completed = f.counts.succeeded + failures;
+  if (completed < f.rollout.minSample || failures / completed <= threshold) return null;
+  const what = f.rollout.countTimeouts ? 'failed or timed out' : 'failed';
+  return `failure threshold: ${failures} of ${completed} completed ${what} (${percent(failures / completed)} > ${percent(threshold)})`;
+}
+
+/** What the controller should do next for a live rollout. */
+export function decide(f: GateFacts): GateDecision {
+  if (f.status !== 'active') return { action: 'wait', until: null };
+  const trip = failureTrip(f);
+  if (trip) return { action: 'trip', reason: trip };
+  const lastWave = f.rollout.waves.length - 1;
+  if (f.openWave >= lastWave || f.rollout.advance === 'manual') return { action: 'wait', until: null };
+  if (waveSuccess(f.waveCounts[f.openWave]) < f.rollout.successThreshold)
+    return { action: 'wait', until: null };
+  if (f.waveMetAt === 0) return f.rollout.soakMs === 0 ? { action: 'open' } : { action: 'met' };
+  const until = f.waveMetAt + f.rollout.soakMs;
+  return f.now >= until ? { action: 'open' } : { action: 'wait', until };
+}
+
+/** What holds the rollout back right now, for operators. */
+export function gateOf(f: GateFacts): Gate | null {
+  if (f.status === 'paused') return { kind: 'paused', reason: f.reason ?? 'paused' };
+  const lastWave = f.rollout.waves.length - 1;
+  if (f.openWave >= lastWave) return null;
+  if (f.rollout.advance === 'manual') return { kind: 'operator', wave: f.openWave + 1 };
+  const reached = waveSuccess(f.waveCounts[f.openWave]);
+  if (reached < f.rollout.successThreshold) {
+    return { kind: 'success', wave: f.openWave, needed: f.rollout.successThreshold, reached };
+  }
+  if (f.rollout.soakMs > 0) {
+    const since = f.waveMetAt || f.now;
+    return { kind: 'soak', wave: f.openWave, until: since + f.rollout.soakMs };
+  }
+  return null;
+}

@@ -1,0 +1,255 @@
+import {
+  type CreateRolloutInput,
+  FleetError,
+  parseSelector,
+  type RolloutStatus,
+  type StateCounts,
+} from '@camfleet/contracts';
+import { ALL_BUCKETS, bucketOf } from '../redis/keys.js';
+import { parseReply, queueScript, runScript } from '../redis/scripts.js';
+import { type FleetDeps, randomId, throwPipelineErrors, unwrap } from './deps.js';
+import { type GateFacts, gateOf } from './gates.js';
+import type { HintBus } from './hints.js';
+import { addCounts, emptyCounts, isLimited, rolloutFrom, rolloutSettingsFields } from './records.js';
+
+type Hash = Record<string, string>;
+export type RolloutAction = 'pause' | 'resume' | 'cancel' | 'abort' | 'advance' | 'open' | 'met';
+
+/** A rollout as the controller and status readers see it: record, counters and gate facts. */
+export interface RolloutView {
+  status: RolloutStatus;
+  facts: GateFacts | null;
+}
+
+/** Rollouts: creation, operator and controller transitions, status with counters and gates. */
+export class Rollouts {
+  private hints: HintBus | null = null;
+
+  constructor(private readonly deps: FleetDeps) {}
+
+  attachHints(hints: HintBus): void {
+    this.hints = hints;
+  }
+
+  async create(input: CreateRolloutInput, actor: string): Promise<RolloutStatus> {
+    const id = `ro_${randomId()}`;
+    const k = this.deps.keys;
+    const reply = parseReply(
+      await runScript(
+        this.deps.redis,
+        'rollout_create',
+        k.patch(input.patchId),
+        k.rollout(id),
+        k.rollouts,
+        k.rolloutSeq,
+        k.attaching,
+        k.evalQueue,
+        k.liveRollouts,
+        id,
+        JSON.stringify(rolloutSettingsFields(input)),
+        actor,
+      ),
+    );
+    unwrap(reply, `patch ${input.patchId}`);
+    await this.attach(id);
+    await this.hints?.broadcast();
+    return this.get(id);
+  }
+
+  /** Brings a rollout into every bucket (idempotent), then clears its attaching mark. */
+  async attach(rolloutId: string): Promise<void> {
+    const hash = await this.deps.redis.hgetall(this.deps.keys.rollout(rolloutId));
+    if (!hash.id) return;
+    const rollout = rolloutFrom(hash);
+    const settings = JSON.stringify({
+      seq: hash.seq,
+      patchId: hash.patchId,
+      name: hash.name,
+      version: hash.version,
+      notes: hash.notes ?? '',
+      artifact: hash.artifact ?? '',
+      ackTimeoutMs: hash.ackTimeoutMs,
+      maxAttempts: hash.maxAttempts,
+      backoffBaseMs: hash.backoffBaseMs,
+      backoffMaxMs: hash.backoffMaxMs,
+      waves: hash.waves,
+      target: rollout.target.kind,
+      selector:
+        rollout.target.kind === 'selector' ? JSON.stringify(parseSelector(rollout.target.selector)) : '',
+      continuous: rollout.snapshot ? '0' : '1',
+      limited: isLimited(rollout) ? '1' : '0',
+      supersede: rollout.supersede ? '1' : '0',
+      status: hash.status,
+      openWave: hash.openWave,
+    });
+    const idsByBucket = new Map<number, string[]>();
+    if (rollout.target.kind === 'devices') {
+      for (const id of rollout.target.deviceIds) {
+        const n = bucketOf(id);
+        idsByBucket.set(n, [...(idsByBucket.get(n) ?? []), id]);
+      }
+    }
+    const pipeline = this.deps.redis.pipeline();
+    for (const n of ALL_BUCKETS) {
+      const bucket = this.deps.keys.bucket(n);
+      const ids = idsByBucket.get(n) ?? [];
+      queueScript(
+        pipeline,
+        'rollout_attach',
+        this.deps.keys.due(bucket),
+        bucket,
+        rolloutId,
+        this.deps.hintGraceMs,
+        settings,
+        ...ids,
+      );
+    }
+    throwPipelineErrors(await pipeline.exec());
+    await this.deps.redis.srem(this.deps.keys.attaching, rolloutId);
+  }
+
+  /**
+   * Applies a transition to the rollout record, then to every bucket's copy; devices asked to
+   * cancel are hinted, and a broadcast lets every pod re-evaluate its devices.
+   */
+  async transition(
+    rolloutId: string,
+    action: RolloutAction,
+    actor: string,
+    reason = '',
+    expectedWave = '',
+  ): Promise<boolean> {
+    const k = this.deps.keys;
+    const reply = parseReply(
+      await runScript(
+        this.deps.redis,
+        'rollout_transition',
+        k.rollout(rolloutId),
+        k.liveRollouts,
+        k.evalQueue,
+        action,
+        actor,
+        reason,
+        expectedWave,
+      ),
+    );
+    const [status, openWave, changed] = unwrap(reply, `rollout ${rolloutId}`) as [string, number, number];
+    if (changed === 0 || action === 'met') return changed === 1;
+    await this.sync(rolloutId, status, openWave, reason || `${action} by ${actor}`);
+    return true;
+  }
+
+  /** Pushes status and open wave into every bucket's copy. */
+  async sync(rolloutId: string, status: string, openWave: number, reason: string): Promise<void> {
+    const pipeline = this.deps.redis.pipeline();
+    for (const n of ALL_BUCKETS) {
+      const bucket = this.deps.keys.bucket(n);
+      queueScript(
+        pipeline,
+        'rollout_sync_bucket',
+        this.deps.keys.due(bucket),
+        bucket,
+        rolloutId,
+        status,
+        openWave,
+        this.deps.hintGraceMs,
+        reason,
+      );
+    }
+    const notify = throwPipelineErrors(await pipeline.exec()) as string[][];
+    const byInstance = new Map<string, string[]>();
+    for (const pairs of notify) {
+      for (let i = 0; i < pairs.length; i += 2) {
+        const instance = pairs[i + 1] ?? '';
+        byInstance.set(instance, [...(byInstance.get(instance) ?? []), pairs[i] ?? '']);
+      }
+    }
+    await this.hints?.hint(byInstance);
+    await this.hints?.broadcast();
+  }
+
+  async get(rolloutId: string): Promise<RolloutStatus> {
+    return (await this.view(rolloutId)).status;
+  }
+
+  /** Record + summed per-bucket counters (64 reads in one round trip; never a device scan). */
+  async view(rolloutId: string): Promise<RolloutView> {
+    const pipeline = this.deps.redis.pipeline().hgetall(this.deps.keys.rollout(rolloutId)).time();
+    for (const n of ALL_BUCKETS) pipeline.hgetall(this.deps.keys.rolloutCounts(n, rolloutId));
+    const [hash, time, ...buckets] = throwPipelineErrors(await pipeline.exec()) as [
+      Hash,
+      [string, string],
+      ...Hash[],
+    ];
+    if (!hash?.id) throw new FleetError('NOT_FOUND', `no rollout ${rolloutId}`);
+    const rollout = rolloutFrom(hash);
+    const counts = emptyCounts();
+    const waveCounts: StateCounts[] = rollout.waves.map(() => emptyCounts());
+    let timeouts = 0;
+    for (const bucketCounts of buckets) {
+      addCounts(counts, bucketCounts);
+      for (const [i, wave] of waveCounts.entries()) addCounts(wave, bucketCounts, `w${i}:`);
+      timeouts += Number(bucketCounts.timeouts ?? 0);
+    }
+    const targeted = Object.values(counts).reduce((a, b) => a + b, 0);
+    const open = counts.queued + counts.offered + counts.downloading + counts.installing + counts.verifying;
+    const stored = hash.status as RolloutStatus['status'];
+    const live = stored === 'active' || stored === 'paused';
+    const facts: GateFacts | null = live
+      ? {
+          rollout,
+          status: stored,
+          reason: hash.reason || null,
+          openWave: Number(hash.openWave ?? 0),
+          waveMetAt: Number(hash.waveMetAt ?? 0),
+          counts,
+          waveCounts,
+          timeouts,
+          now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
+        }
+      : null;
+    const status: RolloutStatus = {
+      ...rollout,
+      status: stored === 'active' && open === 0 && targeted > 0 ? 'completed' : stored,
+      reason: hash.reason || null,
+      statusBy: hash.statusBy || null,
+      statusAt: hash.statusAt ? Number(hash.statusAt) : null,
+      targeted,
+      counts,
+      wave: Number(hash.openWave ?? 0),
+      waveCounts,
+      gate: facts ? gateOf(facts) : null,
+    };
+    return { status, facts };
+  }
+
+  async list(limit: number): Promise<RolloutStatus[]> {
+    const ids = await this.deps.redis.zrevrange(this.deps.keys.rollouts, 0, limit - 1);
+    return Promise.all(ids.map((id) => this.get(id)));
+  }
+
+  async *watch(rolloutId: string, intervalMs: number, signal: AbortSignal): AsyncGenerator<RolloutStatus> {
+    let last = '';
+    while (!signal.aborted) {
+      const status = await this.get(rolloutId);
+      const fingerprint = JSON.stringify([status.status, status.counts, status.wave, status.gate]);
+      if (fingerprint !== last) {
+        last = fingerprint;
+        yield status;
+      }
+      await sleep(intervalMs, signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}

@@ -1,0 +1,107 @@
+import { runScript } from '../redis/scripts.js';
+import type { FleetDeps } from './deps.js';
+
+export type ClaimOutcome = 'offered' | 'blocked' | 'none';
+
+/**
+ * The fleet-wide limits of rate- and in-flight-limited rollouts, seen from one pod: slots are
+ * leased in Redis (so a dead pod's slots expire); the devices this pod parked while waiting for a
+ * slot are retried when a slot frees up (a hint), when the rate allows again (a timer), and by a
+ * periodic reconcile (lost hints).
+ */
+export class Slots {
+  private readonly waiting = new Map<string, Set<string>>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private retryDevice: (deviceId: string) => Promise<ClaimOutcome> = async () => 'none';
+
+  constructor(private readonly deps: FleetDeps) {}
+
+  /** How to retry a parked device (the device channel's claim). */
+  onRetry(retry: (deviceId: string) => Promise<ClaimOutcome>): void {
+    this.retryDevice = retry;
+  }
+
+  private keys(rolloutId: string): string[] {
+    const k = this.deps.keys;
+    return [k.slots(rolloutId), k.limiter(rolloutId), k.rollout(rolloutId)];
+  }
+
+  async acquire(rolloutId: string, deviceId: string): Promise<{ granted: boolean; retryAfterMs: number }> {
+    const [granted, retryAfterMs] = (await runScript(
+      this.deps.redis,
+      'slot_acquire',
+      ...this.keys(rolloutId),
+      deviceId,
+    )) as [number, number];
+    return { granted: granted === 1, retryAfterMs };
+  }
+
+  /** The device's delivery left flight (release) or made progress (hold: renew the lease). */
+  async release(
+    rolloutId: string,
+    deviceId: string,
+    action: 'release' | 'hold',
+    finalState = '',
+  ): Promise<void> {
+    const free = (await runScript(
+      this.deps.redis,
+      'slot_release',
+      ...this.keys(rolloutId),
+      deviceId,
+      action,
+      finalState,
+    )) as number;
+    if (action === 'release' && free > 0)
+      await this.deps.redis.publish(this.deps.keys.broadcastChannel, `cap:${rolloutId}`);
+  }
+
+  /** Records that the device waits for a slot of this rollout, here and in Redis (not due meanwhile). */
+  async park(rolloutId: string, deviceId: string, retryAfterMs: number): Promise<void> {
+    const set = this.waiting.get(rolloutId) ?? new Set<string>();
+    set.add(deviceId);
+    this.waiting.set(rolloutId, set);
+    const bucket = this.deps.keys.bucketOfDevice(deviceId);
+    await runScript(
+      this.deps.redis,
+      'delivery_park',
+      this.deps.keys.due(bucket),
+      bucket,
+      deviceId,
+      rolloutId,
+      this.deps.hintGraceMs,
+    );
+    if (retryAfterMs > 0 && !this.timers.has(rolloutId)) {
+      const timer = setTimeout(() => {
+        this.timers.delete(rolloutId);
+        void this.retry(rolloutId);
+      }, retryAfterMs);
+      timer.unref();
+      this.timers.set(rolloutId, timer);
+    }
+  }
+
+  /** Retries this pod's parked devices of a rollout, one at a time, until one is refused. */
+  async retry(rolloutId: string): Promise<void> {
+    const set = this.waiting.get(rolloutId);
+    if (!set) return;
+    for (const deviceId of [...set]) {
+      set.delete(deviceId);
+      if ((await this.retryDevice(deviceId)) === 'blocked') break;
+    }
+    if (set.size === 0) this.waiting.delete(rolloutId);
+  }
+
+  /** Reconcile: every rollout with parked devices here gets a retry (a refused one costs one call). */
+  async retryAll(): Promise<void> {
+    for (const rolloutId of [...this.waiting.keys()]) await this.retry(rolloutId);
+  }
+
+  forget(deviceId: string): void {
+    for (const set of this.waiting.values()) set.delete(deviceId);
+  }
+
+  stop(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,37 @@
+--[[ rollout_sync_bucket: bring the bucket's copy of a rollout in line with its new status / open wave.
+KEYS[1]  bucket due set
+ARGV     1 B bucket prefix, 2 rolloutId, 3 status, 4 open wave, 5 grace ms, 6 reason
+Returns  {deviceId, podInstance, ...} online devices asked to cancel an attempt in flight
+Canceled or aborted: queued deliveries end canceled; deliveries in flight get a cancel request
+(the device stops and reports canceled, or carries on and reports its real outcome); verifying
+ones finish as they are. Marks the copy even if the rollout never reached this bucket, so a late
+rollout_attach does nothing. Paused: nothing starts; in flight carries on.
+]]
+-- @include time
+-- @include common
+local B, rid, status, grace, reason = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6]
+local now = now_ms()
+redis.call('HSET', B .. 'ro:' .. rid, 'status', status, 'openWave', ARGV[4])
+local notify = {}
+if status ~= 'canceled' and status ~= 'aborted' then return notify end
+redis.call('ZREM', B .. 'ros', rid)
+for _, dev in ipairs(redis.call('SMEMBERS', B .. 'open:' .. rid)) do
+  local k = delivery_key(B, rid, dev)
+  local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq')
+  local attempt = tonumber(d[2])
+  if d[1] == 'queued' then
+    redis.call('ZREM', B .. 'q:' .. dev, rid)
+    finish(B, rid, dev, 'queued', 'canceled', attempt, reason, now)
+    reschedule(B, dev, now, grace)
+  elseif INFLIGHT[d[1]] and d[1] ~= 'verifying' and tonumber(d[3]) ~= attempt then
+    redis.call('HSET', k, 'cancelReq', attempt)
+    history(B, dev, { at = now, rolloutId = rid, attempt = attempt, from = d[1], to = d[1],
+      error = 'cancel requested: ' .. reason })
+    local f = redis.call('HMGET', B .. 'dev:' .. dev, 'online', 'node')
+    if f[1] == '1' then
+      notify[#notify + 1] = dev
+      notify[#notify + 1] = f[2]
+    end
+  end
+end
+return notify
