@@ -1,0 +1,251 @@
+import { RedisServer, waitFor } from '@camfleet/test-support';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ScriptDriver } from '../testing/script-driver.js';
+
+let server: RedisServer;
+let pod: ScriptDriver;
+let prefixCounter = 0;
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+});
+afterAll(async () => {
+  await pod?.close();
+  await server.destroy();
+});
+beforeEach(async () => {
+  await pod?.close();
+  pod = new ScriptDriver(server.url, `rc${++prefixCounter}`);
+});
+
+const ids = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`);
+const status = (rolloutId: string) => pod.fleet.getRollout(rolloutId);
+
+/** Claims and reports success for every device that has an offer of this rollout now. */
+async function succeedAll(deviceIds: string[], rolloutId: string): Promise<number> {
+  let done = 0;
+  for (const id of deviceIds) {
+    const offer = await pod.claim(id);
+    if (offer?.rolloutId === rolloutId && !offer.slot) {
+      await pod.report(id, rolloutId, offer.attempt, 'succeeded');
+      done++;
+    }
+  }
+  return done;
+}
+
+describe('targeting', () => {
+  it('targets a label selector, lets later matches join and drops devices that stop matching', async () => {
+    await pod.register('berlin-1', { labels: { site: 'berlin', tier: 'canary' } });
+    await pod.register('berlin-prod', { labels: { site: 'berlin', tier: 'prod' } });
+    await pod.register('paris-1', { labels: { site: 'paris' } });
+    const patch = await pod.publish();
+    const rollout = await pod.rollout(patch.id, {
+      target: { kind: 'selector', selector: 'site=berlin,tier!=prod' },
+    });
+    expect(rollout.targeted).toBe(1);
+
+    await pod.register('berlin-2', { labels: { site: 'berlin' } });
+    expect((await status(rollout.id)).targeted).toBe(2);
+    // berlin-2 moves to prod before it started: it no longer belongs to the rollout.
+    await pod.register('berlin-2', { labels: { site: 'berlin', tier: 'prod' } });
+    expect((await status(rollout.id)).targeted).toBe(1);
+    expect(await pod.claim('paris-1')).toBeNull();
+    expect((await pod.claim('berlin-1'))?.rolloutId).toBe(rollout.id);
+  });
+
+  it('targets a device list; listed devices that register later join, unless the rollout is a snapshot', async () => {
+    await pod.register('a');
+    const patch = await pod.publish();
+    const continuous = await pod.rollout(patch.id, { target: { kind: 'devices', deviceIds: ['a', 'b'] } });
+    const snapshot = await pod.rollout(patch.id, {
+      target: { kind: 'devices', deviceIds: ['a', 'b'] },
+      snapshot: true,
+    });
+    expect(continuous.targeted).toBe(1);
+    await pod.register('b');
+    await pod.register('c');
+    expect((await status(continuous.id)).targeted).toBe(2);
+    expect((await status(snapshot.id)).targeted).toBe(1);
+  });
+
+  it('supersedes: queued deliveries of older rollouts are canceled, running ones finish', async () => {
+    await pod.register('x');
+    await pod.register('y');
+    const old = await pod.rollout((await pod.publish()).id);
+    await pod.claim('x');
+    const newer = await pod.rollout((await pod.publish()).id, { supersede: true });
+    const before = await status(old.id);
+    expect(before.counts).toMatchObject({ offered: 1, canceled: 1 });
+    const y = await pod.fleet.getDevice('y');
+    expect(y.deliveries.find((d) => d.rolloutId === old.id)?.state).toBe('canceled');
+    expect(y.history.find((h) => h.to === 'canceled')?.error).toBe(`superseded by ${newer.id}`);
+    expect((await pod.report('x', old.id, 1, 'succeeded')).ok).toBe(true);
+    expect((await pod.claim('x'))?.rolloutId).toBe(newer.id);
+  });
+});
+
+describe('waves', () => {
+  it('puts each device in a stable wave, in proportion, and offers only open waves', async () => {
+    const fleet = ids('w', 200);
+    for (const id of fleet) await pod.register(id);
+    const rollout = await pod.rollout((await pod.publish()).id, { waves: [10, 50, 100], advance: 'manual' });
+    const waveOf = async (id: string) => Number((await pod.delivery(rollout.id, id)).wave);
+    const first = await Promise.all(fleet.map(waveOf));
+    // Re-attaching (what a repair does) moves nobody.
+    await pod.fleet.rollouts.attach(rollout.id);
+    expect(await Promise.all(fleet.map(waveOf))).toEqual(first);
+    const inWave = (w: number) => first.filter((x) => x === w).length;
+    expect(inWave(0)).toBeGreaterThan(5);
+    expect(inWave(0)).toBeLessThan(40);
+    expect(inWave(0) + inWave(1)).toBeGreaterThan(70);
+    expect(inWave(0) + inWave(1)).toBeLessThan(130);
+
+    const s = await status(rollout.id);
+    expect(s.waveCounts.map((c) => c.queued)).toEqual([inWave(0), inWave(1), inWave(2)]);
+    expect(s.gate).toEqual({ kind: 'operator', wave: 1 });
+    expect(await succeedAll(fleet, rollout.id)).toBe(inWave(0));
+
+    await pod.fleet.advanceRollout(rollout.id, 'ops');
+    expect(await succeedAll(fleet, rollout.id)).toBe(inWave(1));
+  });
+
+  it('opens the next wave by itself once the open one succeeded enough', async () => {
+    const fleet = ids('auto', 60);
+    for (const id of fleet) await pod.register(id);
+    const rollout = await pod.rollout((await pod.publish()).id, { waves: [20, 100] });
+    const canary = await succeedAll(fleet, rollout.id);
+    expect((await status(rollout.id)).wave).toBe(0);
+    await pod.fleet.controller.evaluate(rollout.id);
+    expect((await status(rollout.id)).wave).toBe(1);
+    expect(await succeedAll(fleet, rollout.id)).toBe(60 - canary);
+    expect((await status(rollout.id)).status).toBe('completed');
+  });
+
+  it('soaks a wave before opening the next', async () => {
+    const fleet = ids('soak', 30);
+    for (const id of fleet) await pod.register(id);
+    const rollout = await pod.rollout((await pod.publish()).id, { waves: [30, 100], soakMs: 400 });
+    await succeedAll(fleet, rollout.id);
+    await pod.fleet.controller.evaluate(rollout.id);
+    const soaking = await status(rollout.id);
+    expect(soaking.gate).toMatchObject({ kind: 'soak', wave: 0 });
+    await pod.fleet.controller.evaluate(rollout.id);
+    expect((await status(rollout.id)).wave).toBe(0);
+    await waitFor(
+      async () => {
+        await pod.fleet.controller.evaluate(rollout.id);
+        return (await status(rollout.id)).wave === 1;
+      },
+      { what: 'the soak to end' },
+    );
+    const until = soaking.gate?.kind === 'soak' ? soaking.gate.until : 0;
+    expect((await pod.redis.time())[0] * 1000).toBeGreaterThanOrEqual(until - 1000);
+  });
+});
+
+describe('health gates', () => {
+  async function failing(onFailure: 'pause' | 'abort') {
+    const fleet = ids(onFailure, 12);
+    for (const id of fleet) await pod.register(id);
+    const rollout = await pod.rollout((await pod.publish()).id, {
+      failureThreshold: 0.2,
+      minSample: 5,
+      maxAttempts: 1,
+      onFailure,
+    });
+    // 5 devices finish: 2 fail (40% > 20%); 2 more are still installing.
+    for (const [i, id] of fleet.slice(0, 7).entries()) {
+      const offer = await pod.claim(id);
+      if (i < 2) await pod.report(id, rollout.id, offer!.attempt, 'failed', 'boot loop');
+      else if (i < 5) await pod.report(id, rollout.id, offer!.attempt, 'succeeded');
+      else await pod.report(id, rollout.id, offer!.attempt, 'installing');
+    }
+    await pod.fleet.controller.evaluate(rollout.id);
+    return { fleet, rollout: await status(rollout.id) };
+  }
+
+  it('pauses when failures pass the threshold; nothing new starts until resumed', async () => {
+    const { fleet, rollout } = await failing('pause');
+    expect(rollout.status).toBe('paused');
+    expect(rollout.statusBy).toBe('camfleet');
+    expect(rollout.reason).toMatch(/2 of 5 completed failed \(40% > 20%\)/);
+    expect(rollout.gate).toMatchObject({ kind: 'paused' });
+    expect(await pod.claim(fleet[8]!)).toBeNull();
+    // In flight carries on.
+    expect((await pod.report(fleet[5]!, rollout.id, 1, 'succeeded')).ok).toBe(true);
+    await pod.fleet.resumeRollout(rollout.id, 'ops');
+    expect((await pod.claim(fleet[8]!))?.rolloutId).toBe(rollout.id);
+  });
+
+  it('aborts: queued deliveries are canceled, in-flight ones asked to stop', async () => {
+    const { fleet, rollout } = await failing('abort');
+    expect(rollout.status).toBe('aborted');
+    expect(rollout.counts).toMatchObject({ queued: 0, canceled: 5, installing: 2, failed: 2, succeeded: 3 });
+    expect(await pod.claim(fleet[5]!)).toMatchObject({ cancel: true });
+    expect(await pod.fleet.resumeRollout(rollout.id, 'ops').catch((e: Error) => e.message)).toMatch(
+      /only a paused rollout can be resumed; it is aborted/,
+    );
+  });
+});
+
+describe('verified success', () => {
+  it('succeeds only when the device comes back running the patch version', async () => {
+    await pod.register('good', { firmware: '1.0' });
+    await pod.register('bad', { firmware: '1.0' });
+    const patch = await pod.publish('2.0');
+    const rollout = await pod.rollout(patch.id, { retryBackoff: { baseMs: 10, maxMs: 10 } });
+    for (const id of ['good', 'bad']) {
+      await pod.claim(id);
+      expect((await pod.report(id, rollout.id, 1, 'installed')).ok).toBe(true);
+    }
+    expect((await status(rollout.id)).counts.verifying).toBe(2);
+    await pod.register('good', { firmware: '2.0' });
+    await pod.register('bad', { firmware: '1.0' });
+    const s = await status(rollout.id);
+    expect(s.counts).toMatchObject({ succeeded: 1, queued: 1, verifying: 0 });
+    const bad = await pod.fleet.getDevice('bad');
+    expect(bad.deliveries[0]).toMatchObject({ state: 'queued', failures: 1 });
+    expect(bad.deliveries[0]?.lastError).toBe('rolled back: device came back running 1.0, expected 2.0');
+    expect(bad.device.firmwareVersion).toBe('1.0');
+  });
+
+  it('checks the version a device says it runs when it reports success without a restart', async () => {
+    await pod.register('cam');
+    const rollout = await pod.rollout((await pod.publish('3.0')).id);
+    await pod.claim('cam');
+    const reply = await pod.report('cam', rollout.id, 1, 'succeeded', '', '2.9');
+    expect(reply.ok && reply.values[0]).toBe('queued');
+  });
+});
+
+describe('limits', () => {
+  it('leases at most maxInFlight slots, and grants a freed one again', async () => {
+    const fleet = ids('cap', 5);
+    for (const id of fleet) await pod.register(id);
+    const rollout = await pod.rollout((await pod.publish()).id, { maxInFlight: 2 });
+    const granted = [];
+    for (const id of fleet) {
+      const need = await pod.claim(id);
+      expect(need?.slot).toBe(rollout.id);
+      granted.push((await pod.fleet.slots.acquire(rollout.id, id)).granted);
+    }
+    expect(granted).toEqual([true, true, false, false, false]);
+    expect((await pod.claim(fleet[0]!, rollout.id))?.attempt).toBe(1);
+    await pod.fleet.slots.release(rollout.id, fleet[0]!, 'release', 'succeeded');
+    expect((await pod.fleet.slots.acquire(rollout.id, fleet[2]!)).granted).toBe(true);
+  });
+
+  it('paces starts at maxPerMinute with a one-second burst', async () => {
+    const fleet = ids('rate', 5);
+    for (const id of fleet) await pod.register(id);
+    const rollout = await pod.rollout((await pod.publish()).id, { maxPerMinute: 120 });
+    const answers = [];
+    for (const id of fleet) answers.push(await pod.fleet.slots.acquire(rollout.id, id));
+    // 120/min = 2 per second: a burst of 2, then one every 500 ms.
+    expect(answers.map((a) => a.granted)).toEqual([true, true, false, false, false]);
+    expect(answers[2]?.retryAfterMs).toBeGreaterThan(0);
+    expect(answers[2]?.retryAfterMs).toBeLessThanOrEqual(500);
+  });
+});
