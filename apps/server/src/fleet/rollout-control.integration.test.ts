@@ -141,7 +141,7 @@ describe('waves', () => {
       { what: 'the soak to end' },
     );
     const until = soaking.gate?.kind === 'soak' ? soaking.gate.until : 0;
-    expect((await pod.redis.time())[0] * 1000).toBeGreaterThanOrEqual(until - 1000);
+    expect(Number((await pod.redis.time())[0]) * 1000).toBeGreaterThanOrEqual(until - 1000);
   });
 });
 
