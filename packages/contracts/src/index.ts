@@ -4,6 +4,7 @@ export type * from './port.js';
 export { type AppRouter, appRouter } from './router.js';
 export * from './routers/device.schema.js';
 export * from './routers/devices.schema.js';
+export * from './routers/events.schema.js';
 export * from './routers/patch.schema.js';
 export * from './routers/rollout.schema.js';
 export * from './schemas.js';

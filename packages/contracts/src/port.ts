@@ -6,6 +6,7 @@ import type {
   ReportResult,
 } from './routers/device.schema.js';
 import type { DeviceDetail, DevicePage, FleetStats, ListDevicesInput } from './routers/devices.schema.js';
+import type { EventsInput, FleetEvent } from './routers/events.schema.js';
 import type { Patch, PublishPatchInput } from './routers/patch.schema.js';
 import type { CreateRolloutInput, RolloutStatus } from './routers/rollout.schema.js';
 
@@ -52,6 +53,15 @@ export interface FleetService {
   resumeRollout(rolloutId: string, actor: string): Promise<RolloutStatus>;
   /** Opens the next wave now, whatever its gate. */
   advanceRollout(rolloutId: string, actor: string): Promise<RolloutStatus>;
+
+  /** Stored events, oldest first: the newest `limit`, or those after `after`. */
+  listEvents(input: EventsInput): Promise<FleetEvent[]>;
+  /** Events as they happen (after `after`, if given), until the signal aborts. */
+  followEvents(options: {
+    rolloutId: string | null;
+    after: string | null;
+    signal: AbortSignal;
+  }): AsyncIterable<FleetEvent>;
 
   listDevices(input: ListDevicesInput): Promise<DevicePage>;
   getDevice(deviceId: string): Promise<DeviceDetail>;

@@ -63,6 +63,11 @@ function recordingFleet(overrides: Partial<FleetService> = {}) {
     pauseRollout: record('pauseRollout', null as never),
     resumeRollout: record('resumeRollout', null as never),
     advanceRollout: record('advanceRollout', null as never),
+    listEvents: record('listEvents', []),
+    followEvents: () => {
+      calls.push('followEvents');
+      return (async function* () {})();
+    },
     listDevices: record('listDevices', { devices: [device], nextCursor: null }),
     getDevice: record('getDevice', { device, deliveries: [], history: [] }),
     stats: record('stats', { devices: 1, online: 1, patches: 1, rollouts: 0, nodes: [] }),

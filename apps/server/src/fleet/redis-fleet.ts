@@ -1,6 +1,7 @@
 import type {
   ConnectionRef,
   CreateRolloutInput,
+  EventsInput,
   FleetService,
   ListDevicesInput,
   OffersOptions,
@@ -11,6 +12,7 @@ import type {
 import { RolloutController } from './controller.js';
 import type { FleetDeps } from './deps.js';
 import { DeviceChannel } from './devices.js';
+import { Events } from './events.js';
 import type { HintBus } from './hints.js';
 import { Inventory } from './inventory.js';
 import { Patches } from './patches.js';
@@ -25,6 +27,7 @@ export class RedisFleetService implements FleetService {
   readonly rollouts: Rollouts;
   readonly controller: RolloutController;
   readonly inventory: Inventory;
+  readonly events: Events;
 
   constructor(deps: FleetDeps) {
     this.slots = new Slots(deps);
@@ -33,6 +36,7 @@ export class RedisFleetService implements FleetService {
     this.rollouts = new Rollouts(deps);
     this.controller = new RolloutController(deps, this.rollouts);
     this.inventory = new Inventory(deps);
+    this.events = new Events(deps);
   }
 
   attachHints(hints: HintBus): void {
@@ -59,6 +63,10 @@ export class RedisFleetService implements FleetService {
     this.act(rolloutId, 'pause', actor, reason ?? `paused by ${actor}`);
   resumeRollout = (rolloutId: string, actor: string) => this.act(rolloutId, 'resume', actor, '');
   advanceRollout = (rolloutId: string, actor: string) => this.act(rolloutId, 'advance', actor, '');
+
+  listEvents = (input: EventsInput) => this.events.list(input);
+  followEvents = (options: { rolloutId: string | null; after: string | null; signal: AbortSignal }) =>
+    this.events.follow(options);
 
   listDevices = (input: ListDevicesInput) => this.inventory.listDevices(input);
   getDevice = (deviceId: string) => this.inventory.getDevice(deviceId);

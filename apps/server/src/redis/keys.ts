@@ -94,6 +94,14 @@ export class KeySpace {
   limiter(rolloutId: string): string {
     return this.global(`limiter:${rolloutId}`);
   }
+  /** Rollout events (created, paused, wave opened, …), capped. */
+  get rolloutEvents(): string {
+    return this.global('events');
+  }
+  /** Delivery events of bucket n, capped. */
+  bucketEvents(n: number): string {
+    return `${this.bucket(n)}events`;
+  }
   /** Pod instance → lease expiry. */
   get nodes(): string {
     return this.global('nodes');

@@ -1,5 +1,5 @@
 --[[ rollout_transition: an operator's or the controller's decision about a rollout.
-KEYS     1 rollout hash, 2 set of live rollouts, 3 rollouts to evaluate
+KEYS     1 rollout hash, 2 set of live rollouts, 3 rollouts to evaluate, 4 rollout event stream
 ARGV     1 action: pause | resume | cancel | abort | advance | open | met, 2 actor, 3 reason,
          4 expected open wave (open, met: compare-and-set; '' otherwise)
 Returns  {'OK', status, openWave, changed (0/1)} or {'ERR', code, message}
@@ -20,8 +20,10 @@ local live = status == 'active' or status == 'paused'
 
 local function result(changed) return { 'OK', redis.call('HGET', KEYS[1], 'status'),
   tonumber(redis.call('HGET', KEYS[1], 'openWave')), changed } end
+local EVENT_OF = { paused = 'paused', active = 'resumed', canceled = 'canceled', aborted = 'aborted' }
 local function set_status(to)
   redis.call('HSET', KEYS[1], 'status', to, 'statusAt', now, 'statusBy', actor, 'reason', reason)
+  rollout_event(KEYS[4], id, EVENT_OF[to], actor, reason, wave, now)
   redis.call('HINCRBY', KEYS[1], 'rev', 1)
   if to == 'canceled' or to == 'aborted' then
     redis.call('SREM', KEYS[2], id)
@@ -50,10 +52,12 @@ elseif action == 'advance' or action == 'open' then
   if wave >= last then return refuse('every wave is already open') end
   redis.call('HSET', KEYS[1], 'openWave', wave + 1, 'waveMetAt', 0)
   redis.call('HINCRBY', KEYS[1], 'rev', 1)
+  rollout_event(KEYS[4], id, 'wave_opened', actor, reason, wave + 1, now)
   redis.call('ZADD', KEYS[3], 0, id)
 elseif action == 'met' then
   if tostring(wave) ~= expected or tonumber(r[5]) ~= 0 then return result(0) end
   redis.call('HSET', KEYS[1], 'waveMetAt', now)
+  rollout_event(KEYS[4], id, 'wave_met', actor, reason, wave, now)
 else
   return refuse('unknown action ' .. action)
 end

@@ -5,6 +5,8 @@
 local INFLIGHT = { offered = true, downloading = true, installing = true, verifying = true }
 local FINAL = { succeeded = true, failed = true, canceled = true }
 local HISTORY_MAX = 50
+-- Each bucket keeps about this many delivery events (the event stream is bounded).
+local EVENTS_MAX = 5000
 
 local function delivery_key(B, rid, dev)
   return B .. 'd:' .. rid .. ':' .. dev
@@ -50,6 +52,8 @@ local function set_state(B, rid, dev, from, to, attempt, err, now)
     redis.call('HSET', k, 'finishedAt', now, 'retryAt', 0, 'deadline', 0, 'cancelReq', 0)
   end
   history(B, dev, { at = now, rolloutId = rid, attempt = attempt, from = nullable(from), to = to, error = nullable(err) })
+  redis.call('XADD', B .. 'events', 'MAXLEN', '~', EVENTS_MAX, '*', 'kind', 'delivery', 'rid', rid, 'dev', dev,
+    'attempt', attempt, 'from', from or '', 'to', to, 'error', err or '', 'at', now)
 end
 
 -- Stable wave of a device in a rollout: a hash of (rollout, device) placed on the cumulative

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { DeliveryState, DeviceId, RolloutId, Timestamp } from '../schemas.js';
+
+/** Something that happened to a rollout or one of its deliveries, as kept in Redis (bounded). */
+export const FleetEvent = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('rollout'),
+    /** Stream position; events are ordered by time, ties within a millisecond in any order. */
+    id: z.string(),
+    at: Timestamp,
+    rolloutId: RolloutId,
+    type: z.enum(['created', 'paused', 'resumed', 'canceled', 'aborted', 'wave_met', 'wave_opened']),
+    actor: z.string(),
+    reason: z.string().nullable(),
+    wave: z.number().int().nullable(),
+  }),
+  z.object({
+    kind: z.literal('delivery'),
+    id: z.string(),
+    at: Timestamp,
+    rolloutId: RolloutId,
+    deviceId: DeviceId,
+    attempt: z.number().int(),
+    from: DeliveryState.nullable(),
+    to: DeliveryState,
+    error: z.string().nullable(),
+  }),
+]);
+export type FleetEvent = z.infer<typeof FleetEvent>;
+
+export const EventsInput = z
+  .object({
+    rolloutId: RolloutId.optional(),
+    /** Only events after this id (from a previous answer); default: the newest `limit`. */
+    after: z.string().max(64).optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+  })
+  .default({ limit: 100 });
+export type EventsInput = z.infer<typeof EventsInput>;
+
+export const FollowEventsInput = z
+  .object({
+    rolloutId: RolloutId.optional(),
+    /** Set by the client on resubscribe (tracked ids). */
+    lastEventId: z.string().max(64).nullish(),
+  })
+  .default({});
+export type FollowEventsInput = z.infer<typeof FollowEventsInput>;
