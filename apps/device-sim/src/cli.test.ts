@@ -36,6 +36,10 @@ describe('parseCli', () => {
       crashRate: 0,
       disconnectRate: 0,
       hangRate: 0,
+      reboot: true,
+      rebootMs: 300,
+      rollbackRate: 0,
+      refuseCancelRate: 0,
     });
   });
 
@@ -73,6 +77,12 @@ describe('parseCli', () => {
       '0.01',
       '--hang-rate',
       '0.02',
+      '--reboot-ms',
+      '1s',
+      '--rollback-rate',
+      '0.1',
+      '--refuse-cancel-rate',
+      '0.3',
       '--stagger-ms',
       '0',
       '--summary',
@@ -99,12 +109,24 @@ describe('parseCli', () => {
         crashDowntimeMs: 1500,
         disconnectRate: 0.01,
         hangRate: 0.02,
+        reboot: true,
+        rebootMs: 1000,
+        rollbackRate: 0.1,
+        refuseCancelRate: 0.3,
       },
       staggerMs: 0,
       summaryFile: 'out.json',
       exitWhenIdleMs: 10_000,
       quiet: true,
     });
+  });
+
+  it('applies patches without a restart with --no-reboot', () => {
+    const options = run(['--url', URL, '--token', 't', '--no-reboot', '--refuse-cancel-rate', '1']);
+    expect(options.faults).toMatchObject({ reboot: false, rollbackRate: 0, refuseCancelRate: 1 });
+    expect(run(['--url', URL, '--token', 't', '--no-reboot', '--rollback-rate', '0']).faults.reboot).toBe(
+      false,
+    );
   });
 
   it('defaults --exit-when-idle to 5000 when given without a value', () => {
@@ -132,6 +154,21 @@ describe('parseCli', () => {
     [['--url', URL, '--token', 't', '--crash-rate', '-0.1'], /from 0 to 1/],
     [['--url', URL, '--token', 't', '--hang-rate', '2'], /from 0 to 1/],
     [['--url', URL, '--token', 't', '--apply-ms', 'soon'], /duration/],
+    [['--url', URL, '--token', 't', '--reboot-ms', 'soon'], /duration/],
+    [['--url', URL, '--token', 't', '--reboot-ms', '-1'], /duration/],
+    [['--url', URL, '--token', 't', '--rollback-rate', '1.1'], /from 0 to 1/],
+    [['--url', URL, '--token', 't', '--rollback-rate', 'often'], /from 0 to 1/],
+    [['--url', URL, '--token', 't', '--refuse-cancel-rate', '-1'], /from 0 to 1/],
+    [['--url', URL, '--token', 't', '--refuse-cancel-rate', ''], /from 0 to 1/],
+    [
+      ['--url', URL, '--token', 't', '--no-reboot', '--rollback-rate', '0.2'],
+      /--rollback-rate needs restarts/,
+    ],
+    [
+      ['--url', URL, '--token', 't', '--rollback-rate', '0.2', '--no-reboot'],
+      /--rollback-rate needs restarts/,
+    ],
+    [['--url', URL, '--token', 't', '--reboot'], /unknown option/],
     [['--url', URL, '--token', 't', '--disconnect-rate', 'x'], /non-negative/],
     [['--url', URL, '--token', 't', '--labels', 'site'], /key=value/],
     [['--url', URL, '--token', 't', '--prefix', '-bad'], /--prefix/],
@@ -154,5 +191,7 @@ describe('parseCli', () => {
     const parsed = exit(['--help']);
     expect(parsed.code).toBe(0);
     expect(parsed.output).toMatch(/--exit-when-idle/);
+    expect(parsed.output).toMatch(/--no-reboot/);
+    expect(parsed.output).toMatch(/--refuse-cancel-rate/);
   });
 });

@@ -135,6 +135,27 @@ export function buildProgram(): Command {
         .default(d.hangRate),
     )
     .addOption(
+      new Option('--reboot-ms <ms>', 'how long a device restarting into a patch stays away')
+        .argParser(duration)
+        .default(d.rebootMs),
+    )
+    .addOption(
+      new Option('--no-reboot', 'apply patches without a restart: report "succeeded" with the version'),
+    )
+    .addOption(
+      new Option(
+        '--rollback-rate <p>',
+        'chance a restart comes back on the old firmware (bootloader rollback)',
+      )
+        .argParser(probability)
+        .default(d.rollbackRate),
+    )
+    .addOption(
+      new Option('--refuse-cancel-rate <p>', 'chance a device refuses a cancel request and carries on')
+        .argParser(probability)
+        .default(d.refuseCancelRate),
+    )
+    .addOption(
       new Option('--disconnect-rate <per-s>', 'network blips per device per second (fail over)')
         .argParser(nonNegative)
         .default(d.disconnectRate),
@@ -214,6 +235,9 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   if (flags.firmware.trim() === '' || flags.firmware.length > 64) {
     return usage('--firmware must be 1 to 64 characters');
   }
+  if (!flags.reboot && flags.rollbackRate > 0) {
+    return usage('--rollback-rate needs restarts: rollbacks happen at the restart, and --no-reboot has none');
+  }
 
   return {
     kind: 'run',
@@ -235,6 +259,10 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
         crashDowntimeMs: flags.crashDowntimeMs,
         disconnectRate: flags.disconnectRate,
         hangRate: flags.hangRate,
+        reboot: flags.reboot,
+        rebootMs: flags.rebootMs,
+        rollbackRate: flags.rollbackRate,
+        refuseCancelRate: flags.refuseCancelRate,
       },
       staggerMs: flags.staggerMs,
       summaryFile: flags.summary ?? null,

@@ -1,5 +1,6 @@
 import { waitFor } from '@camfleet/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { DeviceEvent } from './device.js';
 import { Fleet, type FleetOptions } from './fleet.js';
 import { FakeFleet, FakePod } from './testing/fake-pod.js';
 
@@ -24,7 +25,7 @@ async function setup(options: Partial<FleetOptions> & { pods?: number } = {}) {
     staggerMs: 0,
     backoff: { baseMs: 20, maxMs: 200 },
     ...options,
-    faults: { downloadMs: 10, applyMs: 40, crashDowntimeMs: 100, ...options.faults },
+    faults: { downloadMs: 10, applyMs: 40, crashDowntimeMs: 100, rebootMs: 30, ...options.faults },
   });
   cleanups.push(() => fleet.stop());
   fleet.start();
@@ -33,42 +34,74 @@ async function setup(options: Partial<FleetOptions> & { pods?: number } = {}) {
   return { fake, pods, fleet };
 }
 
+/** Waits until no device has work left: installs finished, restarts back, reports landed. */
+function settled(fleet: Fleet, what = 'the fleet to settle'): Promise<boolean> {
+  return waitFor(() => fleet.busy === 0, { what });
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('SimulatedDevice against a fake pod', () => {
-  it('registers, installs an offer, reports each phase and adopts the version', async () => {
+  it('registers, installs an offer, reports each phase, restarts and adopts the version', async () => {
     const { fake, fleet } = await setup({ devices: 3, model: 'cam-z', labels: { site: 'lab' } });
     for (const device of fleet.devices) fake.offer(device.id, `d-${device.id}`, 1, '2.0.0');
     await waitFor(() => fleet.summary().installsDone === 3, { what: 'three installs' });
+    await settled(fleet, 'three restarts');
 
     const summary = fleet.summary();
-    expect(summary).toMatchObject({ devices: 3, offersReceived: 3, installsStarted: 3, installsRepeated: 0 });
+    expect(summary).toMatchObject({
+      devices: 3,
+      connected: 3,
+      offersReceived: 3,
+      installsStarted: 3,
+      installsRepeated: 0,
+      reboots: 3,
+      rollbacks: 0,
+    });
     expect(summary.firmware).toEqual({ '2.0.0': 3 });
     expect(fake.reportsOf('d-cam-0001').map((r) => r.status)).toEqual([
       'downloading',
       'installing',
-      'succeeded',
+      'installed',
     ]);
     expect(fake.registrations[0]?.input).toEqual({
       model: 'cam-z',
       firmwareVersion: '1.0.0',
       labels: { site: 'lab' },
     });
+    expect(fake.registrations.filter((r) => r.deviceId === 'cam-0002').map((r) => r.input)).toEqual([
+      { model: 'cam-z', firmwareVersion: '1.0.0', labels: { site: 'lab' } },
+      { model: 'cam-z', firmwareVersion: '2.0.0', labels: { site: 'lab' } },
+    ]);
+    expect([...fake.deliveries.values()].map((d) => d.state)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+    ]);
     const record = fleet.device('cam-0002')?.record();
-    expect(record?.completed).toMatchObject([{ deliveryId: 'd-cam-0002', attempt: 1, outcome: 'succeeded' }]);
+    expect(record?.completed).toMatchObject([{ deliveryId: 'd-cam-0002', attempt: 1, outcome: 'installed' }]);
   });
 
   it('answers a repeated offer of a finished attempt with its final report, not a new install', async () => {
     const { fake, fleet } = await setup();
     fake.offer('cam-0001', 'del-1');
     await waitFor(() => fleet.summary().installsDone === 1);
+    await settled(fleet);
     // Pretend the server never got the final report and offers the same attempt again.
     const delivery = fake.deliveries.get('del-1')!;
-    delivery.finalStatus = null;
+    delivery.over = false;
     delivery.state = 'installing';
     fake.resend('del-1');
     await waitFor(() => fake.reportsOf('del-1').length === 4, { what: 'the final report again' });
+    await settled(fleet);
 
-    expect(fake.reportsOf('del-1').at(-1)?.status).toBe('succeeded');
-    expect(fleet.summary()).toMatchObject({ installsStarted: 1, duplicateOffers: 1, installsRepeated: 0 });
+    expect(fake.reportsOf('del-1').at(-1)?.status).toBe('installed');
+    expect(fleet.summary()).toMatchObject({
+      installsStarted: 1,
+      duplicateOffers: 1,
+      installsRepeated: 0,
+      reboots: 1, // a repeated report, not a second restart
+    });
   });
 
   it('ignores an offer for the attempt it is installing, and installs a newer attempt again', async () => {
@@ -91,9 +124,11 @@ describe('SimulatedDevice against a fake pod', () => {
     const { fake, fleet } = await setup();
     fake.offer('cam-0001', 'del-1', 1);
     await waitFor(() => fleet.summary().installsDone === 1);
+    await settled(fleet);
+    expect(fake.stateOf('del-1')).toBe('succeeded');
     fake.offer('cam-0001', 'del-1', 2); // a broken server re-offering finished work
     await waitFor(() => fleet.summary().installsDone === 2);
-    expect(fleet.summary().installsRepeated).toBe(1);
+    expect(fleet.summary()).toMatchObject({ installsRepeated: 1, rollbacks: 0 });
   });
 
   it('stops working on an offer whose report is refused', async () => {
@@ -135,6 +170,7 @@ describe('SimulatedDevice against a fake pod', () => {
     stuck = false;
     fake.offer('cam-0001', 'del-1', 2, '2.0.0'); // the server's retry after the ack timeout
     await waitFor(() => fleet.summary().installsDone === 1, { what: 'the retry to install' });
+    await settled(fleet, 'the restart');
 
     expect(fleet.summary()).toMatchObject({
       installsStarted: 2,
@@ -148,12 +184,12 @@ describe('SimulatedDevice against a fake pod', () => {
       '1 installing',
       '2 downloading',
       '2 installing',
-      '2 succeeded',
+      '2 installed',
     ]);
     expect(device.firmwareVersion).toBe('2.0.0');
     expect(device.record().completed).toMatchObject([
       { attempt: 1, outcome: 'hung' },
-      { attempt: 2, outcome: 'succeeded' },
+      { attempt: 2, outcome: 'installed' },
     ]);
   });
 
@@ -165,6 +201,8 @@ describe('SimulatedDevice against a fake pod', () => {
     stuck = false;
     fake.offer('cam-0001', 'del-1', 2);
     await waitFor(() => fleet.summary().installsDone === 1, { what: 'the retry to install' });
+    // Within the 60s ack timeout of the hung attempt: it was dropped, not waited out.
+    await settled(fleet, 'the hung attempt to be dropped and the retry to restart');
     expect(fleet.devices[0]?.busy).toBe(0);
     expect(fleet.summary()).toMatchObject({ installsStarted: 2, installsHung: 1, installsRepeated: 0 });
   });
@@ -196,14 +234,18 @@ describe('SimulatedDevice against a fake pod', () => {
     await waitFor(() => fleet.summary().installsDone === 1, {
       what: 'the install to finish after the crash',
     });
+    await settled(fleet, 'the restart');
 
     expect(fleet.summary()).toMatchObject({
       crashes: 1,
+      reboots: 1,
+      reconnects: 2,
       installsStarted: 1,
       installsRepeated: 0,
       duplicateOffers: 1,
     });
-    expect(fake.registrations.map((r) => r.input.firmwareVersion)).toEqual(['1.0.0', '1.0.0']);
+    // First session, back from the crash (still the old version), back from the restart.
+    expect(fake.registrations.map((r) => r.input.firmwareVersion)).toEqual(['1.0.0', '1.0.0', '3.1.0']);
     expect(fake.stateOf('del-1')).toBe('succeeded');
   });
 
@@ -215,8 +257,10 @@ describe('SimulatedDevice against a fake pod', () => {
     await waitFor(() => [...fake.deliveries.values()].every((d) => d.state === 'installing'));
     await a.close();
     await waitFor(() => fleet.summary().installsDone === 4, { what: 'installs to finish on pod b' });
-
-    expect(b.connections).toBe(4);
+    // Each restart tries pod a next, finds it gone and comes back to b.
+    await settled(fleet, 'the restarts');
+    await waitFor(() => b.connections === 4, { what: 'all four on pod b' });
+    expect([...fake.deliveries.values()].every((d) => d.state === 'succeeded')).toBe(true);
     expect(fleet.summary()).toMatchObject({ installsStarted: 4, installsRepeated: 0, reportsRejected: 0 });
     expect(fleet.summary().reconnects).toBeGreaterThanOrEqual(2);
   });
@@ -237,9 +281,10 @@ describe('SimulatedDevice against a fake pod', () => {
     const { fake, pods, fleet } = await setup();
     fake.offer('cam-0001', 'del-1', 1, '4.0.0');
     await waitFor(() => fleet.summary().installsDone === 1);
+    await settled(fleet, 'the restart');
     pods[0]?.dropAll();
-    await waitFor(() => fake.registrations.length === 2);
-    expect(fake.registrations[1]?.input.firmwareVersion).toBe('4.0.0');
+    await waitFor(() => fake.registrations.length === 3);
+    expect(fake.registrations.map((r) => r.input.firmwareVersion)).toEqual(['1.0.0', '4.0.0', '4.0.0']);
     expect(fleet.devices[0]?.firmwareVersion).toBe('4.0.0');
   });
 
@@ -279,5 +324,237 @@ describe('SimulatedDevice against a fake pod', () => {
     const after = fleet.summary().reconnects;
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(fleet.summary().reconnects).toBe(after);
+  });
+});
+
+describe('restarts, rollbacks and cancel requests', () => {
+  it('restarts after "installed": drops, stays away, reconnects to the next pod with the new version', async () => {
+    const events: DeviceEvent[] = [];
+    const { fake, pods, fleet } = await setup({
+      pods: 2,
+      faults: { rebootMs: 200 },
+      onEvent: (event) => events.push(event),
+    });
+    const [a, b] = pods as [FakePod, FakePod];
+    const device = fleet.devices[0]!;
+    fake.offer('cam-0001', 'del-1', 1, '2.0.0');
+    await waitFor(() => device.state === 'offline', { what: 'the restart' });
+    // Applied and accepted, but not proven yet: the server waits for the device to come back.
+    expect(fake.stateOf('del-1')).toBe('verifying');
+    expect(fleet.summary()).toMatchObject({ installsDone: 1, reboots: 1, connected: 0 });
+    expect(device.busy).toBe(1);
+    await settled(fleet, 'the device to come back');
+
+    expect(fake.stateOf('del-1')).toBe('succeeded');
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing', 'installed']);
+    expect(fake.registrations.map((r) => r.input.firmwareVersion)).toEqual(['1.0.0', '2.0.0']);
+    expect(device.record()).toMatchObject({ url: b.url, firmwareVersion: '2.0.0', state: 'online' });
+    expect([a.opens, b.opens]).toEqual([1, 1]);
+    expect(fleet.summary()).toMatchObject({ reboots: 1, reconnects: 1, crashes: 0, rollbacks: 0 });
+
+    const at = (type: DeviceEvent['type']) => events.findIndex((event) => event.type === type);
+    const lost = events.find((event) => event.type === 'disconnected');
+    expect(lost).toMatchObject({ url: a.url, reason: expect.stringMatching(/restart/) });
+    expect(at('install-done')).toBeLessThan(at('disconnected'));
+    expect(events.slice(at('disconnected'))).toMatchObject([
+      { type: 'disconnected' },
+      { type: 'connected', url: b.url },
+      { type: 'rebooted', version: '2.0.0', rolledBack: false },
+    ]);
+  });
+
+  it('stays away --reboot-ms before it comes back', async () => {
+    const marks: { type: string; at: number }[] = [];
+    const { fake, fleet } = await setup({
+      faults: { rebootMs: 250 },
+      onEvent: (event) => marks.push({ type: event.type, at: Date.now() }),
+    });
+    fake.offer('cam-0001', 'del-1');
+    await waitFor(() => fleet.summary().reboots === 1);
+    await settled(fleet);
+    const gone = marks.find((mark) => mark.type === 'disconnected')!.at;
+    const back = marks.findLast((mark) => mark.type === 'connected')!.at;
+    expect(back - gone).toBeGreaterThanOrEqual(240);
+  });
+
+  it('with --no-reboot reports "succeeded" with the version it runs, and stays connected', async () => {
+    const { fake, pods, fleet } = await setup({ faults: { reboot: false } });
+    fake.offer('cam-0001', 'del-1', 1, '2.5.0');
+    await waitFor(() => fleet.summary().installsDone === 1);
+    await settled(fleet);
+
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing', 'succeeded']);
+    expect(fake.reportsOf('del-1')[2]).toMatchObject({ status: 'succeeded', firmwareVersion: '2.5.0' });
+    expect(fake.stateOf('del-1')).toBe('succeeded');
+    expect(fleet.summary()).toMatchObject({ reboots: 0, reconnects: 0, connects: 1, connected: 1 });
+    expect(fleet.summary().firmware).toEqual({ '2.5.0': 1 });
+    expect(fake.registrations).toHaveLength(1);
+    expect(pods[0]?.opens).toBe(1);
+    expect(fleet.devices[0]?.record().completed).toMatchObject([{ outcome: 'succeeded' }]);
+  });
+
+  it('comes back on the old version after a rollback; the retry installs again and is no repeat', async () => {
+    let rollingBack = true; // all draws 0 while rolling back: the restart rolls back; 0.99 after
+    const { fake, fleet } = await setup({
+      faults: { rollbackRate: 0.5 },
+      random: () => (rollingBack ? 0 : 0.99),
+    });
+    const device = fleet.devices[0]!;
+    fake.offer('cam-0001', 'del-1', 1, '2.0.0');
+    await waitFor(() => fleet.summary().rollbacks === 1, { what: 'the rollback' });
+    await settled(fleet, 'the device to come back');
+
+    expect(fake.registrations.map((r) => r.input.firmwareVersion)).toEqual(['1.0.0', '1.0.0']);
+    expect(fake.rollbacks).toEqual([{ deliveryId: 'del-1', attempt: 1, firmwareVersion: '1.0.0' }]);
+    expect(fake.stateOf('del-1')).toBe('failed');
+    expect(device.firmwareVersion).toBe('1.0.0');
+    expect(fleet.summary()).toMatchObject({ installsDone: 1, reboots: 1, rollbacks: 1 });
+
+    rollingBack = false;
+    fake.offer('cam-0001', 'del-1', 2, '2.0.0'); // the server's retry
+    await waitFor(() => fleet.summary().installsDone === 2, { what: 'the retry to install' });
+    await settled(fleet, 'the second restart');
+
+    expect(fleet.summary()).toMatchObject({
+      installsStarted: 2,
+      installsDone: 2,
+      installsRepeated: 0,
+      reboots: 2,
+      rollbacks: 1,
+      duplicateOffers: 0,
+    });
+    expect(fake.registrations.map((r) => r.input.firmwareVersion)).toEqual(['1.0.0', '1.0.0', '2.0.0']);
+    expect(fake.stateOf('del-1')).toBe('succeeded');
+    expect(device.firmwareVersion).toBe('2.0.0');
+    expect(device.record().completed).toMatchObject([
+      { attempt: 1, outcome: 'rolled-back' },
+      { attempt: 2, outcome: 'installed' },
+    ]);
+    expect(fake.reportsOf('del-1').map((r) => `${r.attempt} ${r.status}`)).toEqual([
+      '1 downloading',
+      '1 installing',
+      '1 installed',
+      '2 downloading',
+      '2 installing',
+      '2 installed',
+    ]);
+
+    // Once the retry stuck, another attempt would be a repeat again.
+    fake.offer('cam-0001', 'del-1', 3, '2.0.0');
+    await waitFor(() => fleet.summary().installsStarted === 3);
+    expect(fleet.summary().installsRepeated).toBe(1);
+  });
+
+  it('honours a cancel request mid-install: stops and reports "canceled"', async () => {
+    const { fake, fleet } = await setup({ faults: { applyMs: 400 } });
+    const device = fleet.devices[0]!;
+    fake.offer('cam-0001', 'del-1', 1, '2.0.0');
+    await waitFor(() => fake.stateOf('del-1') === 'installing');
+    fake.cancel('cam-0001', 'del-1', 1, 'rollout aborted');
+    await waitFor(() => fake.stateOf('del-1') === 'canceled', { what: 'the canceled report' });
+    await settled(fleet);
+    await pause(500); // past the apply time: nothing more comes
+
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing', 'canceled']);
+    expect(fleet.summary()).toMatchObject({
+      cancelsAccepted: 1,
+      cancelsRefused: 0,
+      cancelsIgnored: 0,
+      installsDone: 0,
+      installsFailed: 0,
+      reboots: 0,
+      reportsRejected: 0,
+    });
+    expect(device.firmwareVersion).toBe('1.0.0');
+    expect(device.record().completed).toMatchObject([{ attempt: 1, outcome: 'canceled' }]);
+
+    // The retry of a canceled attempt is new work, not a repeat.
+    fake.offer('cam-0001', 'del-1', 2, '2.0.0');
+    await waitFor(() => fleet.summary().installsDone === 1);
+    expect(fleet.summary().installsRepeated).toBe(0);
+  });
+
+  it('honours a cancel request while downloading', async () => {
+    const { fake, fleet } = await setup({ faults: { downloadMs: 400 } });
+    fake.offer('cam-0001', 'del-1');
+    await waitFor(() => fake.stateOf('del-1') === 'downloading');
+    fake.cancel('cam-0001', 'del-1');
+    await waitFor(() => fake.stateOf('del-1') === 'canceled');
+    await settled(fleet);
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'canceled']);
+    expect(fleet.summary().cancelsAccepted).toBe(1);
+  });
+
+  it('refuses a cancel request it can no longer honour: carries on and reports its real outcome', async () => {
+    const events: DeviceEvent[] = [];
+    const { fake, fleet } = await setup({
+      faults: { applyMs: 300, refuseCancelRate: 1 },
+      onEvent: (event) => events.push(event),
+    });
+    fake.offer('cam-0001', 'del-1', 1, '2.0.0');
+    await waitFor(() => fake.stateOf('del-1') === 'installing');
+    fake.cancel('cam-0001', 'del-1');
+    await waitFor(() => fleet.summary().cancelsRefused === 1);
+    fake.cancel('cam-0001', 'del-1'); // asked again: already decided
+    await waitFor(() => fleet.summary().installsDone === 1, { what: 'the install to carry on' });
+    await settled(fleet, 'the restart');
+
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing', 'installed']);
+    expect(fleet.summary()).toMatchObject({
+      cancelsRefused: 1,
+      cancelsAccepted: 0,
+      cancelsIgnored: 1,
+      reboots: 1,
+      reportsRejected: 0,
+    });
+    expect(fake.stateOf('del-1')).toBe('succeeded');
+    expect(fleet.devices[0]?.firmwareVersion).toBe('2.0.0');
+    expect(events.filter((event) => event.type === 'cancel').map((event) => event.decision)).toEqual([
+      'refused',
+      'ignored',
+    ]);
+  });
+
+  it('ignores a cancel for anything not in progress: unknown delivery, other attempt, finished work', async () => {
+    const { fake, fleet } = await setup({ faults: { applyMs: 200 } });
+    fake.cancel('cam-0001', 'del-unknown', 1);
+    fake.offer('cam-0001', 'del-1', 1, '2.0.0');
+    await waitFor(() => fake.stateOf('del-1') === 'installing');
+    fake.cancel('cam-0001', 'del-1', 2); // not the attempt in progress
+    await waitFor(() => fleet.summary().cancelsIgnored === 2);
+    await waitFor(() => fleet.summary().installsDone === 1);
+    await settled(fleet);
+    fake.cancel('cam-0001', 'del-1', 1); // finished here
+    await waitFor(() => fleet.summary().cancelsIgnored === 3);
+
+    expect(fake.reportsOf('del-unknown')).toEqual([]);
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing', 'installed']);
+    expect(fake.stateOf('del-1')).toBe('succeeded');
+    expect(fleet.summary()).toMatchObject({ cancelsAccepted: 0, cancelsRefused: 0, reportsRejected: 0 });
+  });
+
+  it('ignores a cancel for a hung attempt: it hears nothing', async () => {
+    const { fake, fleet } = await setup({ faults: { hangRate: 1 } });
+    fake.ackTimeoutMs = 300;
+    fake.offer('cam-0001', 'del-1');
+    await waitFor(() => fleet.summary().installsHung === 1);
+    fake.cancel('cam-0001', 'del-1');
+    await waitFor(() => fleet.summary().cancelsIgnored === 1);
+    await settled(fleet, 'the ack timeout');
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing']);
+  });
+
+  it('takes a refused "canceled" report (delivery already finished) as a rejected report', async () => {
+    const { fake, fleet } = await setup({ faults: { applyMs: 300 } });
+    fake.offer('cam-0001', 'del-1');
+    await waitFor(() => fake.stateOf('del-1') === 'installing');
+    fake.reportFailure = { code: 'DELIVERY_FINISHED', message: 'delivery is canceled' };
+    fake.cancel('cam-0001', 'del-1');
+    await waitFor(() => fleet.summary().reportsRejected === 1);
+    await settled(fleet);
+
+    expect(fake.reportsOf('del-1').at(-1)?.status).toBe('canceled');
+    expect(fleet.summary()).toMatchObject({ cancelsAccepted: 1, installsDone: 0, reboots: 0 });
+    expect(fleet.devices[0]?.record().completed).toMatchObject([{ outcome: 'rejected' }]);
   });
 });

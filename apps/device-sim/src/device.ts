@@ -1,8 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jitteredBackoff } from '@camfleet/client';
-import type { Offer, ReportInput, ReportResult } from '@camfleet/contracts';
+import type { Offer, ReportInput, ReportResult, DeviceEvent as ServerEvent } from '@camfleet/contracts';
 import { Connection } from './connection.js';
-import { DEFAULT_FAULTS, type FaultOptions, nextBlipMs, planInstall, type Random } from './faults.js';
+import {
+  DEFAULT_FAULTS,
+  type FaultOptions,
+  type InstallPlan,
+  nextBlipMs,
+  planInstall,
+  type Random,
+} from './faults.js';
 import { DeliveryLedger, type OfferDecision } from './ledger.js';
 import { classifyFailure, describeFailure } from './outcome.js';
 import { type DeviceCounters, type DeviceSnapshot, emptyCounters } from './summary.js';
@@ -42,7 +49,14 @@ export type DeviceEvent =
   | (OfferRef & { type: 'install-done'; version: string })
   | (OfferRef & { type: 'install-failed'; error: string })
   | (OfferRef & { type: 'install-hung'; version: string })
+  | (OfferRef & { type: 'install-canceled' })
+  /** Back from the restart after `installed`, running `version` (the old one if it rolled back). */
+  | (OfferRef & { type: 'rebooted'; version: string; rolledBack: boolean })
+  | (OfferRef & { type: 'cancel'; decision: CancelDecision; reason: string })
   | (OfferRef & { type: 'report-rejected'; status: ReportInput['status']; reason: string });
+
+/** What the device did with a cancel request: honoured it, refused it (too late), or had nothing to cancel. */
+export type CancelDecision = 'accepted' | 'refused' | 'ignored';
 
 /** A delivery this device finished working on, however it ended. */
 export interface CompletedDelivery {
@@ -50,8 +64,14 @@ export interface CompletedDelivery {
   rolloutId: string;
   attempt: number;
   patchVersion: string;
-  /** `hung`: the attempt went silent after `installing` (--hang-rate); the server times it out. */
-  outcome: 'succeeded' | 'failed' | 'rejected' | 'hung';
+  /**
+   * `succeeded`: reported `succeeded`, running the patch without a restart (--no-reboot).
+   * `installed`: reported `installed`, restarted and registered running the patch's version.
+   * `rolled-back`: reported `installed`, but came back from the restart on the old version.
+   * `canceled`: stopped on the server's request and reported `canceled`.
+   * `hung`: the attempt went silent after `installing` (--hang-rate); the server times it out.
+   */
+  outcome: 'succeeded' | 'installed' | 'rolled-back' | 'failed' | 'canceled' | 'rejected' | 'hung';
   /** Why the server refused a report, for `rejected`. */
   reason?: string;
   at: number;
@@ -65,16 +85,29 @@ export interface DeviceRecord extends DeviceSnapshot {
   completed: CompletedDelivery[];
 }
 
+/**
+ * Where an attempt is. Only `downloading` and `installing` (applying included) can be canceled;
+ * later the outcome is already being reported, or the device is restarting into it.
+ */
+type WorkPhase = 'downloading' | 'installing' | 'hung' | 'reporting' | 'canceling' | 'rebooting';
+
 /** One attempt being worked on; aborted when superseded by a newer attempt or the device stops. */
 interface Work {
   offer: Offer;
   controller: AbortController;
+  /** Aborted when the device honours a cancel request: the install stops and reports `canceled`. */
+  cancel: AbortController;
+  phase: WorkPhase;
+  /** What this device decided on a cancel request for the attempt, once it got one. */
+  cancelDecision: CancelDecision | null;
 }
 
 type ReportOutcome =
   | { kind: 'landed'; result: ReportResult }
   | { kind: 'rejected'; reason: string }
   | { kind: 'aborted' };
+
+type CancelRequest = Extract<ServerEvent, { type: 'cancel' }>;
 
 const FAILURE_MESSAGE = 'simulated install failure';
 
@@ -104,10 +137,10 @@ export class SimulatedDevice {
   private urlIndex = 0;
   private reconnectAttempt = 0;
   private subscribeAttempt = 0;
-  /** The last offer id seen, so a new session resumes the subscription after it. */
+  /** The last event id seen (an offer's, or a cancel's), so a new session resumes after it. */
   private lastEventId: string | null = null;
-  /** Set by a crash: the next reconnect waits this long instead of backing off. */
-  private crashDowntimeMs: number | null = null;
+  /** Set by a crash or restart: the next reconnect waits this long instead of backing off. */
+  private downtimeMs: number | null = null;
   private readonly readyWaiters = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -175,7 +208,7 @@ export class SimulatedDevice {
     const connection = this.connection;
     if (!connection || this.isOver()) return;
     this.counters.crashes++;
-    this.crashDowntimeMs = this.faults.crashDowntimeMs;
+    this.downtimeMs = this.faults.crashDowntimeMs;
     this.lastEventId = null;
     this.emit({ type: 'crash', deviceId: this.id });
     connection.drop('simulated crash');
@@ -262,7 +295,7 @@ export class SimulatedDevice {
           if (!this.isCurrent(connection)) return;
           this.subscribeAttempt = 0;
           this.lastEventId = envelope.id;
-          this.handleOffer(envelope.data);
+          this.handleEvent(envelope.data);
         },
         onError: (error) => {
           if (!this.isCurrent(connection)) return;
@@ -286,8 +319,8 @@ export class SimulatedDevice {
     this.currentState = 'offline';
     this.counters.reconnects++;
     this.emit({ type: 'disconnected', deviceId: this.id, url: connection.url, reason });
-    const delay = this.crashDowntimeMs ?? this.backoff(this.reconnectAttempt++);
-    this.crashDowntimeMs = null;
+    const delay = this.downtimeMs ?? this.backoff(this.reconnectAttempt++);
+    this.downtimeMs = null;
     this.urlIndex++;
     this.later(delay, () => this.connect());
   }
@@ -327,7 +360,12 @@ export class SimulatedDevice {
     });
   }
 
-  // ── offers and installs ─────────────────────────────────────────────────────
+  // ── offers, cancels and installs ────────────────────────────────────────────
+
+  private handleEvent(event: ServerEvent): void {
+    if (event.type === 'offer') this.handleOffer(event.offer);
+    else this.handleCancel(event);
+  }
 
   private handleOffer(offer: Offer): void {
     this.counters.offersReceived++;
@@ -354,71 +392,193 @@ export class SimulatedDevice {
     }
   }
 
+  /**
+   * A request to stop an attempt. While it downloads or installs, the device honours it (reports
+   * `canceled`) or, with --refuse-cancel-rate, refuses and carries on. Anything else is ignored:
+   * an unknown or finished attempt, a hung one, one already reporting its outcome or restarting
+   * into it, or a repeat of a request already decided.
+   */
+  private handleCancel(request: CancelRequest): void {
+    const work = this.works.get(workKey(request.deliveryId, request.attempt));
+    const cancellable =
+      work !== undefined &&
+      work.cancelDecision === null &&
+      (work.phase === 'downloading' || work.phase === 'installing');
+    let decision: CancelDecision = 'ignored';
+    if (!cancellable) {
+      this.counters.cancelsIgnored++;
+    } else if (this.random() < this.faults.refuseCancelRate) {
+      decision = 'refused';
+      this.counters.cancelsRefused++;
+    } else {
+      decision = 'accepted';
+      this.counters.cancelsAccepted++;
+    }
+    const { deliveryId, attempt, reason } = request;
+    this.emit({ type: 'cancel', deviceId: this.id, deliveryId, attempt, decision, reason });
+    if (!cancellable) return;
+    work.cancelDecision = decision;
+    if (decision === 'accepted') work.cancel.abort();
+  }
+
   private async install(offer: Offer): Promise<void> {
     const key = workKey(offer.deliveryId, offer.attempt);
-    const controller = new AbortController();
-    const signal = AbortSignal.any([controller.signal, this.lifetime.signal]);
-    this.works.set(key, { offer, controller });
+    const work: Work = {
+      offer,
+      controller: new AbortController(),
+      cancel: new AbortController(),
+      phase: 'downloading',
+      cancelDecision: null,
+    };
+    // `signal` abandons the attempt (superseded, device stopped); `steps` also ends on a cancel.
+    const signal = AbortSignal.any([work.controller.signal, this.lifetime.signal]);
+    const steps = AbortSignal.any([signal, work.cancel.signal]);
+    this.works.set(key, work);
     this.ledger.start(offer.deliveryId, offer.attempt);
     this.counters.installsStarted++;
     const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
     this.emit({ ...ref, type: 'install-started', version: offer.patch.version });
     const plan = planInstall(this.faults, this.slow, this.random);
     const base = { deliveryId: offer.deliveryId, attempt: offer.attempt };
-    let installed = false;
+    const version = offer.patch.version;
     let finalReport: ReportInput | null = null;
     try {
-      const downloading = await this.report({ ...base, status: 'downloading', progress: 0 }, signal, offer);
-      if (downloading.kind !== 'landed') return;
-      await sleep(plan.downloadMs, undefined, { signal });
-      const installing = await this.report({ ...base, status: 'installing', progress: 50 }, signal, offer);
-      if (installing.kind !== 'landed') return;
-      if (plan.hangs) {
-        // Stuck in the updater: nothing more is reported for this attempt (a re-offer of it is
-        // ignored). It stays busy until the server's ack timeout should have failed it, or a
-        // newer attempt supersedes it; it was never installed, so that one is no repeat.
-        this.counters.installsHung++;
-        this.complete(offer, 'hung');
-        this.emit({ ...ref, type: 'install-hung', version: offer.patch.version });
-        await sleep(offer.ackTimeoutMs, undefined, { signal });
-        return;
-      }
-      if (plan.crashAtMs !== null) {
-        await sleep(plan.crashAtMs, undefined, { signal });
-        this.crash();
-        await sleep(plan.applyMs - plan.crashAtMs, undefined, { signal });
-      } else {
-        await sleep(plan.applyMs, undefined, { signal });
-      }
-      if (plan.fails) {
+      const applied = await this.apply(work, plan, steps);
+      if (applied === 'stopped') return;
+      work.phase = 'reporting';
+      if (applied === 'failed') {
         finalReport = { ...base, status: 'failed', error: FAILURE_MESSAGE };
+      } else if (this.faults.reboot) {
+        finalReport = { ...base, status: 'installed', progress: 100 };
       } else {
-        installed = true;
-        this.firmware = offer.patch.version;
-        finalReport = { ...base, status: 'succeeded', progress: 100 };
+        // Applied in place: it runs the patch now.
+        this.firmware = version;
+        finalReport = { ...base, status: 'succeeded', progress: 100, firmwareVersion: version };
       }
       const outcome = await this.report(finalReport, signal, offer);
       if (outcome.kind !== 'landed') {
+        // Refused: the staged image is discarded (with a restart ahead, it never runs).
         finalReport = null;
         return;
       }
-      if (finalReport.status === 'succeeded') {
-        this.counters.installsDone++;
-        this.ledger.markSucceededLanded(offer.deliveryId);
-        this.complete(offer, 'succeeded');
-        this.emit({ ...ref, type: 'install-done', version: offer.patch.version });
-      } else {
+      if (finalReport.status === 'failed') {
         this.counters.installsFailed++;
         this.complete(offer, 'failed');
         this.emit({ ...ref, type: 'install-failed', error: FAILURE_MESSAGE });
+        return;
       }
+      this.counters.installsDone++;
+      this.ledger.markAccepted(offer.deliveryId, offer.attempt);
+      this.emit({ ...ref, type: 'install-done', version });
+      if (finalReport.status === 'succeeded') {
+        this.complete(offer, 'succeeded');
+        return;
+      }
+      // The server now waits for the device to prove the version by registering with it.
+      work.phase = 'rebooting';
+      const running = await this.reboot(offer, plan.rollsBack, signal);
+      if (running === null) return;
+      this.complete(offer, plan.rollsBack ? 'rolled-back' : 'installed');
+      this.emit({ ...ref, type: 'rebooted', version: running, rolledBack: plan.rollsBack });
     } catch (error) {
-      if (!signal.aborted) throw error;
-      finalReport = null;
+      if (!steps.aborted) throw error;
+      finalReport = signal.aborted ? null : await this.reportCanceled(work, signal);
     } finally {
-      this.ledger.finish(offer.deliveryId, offer.attempt, finalReport, installed);
+      this.ledger.finish(offer.deliveryId, offer.attempt, finalReport);
       this.works.delete(key);
     }
+  }
+
+  /**
+   * Downloads and applies, reporting progress. `stopped`: a progress report was refused, or the
+   * attempt hung. Throws once `steps` aborts (superseded, stopped, or a cancel honoured).
+   */
+  private async apply(
+    work: Work,
+    plan: InstallPlan,
+    steps: AbortSignal,
+  ): Promise<'applied' | 'failed' | 'stopped'> {
+    const { offer } = work;
+    const progress = async (status: 'downloading' | 'installing', percent: number): Promise<boolean> => {
+      const input: ReportInput = {
+        deliveryId: offer.deliveryId,
+        attempt: offer.attempt,
+        status,
+        progress: percent,
+      };
+      const outcome = await this.report(input, steps, offer);
+      if (outcome.kind === 'aborted') steps.throwIfAborted();
+      return outcome.kind === 'landed';
+    };
+    if (!(await progress('downloading', 0))) return 'stopped';
+    await sleep(plan.downloadMs, undefined, { signal: steps });
+    work.phase = 'installing';
+    if (!(await progress('installing', 50))) return 'stopped';
+    if (plan.hangs) {
+      // Stuck in the updater: nothing more is reported for this attempt (a re-offer of it, or a
+      // cancel, is ignored). It stays busy until the server's ack timeout should have failed it,
+      // or a newer attempt supersedes it; it was never installed, so that one is no repeat.
+      work.phase = 'hung';
+      this.counters.installsHung++;
+      this.complete(offer, 'hung');
+      const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
+      this.emit({ ...ref, type: 'install-hung', version: offer.patch.version });
+      await sleep(offer.ackTimeoutMs, undefined, { signal: steps });
+      return 'stopped';
+    }
+    if (plan.crashAtMs !== null) {
+      await sleep(plan.crashAtMs, undefined, { signal: steps });
+      this.crash();
+      await sleep(plan.applyMs - plan.crashAtMs, undefined, { signal: steps });
+    } else {
+      await sleep(plan.applyMs, undefined, { signal: steps });
+    }
+    return plan.fails ? 'failed' : 'applied';
+  }
+
+  /** Stops on the server's request and says so; the final report to remember, or null if refused. */
+  private async reportCanceled(work: Work, signal: AbortSignal): Promise<ReportInput | null> {
+    work.phase = 'canceling';
+    const { offer } = work;
+    const report: ReportInput = { deliveryId: offer.deliveryId, attempt: offer.attempt, status: 'canceled' };
+    // A STALE_ATTEMPT or DELIVERY_FINISHED answer is fine: counted as reportsRejected, as ever.
+    const outcome = await this.report(report, signal, offer);
+    if (outcome.kind !== 'landed') return null;
+    this.complete(offer, 'canceled');
+    this.emit({
+      type: 'install-canceled',
+      deviceId: this.id,
+      deliveryId: offer.deliveryId,
+      attempt: offer.attempt,
+    });
+    return report;
+  }
+
+  /**
+   * Restarts into an installed patch: drops the connection, stays away `rebootMs`, then comes back
+   * (on the next URL, as after any loss) and registers with the version it runs: the patch's, or
+   * the old one when the bootloader rolled back. Resolves to that version, or null if the attempt
+   * was abandoned meanwhile (superseded, device stopped).
+   */
+  private async reboot(offer: Offer, rollsBack: boolean, signal: AbortSignal): Promise<string | null> {
+    this.counters.reboots++;
+    if (rollsBack) {
+      // Marked before going away, so the server's retry offer, however quick, is no repeat.
+      this.counters.rollbacks++;
+      this.ledger.markRolledBack(offer.deliveryId, offer.attempt);
+    } else {
+      this.firmware = offer.patch.version;
+    }
+    const running = this.firmware;
+    // A restart forgets the subscription position, as a crash does; the ledger is kept on flash.
+    this.lastEventId = null;
+    const connection = this.connection;
+    if (connection) {
+      this.downtimeMs = this.faults.rebootMs;
+      connection.drop('restarting into the new firmware');
+    }
+    // (Already offline: the pending reconnect registers with the version it runs now.)
+    return (await this.ready(signal)) ? running : null;
   }
 
   /** The same attempt was offered again after it finished here: repeat its final report. */
@@ -428,8 +588,8 @@ export class SimulatedDevice {
     this.resending.add(key);
     try {
       const outcome = await this.report(report, this.lifetime.signal, offer);
-      if (outcome.kind === 'landed' && outcome.result.state === 'succeeded') {
-        this.ledger.markSucceededLanded(offer.deliveryId);
+      if (outcome.kind === 'landed' && (report.status === 'installed' || report.status === 'succeeded')) {
+        this.ledger.markAccepted(offer.deliveryId, offer.attempt);
       }
     } finally {
       this.resending.delete(key);
@@ -438,7 +598,7 @@ export class SimulatedDevice {
 
   /**
    * Sends a report until it lands, retrying through disconnects (on whatever session is current).
-   * A domain error, or an answer saying the delivery is already over, is final: counted as rejected.
+   * A domain error, or an answer saying the delivery ended regardless, is final: counted as rejected.
    */
   private async report(input: ReportInput, signal: AbortSignal, offer: Offer): Promise<ReportOutcome> {
     for (let attempt = 0; ; attempt++) {
@@ -446,8 +606,7 @@ export class SimulatedDevice {
       if (!connection) return { kind: 'aborted' };
       try {
         const result = await connection.client.device.report.mutate(input, { signal });
-        const over = input.status !== 'succeeded' && input.status !== 'failed' && isOver(result.state);
-        if (!over) return { kind: 'landed', result };
+        if (!contradicts(input.status, result.state)) return { kind: 'landed', result };
         return this.rejectReport(input, offer, `delivery is ${result.state}`);
       } catch (error) {
         if (signal.aborted) return { kind: 'aborted' };
@@ -536,4 +695,19 @@ function workKey(deliveryId: string, attempt: number): string {
 
 function isOver(state: ReportResult['state']): boolean {
   return state === 'succeeded' || state === 'failed' || state === 'canceled';
+}
+
+/** Whether the server's answer to a report says the delivery ended without it. */
+function contradicts(status: ReportInput['status'], state: ReportResult['state']): boolean {
+  switch (status) {
+    case 'downloading':
+    case 'installing':
+      return isOver(state);
+    case 'installed':
+      // Accepted: verifying (or already verified, when repeated).
+      return state === 'failed' || state === 'canceled';
+    default:
+      // A final report landed; whatever the delivery does next (a retry, …) is the server's business.
+      return false;
+  }
 }

@@ -8,13 +8,20 @@ const sequence = (...values: number[]) => {
 
 describe('faults', () => {
   it('plans a plain install with ±20% jitter', () => {
-    // Draws, in order: apply jitter, download jitter, fail, crash, hang.
+    // Draws, in order: apply jitter, download jitter, fail, crash, hang, rollback.
     const plan = planInstall(
       { ...DEFAULT_FAULTS, downloadMs: 100, applyMs: 500 },
       false,
-      sequence(0, 1, 0.9, 0.9, 0.9),
+      sequence(0, 1, 0.9, 0.9, 0.9, 0.9),
     );
-    expect(plan).toEqual({ downloadMs: 120, applyMs: 400, fails: false, crashAtMs: null, hangs: false });
+    expect(plan).toEqual({
+      downloadMs: 120,
+      applyMs: 400,
+      fails: false,
+      crashAtMs: null,
+      hangs: false,
+      rollsBack: false,
+    });
   });
 
   it('fails and crashes by their rates, and slows slow devices', () => {
@@ -41,6 +48,20 @@ describe('faults', () => {
     expect(planInstall({ ...DEFAULT_FAULTS, hangRate: 1 }, false, () => 0.999).hangs).toBe(true);
   });
 
+  it('rolls back by its rate, only an install that applied, and only with restarts', () => {
+    const faults = { ...DEFAULT_FAULTS, rollbackRate: 0.5, failRate: 0.5, hangRate: 0.5 };
+    // apply, download, fail, crash, hang, rollback
+    expect(planInstall(faults, false, sequence(0.5, 0.5, 0.9, 0.9, 0.9, 0.25)).rollsBack).toBe(true);
+    expect(planInstall(faults, false, sequence(0.5, 0.5, 0.9, 0.9, 0.9, 0.75)).rollsBack).toBe(false);
+    expect(planInstall(faults, false, sequence(0.5, 0.5, 0.1, 0.9, 0.9, 0.25)).rollsBack).toBe(false);
+    expect(planInstall(faults, false, sequence(0.5, 0.5, 0.9, 0.9, 0.1, 0.25)).rollsBack).toBe(false);
+    expect(planInstall({ ...faults, reboot: false }, false, () => 0.75).rollsBack).toBe(false);
+    expect(
+      planInstall({ ...DEFAULT_FAULTS, reboot: false, rollbackRate: 1 }, false, () => 0.9).rollsBack,
+    ).toBe(false);
+    expect(planInstall(DEFAULT_FAULTS, false, () => 0).rollsBack).toBe(false);
+  });
+
   it('schedules blips only when enabled', () => {
     expect(nextBlipMs(DEFAULT_FAULTS, Math.random)).toBeNull();
     const ms = nextBlipMs({ ...DEFAULT_FAULTS, disconnectRate: 2 }, () => 1 - Math.exp(-1));
@@ -53,5 +74,10 @@ describe('faults', () => {
     expect(faultProblem({ ...DEFAULT_FAULTS, applyMs: -1 })).toMatch(/applyMs/);
     expect(faultProblem({ ...DEFAULT_FAULTS, crashRate: Number.NaN })).toMatch(/crashRate/);
     expect(faultProblem({ ...DEFAULT_FAULTS, hangRate: 1.5 })).toMatch(/hangRate/);
+    expect(faultProblem({ ...DEFAULT_FAULTS, rollbackRate: -0.1 })).toMatch(/rollbackRate/);
+    expect(faultProblem({ ...DEFAULT_FAULTS, refuseCancelRate: 2 })).toMatch(/refuseCancelRate/);
+    expect(faultProblem({ ...DEFAULT_FAULTS, rebootMs: -5 })).toMatch(/rebootMs/);
+    expect(faultProblem({ ...DEFAULT_FAULTS, reboot: false, rollbackRate: 0.1 })).toMatch(/needs reboot/);
+    expect(faultProblem({ ...DEFAULT_FAULTS, reboot: false })).toBeNull();
   });
 });

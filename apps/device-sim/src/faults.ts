@@ -31,6 +31,25 @@ export interface FaultOptions {
    * server's ack timeout fails the attempt and offers a new one, which is planned afresh.
    */
   hangRate: number;
+  /**
+   * Whether an applied patch needs a restart (the default): the device reports `installed`, drops
+   * its connection, stays away `rebootMs`, and proves the new version by registering with it.
+   * Without a restart it reports `succeeded` with the version it now runs.
+   */
+  reboot: boolean;
+  /** How long a restarting device stays away. */
+  rebootMs: number;
+  /**
+   * Chance a restart comes back on the OLD firmware, as a camera whose bootloader rolled the
+   * update back: it registers with its previous version and the server retries the delivery.
+   * Only with `reboot`.
+   */
+  rollbackRate: number;
+  /**
+   * Chance the device refuses a cancel request for the attempt it is working on (it can no longer
+   * stop, e.g. it is writing flash): it carries on and reports its real outcome.
+   */
+  refuseCancelRate: number;
 }
 
 export const DEFAULT_FAULTS: FaultOptions = {
@@ -43,18 +62,38 @@ export const DEFAULT_FAULTS: FaultOptions = {
   crashDowntimeMs: 1_000,
   disconnectRate: 0,
   hangRate: 0,
+  reboot: true,
+  rebootMs: 300,
+  rollbackRate: 0,
+  refuseCancelRate: 0,
 };
 
 /** Null if the options are usable, else what is wrong with them. */
 export function faultProblem(faults: FaultOptions): string | null {
-  for (const key of ['failRate', 'slowRate', 'crashRate', 'hangRate'] as const) {
+  for (const key of [
+    'failRate',
+    'slowRate',
+    'crashRate',
+    'hangRate',
+    'rollbackRate',
+    'refuseCancelRate',
+  ] as const) {
     const value = faults[key];
     if (!(value >= 0 && value <= 1)) return `${key} must be between 0 and 1, got ${value}`;
   }
-  for (const key of ['downloadMs', 'applyMs', 'slowMs', 'crashDowntimeMs', 'disconnectRate'] as const) {
+  for (const key of [
+    'downloadMs',
+    'applyMs',
+    'slowMs',
+    'crashDowntimeMs',
+    'disconnectRate',
+    'rebootMs',
+  ] as const) {
     const value = faults[key];
     if (!(Number.isFinite(value) && value >= 0)) return `${key} must be a non-negative number, got ${value}`;
   }
+  if (!faults.reboot && faults.rollbackRate > 0)
+    return 'rollbackRate needs reboot: rollbacks happen at the restart';
   return null;
 }
 
@@ -67,6 +106,8 @@ export interface InstallPlan {
   crashAtMs: number | null;
   /** The attempt goes silent after its `installing` report (so it neither crashes nor ends). */
   hangs: boolean;
+  /** The restart after a successful apply comes back on the old firmware (never with `fails` or `hangs`). */
+  rollsBack: boolean;
 }
 
 /** ±20% jitter so a fleet does not move in lockstep. */
@@ -81,7 +122,8 @@ export function planInstall(faults: FaultOptions, slow: boolean, random: Random)
   const fails = random() < faults.failRate;
   const crashAtMs = random() < faults.crashRate ? Math.floor(random() * applyMs) : null;
   const hangs = random() < faults.hangRate;
-  return { downloadMs, applyMs, fails, crashAtMs: hangs ? null : crashAtMs, hangs };
+  const rollsBack = random() < faults.rollbackRate && faults.reboot && !fails && !hangs;
+  return { downloadMs, applyMs, fails, crashAtMs: hangs ? null : crashAtMs, hangs, rollsBack };
 }
 
 /** Delay until the next network blip (exponentially distributed), or null when blips are off. */

@@ -1,6 +1,7 @@
 export { buildProgram, type CliOptions, type CliParse, parseCli } from './cli.js';
 export { Connection, type ConnectionOptions } from './connection.js';
 export {
+  type CancelDecision,
   type CompletedDelivery,
   type DeviceEvent,
   type DeviceOptions,

@@ -11,21 +11,25 @@ export type OfferDecision =
   /** An attempt older than one already seen, or one abandoned after a rejection: ignore. */
   | { kind: 'ignore' };
 
-type AttemptState =
-  | { phase: 'working' }
-  /** `report` is the final report to repeat if the same attempt is offered again (null: abandoned). */
-  | { phase: 'done'; report: ReportInput | null; installed: boolean };
+interface AttemptState {
+  phase: 'working' | 'done';
+  /** Once done: the final report to repeat if the same attempt is offered again (null: abandoned). */
+  report: ReportInput | null;
+  /** The server accepted this attempt's `installed` or `succeeded` report. */
+  accepted: boolean;
+  /** This device came back from the restart on its old firmware: the attempt did not stick. */
+  rolledBack: boolean;
+}
 
 interface DeliveryEntry {
   highestAttempt: number;
   attempts: Map<number, AttemptState>;
-  /** Some attempt's `succeeded` report was accepted by the server. */
-  succeededLanded: boolean;
 }
 
 /**
  * Per-device bookkeeping that keeps installs idempotent: which (deliveryId, attempt) pairs are
- * in progress or done, and what the final report of each done one was. Pure; no I/O.
+ * in progress or done, what the final report of each done one was, and which ones the server
+ * accepted as installed (and whether they then rolled back here). Pure; no I/O.
  */
 export class DeliveryLedger {
   private readonly deliveries = new Map<string, DeliveryEntry>();
@@ -50,50 +54,52 @@ export class DeliveryLedger {
   start(deliveryId: string, attempt: number): void {
     let entry = this.deliveries.get(deliveryId);
     if (!entry) {
-      entry = { highestAttempt: 0, attempts: new Map(), succeededLanded: false };
+      entry = { highestAttempt: 0, attempts: new Map() };
       this.deliveries.set(deliveryId, entry);
     }
     entry.highestAttempt = Math.max(entry.highestAttempt, attempt);
-    entry.attempts.set(attempt, { phase: 'working' });
+    entry.attempts.set(attempt, { phase: 'working', report: null, accepted: false, rolledBack: false });
   }
 
-  /**
-   * Marks an attempt finished. `report` is the final report to repeat on a re-offer (null when
-   * the attempt was abandoned); `installed` says the patch was applied successfully here.
-   */
-  finish(deliveryId: string, attempt: number, report: ReportInput | null, installed: boolean): void {
-    const entry = this.deliveries.get(deliveryId);
-    if (!entry) return;
-    entry.attempts.set(attempt, { phase: 'done', report, installed });
+  /** Marks an attempt finished; `report` is the final report to repeat on a re-offer (null: abandoned). */
+  finish(deliveryId: string, attempt: number, report: ReportInput | null): void {
+    const state = this.deliveries.get(deliveryId)?.attempts.get(attempt);
+    if (!state) return;
+    state.phase = 'done';
+    state.report = report;
   }
 
-  /** The server accepted a `succeeded` report for this delivery. */
-  markSucceededLanded(deliveryId: string): void {
-    const entry = this.deliveries.get(deliveryId);
-    if (entry) entry.succeededLanded = true;
+  /** The server accepted an `installed` or `succeeded` report for this attempt. */
+  markAccepted(deliveryId: string, attempt: number): void {
+    const state = this.deliveries.get(deliveryId)?.attempts.get(attempt);
+    if (state) state.accepted = true;
+  }
+
+  /** The restart after this attempt came back on the old firmware. */
+  markRolledBack(deliveryId: string, attempt: number): void {
+    const state = this.deliveries.get(deliveryId)?.attempts.get(attempt);
+    if (state) state.rolledBack = true;
   }
 
   isWorking(deliveryId: string, attempt: number): boolean {
     return this.deliveries.get(deliveryId)?.attempts.get(attempt)?.phase === 'working';
   }
 
-  /** Whether this exact attempt was applied successfully on this device. */
+  /** Whether the server accepted this exact attempt as installed, and it stuck (no rollback). */
   wasInstalled(deliveryId: string, attempt: number): boolean {
     const state = this.deliveries.get(deliveryId)?.attempts.get(attempt);
-    return state?.phase === 'done' && state.installed;
+    return state?.accepted === true && !state.rolledBack;
   }
 
   /**
-   * Whether installing this delivery again would be a repeat: the server accepted a success for
-   * it under any attempt, or some attempt was applied and its success report never got refused.
+   * Whether installing this delivery again would be a repeat: the server accepted an `installed`
+   * or `succeeded` report for some attempt of it, and that attempt was not rolled back here. (A
+   * retry after a rollback is legitimate: the patch never ran.)
    */
   hasSucceeded(deliveryId: string): boolean {
     const entry = this.deliveries.get(deliveryId);
     if (!entry) return false;
-    if (entry.succeededLanded) return true;
-    return [...entry.attempts.values()].some(
-      (s) => s.phase === 'done' && s.installed && s.report?.status === 'succeeded',
-    );
+    return [...entry.attempts.values()].some((s) => s.accepted && !s.rolledBack);
   }
 
   /** Attempts currently being worked on. */

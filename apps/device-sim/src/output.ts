@@ -18,6 +18,17 @@ export function formatEvent(event: DeviceEvent): string | null {
       return `${event.deviceId} install failed${where}: ${event.error}`;
     case 'install-hung':
       return `${event.deviceId} install hung${where} (silent until the server retries)`;
+    case 'install-canceled':
+      return `${event.deviceId} install canceled${where}`;
+    case 'rebooted':
+      // A restart into the patch is the normal case; only a rollback is worth a line.
+      return event.rolledBack
+        ? `${event.deviceId} rolled back to ${event.version}${where} (came back from the restart on the old firmware)`
+        : null;
+    case 'cancel':
+      return event.decision === 'refused'
+        ? `${event.deviceId} refused to cancel${where} (too late to stop): ${event.reason}`
+        : null;
     case 'report-rejected':
       return `${event.deviceId} report ${event.status} rejected${where}: ${event.reason}`;
     case 'rejected':

@@ -51,17 +51,47 @@ function startFleet(options: Partial<FleetOptions>): Fleet {
     staggerMs: 1,
     backoff: { baseMs: 50, maxMs: 1_000 },
     ...options,
-    faults: { downloadMs: 20, applyMs: 100, ...options.faults },
+    faults: { downloadMs: 20, applyMs: 100, rebootMs: 100, ...options.faults },
   });
   fleets.push(fleet);
   fleet.start();
   return fleet;
 }
 
+/** A rollout target of just this fleet's devices, so rollout counts are about them alone. */
+function targetOf(fleet: Fleet): RolloutSettings['target'] {
+  return { kind: 'devices', deviceIds: fleet.devices.map((device) => device.id) };
+}
+
+/** Until no device has work left: installs finished, restarts back (registered), reports landed. */
+function settled(fleet: Fleet, timeoutMs = 20_000): Promise<boolean> {
+  return waitFor(() => fleet.busy === 0, { timeoutMs, what: 'the fleet to settle' });
+}
+
 interface RolloutSettings {
+  /** Only these devices (default: every device, those of earlier tests too, offline or not). */
+  target?: { kind: 'devices'; deviceIds: string[] };
   ackTimeoutMs?: number;
   maxAttempts?: number;
   retryBackoff?: { baseMs: number; maxMs: number };
+}
+
+async function rolloutOf(rolloutId: string, pod = pods[1]!) {
+  const admin = createAdminClient(pod.url, ADMIN_TOKEN);
+  try {
+    return await admin.client.rollout.get.query({ rolloutId });
+  } finally {
+    admin.close();
+  }
+}
+
+async function cancelRollout(rolloutId: string, pod = pods[1]!) {
+  const admin = createAdminClient(pod.url, ADMIN_TOKEN);
+  try {
+    return await admin.client.rollout.cancel.mutate({ rolloutId });
+  } finally {
+    admin.close();
+  }
 }
 
 async function rollOut(version: string, settings: RolloutSettings = {}, pod = pods[0]!) {
@@ -81,23 +111,119 @@ describe('device simulator against real pods', () => {
       timeoutMs: 20_000,
       what: '20 devices to register',
     });
-    await rollOut('2.0.0');
+    const rollout = await rollOut('2.0.0');
     await waitFor(() => fleet.summary().installsDone === 20, { timeoutMs: 30_000, what: '20 installs' });
+    await settled(fleet);
 
     const summary = fleet.summary();
     expect(summary).toMatchObject({
       devices: 20,
+      connected: 20,
       installsDone: 20,
       installsFailed: 0,
       installsRepeated: 0,
       reportsRejected: 0,
       rejectedDevices: 0,
+      reboots: 20,
+      rollbacks: 0,
     });
     expect(summary.installsStarted).toBe(20);
     expect(summary.firmware).toEqual({ '2.0.0': 20 });
     for (const record of fleet.records()) {
-      expect(record.completed.filter((c) => c.outcome === 'succeeded')).toHaveLength(1);
+      expect(record.completed.filter((c) => c.outcome === 'installed')).toHaveLength(1);
     }
+    // The server verified each one when it came back running 2.0.0.
+    await waitFor(async () => (await rolloutOf(rollout.id)).counts.succeeded === 20, {
+      timeoutMs: 10_000,
+      what: 'the server to verify all 20',
+    });
+  });
+
+  it('with --no-reboot, devices report "succeeded" with the version and the server takes it', async () => {
+    const fleet = startFleet({ prefix: 'inplace', devices: 4, faults: { reboot: false } });
+    await waitFor(() => fleet.summary().connected === 4, { timeoutMs: 20_000 });
+    const rollout = await rollOut('2.0.1', { target: targetOf(fleet) });
+    await waitFor(() => fleet.summary().installsDone === 4, { timeoutMs: 30_000, what: '4 installs' });
+    await settled(fleet);
+
+    expect(fleet.summary()).toMatchObject({ reboots: 0, installsRepeated: 0, reportsRejected: 0 });
+    expect(fleet.summary().firmware).toEqual({ '2.0.1': 4 });
+    await waitFor(async () => (await rolloutOf(rollout.id)).counts.succeeded === 4, {
+      timeoutMs: 10_000,
+      what: 'the server to record 4 successes',
+    });
+  });
+
+  it('retries installs whose restart rolled back, without counting the retries as repeats', async () => {
+    // Shared draws with period 7; a plan takes 6 (apply, download, fail, crash, hang, rollback), so
+    // the rollback draws walk all seven values and 3 in 7 restarts roll back.
+    const draws = [0.05, 0.65, 0.35, 0.95, 0.2, 0.8, 0.5];
+    let next = 0;
+    const fleet = startFleet({
+      prefix: 'rollback',
+      devices: 6,
+      faults: { rollbackRate: 0.5 },
+      random: () => draws[next++ % draws.length]!,
+    });
+    await waitFor(() => fleet.summary().connected === 6, { timeoutMs: 20_000 });
+    await rollOut('2.3.0', { maxAttempts: 20, retryBackoff: { baseMs: 50, maxMs: 200 } });
+    await waitFor(() => fleet.summary().firmware['2.3.0'] === 6 && fleet.busy === 0, {
+      timeoutMs: 45_000,
+      what: 'all six to run 2.3.0',
+    });
+
+    const summary = fleet.summary();
+    expect(summary.rollbacks).toBeGreaterThan(0);
+    // Every install was accepted as installed; the rolled-back ones were installed again.
+    expect(summary.installsDone).toBe(6 + summary.rollbacks);
+    expect(summary.installsStarted).toBe(summary.installsDone);
+    expect(summary).toMatchObject({ installsFailed: 0, installsRepeated: 0, reportsRejected: 0 });
+    expect(summary.reboots).toBe(summary.installsDone);
+  });
+
+  it('stops installs in flight when their rollout is canceled: devices report "canceled"', async () => {
+    const fleet = startFleet({ prefix: 'cancel', devices: 4, faults: { applyMs: 4_000 } });
+    await waitFor(() => fleet.summary().connected === 4, { timeoutMs: 20_000 });
+    const rollout = await rollOut('2.4.0', { target: targetOf(fleet) });
+    await waitFor(() => fleet.summary().installsStarted === 4, { timeoutMs: 20_000 });
+    await cancelRollout(rollout.id);
+    await waitFor(() => fleet.summary().cancelsAccepted === 4, { timeoutMs: 10_000, what: '4 cancels' });
+    await settled(fleet);
+
+    expect(fleet.summary()).toMatchObject({
+      installsDone: 0,
+      cancelsRefused: 0,
+      reportsRejected: 0,
+      reboots: 0,
+      firmware: { '1.0.0': 4 },
+    });
+    for (const record of fleet.records()) expect(record.completed).toMatchObject([{ outcome: 'canceled' }]);
+    await waitFor(async () => (await rolloutOf(rollout.id)).counts.canceled === 4, {
+      timeoutMs: 10_000,
+      what: 'the server to record 4 cancels',
+    });
+  });
+
+  it('lets devices that refuse a cancel finish their install', async () => {
+    const fleet = startFleet({
+      prefix: 'refuse',
+      devices: 3,
+      faults: { applyMs: 2_000, refuseCancelRate: 1 },
+    });
+    await waitFor(() => fleet.summary().connected === 3, { timeoutMs: 20_000 });
+    const rollout = await rollOut('2.4.1', { target: targetOf(fleet) });
+    await waitFor(() => fleet.summary().installsStarted === 3, { timeoutMs: 20_000 });
+    await cancelRollout(rollout.id);
+    await waitFor(() => fleet.summary().cancelsRefused === 3, { timeoutMs: 10_000, what: '3 refusals' });
+    await waitFor(() => fleet.summary().installsDone === 3, { timeoutMs: 20_000, what: 'the installs' });
+    await settled(fleet);
+
+    expect(fleet.summary()).toMatchObject({
+      cancelsAccepted: 0,
+      installsRepeated: 0,
+      reportsRejected: 0,
+      firmware: { '2.4.1': 3 },
+    });
   });
 
   it('retries failed installs as new attempts, without repeating a successful one', async () => {
@@ -108,6 +234,7 @@ describe('device simulator against real pods', () => {
       timeoutMs: 45_000,
       what: 'all five to succeed',
     });
+    await settled(fleet);
 
     const summary = fleet.summary();
     expect(summary.installsStarted).toBe(summary.installsDone + summary.installsFailed);
@@ -117,8 +244,8 @@ describe('device simulator against real pods', () => {
   });
 
   it('gets hung attempts retried by the ack timeout, and installs each delivery once', async () => {
-    // Shared draws with period 7; a plan takes 5 (apply, download, fail, crash, hang), so the hang
-    // draws walk all seven values and 3 in 7 attempts hang.
+    // Shared draws with period 7; a plan takes 6 (apply, download, fail, crash, hang, rollback), so
+    // the hang draws walk all seven values and 3 in 7 attempts hang.
     const draws = [0.05, 0.65, 0.35, 0.95, 0.2, 0.8, 0.5];
     let next = 0;
     const fleet = startFleet({
@@ -133,6 +260,7 @@ describe('device simulator against real pods', () => {
       timeoutMs: 45_000,
       what: 'all six to succeed',
     });
+    await settled(fleet);
 
     const summary = fleet.summary();
     expect(summary.installsHung).toBeGreaterThan(0);
@@ -165,6 +293,8 @@ describe('device simulator against real pods', () => {
       timeoutMs: 45_000,
       what: 'installs to land on pod b',
     });
+    // Each restart tries pod a next, finds it gone and comes back to b.
+    await settled(fleet);
 
     expect(fleet.summary()).toMatchObject({ installsStarted: 10, installsRepeated: 0, reportsRejected: 0 });
     expect(fleet.records().every((record) => record.url === b.url)).toBe(true);
@@ -186,6 +316,7 @@ describe('device simulator against real pods', () => {
       timeoutMs: 45_000,
       what: 'installs to land on pod b',
     });
+    await settled(fleet);
 
     const summary = fleet.summary();
     expect(summary).toMatchObject({ installsStarted: 10, installsRepeated: 0, reportsRejected: 0 });

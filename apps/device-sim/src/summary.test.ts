@@ -36,6 +36,23 @@ describe('summarize', () => {
     expect(formatSummaryLine({ ...quiet, installsRepeated: 2 })).toMatch(/2 REPEATED/);
     expect(formatSummaryLine(quiet)).not.toMatch(/hung/);
     expect(formatSummaryLine({ ...quiet, installsHung: 3 })).toMatch(/3 hung/);
+    expect(formatSummaryLine(quiet)).not.toMatch(/rolled back|cancels/);
+    expect(formatSummaryLine({ ...quiet, rollbacks: 4 })).toMatch(/4 rolled back/);
+    expect(formatSummaryLine({ ...quiet, cancelsAccepted: 2, cancelsRefused: 1 })).toMatch(
+      /cancels 2 honoured, 1 refused/,
+    );
+  });
+
+  it('sums the restart and cancel counters', () => {
+    const counters = { ...emptyCounters(), reboots: 2, rollbacks: 1, cancelsAccepted: 1, cancelsIgnored: 3 };
+    const one = { counters, connected: true, rejected: false, firmwareVersion: '1.0' };
+    expect(summarize([one, one])).toMatchObject({
+      reboots: 4,
+      rollbacks: 2,
+      cancelsAccepted: 2,
+      cancelsRefused: 0,
+      cancelsIgnored: 6,
+    });
   });
 });
 
@@ -78,5 +95,19 @@ describe('Reporter', () => {
     expect(formatEvent({ ...done, type: 'install-hung' })).toBe(
       'cam-0001 install hung d1#1 (silent until the server retries)',
     );
+  });
+
+  it('has lines for rollbacks, refused cancels and canceled installs only', () => {
+    const ref = { deviceId: 'cam-0001', deliveryId: 'd1', attempt: 2 } as const;
+    expect(formatEvent({ ...ref, type: 'rebooted', version: '1.0', rolledBack: true })).toBe(
+      'cam-0001 rolled back to 1.0 d1#2 (came back from the restart on the old firmware)',
+    );
+    expect(formatEvent({ ...ref, type: 'rebooted', version: '2.0', rolledBack: false })).toBeNull();
+    expect(formatEvent({ ...ref, type: 'cancel', decision: 'refused', reason: 'rollout canceled' })).toBe(
+      'cam-0001 refused to cancel d1#2 (too late to stop): rollout canceled',
+    );
+    expect(formatEvent({ ...ref, type: 'cancel', decision: 'accepted', reason: 'x' })).toBeNull();
+    expect(formatEvent({ ...ref, type: 'cancel', decision: 'ignored', reason: 'x' })).toBeNull();
+    expect(formatEvent({ ...ref, type: 'install-canceled' })).toBe('cam-0001 install canceled d1#2');
   });
 });

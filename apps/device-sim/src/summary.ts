@@ -4,14 +4,33 @@ export interface DeviceCounters {
   /** Offers for an attempt already in progress or done here (not installed again). */
   duplicateOffers: number;
   installsStarted: number;
-  /** Installs that ended with an accepted `succeeded` report. */
+  /**
+   * Installs the server accepted as applied: an `installed` report (before the restart that proves
+   * the version), or a `succeeded` one with --no-reboot. A rolled-back install counts here too.
+   */
   installsDone: number;
   /** Installs that ended with an accepted `failed` report. */
   installsFailed: number;
   /** Install attempts that went silent after `installing` (--hang-rate): neither done nor failed here. */
   installsHung: number;
-  /** Installs started for a delivery this device had already installed successfully. Must stay 0. */
+  /**
+   * Installs started for a delivery this device already reported installed/succeeded, with the
+   * server accepting it and no rollback after. Must stay 0. (A retry after a rollback is no repeat.)
+   */
   installsRepeated: number;
+  /** Restarts into an installed patch (not crashes). */
+  reboots: number;
+  /** Restarts that came back on the old firmware (--rollback-rate); the server retries those. */
+  rollbacks: number;
+  /** Cancel requests honoured: the install stopped and `canceled` was reported. */
+  cancelsAccepted: number;
+  /** Cancel requests refused (--refuse-cancel-rate): the install carried on to its real outcome. */
+  cancelsRefused: number;
+  /**
+   * Cancel requests for nothing cancellable here: an unknown or finished attempt, a hung one, one
+   * already reporting its outcome or restarting, or a repeat of a request already decided.
+   */
+  cancelsIgnored: number;
   /** Reports the server refused (STALE_ATTEMPT, DELIVERY_FINISHED, NOT_FOUND, …): work on that offer stopped. */
   reportsRejected: number;
   /** WebSocket connections opened. */
@@ -40,6 +59,11 @@ export function emptyCounters(): DeviceCounters {
     installsFailed: 0,
     installsHung: 0,
     installsRepeated: 0,
+    reboots: 0,
+    rollbacks: 0,
+    cancelsAccepted: 0,
+    cancelsRefused: 0,
+    cancelsIgnored: 0,
     reportsRejected: 0,
     connects: 0,
     reconnects: 0,
@@ -82,6 +106,10 @@ export function formatSummaryLine(s: FleetSummary): string {
   ];
   if (s.installsHung > 0) parts.push(`${s.installsHung} hung`);
   if (s.installsRepeated > 0) parts.push(`${s.installsRepeated} REPEATED`);
+  if (s.rollbacks > 0) parts.push(`${s.rollbacks} rolled back`);
+  if (s.cancelsAccepted + s.cancelsRefused > 0) {
+    parts.push(`cancels ${s.cancelsAccepted} honoured, ${s.cancelsRefused} refused`);
+  }
   if (s.reportsRejected > 0) parts.push(`${s.reportsRejected} reports rejected`);
   if (s.reconnects > 0) parts.push(`${s.reconnects} reconnects`);
   if (s.rejectedDevices > 0) parts.push(`${s.rejectedDevices} rejected`);

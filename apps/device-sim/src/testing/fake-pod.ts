@@ -5,6 +5,8 @@ import {
   appRouter,
   type ConnectionRef,
   type Device,
+  type DeviceEvent,
+  eventIdOf,
   FleetError,
   type FleetErrorCode,
   type FleetService,
@@ -13,6 +15,7 @@ import {
   type RegisterInput,
   type ReportInput,
   type ReportResult,
+  type ReportStatus,
 } from '@camfleet/contracts';
 import { TRPCError } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
@@ -30,14 +33,30 @@ interface FakeDelivery {
   deviceId: string;
   offer: Offer;
   state: State;
-  /** The final report that finished the current attempt, to answer repeats as duplicates. */
-  finalStatus: ReportInput['status'] | null;
+  /** The current attempt is over (succeeded, failed, canceled): reports other than a repeat are refused. */
+  over: boolean;
+  /** The last report applied to the current attempt, to answer a repeat of it as a duplicate. */
+  lastStatus: ReportStatus | null;
+  /** A cancel was requested for the current attempt: re-sent with the offer on resubscribe. */
+  cancelReason: string | null;
 }
 
 interface Subscriber {
   deviceId: string;
-  push: (offer: Offer) => void;
+  push: (event: DeviceEvent) => void;
 }
+
+/** The delivery state a report moves to. */
+const STATE_OF: Record<ReportStatus, State> = {
+  downloading: 'downloading',
+  installing: 'installing',
+  installed: 'verifying',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  canceled: 'canceled',
+};
+
+const OVER: readonly State[] = ['succeeded', 'failed', 'canceled'];
 
 const absent = (): never => {
   throw new FleetError('UNAVAILABLE', 'not in the test pod');
@@ -48,6 +67,8 @@ export class FakeFleet implements FleetService {
   readonly registrations: { deviceId: string; input: RegisterInput }[] = [];
   readonly reports: { deviceId: string; input: ReportInput }[] = [];
   readonly deliveries = new Map<string, FakeDelivery>();
+  /** Attempts whose device came back from its restart on another version than the patch's. */
+  readonly rollbacks: { deliveryId: string; attempt: number; firmwareVersion: string }[] = [];
   /** Open `device.offers` subscriptions. */
   readonly subscribers = new Set<Subscriber>();
   /** Fail this many upcoming register calls with UNAVAILABLE (a Redis restart). */
@@ -72,15 +93,33 @@ export class FakeFleet implements FleetService {
       ackTimeoutMs: this.ackTimeoutMs,
       deadlineAt: Date.now() + 60_000,
     };
-    this.deliveries.set(deliveryId, { deviceId, offer, state: 'offered', finalStatus: null });
-    this.push(deviceId, offer);
+    this.deliveries.set(deliveryId, {
+      deviceId,
+      offer,
+      state: 'offered',
+      over: false,
+      lastStatus: null,
+      cancelReason: null,
+    });
+    this.push(deviceId, { type: 'offer', offer });
     return offer;
   }
 
   /** Sends the current offer of a delivery again, as is (same offer id). */
   resend(deliveryId: string): void {
     const delivery = this.deliveries.get(deliveryId);
-    if (delivery) this.push(delivery.deviceId, delivery.offer);
+    if (delivery) this.push(delivery.deviceId, { type: 'offer', offer: delivery.offer });
+  }
+
+  /**
+   * Asks a device to stop an attempt (default: the delivery's current one). Deliveries need not
+   * exist: a cancel for one the device never saw is how tests send it something unknown.
+   */
+  cancel(deviceId: string, deliveryId: string, attempt?: number, reason = 'rollout canceled'): void {
+    const delivery = this.deliveries.get(deliveryId);
+    const target = attempt ?? delivery?.offer.attempt ?? 1;
+    if (delivery && delivery.offer.attempt === target) delivery.cancelReason = reason;
+    this.push(deviceId, { type: 'cancel', deliveryId, attempt: target, reason });
   }
 
   stateOf(deliveryId: string): State | undefined {
@@ -101,20 +140,43 @@ export class FakeFleet implements FleetService {
       throw new FleetError('UNAVAILABLE', 'redis is restarting');
     }
     this.registrations.push({ deviceId, input });
+    // What the server does for a delivery waiting on the restart: the version proves it, or not.
+    for (const delivery of this.deliveries.values()) {
+      if (delivery.deviceId !== deviceId || delivery.state !== 'verifying') continue;
+      delivery.over = true;
+      if (input.firmwareVersion === delivery.offer.patch.version) {
+        delivery.state = 'succeeded';
+      } else {
+        delivery.state = 'failed';
+        const { deliveryId, attempt } = delivery.offer;
+        this.rollbacks.push({ deliveryId, attempt, firmwareVersion: input.firmwareVersion });
+      }
+    }
     const now = Date.now();
     return { id: deviceId, ...input, firstSeenAt: now, lastSeenAt: now, online: true, node: 'test-pod' };
   }
 
-  /** Open offers of the device (minus the one it saw last), then each one offered, until aborted. */
-  async *deviceOffers(deviceId: string, { lastEventId, signal }: OffersOptions): AsyncGenerator<Offer> {
-    const queue = [...this.deliveries.values()]
-      .filter((d) => d.deviceId === deviceId && d.finalStatus === null && d.offer.offerId !== lastEventId)
-      .map((d) => d.offer);
+  /**
+   * Open offers of the device, each with its pending cancel request if any (minus the event it saw
+   * last), then each event as it happens, until aborted.
+   */
+  async *deviceOffers(deviceId: string, { lastEventId, signal }: OffersOptions): AsyncGenerator<DeviceEvent> {
+    const queue: DeviceEvent[] = [];
+    for (const d of this.deliveries.values()) {
+      if (d.deviceId !== deviceId || d.over) continue;
+      queue.push({ type: 'offer', offer: d.offer });
+      if (d.cancelReason !== null) {
+        const { deliveryId, attempt } = d.offer;
+        queue.push({ type: 'cancel', deliveryId, attempt, reason: d.cancelReason });
+      }
+    }
+    const skip = queue.findIndex((event) => eventIdOf(event) === lastEventId);
+    if (skip >= 0) queue.splice(skip, 1);
     let wake = (): void => {};
     const subscriber: Subscriber = {
       deviceId,
-      push: (offer) => {
-        queue.push(offer);
+      push: (event) => {
+        queue.push(event);
         wake();
       },
     };
@@ -122,8 +184,8 @@ export class FakeFleet implements FleetService {
     signal.addEventListener('abort', () => wake(), { once: true });
     try {
       while (!signal.aborted) {
-        const offer = queue.shift();
-        if (offer) yield offer;
+        const event = queue.shift();
+        if (event) yield event;
         else await new Promise<void>((resolve) => (wake = resolve));
       }
     } finally {
@@ -145,13 +207,15 @@ export class FakeFleet implements FleetService {
       state: delivery.state,
       duplicate,
     });
-    if (delivery.finalStatus !== null) {
-      if (delivery.finalStatus === input.status) return result(true);
+    if (delivery.over) {
+      if (delivery.lastStatus === input.status) return result(true);
       throw new FleetError('DELIVERY_FINISHED', `delivery is ${delivery.state}`);
     }
-    if (delivery.state === input.status) return result(true);
-    delivery.state = input.status;
-    if (input.status === 'succeeded' || input.status === 'failed') delivery.finalStatus = input.status;
+    const next = STATE_OF[input.status];
+    if (delivery.state === next) return result(true);
+    delivery.state = next;
+    delivery.lastStatus = input.status;
+    delivery.over = OVER.includes(next);
     return result(false);
   }
 
@@ -163,12 +227,17 @@ export class FakeFleet implements FleetService {
   readonly getRollout = absent;
   readonly watchRollout = absent;
   readonly cancelRollout = absent;
+  readonly pauseRollout = absent;
+  readonly resumeRollout = absent;
+  readonly advanceRollout = absent;
+  readonly listEvents = absent;
+  readonly followEvents = absent;
   readonly listDevices = absent;
   readonly getDevice = absent;
   readonly stats = absent;
 
-  private push(deviceId: string, offer: Offer): void {
-    for (const subscriber of this.subscribers) if (subscriber.deviceId === deviceId) subscriber.push(offer);
+  private push(deviceId: string, event: DeviceEvent): void {
+    for (const subscriber of this.subscribers) if (subscriber.deviceId === deviceId) subscriber.push(event);
   }
 }
 
