@@ -248,4 +248,23 @@ describe('limits', () => {
     expect(answers[2]?.retryAfterMs).toBeGreaterThan(0);
     expect(answers[2]?.retryAfterMs).toBeLessThanOrEqual(500);
   });
+
+  it('ramps the rate up as deliveries succeed', async () => {
+    const fleet = ids('ramp', 8);
+    for (const id of fleet) await pod.register(id);
+    // 60/min to start (a burst of 1), doubled every 2 successes, at most 240/min.
+    const rollout = await pod.rollout((await pod.publish()).id, {
+      maxPerMinute: 240,
+      ramp: { startPerMinute: 60, factor: 2, everySuccesses: 2 },
+    });
+    const grant = (id: string) => pod.fleet.slots.acquire(rollout.id, id);
+    expect((await grant(fleet[0]!)).granted).toBe(true);
+    const slow = await grant(fleet[1]!);
+    expect(slow.granted).toBe(false);
+    expect(slow.retryAfterMs).toBeGreaterThan(500);
+    for (const id of fleet.slice(0, 2)) await pod.fleet.slots.release(rollout.id, id, 'release', 'succeeded');
+    // Two successes: 120/min now; the wait for the next token halves.
+    const faster = await grant(fleet[1]!);
+    expect(faster.granted || faster.retryAfterMs <= 500).toBe(true);
+  });
 });
