@@ -172,8 +172,11 @@ export class DeviceChannel {
       const kind = reply[0];
       if (kind === 'SLOT') {
         const rolloutId = String(reply[1]);
-        if (grant && grant !== rolloutId) await this.slots.release(grant, deviceId, 'release');
-        if (grant === rolloutId) return 'none';
+        if (grant) {
+          // The slot we hold was not used (the device's next delivery changed meanwhile).
+          await this.slots.release(grant, deviceId, 'release');
+          if (grant === rolloutId) return 'none';
+        }
         const { granted, retryAfterMs } = await this.slots.acquire(rolloutId, deviceId);
         if (!granted) {
           await this.slots.park(rolloutId, deviceId, retryAfterMs);

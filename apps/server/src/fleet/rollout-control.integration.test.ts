@@ -190,6 +190,26 @@ describe('health gates', () => {
   });
 });
 
+describe('pause and retries', () => {
+  it('lets other rollouts go first while paused, and keeps a retry’s backoff after resume', async () => {
+    await pod.register('cam');
+    const first = await pod.rollout((await pod.publish()).id, { retryBackoff: { baseMs: 2000, maxMs: 2000 } });
+    const second = await pod.rollout((await pod.publish()).id);
+    await pod.claim('cam');
+    await pod.report('cam', first.id, 1, 'failed', 'flash error');
+    await pod.fleet.pauseRollout(first.id, 'ops');
+    // The paused rollout's retry gives way: the device gets the second rollout meanwhile.
+    const other = await pod.claim('cam');
+    expect(other?.rolloutId).toBe(second.id);
+    await pod.report('cam', second.id, 1, 'succeeded');
+    await pod.fleet.resumeRollout(first.id, 'ops');
+    // Backoff is at least half of 2 s: still waiting.
+    expect(await pod.claim('cam')).toBeNull();
+    const retry = await waitFor(() => pod.claim('cam'), { what: 'the retry after its backoff' });
+    expect(retry).toMatchObject({ rolloutId: first.id, attempt: 2 });
+  });
+});
+
 describe('verified success', () => {
   it('succeeds only when the device comes back running the patch version', async () => {
     await pod.register('good', { firmware: '1.0' });

@@ -40,6 +40,13 @@ if active == '' then
     reschedule(B, dev, now, grace)
     return { 'NONE' }
   end
+  if (tonumber(redis.call('HGET', delivery_key(B, active, dev), 'retryAt')) or 0) > now then
+    -- a retry that gave way while its rollout was paused: it becomes active again and waits
+    redis.call('ZREM', B .. 'q:' .. dev, active)
+    redis.call('HSET', devkey, 'active', active)
+    reschedule(B, dev, now, grace)
+    return { 'NONE' }
+  end
 end
 
 local k = delivery_key(B, active, dev)
