@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { waitFor } from './wait.js';
+import { awaitReady } from './startup.js';
 
 /** The workspace root. */
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -51,22 +51,12 @@ export class PodProcess {
       FLEET_SHUTDOWN_GRACE_MS: '1000',
       ...env,
     });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exited = once(child, 'exit').then(() => {
-      throw new Error(`pod ${name} exited (${child.exitCode}): ${output}`);
-    });
-    const listening = waitFor(() => /"url":"(http:\/\/[^"]+)".*"msg":"listening"/.exec(output)?.[1] ?? null, {
-      timeoutMs: 20_000,
-      what: `pod ${name} to listen`,
-    });
-    const url = await Promise.race([listening, exited]);
-    exited.catch(() => undefined);
+    const { value: url } = await awaitReady(
+      child,
+      `pod ${name}`,
+      (output) => /"url":"(http:\/\/[^"]+)".*"msg":"listening"/.exec(output)?.[1],
+      20_000,
+    );
     const pod = new PodProcess(child, url);
     child.stdout?.on('data', (chunk: Buffer) => {
       pod.output += chunk.toString();

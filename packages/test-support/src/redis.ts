@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from './wait.js';
+import { awaitReady } from './startup.js';
 
 /** A free TCP port on loopback, as the kernel hands it out. */
 export function freePort(): Promise<number> {
@@ -71,24 +70,12 @@ export class RedisServer {
     ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.process = child;
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exited = once(child, 'exit').then(() => {
-      throw new Error(`redis-server exited (${child.exitCode}): ${output}`);
-    });
-    await Promise.race([
-      waitFor(() => output.includes('Ready to accept connections'), {
-        timeoutMs: 10_000,
-        what: 'redis-server to start',
-      }),
-      exited,
-    ]);
-    exited.catch(() => undefined);
+    await awaitReady(
+      child,
+      'redis-server',
+      (output) => output.includes('Ready to accept connections'),
+      10_000,
+    );
   }
 
   /** Stops Redis the way an orchestrator would (SIGTERM: it flushes the AOF) or abruptly (SIGKILL). */

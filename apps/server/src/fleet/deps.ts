@@ -34,3 +34,16 @@ export function throwPipelineErrors(results: [Error | null, unknown][] | null): 
 
 /** A random lowercase id suffix (80 bits). */
 export const randomId = (): string => randomBytes(10).toString('hex');
+
+/** Resolves after `ms`, or at once when the signal aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}

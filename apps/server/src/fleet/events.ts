@@ -1,6 +1,6 @@
 import type { DeliveryState, EventsInput, FleetEvent } from '@camfleet/contracts';
 import { ALL_BUCKETS } from '../redis/keys.js';
-import { type FleetDeps, throwPipelineErrors } from './deps.js';
+import { type FleetDeps, sleep, throwPipelineErrors } from './deps.js';
 
 type StreamEntry = [id: string, fields: string[]];
 const POLL_MS = 250;
@@ -113,16 +113,4 @@ function eventFrom(id: string, fields: string[]): FleetEvent {
     to: f.to as DeliveryState,
     error: f.error || null,
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 }

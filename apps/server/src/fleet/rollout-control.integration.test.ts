@@ -193,7 +193,9 @@ describe('health gates', () => {
 describe('pause and retries', () => {
   it('lets other rollouts go first while paused, and keeps a retry’s backoff after resume', async () => {
     await pod.register('cam');
-    const first = await pod.rollout((await pod.publish()).id, { retryBackoff: { baseMs: 2000, maxMs: 2000 } });
+    const first = await pod.rollout((await pod.publish()).id, {
+      retryBackoff: { baseMs: 2000, maxMs: 2000 },
+    });
     const second = await pod.rollout((await pod.publish()).id);
     await pod.claim('cam');
     await pod.report('cam', first.id, 1, 'failed', 'flash error');

@@ -7,7 +7,7 @@ import {
 } from '@camfleet/contracts';
 import { ALL_BUCKETS, bucketOf } from '../redis/keys.js';
 import { parseReply, queueScript, runScript } from '../redis/scripts.js';
-import { type FleetDeps, randomId, throwPipelineErrors, unwrap } from './deps.js';
+import { type FleetDeps, randomId, sleep, throwPipelineErrors, unwrap } from './deps.js';
 import { type GateFacts, gateOf } from './gates.js';
 import type { HintBus } from './hints.js';
 import { addCounts, emptyCounts, isLimited, rolloutFrom, rolloutSettingsFields } from './records.js';
@@ -242,16 +242,4 @@ export class Rollouts {
       await sleep(intervalMs, signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 }
