@@ -103,6 +103,7 @@ describe('fleet against a real server', () => {
       offered: 0,
       downloading: 0,
       installing: 0,
+      verifying: 0,
       succeeded: 0,
       failed: 0,
       canceled: 0,
@@ -169,6 +170,80 @@ describe('fleet against a real server', () => {
   });
 });
 
+describe('rollout control against a real server', () => {
+  it('creates a rollout to a selector in waves, then pauses, resumes, advances and cancels it', async () => {
+    const published = await fleet(['patch', 'publish', 'cam-firmware', '--version', '3.0.0']);
+    const patchId = published.stdout.trim();
+    const created = await fleet([
+      'rollout',
+      'create',
+      '--patch',
+      patchId,
+      '--selector',
+      'site=nowhere, tier in (canary,prod)',
+      '--waves',
+      '10,100',
+      '--advance',
+      'manual',
+      '--success-threshold',
+      '95%',
+      '--failure-threshold',
+      '10%',
+      '--min-sample',
+      '5',
+      '--on-failure',
+      'abort',
+      '--max-in-flight',
+      '20',
+      '--snapshot',
+    ]);
+    expect(created.stderr).not.toMatch(/^error/);
+    expect(created.code).toBe(0);
+    const rolloutId = created.stdout.trim();
+
+    const status = await fleetJson<RolloutStatus>(['rollout', 'status', rolloutId]);
+    expect(status).toMatchObject({
+      id: rolloutId,
+      target: { kind: 'selector', selector: 'site=nowhere, tier in (canary,prod)' },
+      waves: [10, 100],
+      advance: 'manual',
+      successThreshold: 0.95,
+      failureThreshold: 0.1,
+      minSample: 5,
+      onFailure: 'abort',
+      maxInFlight: 20,
+      snapshot: true,
+      supersede: false,
+      wave: 0,
+      targeted: 0,
+    });
+
+    const paused = await fleetJson<RolloutStatus>(['rollout', 'pause', rolloutId, '--reason', 'integration']);
+    expect(paused).toMatchObject({ status: 'paused', reason: 'integration' });
+    const human = await fleet(['rollout', 'status', rolloutId]);
+    expect(human.stdout).toMatch(/Status\s+paused/);
+    expect(human.stdout).toMatch(/Gate\s+paused: integration/);
+
+    const resumed = await fleetJson<RolloutStatus>(['rollout', 'resume', rolloutId]);
+    expect(resumed.status).toBe('active');
+    const advanced = await fleetJson<RolloutStatus>(['rollout', 'advance', rolloutId]);
+    expect(advanced.wave).toBe(1);
+
+    const canceled = await fleetJson<RolloutStatus>(['rollout', 'cancel', rolloutId, '--reason', 'done']);
+    expect(canceled).toMatchObject({ status: 'canceled', reason: 'done' });
+    const list = await fleet(['rollout', 'list']);
+    expect(list.stdout).toMatch(
+      new RegExp(`${rolloutId}\\s+${patchId} \\(cam-firmware 3\\.0\\.0\\)\\s+canceled\\s+2/2`),
+    );
+  });
+
+  it('refuses a bad selector before asking the server (exit 2)', async () => {
+    const result = await fleet(['rollout', 'create', '--patch', 'pat_abc', '--selector', 'site in (a']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('error: invalid --selector \'site in (a\': unbalanced "("\n');
+  });
+});
+
 describe('fleet rollout watch with a device', () => {
   let device: { client: FleetClient; wsClient: WSClient } | null = null;
 
@@ -185,15 +260,24 @@ describe('fleet rollout watch with a device', () => {
       { lastEventId: null },
       {
         onData: (envelope) => {
-          const offer = envelope.data;
+          const event = envelope.data;
+          if (event.type !== 'offer') return;
+          const { offer } = event;
           void (async () => {
-            for (const status of ['downloading', 'installing', 'succeeded'] as const) {
+            for (const status of ['downloading', 'installing'] as const) {
               await client.device.report.mutate({
                 deliveryId: offer.deliveryId,
                 attempt: offer.attempt,
                 status,
               });
             }
+            // Applied without a restart: succeeded, naming the version the device runs now.
+            await client.device.report.mutate({
+              deliveryId: offer.deliveryId,
+              attempt: offer.attempt,
+              status: 'succeeded',
+              firmwareVersion: offer.patch.version,
+            });
           })();
         },
       },
@@ -220,5 +304,75 @@ describe('fleet rollout watch with a device', () => {
     const human = await fleet(['device', 'show', deviceId]);
     expect(human.stdout).toMatch(/Deliveries\n/);
     expect(human.stdout).toMatch(new RegExp(`${rolloutId}\\s+${patchId}\\s+succeeded`));
+  });
+});
+
+describe('fleet rollout watch when the failure threshold aborts the rollout', () => {
+  const devices: WSClient[] = [];
+
+  beforeAll(async () => {
+    // Earlier rollouts to all devices are still live: new devices would join them first.
+    for (const rollout of await fleetJson<RolloutStatus[]>(['rollout', 'list'])) {
+      if (rollout.status === 'active' || rollout.status === 'completed') {
+        expect((await fleet(['rollout', 'cancel', rollout.id, '--reason', 'cleanup'])).code).toBe(0);
+      }
+    }
+  });
+
+  afterAll(() => {
+    for (const wsClient of devices) wsClient.close();
+  });
+
+  it('ends with exit 1, naming the reason', async () => {
+    // cli-bad-1 fails every attempt; cli-bad-2 registers but never takes its offer.
+    const bad = createDeviceClient({ baseUrl: url, deviceId: 'cli-bad-1', token: ENROLL_TOKEN });
+    const idle = createDeviceClient({ baseUrl: url, deviceId: 'cli-bad-2', token: ENROLL_TOKEN });
+    devices.push(bad.wsClient, idle.wsClient);
+    await bad.client.device.register.mutate({ model: 'cam-x1', firmwareVersion: '1.0.0' });
+    await idle.client.device.register.mutate({ model: 'cam-x1', firmwareVersion: '1.0.0' });
+    bad.client.device.offers.subscribe(
+      { lastEventId: null },
+      {
+        onData: (envelope) => {
+          const event = envelope.data;
+          if (event.type !== 'offer') return;
+          void bad.client.device.report.mutate({
+            deliveryId: event.offer.deliveryId,
+            attempt: event.offer.attempt,
+            status: 'failed',
+            error: 'boot loop',
+          });
+        },
+      },
+    );
+
+    const published = await fleet(['patch', 'publish', 'cam-firmware', '--version', '2.0.2']);
+    const created = await fleet([
+      'rollout',
+      'create',
+      '--patch',
+      published.stdout.trim(),
+      '--devices',
+      'cli-bad-1,cli-bad-2',
+      '--failure-threshold',
+      '10%',
+      '--min-sample',
+      '1',
+      '--on-failure',
+      'abort',
+      '--max-attempts',
+      '1',
+    ]);
+    expect(created.code).toBe(0);
+    const rolloutId = created.stdout.trim();
+
+    const watched = await fleet(['rollout', 'watch', rolloutId, '--timeout', '30s', '--interval', '100ms']);
+    expect(watched.code).toBe(1);
+    expect(watched.stdout.trimEnd().split('\n').at(-1)).toMatch(new RegExp(`^${rolloutId} aborted: `));
+    expect(watched.stderr).toMatch(
+      new RegExp(
+        `^error: rollout ${rolloutId} was aborted \\(by camfleet: failure threshold: 1 of 1 completed failed`,
+      ),
+    );
   });
 });

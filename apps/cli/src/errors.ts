@@ -15,13 +15,14 @@ export const EXIT = {
 } as const;
 
 export const EXIT_CODES_HELP = `Exit codes:
-  0  success (rollout watch: every targeted device succeeded)
-  1  failure (rollout watch: some deliveries failed or were canceled)
-  2  usage or configuration error (bad flag, bad duration, missing FLEET_URL/FLEET_TOKEN)
-  3  rollout watch --timeout reached before the rollout settled
+  0  success (rollout watch: the rollout completed and every targeted device succeeded)
+  1  failure (rollout watch: the rollout was aborted or canceled, or some deliveries failed)
+  2  usage or configuration error (bad flag, duration, percentage, waves or selector;
+     missing FLEET_URL/FLEET_TOKEN; a request the server refused as invalid)
+  3  rollout watch --timeout reached before the rollout ended (a paused rollout is watched on)
   4  not found
   5  authentication or authorization refused (check FLEET_TOKEN and its role)
-  6  conflict (e.g. the rollout is already canceled)
+  6  conflict (e.g. the rollout already ended, or cannot be paused, resumed or advanced now)
   7  server unreachable or unavailable`;
 
 /** A failure that carries its own exit code; `message` (if not empty) goes to stderr. */

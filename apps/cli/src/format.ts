@@ -3,8 +3,10 @@ import {
   type DeliveryState,
   FINAL_STATES,
   formatDuration,
+  type Gate,
   OPEN_STATES,
   type RolloutStatus,
+  type StateCounts,
 } from '@camfleet/contracts';
 import Table from 'cli-table3';
 import picocolors from 'picocolors';
@@ -111,6 +113,24 @@ export function formatAgo(ms: number, now: number): string {
   return `${Math.floor(hours / 24)}d ago`;
 }
 
+/** `12:30:00Z` for a time later today (UTC), the full timestamp otherwise. */
+export function formatTimeOfDay(ms: number, now: number): string {
+  const full = formatTimestamp(ms);
+  return full.slice(0, 10) === formatTimestamp(now).slice(0, 10) ? full.slice(11) : full;
+}
+
+/** `in 9m`, `in 45s`; `now` once the moment has come. */
+export function formatIn(ms: number, now: number): string {
+  const delta = ms - now;
+  if (delta < 1000) return 'now';
+  return `in ${formatDuration(Math.round(delta / 1000) * 1000)}`;
+}
+
+/** A share in [0, 1] as a percentage: 0.95 → `95%`, 0.995 → `99.5%`. */
+export function formatPercent(share: number): string {
+  return `${+(share * 100).toFixed(1)}%`;
+}
+
 /** Timestamp with its age: `2025-03-01 14:05:09Z (3m ago)`. */
 export function formatWhen(ms: number, now: number): string {
   return `${formatTimestamp(ms)} (${formatAgo(ms, now)})`;
@@ -139,6 +159,10 @@ export function colorRolloutStatus(status: RolloutStatus['status'], c: Colors): 
       return c.green(status);
     case 'canceled':
       return c.gray(status);
+    case 'aborted':
+      return c.red(status);
+    case 'paused':
+      return c.yellow(status);
     default:
       return c.cyan(status);
   }
@@ -147,7 +171,7 @@ export function colorRolloutStatus(status: RolloutStatus['status'], c: Colors): 
 export interface Progress {
   /** Deliveries in a final state: succeeded + failed + canceled. */
   finished: number;
-  /** Deliveries still moving: queued + offered + downloading + installing. */
+  /** Deliveries still moving: queued + offered + downloading + installing + verifying. */
   open: number;
   targeted: number;
   /** finished / targeted in percent, 0 when nothing is targeted. */
@@ -156,9 +180,65 @@ export interface Progress {
 
 export function progressOf(status: RolloutStatus): Progress {
   const finished = FINAL_STATES.reduce((n, s) => n + status.counts[s], 0);
-  const open = OPEN_STATES.reduce((n, s) => n + status.counts[s], 0);
+  const open = openOf(status.counts);
   const percent = status.targeted > 0 ? Math.floor((finished / status.targeted) * 100) : 0;
   return { finished, open, targeted: status.targeted, percent };
+}
+
+/** Deliveries in progress (queued, offered, downloading, installing, verifying). */
+export function openOf(counts: StateCounts): number {
+  return OPEN_STATES.reduce((n, s) => n + counts[s], 0);
+}
+
+/** Deliveries in any state. */
+export function totalOf(counts: StateCounts): number {
+  return DELIVERY_STATES.reduce((n, s) => n + counts[s], 0);
+}
+
+/** `2/3` (the newest open wave, counted from 1, over the number of waves). */
+export function waveLabel(status: Pick<RolloutStatus, 'wave' | 'waves'>): string {
+  return `${status.wave + 1}/${status.waves.length}`;
+}
+
+/** What holds a rollout back, for people: `waiting for wave 1 to reach 95% success (80% now)`. */
+export function gateText(gate: Gate, rolloutId: string, now: number): string {
+  switch (gate.kind) {
+    case 'paused': {
+      // The server says `paused` when nobody gave a reason.
+      const reason = gate.reason.trim();
+      return reason === '' || reason === 'paused' ? 'paused' : `paused: ${reason}`;
+    }
+    case 'operator':
+      // `wave` is the one an operator would open (counted from 0).
+      return `waiting for an operator to open wave ${gate.wave + 1}: fleet rollout advance ${rolloutId}`;
+    case 'success':
+      return `waiting for wave ${gate.wave + 1} to reach ${formatPercent(gate.needed)} success (${formatPercent(
+        gate.reached,
+      )} now)`;
+    case 'soak':
+      return `soaking until ${formatTimeOfDay(gate.until, now)} (${formatIn(gate.until, now)})`;
+  }
+}
+
+/** Who set a paused/canceled/aborted status and why: `by alice: maintenance window`; null otherwise. */
+export function statusCause(status: Pick<RolloutStatus, 'status' | 'reason' | 'statusBy'>): string | null {
+  if (status.status === 'active' || status.status === 'completed') return null;
+  const reason = status.reason?.trim() ? status.reason.trim() : null;
+  if (status.statusBy && reason) return `by ${status.statusBy}: ${reason}`;
+  if (status.statusBy) return `by ${status.statusBy}`;
+  return reason;
+}
+
+/**
+ * One line for a rollout: `ro_x paused, wave 1/3: 3/10 finished, 3 succeeded, 7 in progress (by bob: why)`.
+ * The wave is left out of single-wave rollouts.
+ */
+export function statusLine(status: RolloutStatus, c: Colors): string {
+  const wave = status.waves.length > 1 ? `, wave ${waveLabel(status)}` : '';
+  const cause = statusCause(status);
+  return `${status.id} ${colorRolloutStatus(status.status, c)}${wave}: ${statusSummary(status)}${
+    cause ? ` (${cause})` : ''
+  }`;
 }
 
 /** `queued 1  offered 0  …  canceled 0`, with each state coloured. */
@@ -183,6 +263,6 @@ export function statusSummary(status: RolloutStatus): string {
   const parts = [`${p.finished}/${p.targeted} finished`, `${status.counts.succeeded} succeeded`];
   if (status.counts.failed > 0) parts.push(`${status.counts.failed} failed`);
   if (status.counts.canceled > 0) parts.push(`${status.counts.canceled} canceled`);
-  if (p.open > 0) parts.push(`${p.open} open`);
+  if (p.open > 0) parts.push(`${p.open} in progress`);
   return parts.join(', ');
 }

@@ -22,6 +22,13 @@ const routes = {
   'rollout.get': () => rollout,
   'rollout.list': () => [rollout],
   'rollout.cancel': () => rolloutFixture({ succeeded: 2, canceled: 2 }, { status: 'canceled' }),
+  'rollout.pause': () =>
+    rolloutFixture(
+      { succeeded: 2, queued: 2 },
+      { status: 'paused', reason: 'r', statusBy: 'bob', gate: { kind: 'paused', reason: 'r' } },
+    ),
+  'rollout.resume': () => rollout,
+  'rollout.advance': () => rollout,
   'devices.list': () => ({
     devices: [deviceFixture('cam-1'), deviceFixture('cam-2', { online: false })],
     nextCursor: null,
@@ -70,9 +77,14 @@ const COMMANDS: string[][] = [
   ['patch', 'list'],
   ['patch', 'show', 'pat_abc123'],
   ['rollout', 'create', '--patch', 'pat_abc123', '--all'],
+  ['rollout', 'create', '--patch', 'pat_abc123', '--selector', 'site=berlin', '--waves', '1,10,100'],
+  ['rollout', 'create', '--patch', 'pat_abc123', '--devices', 'cam-1,cam-2'],
   ['rollout', 'status', 'ro_xyz789'],
   ['rollout', 'list'],
-  ['rollout', 'cancel', 'ro_xyz789'],
+  ['rollout', 'pause', 'ro_xyz789', '--reason', 'maintenance'],
+  ['rollout', 'resume', 'ro_xyz789'],
+  ['rollout', 'advance', 'ro_xyz789'],
+  ['rollout', 'cancel', 'ro_xyz789', '--reason', 'bad build'],
   ['devices', 'list'],
   ['device', 'show', 'cam-1'],
   ['stats'],
@@ -107,7 +119,7 @@ describe('configuration', () => {
 
 describe('argument validation (exit 2, nothing sent)', () => {
   it.each([
-    [['rollout', 'create', '--patch', 'pat_abc123'], /--all/],
+    [['rollout', 'create', '--patch', 'pat_abc123'], /choose the target devices: --all, --devices/],
     [
       ['rollout', 'create', '--patch', 'pat_abc123', '--all', '--ack-timeout', 'soon'],
       /invalid duration for --ack-timeout/,
@@ -152,6 +164,11 @@ describe('argument validation (exit 2, nothing sent)', () => {
     expect(help.stdout).toMatch(/Exit codes:/);
     expect(help.stdout).toMatch(/4 {2}not found/);
     expect(help.stdout).toMatch(/7 {2}server unreachable/);
+    expect(help.stdout).toMatch(/1 {2}failure \(rollout watch: the rollout was aborted or canceled/);
+    expect(help.stdout).toMatch(/2 {2}usage .*selector/);
+    for (const command of ['pause', 'resume', 'advance', 'cancel', 'watch']) {
+      expect(group.stdout).toMatch(new RegExp(`\\n {2}${command} `));
+    }
   });
 });
 
@@ -308,7 +325,7 @@ describe('human output', () => {
   it('rollout status shows the counts by state', async () => {
     const result = await run(['rollout', 'status', 'ro_xyz789'], { routes });
     expect(result.stdout).toMatch(/Status\s+active/);
-    expect(result.stdout).toMatch(/Progress\s+3\/4 finished \(75%\), 1 open/);
+    expect(result.stdout).toMatch(/Progress\s+3\/4 finished \(75%\), 1 in progress/);
     expect(result.stdout).toMatch(/succeeded\s+2/);
     expect(result.stdout).toMatch(/failed\s+1/);
     expect(result.stdout).toMatch(/Created\s+2025-03-01 11:59:00Z \(1m ago\) by alice/);

@@ -151,18 +151,27 @@ const ZERO: StateCounts = {
   offered: 0,
   downloading: 0,
   installing: 0,
+  verifying: 0,
   succeeded: 0,
   failed: 0,
   canceled: 0,
 };
 
+export function countsOf(counts: Partial<StateCounts> = {}): StateCounts {
+  return { ...ZERO, ...counts };
+}
+
+/**
+ * A rollout with the given delivery counts, in one wave (unless `overrides` say otherwise):
+ * `completed` when something was targeted and nothing is in progress, `active` otherwise.
+ */
 export function rolloutFixture(
   counts: Partial<StateCounts> = {},
   overrides: Partial<RolloutStatus> = {},
 ): RolloutStatus {
-  const full = { ...ZERO, ...counts };
+  const full = countsOf(counts);
   const targeted = Object.values(full).reduce((a, b) => a + b, 0);
-  const open = full.queued + full.offered + full.downloading + full.installing;
+  const open = full.queued + full.offered + full.downloading + full.installing + full.verifying;
   return {
     id: 'ro_xyz789',
     seq: 1,
@@ -172,13 +181,56 @@ export function rolloutFixture(
     ackTimeoutMs: 60_000,
     maxAttempts: 5,
     retryBackoff: { baseMs: 2_000, maxMs: 60_000 },
+    waves: [100],
+    advance: 'auto',
+    soakMs: 0,
+    successThreshold: 1,
+    maxInFlight: null,
+    maxPerMinute: null,
+    ramp: null,
+    failureThreshold: null,
+    minSample: 10,
+    onFailure: 'pause',
+    countTimeouts: false,
+    snapshot: false,
+    supersede: false,
     createdAt: NOW - 60_000,
     createdBy: 'alice',
-    canceledAt: null,
-    canceledBy: null,
-    status: open === 0 ? 'completed' : 'active',
+    status: targeted > 0 && open === 0 ? 'completed' : 'active',
+    reason: null,
+    statusBy: null,
+    statusAt: null,
     targeted,
     counts: full,
+    wave: 0,
+    waveCounts: [full],
+    gate: null,
+    ...overrides,
+  };
+}
+
+/**
+ * A rollout in waves: `perWave[i]` are wave i's counts (missing waves have none yet); the totals
+ * are their sums, and the current wave is the last one given.
+ */
+export function wavedFixture(
+  waves: number[],
+  perWave: Array<Partial<StateCounts>>,
+  overrides: Partial<RolloutStatus> = {},
+): RolloutStatus {
+  const waveCounts = waves.map((_, i) => countsOf(perWave[i]));
+  const total = countsOf();
+  for (const counts of waveCounts) {
+    for (const state of Object.keys(total) as Array<keyof StateCounts>) total[state] += counts[state];
+  }
+  const base = rolloutFixture(total, overrides);
+  return {
+    ...base,
+    waves,
+    waveCounts,
+    wave: Math.max(0, perWave.length - 1),
+    // The last wave not open yet: not completed, whatever the counts say.
+    ...(perWave.length < waves.length && base.status === 'completed' ? { status: 'active' as const } : {}),
     ...overrides,
   };
 }

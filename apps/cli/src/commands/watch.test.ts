@@ -1,6 +1,15 @@
 import type { RolloutStatus } from '@camfleet/contracts';
 import { describe, expect, it } from 'vitest';
-import { hasAnsi, type Observer, rolloutFixture, run, serverError } from '../test-helpers.js';
+import { stripAnsi } from '../format.js';
+import {
+  hasAnsi,
+  NOW,
+  type Observer,
+  rolloutFixture,
+  run,
+  serverError,
+  wavedFixture,
+} from '../test-helpers.js';
 import { isSettled, settledExitCode } from './watch.js';
 
 const ID = 'ro_xyz789';
@@ -37,18 +46,33 @@ const allGood = rolloutFixture({ succeeded: 3 });
 const someFailed = rolloutFixture({ succeeded: 2, failed: 1 });
 
 describe('settling', () => {
-  it('needs targeted devices and nothing open, or a cancel', () => {
-    expect(isSettled(rolloutFixture())).toBe(false); // completed, but nothing targeted yet
+  it('ends on completed (with something targeted), canceled or aborted', () => {
     expect(isSettled(rolloutFixture({ queued: 1, succeeded: 1 }))).toBe(false);
     expect(isSettled(rolloutFixture({ succeeded: 1, failed: 1 }))).toBe(true);
     expect(isSettled(rolloutFixture({}, { status: 'canceled' }))).toBe(true);
+    expect(isSettled(rolloutFixture({ succeeded: 1, queued: 1 }, { status: 'aborted' }))).toBe(true);
+    // The server never calls an empty rollout completed; if it did, keep waiting for devices.
+    expect(isSettled(rolloutFixture({}, { status: 'completed' }))).toBe(false);
   });
 
-  it('exits 0 only when every targeted delivery succeeded', () => {
+  it('does not end while paused or between waves, even with nothing in progress', () => {
+    expect(isSettled(rolloutFixture({ succeeded: 2 }, { status: 'paused' }))).toBe(false);
+    const betweenWaves = wavedFixture([10, 100], [{ succeeded: 1 }], { gate: { kind: 'operator', wave: 1 } });
+    expect(betweenWaves.status).toBe('active');
+    expect(isSettled(betweenWaves)).toBe(false);
+  });
+
+  it('counts verifying as in progress', () => {
+    expect(isSettled(rolloutFixture({ succeeded: 2, verifying: 1 }))).toBe(false);
+  });
+
+  it('exits 0 only when the rollout completed and every targeted delivery succeeded', () => {
     expect(settledExitCode(allGood)).toBe(0);
     expect(settledExitCode(someFailed)).toBe(1);
     expect(settledExitCode(rolloutFixture({ succeeded: 1, canceled: 1 }, { status: 'canceled' }))).toBe(1);
     expect(settledExitCode(rolloutFixture({}, { status: 'canceled' }))).toBe(1);
+    expect(settledExitCode(rolloutFixture({ succeeded: 3 }, { status: 'aborted' }))).toBe(1);
+    expect(settledExitCode(rolloutFixture({ succeeded: 3 }, { status: 'canceled' }))).toBe(1);
   });
 });
 
@@ -62,10 +86,10 @@ describe('rollout watch', () => {
     const lines = result.stdout.trimEnd().split('\n');
     // start (from the query; the same snapshot from the subscription is not repeated), 2 changes, final, summary
     expect(lines).toHaveLength(5);
-    expect(lines[0]).toMatch(
-      /^2025-03-01 12:00:00Z ro_xyz789 active 0\/3 finished succeeded=0 failed=0 canceled=0 queued=3 offered=0 downloading=0 installing=0$/,
+    expect(lines[0]).toBe(
+      '2025-03-01 12:00:00Z ro_xyz789 active wave 1/1 0/3 finished succeeded=0 failed=0 canceled=0 queued=3 offered=0 downloading=0 installing=0 verifying=0',
     );
-    expect(lines[3]).toMatch(/ro_xyz789 completed 3\/3 finished succeeded=3/);
+    expect(lines[3]).toMatch(/ro_xyz789 completed wave 1\/1 3\/3 finished succeeded=3/);
     expect(lines[4]).toBe('ro_xyz789 completed: 3/3 finished, 3 succeeded');
     expect(result.calls.map((c) => c.path)).toEqual(['rollout.get', 'rollout.watch']);
     expect(result.calls[1]?.input).toEqual({ rolloutId: ID, intervalMs: 500 });
@@ -115,7 +139,7 @@ describe('rollout watch', () => {
 
   it('keeps waiting while nothing is targeted yet', async () => {
     const empty = rolloutFixture();
-    expect(empty.status).toBe('completed');
+    expect(empty.status).toBe('active');
     const result = await run(['rollout', 'watch', ID, '--timeout', '40ms'], {
       routes: { 'rollout.get': () => empty },
       ...playing([empty]),
@@ -185,5 +209,131 @@ describe('rollout watch', () => {
     const result = await run(['rollout', 'watch', ID, '--interval', '10ms']);
     expect(result.code).toBe(2);
     expect(result.connects).toEqual([]);
+  });
+});
+
+describe('rollout watch: waves and gates', () => {
+  const waves = [10, 100];
+  const wave1 = wavedFixture(waves, [{ queued: 1 }]);
+  const wave1Done = wavedFixture(waves, [{ succeeded: 1 }], {
+    gate: { kind: 'success', wave: 0, needed: 1, reached: 1 },
+  });
+  const soaking = wavedFixture(waves, [{ succeeded: 1 }], {
+    gate: { kind: 'soak', wave: 0, until: NOW + 10 * 60_000 },
+  });
+  const paused = wavedFixture(waves, [{ succeeded: 1 }, { queued: 9 }], {
+    status: 'paused',
+    reason: 'maintenance',
+    statusBy: 'bob',
+    gate: { kind: 'paused', reason: 'maintenance' },
+  });
+  const wave2 = wavedFixture(waves, [{ succeeded: 1 }, { installing: 4, verifying: 5 }]);
+  const done = wavedFixture(waves, [{ succeeded: 1 }, { succeeded: 9 }]);
+
+  it('shows the wave and the gate on each line, and a new line when only the gate changes', async () => {
+    const result = await run(['rollout', 'watch', ID], {
+      routes: { 'rollout.get': () => wave1 },
+      ...playing([wave1Done, soaking, wave2, done]),
+    });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(6);
+    expect(lines[0]).toMatch(/ro_xyz789 active wave 1\/2 0\/1 finished .* queued=1 /);
+    expect(lines[1]).toMatch(/ 1\/1 finished .* \| waiting for wave 1 to reach 100% success \(100% now\)$/);
+    expect(lines[2]).toMatch(/ 1\/1 finished .* \| soaking until 12:10:00Z \(in 10m\)$/);
+    expect(lines[3]).toMatch(/ro_xyz789 active wave 2\/2 1\/10 finished .* installing=4 verifying=5$/);
+    expect(lines[4]).toMatch(/ro_xyz789 completed wave 2\/2 10\/10 finished succeeded=10 /);
+    expect(lines[5]).toBe('ro_xyz789 completed, wave 2/2: 10/10 finished, 10 succeeded');
+  });
+
+  it('keeps watching a paused rollout, showing why, and exits 0 once it completes', async () => {
+    const result = await run(['rollout', 'watch', ID], {
+      routes: { 'rollout.get': () => paused },
+      ...playing([paused, wave2, done]),
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/ro_xyz789 paused wave 2\/2 1\/10 finished .* \| paused: maintenance$/);
+    expect(lines.at(-1)).toBe('ro_xyz789 completed, wave 2/2: 10/10 finished, 10 succeeded');
+  });
+
+  it('keeps watching between waves while an operator has to advance', async () => {
+    const waiting = wavedFixture(waves, [{ succeeded: 1 }], {
+      advance: 'manual',
+      gate: { kind: 'operator', wave: 1 },
+    });
+    const result = await run(['rollout', 'watch', ID, '--json'], {
+      routes: { 'rollout.get': () => waiting },
+      ...playing([waiting, wave2, done]),
+    });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual(done);
+  });
+
+  it('exits 1 when the rollout is aborted, with the reason', async () => {
+    const aborted = wavedFixture(waves, [{ succeeded: 1 }, { succeeded: 3, failed: 2, queued: 4 }], {
+      status: 'aborted',
+      reason: '2 of 6 deliveries failed (threshold 10%)',
+      statusBy: null,
+    });
+    const result = await run(['rollout', 'watch', ID], {
+      routes: { 'rollout.get': () => wave2 },
+      ...playing([aborted]),
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(
+      'ro_xyz789 aborted, wave 2/2: 6/10 finished, 4 succeeded, 2 failed, 4 in progress (2 of 6 deliveries failed (threshold 10%))',
+    );
+    expect(result.stderr).toBe(
+      'error: rollout ro_xyz789 was aborted (2 of 6 deliveries failed (threshold 10%)): 6/10 finished, 4 succeeded, 2 failed, 4 in progress\n',
+    );
+  });
+
+  it('exits 1 when paused and then canceled, naming who canceled it', async () => {
+    const canceled = wavedFixture(waves, [{ succeeded: 1 }, { canceled: 9 }], {
+      status: 'canceled',
+      reason: 'bad build',
+      statusBy: 'carol',
+    });
+    const result = await run(['rollout', 'watch', ID], {
+      routes: { 'rollout.get': () => paused },
+      ...playing([canceled]),
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: rollout ro_xyz789 was canceled \(by carol: bad build\): /);
+  });
+
+  it('does not end while deliveries are verifying', async () => {
+    const verifying = rolloutFixture({ succeeded: 2, verifying: 1 });
+    const result = await run(['rollout', 'watch', ID, '--timeout', '60ms'], {
+      routes: { 'rollout.get': () => verifying },
+      ...playing([verifying]),
+    });
+    expect(result.code).toBe(3);
+    expect(result.stdout).toMatch(/ 2\/3 finished .* verifying=1\n/);
+  });
+
+  it('names the gate when it times out', async () => {
+    const result = await run(['rollout', 'watch', ID, '--timeout', '40ms'], {
+      routes: { 'rollout.get': () => paused },
+      ...playing([]),
+    });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe(
+      'error: timed out after 40ms waiting for rollout ro_xyz789 to settle (1/10 finished; paused: maintenance)\n',
+    );
+  });
+
+  it('shows the status, the wave and the gate on the progress bar', async () => {
+    const result = await run(['rollout', 'watch', ID], {
+      routes: { 'rollout.get': () => soaking },
+      ...playing([wave2, done]),
+      tty: true,
+    });
+    expect(result.code).toBe(0);
+    const text = stripAnsi(result.stdout);
+    expect(text).toMatch(/wave 1\/2 \| soaking until 12:10:00Z \(in 10m\)/);
+    expect(text).toMatch(/completed .* \| wave 2\/2/);
   });
 });

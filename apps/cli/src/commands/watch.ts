@@ -10,22 +10,37 @@ import {
   colorsFor,
   formatDuration,
   formatTimestamp,
+  gateText,
   progressOf,
+  statusCause,
+  statusLine,
   statusSummary,
+  waveLabel,
 } from '../format.js';
 import type { FleetIO, OutStream } from '../io.js';
 import { Session } from '../session.js';
 import { durationOption, rolloutIdArg } from '../validate.js';
 
-/** Nothing left to move (and something was targeted), or canceled: the watch can end. */
+/**
+ * Completed (with something targeted), canceled or aborted: the watch can end. Active and paused
+ * rollouts are followed on, even with nothing in progress (a gate may be holding the next wave).
+ */
 export function isSettled(status: RolloutStatus): boolean {
-  if (status.status === 'canceled') return true;
-  return status.targeted > 0 && progressOf(status).open === 0;
+  if (status.status === 'canceled' || status.status === 'aborted') return true;
+  return status.status === 'completed' && status.targeted > 0;
 }
 
-/** 0 if every targeted delivery succeeded, 1 otherwise. */
+/** 0 if the rollout completed and every targeted delivery succeeded, 1 otherwise. */
 export function settledExitCode(status: RolloutStatus): number {
-  return status.targeted > 0 && status.counts.succeeded === status.targeted ? EXIT.OK : EXIT.FAILURE;
+  return status.status === 'completed' && status.targeted > 0 && status.counts.succeeded === status.targeted
+    ? EXIT.OK
+    : EXIT.FAILURE;
+}
+
+/** `wave 1/3` and, if something holds the rollout back, what: for the live line and bar. */
+function waveAndGate(status: RolloutStatus, now: number): string {
+  const wave = `wave ${waveLabel(status)}`;
+  return status.gate !== null ? `${wave} | ${gateText(status.gate, status.id, now)}` : wave;
 }
 
 /** Where watch progress goes while it runs. */
@@ -39,17 +54,27 @@ export function lineView(stream: OutStream, c: Colors, now: () => number): Watch
   let lastKey = '';
   return {
     update(status) {
-      const key = JSON.stringify([status.status, status.targeted, status.counts]);
+      const key = JSON.stringify([status.status, status.targeted, status.counts, status.wave, status.gate]);
       if (key === lastKey) return;
       lastKey = key;
       const p = progressOf(status);
       const counts = (
-        ['succeeded', 'failed', 'canceled', 'queued', 'offered', 'downloading', 'installing'] as const
+        [
+          'succeeded',
+          'failed',
+          'canceled',
+          'queued',
+          'offered',
+          'downloading',
+          'installing',
+          'verifying',
+        ] as const
       )
         .map((s) => `${colorState(s, c)}=${status.counts[s]}`)
         .join(' ');
+      const gate = status.gate !== null ? ` | ${gateText(status.gate, status.id, now())}` : '';
       stream.write(
-        `${formatTimestamp(now())} ${status.id} ${colorRolloutStatus(status.status, c)} ${p.finished}/${p.targeted} finished ${counts}\n`,
+        `${formatTimestamp(now())} ${status.id} ${colorRolloutStatus(status.status, c)} wave ${waveLabel(status)} ${p.finished}/${p.targeted} finished ${counts}${gate}\n`,
       );
     },
     stop() {},
@@ -57,11 +82,11 @@ export function lineView(stream: OutStream, c: Colors, now: () => number): Watch
 }
 
 /** A live cli-progress bar: finished (succeeded + failed + canceled) over targeted. */
-export function barView(stream: OutStream, c: Colors): WatchView {
+export function barView(stream: OutStream, c: Colors, now: () => number): WatchView {
   const bar = new cliProgress.SingleBar({
     // cli-progress writes through readline's cursor helpers, which only need write().
     stream: stream as NodeJS.WritableStream,
-    format: `${c.cyan('{bar}')} {percentage}% | {value}/{total} finished | {counts}`,
+    format: `${c.cyan('{bar}')} {percentage}% | {value}/{total} finished | {status} {counts} | {wave}`,
     barCompleteChar: '\u2588',
     barIncompleteChar: '\u2591',
     hideCursor: true,
@@ -74,6 +99,8 @@ export function barView(stream: OutStream, c: Colors): WatchView {
   let started = false;
   // Final states always; moving states only while they have devices, to keep the line short.
   const payload = (status: RolloutStatus) => ({
+    status: colorRolloutStatus(status.status, c),
+    wave: waveAndGate(status, now()),
     counts: [
       `${c.green('ok')} ${status.counts.succeeded}`,
       `${c.red('failed')} ${status.counts.failed}`,
@@ -180,9 +207,9 @@ function viewFor(s: Session): WatchView {
   const now = () => s.now();
   if (s.json) {
     // stdout carries only the final document; show progress on a terminal's stderr, if any.
-    return io.stderr.isTTY === true ? barView(io.stderr, colorsFor(io.stderr, io.env)) : silentView;
+    return io.stderr.isTTY === true ? barView(io.stderr, colorsFor(io.stderr, io.env), now) : silentView;
   }
-  return io.stdout.isTTY === true ? barView(io.stdout, s.c) : lineView(io.stdout, s.c, now);
+  return io.stdout.isTTY === true ? barView(io.stdout, s.c, now) : lineView(io.stdout, s.c, now);
 }
 
 interface WatchFlags {
@@ -193,7 +220,9 @@ interface WatchFlags {
 export function registerWatchCommand(rollout: Command, io: FleetIO): void {
   rollout
     .command('watch')
-    .description('follow a rollout live until it settles (exit 0 all succeeded, 1 some failed, 3 timeout)')
+    .description(
+      'follow a rollout live until it completes, is canceled or aborted (exit 0 all succeeded, 1 otherwise, 3 timeout)',
+    )
     .argument('<id>', 'rollout id (ro_…)')
     .option('--timeout <duration>', 'give up after this long (exit 3)', '10m')
     .option('--interval <duration>', 'how often the server checks for changes', '500ms')
@@ -210,21 +239,21 @@ export function registerWatchCommand(rollout: Command, io: FleetIO): void {
         followRollout(client, { rolloutId, timeoutMs, intervalMs, signal: io.signal }, viewFor(s)),
       );
       const { status } = result;
-      if (status !== null) {
-        s.output(
-          status,
-          () => `${status.id} ${colorRolloutStatus(status.status, s.c)}: ${statusSummary(status)}`,
-        );
-      }
+      if (status !== null) s.output(status, () => statusLine(status, s.c));
       if (result.timedOut) {
-        const where = status ? ` (${progressOf(status).finished}/${status.targeted} finished)` : '';
+        const gate = status?.gate ? `; ${gateText(status.gate, status.id, s.now())}` : '';
+        const where = status ? ` (${progressOf(status).finished}/${status.targeted} finished${gate})` : '';
         throw new CliError(
           EXIT.TIMEOUT,
           `timed out after ${formatDuration(timeoutMs)} waiting for rollout ${rolloutId} to settle${where}`,
         );
       }
       if (status !== null && settledExitCode(status) !== EXIT.OK) {
-        const why = status.status === 'canceled' ? 'was canceled' : `did not fully succeed`;
+        const cause = statusCause(status);
+        const why =
+          status.status === 'canceled' || status.status === 'aborted'
+            ? `was ${status.status}${cause ? ` (${cause})` : ''}`
+            : 'did not fully succeed';
         throw new CliError(EXIT.FAILURE, `rollout ${rolloutId} ${why}: ${statusSummary(status)}`);
       }
     });
