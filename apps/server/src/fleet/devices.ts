@@ -22,7 +22,7 @@ export class DeviceChannel {
     private readonly deps: FleetDeps,
     private readonly slots: Slots,
   ) {
-    slots.onRetry((deviceId) => this.evaluate(deviceId));
+    slots.onRetry((deviceId, grantedRollout) => this.evaluate(deviceId, grantedRollout));
   }
 
   private bucketArgs(deviceId: string): [string, string] {
@@ -131,13 +131,15 @@ export class DeviceChannel {
 
   /**
    * Sends the device whatever it should have now, if its subscription is on this pod. Claims for
-   * one device never overlap; a request during a claim runs one more pass after it. Never rejects.
+   * one device never overlap; a request during a claim runs one more pass after it. `grant` names
+   * a rollout whose slot this pod already acquired for the device. Never rejects.
    */
-  async evaluate(deviceId: string): Promise<ClaimOutcome> {
+  async evaluate(deviceId: string, grant = ''): Promise<ClaimOutcome> {
     const session = this.sessions.get(deviceId);
-    if (!session) return 'none';
-    if (session.evaluating) {
-      session.again = true;
+    if (!session || session.evaluating) {
+      // The slot cannot be used now; the running pass (if any) asks again for a fresh one.
+      if (grant) await this.slots.release(grant, deviceId, 'release').catch(() => undefined);
+      if (session) session.again = true;
       return 'none';
     }
     session.evaluating = true;
@@ -145,7 +147,8 @@ export class DeviceChannel {
     try {
       do {
         session.again = false;
-        outcome = await this.claim(session);
+        outcome = await this.claim(session, grant);
+        grant = '';
       } while (session.again);
     } catch (error) {
       // Redis unavailable or similar: the sweeper hints this device again once it is due.
@@ -157,9 +160,9 @@ export class DeviceChannel {
   }
 
   /** One claim, getting a slot first when the next delivery's rollout is limited. */
-  private async claim(session: DeviceSession): Promise<ClaimOutcome> {
+  private async claim(session: DeviceSession, granted: string): Promise<ClaimOutcome> {
     const deviceId = session.deviceId;
-    let grant = '';
+    let grant = granted;
     for (;;) {
       const reply = (await runScript(
         this.deps.redis,

@@ -12,12 +12,13 @@ export type ClaimOutcome = 'offered' | 'blocked' | 'none';
 export class Slots {
   private readonly waiting = new Map<string, Set<string>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private retryDevice: (deviceId: string) => Promise<ClaimOutcome> = async () => 'none';
+  private retryDevice: (deviceId: string, grantedRollout: string) => Promise<ClaimOutcome> = async () =>
+    'none';
 
   constructor(private readonly deps: FleetDeps) {}
 
-  /** How to retry a parked device (the device channel's claim). */
-  onRetry(retry: (deviceId: string) => Promise<ClaimOutcome>): void {
+  /** How to retry a parked device that now holds a slot (the device channel's claim). */
+  onRetry(retry: (deviceId: string, grantedRollout: string) => Promise<ClaimOutcome>): void {
     this.retryDevice = retry;
   }
 
@@ -70,23 +71,31 @@ export class Slots {
       rolloutId,
       this.deps.hintGraceMs,
     );
-    if (retryAfterMs > 0 && !this.timers.has(rolloutId)) {
-      const timer = setTimeout(() => {
-        this.timers.delete(rolloutId);
-        void this.retry(rolloutId);
-      }, retryAfterMs);
-      timer.unref();
-      this.timers.set(rolloutId, timer);
-    }
+    this.retryLater(rolloutId, retryAfterMs);
   }
 
-  /** Retries this pod's parked devices of a rollout, one at a time, until one is refused. */
+  private retryLater(rolloutId: string, retryAfterMs: number): void {
+    if (retryAfterMs <= 0 || this.timers.has(rolloutId)) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(rolloutId);
+      void this.retry(rolloutId);
+    }, retryAfterMs);
+    timer.unref();
+    this.timers.set(rolloutId, timer);
+  }
+
+  /** Gives this pod's parked devices of a rollout the slots it can get, in order, until refused. */
   async retry(rolloutId: string): Promise<void> {
     const set = this.waiting.get(rolloutId);
     if (!set) return;
     for (const deviceId of [...set]) {
+      const { granted, retryAfterMs } = await this.acquire(rolloutId, deviceId);
+      if (!granted) {
+        this.retryLater(rolloutId, retryAfterMs);
+        break;
+      }
       set.delete(deviceId);
-      if ((await this.retryDevice(deviceId)) === 'blocked') break;
+      await this.retryDevice(deviceId, rolloutId);
     }
     if (set.size === 0) this.waiting.delete(rolloutId);
   }

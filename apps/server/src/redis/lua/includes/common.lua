@@ -140,12 +140,13 @@ local function untarget(B, rid, dev)
   return 1
 end
 
--- Whether a queued delivery may start now as far as this bucket knows (status and wave); rate and
--- in-flight limits are the rollout's, checked by the pod before it claims.
-local function startable(ro, k)
+-- Whether a queued delivery may start now as far as this bucket knows (status and wave, and not
+-- parked waiting for a slot unless `granted`); rate and in-flight limits are the rollout's,
+-- checked by the pod before it claims.
+local function startable(ro, k, granted)
   if ro.status ~= 'active' then return false end
   local d = redis.call('HMGET', k, 'wave', 'parked')
-  return tonumber(d[1]) <= ro.openWave and d[2] ~= '1'
+  return tonumber(d[1]) <= ro.openWave and (granted or d[2] ~= '1')
 end
 
 -- Equal-jitter exponential backoff. The jitter is a hash of (device, rollout, attempt): spread
@@ -186,9 +187,7 @@ local function next_delivery(B, dev, grant)
   local active = redis.call('HGET', B .. 'dev:' .. dev, 'active') or ''
   if active ~= '' then return active, true end
   for _, rid in ipairs(redis.call('ZRANGE', B .. 'q:' .. dev, 0, -1)) do
-    local k = delivery_key(B, rid, dev)
-    if rid == grant and rollout(B, rid).status == 'active' then return rid, false end
-    if startable(rollout(B, rid), k) then return rid, false end
+    if startable(rollout(B, rid), delivery_key(B, rid, dev), rid == grant) then return rid, false end
   end
   return nil, false
 end

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ADMIN_TOKEN, failure, PodUnderTest } from './testing/wire.js';
+
+// A pod of its own: no earlier test's work moves in the background while "nothing changed" is checked.
+let t: PodUnderTest;
+beforeAll(async () => {
+  t = await PodUnderTest.start();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('bad input over the wire changes nothing', () => {
+  it('answers each public procedure’s bad input with a clear error', async () => {
+    const device = await t.connectDevice('badin-1');
+    await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
+    const before = await t.digest();
+    const c = t.admin.client;
+    const cases: Array<[() => Promise<unknown>, string, string | null]> = [
+      [() => device.client.device.register.mutate({ model: '', firmwareVersion: '1' }), 'BAD_REQUEST', null],
+      [
+        () =>
+          device.client.device.report.mutate({ deliveryId: 'ro_x:badin-1', attempt: 1, status: 'installed' }),
+        'NOT_FOUND',
+        'NOT_FOUND',
+      ],
+      [
+        () => device.client.device.report.mutate({ deliveryId: 'x', attempt: -1, status: 'installed' }),
+        'BAD_REQUEST',
+        null,
+      ],
+      [() => c.patch.publish.mutate({ name: 'fw', version: 'v'.repeat(100) }), 'BAD_REQUEST', null],
+      [() => c.patch.get.query({ patchId: 'pat_doesnotexist' }), 'NOT_FOUND', 'NOT_FOUND'],
+      [() => c.rollout.create.mutate({ patchId: 'pat_doesnotexist' }), 'NOT_FOUND', 'NOT_FOUND'],
+      [() => c.rollout.create.mutate({ patchId: 'pat_x', ackTimeoutMs: 1 }), 'BAD_REQUEST', null],
+      [() => c.rollout.get.query({ rolloutId: 'ro_doesnotexist' }), 'NOT_FOUND', 'NOT_FOUND'],
+      [() => c.rollout.cancel.mutate({ rolloutId: 'ro_doesnotexist' }), 'NOT_FOUND', 'NOT_FOUND'],
+      [() => c.devices.get.query({ deviceId: 'nobody' }), 'NOT_FOUND', 'NOT_FOUND'],
+      [() => c.devices.list.query({ cursor: 'garbage' }), 'BAD_REQUEST', 'INVALID_INPUT'],
+    ];
+    for (const [call, trpc, fleet] of cases) {
+      expect(await failure(call())).toEqual({ trpc, fleet });
+    }
+    expect(await t.digest()).toBe(before);
+  });
+
+  it('drops an oversized frame and a malformed one without changing anything', async () => {
+    const before = await t.digest();
+    const url = `${t.url.replace('http', 'ws')}/trpc`;
+    const socket = new WebSocket(url);
+    await new Promise((resolve) => socket.once('open', resolve));
+    const closed = new Promise<boolean>((resolve) => socket.once('close', () => resolve(true)));
+    socket.send('{"not":"trpc"');
+    socket.send('x'.repeat(200 * 1024));
+    // The server cuts a connection that sends more than maxPayload.
+    expect(await closed).toBe(true);
+    const response = await fetch(`${t.url}/trpc/patch.publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ json: { name: 'fw', version: '1', notes: 'n'.repeat(100 * 1024) } }),
+    });
+    expect(response.status).toBe(413);
+    expect(await t.digest()).toBe(before);
+  });
+});

@@ -1,0 +1,110 @@
+import { createAdminClient, createDeviceClient, fleetCodeOf, trpcCodeOf } from '@camfleet/client';
+import type { Offer } from '@camfleet/contracts';
+import { RedisServer } from '@camfleet/test-support';
+import { Redis } from 'ioredis';
+import type { RunningServer } from '../server.js';
+import { ADMIN_TOKEN, ENROLL_TOKEN, startTestPod } from './in-process.js';
+
+/**
+ * A pod on a private Redis, reached over real HTTP and WebSockets: what the wire-level tests drive.
+ */
+export class PodUnderTest {
+  private readonly devices: Array<ReturnType<typeof createDeviceClient>> = [];
+
+  private constructor(
+    readonly redisServer: RedisServer,
+    readonly redis: Redis,
+    readonly pod: RunningServer,
+    readonly admin: ReturnType<typeof createAdminClient>,
+  ) {}
+
+  static async start(): Promise<PodUnderTest> {
+    const redisServer = await RedisServer.start({ enableDebug: true });
+    const pod = await startTestPod(redisServer.url);
+    return new PodUnderTest(
+      redisServer,
+      new Redis(redisServer.url, { protocol: 2 }),
+      pod,
+      createAdminClient(pod.url, ADMIN_TOKEN),
+    );
+  }
+
+  get url(): string {
+    return this.pod.url;
+  }
+
+  /** A device with a live offer subscription, collecting what it is offered and asked to cancel. */
+  async connectDevice(deviceId: string, token = ENROLL_TOKEN) {
+    let opens = 0;
+    let rejected: string | null = null;
+    const device = createDeviceClient({
+      baseUrl: this.pod.url,
+      deviceId,
+      token,
+      retryDelayMs: () => 50,
+      onOpen: () => {
+        opens++;
+      },
+      onRejected: (message) => {
+        rejected = message;
+        device.wsClient.close();
+      },
+    });
+    this.devices.push(device);
+    const offers: Offer[] = [];
+    const cancels: Array<{ deliveryId: string; attempt: number }> = [];
+    const subscription = device.client.device.offers.subscribe(
+      {},
+      {
+        onData: (event) => {
+          if (event.data.type === 'offer') offers.push(event.data.offer);
+          else cancels.push(event.data);
+        },
+        onError: () => undefined,
+      },
+    );
+    return { ...device, offers, cancels, subscription, opens: () => opens, rejected: () => rejected };
+  }
+
+  async publishAndRollOut(settings: { ackTimeoutMs?: number } = {}) {
+    const patch = await this.admin.client.patch.publish.mutate({
+      name: 'fw',
+      version: `v${Math.random().toString(36).slice(2)}`,
+    });
+    return this.admin.client.rollout.create.mutate({ patchId: patch.id, ...settings });
+  }
+
+  /**
+   * A digest of every key but the pods' own bookkeeping (presence leases, the gate-evaluation
+   * schedule), which background loops rewrite on their own: equal before and after means a
+   * request changed nothing.
+   */
+  async digest(): Promise<string> {
+    const keys = (await this.redis.keys('*')).filter((key) => !/:\{g\}:(nodes|eval)$/.test(key)).sort();
+    if (keys.length === 0) return '';
+    const values = (await this.redis.call('DEBUG', 'DIGEST-VALUE', ...keys)) as string[];
+    return keys.map((key, i) => `${key}=${values[i]}`).join('\n');
+  }
+
+  async close(): Promise<void> {
+    for (const d of this.devices) d.wsClient.close();
+    this.admin.close();
+    await this.pod.close();
+    await this.redis.quit();
+    await this.redisServer.destroy();
+  }
+}
+
+/** The tRPC and fleet error codes of a call that must fail. */
+export async function failure(
+  promise: Promise<unknown>,
+): Promise<{ trpc: string | null; fleet: string | null }> {
+  try {
+    await promise;
+  } catch (error) {
+    return { trpc: trpcCodeOf(error), fleet: fleetCodeOf(error) };
+  }
+  throw new Error('expected the call to fail');
+}
+
+export { ADMIN_TOKEN, ENROLL_TOKEN };
