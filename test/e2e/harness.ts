@@ -100,7 +100,7 @@ export class TestFleet {
     });
   }
 
-  /** Publishes a patch and rolls it out to all devices through the CLI; returns the rollout id. */
+  /** Publishes a patch and rolls it out (to all devices unless `extra` names a target) through the CLI. */
   async rollOut(extra: string[] = []): Promise<string> {
     const patch = await this.fleetJson<{ id: string }>([
       'patch',
@@ -109,12 +109,13 @@ export class TestFleet {
       '--version',
       `2.${Date.now()}.${Math.random().toString(36).slice(2, 6)}`,
     ]);
+    const target = extra.some((a) => a === '--selector' || a === '--devices') ? [] : ['--all'];
     const rollout = await this.fleetJson<{ id: string }>([
       'rollout',
       'create',
       '--patch',
       patch.id,
-      '--all',
+      ...target,
       ...extra,
     ]);
     return rollout.id;

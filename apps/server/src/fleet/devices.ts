@@ -180,6 +180,7 @@ export class DeviceChannel {
           await this.slots.release(grant, deviceId, 'release');
           if (grant === rolloutId) return 'none';
         }
+        // SLOT means the delivery is queued, so a slot the device still held is stale: use it.
         const { granted, retryAfterMs } = await this.slots.acquire(rolloutId, deviceId);
         if (!granted) {
           await this.slots.park(rolloutId, deviceId, retryAfterMs);
@@ -192,6 +193,7 @@ export class DeviceChannel {
       if (grant && grant !== offered) await this.slots.release(grant, deviceId, 'release');
       if (kind === 'OFFER') {
         const offer = offerFrom(deviceId, reply.slice(1));
+        this.slots.forget(deviceId, offer.rolloutId);
         session.push({ type: 'offer', offer });
         return 'offered';
       }

@@ -254,6 +254,11 @@ describe('limits', () => {
       granted.push((await pod.fleet.slots.acquire(rollout.id, id)).granted);
     }
     expect(granted).toEqual([true, true, false, false, false]);
+    // Asking again for a device that holds a slot keeps that slot: granted, but not a new one.
+    expect(await pod.fleet.slots.acquire(rollout.id, fleet[0]!)).toMatchObject({
+      granted: true,
+      fresh: false,
+    });
     expect((await pod.claim(fleet[0]!, rollout.id))?.attempt).toBe(1);
     await pod.fleet.slots.release(rollout.id, fleet[0]!, 'release', 'succeeded');
     expect((await pod.fleet.slots.acquire(rollout.id, fleet[2]!)).granted).toBe(true);

@@ -27,14 +27,21 @@ export class Slots {
     return [k.slots(rolloutId), k.limiter(rolloutId), k.rollout(rolloutId)];
   }
 
-  async acquire(rolloutId: string, deviceId: string): Promise<{ granted: boolean; retryAfterMs: number }> {
-    const [granted, retryAfterMs] = (await runScript(
+  /**
+   * Asks for a slot. `fresh` is false when the device already held one (its delivery is in
+   * flight): such a slot belongs to that delivery and must not be released by the caller.
+   */
+  async acquire(
+    rolloutId: string,
+    deviceId: string,
+  ): Promise<{ granted: boolean; retryAfterMs: number; fresh: boolean }> {
+    const [granted, retryAfterMs, fresh] = (await runScript(
       this.deps.redis,
       'slot_acquire',
       ...this.keys(rolloutId),
       deviceId,
-    )) as [number, number];
-    return { granted: granted === 1, retryAfterMs };
+    )) as [number, number, number];
+    return { granted: granted === 1, retryAfterMs, fresh: fresh === 1 };
   }
 
   /** The device's delivery left flight (release) or made progress (hold: renew the lease). */
@@ -89,13 +96,14 @@ export class Slots {
     const set = this.waiting.get(rolloutId);
     if (!set) return;
     for (const deviceId of [...set]) {
-      const { granted, retryAfterMs } = await this.acquire(rolloutId, deviceId);
+      const { granted, retryAfterMs, fresh } = await this.acquire(rolloutId, deviceId);
       if (!granted) {
         this.retryLater(rolloutId, retryAfterMs);
         break;
       }
       set.delete(deviceId);
-      await this.retryDevice(deviceId, rolloutId);
+      // A device that already held a slot started meanwhile (another path); nothing to do.
+      if (fresh) await this.retryDevice(deviceId, rolloutId);
     }
     if (set.size === 0) this.waiting.delete(rolloutId);
   }
@@ -105,8 +113,10 @@ export class Slots {
     for (const rolloutId of [...this.waiting.keys()]) await this.retry(rolloutId);
   }
 
-  forget(deviceId: string): void {
-    for (const set of this.waiting.values()) set.delete(deviceId);
+  /** The device no longer waits here: it started a delivery, or its connection closed. */
+  forget(deviceId: string, rolloutId?: string): void {
+    if (rolloutId) this.waiting.get(rolloutId)?.delete(deviceId);
+    else for (const set of this.waiting.values()) set.delete(deviceId);
   }
 
   stop(): void {

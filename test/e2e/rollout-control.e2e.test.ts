@@ -1,0 +1,183 @@
+import type { FleetEvent } from '@camfleet/contracts';
+import { waitFor } from '@camfleet/test-support';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TestFleet } from './harness.js';
+
+vi.setConfig({ testTimeout: 180_000 });
+
+let fleet: TestFleet | null = null;
+afterEach(async () => {
+  await fleet?.down();
+  fleet = null;
+});
+
+/** Every delivery event of a rollout, oldest first (the event stream keeps them). */
+async function deliveryEvents(
+  f: TestFleet,
+  rolloutId: string,
+): Promise<Extract<FleetEvent, { kind: 'delivery' }>[]> {
+  const events = await f.admin.client.events.list.query({ rolloutId, limit: 1000 });
+  return events.filter((e): e is Extract<FleetEvent, { kind: 'delivery' }> => e.kind === 'delivery');
+}
+
+const IN_FLIGHT = new Set(['offered', 'downloading', 'installing', 'verifying']);
+
+/**
+ * The largest number of deliveries in flight at once, replayed from the event stream. Events carry
+ * millisecond times and come from several streams, so within one millisecond the order is unknown:
+ * exits are applied before entries there (a slot freed and taken again within the same ms).
+ */
+function maxInFlight(events: Extract<FleetEvent, { kind: 'delivery' }>[]): number {
+  const delta = (e: Extract<FleetEvent, { kind: 'delivery' }>) =>
+    (IN_FLIGHT.has(e.to) ? 1 : 0) - (e.from !== null && IN_FLIGHT.has(e.from) ? 1 : 0);
+  const ordered = [...events].sort((a, b) => a.at - b.at || delta(a) - delta(b));
+  let now = 0;
+  let max = 0;
+  for (const e of ordered) {
+    now += delta(e);
+    max = Math.max(max, now);
+  }
+  return max;
+}
+
+describe('rollout control across three pods', () => {
+  it('holds the in-flight cap fleet-wide, reusing each freed slot', async () => {
+    fleet = await TestFleet.up(3);
+    const sim = fleet.sim(['--devices', '60', '--apply-ms', '200', '--reboot-ms', '50']);
+    await fleet.waitOnline(60);
+    const rolloutId = await fleet.rollOut(['--max-in-flight', '5']);
+    const final = await fleet.waitSettled(rolloutId);
+    expect(final.counts.succeeded).toBe(60);
+    const seen = maxInFlight(await deliveryEvents(fleet, rolloutId));
+    console.info(`[e2e] in-flight cap 5 over 3 pods, 60 devices: max in flight seen ${seen}`);
+    expect(seen).toBeLessThanOrEqual(5);
+    expect(seen).toBe(5);
+    expect((await sim.finish()).installsRepeated).toBe(0);
+  });
+
+  it('paces starts at --max-per-minute across pods', async () => {
+    fleet = await TestFleet.up(3);
+    const sim = fleet.sim(['--devices', '40', '--apply-ms', '20', '--reboot-ms', '20']);
+    await fleet.waitOnline(40);
+    const rolloutId = await fleet.rollOut(['--max-per-minute', '600']);
+    await fleet.waitSettled(rolloutId);
+    const starts = (await deliveryEvents(fleet, rolloutId))
+      .filter((e) => e.to === 'offered')
+      .map((e) => e.at);
+    expect(starts).toHaveLength(40);
+    // 600/min = 10/s with a one-second burst of 10: after the burst, starts come at the rate.
+    const paced = starts.slice(10);
+    const perMinute = ((paced.length - 1) * 60_000) / ((paced.at(-1) ?? 0) - (paced[0] ?? 0));
+    console.info(
+      `[e2e] rate limit 600/min over 3 pods: measured ${perMinute.toFixed(0)}/min after the burst`,
+    );
+    expect(perMinute).toBeLessThanOrEqual(600 * 1.05);
+    expect(perMinute).toBeGreaterThan(600 * 0.7);
+    expect((await sim.finish()).installsRepeated).toBe(0);
+  });
+
+  it('a canary catches a bad patch and the rollout stops itself', async () => {
+    fleet = await TestFleet.up(3);
+    // Every camera that installs this patch comes back on its old version (rolled back).
+    const sim = fleet.sim([
+      '--devices',
+      '100',
+      '--apply-ms',
+      '50',
+      '--reboot-ms',
+      '50',
+      '--rollback-rate',
+      '1',
+    ]);
+    await fleet.waitOnline(100);
+    const rolloutId = await fleet.rollOut([
+      '--waves',
+      '10,100',
+      '--failure-threshold',
+      '20%',
+      '--min-sample',
+      '3',
+      '--on-failure',
+      'abort',
+      '--max-attempts',
+      '1',
+    ]);
+    const stopped = await waitFor(
+      async () => {
+        const s = await fleet!.status(rolloutId);
+        return s.status === 'aborted' && s.counts.verifying + s.counts.installing + s.counts.offered === 0
+          ? s
+          : null;
+      },
+      { timeoutMs: 60_000, what: 'the rollout to abort' },
+    );
+    console.info(
+      `[e2e] canary: aborted after ${stopped.counts.failed} rolled-back cameras; ${stopped.counts.canceled} never got the patch`,
+    );
+    expect(stopped.reason).toMatch(/failure threshold/);
+    expect(stopped.wave).toBe(0);
+    expect(stopped.waveCounts[1]?.succeeded ?? 0).toBe(0);
+    expect(stopped.counts.failed).toBeLessThanOrEqual(
+      stopped.waveCounts[0] ? Object.values(stopped.waveCounts[0]).reduce((a, b) => a + b, 0) : 0,
+    );
+    expect(stopped.counts.canceled).toBeGreaterThan(80);
+    const device = await fleet.admin.client.devices.list.query({ limit: 100 });
+    expect(device.devices.every((d) => d.firmwareVersion === '1.0.0')).toBe(true);
+    await sim.finish();
+  });
+
+  it('lets an operator pause, resume and advance waves by hand; late matching devices join', async () => {
+    fleet = await TestFleet.up(3);
+    const site = fleet.sim([
+      '--devices',
+      '40',
+      '--labels',
+      'site=berlin',
+      '--apply-ms',
+      '20',
+      '--reboot-ms',
+      '20',
+    ]);
+    const other = fleet.sim(['--devices', '10', '--prefix', 'paris', '--labels', 'site=paris']);
+    await fleet.waitOnline(50);
+    const rolloutId = await fleet.rollOut([
+      '--selector',
+      'site=berlin',
+      '--waves',
+      '25,100',
+      '--advance',
+      'manual',
+    ]);
+    const first = await waitFor(
+      async () => {
+        const s = await fleet!.status(rolloutId);
+        const wave0 = s.waveCounts[0]!;
+        return wave0.succeeded > 0 && wave0.succeeded === Object.values(wave0).reduce((a, b) => a + b, 0)
+          ? s
+          : null;
+      },
+      { what: 'the first wave' },
+    );
+    expect(first.targeted).toBe(40);
+    expect(first.gate).toEqual({ kind: 'operator', wave: 1 });
+    expect(first.counts.succeeded).toBe(first.waveCounts[0]!.succeeded);
+
+    const late = fleet.sim([
+      '--devices',
+      '5',
+      '--prefix',
+      'late',
+      '--labels',
+      'site=berlin',
+      '--apply-ms',
+      '20',
+    ]);
+    await waitFor(async () => (await fleet!.status(rolloutId)).targeted === 45, {
+      what: 'late devices to join',
+    });
+    await fleet.admin.client.rollout.advance.mutate({ rolloutId });
+    const done = await fleet.waitSettled(rolloutId);
+    expect(done.counts.succeeded).toBe(45);
+    await Promise.all([site.finish(), other.finish(), late.finish()]);
+  });
+});
