@@ -23,6 +23,8 @@ export interface SimSummary {
   installsFailed: number;
   installsRepeated: number;
   reportsRejected: number;
+  cancelsAccepted: number;
+  cancelsRefused: number;
 }
 
 /** Redis + N pod processes + an admin client, torn down together. */

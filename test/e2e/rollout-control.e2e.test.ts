@@ -175,9 +175,59 @@ describe('rollout control across three pods', () => {
     await waitFor(async () => (await fleet!.status(rolloutId)).targeted === 45, {
       what: 'late devices to join',
     });
-    await fleet.admin.client.rollout.advance.mutate({ rolloutId });
+    // Pause: the next wave stays shut even when advanced; resume and it opens.
+    const paused = await fleet.fleetJson<{ status: string; reason: string }>([
+      'rollout',
+      'pause',
+      rolloutId,
+      '--reason',
+      'checking logs',
+    ]);
+    expect(paused).toMatchObject({ status: 'paused', reason: 'checking logs' });
+    const advanced = await fleet.fleetJson<{ wave: number; counts: { offered: number } }>([
+      'rollout',
+      'advance',
+      rolloutId,
+    ]);
+    expect(advanced.wave).toBe(1);
+    expect(advanced.counts.offered).toBe(0);
+    expect((await fleet.fleet(['rollout', 'resume', rolloutId])).code).toBe(0);
     const done = await fleet.waitSettled(rolloutId);
     expect(done.counts.succeeded).toBe(45);
     await Promise.all([site.finish(), other.finish(), late.finish()]);
+  });
+
+  it('cancels mid-install: devices that can stop do, those that cannot report their real outcome', async () => {
+    fleet = await TestFleet.up(3);
+    const stoppable = fleet.sim(['--devices', '10', '--prefix', 'soft', '--apply-ms', '3000']);
+    const stubborn = fleet.sim([
+      '--devices',
+      '10',
+      '--prefix',
+      'hard',
+      '--apply-ms',
+      '3000',
+      '--refuse-cancel-rate',
+      '1',
+    ]);
+    await fleet.waitOnline(20);
+    const rolloutId = await fleet.rollOut();
+    await waitFor(async () => (await fleet!.status(rolloutId)).counts.installing === 20, {
+      what: 'all installing',
+    });
+    expect((await fleet.fleet(['rollout', 'cancel', rolloutId, '--reason', 'wrong build'])).code).toBe(0);
+    const final = await waitFor(
+      async () => {
+        const s = await fleet!.status(rolloutId);
+        return s.counts.installing + s.counts.verifying + s.counts.offered === 0 ? s : null;
+      },
+      { timeoutMs: 60_000, what: 'every device to answer the cancel' },
+    );
+    expect(final).toMatchObject({ status: 'canceled', reason: 'wrong build' });
+    expect(final.counts).toMatchObject({ canceled: 10, succeeded: 10 });
+    const soft = await stoppable.finish();
+    const hard = await stubborn.finish();
+    expect(soft).toMatchObject({ cancelsAccepted: 10 });
+    expect(hard).toMatchObject({ cancelsRefused: 10 });
   });
 });
