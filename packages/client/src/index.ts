@@ -53,10 +53,13 @@ export function createAdminClient(
   return { client, close: () => void wsClient.close() };
 }
 
+/** How a device proves who it is: its own secret, or an enrollment token (then it may only enroll). */
+export type DeviceCredentials = { secret: string } | { enrollToken: string };
+
 export interface DeviceConnectionOptions {
   baseUrl: string;
   deviceId: string;
-  token: string;
+  credentials: DeviceCredentials;
   /** Delay before reconnect attempt n (0-based). */
   retryDelayMs?: (attempt: number) => number;
   /** Called when the server refuses the credentials: the caller should stop, not retry. */
@@ -95,7 +98,7 @@ export function createDeviceClient(options: DeviceConnectionOptions): {
   const wsClient = createWSClient({
     url: ws,
     WebSocket: RejectionAwareSocket as unknown as typeof globalThis.WebSocket,
-    connectionParams: { deviceId: options.deviceId, token: options.token },
+    connectionParams: { deviceId: options.deviceId, ...options.credentials },
     retryDelayMs: options.retryDelayMs ?? jitteredBackoff(250, 10_000),
     keepAlive: { enabled: true, intervalMs: 10_000, pongTimeoutMs: 5_000 },
     ...(options.onOpen ? { onOpen: options.onOpen } : {}),

@@ -2,6 +2,7 @@ export { formatDuration, parseDuration } from './duration.js';
 export * from './errors.js';
 export type * from './port.js';
 export { type AppRouter, appRouter } from './router.js';
+export * from './routers/access.schema.js';
 export * from './routers/device.schema.js';
 export * from './routers/devices.schema.js';
 export * from './routers/events.schema.js';

@@ -1,4 +1,16 @@
 import type {
+  AuditEntry,
+  AuditInput,
+  CreateEnrollTokenInput,
+  CreateTokenInput,
+  DeviceCredential,
+  EnrollTokenInfo,
+  IssuedEnrollToken,
+  IssuedToken,
+  ProvisionInput,
+  TokenInfo,
+} from './routers/access.schema.js';
+import type {
   Device,
   DeviceEvent,
   RegisterInput,
@@ -15,7 +27,9 @@ export type AdminRole = 'viewer' | 'operator' | 'admin';
 export type Principal =
   | { kind: 'anonymous' }
   | { kind: 'admin'; name: string; role: AdminRole }
-  | { kind: 'device'; deviceId: string };
+  | { kind: 'device'; deviceId: string }
+  /** Connected with an enrollment token: may only enroll (`enrollTokenId` null for the configured token). */
+  | { kind: 'enrollee'; deviceId: string; enrollTokenId: string | null };
 
 /** The live connection a device call arrived on (WebSocket), if any. */
 export interface ConnectionRef {
@@ -64,6 +78,22 @@ export interface FleetService {
   }): AsyncIterable<FleetEvent>;
 
   listDevices(input: ListDevicesInput): Promise<DevicePage>;
+
+  /** Trades an enrollment for the device's own credential; refused if the id already has one. */
+  enrollDevice(deviceId: string, enrollTokenId: string | null): Promise<DeviceCredential>;
+  provisionDevice(input: ProvisionInput, actor: string): Promise<DeviceCredential>;
+  rotateDevice(deviceId: string, actor: string): Promise<DeviceCredential>;
+  /** From now on the device is refused; its open connection closes within a second. */
+  revokeDevice(deviceId: string, actor: string): Promise<{ deviceId: string; revoked: true }>;
+  createToken(input: CreateTokenInput, actor: string): Promise<IssuedToken>;
+  listTokens(): Promise<TokenInfo[]>;
+  revokeToken(id: string, actor: string): Promise<TokenInfo>;
+  createEnrollToken(input: CreateEnrollTokenInput, actor: string): Promise<IssuedEnrollToken>;
+  listEnrollTokens(): Promise<EnrollTokenInfo[]>;
+  revokeEnrollToken(id: string, actor: string): Promise<EnrollTokenInfo>;
+  /** Appends to the audit log (every mutating admin call). */
+  recordAudit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
+  listAudit(input: AuditInput): Promise<AuditEntry[]>;
   getDevice(deviceId: string): Promise<DeviceDetail>;
   stats(): Promise<FleetStats>;
 }

@@ -12,6 +12,7 @@ const createCaller = createCallerFactory(appRouter);
 /** A FleetService that records what reached it and answers from small canned values. */
 function recordingFleet(overrides: Partial<FleetService> = {}) {
   const calls: string[] = [];
+  const audit: Array<Parameters<FleetService['recordAudit']>[0]> = [];
   const record =
     <T>(name: string, value: T) =>
     async (..._args: unknown[]) => {
@@ -64,6 +65,20 @@ function recordingFleet(overrides: Partial<FleetService> = {}) {
     resumeRollout: record('resumeRollout', null as never),
     advanceRollout: record('advanceRollout', null as never),
     listEvents: record('listEvents', []),
+    enrollDevice: record('enrollDevice', { deviceId: 'cam-1', secret: 's' }),
+    provisionDevice: record('provisionDevice', { deviceId: 'cam-1', secret: 's' }),
+    rotateDevice: record('rotateDevice', { deviceId: 'cam-1', secret: 's' }),
+    revokeDevice: record('revokeDevice', { deviceId: 'cam-1', revoked: true as const }),
+    createToken: record('createToken', null as never),
+    listTokens: record('listTokens', []),
+    revokeToken: record('revokeToken', null as never),
+    createEnrollToken: record('createEnrollToken', null as never),
+    listEnrollTokens: record('listEnrollTokens', []),
+    revokeEnrollToken: record('revokeEnrollToken', null as never),
+    recordAudit: async (entry) => {
+      audit.push(entry);
+    },
+    listAudit: record('listAudit', []),
     followEvents: () => {
       calls.push('followEvents');
       return (async function* () {})();
@@ -73,7 +88,7 @@ function recordingFleet(overrides: Partial<FleetService> = {}) {
     stats: record('stats', { devices: 1, online: 1, patches: 1, rollouts: 0, nodes: [] }),
     ...overrides,
   };
-  return { fleet, calls };
+  return { fleet, calls, audit };
 }
 
 const admin: Principal = { kind: 'admin', name: 'ops', role: 'admin' };
@@ -144,6 +159,55 @@ describe('roles', () => {
     });
     await caller(admin, fleet).patch.publish({ name: 'fw', version: '2' });
     expect(actor).toBe('ops');
+  });
+});
+
+describe('audit', () => {
+  it('records every mutating admin call, allowed or not, without secrets', async () => {
+    const { fleet, audit } = recordingFleet();
+    await caller(admin, fleet).patch.publish({ name: 'fw', version: '2' });
+    await caller(viewer, fleet)
+      .rollout.pause({ rolloutId: 'ro_1' })
+      .catch(() => undefined);
+    await caller(admin, fleet)
+      .tokens.create({ name: 'ci', role: 'viewer' })
+      .catch(() => undefined);
+    await caller(admin, fleet).patch.list();
+    expect(audit.map((a) => [a.actor, a.action, a.ok])).toEqual([
+      ['ops', 'patch.publish', true],
+      ['watcher', 'rollout.pause', false],
+      ['ops', 'tokens.create', false],
+    ]);
+    expect(audit[1]?.error).toMatch(/role operator required/);
+    expect(audit[0]?.input).toBe('{"name":"fw","version":"2"}');
+  });
+
+  it('redacts fields that look like secrets', async () => {
+    const { fleet, audit } = recordingFleet();
+    await caller(admin, fleet)
+      .enrollTokens.create({ name: 'factory', uses: 10 })
+      .catch(() => undefined);
+    expect(audit[0]?.input).toBe('{"name":"factory","uses":10}');
+  });
+});
+
+describe('enrollment', () => {
+  it('lets an enrollee only enroll, as itself', async () => {
+    const seen: Array<[string, string | null]> = [];
+    const { fleet, calls } = recordingFleet({
+      enrollDevice: async (deviceId, tokenId) => {
+        seen.push([deviceId, tokenId]);
+        return { deviceId, secret: 's' };
+      },
+    });
+    const enrollee: Principal = { kind: 'enrollee', deviceId: 'cam-9', enrollTokenId: 'abc' };
+    await caller(enrollee, fleet).device.enroll();
+    expect(seen).toEqual([['cam-9', 'abc']]);
+    expect(await codeOf(caller(enrollee, fleet).device.register({ model: 'm', firmwareVersion: '1' }))).toBe(
+      'UNAUTHORIZED',
+    );
+    expect(await codeOf(caller(cam1, fleet).device.enroll())).toBe('FORBIDDEN');
+    expect(calls).toEqual([]);
   });
 });
 

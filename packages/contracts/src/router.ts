@@ -1,3 +1,4 @@
+import { auditRouter, enrollTokensRouter, tokensRouter } from './routers/access.js';
 import { deviceRouter } from './routers/device.js';
 import { devicesRouter, fleetRouter } from './routers/devices.js';
 import { eventsRouter } from './routers/events.js';
@@ -12,6 +13,9 @@ export const appRouter = router({
   devices: devicesRouter,
   fleet: fleetRouter,
   events: eventsRouter,
+  tokens: tokensRouter,
+  enrollTokens: enrollTokensRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -50,9 +50,45 @@ export const deviceProcedure = publicProcedure.use(({ ctx, next }) => {
 
 const RANK: Record<AdminRole, number> = { viewer: 0, operator: 1, admin: 2 };
 
+/** A connection that presented an enrollment token: it may only enroll. */
+export const enrolleeProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (ctx.principal.kind !== 'enrollee') {
+    throw new TRPCError({ code: 'FORBIDDEN', message: 'enrollment needs an enrollment token' });
+  }
+  return next({
+    ctx: { ...ctx, deviceId: ctx.principal.deviceId, enrollTokenId: ctx.principal.enrollTokenId },
+  });
+});
+
+const SECRET_FIELDS = /token|secret|password/i;
+
+/** The input of an admin call for the audit log: secrets dropped, shortened. */
+function auditInput(input: unknown): string {
+  const text = JSON.stringify(input ?? null, (key, value: unknown) =>
+    SECRET_FIELDS.test(key) ? '[redacted]' : value,
+  );
+  return text.length > 500 ? `${text.slice(0, 497)}...` : text;
+}
+
+/** Every mutating admin call lands in the audit log: who, what, when, and whether it worked. */
+const audited = t.middleware(async ({ ctx, type, path, getRawInput, next }) => {
+  const result = await next();
+  if (type === 'mutation' && ctx.principal.kind === 'admin') {
+    await ctx.fleet.recordAudit({
+      actor: ctx.principal.name,
+      role: ctx.principal.role,
+      action: path,
+      input: auditInput(await getRawInput().catch(() => null)),
+      ok: result.ok,
+      error: result.ok ? null : result.error.message,
+    });
+  }
+  return result;
+});
+
 /** A call from an admin whose role is at least `role`; `ctx.actor` names them for audit fields. */
 export function adminProcedure(role: AdminRole) {
-  return publicProcedure.use(({ ctx, next }) => {
+  return publicProcedure.use(audited).use(({ ctx, next }) => {
     const principal = ctx.principal;
     if (principal.kind !== 'admin') {
       throw new TRPCError({ code: 'UNAUTHORIZED', message: 'admin token required' });

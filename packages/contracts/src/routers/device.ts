@@ -1,5 +1,6 @@
 import { tracked } from '@trpc/server';
 import { deviceProcedure, router } from '../trpc.js';
+import { enrollProcedure } from './access.js';
 import { Device, eventIdOf, OffersInput, RegisterInput, ReportInput, ReportResult } from './device.schema.js';
 
 /** What a camera calls, as itself. */
@@ -20,6 +21,9 @@ export const deviceRouter = router({
     // A resubscribe names the last event id seen; the server does not repeat that event.
     for await (const event of offers) yield tracked(eventIdOf(event), event);
   }),
+
+  /** With an enrollment token: get this device's own credential (once). */
+  enroll: enrollProcedure,
 
   report: deviceProcedure
     .input(ReportInput)

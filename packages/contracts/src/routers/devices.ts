@@ -1,4 +1,5 @@
 import { adminProcedure, router } from '../trpc.js';
+import { credentialsRouter } from './access.js';
 import { DeviceDetail, DeviceIdInput, DevicePage, FleetStats, ListDevicesInput } from './devices.schema.js';
 
 /** Inventory, as operators see it. */
@@ -11,6 +12,7 @@ export const devicesRouter = router({
     .input(DeviceIdInput)
     .output(DeviceDetail)
     .query(({ ctx, input }) => ctx.fleet.getDevice(input.deviceId)),
+  credentials: credentialsRouter,
 });
 
 export const fleetRouter = router({

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { DeviceId, Labels, Timestamp } from '../schemas.js';
+
+export const ADMIN_ROLES = ['viewer', 'operator', 'admin'] as const;
+export const AdminRoleName = z.enum(ADMIN_ROLES);
+
+/** A device's own secret, shown once: when provisioned, enrolled or rotated. */
+export const DeviceCredential = z.object({
+  deviceId: DeviceId,
+  secret: z.string(),
+});
+export type DeviceCredential = z.infer<typeof DeviceCredential>;
+
+export const ProvisionInput = z.object({
+  deviceId: DeviceId,
+  model: z.string().min(1).max(64).default('unknown'),
+  labels: Labels.default({}),
+});
+export type ProvisionInput = z.infer<typeof ProvisionInput>;
+
+const Expiry = z
+  .number()
+  .int()
+  .min(60_000)
+  .max(3 * 365 * 86_400_000)
+  .nullable()
+  .default(null);
+
+export const CreateTokenInput = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'letters, digits and . _ @ -'),
+  role: AdminRoleName,
+  /** Lifetime from now; null: until revoked. */
+  expiresInMs: Expiry,
+});
+export type CreateTokenInput = z.infer<typeof CreateTokenInput>;
+
+export const TokenInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: AdminRoleName,
+  createdAt: Timestamp,
+  createdBy: z.string(),
+  expiresAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+});
+export type TokenInfo = z.infer<typeof TokenInfo>;
+
+/** A new token: the secret is in `token`, shown this once and stored only hashed. */
+export const IssuedToken = TokenInfo.extend({ token: z.string() });
+export type IssuedToken = z.infer<typeof IssuedToken>;
+
+export const CreateEnrollTokenInput = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'letters, digits and . _ @ -'),
+  /** How many devices may enroll with it; null: unlimited. */
+  uses: z.number().int().min(1).max(10_000_000).nullable().default(null),
+  expiresInMs: Expiry,
+});
+export type CreateEnrollTokenInput = z.infer<typeof CreateEnrollTokenInput>;
+
+export const EnrollTokenInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  usesLeft: z.number().int().nullable(),
+  createdAt: Timestamp,
+  createdBy: z.string(),
+  expiresAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+});
+export type EnrollTokenInfo = z.infer<typeof EnrollTokenInfo>;
+export const IssuedEnrollToken = EnrollTokenInfo.extend({ token: z.string() });
+export type IssuedEnrollToken = z.infer<typeof IssuedEnrollToken>;
+
+export const TokenIdInput = z.object({ id: z.string().regex(/^[a-z0-9]{1,40}$/, 'a token id') });
+
+export const AuditEntry = z.object({
+  id: z.string(),
+  at: Timestamp,
+  actor: z.string(),
+  role: z.string(),
+  /** The procedure, e.g. `rollout.pause`. */
+  action: z.string(),
+  /** The input, without secrets, shortened. */
+  input: z.string(),
+  ok: z.boolean(),
+  error: z.string().nullable(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const AuditInput = z
+  .object({ limit: z.number().int().min(1).max(1000).default(100), actor: z.string().max(64).optional() })
+  .default({ limit: 100 });
+export type AuditInput = z.infer<typeof AuditInput>;

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { adminProcedure, enrolleeProcedure, router } from '../trpc.js';
+import {
+  AuditEntry,
+  AuditInput,
+  CreateEnrollTokenInput,
+  CreateTokenInput,
+  DeviceCredential,
+  EnrollTokenInfo,
+  IssuedEnrollToken,
+  IssuedToken,
+  ProvisionInput,
+  TokenIdInput,
+  TokenInfo,
+} from './access.schema.js';
+import { DeviceIdInput } from './devices.schema.js';
+
+/** A device that presented an enrollment token trades it for its own credential, once. */
+export const enrollProcedure = enrolleeProcedure
+  .output(DeviceCredential)
+  .mutation(({ ctx }) => ctx.fleet.enrollDevice(ctx.deviceId, ctx.enrollTokenId));
+
+/** Device credentials, managed by admins. */
+export const credentialsRouter = router({
+  provision: adminProcedure('admin')
+    .input(ProvisionInput)
+    .output(DeviceCredential)
+    .mutation(({ ctx, input }) => ctx.fleet.provisionDevice(input, ctx.actor)),
+  rotate: adminProcedure('admin')
+    .input(DeviceIdInput)
+    .output(DeviceCredential)
+    .mutation(({ ctx, input }) => ctx.fleet.rotateDevice(input.deviceId, ctx.actor)),
+  revoke: adminProcedure('admin')
+    .input(DeviceIdInput)
+    .output(z.object({ deviceId: z.string(), revoked: z.literal(true) }))
+    .mutation(({ ctx, input }) => ctx.fleet.revokeDevice(input.deviceId, ctx.actor)),
+});
+
+/** Admin tokens issued at runtime (configured ones live in the server's configuration). */
+export const tokensRouter = router({
+  create: adminProcedure('admin')
+    .input(CreateTokenInput)
+    .output(IssuedToken)
+    .mutation(({ ctx, input }) => ctx.fleet.createToken(input, ctx.actor)),
+  list: adminProcedure('admin')
+    .output(z.array(TokenInfo))
+    .query(({ ctx }) => ctx.fleet.listTokens()),
+  revoke: adminProcedure('admin')
+    .input(TokenIdInput)
+    .output(TokenInfo)
+    .mutation(({ ctx, input }) => ctx.fleet.revokeToken(input.id, ctx.actor)),
+});
+
+export const enrollTokensRouter = router({
+  create: adminProcedure('admin')
+    .input(CreateEnrollTokenInput)
+    .output(IssuedEnrollToken)
+    .mutation(({ ctx, input }) => ctx.fleet.createEnrollToken(input, ctx.actor)),
+  list: adminProcedure('admin')
+    .output(z.array(EnrollTokenInfo))
+    .query(({ ctx }) => ctx.fleet.listEnrollTokens()),
+  revoke: adminProcedure('admin')
+    .input(TokenIdInput)
+    .output(EnrollTokenInfo)
+    .mutation(({ ctx, input }) => ctx.fleet.revokeEnrollToken(input.id, ctx.actor)),
+});
+
+export const auditRouter = router({
+  list: adminProcedure('admin')
+    .input(AuditInput)
+    .output(z.array(AuditEntry))
+    .query(({ ctx, input }) => ctx.fleet.listAudit(input)),
+});
