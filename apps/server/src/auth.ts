@@ -1,49 +1,114 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { DeviceId, type Principal } from '@camfleet/contracts';
+import { readFileSync } from 'node:fs';
+import { type AdminRole, DeviceId, type Principal } from '@camfleet/contracts';
 import { TRPCError } from '@trpc/server';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { type Access, parseIssuedToken, sameDigest, sha256 } from './fleet/access.js';
+import type { KeySpace } from './redis/keys.js';
 
-const digest = (secret: string): Buffer => createHash('sha256').update(secret).digest();
+/** Tokens configured at deploy time (a file or a Kubernetes Secret), stored as SHA-256 digests. */
+export const ConfiguredTokens = z.array(
+  z.object({
+    name: z.string().min(1).max(64),
+    role: z.enum(['viewer', 'operator', 'admin']),
+    sha256: z.string().regex(/^[a-f0-9]{64}$/),
+  }),
+);
+export type ConfiguredToken = z.infer<typeof ConfiguredTokens>[number];
+
+export function readTokensFile(path: string): ConfiguredToken[] {
+  return ConfiguredTokens.parse(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+/** Where a device that just authenticated is connected already (to replace that connection). */
+export interface DeviceAuth {
+  principal: Principal;
+  previous: { node: string; connectionId: string } | null;
+}
+
+// One answer for every credential failure: no oracle for which device ids exist.
+const refused = (): TRPCError => new TRPCError({ code: 'UNAUTHORIZED', message: 'credentials refused' });
 
 /**
- * Checks credentials. Secrets are kept only as SHA-256 digests and compared in constant time
- * (equal-length digests, so length leaks nothing either).
+ * Checks credentials. Every secret is compared as a SHA-256 digest in constant time; none is kept
+ * in memory or Redis in the clear, and none is logged.
  */
 export class Authenticator {
-  private readonly adminDigest: Buffer;
-  private readonly enrollDigest: Buffer;
+  private readonly enrollDigest: string | null;
 
-  constructor(adminToken: string, enrollToken: string) {
-    this.adminDigest = digest(adminToken);
-    this.enrollDigest = digest(enrollToken);
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: KeySpace,
+    private readonly access: Access,
+    private readonly adminTokens: ConfiguredToken[],
+    enrollToken: string | null,
+  ) {
+    this.enrollDigest = enrollToken ? sha256(enrollToken) : null;
   }
 
-  /** `Authorization: Bearer <token>` on HTTP. No header: anonymous (procedures then refuse). */
-  fromAuthorizationHeader(header: string | undefined): Principal {
-    const match = header ? /^Bearer (.+)$/i.exec(header) : null;
-    if (match?.[1] && timingSafeEqual(digest(match[1]), this.adminDigest)) {
-      return { kind: 'admin', name: 'admin', role: 'admin' };
+  /** An admin principal for a token, or null when it is unknown, expired or revoked. */
+  async admin(token: string | undefined): Promise<Principal | null> {
+    if (!token) return null;
+    const digest = sha256(token);
+    let match: ConfiguredToken | undefined;
+    for (const configured of this.adminTokens) {
+      if (sameDigest(digest, configured.sha256)) match = configured;
     }
-    return { kind: 'anonymous' };
+    if (match) return { kind: 'admin', name: match.name, role: match.role };
+    const id = parseIssuedToken(token, 'cft');
+    const record = id ? await this.access.tokenRecord(this.keys.adminToken(id)) : null;
+    if (record && sameDigest(digest, record.hash)) {
+      return { kind: 'admin', name: record.name, role: record.role as AdminRole };
+    }
+    return null;
+  }
+
+  /** `Authorization: Bearer <token>` on HTTP. No or bad token: anonymous (procedures then refuse). */
+  async fromAuthorizationHeader(header: string | undefined): Promise<Principal> {
+    const match = header ? /^Bearer (.+)$/i.exec(header) : null;
+    return (await this.admin(match?.[1])) ?? { kind: 'anonymous' };
   }
 
   /**
-   * WebSocket connectionParams: `{ token }` for an admin, `{ deviceId, token }` for a device.
-   * Wrong credentials refuse the whole connection (UNAUTHORIZED).
+   * WebSocket connectionParams: `{ token }` for an admin; `{ deviceId, secret }` for a device;
+   * `{ deviceId, enrollToken }` for a device without a credential yet (it may only enroll).
+   * Anything else refuses the whole connection.
    */
-  fromConnectionParams(params: Readonly<Record<string, string | undefined>> | null): Principal {
-    const token = params?.token;
-    if (!token) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'connectionParams.token required' });
-    const tokenDigest = digest(token);
-    if (params.deviceId !== undefined) {
-      const id = DeviceId.safeParse(params.deviceId);
-      if (!id.success) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'invalid device id' });
-      if (!timingSafeEqual(tokenDigest, this.enrollDigest)) {
-        throw new TRPCError({ code: 'UNAUTHORIZED', message: 'device credentials refused' });
-      }
-      return { kind: 'device', deviceId: id.data };
+  async fromConnectionParams(
+    params: Readonly<Record<string, string | undefined>> | null,
+  ): Promise<DeviceAuth> {
+    if (!params) throw refused();
+    if (params.deviceId === undefined) {
+      const principal = await this.admin(params.token);
+      if (!principal) throw refused();
+      return { principal, previous: null };
     }
-    if (timingSafeEqual(tokenDigest, this.adminDigest))
-      return { kind: 'admin', name: 'admin', role: 'admin' };
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'admin credentials refused' });
+    const id = DeviceId.safeParse(params.deviceId);
+    if (!id.success) throw refused();
+    const deviceId = id.data;
+    const [stored, revoked, node, conn] = await this.redis.hmget(
+      this.keys.device(deviceId),
+      'secret',
+      'revoked',
+      'node',
+      'conn',
+    );
+    if (params.secret !== undefined) {
+      if (!stored || revoked === '1' || !sameDigest(sha256(params.secret), stored)) throw refused();
+      return {
+        principal: { kind: 'device', deviceId },
+        previous: node && conn ? { node, connectionId: conn } : null,
+      };
+    }
+    const enrollToken = params.enrollToken ?? params.token;
+    if (enrollToken === undefined || stored || revoked === '1') throw refused();
+    const digest = sha256(enrollToken);
+    if (this.enrollDigest && sameDigest(digest, this.enrollDigest)) {
+      return { principal: { kind: 'enrollee', deviceId, enrollTokenId: null }, previous: null };
+    }
+    const tokenId = parseIssuedToken(enrollToken, 'cfe');
+    const record = tokenId ? await this.access.tokenRecord(this.keys.enrollToken(tokenId)) : null;
+    if (!record || !sameDigest(digest, record.hash)) throw refused();
+    return { principal: { kind: 'enrollee', deviceId, enrollTokenId: tokenId }, previous: null };
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
-const valid = { FLEET_ADMIN_TOKEN: 'admin-token', FLEET_ENROLL_TOKEN: 'enroll-token' };
+const valid = { FLEET_ADMIN_TOKEN: 'admin-token-0123456', FLEET_ENROLL_TOKEN: 'enroll-token-012345' };
 
 describe('loadConfig', () => {
   it('applies defaults for everything optional', () => {
@@ -13,6 +13,11 @@ describe('loadConfig', () => {
       leaseMs: 10_000,
     });
     expect(config.nodeId.length).toBeGreaterThan(0);
+  });
+
+  it('needs an admin token from the environment or a tokens file', () => {
+    expect(() => loadConfig({})).toThrow(/FLEET_ADMIN_TOKEN or FLEET_ADMIN_TOKENS_FILE is required/);
+    expect(loadConfig({ FLEET_ADMIN_TOKENS_FILE: '/etc/camfleet/tokens.json' }).enrollToken).toBeNull();
   });
 
   it('reads PORT=0 as "pick a free port"', () => {
@@ -34,7 +39,6 @@ describe('loadConfig', () => {
       const message = (error as Error).message;
       for (const name of [
         'FLEET_ADMIN_TOKEN',
-        'FLEET_ENROLL_TOKEN',
         'PORT',
         'REDIS_URL',
         'FLEET_KEY_PREFIX',

@@ -10,8 +10,14 @@ const Env = z.object({
     .default('redis://127.0.0.1:6379'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
-  FLEET_ADMIN_TOKEN: z.string({ error: 'is required' }).min(8, 'must be at least 8 characters'),
-  FLEET_ENROLL_TOKEN: z.string({ error: 'is required' }).min(8, 'must be at least 8 characters'),
+  /** A token with the admin role (simple deployments); FLEET_ADMIN_TOKENS_FILE holds hashed tokens with roles. */
+  FLEET_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  FLEET_ADMIN_TOKENS_FILE: z.string().min(1).optional(),
+  /** Devices present it (with their id) to enroll; optional when devices are provisioned. */
+  FLEET_ENROLL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  FLEET_WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
+  FLEET_WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1000).default(10),
+  FLEET_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(65_536).max(1_073_741_824).default(1_048_576),
   FLEET_NODE_ID: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits and . _ - (at most 64)')
@@ -31,8 +37,12 @@ export interface ServerConfig {
   redisUrl: string;
   port: number;
   host: string;
-  adminToken: string;
-  enrollToken: string;
+  adminToken: string | null;
+  adminTokensFile: string | null;
+  enrollToken: string | null;
+  wsMessagesPerSecond: number;
+  wsMaxSubscriptions: number;
+  wsMaxBufferedBytes: number;
   nodeId: string;
   keyPrefix: string;
   sweepIntervalMs: number;
@@ -54,12 +64,21 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   }
   const e = parsed.data;
+  if (!e.FLEET_ADMIN_TOKEN && !e.FLEET_ADMIN_TOKENS_FILE) {
+    throw new ConfigError(
+      'invalid configuration:\n  FLEET_ADMIN_TOKEN or FLEET_ADMIN_TOKENS_FILE is required',
+    );
+  }
   return {
     redisUrl: e.REDIS_URL,
     port: e.PORT,
     host: e.HOST,
-    adminToken: e.FLEET_ADMIN_TOKEN,
-    enrollToken: e.FLEET_ENROLL_TOKEN,
+    adminToken: e.FLEET_ADMIN_TOKEN ?? null,
+    adminTokensFile: e.FLEET_ADMIN_TOKENS_FILE ?? null,
+    enrollToken: e.FLEET_ENROLL_TOKEN ?? null,
+    wsMessagesPerSecond: e.FLEET_WS_MESSAGES_PER_SECOND,
+    wsMaxSubscriptions: e.FLEET_WS_MAX_SUBSCRIPTIONS,
+    wsMaxBufferedBytes: e.FLEET_WS_MAX_BUFFERED_BYTES,
     nodeId: e.FLEET_NODE_ID,
     keyPrefix: e.FLEET_KEY_PREFIX,
     sweepIntervalMs: e.FLEET_SWEEP_INTERVAL_MS,

@@ -30,7 +30,7 @@ describe('health', () => {
 
 describe('authentication', () => {
   it('refuses a device with a wrong token once, without a reconnect loop', async () => {
-    const device = await t.connectDevice('intruder', 'wrong-token-123');
+    const device = await t.connectDevice('intruder', { secret: 'not-a-real-secret' });
     await waitFor(() => device.rejected(), { what: 'the rejection' });
     expect(device.rejected()).toMatch(/refused/);
     const opensAtRejection = device.opens();

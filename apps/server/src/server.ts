@@ -7,8 +7,10 @@ import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { Authenticator } from './auth.js';
+import { Authenticator, readTokensFile } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { CLOSE, Connections } from './connections.js';
+import { sha256 } from './fleet/access.js';
 import { Background } from './fleet/background.js';
 import { HintBus } from './fleet/hints.js';
 import { RedisFleetService } from './fleet/redis-fleet.js';
@@ -49,6 +51,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   await preloadScripts(redis);
 
   const fleet = new RedisFleetService({ redis, keys, instance, log, hintGraceMs: config.hintGraceMs });
+  const connections = new Connections({
+    messagesPerSecond: config.wsMessagesPerSecond,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+  });
   const hints = new HintBus(subscriber, redis, keys, instance, {
     devices: (ids) => {
       for (const id of ids) void fleet.devices.evaluate(id);
@@ -56,11 +62,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     broadcast: () => {
       fleet.devices.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
     },
+    kick: (deviceId, code, reason) => connections.closeDevice(deviceId, code, reason),
+    drop: (connectionId) => connections.close(connectionId, CLOSE.replaced, 'replaced by a newer connection'),
     capacity: (rolloutId) => {
       fleet.slots.retry(rolloutId).catch((err: unknown) => log.warn({ err, rolloutId }, 'slot retry failed'));
     },
   });
   fleet.attachHints(hints);
+  fleet.access.onKick((deviceId, code, reason) => hints.kick(deviceId, code, reason));
   await hints.start();
   const background = new Background({
     redis,
@@ -76,15 +85,21 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   await background.heartbeat();
   background.start();
 
-  const auth = new Authenticator(config.adminToken, config.enrollToken);
+  const adminTokens = [
+    ...(config.adminToken
+      ? [{ name: 'admin', role: 'admin' as const, sha256: sha256(config.adminToken) }]
+      : []),
+    ...(config.adminTokensFile ? readTokensFile(config.adminTokensFile) : []),
+  ];
+  const auth = new Authenticator(redis, keys, fleet.access, adminTokens, config.enrollToken);
   let ready = true;
 
   const trpcHttp = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: MAX_MESSAGE_BYTES,
-    createContext: ({ req }): FleetContext => ({
-      principal: auth.fromAuthorizationHeader(req.headers.authorization),
+    createContext: async ({ req }): Promise<FleetContext> => ({
+      principal: await auth.fromAuthorizationHeader(req.headers.authorization),
       fleet,
       connection: null,
     }),
@@ -105,20 +120,32 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
 
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: MAX_MESSAGE_BYTES });
+  wss.on('connection', (ws) => connections.guard(ws));
   const wsHandler = applyWSSHandler({
     wss,
     router: appRouter,
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
-    createContext: ({ res, info }): FleetContext => {
-      const principal = auth.fromConnectionParams(info.connectionParams);
-      const connection = { connectionId: randomUUID() };
-      if (principal.kind === 'device') {
+    createContext: async ({ res, info }): Promise<FleetContext> => {
+      const { principal, previous } = await auth.fromConnectionParams(info.connectionParams);
+      const connection = {
+        connectionId: randomUUID(),
+        subscriptions: { open: 0, max: config.wsMaxSubscriptions },
+      };
+      const deviceId = principal.kind === 'device' ? principal.deviceId : null;
+      connections.add(connection.connectionId, res, deviceId);
+      if (deviceId) {
+        // One connection per device: the newest wins, an older one (here or on another pod) is closed.
+        connections.closeDevice(
+          deviceId,
+          CLOSE.replaced,
+          'replaced by a newer connection',
+          connection.connectionId,
+        );
+        if (previous && previous.node !== instance) await hints.drop(previous.node, previous.connectionId);
         res.once('close', () => {
           fleet.devices
-            .deviceDisconnected(principal.deviceId, connection.connectionId)
-            .catch((err: unknown) =>
-              log.warn({ err, deviceId: principal.deviceId }, 'disconnect not recorded'),
-            );
+            .deviceDisconnected(deviceId, connection.connectionId)
+            .catch((err: unknown) => log.warn({ err, deviceId }, 'disconnect not recorded'));
         });
       }
       return { principal, fleet, connection };

@@ -31,9 +31,11 @@ export type Principal =
   /** Connected with an enrollment token: may only enroll (`enrollTokenId` null for the configured token). */
   | { kind: 'enrollee'; deviceId: string; enrollTokenId: string | null };
 
-/** The live connection a device call arrived on (WebSocket), if any. */
+/** The live connection a call arrived on (WebSocket), if any. */
 export interface ConnectionRef {
   connectionId: string;
+  /** Subscriptions open on this connection, and how many it may have. */
+  subscriptions: { open: number; max: number };
 }
 
 export interface OffersOptions {

@@ -97,7 +97,11 @@ const cam1: Principal = { kind: 'device', deviceId: 'cam-1' };
 const anonymous: Principal = { kind: 'anonymous' };
 
 function caller(principal: Principal, fleet: FleetService) {
-  const ctx: FleetContext = { principal, fleet, connection: { connectionId: 'c' } };
+  const ctx: FleetContext = {
+    principal,
+    fleet,
+    connection: { connectionId: 'c', subscriptions: { open: 0, max: 4 } },
+  };
   return createCaller(ctx);
 }
 

@@ -2,7 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { FleetError, type FleetErrorCode, TRPC_CODE_OF } from './errors.js';
-import type { AdminRole, FleetContext } from './port.js';
+import type { AdminRole, ConnectionRef, FleetContext } from './port.js';
 
 const t = initTRPC.context<FleetContext>().create({
   transformer: superjson,
@@ -39,6 +39,27 @@ const domainErrors = t.middleware(async ({ next }) => {
 });
 
 export const publicProcedure = t.procedure.use(domainErrors);
+
+/**
+ * Takes one of the connection's subscription places (a hostile client cannot open thousands);
+ * the returned function gives it back when the subscription ends.
+ */
+export function holdSubscription(connection: ConnectionRef | null): () => void {
+  if (!connection) return () => undefined;
+  const { subscriptions } = connection;
+  if (subscriptions.open >= subscriptions.max) {
+    throw new TRPCError({
+      code: 'TOO_MANY_REQUESTS',
+      message: `at most ${subscriptions.max} subscriptions per connection`,
+    });
+  }
+  subscriptions.open++;
+  let held = true;
+  return () => {
+    if (held) subscriptions.open--;
+    held = false;
+  };
+}
 
 /** A call from an authenticated device; `ctx.deviceId` is who it is. */
 export const deviceProcedure = publicProcedure.use(({ ctx, next }) => {

@@ -9,7 +9,7 @@ export interface Tokens {
   admin: string;
   enroll: string;
 }
-export const TEST_TOKENS: Tokens = { admin: 'e2e-admin-token', enroll: 'e2e-enroll-token' };
+export const TEST_TOKENS: Tokens = { admin: 'e2e-admin-token-0123', enroll: 'e2e-enroll-token-0123' };
 
 /** Runs a TypeScript entry point of the workspace the way `pnpm <script>` does, without pnpm's startup. */
 function spawnTs(

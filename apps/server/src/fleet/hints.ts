@@ -8,6 +8,10 @@ export interface HintHandlers {
   broadcast(): void;
   /** A limited rollout freed a slot: retry the devices parked here for it. */
   capacity(rolloutId: string): void;
+  /** Close this device's connections here (credentials revoked or rotated). */
+  kick(deviceId: string, code: number, reason: string): void;
+  /** Close one connection here (its device connected again elsewhere). */
+  drop(connectionId: string): void;
 }
 
 /**
@@ -29,8 +33,12 @@ export class HintBus {
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel === all) {
         if (message.startsWith('cap:')) this.handlers.capacity(message.slice(4));
-        else this.handlers.broadcast();
-      } else if (channel === own && message.length > 0) this.handlers.devices(message.split('\n'));
+        else if (message.startsWith('kick:')) {
+          const [, code, deviceId, reason] = message.split('\n');
+          this.handlers.kick(deviceId ?? '', Number(code), reason ?? '');
+        } else this.handlers.broadcast();
+      } else if (channel === own && message.startsWith('!drop:')) this.handlers.drop(message.slice(6));
+      else if (channel === own && message.length > 0) this.handlers.devices(message.split('\n'));
     });
     await this.subscriber.subscribe(own, all);
   }
@@ -48,5 +56,18 @@ export class HintBus {
 
   async broadcast(): Promise<void> {
     await this.publisher.publish(this.keys.broadcastChannel, '');
+  }
+
+  /** Every pod closes this device's connections (a revoked credential must not stay connected). */
+  async kick(deviceId: string, code: number, reason: string): Promise<void> {
+    await this.publisher.publish(
+      this.keys.broadcastChannel,
+      ['kick:', String(code), deviceId, reason].join('\n'),
+    );
+  }
+
+  /** The pod instance holding an old connection of a device closes it. */
+  async drop(instance: string, connectionId: string): Promise<void> {
+    await this.publisher.publish(this.keys.hintChannel(instance), `!drop:${connectionId}`);
   }
 }

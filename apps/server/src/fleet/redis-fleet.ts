@@ -1,14 +1,20 @@
 import type {
+  AuditEntry,
+  AuditInput,
   ConnectionRef,
+  CreateEnrollTokenInput,
   CreateRolloutInput,
+  CreateTokenInput,
   EventsInput,
   FleetService,
   ListDevicesInput,
   OffersOptions,
+  ProvisionInput,
   PublishPatchInput,
   RegisterInput,
   ReportInput,
 } from '@camfleet/contracts';
+import { Access } from './access.js';
 import { RolloutController } from './controller.js';
 import type { FleetDeps } from './deps.js';
 import { DeviceChannel } from './devices.js';
@@ -28,6 +34,7 @@ export class RedisFleetService implements FleetService {
   readonly controller: RolloutController;
   readonly inventory: Inventory;
   readonly events: Events;
+  readonly access: Access;
 
   constructor(deps: FleetDeps) {
     this.slots = new Slots(deps);
@@ -37,6 +44,7 @@ export class RedisFleetService implements FleetService {
     this.controller = new RolloutController(deps, this.rollouts);
     this.inventory = new Inventory(deps);
     this.events = new Events(deps);
+    this.access = new Access(deps);
   }
 
   attachHints(hints: HintBus): void {
@@ -67,6 +75,21 @@ export class RedisFleetService implements FleetService {
   listEvents = (input: EventsInput) => this.events.list(input);
   followEvents = (options: { rolloutId: string | null; after: string | null; signal: AbortSignal }) =>
     this.events.follow(options);
+
+  enrollDevice = (deviceId: string, enrollTokenId: string | null) =>
+    this.access.enrollDevice(deviceId, enrollTokenId);
+  provisionDevice = (input: ProvisionInput, actor: string) => this.access.provisionDevice(input, actor);
+  rotateDevice = (deviceId: string, actor: string) => this.access.rotateDevice(deviceId, actor);
+  revokeDevice = (deviceId: string, actor: string) => this.access.revokeDevice(deviceId, actor);
+  createToken = (input: CreateTokenInput, actor: string) => this.access.createToken(input, actor);
+  listTokens = () => this.access.listTokens();
+  revokeToken = (id: string, actor: string) => this.access.revokeToken(id, actor);
+  createEnrollToken = (input: CreateEnrollTokenInput, actor: string) =>
+    this.access.createEnrollToken(input, actor);
+  listEnrollTokens = () => this.access.listEnrollTokens();
+  revokeEnrollToken = (id: string, actor: string) => this.access.revokeEnrollToken(id, actor);
+  recordAudit = (entry: Omit<AuditEntry, 'id' | 'at'>) => this.access.recordAudit(entry);
+  listAudit = (input: AuditInput) => this.access.listAudit(input);
 
   listDevices = (input: ListDevicesInput) => this.inventory.listDevices(input);
   getDevice = (deviceId: string) => this.inventory.getDevice(deviceId);

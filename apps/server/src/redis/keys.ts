@@ -94,6 +94,24 @@ export class KeySpace {
   limiter(rolloutId: string): string {
     return this.global(`limiter:${rolloutId}`);
   }
+  /** A runtime-issued admin token, and the index of them. */
+  adminToken(id: string): string {
+    return this.global(`token:${id}`);
+  }
+  get adminTokens(): string {
+    return this.global('tokens');
+  }
+  /** A runtime-issued enrollment token, and the index of them. */
+  enrollToken(id: string): string {
+    return this.global(`enroll:${id}`);
+  }
+  get enrollTokens(): string {
+    return this.global('enrolls');
+  }
+  /** Who did what: every mutating admin call, capped. */
+  get audit(): string {
+    return this.global('audit');
+  }
   /** Rollout events (created, paused, wave opened, …), capped. */
   get rolloutEvents(): string {
     return this.global('events');

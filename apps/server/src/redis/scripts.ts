@@ -21,6 +21,9 @@ export const SCRIPT_KEYS = {
   slot_acquire: 3,
   slot_release: 3,
   eval_claim: 1,
+  device_credential: 1,
+  token_state: 1,
+  token_revoke: 1,
   node_heartbeat: 1,
   node_reap: 1,
 } as const;

@@ -1,4 +1,10 @@
-import { createAdminClient, createDeviceClient, fleetCodeOf, trpcCodeOf } from '@camfleet/client';
+import {
+  createAdminClient,
+  createDeviceClient,
+  type DeviceCredentials,
+  fleetCodeOf,
+  trpcCodeOf,
+} from '@camfleet/client';
 import type { Offer } from '@camfleet/contracts';
 import { RedisServer } from '@camfleet/test-support';
 import { Redis } from 'ioredis';
@@ -33,14 +39,33 @@ export class PodUnderTest {
     return this.pod.url;
   }
 
-  /** A device with a live offer subscription, collecting what it is offered and asked to cancel. */
-  async connectDevice(deviceId: string, token = ENROLL_TOKEN) {
+  /** Enrolls a device with the configured enrollment token: its own credential. */
+  async enroll(deviceId: string): Promise<DeviceCredentials> {
+    const enrollee = createDeviceClient({
+      baseUrl: this.pod.url,
+      deviceId,
+      credentials: { enrollToken: ENROLL_TOKEN },
+    });
+    try {
+      const { secret } = await enrollee.client.device.enroll.mutate();
+      return { secret };
+    } finally {
+      enrollee.wsClient.close();
+    }
+  }
+
+  /**
+   * A device with a live offer subscription, collecting what it is offered and asked to cancel.
+   * Without credentials it enrolls first.
+   */
+  async connectDevice(deviceId: string, credentials?: DeviceCredentials) {
+    const creds = credentials ?? (await this.enroll(deviceId));
     let opens = 0;
     let rejected: string | null = null;
     const device = createDeviceClient({
       baseUrl: this.pod.url,
       deviceId,
-      token,
+      credentials: creds,
       retryDelayMs: () => 50,
       onOpen: () => {
         opens++;
@@ -63,7 +88,15 @@ export class PodUnderTest {
         onError: () => undefined,
       },
     );
-    return { ...device, offers, cancels, subscription, opens: () => opens, rejected: () => rejected };
+    return {
+      ...device,
+      offers,
+      cancels,
+      subscription,
+      credentials: creds,
+      opens: () => opens,
+      rejected: () => rejected,
+    };
   }
 
   async publishAndRollOut(settings: { ackTimeoutMs?: number } = {}) {
@@ -76,11 +109,11 @@ export class PodUnderTest {
 
   /**
    * A digest of every key but the pods' own bookkeeping (presence leases, the gate-evaluation
-   * schedule), which background loops rewrite on their own: equal before and after means a
-   * request changed nothing.
+   * schedule) and the audit log (a refused admin call is recorded there, by design): equal before
+   * and after means a request changed nothing.
    */
   async digest(): Promise<string> {
-    const keys = (await this.redis.keys('*')).filter((key) => !/:\{g\}:(nodes|eval)$/.test(key)).sort();
+    const keys = (await this.redis.keys('*')).filter((key) => !/:\{g\}:(nodes|eval|audit)$/.test(key)).sort();
     if (keys.length === 0) return '';
     const values = (await this.redis.call('DEBUG', 'DIGEST-VALUE', ...keys)) as string[];
     return keys.map((key, i) => `${key}=${values[i]}`).join('\n');

@@ -1,5 +1,5 @@
 import { tracked } from '@trpc/server';
-import { deviceProcedure, router } from '../trpc.js';
+import { deviceProcedure, holdSubscription, router } from '../trpc.js';
 import { enrollProcedure } from './access.js';
 import { Device, eventIdOf, OffersInput, RegisterInput, ReportInput, ReportResult } from './device.schema.js';
 
@@ -13,13 +13,18 @@ export const deviceRouter = router({
   /** Pushed offers and cancel requests. */
   offers: deviceProcedure.input(OffersInput).subscription(async function* ({ ctx, input, signal }) {
     if (!ctx.connection) throw new Error('offers need a WebSocket connection');
-    const offers = ctx.fleet.deviceOffers(ctx.deviceId, {
-      connection: ctx.connection,
-      lastEventId: input.lastEventId ?? null,
-      signal: signal ?? new AbortController().signal,
-    });
-    // A resubscribe names the last event id seen; the server does not repeat that event.
-    for await (const event of offers) yield tracked(eventIdOf(event), event);
+    const release = holdSubscription(ctx.connection);
+    try {
+      const offers = ctx.fleet.deviceOffers(ctx.deviceId, {
+        connection: ctx.connection,
+        lastEventId: input.lastEventId ?? null,
+        signal: signal ?? new AbortController().signal,
+      });
+      // A resubscribe names the last event id seen; the server does not repeat that event.
+      for await (const event of offers) yield tracked(eventIdOf(event), event);
+    } finally {
+      release();
+    }
   }),
 
   /** With an enrollment token: get this device's own credential (once). */

@@ -1,6 +1,6 @@
 import { tracked } from '@trpc/server';
 import { z } from 'zod';
-import { adminProcedure, router } from '../trpc.js';
+import { adminProcedure, holdSubscription, router } from '../trpc.js';
 import { EventsInput, FleetEvent, FollowEventsInput } from './events.schema.js';
 
 /** The event stream: what happened, newest last; follow it live, resuming after reconnects. */
@@ -12,11 +12,16 @@ export const eventsRouter = router({
   follow: adminProcedure('viewer')
     .input(FollowEventsInput)
     .subscription(async function* ({ ctx, input, signal }) {
-      const events = ctx.fleet.followEvents({
-        rolloutId: input.rolloutId ?? null,
-        after: input.lastEventId ?? null,
-        signal: signal ?? new AbortController().signal,
-      });
-      for await (const event of events) yield tracked(event.id, event);
+      const release = holdSubscription(ctx.connection);
+      try {
+        const events = ctx.fleet.followEvents({
+          rolloutId: input.rolloutId ?? null,
+          after: input.lastEventId ?? null,
+          signal: signal ?? new AbortController().signal,
+        });
+        for await (const event of events) yield tracked(event.id, event);
+      } finally {
+        release();
+      }
     }),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { adminProcedure, router } from '../trpc.js';
+import { adminProcedure, holdSubscription, router } from '../trpc.js';
 import {
   CreateRolloutInput,
   ListRolloutsInput,
@@ -42,10 +42,15 @@ export const rolloutRouter = router({
   watch: adminProcedure('viewer')
     .input(WatchRolloutInput)
     .subscription(async function* ({ ctx, input, signal }) {
-      yield* ctx.fleet.watchRollout(
-        input.rolloutId,
-        input.intervalMs,
-        signal ?? new AbortController().signal,
-      );
+      const release = holdSubscription(ctx.connection);
+      try {
+        yield* ctx.fleet.watchRollout(
+          input.rolloutId,
+          input.intervalMs,
+          signal ?? new AbortController().signal,
+        );
+      } finally {
+        release();
+      }
     }),
 });
