@@ -2,8 +2,8 @@
  * The CLI against a real pod: a private Redis, one server process, `runFleet` in-process
  * with the real tRPC client (HTTP for calls, WebSocket for `rollout watch`).
  */
-import { createDeviceClient, type FleetClient, type WSClient } from '@camfleet/client';
-import type { RolloutStatus } from '@camfleet/contracts';
+import { createDeviceClient, enrollDevice, type FleetClient, type WSClient } from '@camfleet/client';
+import type { FleetEvent, RolloutStatus } from '@camfleet/contracts';
 import { freePort, PodProcess, RedisServer } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFleet } from './program.js';
@@ -112,6 +112,18 @@ describe('fleet against a real server', () => {
     expect(human.code).toBe(0);
     expect(hasAnsi(human.stdout)).toBe(false);
     expect(human.stdout).toMatch(new RegExp(`Rollout\\s+${rolloutId}`));
+  });
+
+  it('lists the events of a rollout, starting with its creation', async () => {
+    const events = await fleetJson<FleetEvent[]>(['events', '--rollout', rolloutId]);
+    expect(events).toContainEqual(
+      expect.objectContaining({ kind: 'rollout', type: 'created', rolloutId, actor: expect.any(String) }),
+    );
+    expect(events.every((event) => event.rolloutId === rolloutId)).toBe(true);
+    const human = await fleet(['events', '--rollout', rolloutId]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^TIME\s+ROLLOUT\s+DEVICE\s+EVENT\s+ATTEMPT\s+DETAIL\n/);
+    expect(human.stdout).toMatch(new RegExp(`${rolloutId}\\s+-\\s+created\\s+-\\s+by \\S+`));
   });
 
   it('lists no devices', async () => {
@@ -253,7 +265,8 @@ describe('fleet rollout watch with a device', () => {
 
   it('follows a rollout over the WebSocket until the device succeeds (exit 0)', async () => {
     const deviceId = 'cli-cam-1';
-    device = createDeviceClient({ baseUrl: url, deviceId, token: ENROLL_TOKEN });
+    const secret = await enrollDevice(url, deviceId, ENROLL_TOKEN);
+    device = createDeviceClient({ baseUrl: url, deviceId, credentials: { secret } });
     const { client } = device;
     await client.device.register.mutate({ model: 'cam-x1', firmwareVersion: '1.0.0' });
     client.device.offers.subscribe(
@@ -325,8 +338,16 @@ describe('fleet rollout watch when the failure threshold aborts the rollout', ()
 
   it('ends with exit 1, naming the reason', async () => {
     // cli-bad-1 fails every attempt; cli-bad-2 registers but never takes its offer.
-    const bad = createDeviceClient({ baseUrl: url, deviceId: 'cli-bad-1', token: ENROLL_TOKEN });
-    const idle = createDeviceClient({ baseUrl: url, deviceId: 'cli-bad-2', token: ENROLL_TOKEN });
+    const bad = createDeviceClient({
+      baseUrl: url,
+      deviceId: 'cli-bad-1',
+      credentials: { secret: await enrollDevice(url, 'cli-bad-1', ENROLL_TOKEN) },
+    });
+    const idle = createDeviceClient({
+      baseUrl: url,
+      deviceId: 'cli-bad-2',
+      credentials: { secret: await enrollDevice(url, 'cli-bad-2', ENROLL_TOKEN) },
+    });
     devices.push(bad.wsClient, idle.wsClient);
     await bad.client.device.register.mutate({ model: 'cam-x1', firmwareVersion: '1.0.0' });
     await idle.client.device.register.mutate({ model: 'cam-x1', firmwareVersion: '1.0.0' });

@@ -11,6 +11,7 @@ import {
   formatTimestamp,
   gateText,
   keyValues,
+  LiveTable,
   progressOf,
   statusCause,
   statusLine,
@@ -87,6 +88,39 @@ describe('tables', () => {
         plain,
       ),
     ).toBe('Name      x\nVersion   1');
+  });
+});
+
+describe('live tables', () => {
+  const plain = colorsFor(captured(false), {});
+  const head = ['ID', 'STATE', 'N'];
+  const align = ['left', 'left', 'right'] as const;
+  const rows = [
+    ['a', 'queued', 1],
+    ['longer-id', 'succeeded', 200],
+  ];
+
+  it('lay out the first rows exactly as a table does', () => {
+    const live = new LiveTable(head, plain, align);
+    live.fit(rows);
+    const lines = [live.header(), ...rows.map((row) => live.line(row))];
+    expect(lines.join('\n')).toBe(table(head, rows, plain, [...align]));
+  });
+
+  it('keep later rows in the same columns, widening only for one that does not fit', () => {
+    const live = new LiveTable(head, plain, align, [4, 12]);
+    expect(live.header()).toBe('ID     STATE          N');
+    expect(live.line(['b', 'failed', 3])).toBe('b      failed         3');
+    expect(live.line(['much-longer', 'x', 4])).toBe('much-longer   x              4');
+    expect(live.line(['c', 'y', 5])).toBe('c             y              5');
+  });
+
+  it('measure coloured cells by their visible width, and colour only the header', () => {
+    const c = colorsFor(captured(true), {});
+    const live = new LiveTable(head, c, align);
+    expect(hasAnsi(live.header())).toBe(true);
+    const line = live.line(['a', colorState('failed', c), 1]);
+    expect(stripAnsi(line)).toBe('a    failed   1');
   });
 });
 

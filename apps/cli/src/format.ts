@@ -72,6 +72,58 @@ export function table(
   return trimLines(t.toString());
 }
 
+/**
+ * A table printed a line at a time, for output that follows something live: laid out like
+ * `table` (a bold header, columns three spaces apart, no trailing spaces), each column as wide
+ * as its header, its `minWidths` entry and the rows given to `fit`. A later row that does not
+ * fit widens its columns from that line on; lines already printed stay as they are.
+ */
+export class LiveTable {
+  private readonly widths: number[];
+
+  constructor(
+    private readonly head: readonly string[],
+    private readonly c: Colors,
+    private readonly align: readonly Align[] = [],
+    minWidths: readonly number[] = [],
+  ) {
+    this.widths = head.map((h, i) => Math.max(visibleWidth(h), minWidths[i] ?? 0));
+  }
+
+  /** Widens the columns for rows about to be printed (before the header, to align a first batch). */
+  fit(rows: ReadonlyArray<ReadonlyArray<string | number>>): void {
+    for (const row of rows) this.widen(row);
+  }
+
+  header(): string {
+    return this.render(this.head.map((h) => this.c.bold(h)));
+  }
+
+  line(row: ReadonlyArray<string | number>): string {
+    this.widen(row);
+    return this.render(row);
+  }
+
+  private widen(row: ReadonlyArray<string | number>): void {
+    row.forEach((cell, i) => {
+      if (i < this.widths.length) this.widths[i] = Math.max(this.widths[i] ?? 0, visibleWidth(String(cell)));
+    });
+  }
+
+  private render(row: ReadonlyArray<string | number>): string {
+    const cells = this.widths.map((width, i) => {
+      const text = String(row[i] ?? '');
+      const padding = ' '.repeat(Math.max(0, width - visibleWidth(text)));
+      return this.align[i] === 'right' ? padding + text : text + padding;
+    });
+    return cells.join(BORDERLESS.middle).replace(/\s+$/, '');
+  }
+}
+
+function visibleWidth(text: string): number {
+  return stripAnsi(text).length;
+}
+
 /** Two aligned columns: a dim label, then its value. */
 export function keyValues(pairs: ReadonlyArray<readonly [string, string]>, c: Colors): string {
   const t = new Table({

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  deliveryEventFixture,
   deviceFixture,
   hasAnsi,
   networkError,
   patchFixture,
+  rolloutEventFixture,
   rolloutFixture,
   run,
   serverError,
@@ -62,6 +64,10 @@ const routes = {
       },
     ],
   }),
+  'events.list': () => [
+    rolloutEventFixture('1740830340000-0/g'),
+    deliveryEventFixture('1740830370000-0/b1', { error: 'slow link' }),
+  ],
   'fleet.stats': () => ({
     devices: 2,
     online: 1,
@@ -87,6 +93,8 @@ const COMMANDS: string[][] = [
   ['rollout', 'cancel', 'ro_xyz789', '--reason', 'bad build'],
   ['devices', 'list'],
   ['device', 'show', 'cam-1'],
+  ['events'],
+  ['events', '--rollout', 'ro_xyz789', '--limit', '10'],
   ['stats'],
 ];
 
@@ -166,6 +174,13 @@ describe('argument validation (exit 2, nothing sent)', () => {
     expect(help.stdout).toMatch(/7 {2}server unreachable/);
     expect(help.stdout).toMatch(/1 {2}failure \(rollout watch: the rollout was aborted or canceled/);
     expect(help.stdout).toMatch(/2 {2}usage .*selector/);
+    expect(help.stdout).toMatch(/\n {2}events /);
+    expect(help.stdout).toMatch(
+      /--json .*exactly one JSON document .*\(events --follow: one JSON object per\s+line\)/,
+    );
+    const events = await run(['events', '--help']);
+    expect(events.code).toBe(0);
+    expect(events.stdout).toMatch(/NDJSON\) instead: the one exception to "exactly one JSON document"/);
     for (const command of ['pause', 'resume', 'advance', 'cancel', 'watch']) {
       expect(group.stdout).toMatch(new RegExp(`\\n {2}${command} `));
     }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerDeviceCommands } from './commands/devices.js';
+import { registerEventsCommand } from './commands/events.js';
 import { registerPatchCommands } from './commands/patch.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerStatsCommand } from './commands/stats.js';
@@ -21,7 +22,7 @@ export function buildProgram(io: FleetIO): Command {
     .description('camfleet admin CLI: publish patches, roll them out, watch devices')
     .option('--url <url>', 'fleet pod base URL (default: $FLEET_URL)')
     .option('--token <token>', 'admin token (default: $FLEET_TOKEN)')
-    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--json', 'print exactly one JSON document on stdout (events --follow: one JSON object per line)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => void io.stdout.write(text),
@@ -37,6 +38,7 @@ export function buildProgram(io: FleetIO): Command {
 
   registerPatchCommands(program, io);
   registerRolloutCommands(program, io);
+  registerEventsCommand(program, io);
   registerDeviceCommands(program, io);
   registerStatsCommand(program, io);
   return program;

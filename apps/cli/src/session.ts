@@ -77,6 +77,14 @@ export class Session {
     this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   }
 
+  /**
+   * One compact JSON object on a line of its own (NDJSON): only for `events --follow --json`,
+   * the one command that prints a stream of documents instead of exactly one.
+   */
+  emitJsonLine(value: unknown): void {
+    this.io.stdout.write(`${JSON.stringify(value)}\n`);
+  }
+
   /** Human output, or the given value as the JSON document. */
   output(value: unknown, human: () => string | null): void {
     if (this.json) {

@@ -1,6 +1,6 @@
 /** Helpers for the CLI's tests: captured streams, a scripted fake client, fixtures. */
 import { type FleetClient, TRPCClientError } from '@camfleet/client';
-import type { AppRouter, Device, Patch, RolloutStatus, StateCounts } from '@camfleet/contracts';
+import type { AppRouter, Device, FleetEvent, Patch, RolloutStatus, StateCounts } from '@camfleet/contracts';
 import type { FleetIO, OutStream } from './io.js';
 import { runFleet } from './program.js';
 
@@ -245,6 +245,40 @@ export function deviceFixture(id: string, overrides: Partial<Device> = {}): Devi
     lastSeenAt: NOW - 30_000,
     online: true,
     node: 'pod-a',
+    ...overrides,
+  };
+}
+
+export type RolloutEvent = Extract<FleetEvent, { kind: 'rollout' }>;
+export type DeliveryEvent = Extract<FleetEvent, { kind: 'delivery' }>;
+
+/** A rollout event, as `events.list` returns it: `created` by alice a minute before NOW. */
+export function rolloutEventFixture(id: string, overrides: Partial<RolloutEvent> = {}): RolloutEvent {
+  return {
+    kind: 'rollout',
+    id,
+    at: NOW - 60_000,
+    rolloutId: 'ro_xyz789',
+    type: 'created',
+    actor: 'alice',
+    reason: null,
+    wave: 0,
+    ...overrides,
+  };
+}
+
+/** A delivery event: cam-1 going from offered to downloading, attempt 1, 30s before NOW. */
+export function deliveryEventFixture(id: string, overrides: Partial<DeliveryEvent> = {}): DeliveryEvent {
+  return {
+    kind: 'delivery',
+    id,
+    at: NOW - 30_000,
+    rolloutId: 'ro_xyz789',
+    deviceId: 'cam-1',
+    attempt: 1,
+    from: 'offered',
+    to: 'downloading',
+    error: null,
     ...overrides,
   };
 }

@@ -37,12 +37,7 @@ describe('loadConfig', () => {
       attempt();
     } catch (error) {
       const message = (error as Error).message;
-      for (const name of [
-        'FLEET_ADMIN_TOKEN',
-        'PORT',
-        'REDIS_URL',
-        'FLEET_KEY_PREFIX',
-      ]) {
+      for (const name of ['FLEET_ADMIN_TOKEN', 'PORT', 'REDIS_URL', 'FLEET_KEY_PREFIX']) {
         expect(message).toContain(name);
       }
       expect(message).not.toContain('short');

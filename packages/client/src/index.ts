@@ -110,6 +110,16 @@ export function createDeviceClient(options: DeviceConnectionOptions): {
   return { client, wsClient };
 }
 
+/** Trades an enrollment token for the device's own secret (once per device id). */
+export async function enrollDevice(baseUrl: string, deviceId: string, enrollToken: string): Promise<string> {
+  const enrollee = createDeviceClient({ baseUrl, deviceId, credentials: { enrollToken } });
+  try {
+    return (await enrollee.client.device.enroll.mutate()).secret;
+  } finally {
+    enrollee.wsClient.close();
+  }
+}
+
 /** The message of a connection-level UNAUTHORIZED/FORBIDDEN frame, or null for anything else. */
 function rejectionMessage(frame: string): string | null {
   if (!frame.startsWith('{"id":null')) return null;

@@ -2,6 +2,7 @@ import {
   createAdminClient,
   createDeviceClient,
   type DeviceCredentials,
+  enrollDevice,
   fleetCodeOf,
   trpcCodeOf,
 } from '@camfleet/client';
@@ -41,17 +42,7 @@ export class PodUnderTest {
 
   /** Enrolls a device with the configured enrollment token: its own credential. */
   async enroll(deviceId: string): Promise<DeviceCredentials> {
-    const enrollee = createDeviceClient({
-      baseUrl: this.pod.url,
-      deviceId,
-      credentials: { enrollToken: ENROLL_TOKEN },
-    });
-    try {
-      const { secret } = await enrollee.client.device.enroll.mutate();
-      return { secret };
-    } finally {
-      enrollee.wsClient.close();
-    }
+    return { secret: await enrollDevice(this.pod.url, deviceId, ENROLL_TOKEN) };
   }
 
   /**
