@@ -25,9 +25,9 @@ export class PodUnderTest {
     readonly admin: ReturnType<typeof createAdminClient>,
   ) {}
 
-  static async start(): Promise<PodUnderTest> {
+  static async start(env: Record<string, string> = {}): Promise<PodUnderTest> {
     const redisServer = await RedisServer.start({ enableDebug: true });
-    const pod = await startTestPod(redisServer.url);
+    const pod = await startTestPod(redisServer.url, env);
     return new PodUnderTest(
       redisServer,
       new Redis(redisServer.url, { protocol: 2 }),

@@ -1,0 +1,315 @@
+import { createAdminClient, createDeviceClient, trpcCodeOf } from '@camfleet/client';
+import { appRouter, createCallerFactory, type FleetContext, type Principal } from '@camfleet/contracts';
+import { waitFor } from '@camfleet/test-support';
+import { TRPCError } from '@trpc/server';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ADMIN_TOKEN, ENROLL_TOKEN, failure, PodUnderTest } from './testing/wire.js';
+
+let t: PodUnderTest;
+beforeAll(async () => {
+  t = await PodUnderTest.start();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+/** Opens a raw WebSocket the way the tRPC client does, with the given connectionParams. */
+function rawSocket(url: string, params: Record<string, string>): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/trpc?connectionParams=1`);
+    ws.once('open', () => {
+      ws.send(JSON.stringify({ method: 'connectionParams', data: params }));
+      resolve(ws);
+    });
+    ws.once('error', reject);
+  });
+}
+
+/** Enrolls with a token: the credential refused, either on connect or by the enroll call. */
+async function tryEnroll(deviceId: string, enrollToken: string): Promise<'enrolled' | 'refused'> {
+  let rejected = false;
+  const c = createDeviceClient({
+    baseUrl: t.url,
+    deviceId,
+    credentials: { enrollToken },
+    onRejected: () => {
+      rejected = true;
+      c.wsClient.close();
+    },
+  });
+  try {
+    await c.client.device.enroll.mutate();
+    return 'enrolled';
+  } catch (error) {
+    if (rejected || trpcCodeOf(error) === 'UNAUTHORIZED') return 'refused';
+    throw error;
+  } finally {
+    c.wsClient.close();
+  }
+}
+
+const closed = (ws: WebSocket) =>
+  new Promise<{ code: number; at: number }>((resolve) =>
+    ws.once('close', (code) => resolve({ code, at: Date.now() })),
+  );
+
+describe('devices act only as themselves', () => {
+  it('refuses another device’s id with my secret, and unknown ids alike', async () => {
+    const a = await t.enroll('imp-a');
+    await t.enroll('imp-b');
+    for (const deviceId of ['imp-b', 'no-such-device']) {
+      const device = await t.connectDevice(deviceId, a);
+      await waitFor(() => device.rejected(), { what: `${deviceId} refused` });
+      expect(device.rejected()).toBe('credentials refused');
+    }
+  });
+
+  it('refuses to let an enrollment token take over an enrolled id', async () => {
+    await t.enroll('taken');
+    const thief = await t.connectDevice('taken', { enrollToken: ENROLL_TOKEN });
+    await waitFor(() => thief.rejected(), { what: 'the takeover to be refused' });
+    expect(thief.rejected()).toBe('credentials refused');
+  });
+
+  it('lets an enrollee do nothing but enroll', async () => {
+    const enrollee = createDeviceClient({
+      baseUrl: t.url,
+      deviceId: 'fresh',
+      credentials: { enrollToken: ENROLL_TOKEN },
+    });
+    expect(
+      await failure(enrollee.client.device.register.mutate({ model: 'm', firmwareVersion: '1' })),
+    ).toMatchObject({
+      trpc: 'UNAUTHORIZED',
+    });
+    expect(await failure(enrollee.client.patch.list.query())).toMatchObject({ trpc: 'UNAUTHORIZED' });
+    enrollee.wsClient.close();
+  });
+});
+
+describe('revocation and rotation', () => {
+  it('closes a revoked device’s open connection within a second and refuses it afterwards', async () => {
+    const device = await t.connectDevice('rev-1');
+    await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
+    const socket = await waitFor(() => device.wsClient.connection?.ws, { what: 'socket' });
+    const closing = new Promise<{ code: number; at: number }>((resolve) =>
+      socket.addEventListener('close', (e) => resolve({ code: e.code, at: Date.now() })),
+    );
+    const started = Date.now();
+    await t.admin.client.devices.credentials.revoke.mutate({ deviceId: 'rev-1' });
+    const { code, at } = await closing;
+    expect(code).toBe(4001);
+    expect(at - started).toBeLessThan(1000);
+    const again = await t.connectDevice('rev-1', device.credentials);
+    await waitFor(() => again.rejected(), { what: 'refusal after revoke' });
+  });
+
+  it('rotation: the new secret works, the old one stops', async () => {
+    const old = await t.enroll('rot-1');
+    const { secret } = await t.admin.client.devices.credentials.rotate.mutate({ deviceId: 'rot-1' });
+    const stale = await t.connectDevice('rot-1', old);
+    await waitFor(() => stale.rejected(), { what: 'old secret refused' });
+    const fresh = await t.connectDevice('rot-1', { secret });
+    await fresh.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
+  });
+
+  it('a second connection of the same device replaces the first', async () => {
+    const creds = await t.enroll('twin');
+    const first = await t.connectDevice('twin', creds);
+    await first.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
+    const socket = await waitFor(() => first.wsClient.connection?.ws, { what: 'socket' });
+    const replaced = new Promise<number>((resolve) =>
+      socket.addEventListener('close', (e) => resolve(e.code)),
+    );
+    const second = await t.connectDevice('twin', creds);
+    await second.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
+    expect(await replaced).toBe(4002);
+  });
+});
+
+describe('enrollment tokens', () => {
+  it('honours uses and revocation', async () => {
+    const once = await t.admin.client.enrollTokens.create.mutate({ name: 'one-shot', uses: 1 });
+    expect(await tryEnroll('et-1', once.token)).toBe('enrolled');
+    expect(await tryEnroll('et-2', once.token)).toBe('refused');
+    const revoked = await t.admin.client.enrollTokens.create.mutate({ name: 'gone' });
+    await t.admin.client.enrollTokens.revoke.mutate({ id: revoked.id });
+    expect(await tryEnroll('et-3', revoked.token)).toBe('refused');
+    const [listed] = (await t.admin.client.enrollTokens.list.query()).filter((x) => x.id === once.id);
+    expect(listed?.usesLeft).toBe(0);
+  });
+});
+
+describe('admin tokens and roles', () => {
+  it('refuses unknown, revoked and expired tokens', async () => {
+    const viewer = await t.admin.client.tokens.create.mutate({ name: 'reader', role: 'viewer' });
+    const expired = await t.admin.client.tokens.create.mutate({
+      name: 'old',
+      role: 'admin',
+      expiresInMs: 60_000,
+    });
+    // Its expiry passes (only the time moves; the check is the server's, against Redis time).
+    await t.redis.hset(`cf:{g}:token:${expired.id}`, 'expiresAt', 1);
+    const revoked = await t.admin.client.tokens.create.mutate({ name: 'ex', role: 'admin' });
+    await t.admin.client.tokens.revoke.mutate({ id: revoked.id });
+    for (const token of [
+      `cft_${'0'.repeat(12)}_${'x'.repeat(43)}`,
+      expired.token,
+      revoked.token,
+      'garbage',
+    ]) {
+      const c = createAdminClient(t.url, token);
+      expect(await failure(c.client.patch.list.query())).toMatchObject({ trpc: 'UNAUTHORIZED' });
+      c.close();
+    }
+    const reader = createAdminClient(t.url, viewer.token);
+    expect(await reader.client.rollout.list.query()).toBeInstanceOf(Array);
+    reader.close();
+  });
+
+  it('keeps each role to its calls, and audits every attempt', async () => {
+    const viewer = await t.admin.client.tokens.create.mutate({ name: 'v', role: 'viewer' });
+    const operator = await t.admin.client.tokens.create.mutate({ name: 'o', role: 'operator' });
+    const v = createAdminClient(t.url, viewer.token);
+    const o = createAdminClient(t.url, operator.token);
+    expect(await failure(v.client.patch.publish.mutate({ name: 'fw', version: '9' }))).toMatchObject({
+      trpc: 'FORBIDDEN',
+    });
+    expect(await failure(o.client.devices.credentials.provision.mutate({ deviceId: 'x' }))).toMatchObject({
+      trpc: 'FORBIDDEN',
+    });
+    expect(await failure(o.client.tokens.list.query())).toMatchObject({ trpc: 'FORBIDDEN' });
+    expect((await o.client.patch.publish.mutate({ name: 'fw', version: 'op-1' })).version).toBe('op-1');
+    const audit = await t.admin.client.audit.list.query({ limit: 20 });
+    const actions = audit.map((a) => `${a.actor}:${a.action}:${a.ok ? 'ok' : 'refused'}`);
+    expect(actions).toContain('v:patch.publish:refused');
+    expect(actions).toContain('o:devices.credentials.provision:refused');
+    expect(actions).toContain('o:patch.publish:ok');
+    expect(JSON.stringify(audit)).not.toContain(viewer.token);
+    v.close();
+    o.close();
+  });
+});
+
+describe('hostile connections', () => {
+  it('drops a connection that floods, while others are served', async () => {
+    const flooder = await rawSocket(t.url, { token: ADMIN_TOKEN });
+    const gone = closed(flooder);
+    for (let i = 0; i < 500; i++) {
+      flooder.send(
+        JSON.stringify({
+          id: i + 1,
+          method: 'query',
+          params: { path: 'fleet.stats', input: { json: null } },
+        }),
+      );
+    }
+    expect((await gone).code).toBe(1008);
+    expect((await t.admin.client.fleet.stats.query()).devices).toBeGreaterThanOrEqual(0);
+  });
+
+  it('caps subscriptions per connection', async () => {
+    const ws = await rawSocket(t.url, { token: ADMIN_TOKEN });
+    const errors: string[] = [];
+    ws.on('message', (data) => {
+      const text = data.toString();
+      if (text.includes('TOO_MANY_REQUESTS')) errors.push(text);
+    });
+    for (let i = 0; i < 12; i++) {
+      ws.send(
+        JSON.stringify({
+          id: i + 1,
+          method: 'subscription',
+          params: { path: 'events.follow', input: { json: {} } },
+        }),
+      );
+    }
+    await waitFor(() => errors.length === 2, { what: 'the two subscriptions over the cap to be refused' });
+    ws.close();
+  });
+
+  it('drops a client that never reads instead of buffering for it', async () => {
+    const slow = await PodUnderTest.start({
+      FLEET_WS_MAX_BUFFERED_BYTES: '65536',
+      FLEET_WS_MESSAGES_PER_SECOND: '100000',
+    });
+    try {
+      for (let i = 0; i < 200; i++) {
+        await slow.pod.fleet.registerDevice(`bulk-${i}`, null, {
+          model: 'm',
+          firmwareVersion: '1',
+          labels: { a: 'x'.repeat(100) },
+        });
+      }
+      const ws = await rawSocket(slow.url, { token: ADMIN_TOKEN });
+      const gone = closed(ws);
+      // Stop reading: the kernel buffers fill and the pod's send buffer grows.
+      (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+      for (let i = 0; i < 400; i++) {
+        ws.send(
+          JSON.stringify({
+            id: i + 1,
+            method: 'query',
+            params: { path: 'devices.list', input: { json: { limit: 200 } } },
+          }),
+        );
+      }
+      // Others are still served.
+      expect((await slow.admin.client.fleet.stats.query()).devices).toBe(200);
+      await new Promise((r) => setTimeout(r, 500));
+      (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      expect((await gone).code).toBe(1006);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+describe('fuzzing every procedure (property)', () => {
+  const createCaller = createCallerFactory(appRouter);
+  const admin: Principal = { kind: 'admin', name: 'fuzz', role: 'admin' };
+  const device: Principal = { kind: 'device', deviceId: 'fuzz-dev' };
+  const procedures: Array<
+    [string, Principal, (c: ReturnType<typeof createCaller>, input: never) => Promise<unknown>]
+  > = [
+    ['device.register', device, (c, i) => c.device.register(i)],
+    ['device.report', device, (c, i) => c.device.report(i)],
+    ['patch.publish', admin, (c, i) => c.patch.publish(i)],
+    ['patch.get', admin, (c, i) => c.patch.get(i)],
+    ['rollout.create', admin, (c, i) => c.rollout.create(i)],
+    ['rollout.pause', admin, (c, i) => c.rollout.pause(i)],
+    ['rollout.cancel', admin, (c, i) => c.rollout.cancel(i)],
+    ['devices.get', admin, (c, i) => c.devices.get(i)],
+    ['devices.list', admin, (c, i) => c.devices.list(i)],
+    ['devices.credentials.rotate', admin, (c, i) => c.devices.credentials.rotate(i)],
+    ['tokens.revoke', admin, (c, i) => c.tokens.revoke(i)],
+    ['events.list', admin, (c, i) => c.events.list(i)],
+  ];
+
+  it('never crashes a procedure and never changes state on a rejected input', async () => {
+    const expected = new Set(['BAD_REQUEST', 'NOT_FOUND', 'CONFLICT', 'UNAUTHORIZED', 'FORBIDDEN']);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...procedures),
+        fc.oneof(
+          fc.anything(),
+          fc.record({ patchId: fc.string(), rolloutId: fc.string(), deviceId: fc.string() }),
+        ),
+        async ([, principal, call], input) => {
+          const ctx: FleetContext = { principal, fleet: t.pod.fleet, connection: null };
+          const before = await t.digest();
+          try {
+            await call(createCaller(ctx), input as never);
+          } catch (error) {
+            expect(error).toBeInstanceOf(TRPCError);
+            expect(expected.has((error as TRPCError).code)).toBe(true);
+            expect(await t.digest()).toBe(before);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
