@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createAdminClient, createDeviceClient, trpcCodeOf } from '@camfleet/client';
 import { appRouter, createCallerFactory, type FleetContext, type Principal } from '@camfleet/contracts';
 import { waitFor } from '@camfleet/test-support';
@@ -5,6 +8,7 @@ import { TRPCError } from '@trpc/server';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { sha256 } from './fleet/access.js';
 import { ADMIN_TOKEN, ENROLL_TOKEN, failure, PodUnderTest } from './testing/wire.js';
 
 let t: PodUnderTest;
@@ -193,6 +197,27 @@ describe('admin tokens and roles', () => {
   });
 });
 
+describe('configured tokens', () => {
+  it('reads hashed tokens with roles from FLEET_ADMIN_TOKENS_FILE', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'camfleet-tokens-'));
+    const file = join(dir, 'tokens.json');
+    const token = 'ci-viewer-token-0123456789';
+    await writeFile(file, JSON.stringify([{ name: 'ci', role: 'viewer', sha256: sha256(token) }]));
+    const pod = await PodUnderTest.start({ FLEET_ADMIN_TOKENS_FILE: file });
+    try {
+      const ci = createAdminClient(pod.url, token);
+      expect(await ci.client.patch.list.query()).toEqual([]);
+      expect(await failure(ci.client.patch.publish.mutate({ name: 'fw', version: '1' }))).toMatchObject({
+        trpc: 'FORBIDDEN',
+      });
+      ci.close();
+    } finally {
+      await pod.close();
+      await rm(dir, { recursive: true });
+    }
+  });
+});
+
 describe('hostile connections', () => {
   it('drops a connection that floods, while others are served', async () => {
     const flooder = await rawSocket(t.url, { token: ADMIN_TOKEN });
@@ -271,21 +296,40 @@ describe('fuzzing every procedure (property)', () => {
   const createCaller = createCallerFactory(appRouter);
   const admin: Principal = { kind: 'admin', name: 'fuzz', role: 'admin' };
   const device: Principal = { kind: 'device', deviceId: 'fuzz-dev' };
-  const procedures: Array<
-    [string, Principal, (c: ReturnType<typeof createCaller>, input: never) => Promise<unknown>]
-  > = [
+  const enrollee: Principal = { kind: 'enrollee', deviceId: 'fuzz-new', enrollTokenId: null };
+  type Call = (c: ReturnType<typeof createCaller>, input: never) => Promise<unknown>;
+  // Every public procedure (subscriptions are called, not iterated: their input is checked on call).
+  const procedures: Array<[string, Principal, Call]> = [
     ['device.register', device, (c, i) => c.device.register(i)],
     ['device.report', device, (c, i) => c.device.report(i)],
+    ['device.offers', device, (c, i) => c.device.offers(i)],
+    ['device.enroll', enrollee, (c) => c.device.enroll()],
     ['patch.publish', admin, (c, i) => c.patch.publish(i)],
+    ['patch.list', admin, (c, i) => c.patch.list(i)],
     ['patch.get', admin, (c, i) => c.patch.get(i)],
     ['rollout.create', admin, (c, i) => c.rollout.create(i)],
+    ['rollout.list', admin, (c, i) => c.rollout.list(i)],
+    ['rollout.get', admin, (c, i) => c.rollout.get(i)],
     ['rollout.pause', admin, (c, i) => c.rollout.pause(i)],
+    ['rollout.resume', admin, (c, i) => c.rollout.resume(i)],
+    ['rollout.advance', admin, (c, i) => c.rollout.advance(i)],
     ['rollout.cancel', admin, (c, i) => c.rollout.cancel(i)],
-    ['devices.get', admin, (c, i) => c.devices.get(i)],
+    ['rollout.watch', admin, (c, i) => c.rollout.watch(i)],
     ['devices.list', admin, (c, i) => c.devices.list(i)],
+    ['devices.get', admin, (c, i) => c.devices.get(i)],
+    ['devices.credentials.provision', admin, (c, i) => c.devices.credentials.provision(i)],
     ['devices.credentials.rotate', admin, (c, i) => c.devices.credentials.rotate(i)],
-    ['tokens.revoke', admin, (c, i) => c.tokens.revoke(i)],
+    ['devices.credentials.revoke', admin, (c, i) => c.devices.credentials.revoke(i)],
+    ['fleet.stats', admin, (c) => c.fleet.stats()],
     ['events.list', admin, (c, i) => c.events.list(i)],
+    ['events.follow', admin, (c, i) => c.events.follow(i)],
+    ['tokens.create', admin, (c, i) => c.tokens.create(i)],
+    ['tokens.list', admin, (c) => c.tokens.list()],
+    ['tokens.revoke', admin, (c, i) => c.tokens.revoke(i)],
+    ['enrollTokens.create', admin, (c, i) => c.enrollTokens.create(i)],
+    ['enrollTokens.list', admin, (c) => c.enrollTokens.list()],
+    ['enrollTokens.revoke', admin, (c, i) => c.enrollTokens.revoke(i)],
+    ['audit.list', admin, (c, i) => c.audit.list(i)],
   ];
 
   it('never crashes a procedure and never changes state on a rejected input', async () => {
@@ -309,7 +353,7 @@ describe('fuzzing every procedure (property)', () => {
           }
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
   });
 });
