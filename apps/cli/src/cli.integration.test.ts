@@ -2,9 +2,20 @@
  * The CLI against a real pod: a private Redis, one server process, `runFleet` in-process
  * with the real tRPC client (HTTP for calls, WebSocket for `rollout watch`).
  */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDeviceClient, enrollDevice, type FleetClient, type WSClient } from '@camfleet/client';
-import type { FleetEvent, RolloutStatus } from '@camfleet/contracts';
-import { freePort, PodProcess, RedisServer } from '@camfleet/test-support';
+import type {
+  AuditEntry,
+  EnrollTokenInfo,
+  FleetEvent,
+  IssuedEnrollToken,
+  IssuedToken,
+  RolloutStatus,
+  TokenInfo,
+} from '@camfleet/contracts';
+import { freePort, PodProcess, RedisServer, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFleet } from './program.js';
 import { captured, hasAnsi } from './test-helpers.js';
@@ -395,5 +406,156 @@ describe('fleet rollout watch when the failure threshold aborts the rollout', ()
         `^error: rollout ${rolloutId} was aborted \\(by camfleet: failure threshold: 1 of 1 completed failed`,
       ),
     );
+  });
+});
+
+describe('credentials, tokens and the audit log against a real server', () => {
+  const sockets: WSClient[] = [];
+  let dir = '';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fleet-cli-it-'));
+  });
+
+  afterAll(async () => {
+    for (const wsClient of sockets) wsClient.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('provisions a device that connects with the printed secret, and revokes it', async () => {
+    const deviceId = 'cli-prov-1';
+    const file = join(dir, 'creds.json');
+    const provisioned = await fleet([
+      'device',
+      'provision',
+      deviceId,
+      '--model',
+      'cam-x1',
+      '--labels',
+      'site=lab,tier=canary',
+      '--credentials',
+      file,
+    ]);
+    expect(provisioned.code).toBe(0);
+    const match = new RegExp(`^secret for ${deviceId}: (\\S+)\n$`).exec(provisioned.stdout);
+    expect(match).not.toBeNull();
+    const secret = match?.[1] ?? '';
+    expect(provisioned.stderr).toMatch(/shown only once/);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ [deviceId]: secret });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+
+    // Provisioned ahead of time: listed with its model and labels before it ever connects.
+    const before = await fleetJson<{ device: { model: string; labels: Record<string, string> } }>([
+      'device',
+      'show',
+      deviceId,
+    ]);
+    expect(before.device).toMatchObject({ model: 'cam-x1', labels: { site: 'lab', tier: 'canary' } });
+
+    // A second provision is refused: the device has a credential (rotate it instead).
+    const again = await fleet(['device', 'provision', deviceId]);
+    expect(again.code).toBe(6);
+    expect(again.stdout).toBe('');
+
+    let rejected: string | null = null;
+    const device = createDeviceClient({
+      baseUrl: url,
+      deviceId,
+      credentials: { secret },
+      retryDelayMs: () => 100,
+      onRejected: (message) => {
+        rejected = message;
+      },
+    });
+    sockets.push(device.wsClient);
+    await device.client.device.register.mutate({ model: 'cam-x1', firmwareVersion: '1.0.0' });
+    const online = await fleetJson<{ device: { online: boolean } }>(['device', 'show', deviceId]);
+    expect(online.device.online).toBe(true);
+
+    const revoked = await fleet(['device', 'revoke', deviceId]);
+    expect(revoked).toEqual({ code: 0, stdout: `revoked the credentials of ${deviceId}\n`, stderr: '' });
+    // Kicked off, and its secret refused when it tries to come back.
+    await waitFor(() => rejected !== null, { what: 'the revoked device to be refused' });
+    device.wsClient.close();
+    const offline = await fleetJson<{ device: { online: boolean } }>(['device', 'show', deviceId]);
+    expect(offline.device.online).toBe(false);
+  });
+
+  it('issues a viewer token that may read but not control rollouts (exit 5), and revokes it', async () => {
+    const issued = await fleetJson<IssuedToken>(['token', 'create', '--role', 'viewer', '--expires', '30d']);
+    expect(issued).toMatchObject({ role: 'viewer', name: expect.stringMatching(/^viewer-\d{8}$/) });
+    expect(issued.expiresAt).toBe(issued.createdAt + 30 * 86_400_000);
+    const viewer = { FLEET_TOKEN: issued.token };
+
+    const listed = await fleet(['rollout', 'list', '--json'], viewer);
+    expect(listed.code).toBe(0);
+    const rollouts = JSON.parse(listed.stdout) as RolloutStatus[];
+    expect(rollouts.length).toBeGreaterThan(0);
+    const rolloutId = rollouts[0]?.id ?? '';
+
+    const cancel = await fleet(['rollout', 'cancel', rolloutId, '--reason', 'not allowed'], viewer);
+    expect(cancel.code).toBe(5);
+    expect(cancel.stdout).toBe('');
+    expect(cancel.stderr).toMatch(/^error: access denied: role operator required, token has viewer/);
+    // Admin commands too.
+    expect((await fleet(['token', 'list'], viewer)).code).toBe(5);
+
+    const tokens = await fleetJson<TokenInfo[]>(['token', 'list']);
+    expect(tokens).toContainEqual(
+      expect.objectContaining({ id: issued.id, role: 'viewer', revokedAt: null }),
+    );
+    const table = await fleet(['token', 'list']);
+    expect(table.stdout).toMatch(new RegExp(`${issued.id}\\s+${issued.name}\\s+viewer\\s+.*\\s+active\n`));
+
+    const revoked = await fleet(['token', 'revoke', issued.id]);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toBe(`revoked token ${issued.id} (${issued.name}, viewer)\n`);
+    expect((await fleet(['rollout', 'list'], viewer)).code).toBe(5);
+    expect((await fleet(['token', 'list'])).stdout).toMatch(new RegExp(`${issued.id}\\s+.*\\s+revoked\n`));
+
+    // The audit log has the refusal, under the token's name.
+    const refused = await fleetJson<AuditEntry[]>(['audit', '--actor', issued.name]);
+    expect(refused).toContainEqual(
+      expect.objectContaining({ action: 'rollout.cancel', role: 'viewer', ok: false }),
+    );
+  });
+
+  it('issues an enrollment token a device enrolls with once', async () => {
+    const issued = await fleetJson<IssuedEnrollToken>([
+      'enroll-token',
+      'create',
+      '--name',
+      'cli-it',
+      '--uses',
+      '1',
+    ]);
+    expect(issued).toMatchObject({ name: 'cli-it', usesLeft: 1, expiresAt: null });
+    const secret = await enrollDevice(url, 'cli-enrolled-1', issued.token);
+    expect(secret).toMatch(/^cfd_/);
+    const tokens = await fleetJson<EnrollTokenInfo[]>(['enroll-token', 'list']);
+    expect(tokens).toContainEqual(expect.objectContaining({ id: issued.id, usesLeft: 0 }));
+    const table = await fleet(['enroll-token', 'list']);
+    expect(table.stdout).toMatch(new RegExp(`${issued.id}\\s+cli-it\\s+0\\s+.*\\s+used up\n`));
+    expect((await fleet(['enroll-token', 'revoke', issued.id])).code).toBe(0);
+  });
+
+  it('shows the revoke in the audit log', async () => {
+    const entries = await fleetJson<AuditEntry[]>(['audit', '--limit', '1000']);
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        action: 'devices.credentials.revoke',
+        ok: true,
+        input: expect.stringContaining('cli-prov-1'),
+      }),
+    );
+    // Secrets never reach the log.
+    expect(JSON.stringify(entries)).not.toMatch(/cf[tde]_[A-Za-z0-9]/);
+    const human = await fleet(['audit', '--limit', '1000']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^TIME\s+ACTOR\s+ACTION\s+RESULT\s+INPUT\n/);
+    expect(human.stdout).toMatch(
+      /\(admin\)\s+devices\.credentials\.revoke\s+ok\s+\{"deviceId":"cli-prov-1"\}/,
+    );
+    expect(human.stdout).toMatch(/\(viewer\)\s+rollout\.cancel\s+refused: role operator required/);
   });
 });

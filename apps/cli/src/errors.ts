@@ -18,11 +18,13 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  success (rollout watch: the rollout completed and every targeted device succeeded)
   1  failure (rollout watch: the rollout was aborted or canceled, or some deliveries failed)
   2  usage or configuration error (bad flag, duration, percentage, waves or selector;
-     missing FLEET_URL/FLEET_TOKEN; a request the server refused as invalid)
+     bad device id, role or --credentials file; missing FLEET_URL/FLEET_TOKEN;
+     a request the server refused as invalid)
   3  rollout watch --timeout reached before the rollout ended (a paused rollout is watched on)
   4  not found
   5  authentication or authorization refused (check FLEET_TOKEN and its role)
-  6  conflict (e.g. the rollout already ended, or cannot be paused, resumed or advanced now)
+  6  conflict (e.g. the rollout already ended, or cannot be paused, resumed or advanced now;
+     device provision: the device already has a credential, rotate it instead)
   7  server unreachable or unavailable`;
 
 /** A failure that carries its own exit code; `message` (if not empty) goes to stderr. */

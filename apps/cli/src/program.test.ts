@@ -15,6 +15,25 @@ import {
 const patch = patchFixture();
 const rollout = rolloutFixture({ succeeded: 2, failed: 1, installing: 1 });
 
+const token = {
+  id: '0123456789ab',
+  name: 'ci',
+  role: 'viewer',
+  createdAt: 1,
+  createdBy: 'admin',
+  expiresAt: null,
+  revokedAt: null,
+};
+const enrollToken = {
+  id: '0123456789ab',
+  name: 'site-a',
+  usesLeft: 5,
+  createdAt: 1,
+  createdBy: 'admin',
+  expiresAt: null,
+  revokedAt: null,
+};
+
 /** Routes answering every query/mutation the CLI makes. */
 const routes = {
   'patch.publish': () => patch,
@@ -68,6 +87,27 @@ const routes = {
     rolloutEventFixture('1740830340000-0/g'),
     deliveryEventFixture('1740830370000-0/b1', { error: 'slow link' }),
   ],
+  'devices.credentials.provision': () => ({ deviceId: 'cam-42', secret: 'cfd_secret' }),
+  'devices.credentials.rotate': () => ({ deviceId: 'cam-42', secret: 'cfd_secret2' }),
+  'devices.credentials.revoke': () => ({ deviceId: 'cam-42', revoked: true }),
+  'tokens.create': () => ({ ...token, token: 'cft_0123456789ab_x' }),
+  'tokens.list': () => [token],
+  'tokens.revoke': () => ({ ...token, revokedAt: 1 }),
+  'enrollTokens.create': () => ({ ...enrollToken, token: 'cfe_0123456789ab_x' }),
+  'enrollTokens.list': () => [enrollToken],
+  'enrollTokens.revoke': () => ({ ...enrollToken, revokedAt: 1 }),
+  'audit.list': () => [
+    {
+      id: '1-0',
+      at: 1,
+      actor: 'admin',
+      role: 'admin',
+      action: 'tokens.create',
+      input: '{"name":"ci"}',
+      ok: true,
+      error: null,
+    },
+  ],
   'fleet.stats': () => ({
     devices: 2,
     online: 1,
@@ -96,6 +136,16 @@ const COMMANDS: string[][] = [
   ['events'],
   ['events', '--rollout', 'ro_xyz789', '--limit', '10'],
   ['stats'],
+  ['device', 'provision', 'cam-42', '--model', 'cam-x1', '--labels', 'site=berlin'],
+  ['device', 'rotate', 'cam-42'],
+  ['device', 'revoke', 'cam-42'],
+  ['token', 'create', '--role', 'viewer', '--expires', '30d'],
+  ['token', 'list'],
+  ['token', 'revoke', '0123456789ab'],
+  ['enroll-token', 'create', '--uses', '5', '--expires', '7d'],
+  ['enroll-token', 'list'],
+  ['enroll-token', 'revoke', '0123456789ab'],
+  ['audit', '--limit', '10'],
 ];
 
 describe('configuration', () => {
@@ -184,6 +234,22 @@ describe('argument validation (exit 2, nothing sent)', () => {
     for (const command of ['pause', 'resume', 'advance', 'cancel', 'watch']) {
       expect(group.stdout).toMatch(new RegExp(`\\n {2}${command} `));
     }
+  });
+
+  it('lists the credential, token and audit commands in --help', async () => {
+    const help = await run(['--help']);
+    for (const command of ['token\\|tokens', 'enroll-token\\|enroll-tokens', 'audit']) {
+      expect(help.stdout).toMatch(new RegExp(`\\n {2}${command} `));
+    }
+    expect(help.stdout).toMatch(/FLEET_TOKEN .*its role/);
+    const device = await run(['device', '--help']);
+    expect(device.code).toBe(0);
+    for (const command of ['show', 'provision', 'rotate', 'revoke']) {
+      expect(device.stdout).toMatch(new RegExp(`\\n {2}${command}[ |]`));
+    }
+    const create = await run(['token', 'create', '--help']);
+    expect(create.stdout).toMatch(/--role <role> .*choices: "viewer", "operator", "admin"/);
+    expect(create.stdout).toMatch(/--expires <duration> .*30d/);
   });
 });
 

@@ -1,15 +1,19 @@
 import { Command, CommanderError } from 'commander';
+import { registerAuditCommand } from './commands/audit.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerPatchCommands } from './commands/patch.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerStatsCommand } from './commands/stats.js';
+import { registerAccessTokenCommands } from './commands/tokens.js';
 import { CliError, describeError, EXIT, EXIT_CODES_HELP, exitCodeOf } from './errors.js';
 import type { FleetIO } from './io.js';
 
 const ENVIRONMENT_HELP = `Environment:
   FLEET_URL    base URL of a fleet pod, e.g. http://127.0.0.1:8080 (or --url)
-  FLEET_TOKEN  admin token (or --token)
+  FLEET_TOKEN  admin token (or --token); its role decides what it may do: viewer reads,
+               operator also publishes and rolls out, admin also manages device
+               credentials, tokens and reads the audit log
   NO_COLOR     disable colours (colours are only used on a terminal anyway)`;
 
 /**
@@ -19,7 +23,9 @@ const ENVIRONMENT_HELP = `Environment:
 export function buildProgram(io: FleetIO): Command {
   const program = new Command('fleet');
   program
-    .description('camfleet admin CLI: publish patches, roll them out, watch devices')
+    .description(
+      'camfleet admin CLI: publish patches, roll them out, watch devices; manage credentials, tokens and the audit log',
+    )
     .option('--url <url>', 'fleet pod base URL (default: $FLEET_URL)')
     .option('--token <token>', 'admin token (default: $FLEET_TOKEN)')
     .option('--json', 'print exactly one JSON document on stdout (events --follow: one JSON object per line)')
@@ -41,6 +47,8 @@ export function buildProgram(io: FleetIO): Command {
   registerEventsCommand(program, io);
   registerDeviceCommands(program, io);
   registerStatsCommand(program, io);
+  registerAccessTokenCommands(program, io);
+  registerAuditCommand(program, io);
   return program;
 }
 

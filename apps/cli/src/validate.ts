@@ -1,4 +1,13 @@
-import { DeviceId, PatchId, parseDuration, RolloutId } from '@camfleet/contracts';
+import {
+  DeviceId,
+  LabelKey,
+  Labels,
+  LabelValue,
+  PatchId,
+  parseDuration,
+  RolloutId,
+  TokenIdInput,
+} from '@camfleet/contracts';
 import { UsageError } from './errors.js';
 
 /** A duration flag (`500ms`, `60s`, `5m`, `1h`) in milliseconds; anything else is a usage error. */
@@ -69,6 +78,69 @@ export function rolloutIdArg(id: string): string {
 export function deviceIdArg(id: string): string {
   check(`device id '${id}'`, DeviceId, id);
   return id;
+}
+
+/** The id of a runtime-issued admin or enrollment token, as `token list` shows it. */
+export function tokenIdArg(id: string): string {
+  check(`token id '${id}'`, TokenIdInput, { id }, () => null);
+  return id;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A long duration: `30d`, `1.5d`, or anything parseDuration reads (`12h`, `90m`, `60s`, `500ms`,
+ * bare milliseconds). Null if malformed. (The contracts' parseDuration stops at hours.)
+ */
+export function parseLongDuration(text: string): number | null {
+  const days = /^(\d+(?:\.\d+)?)d$/.exec(text.trim());
+  if (!days) return parseDuration(text);
+  const ms = Math.round(Number(days[1]) * DAY_MS);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** The shortest and longest lifetime the server gives a token (contracts' CreateTokenInput). */
+export const EXPIRY_MIN_MS = 60_000;
+export const EXPIRY_MAX_MS = 3 * 365 * DAY_MS;
+
+/**
+ * A token lifetime flag (`30d`, `12h`, `90m`) in milliseconds, from 1m to 1095d (3 years);
+ * `never` (or the flag left out) means until revoked: null.
+ */
+export function expiryOption(flag: string, text: string | undefined): number | null {
+  if (text === undefined || text.trim() === 'never') return null;
+  const ms = parseLongDuration(text);
+  if (ms === null) {
+    throw new UsageError(`invalid duration for ${flag}: '${text}' (use e.g. 90m, 12h, 30d, or never)`);
+  }
+  if (ms < EXPIRY_MIN_MS || ms > EXPIRY_MAX_MS) {
+    throw new UsageError(`invalid value for ${flag}: '${text}' (from 1m to 1095d, or never)`);
+  }
+  return ms;
+}
+
+/**
+ * `--labels site=berlin,tier=canary` as a label map, checked against the contracts' Labels
+ * (keys: letters, digits and . _ / -; at most 32). A value may be empty (`key=`); a key may not repeat.
+ */
+export function labelsOption(flag: string, text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined) return undefined;
+  const labels = new Map<string, string>();
+  for (const item of listOption(flag, text)) {
+    const eq = item.indexOf('=');
+    const key = eq > 0 ? item.slice(0, eq).trim() : '';
+    if (key === '') {
+      throw new UsageError(`invalid value for ${flag}: '${item}' (labels are key=value, comma-separated)`);
+    }
+    if (labels.has(key)) throw new UsageError(`invalid value for ${flag}: label '${key}' given twice`);
+    const value = item.slice(eq + 1).trim();
+    check(`label key '${key}' in ${flag}`, LabelKey, key);
+    check(`value of label '${key}' in ${flag}`, LabelValue, value);
+    labels.set(key, value);
+  }
+  const record = Object.fromEntries(labels);
+  check(flag, Labels, record, () => null);
+  return record;
 }
 
 /**

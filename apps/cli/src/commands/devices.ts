@@ -6,6 +6,7 @@ import { type Colors, colorState, formatAgo, formatWhen, keyValues, table, trunc
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
 import { deviceIdArg, intOption } from '../validate.js';
+import { registerCredentialCommands } from './credentials.js';
 
 interface ListFlags {
   online?: boolean;
@@ -175,6 +176,9 @@ export function registerDeviceCommands(program: Command, io: FleetIO): void {
     });
   registerShow(devices, io);
 
-  const device = program.command('device').description('inspect one device');
+  const device = program
+    .command('device')
+    .description('inspect one device; provision, rotate and revoke its credentials (admin role)');
   registerShow(device, io);
+  registerCredentialCommands(device, io);
 }
