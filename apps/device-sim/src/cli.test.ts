@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EXIT_BAD_FLAGS, parseCli } from './cli.js';
+import { EXIT_BAD_FLAGS, EXIT_REJECTED, exitCodeOf, parseCli } from './cli.js';
 
 const URL = 'http://127.0.0.1:4000';
 
@@ -25,7 +25,8 @@ describe('parseCli', () => {
       model: 'cam-x',
       firmware: '1.0.0',
       labels: {},
-      token: 't',
+      enrollToken: 't',
+      credentialsFile: null,
       summaryFile: null,
       exitWhenIdleMs: null,
       quiet: false,
@@ -57,8 +58,10 @@ describe('parseCli', () => {
       '0.9.1',
       '--labels',
       'site=berlin,tier=canary',
-      '--token',
+      '--enroll-token',
       'secret',
+      '--credentials',
+      'creds.json',
       '--apply-ms',
       '2s',
       '--download-ms',
@@ -98,7 +101,8 @@ describe('parseCli', () => {
       model: 'cam-y',
       firmware: '0.9.1',
       labels: { site: 'berlin', tier: 'canary' },
-      token: 'secret',
+      enrollToken: 'secret',
+      credentialsFile: 'creds.json',
       faults: {
         downloadMs: 50,
         applyMs: 2000,
@@ -137,13 +141,55 @@ describe('parseCli', () => {
   it('falls back to FLEET_URL and FLEET_ENROLL_TOKEN', () => {
     const options = run([], { FLEET_URL: `${URL},http://b:1`, FLEET_ENROLL_TOKEN: 'env-token' });
     expect(options.urls).toEqual([URL, 'http://b:1']);
-    expect(options.token).toBe('env-token');
-    expect(run(['--token', 'flag'], { FLEET_URL: URL, FLEET_ENROLL_TOKEN: 'env' }).token).toBe('flag');
+    expect(options.enrollToken).toBe('env-token');
+    const env = { FLEET_URL: URL, FLEET_ENROLL_TOKEN: 'env' };
+    expect(run(['--enroll-token', 'flag'], env).enrollToken).toBe('flag');
+    expect(run(['--token', 'old-flag'], env).enrollToken).toBe('old-flag');
+    expect(run(['--credentials', 'c.json'], env)).toMatchObject({
+      enrollToken: 'env',
+      credentialsFile: 'c.json',
+    });
+  });
+
+  it('takes --enroll-token, the deprecated --token, --credentials, or a mix', () => {
+    expect(run(['--url', URL, '--enroll-token', 'e'])).toMatchObject({
+      enrollToken: 'e',
+      credentialsFile: null,
+    });
+    expect(run(['--url', URL, '--token', 'e'])).toMatchObject({ enrollToken: 'e', credentialsFile: null });
+    expect(run(['--url', URL, '--token', 'e', '--enroll-token', 'e']).enrollToken).toBe('e');
+    expect(run(['--url', URL, '--credentials', 'c.json'])).toMatchObject({
+      enrollToken: null,
+      credentialsFile: 'c.json',
+    });
+    expect(run(['--url', URL, '--credentials', 'c.json', '--enroll-token', 'e'])).toMatchObject({
+      enrollToken: 'e',
+      credentialsFile: 'c.json',
+    });
+    // An empty FLEET_ENROLL_TOKEN is no token.
+    expect(run(['--url', URL, '--credentials', 'c.json'], { FLEET_ENROLL_TOKEN: '' }).enrollToken).toBeNull();
+  });
+
+  it('needs an enrollment token or a credentials file (exit 2)', () => {
+    for (const env of [{}, { FLEET_ENROLL_TOKEN: '' }]) {
+      const parsed = exit(['--url', URL], env);
+      expect(parsed.code).toBe(EXIT_BAD_FLAGS);
+      expect(parsed.output).toMatch(/--enroll-token .*--credentials is required/);
+    }
+  });
+
+  it('exits 5 when any device was rejected for its credentials', () => {
+    expect([exitCodeOf(0), exitCodeOf(1), exitCodeOf(7)]).toEqual([0, EXIT_REJECTED, EXIT_REJECTED]);
+    expect(EXIT_REJECTED).toBe(5);
   });
 
   it.each([
     [['--token', 't'], /--url/],
-    [['--url', URL], /--token/],
+    [['--url', URL], /--enroll-token/],
+    [['--url', URL, '--token', 'a', '--enroll-token', 'b'], /deprecated alias/],
+    [['--url', URL, '--enroll-token', ' '], /--enroll-token is empty/],
+    [['--url', URL, '--credentials', ''], /--credentials needs a file/],
+    [['--url', URL, '--credentials'], /argument missing/],
     [['--url', 'ws://host:1', '--token', 't'], /not an http/],
     [['--url', 'nonsense', '--token', 't'], /not an http/],
     [['--url', ' , ', '--token', 't'], /at least one URL/],
@@ -193,5 +239,8 @@ describe('parseCli', () => {
     expect(parsed.output).toMatch(/--exit-when-idle/);
     expect(parsed.output).toMatch(/--no-reboot/);
     expect(parsed.output).toMatch(/--refuse-cancel-rate/);
+    expect(parsed.output).toMatch(/--enroll-token <token>/);
+    expect(parsed.output).toMatch(/--credentials <file>/);
+    expect(parsed.output).toMatch(/--token <token> +deprecated alias of --enroll-token/);
   });
 });

@@ -6,8 +6,14 @@ import { prefixProblem } from './ids.js';
 import { type LabelMap, parseLabels } from './labels.js';
 
 export const EXIT_BAD_FLAGS = 2;
-export const EXIT_ALL_REJECTED = 5;
+/** Some device was refused for its credentials (it stopped for good). */
+export const EXIT_REJECTED = 5;
 export const DEFAULT_IDLE_MS = 5_000;
+
+/** The exit code of a run that ended normally: 5 if any device was refused for its credentials. */
+export function exitCodeOf(rejectedDevices: number): number {
+  return rejectedDevices > 0 ? EXIT_REJECTED : 0;
+}
 
 export interface CliOptions {
   urls: string[];
@@ -16,7 +22,10 @@ export interface CliOptions {
   model: string;
   firmware: string;
   labels: LabelMap;
-  token: string;
+  /** Enrollment token for devices without a secret; null: only devices with one can connect. */
+  enrollToken: string | null;
+  /** JSON file of device id → secret, read at start and updated by enrollments; null: none. */
+  credentialsFile: string | null;
   faults: FaultOptions;
   staggerMs: number;
   summaryFile: string | null;
@@ -98,7 +107,19 @@ export function buildProgram(): Command {
     .option('--model <model>', 'model reported at registration', 'cam-x')
     .option('--firmware <version>', 'initial firmware version', '1.0.0')
     .addOption(new Option('--labels <k=v,…>', 'labels reported at registration').argParser(labelList))
-    .addOption(new Option('--token <token>', 'enrollment token (env FLEET_ENROLL_TOKEN)'))
+    .addOption(
+      new Option(
+        '--enroll-token <token>',
+        'enrollment token, for devices without a secret (env FLEET_ENROLL_TOKEN)',
+      ),
+    )
+    .addOption(new Option('--token <token>', 'deprecated alias of --enroll-token'))
+    .addOption(
+      new Option(
+        '--credentials <file>',
+        'JSON {deviceId: secret}: devices in it connect with their secret; enrolled devices are added',
+      ),
+    )
     .addOption(
       new Option('--download-ms <ms>', 'download phase duration').argParser(duration).default(d.downloadMs),
     )
@@ -182,7 +203,9 @@ interface RawFlags extends FaultOptions {
   model: string;
   firmware: string;
   labels?: LabelMap;
+  enrollToken?: string;
   token?: string;
+  credentials?: string;
   staggerMs: number;
   summary?: string;
   exitWhenIdle?: number;
@@ -226,8 +249,19 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
     }
   }
   if (!urls) return usage('--url (or FLEET_URL) is required');
-  const token = flags.token ?? env.FLEET_ENROLL_TOKEN;
-  if (!token) return usage('--token (or FLEET_ENROLL_TOKEN) is required');
+  if (flags.enrollToken !== undefined && flags.token !== undefined && flags.enrollToken !== flags.token) {
+    return usage('--token is a deprecated alias of --enroll-token: give one of them');
+  }
+  const enrollToken = flags.enrollToken ?? flags.token ?? (env.FLEET_ENROLL_TOKEN || undefined);
+  if (enrollToken !== undefined && enrollToken.trim() === '') return usage('--enroll-token is empty');
+  if (flags.credentials !== undefined && flags.credentials.trim() === '') {
+    return usage('--credentials needs a file name');
+  }
+  if (enrollToken === undefined && flags.credentials === undefined) {
+    return usage(
+      '--enroll-token (or FLEET_ENROLL_TOKEN, or the deprecated --token) or --credentials is required',
+    );
+  }
   const prefixIssue = prefixProblem(flags.prefix);
   if (prefixIssue) return usage(`--prefix: ${prefixIssue}`);
   if (flags.model.trim() === '' || flags.model.length > 64)
@@ -248,7 +282,8 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
       model: flags.model,
       firmware: flags.firmware,
       labels: flags.labels ?? {},
-      token,
+      enrollToken: enrollToken ?? null,
+      credentialsFile: flags.credentials ?? null,
       faults: {
         downloadMs: flags.downloadMs,
         applyMs: flags.applyMs,

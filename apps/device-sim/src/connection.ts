@@ -1,15 +1,33 @@
-import { createDeviceClient, type FleetClient, jitteredBackoff, type WSClient } from '@camfleet/client';
+import {
+  createDeviceClient,
+  type DeviceCredentials,
+  type FleetClient,
+  jitteredBackoff,
+  type WSClient,
+} from '@camfleet/client';
 import { isReconnectFrame, rejectionOfFrame } from './outcome.js';
+
+/** WebSocket close codes the server uses to tell a device something. */
+export const CLOSE_CODES = {
+  /** Its credentials were revoked or rotated: check them once more, do not retry blindly. */
+  credentials: 4001,
+  /** A newer connection of the same device replaced this one: do not reconnect. */
+  replaced: 4002,
+} as const;
 
 export interface ConnectionOptions {
   url: string;
   deviceId: string;
-  token: string;
+  /** Its own secret, or an enrollment token (then it may only enroll). */
+  credentials: DeviceCredentials;
   /** Give up on a socket that has not opened after this long. */
   connectTimeoutMs: number;
   onOpen: () => void;
-  /** The connection is gone for good (closed, failed to open, timed out or dropped). Called once. */
-  onLost: (reason: string) => void;
+  /**
+   * The connection is gone for good (closed, failed to open, timed out or dropped). Called once.
+   * `closeCode`: the code the server closed the socket with, if it did.
+   */
+  onLost: (reason: string, closeCode: number | null) => void;
   /** The server refused the credentials. `onLost` is not called after this. */
   onRejected: (message: string) => void;
 }
@@ -24,13 +42,15 @@ export class Connection {
   private readonly wsClient: WSClient;
   private ended = false;
   private opened = false;
+  /** The close code of the socket, once it closed. */
+  private closeCode: number | null = null;
   private readonly connectTimer: NodeJS.Timeout;
 
   constructor(private readonly options: ConnectionOptions) {
     const { client, wsClient } = createDeviceClient({
       baseUrl: options.url,
       deviceId: options.deviceId,
-      token: options.token,
+      credentials: options.credentials,
       retryDelayMs: jitteredBackoff(100, 2_000),
       onRejected: (message) => this.reject(message),
       onOpen: () => this.handleOpen(),
@@ -77,13 +97,20 @@ export class Connection {
       if (message !== null) this.reject(message);
       else if (isReconnectFrame(event.data)) this.lose('server asked to reconnect');
     });
+    ws?.addEventListener('close', (event: { code: number }) => {
+      this.closeCode = event.code;
+    });
     this.options.onOpen();
   }
 
   private handleClose(): void {
     // A socket retired by a server-requested reconnect closing while its successor is open.
     if (this.ended || this.wsClient.connection?.state === 'open') return;
-    this.lose('connection closed');
+    // tRPC tells us before our own listener sees the close code: decide once the event is through.
+    queueMicrotask(() => {
+      if (this.ended || this.wsClient.connection?.state === 'open') return;
+      this.lose(describeClose(this.closeCode), this.closeCode);
+    });
   }
 
   private reject(message: string): void {
@@ -94,7 +121,7 @@ export class Connection {
     this.options.onRejected(message);
   }
 
-  private lose(reason: string): void {
+  private lose(reason: string, closeCode: number | null = null): void {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.connectTimer);
@@ -103,6 +130,17 @@ export class Connection {
     void this.wsClient.close();
     if (ws && ws.readyState !== ws.CLOSED && ws.readyState !== ws.CLOSING)
       ws.close(4000, reason.slice(0, 100));
-    this.options.onLost(reason);
+    this.options.onLost(reason, closeCode);
+  }
+}
+
+function describeClose(code: number | null): string {
+  switch (code) {
+    case CLOSE_CODES.credentials:
+      return `closed by the server: credentials revoked or rotated (${code})`;
+    case CLOSE_CODES.replaced:
+      return `closed by the server: replaced by a newer connection of this device (${code})`;
+    default:
+      return 'connection closed';
   }
 }

@@ -1,7 +1,9 @@
 import { waitFor } from '@camfleet/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Credentials } from './credentials.js';
 import type { DeviceEvent } from './device.js';
 import { Fleet, type FleetOptions } from './fleet.js';
+import { deviceIds } from './ids.js';
 import { FakeFleet, FakePod } from './testing/fake-pod.js';
 
 const TOKEN = 'enroll-secret';
@@ -11,6 +13,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** Secrets provisioned for these devices, as a credentials file would hold them. */
+function provisioned(fake: FakeFleet, ids: readonly string[]): Credentials {
+  return Credentials.inMemory(Object.fromEntries(ids.map((id) => [id, fake.provision(id)])));
+}
+
+/** Devices with provisioned secrets (unless `credentials`/`enrollToken` say otherwise) on fake pods. */
 async function setup(options: Partial<FleetOptions> & { pods?: number } = {}) {
   const fake = new FakeFleet(TOKEN);
   const pods: FakePod[] = [];
@@ -18,10 +26,12 @@ async function setup(options: Partial<FleetOptions> & { pods?: number } = {}) {
   cleanups.push(async () => {
     for (const pod of pods) await pod.close();
   });
+  const ids = deviceIds(options.prefix ?? 'cam', options.devices ?? 1);
+  const credentials = options.enrollToken ? Credentials.inMemory() : provisioned(fake, ids);
   const fleet = new Fleet({
     urls: pods.map((pod) => pod.url),
     devices: 1,
-    token: TOKEN,
+    credentials,
     staggerMs: 0,
     backoff: { baseMs: 20, maxMs: 200 },
     ...options,
@@ -214,7 +224,7 @@ describe('SimulatedDevice against a fake pod', () => {
     const fleet = new Fleet({
       urls: [pod.url],
       devices: 1,
-      token: TOKEN,
+      credentials: provisioned(fake, ['cam-0001']),
       backoff: { baseMs: 10, maxMs: 50 },
     });
     cleanups.push(async () => {
@@ -291,10 +301,13 @@ describe('SimulatedDevice against a fake pod', () => {
   it('stops for good when the server refuses its credentials', async () => {
     const fake = new FakeFleet(TOKEN);
     const pod = await FakePod.start(fake);
+    fake.provision('cam-0001');
+    fake.provision('cam-0002');
     const fleet = new Fleet({
       urls: [pod.url],
       devices: 2,
-      token: 'wrong',
+      credentials: Credentials.inMemory({ 'cam-0001': 'not-its-secret', 'cam-0002': 'nor-this' }),
+      enrollToken: TOKEN,
       backoff: { baseMs: 1, maxMs: 5 },
     });
     cleanups.push(async () => {
@@ -315,7 +328,12 @@ describe('SimulatedDevice against a fake pod', () => {
     const pod = await FakePod.start(fake);
     const url = pod.url;
     await pod.close();
-    const fleet = new Fleet({ urls: [url], devices: 1, token: TOKEN, backoff: { baseMs: 10, maxMs: 40 } });
+    const fleet = new Fleet({
+      urls: [url],
+      devices: 1,
+      enrollToken: TOKEN,
+      backoff: { baseMs: 10, maxMs: 40 },
+    });
     cleanups.push(() => fleet.stop());
     fleet.start();
     await waitFor(() => fleet.summary().reconnects >= 3, { what: 'a few failed attempts' });

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jitteredBackoff } from '@camfleet/client';
+import { type DeviceCredentials, jitteredBackoff } from '@camfleet/client';
 import type { Offer, ReportInput, ReportResult, DeviceEvent as ServerEvent } from '@camfleet/contracts';
-import { Connection } from './connection.js';
+import { CLOSE_CODES, Connection } from './connection.js';
+import { type CredentialStore, Credentials } from './credentials.js';
 import {
   DEFAULT_FAULTS,
   type FaultOptions,
@@ -11,14 +12,20 @@ import {
   type Random,
 } from './faults.js';
 import { DeliveryLedger, type OfferDecision } from './ledger.js';
-import { classifyFailure, describeFailure } from './outcome.js';
+import { classifyFailure, describeFailure, isCredentialFailure } from './outcome.js';
 import { type DeviceCounters, type DeviceSnapshot, emptyCounters } from './summary.js';
 
 export interface DeviceOptions {
   id: string;
   /** Pod base URLs in fail-over order: the device starts on the first and moves on at each disconnect. */
   urls: readonly string[];
-  token: string;
+  /**
+   * Its secret, and where a secret obtained by enrolling is kept (default: in memory, empty).
+   * With a secret there, the device connects with it.
+   */
+  credentials?: CredentialStore;
+  /** Without a secret: connect with this enrollment token, enroll, then reconnect with the secret. */
+  enrollToken?: string | null;
   model: string;
   firmwareVersion: string;
   labels?: Record<string, string>;
@@ -30,7 +37,18 @@ export interface DeviceOptions {
   onEvent?: (event: DeviceEvent) => void;
 }
 
-export type DeviceState = 'new' | 'connecting' | 'online' | 'offline' | 'rejected' | 'failed' | 'stopped';
+export type DeviceState =
+  | 'new'
+  | 'enrolling'
+  | 'connecting'
+  | 'online'
+  | 'offline'
+  /** Stopped for good: the server refused its credentials. */
+  | 'rejected'
+  /** Stopped for good: a newer connection of the same device replaced it (close code 4002). */
+  | 'replaced'
+  | 'failed'
+  | 'stopped';
 
 interface OfferRef {
   deviceId: string;
@@ -42,6 +60,11 @@ export type DeviceEvent =
   | { type: 'connected'; deviceId: string; url: string }
   | { type: 'disconnected'; deviceId: string; url: string; reason: string }
   | { type: 'rejected'; deviceId: string; message: string }
+  /** Traded the enrollment token for its own secret. */
+  | { type: 'enrolled'; deviceId: string }
+  | { type: 'replaced'; deviceId: string; message: string }
+  /** Something worth telling that does not stop the device. */
+  | { type: 'warning'; deviceId: string; message: string }
   | { type: 'fatal'; deviceId: string; message: string }
   | { type: 'crash'; deviceId: string }
   | (OfferRef & { type: 'offer'; decision: OfferDecision['kind'] })
@@ -81,6 +104,7 @@ export interface DeviceRecord extends DeviceSnapshot {
   id: string;
   state: DeviceState;
   url: string | null;
+  /** Why it stopped for good (refused credentials, replaced, a fatal refusal), if it did. */
   rejection: string | null;
   completed: CompletedDelivery[];
 }
@@ -143,10 +167,16 @@ export class SimulatedDevice {
   private downtimeMs: number | null = null;
   private readonly readyWaiters = new Set<() => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly credentials: CredentialStore;
+  /** A secret obtained by enrolling (kept even if the store failed to save it). */
+  private enrolledSecret: string | null = null;
+  /** Closed with 4001 (credentials revoked or rotated): the next session checks them once more. */
+  private recheck = false;
 
   constructor(private readonly options: DeviceOptions) {
     if (options.urls.length === 0) throw new Error('a device needs at least one URL');
     this.id = options.id;
+    this.credentials = options.credentials ?? Credentials.inMemory();
     this.firmware = options.firmwareVersion;
     this.faults = { ...DEFAULT_FAULTS, ...options.faults };
     this.random = options.random ?? Math.random;
@@ -223,27 +253,86 @@ export class SimulatedDevice {
 
   private isOver(): boolean {
     return (
-      this.currentState === 'stopped' || this.currentState === 'rejected' || this.currentState === 'failed'
+      this.currentState === 'stopped' ||
+      this.currentState === 'rejected' ||
+      this.currentState === 'replaced' ||
+      this.currentState === 'failed'
     );
   }
 
+  /**
+   * Opens a session: with the device's secret if it has one (then registers), else with the
+   * enrollment token (then enrolls, and opens a session with the secret it got).
+   */
   private connect(): void {
     if (this.isOver()) return;
     const url = this.options.urls[this.urlIndex % this.options.urls.length]!;
-    this.currentState = 'connecting';
+    const secret = this.enrolledSecret ?? this.credentials.secretOf(this.id) ?? null;
+    const enrollToken = this.options.enrollToken ?? null;
+    let credentials: DeviceCredentials;
+    if (secret !== null) credentials = { secret };
+    else if (enrollToken !== null) credentials = { enrollToken };
+    else {
+      this.handleRejected('no credentials: no secret for this device and no enrollment token');
+      return;
+    }
+    const enrolling = secret === null;
+    this.currentState = enrolling ? 'enrolling' : 'connecting';
     const connection: Connection = new Connection({
       url,
       deviceId: this.id,
-      token: this.options.token,
+      credentials,
       connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
       onOpen: () => {
-        this.counters.connects++;
+        // Sessions only: an enrollment connection is not one.
+        if (!enrolling) this.counters.connects++;
       },
-      onLost: (reason) => this.handleLost(connection, reason),
+      onLost: (reason, closeCode) => this.handleLost(connection, reason, closeCode),
       onRejected: (message) => this.handleRejected(message),
     });
     this.connection = connection;
-    void this.establish(connection);
+    void (enrolling ? this.enroll(connection) : this.establish(connection));
+  }
+
+  /** Trades the enrollment token for the device's own secret, keeps it, and reconnects with it. */
+  private async enroll(connection: Connection): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.isCurrent(connection)) return;
+      let secret: string;
+      try {
+        ({ secret } = await connection.client.device.enroll.mutate());
+      } catch (error) {
+        if (!this.isCurrent(connection)) return;
+        if (isCredentialFailure(error)) {
+          return this.handleRejected(`enrollment refused: ${describeFailure(error)}`);
+        }
+        if (classifyFailure(error) === 'final') {
+          return this.handleFatal(`enrollment refused: ${describeFailure(error)}`);
+        }
+        if (!(await this.pause(this.backoff(attempt)))) return;
+        continue;
+      }
+      // Shown once: kept whatever happens next (lost connection, stopped device).
+      await this.adopt(secret);
+      // Lost meanwhile: the pending reconnect uses the secret.
+      if (!this.isCurrent(connection)) return;
+      this.connection = null;
+      await connection.close();
+      this.connect();
+      return;
+    }
+  }
+
+  private async adopt(secret: string): Promise<void> {
+    this.enrolledSecret = secret;
+    this.counters.enrollments++;
+    this.emit({ type: 'enrolled', deviceId: this.id });
+    try {
+      await this.credentials.save(this.id, secret);
+    } catch (error) {
+      const message = `enrolled, but its secret was not saved: ${error instanceof Error ? error.message : String(error)}`;
+      this.emit({ type: 'warning', deviceId: this.id, message });
+    }
   }
 
   /** Registers (retrying while the server is briefly unable), then subscribes to offers. */
@@ -259,14 +348,16 @@ export class SimulatedDevice {
         break;
       } catch (error) {
         if (!this.isCurrent(connection)) return;
-        const kind = classifyFailure(error);
-        if (kind === 'credentials') return this.handleRejected(describeFailure(error));
-        if (kind === 'final') return this.handleFatal(`register refused: ${describeFailure(error)}`);
+        if (isCredentialFailure(error)) return this.handleRejected(describeFailure(error));
+        if (classifyFailure(error) === 'final') {
+          return this.handleFatal(`register refused: ${describeFailure(error)}`);
+        }
         if (!(await this.pause(this.backoff(attempt)))) return;
       }
     }
     if (!this.isCurrent(connection)) return;
     this.registered = true;
+    this.recheck = false;
     this.reconnectAttempt = 0;
     this.currentState = 'online';
     this.emit({ type: 'connected', deviceId: this.id, url: connection.url });
@@ -311,16 +402,32 @@ export class SimulatedDevice {
     return this.connection === connection && connection.alive && !this.isOver();
   }
 
-  private handleLost(connection: Connection, reason: string): void {
+  private handleLost(connection: Connection, reason: string, closeCode: number | null): void {
     if (this.connection !== connection) return;
     this.connection = null;
     this.registered = false;
     if (this.isOver()) return;
+    if (closeCode === CLOSE_CODES.replaced) {
+      this.handleReplaced(reason);
+      return;
+    }
+    let delay: number;
+    if (closeCode === CLOSE_CODES.credentials) {
+      // Revoked or rotated: check once, at once, whether the secret still works. Closed so again
+      // before that session registered: take it as the answer.
+      if (this.recheck) {
+        this.handleRejected(reason);
+        return;
+      }
+      this.recheck = true;
+      delay = 0;
+    } else {
+      delay = this.downtimeMs ?? this.backoff(this.reconnectAttempt++);
+    }
+    this.downtimeMs = null;
     this.currentState = 'offline';
     this.counters.reconnects++;
     this.emit({ type: 'disconnected', deviceId: this.id, url: connection.url, reason });
-    const delay = this.downtimeMs ?? this.backoff(this.reconnectAttempt++);
-    this.downtimeMs = null;
     this.urlIndex++;
     this.later(delay, () => this.connect());
   }
@@ -330,6 +437,16 @@ export class SimulatedDevice {
     this.currentState = 'rejected';
     this.rejection = message;
     this.emit({ type: 'rejected', deviceId: this.id, message });
+    void this.shutdown();
+  }
+
+  /** Another instance of this device is connected now: leave it be, and stop for good. */
+  private handleReplaced(message: string): void {
+    if (this.isOver()) return;
+    this.currentState = 'replaced';
+    this.rejection = message;
+    this.counters.replaced++;
+    this.emit({ type: 'replaced', deviceId: this.id, message });
     void this.shutdown();
   }
 

@@ -1,3 +1,4 @@
+import { type CredentialStore, Credentials } from './credentials.js';
 import { type DeviceEvent, type DeviceRecord, SimulatedDevice } from './device.js';
 import type { FaultOptions, Random } from './faults.js';
 import { deviceIdOf } from './ids.js';
@@ -7,7 +8,10 @@ export interface FleetOptions {
   /** Pod base URLs (http://host:port). Devices are spread round-robin and fail over to the next. */
   urls: readonly string[];
   devices: number;
-  token: string;
+  /** Device secrets, and where enrolled ones are kept (default: in memory, empty). */
+  credentials?: CredentialStore;
+  /** For devices without a secret: enroll with this token first. */
+  enrollToken?: string | null;
   prefix?: string;
   model?: string;
   firmwareVersion?: string;
@@ -30,6 +34,7 @@ export function urlsFor(urls: readonly string[], index: number): string[] {
 /** N simulated cameras in one process. */
 export class Fleet {
   readonly devices: readonly SimulatedDevice[];
+  readonly credentials: CredentialStore;
   private readonly staggerMs: number;
   private readonly startTimers = new Set<NodeJS.Timeout>();
   private pendingStarts = 0;
@@ -38,13 +43,16 @@ export class Fleet {
     if (options.urls.length === 0) throw new Error('a fleet needs at least one URL');
     const prefix = options.prefix ?? 'cam';
     this.staggerMs = options.staggerMs ?? 2;
+    const credentials = options.credentials ?? Credentials.inMemory();
+    this.credentials = credentials;
     this.devices = Array.from(
       { length: options.devices },
       (_, index) =>
         new SimulatedDevice({
           id: deviceIdOf(prefix, index, options.devices),
           urls: urlsFor(options.urls, index),
-          token: options.token,
+          credentials,
+          enrollToken: options.enrollToken ?? null,
           model: options.model ?? 'cam-x',
           firmwareVersion: options.firmwareVersion ?? '1.0.0',
           ...(options.labels ? { labels: options.labels } : {}),
@@ -92,9 +100,18 @@ export class Fleet {
     return this.devices.length > 0 && this.devices.every((device) => device.rejected);
   }
 
-  /** No device can do anything more (rejected, failed or stopped). */
+  /** No device can do anything more (rejected, replaced, failed or stopped). */
   get allStopped(): boolean {
-    return this.devices.every((device) => ['rejected', 'failed', 'stopped'].includes(device.state));
+    return this.devices.every((device) =>
+      ['rejected', 'replaced', 'failed', 'stopped'].includes(device.state),
+    );
+  }
+
+  /** The devices refused for their credentials, with the reason. */
+  rejections(): { id: string; message: string }[] {
+    return this.records()
+      .filter((record) => record.rejected)
+      .map((record) => ({ id: record.id, message: record.rejection ?? 'refused' }));
   }
 
   summary(): FleetSummary {

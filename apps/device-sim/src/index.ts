@@ -1,5 +1,14 @@
-export { buildProgram, type CliOptions, type CliParse, parseCli } from './cli.js';
-export { Connection, type ConnectionOptions } from './connection.js';
+export {
+  buildProgram,
+  type CliOptions,
+  type CliParse,
+  EXIT_BAD_FLAGS,
+  EXIT_REJECTED,
+  exitCodeOf,
+  parseCli,
+} from './cli.js';
+export { CLOSE_CODES, Connection, type ConnectionOptions } from './connection.js';
+export { type CredentialStore, Credentials, CredentialsFileError } from './credentials.js';
 export {
   type CancelDecision,
   type CompletedDelivery,
@@ -27,10 +36,11 @@ export {
   classifyFailure,
   describeFailure,
   type FailureKind,
+  isCredentialFailure,
   isReconnectFrame,
   rejectionOfFrame,
 } from './outcome.js';
-export { formatEvent, Reporter, type ReporterOptions } from './output.js';
+export { formatEvent, formatRejections, Reporter, type ReporterOptions } from './output.js';
 export {
   type DeviceCounters,
   type DeviceSnapshot,

@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
-import { EXIT_ALL_REJECTED, parseCli } from './cli.js';
+import { EXIT_BAD_FLAGS, exitCodeOf, parseCli } from './cli.js';
+import { Credentials, CredentialsFileError } from './credentials.js';
 import { Fleet } from './fleet.js';
 import { IdleTracker } from './idle.js';
-import { Reporter } from './output.js';
+import { formatRejections, Reporter } from './output.js';
 
 async function main(): Promise<number> {
   const parsed = parseCli(process.argv.slice(2), process.env);
@@ -11,6 +12,18 @@ async function main(): Promise<number> {
     return parsed.code;
   }
   const options = parsed.options;
+  let credentials: Credentials;
+  try {
+    credentials =
+      options.credentialsFile === null
+        ? Credentials.inMemory()
+        : // Without an enrollment token the file is all there is: it must exist.
+          await Credentials.load(options.credentialsFile, { missingOk: options.enrollToken !== null });
+  } catch (error) {
+    if (!(error instanceof CredentialsFileError)) throw error;
+    process.stderr.write(`error: --credentials ${error.message}\n`);
+    return EXIT_BAD_FLAGS;
+  }
   const reporter = new Reporter({
     live: process.stdout.isTTY === true,
     quiet: options.quiet,
@@ -22,7 +35,8 @@ async function main(): Promise<number> {
   const fleet = new Fleet({
     urls: options.urls,
     devices: options.devices,
-    token: options.token,
+    credentials,
+    enrollToken: options.enrollToken,
     prefix: options.prefix,
     model: options.model,
     firmwareVersion: options.firmware,
@@ -39,12 +53,14 @@ async function main(): Promise<number> {
 
   // The status tick also keeps the process alive once every device has stopped (all rejected).
   let tick: NodeJS.Timeout | undefined;
-  const finished = new Promise<'signal' | 'idle' | 'rejected'>((resolve) => {
+  const finished = new Promise<'signal' | 'idle' | 'rejected' | 'stopped'>((resolve) => {
     process.once('SIGINT', () => resolve('signal'));
     process.once('SIGTERM', () => resolve('signal'));
     tick = setInterval(() => {
       reporter.status(fleet.summary());
       if (fleet.allRejected) resolve('rejected');
+      // Nothing left that could do anything (rejected, replaced by another instance, failed).
+      else if (fleet.allStopped) resolve('stopped');
       else if (idle?.isIdle(fleet.busy, Date.now())) resolve('idle');
     }, 250);
   });
@@ -55,8 +71,13 @@ async function main(): Promise<number> {
   // Nobody is connected once stopped: keep the count from just before.
   const { connected } = fleet.summary();
   await fleet.stop();
+  // Secrets obtained by enrolling are written before the process goes.
+  await credentials.settled();
   const summary = { ...fleet.summary(), connected };
   reporter.final(summary);
+  const rejections = fleet.rejections();
+  const report = formatRejections(rejections);
+  if (report !== null) process.stderr.write(report);
   if (options.summaryFile) {
     const body = {
       ...summary,
@@ -64,10 +85,11 @@ async function main(): Promise<number> {
       startedAt: new Date(startedAt).toISOString(),
       durationMs: Date.now() - startedAt,
       exitReason: reason,
+      rejected: rejections,
     };
     await writeFile(options.summaryFile, `${JSON.stringify(body, null, 2)}\n`);
   }
-  return reason === 'rejected' || (reason !== 'signal' && fleet.allRejected) ? EXIT_ALL_REJECTED : 0;
+  return exitCodeOf(rejections.length);
 }
 
 main().then(

@@ -1,7 +1,13 @@
 import { TRPCClientError } from '@camfleet/client';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, describeFailure, isReconnectFrame, rejectionOfFrame } from './outcome.js';
+import {
+  classifyFailure,
+  describeFailure,
+  isCredentialFailure,
+  isReconnectFrame,
+  rejectionOfFrame,
+} from './outcome.js';
 
 function serverError(code: string, fleetCode: string | null): TRPCClientError<never> {
   return TRPCClientError.from({ error: { message: 'nope', code: -32000, data: { code, fleetCode } } });
@@ -31,6 +37,23 @@ describe('classifyFailure', () => {
   it('describes errors by code', () => {
     expect(describeFailure(serverError('CONFLICT', 'STALE_ATTEMPT'))).toBe('STALE_ATTEMPT: nope');
     expect(describeFailure(new Error('boom'))).toBe('boom');
+  });
+});
+
+describe('isCredentialFailure (answers to enroll and register)', () => {
+  it.each([
+    ['UNAUTHORIZED', 'UNAUTHORIZED', true],
+    ['UNAUTHORIZED', null, true],
+    ['FORBIDDEN', 'FORBIDDEN', true],
+    ['FORBIDDEN', null, true],
+    ['CONFLICT', 'CONFLICT', false],
+    ['SERVICE_UNAVAILABLE', 'UNAVAILABLE', false],
+  ])('%s/%s: %s', (code, fleetCode, expected) => {
+    expect(isCredentialFailure(serverError(code, fleetCode))).toBe(expected);
+  });
+
+  it('is not a transport failure', () => {
+    expect(isCredentialFailure(TRPCClientError.from(new Error('WebSocket closed')))).toBe(false);
   });
 });
 

@@ -30,6 +30,16 @@ export function classifyFailure(error: unknown): FailureKind {
   return TRANSIENT_TRPC_CODES.has(trpcCode) ? 'transient' : 'final';
 }
 
+/**
+ * Whether an answer to `device.enroll` or `device.register` refuses who we are: UNAUTHORIZED or
+ * FORBIDDEN (as a domain or a tRPC code). On these two calls that is about the credentials, so the
+ * device stops for good.
+ */
+export function isCredentialFailure(error: unknown): boolean {
+  const code = fleetCodeOf(error) ?? trpcCodeOf(error);
+  return code === 'UNAUTHORIZED' || code === 'FORBIDDEN';
+}
+
 /** A short name for an error: its domain code, tRPC code or message. */
 export function describeFailure(error: unknown): string {
   const code = fleetCodeOf(error) ?? trpcCodeOf(error);

@@ -35,9 +35,38 @@ export function formatEvent(event: DeviceEvent): string | null {
       return `${event.deviceId} rejected by the server: ${event.message}`;
     case 'fatal':
       return `${event.deviceId} stopped: ${event.message}`;
+    case 'replaced':
+      return `${event.deviceId} stopped: ${event.message}`;
+    case 'warning':
+      return `${event.deviceId}: ${event.message}`;
     default:
       return null;
   }
+}
+
+/**
+ * Which devices were refused for their credentials, grouped by reason, for the end of a run; null
+ * if none. At most `limit` ids per reason.
+ */
+export function formatRejections(
+  rejections: readonly { id: string; message: string }[],
+  limit = 20,
+): string | null {
+  if (rejections.length === 0) return null;
+  const byMessage = new Map<string, string[]>();
+  for (const { id, message } of rejections) {
+    const ids = byMessage.get(message) ?? [];
+    ids.push(id);
+    byMessage.set(message, ids);
+  }
+  const count = rejections.length;
+  const lines = [`${count} device${count === 1 ? '' : 's'} rejected for credentials:`];
+  for (const [message, ids] of byMessage) {
+    const shown = ids.slice(0, limit).join(', ');
+    const more = ids.length > limit ? ` … and ${ids.length - limit} more` : '';
+    lines.push(`  ${message}: ${shown}${more}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -54,7 +83,8 @@ export class Reporter {
   event(event: DeviceEvent): void {
     if (this.options.quiet) return;
     if (event.type === 'rejected' && this.rejectionsShown++ > 0) return;
-    if (this.options.live && event.type !== 'rejected' && event.type !== 'fatal') return;
+    const always = ['rejected', 'fatal', 'replaced', 'warning'].includes(event.type);
+    if (this.options.live && !always) return;
     const line = formatEvent(event);
     if (line !== null) this.line(line);
   }

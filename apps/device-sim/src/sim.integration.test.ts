@@ -1,10 +1,11 @@
 import { createAdminClient } from '@camfleet/client';
 import { PodProcess, RedisServer, waitFor } from '@camfleet/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Credentials } from './credentials.js';
 import { Fleet, type FleetOptions } from './fleet.js';
 
-const ADMIN_TOKEN = 'sim-admin-token';
-const ENROLL_TOKEN = 'sim-enroll-token';
+const ADMIN_TOKEN = 'sim-admin-token-0123';
+const ENROLL_TOKEN = 'sim-enroll-token-0123';
 
 const TOKENS = { admin: ADMIN_TOKEN, enroll: ENROLL_TOKEN };
 const POD_ENV = { FLEET_SWEEP_INTERVAL_MS: '50', FLEET_LEASE_MS: '1000', FLEET_SHUTDOWN_GRACE_MS: '500' };
@@ -47,7 +48,8 @@ function startFleet(options: Partial<FleetOptions>): Fleet {
   const fleet = new Fleet({
     urls: pods.map((pod) => pod.url),
     devices: 20,
-    token: ENROLL_TOKEN,
+    // Each device enrolls with the pods' FLEET_ENROLL_TOKEN, then connects with its own secret.
+    enrollToken: ENROLL_TOKEN,
     staggerMs: 1,
     backoff: { baseMs: 50, maxMs: 1_000 },
     ...options,
@@ -270,13 +272,70 @@ describe('device simulator against real pods', () => {
   });
 
   it('refuses a device with a wrong token, which then stops instead of reconnecting', async () => {
-    const fleet = startFleet({ prefix: 'intruder', devices: 1, token: 'not-the-enroll-token' });
+    const fleet = startFleet({ prefix: 'intruder', devices: 1, enrollToken: 'not-the-enroll-token' });
     await waitFor(() => fleet.allRejected, { timeoutMs: 10_000, what: 'the device to be rejected' });
     await new Promise((resolve) => setTimeout(resolve, 1_500));
 
     const summary = fleet.summary();
-    expect(summary).toMatchObject({ rejectedDevices: 1, connects: 1, connected: 0 });
+    expect(summary).toMatchObject({ rejectedDevices: 1, enrollments: 0, connects: 0, connected: 0 });
     expect(fleet.devices[0]?.record().rejection).toMatch(/refused/);
+  });
+
+  it('enrolls once: a restart with the secrets it got connects without enrolling, a second enrollment is refused', async () => {
+    const credentials = Credentials.inMemory();
+    const first = startFleet({ prefix: 'enroll', devices: 3, credentials });
+    await waitFor(() => first.summary().connected === 3, { timeoutMs: 20_000, what: '3 devices to enroll' });
+    expect(first.summary()).toMatchObject({ enrollments: 3, rejectedDevices: 0 });
+    await first.stop();
+
+    const again = startFleet({ prefix: 'enroll', devices: 3, credentials });
+    await waitFor(() => again.summary().connected === 3, {
+      timeoutMs: 20_000,
+      what: '3 devices to reconnect',
+    });
+    expect(again.summary()).toMatchObject({ enrollments: 0, rejectedDevices: 0 });
+    await again.stop();
+
+    // Without its secret, an enrolled id cannot enroll again.
+    const forgetful = startFleet({ prefix: 'enroll', devices: 1 });
+    await waitFor(() => forgetful.allRejected, {
+      timeoutMs: 10_000,
+      what: 'the second enrollment to be refused',
+    });
+    expect(forgetful.summary()).toMatchObject({ enrollments: 0, connects: 0 });
+  });
+
+  it('stops a device whose credentials are revoked: closed (4001), re-checked once, refused', async () => {
+    const fleet = startFleet({ prefix: 'revoked', devices: 2 });
+    await waitFor(() => fleet.summary().connected === 2, { timeoutMs: 20_000 });
+    const admin = createAdminClient(pods[0]!.url, ADMIN_TOKEN);
+    try {
+      await admin.client.devices.credentials.revoke.mutate({ deviceId: 'revoked-0001' });
+    } finally {
+      admin.close();
+    }
+    const device = fleet.device('revoked-0001')!;
+    await waitFor(() => device.rejected, { timeoutMs: 10_000, what: 'the revoked device to stop' });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    expect(fleet.summary()).toMatchObject({ rejectedDevices: 1, connected: 1, replaced: 0 });
+    expect(device.record().counters.reconnects).toBe(1);
+    expect(fleet.device('revoked-0002')?.state).toBe('online');
+  });
+
+  it('stops an instance replaced by a newer connection of the same device (4002), without reconnecting', async () => {
+    const credentials = Credentials.inMemory();
+    const older = startFleet({ prefix: 'twin', devices: 1, credentials });
+    await waitFor(() => older.summary().connected === 1, { timeoutMs: 20_000 });
+    const newer = startFleet({ prefix: 'twin', devices: 1, credentials });
+    await waitFor(() => older.devices[0]?.state === 'replaced', {
+      timeoutMs: 10_000,
+      what: 'the replacement',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    expect(older.summary()).toMatchObject({ replaced: 1, rejectedDevices: 0, connected: 0, reconnects: 0 });
+    expect(newer.summary()).toMatchObject({ connected: 1, replaced: 0 });
   });
 
   it('leaves a draining pod (SIGTERM) for the other one, and every install still lands exactly once', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEvent, Reporter } from './output.js';
+import { formatEvent, formatRejections, Reporter } from './output.js';
 import { emptyCounters, formatSummaryLine, summarize } from './summary.js';
 
 describe('summarize', () => {
@@ -56,6 +56,34 @@ describe('summarize', () => {
   });
 });
 
+describe('credentials in the summary', () => {
+  it('counts enrollments and replaced devices, and names them on the line', () => {
+    const one = {
+      counters: { ...emptyCounters(), enrollments: 1, replaced: 1 },
+      connected: false,
+      rejected: false,
+      firmwareVersion: '1.0',
+    };
+    const summary = summarize([one, one]);
+    expect(summary).toMatchObject({ enrollments: 2, replaced: 2 });
+    expect(formatSummaryLine(summary)).toMatch(/2 enrolled · 2 replaced/);
+    expect(formatSummaryLine(summarize([]))).not.toMatch(/enrolled|replaced/);
+  });
+
+  it('lists the rejected devices by reason, a bounded number each', () => {
+    expect(formatRejections([])).toBeNull();
+    const ids = Array.from({ length: 5 }, (_, i) => ({
+      id: `cam-${i}`,
+      message: 'device credentials refused',
+    }));
+    expect(formatRejections([...ids, { id: 'x', message: 'no credentials' }], 3)).toBe(
+      '6 devices rejected for credentials:\n' +
+        '  device credentials refused: cam-0, cam-1, cam-2 … and 2 more\n' +
+        '  no credentials: x\n',
+    );
+  });
+});
+
 describe('Reporter', () => {
   const done = {
     type: 'install-done',
@@ -109,5 +137,9 @@ describe('Reporter', () => {
     expect(formatEvent({ ...ref, type: 'cancel', decision: 'accepted', reason: 'x' })).toBeNull();
     expect(formatEvent({ ...ref, type: 'cancel', decision: 'ignored', reason: 'x' })).toBeNull();
     expect(formatEvent({ ...ref, type: 'install-canceled' })).toBe('cam-0001 install canceled d1#2');
+    expect(formatEvent({ type: 'enrolled', deviceId: 'cam-0001' })).toBeNull();
+    expect(formatEvent({ type: 'replaced', deviceId: 'cam-0001', message: 'replaced (4002)' })).toBe(
+      'cam-0001 stopped: replaced (4002)',
+    );
   });
 });

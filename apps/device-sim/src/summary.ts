@@ -33,11 +33,15 @@ export interface DeviceCounters {
   cancelsIgnored: number;
   /** Reports the server refused (STALE_ATTEMPT, DELIVERY_FINISHED, NOT_FOUND, …): work on that offer stopped. */
   reportsRejected: number;
-  /** WebSocket connections opened. */
+  /** Sessions opened (WebSocket connections with the device's secret; enrollment ones not included). */
   connects: number;
   /** Connections lost and replaced (fail-overs), crashes and blips included. */
   reconnects: number;
   crashes: number;
+  /** Enrollment tokens traded for the device's own secret. */
+  enrollments: number;
+  /** Sessions closed by the server for a newer connection of the same device (4002): stopped for good. */
+  replaced: number;
 }
 
 export interface FleetSummary extends DeviceCounters {
@@ -68,6 +72,8 @@ export function emptyCounters(): DeviceCounters {
     connects: 0,
     reconnects: 0,
     crashes: 0,
+    enrollments: 0,
+    replaced: 0,
   };
 }
 
@@ -112,6 +118,8 @@ export function formatSummaryLine(s: FleetSummary): string {
   }
   if (s.reportsRejected > 0) parts.push(`${s.reportsRejected} reports rejected`);
   if (s.reconnects > 0) parts.push(`${s.reconnects} reconnects`);
+  if (s.enrollments > 0) parts.push(`${s.enrollments} enrolled`);
+  if (s.replaced > 0) parts.push(`${s.replaced} replaced`);
   if (s.rejectedDevices > 0) parts.push(`${s.rejectedDevices} rejected`);
   return parts.join(' · ');
 }

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   appRouter,
   type ConnectionRef,
   type Device,
+  type DeviceCredential,
   type DeviceEvent,
   eventIdOf,
   FleetError,
@@ -12,6 +13,7 @@ import {
   type FleetService,
   type Offer,
   type OffersOptions,
+  type Principal,
   type RegisterInput,
   type ReportInput,
   type ReportResult,
@@ -19,13 +21,23 @@ import {
 } from '@camfleet/contracts';
 import { TRPCError } from '@trpc/server';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 /**
  * A test pod for device tests: the real `appRouter` served by tRPC's own WebSocket adapter, as the
  * server does, over `FakeFleet`, a scripted in-memory FleetService that tests drive directly.
  * Not a fleet implementation: deliveries move only when a test offers them.
+ *
+ * Device credentials follow the server's rules: `{deviceId, secret}` with the device's secret is the
+ * device; `{deviceId, enrollToken}` with the enrollment token, for an id without a credential, is an
+ * enrollee (it may only call `device.enroll`); anything else is refused, all alike.
  */
+
+/** The close codes the server uses on device connections. */
+export const CLOSE_CREDENTIALS = 4001;
+export const CLOSE_REPLACED = 4002;
+
+const REFUSED = 'device credentials refused';
 
 type State = ReportResult['state'];
 
@@ -62,8 +74,30 @@ const absent = (): never => {
   throw new FleetError('UNAVAILABLE', 'not in the test pod');
 };
 
+/** How a connection was answered. */
+export interface Admission {
+  deviceId: string | null;
+  as: 'device' | 'enrollee' | 'refused';
+}
+
 /** The fleet behind one or more test pods; only the device side of the port is implemented. */
 export class FakeFleet implements FleetService {
+  /** Device secrets, provisioned or enrolled. */
+  readonly secrets = new Map<string, string>();
+  /** Ids whose credential was revoked: refused from then on, enrollment included. */
+  readonly revoked = new Set<string>();
+  /** Devices that enrolled, in order. */
+  readonly enrolled: string[] = [];
+  /** Every connection, as it was answered. */
+  readonly admissions: Admission[] = [];
+  /** Fail this many upcoming enroll calls with UNAVAILABLE. */
+  failEnrolls = 0;
+  /** Refuse enroll calls with this domain error, when set. */
+  enrollFailure: { code: FleetErrorCode; message: string } | null = null;
+  /** One connection per device, as the server keeps: a newer one closes older ones with 4002. */
+  replaceOnConnect = true;
+  /** Open connections per device (enrollee ones included). */
+  private readonly sockets = new Map<string, Set<WebSocket>>();
   readonly registrations: { deviceId: string; input: RegisterInput }[] = [];
   readonly reports: { deviceId: string; input: ReportInput }[] = [];
   readonly deliveries = new Map<string, FakeDelivery>();
@@ -73,14 +107,102 @@ export class FakeFleet implements FleetService {
   readonly subscribers = new Set<Subscriber>();
   /** Fail this many upcoming register calls with UNAVAILABLE (a Redis restart). */
   failRegisters = 0;
+  /** Refuse register calls with this domain error, when set. */
+  registerFailure: { code: FleetErrorCode; message: string } | null = null;
   /** Refuse reports with this domain error instead of applying them, when set. */
   reportFailure: { code: FleetErrorCode; message: string } | null = null;
   /** The ack timeout new offers carry. */
   ackTimeoutMs = 60_000;
   private seq = 0;
 
-  /** `token` is the enrollment token the pods accept. */
-  constructor(readonly token: string) {}
+  /** `enrollToken` is the enrollment token the pods accept. */
+  constructor(readonly enrollToken: string) {}
+
+  /** Gives a device a credential, as `fleet device provision` does; returns its secret. */
+  provision(deviceId: string, secret = `cfd_${randomBytes(16).toString('base64url')}`): string {
+    this.secrets.set(deviceId, secret);
+    this.revoked.delete(deviceId);
+    return secret;
+  }
+
+  /** A new secret for the device; the old one stops working and its connections are closed (4001). */
+  rotate(deviceId: string): string {
+    const secret = this.provision(deviceId);
+    this.closeDevice(deviceId, CLOSE_CREDENTIALS, 'credentials rotated');
+    return secret;
+  }
+
+  /** Refuses the device from now on and closes its connections (4001). */
+  revoke(deviceId: string): void {
+    this.secrets.delete(deviceId);
+    this.revoked.add(deviceId);
+    this.closeDevice(deviceId, CLOSE_CREDENTIALS, 'credentials revoked');
+  }
+
+  /** Closes a device's open connections (on every pod of this fleet), except `keep`. */
+  closeDevice(deviceId: string, code: number, reason: string, keep: WebSocket | null = null): void {
+    for (const ws of this.sockets.get(deviceId) ?? []) if (ws !== keep) ws.close(code, reason);
+  }
+
+  /** Open connections of a device. */
+  connectionsOf(deviceId: string): number {
+    return this.sockets.get(deviceId)?.size ?? 0;
+  }
+
+  /**
+   * Who a connection is, from its connectionParams, as the server's authenticator decides; throws
+   * UNAUTHORIZED 'device credentials refused' for any bad credential.
+   */
+  admit(params: Readonly<Record<string, string | undefined>>, ws: WebSocket): Principal {
+    const principal = this.principalOf(params);
+    this.admissions.push({ deviceId: params.deviceId ?? null, as: principal?.kind ?? 'refused' });
+    if (principal === null) throw new TRPCError({ code: 'UNAUTHORIZED', message: REFUSED });
+    const { deviceId } = principal;
+    if (principal.kind === 'device' && this.replaceOnConnect) {
+      this.closeDevice(deviceId, CLOSE_REPLACED, 'replaced by a newer connection', ws);
+    }
+    const open = this.sockets.get(deviceId) ?? new Set<WebSocket>();
+    open.add(ws);
+    this.sockets.set(deviceId, open);
+    ws.once('close', () => {
+      open.delete(ws);
+      if (open.size === 0 && this.sockets.get(deviceId) === open) this.sockets.delete(deviceId);
+    });
+    return principal;
+  }
+
+  private principalOf({
+    deviceId,
+    secret,
+    enrollToken,
+  }: Readonly<Record<string, string | undefined>>): Extract<
+    Principal,
+    { kind: 'device' | 'enrollee' }
+  > | null {
+    if (!deviceId || this.revoked.has(deviceId)) return null;
+    if (secret !== undefined) {
+      return this.secrets.get(deviceId) === secret ? { kind: 'device', deviceId } : null;
+    }
+    // An id that has a credential cannot enroll again.
+    if (enrollToken === this.enrollToken && !this.secrets.has(deviceId)) {
+      return { kind: 'enrollee', deviceId, enrollTokenId: null };
+    }
+    return null;
+  }
+
+  async enrollDevice(deviceId: string, _enrollTokenId: string | null): Promise<DeviceCredential> {
+    if (this.failEnrolls > 0) {
+      this.failEnrolls--;
+      throw new FleetError('UNAVAILABLE', 'redis is restarting');
+    }
+    if (this.enrollFailure) throw new FleetError(this.enrollFailure.code, this.enrollFailure.message);
+    // Two enrollees of one id at once: the first one wins, the other is refused like any other.
+    if (this.secrets.has(deviceId) || this.revoked.has(deviceId))
+      throw new FleetError('UNAUTHORIZED', REFUSED);
+    const secret = this.provision(deviceId);
+    this.enrolled.push(deviceId);
+    return { deviceId, secret };
+  }
 
   /** Offers attempt `attempt` of delivery `deliveryId` to a device, live if it is subscribed. */
   offer(deviceId: string, deliveryId: string, attempt = 1, version = '2.0.0'): Offer {
@@ -139,6 +261,7 @@ export class FakeFleet implements FleetService {
       this.failRegisters--;
       throw new FleetError('UNAVAILABLE', 'redis is restarting');
     }
+    if (this.registerFailure) throw new FleetError(this.registerFailure.code, this.registerFailure.message);
     this.registrations.push({ deviceId, input });
     // What the server does for a delivery waiting on the restart: the version proves it, or not.
     for (const delivery of this.deliveries.values()) {
@@ -235,6 +358,17 @@ export class FakeFleet implements FleetService {
   readonly listDevices = absent;
   readonly getDevice = absent;
   readonly stats = absent;
+  readonly provisionDevice = absent;
+  readonly rotateDevice = absent;
+  readonly revokeDevice = absent;
+  readonly createToken = absent;
+  readonly listTokens = absent;
+  readonly revokeToken = absent;
+  readonly createEnrollToken = absent;
+  readonly listEnrollTokens = absent;
+  readonly revokeEnrollToken = absent;
+  readonly recordAudit = absent;
+  readonly listAudit = absent;
 
   private push(deviceId: string, event: DeviceEvent): void {
     for (const subscriber of this.subscribers) if (subscriber.deviceId === deviceId) subscriber.push(event);
@@ -261,13 +395,11 @@ export class FakePod {
       wss,
       router: appRouter,
       // What the server's Authenticator does for a device: refuse the whole connection.
-      createContext: ({ info }) => {
-        const { deviceId, token } = info.connectionParams ?? {};
-        if (!deviceId || token !== fleet.token) {
-          throw new TRPCError({ code: 'UNAUTHORIZED', message: 'device credentials refused' });
-        }
-        return { principal: { kind: 'device', deviceId }, fleet, connection: { connectionId: randomUUID() } };
-      },
+      createContext: ({ info, res }) => ({
+        principal: fleet.admit(info.connectionParams ?? {}, res),
+        fleet,
+        connection: { connectionId: randomUUID(), subscriptions: { open: 0, max: 4 } },
+      }),
     });
     await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
     const { port: bound } = http.address() as AddressInfo;

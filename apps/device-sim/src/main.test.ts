@@ -1,0 +1,104 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSim } from '@camfleet/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeFleet, FakePod } from './testing/fake-pod.js';
+
+/** The CLI as a process (`pnpm sim`), against an in-process test pod. */
+
+const TOKEN = 'process-enroll-token';
+let fake: FakeFleet;
+let pod: FakePod;
+let dir: string;
+
+beforeAll(async () => {
+  fake = new FakeFleet(TOKEN);
+  pod = await FakePod.start(fake);
+  dir = await mkdtemp(join(tmpdir(), 'device-sim-main-'));
+});
+
+afterAll(async () => {
+  await pod?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs the simulator to its end; no enrollment token unless given. */
+function sim(args: string[], env: Record<string, string> = {}) {
+  return startSim(['--url', pod.url, '--quiet', '--stagger-ms', '0', ...args], {
+    FLEET_ENROLL_TOKEN: '',
+    ...env,
+  }).done;
+}
+
+const json = async (path: string): Promise<Record<string, unknown>> =>
+  JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+
+describe('device-sim process', () => {
+  it('enrolls into --credentials, and the next run reuses the file without enrolling', async () => {
+    const file = join(dir, 'enrolled.json');
+    const summary = join(dir, 'enrolled-summary.json');
+    const args = ['--prefix', 'enr', '--devices', '3', '--credentials', file, '--exit-when-idle', '300ms'];
+
+    const first = await sim([...args, '--summary', summary], { FLEET_ENROLL_TOKEN: TOKEN });
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect([...fake.enrolled].sort()).toEqual(['enr-0001', 'enr-0002', 'enr-0003']);
+    const secrets = await json(file);
+    expect(secrets).toEqual(Object.fromEntries(fake.enrolled.map((id) => [id, fake.secrets.get(id)])));
+    expect(await json(summary)).toMatchObject({ enrollments: 3, rejectedDevices: 0, rejected: [] });
+
+    const second = await sim([...args, '--summary', summary, '--enroll-token', TOKEN]);
+    expect(second).toMatchObject({ code: 0, stderr: '' });
+    expect(fake.enrolled).toHaveLength(3);
+    expect(await json(summary)).toMatchObject({ enrollments: 0, connected: 3 });
+    expect(await json(file)).toEqual(secrets);
+  });
+
+  it('exits 5 when some device was refused for its credentials, and says which', async () => {
+    const file = join(dir, 'mixed.json');
+    const summary = join(dir, 'mixed-summary.json');
+    await writeFile(file, JSON.stringify({ 'mix-0001': fake.provision('mix-0001'), 'mix-0002': 'wrong' }));
+    fake.provision('mix-0002');
+    const result = await sim([
+      '--prefix',
+      'mix',
+      '--devices',
+      '2',
+      '--credentials',
+      file,
+      '--exit-when-idle',
+      '300ms',
+      '--summary',
+      summary,
+    ]);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toBe(
+      '1 device rejected for credentials:\n  device credentials refused: mix-0002\n',
+    );
+    expect(await json(summary)).toMatchObject({
+      connected: 1,
+      rejectedDevices: 1,
+      exitReason: 'idle',
+      rejected: [{ id: 'mix-0002', message: 'device credentials refused' }],
+    });
+  });
+
+  it('ends by itself with 5 once every device was refused (the deprecated --token still works)', async () => {
+    const result = await sim(['--prefix', 'bad', '--devices', '2', '--token', 'not-the-token']);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toMatch(
+      /2 devices rejected for credentials:\n {2}device credentials refused: bad-0001, bad-0002/,
+    );
+  });
+
+  it('exits 2 for a credentials file it cannot use', async () => {
+    const missing = await sim(['--credentials', join(dir, 'missing.json')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--credentials .*missing\.json/);
+    const broken = join(dir, 'broken.json');
+    await writeFile(broken, '{"a": 1}');
+    const bad = await sim(['--credentials', broken, '--enroll-token', TOKEN]);
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/"a" is not a non-empty string/) });
+    expect((await sim([])).code).toBe(2);
+  });
+});
