@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAdminClient } from '@camfleet/client';
@@ -34,6 +34,7 @@ export class TestFleet {
   private constructor(
     readonly redis: RedisServer,
     readonly pods: PodProcess[],
+    private readonly dir: string,
   ) {}
 
   static async up(podCount: number, options: { appendOnly?: boolean } = {}): Promise<TestFleet> {
@@ -41,7 +42,7 @@ export class TestFleet {
     const pods = await Promise.all(
       Array.from({ length: podCount }, (_, i) => PodProcess.start(redis.url, `pod${i + 1}`)),
     );
-    return new TestFleet(redis, pods);
+    return new TestFleet(redis, pods, await mkdtemp(join(tmpdir(), 'camfleet-e2e-')));
   }
 
   /** The first pod still running: tests kill pods, operators then talk to another one. */
@@ -83,7 +84,19 @@ export class TestFleet {
    */
   sim(args: string[]): { finish: () => Promise<SimSummary> } {
     const file = join(tmpdir(), `camfleet-sim-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
-    const sim = startSim(['--url', this.urls, '--summary', file, '--quiet', ...args]);
+    // Cameras keep their enrolled secrets, one file per id prefix, so a camera can come back later.
+    const prefix = args[args.indexOf('--prefix') + 1] ?? 'cam';
+    const credentials = join(this.dir, `credentials-${args.includes('--prefix') ? prefix : 'cam'}.json`);
+    const sim = startSim([
+      '--url',
+      this.urls,
+      '--summary',
+      file,
+      '--credentials',
+      credentials,
+      '--quiet',
+      ...args,
+    ]);
     this.sims.push(sim);
     return {
       finish: async () => {
@@ -142,6 +155,7 @@ export class TestFleet {
     for (const sim of this.sims) sim.child.kill('SIGKILL');
     await Promise.all(this.pods.map((p) => p.kill('SIGKILL')));
     await this.redis.destroy();
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
 

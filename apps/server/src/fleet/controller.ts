@@ -33,7 +33,11 @@ export class RolloutController {
 
   async evaluate(rolloutId: string): Promise<void> {
     const { facts } = await this.rollouts.view(rolloutId);
-    if (!facts) return;
+    if (!facts) {
+      // Ended (canceled or aborted): nothing left to judge.
+      await this.deps.redis.zrem(this.deps.keys.evalQueue, rolloutId);
+      return;
+    }
     const decision = decide(facts);
     const wave = String(facts.openWave);
     switch (decision.action) {

@@ -43,7 +43,6 @@ export class Rollouts {
         k.rollouts,
         k.rolloutSeq,
         k.attaching,
-        k.evalQueue,
         k.liveRollouts,
         k.rolloutEvents,
         id,
@@ -106,7 +105,12 @@ export class Rollouts {
       );
     }
     throwPipelineErrors(await pipeline.exec());
-    await this.deps.redis.srem(this.deps.keys.attaching, rolloutId);
+    // Only now may its gates be judged: before, every wave looks empty (and an empty wave is met).
+    await this.deps.redis
+      .multi()
+      .srem(this.deps.keys.attaching, rolloutId)
+      .zadd(this.deps.keys.evalQueue, 0, rolloutId)
+      .exec();
   }
 
   /**

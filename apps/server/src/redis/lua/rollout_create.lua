@@ -1,8 +1,9 @@
 --[[ rollout_create: record a rollout of an existing patch (the fleet-wide part; buckets follow
 through rollout_attach).
 KEYS     1 patch hash, 2 rollout hash, 3 rollouts index (zset by seq), 4 sequence counter,
-         5 set of rollouts still being attached, 6 rollouts to evaluate (zset by due time),
-         7 set of live (active or paused) rollouts, 8 rollout event stream
+         5 set of rollouts still being attached, 6 set of live (active or paused) rollouts,
+         7 rollout event stream
+Gates are evaluated only once the rollout reached every bucket (rollout_attach, then the caller).
 ARGV     1 rolloutId, 2 settings (JSON object of string fields), 3 actor
 Returns  {'OK', seq, createdAt} or {'ERR', 'NOT_FOUND', message}
 ]]
@@ -21,7 +22,6 @@ for field, value in pairs(cjson.decode(ARGV[2])) do
 end
 redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('SADD', KEYS[5], ARGV[1])
-redis.call('ZADD', KEYS[6], 0, ARGV[1])
-redis.call('SADD', KEYS[7], ARGV[1])
-rollout_event(KEYS[8], ARGV[1], 'created', ARGV[3], '', 0, now)
+redis.call('SADD', KEYS[6], ARGV[1])
+rollout_event(KEYS[7], ARGV[1], 'created', ARGV[3], '', 0, now)
 return { 'OK', seq, now }
