@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { CredentialsFileError, mergeCredentialsFile, readCredentialsFile } from '@camfleet/client';
 
 /** Where devices find their secrets, and keep the ones they obtain by enrolling. */
 export interface CredentialStore {
@@ -9,10 +7,7 @@ export interface CredentialStore {
   save(deviceId: string, secret: string): Promise<void>;
 }
 
-/** A credentials file that is not a JSON object of device id → secret. */
-export class CredentialsFileError extends Error {
-  override readonly name = 'CredentialsFileError';
-}
+export { CredentialsFileError };
 
 /**
  * Device secrets, in memory and optionally in a JSON file `{ "<deviceId>": "<secret>" }`.
@@ -46,7 +41,7 @@ export class Credentials implements CredentialStore {
    * save); a malformed one throws CredentialsFileError.
    */
   static async load(path: string, { missingOk = true }: { missingOk?: boolean } = {}): Promise<Credentials> {
-    const entries = await readEntries(path, missingOk);
+    const entries = await readCredentialsFile(path, { missingOk });
     return new Credentials(path, entries);
   }
 
@@ -82,54 +77,14 @@ export class Credentials implements CredentialStore {
   /** Writes what was saved since the last write, if anything, merged into the file as it is now. */
   private async flush(): Promise<void> {
     if (!this.dirty || this.path === null) return;
-    const path = this.path;
-    const onDisk = await readEntries(path, true);
     // From here on, a save makes the next flush write again.
     this.dirty = false;
-    const merged = { ...onDisk, ...Object.fromEntries(this.saved) };
-    const temp = join(
-      dirname(path),
-      `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-    );
     try {
-      await writeFile(temp, `${JSON.stringify(merged, null, 2)}\n`, { mode: 0o600 });
-      await rename(temp, path);
+      await mergeCredentialsFile(this.path, Object.fromEntries(this.saved));
       this.writeCount++;
     } catch (error) {
       this.dirty = true;
-      await rm(temp, { force: true });
-      throw error;
+      throw error instanceof CredentialsFileError ? error : new CredentialsFileError(String(error));
     }
   }
-}
-
-async function readEntries(path: string, missingOk: boolean): Promise<Record<string, string>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if (missingOk && isMissing(error)) return {};
-    throw new CredentialsFileError(`${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new CredentialsFileError(`${path}: not JSON`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new CredentialsFileError(`${path}: expected a JSON object of device id to secret`);
-  }
-  const entries: Record<string, string> = {};
-  for (const [deviceId, secret] of Object.entries(parsed as Record<string, unknown>)) {
-    if (typeof secret !== 'string' || secret === '') {
-      throw new CredentialsFileError(`${path}: the secret of "${deviceId}" is not a non-empty string`);
-    }
-    entries[deviceId] = secret;
-  }
-  return entries;
-}
-
-function isMissing(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT';
 }

@@ -158,4 +158,10 @@ export function trpcCodeOf(error: unknown): string | null {
   return null;
 }
 
+export {
+  type CredentialEntries,
+  CredentialsFileError,
+  mergeCredentialsFile,
+  readCredentialsFile,
+} from './credentials-file.js';
 export { TRPCClientError };
