@@ -164,4 +164,5 @@ export {
   mergeCredentialsFile,
   readCredentialsFile,
 } from './credentials-file.js';
+export { generateSigningKeys, keyIdOf, signManifest, verifyManifest } from './signing.js';
 export { TRPCClientError };

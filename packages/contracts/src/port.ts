@@ -19,7 +19,7 @@ import type {
 } from './routers/device.schema.js';
 import type { DeviceDetail, DevicePage, FleetStats, ListDevicesInput } from './routers/devices.schema.js';
 import type { EventsInput, FleetEvent } from './routers/events.schema.js';
-import type { Patch, PublishPatchInput } from './routers/patch.schema.js';
+import type { Patch, PatchDetail, PublishPatchInput } from './routers/patch.schema.js';
 import type { CreateRolloutInput, RolloutStatus } from './routers/rollout.schema.js';
 
 /** Who is calling. Admin roles are ordered: viewer < operator < admin. */
@@ -57,7 +57,8 @@ export interface FleetService {
 
   publishPatch(input: PublishPatchInput, actor: string): Promise<Patch>;
   listPatches(limit: number): Promise<Patch[]>;
-  getPatch(patchId: string): Promise<Patch>;
+  getPatch(patchId: string): Promise<PatchDetail>;
+  deletePatch(patchId: string, actor: string): Promise<{ patchId: string; deleted: true }>;
 
   createRollout(input: CreateRolloutInput, actor: string): Promise<RolloutStatus>;
   listRollouts(limit: number): Promise<RolloutStatus[]>;

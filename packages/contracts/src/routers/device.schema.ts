@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Signature } from '../manifest.js';
 import {
   ArtifactRef,
   DeliveryId,
@@ -42,6 +43,7 @@ export const Offer = z.object({
     version: z.string(),
     notes: z.string(),
     artifact: ArtifactRef.nullable(),
+    signature: Signature.nullable(),
   }),
   /** Report within this long, or the attempt times out. */
   ackTimeoutMs: z.number().int(),
@@ -97,6 +99,8 @@ export const ReportInput = z
     status: ReportStatus,
     progress: z.number().min(0).max(100).optional(),
     error: z.string().min(1).max(1024).optional(),
+    /** Bytes downloaded so far (with `downloading`). */
+    bytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
     /** The firmware version the device runs now (with `succeeded`). */
     firmwareVersion: z.string().min(1).max(64).optional(),
   })

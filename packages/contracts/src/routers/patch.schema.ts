@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Sha256, Signature } from '../manifest.js';
 import { ArtifactRef, PatchId, Timestamp } from '../schemas.js';
 
 export const PatchName = z
@@ -12,10 +13,17 @@ export const PatchVersion = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'letters, digits and . _ + - only');
 
+/** An uploaded artifact (PUT /artifacts): what a patch installs. */
+export const ArtifactUpload = z.object({ sha256: Sha256, size: z.number().int().nonnegative() });
+
 export const PublishPatchInput = z.object({
   name: PatchName,
   version: PatchVersion,
   notes: z.string().max(4096).default(''),
+  /** The bytes, uploaded first; optional for patches that carry no file. */
+  artifact: ArtifactUpload.optional(),
+  /** The publisher's Ed25519 signature of the manifest (name, version, sha256, size). */
+  signature: Signature.optional(),
 });
 export type PublishPatchInput = z.infer<typeof PublishPatchInput>;
 
@@ -24,14 +32,22 @@ export const Patch = z.object({
   name: PatchName,
   version: PatchVersion,
   notes: z.string(),
-  /** Filled once artifacts exist; offers already carry the slot. */
+  /** The file to install (sha256, size, download URL on any pod), if the patch has one. */
   artifact: ArtifactRef.nullable(),
+  signature: Signature.nullable(),
   createdAt: Timestamp,
   createdBy: z.string(),
 });
 export type Patch = z.infer<typeof Patch>;
 
 export const GetPatchInput = z.object({ patchId: PatchId });
+
+/** A patch with where its bytes are kept and which rollouts use it. */
+export const PatchDetail = Patch.extend({
+  storage: z.string().nullable(),
+  rollouts: z.array(z.object({ id: z.string(), status: z.string() })),
+});
+export type PatchDetail = z.infer<typeof PatchDetail>;
 export const ListPatchesInput = z.object({ limit: z.number().int().min(1).max(500).default(100) }).default({
   limit: 100,
 });

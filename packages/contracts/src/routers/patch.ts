@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminProcedure, router } from '../trpc.js';
-import { GetPatchInput, ListPatchesInput, Patch, PublishPatchInput } from './patch.schema.js';
+import { GetPatchInput, ListPatchesInput, Patch, PatchDetail, PublishPatchInput } from './patch.schema.js';
 
 export const patchRouter = router({
   publish: adminProcedure('operator')
@@ -13,6 +13,11 @@ export const patchRouter = router({
     .query(({ ctx, input }) => ctx.fleet.listPatches(input.limit)),
   get: adminProcedure('viewer')
     .input(GetPatchInput)
-    .output(Patch)
+    .output(PatchDetail)
     .query(({ ctx, input }) => ctx.fleet.getPatch(input.patchId)),
+  /** Refused while a live rollout uses the patch. */
+  delete: adminProcedure('operator')
+    .input(GetPatchInput)
+    .output(z.object({ patchId: z.string(), deleted: z.literal(true) }))
+    .mutation(({ ctx, input }) => ctx.fleet.deletePatch(input.patchId, ctx.actor)),
 });
