@@ -70,6 +70,18 @@ export class Authenticator {
   }
 
   /**
+   * HTTP downloads: `Authorization: Device <deviceId>:<secret>`. The device id, or null when the
+   * credentials are missing or refused (one answer for both).
+   */
+  async deviceFromAuthorization(header: string | undefined): Promise<string | null> {
+    const match = header ? /^Device ([^:\s]+):(\S+)$/.exec(header) : null;
+    const id = DeviceId.safeParse(match?.[1]);
+    if (!match?.[2] || !id.success) return null;
+    const [stored, revoked] = await this.redis.hmget(this.keys.device(id.data), 'secret', 'revoked');
+    return stored && revoked !== '1' && sameDigest(sha256(match[2]), stored) ? id.data : null;
+  }
+
+  /**
    * WebSocket connectionParams: `{ token }` for an admin; `{ deviceId, secret }` for a device;
    * `{ deviceId, enrollToken }` for a device without a credential yet (it may only enroll).
    * Anything else refuses the whole connection.

@@ -205,6 +205,20 @@ export class DeviceChannel {
     }
   }
 
+  /**
+   * The artifact (sha256) of the device's current attempt, if one is in flight: the only bytes it
+   * may download.
+   */
+  async offeredArtifact(deviceId: string): Promise<string | null> {
+    const bucket = this.deps.keys.bucketOfDevice(deviceId);
+    const active = await this.deps.redis.hget(this.deps.keys.device(deviceId), 'active');
+    if (!active) return null;
+    const [state] = await this.deps.redis.hmget(this.deps.keys.delivery(active, deviceId), 'state');
+    if (state !== 'offered' && state !== 'downloading' && state !== 'installing') return null;
+    const artifact = await this.deps.redis.hget(`${bucket}ro:${active}`, 'artifact');
+    return artifact ? (JSON.parse(artifact) as { sha256: string }).sha256 : null;
+  }
+
   /** Evaluates every device held here, in batches (auto-pipelined into few round trips). */
   async evaluateAll(batchSize = 500): Promise<void> {
     const ids = this.sessions.deviceIds();

@@ -10,6 +10,7 @@ import {
   type Patch,
   type Rollout,
   type RolloutTarget,
+  type Signature,
   type StateCounts,
 } from '@camfleet/contracts';
 
@@ -57,6 +58,7 @@ export function patchFrom(hash: Hash): Patch {
     version: hash.version ?? '',
     notes: hash.notes ?? '',
     artifact: parseArtifact(hash.artifact),
+    signature: hash.signature ? (JSON.parse(hash.signature) as Signature) : null,
     createdAt: num(hash.createdAt),
     createdBy: hash.createdBy ?? '',
   };
@@ -154,24 +156,22 @@ export function addCounts(totals: StateCounts, hash: Hash, prefix = ''): void {
 
 /** offer_claim's reply → the offer pushed to the device. */
 export function offerFrom(deviceId: string, reply: unknown[]): Offer {
-  const [rolloutId, attempt, deadlineAt, ackTimeoutMs, patchId, name, version, notes, artifact] = reply as [
-    string,
-    number,
-    number,
-    number,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
+  const [rolloutId, attempt, deadlineAt, ackTimeoutMs, patchId, name, version, notes, artifact, signature] =
+    reply as [string, number, number, number, string, string, string, string, string, string];
   const deliveryId = deliveryIdOf(rolloutId, deviceId);
   return {
     offerId: `${deliveryId}#${attempt}`,
     deliveryId,
     rolloutId,
     attempt,
-    patch: { id: patchId, name, version, notes, artifact: parseArtifact(artifact) },
+    patch: {
+      id: patchId,
+      name,
+      version,
+      notes,
+      artifact: parseArtifact(artifact),
+      signature: signature ? (JSON.parse(signature) as Signature) : null,
+    },
     ackTimeoutMs,
     deadlineAt,
   };

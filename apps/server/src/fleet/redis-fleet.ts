@@ -14,6 +14,7 @@ import type {
   RegisterInput,
   ReportInput,
 } from '@camfleet/contracts';
+import type { ArtifactStorage } from '../artifacts/storage.js';
 import { Access } from './access.js';
 import { RolloutController } from './controller.js';
 import type { FleetDeps } from './deps.js';
@@ -47,6 +48,10 @@ export class RedisFleetService implements FleetService {
     this.access = new Access(deps);
   }
 
+  attachStorage(storage: ArtifactStorage): void {
+    this.patches.attachStorage(storage);
+  }
+
   attachHints(hints: HintBus): void {
     this.rollouts.attachHints(hints);
   }
@@ -59,6 +64,7 @@ export class RedisFleetService implements FleetService {
   publishPatch = (input: PublishPatchInput, actor: string) => this.patches.publishPatch(input, actor);
   listPatches = (limit: number) => this.patches.listPatches(limit);
   getPatch = (patchId: string) => this.patches.getPatch(patchId);
+  deletePatch = (patchId: string, actor: string) => this.patches.deletePatch(patchId, actor);
 
   createRollout = (input: CreateRolloutInput, actor: string) => this.rollouts.create(input, actor);
   listRollouts = (limit: number) => this.rollouts.list(limit);

@@ -68,6 +68,7 @@ export class Rollouts {
       version: hash.version,
       notes: hash.notes ?? '',
       artifact: hash.artifact ?? '',
+      signature: hash.signature ?? '',
       ackTimeoutMs: hash.ackTimeoutMs,
       maxAttempts: hash.maxAttempts,
       backoffBaseMs: hash.backoffBaseMs,

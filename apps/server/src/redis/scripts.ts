@@ -16,6 +16,7 @@ export const SCRIPT_KEYS = {
   rollout_attach: 1,
   rollout_sync_bucket: 1,
   patch_publish: 3,
+  patch_delete: 4,
   rollout_create: 7,
   rollout_transition: 4,
   slot_acquire: 3,

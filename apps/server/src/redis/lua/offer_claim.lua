@@ -4,7 +4,8 @@ ARGV     1 B bucket prefix, 2 deviceId, 3 grace ms, 4 rollout id the pod holds a
 Returns  {'NONE'}                      nothing to send now
          {'SLOT', rolloutId}           the next delivery's rollout has limits: get a slot, then call again
          {'CANCEL', rolloutId, attempt} the in-flight delivery's rollout was canceled: ask the device to stop
-         {'OFFER', rolloutId, attempt, deadlineAt, ackTimeoutMs, patchId, name, version, notes, artifact}
+         {'OFFER', rolloutId, attempt, deadlineAt, ackTimeoutMs, patchId, name, version, notes, artifact,
+                                        signature}
 Starts the device's next startable delivery (queued -> offered, attempt+1), starts a retry whose
 backoff passed, or returns the in-flight offer unchanged (re-sent after a reconnect; the device
 dedupes by deliveryId and attempt). A queued active delivery whose rollout was paused gives way.
@@ -63,5 +64,5 @@ if state == 'queued' then
   set_state(B, active, dev, 'queued', 'offered', attempt, false, now)
 end
 reschedule(B, dev, now, grace)
-local p = redis.call('HMGET', B .. 'ro:' .. active, 'patchId', 'name', 'version', 'notes', 'artifact')
-return { 'OFFER', active, attempt, deadline, ro.ack, p[1], p[2], p[3], p[4], p[5] }
+local p = redis.call('HMGET', B .. 'ro:' .. active, 'patchId', 'name', 'version', 'notes', 'artifact', 'signature')
+return { 'OFFER', active, attempt, deadline, ro.ack, p[1], p[2], p[3], p[4], p[5], p[6] or '' }

@@ -1,7 +1,7 @@
 --[[ rollout_attach: bring a rollout into one bucket and queue it for the bucket's devices it targets.
 KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 rolloutId, 3 grace ms, 4 settings (JSON: seq, patchId, name, version, notes,
-         artifact, ackTimeoutMs, maxAttempts, backoffBaseMs, backoffMaxMs, waves, target, selector,
+         artifact, signature, ackTimeoutMs, maxAttempts, backoffBaseMs, backoffMaxMs, waves, target, selector,
          continuous, limited, supersede, status, openWave), 5.. device ids of this bucket (target 'devices')
 Returns  number of deliveries created (0 when replayed, or when the rollout ended first)
 Idempotent: replaying it (after a pod died mid-create) creates nothing twice.
@@ -15,7 +15,7 @@ local rokey = B .. 'ro:' .. rid
 local known = redis.call('HGET', rokey, 'status')
 if known == 'canceled' or known == 'aborted' then return 0 end
 redis.call('HSET', rokey, 'id', rid, 'seq', s.seq, 'patchId', s.patchId, 'name', s.name, 'version', s.version,
-  'notes', s.notes, 'artifact', s.artifact, 'ackTimeoutMs', s.ackTimeoutMs, 'maxAttempts', s.maxAttempts,
+  'notes', s.notes, 'artifact', s.artifact, 'signature', s.signature, 'ackTimeoutMs', s.ackTimeoutMs, 'maxAttempts', s.maxAttempts,
   'backoffBaseMs', s.backoffBaseMs, 'backoffMaxMs', s.backoffMaxMs, 'waves', s.waves, 'target', s.target,
   'selector', s.selector, 'limited', s.limited, 'supersede', s.supersede, 'status', s.status,
   'openWave', s.openWave)
