@@ -1,21 +1,11 @@
-import { RedisServer, waitFor } from '@camfleet/test-support';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ScriptDriver } from '../testing/script-driver.js';
+import { waitFor } from '@camfleet/test-support';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
 
-let server: RedisServer;
+const suite = scriptDriverPerTest('rc');
 let pod: ScriptDriver;
-let prefixCounter = 0;
-
-beforeAll(async () => {
-  server = await RedisServer.start();
-});
-afterAll(async () => {
-  await pod?.close();
-  await server.destroy();
-});
-beforeEach(async () => {
-  await pod?.close();
-  pod = new ScriptDriver(server.url, `rc${++prefixCounter}`);
+beforeEach(() => {
+  pod = suite.pod();
 });
 
 const ids = (prefix: string, n: number) =>

@@ -1,25 +1,14 @@
 import { DELIVERY_STATES } from '@camfleet/contracts';
-import { RedisServer, waitFor } from '@camfleet/test-support';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ScriptDriver } from '../testing/script-driver.js';
+import { waitFor } from '@camfleet/test-support';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
 import { ALL_BUCKETS, bucketOf } from './keys.js';
 import type { ScriptReply } from './scripts.js';
 
-let server: RedisServer;
+const suite = scriptDriverPerTest('t');
 let pod: ScriptDriver;
-let prefixCounter = 0;
-
-beforeAll(async () => {
-  server = await RedisServer.start();
-});
-afterAll(async () => {
-  await pod?.close();
-  await server.destroy();
-});
-beforeEach(async () => {
-  await pod?.close();
-  // A fresh key prefix per test: no state leaks between tests, no FLUSHALL needed.
-  pod = new ScriptDriver(server.url, `t${++prefixCounter}`);
+beforeEach(() => {
+  pod = suite.pod();
 });
 
 /** The delivery state a report reply names (or the error code). */
@@ -46,7 +35,7 @@ describe('device_register', () => {
   it('loses no registration when many clients race', async () => {
     const clients = Array.from(
       { length: 12 },
-      (_, i) => new ScriptDriver(server.url, pod.keys.prefix, `pod-${i}`),
+      (_, i) => new ScriptDriver(suite.server().url, pod.keys.prefix, `pod-${i}`),
     );
     const ids = Array.from({ length: 600 }, (_, i) => `race-${i}`);
     // Every client registers every device: 7200 concurrent upserts of 600 devices.
@@ -211,7 +200,7 @@ describe('deadlines', () => {
   });
 
   it('lets exactly one of two racing pods time out each delivery', async () => {
-    const other = new ScriptDriver(server.url, pod.keys.prefix, 'pod-b');
+    const other = new ScriptDriver(suite.server().url, pod.keys.prefix, 'pod-b');
     // All devices in one bucket, so both pods sweep the same due set.
     const ids = Array.from({ length: 4000 }, (_, i) => `dl-${i}`)
       .filter((id) => bucketOf(id) === 7)
@@ -319,7 +308,7 @@ describe('cancel', () => {
 
 describe('pod presence', () => {
   it('marks only the dead instance’s devices offline', async () => {
-    const other = new ScriptDriver(server.url, pod.keys.prefix, 'pod-b');
+    const other = new ScriptDriver(suite.server().url, pod.keys.prefix, 'pod-b');
     await pod.register('on-a');
     await other.register('on-b');
     const bucketA = pod.keys.bucketOfDevice('on-a');

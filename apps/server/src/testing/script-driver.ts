@@ -1,6 +1,8 @@
 import { type CreateRolloutInput, CreateRolloutInput as CreateRolloutSchema } from '@camfleet/contracts';
+import { RedisServer } from '@camfleet/test-support';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { RedisFleetService } from '../fleet/redis-fleet.js';
 import { KeySpace } from '../redis/keys.js';
 import { defineScripts, parseReply, runScript } from '../redis/scripts.js';
@@ -148,4 +150,26 @@ export class ScriptDriver {
   async close(): Promise<void> {
     await this.redis.quit();
   }
+}
+
+/**
+ * For a test file: one private redis-server, and before each test a fresh driver with its own
+ * key prefix (no state leaks between tests, no FLUSHALL). Read the driver through the getter.
+ */
+export function scriptDriverPerTest(prefix: string): { pod: () => ScriptDriver; server: () => RedisServer } {
+  let server: RedisServer | undefined;
+  let pod: ScriptDriver | undefined;
+  let counter = 0;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await pod?.close();
+    await server?.destroy();
+  });
+  beforeEach(async () => {
+    await pod?.close();
+    pod = new ScriptDriver(server!.url, `${prefix}${++counter}`);
+  });
+  return { pod: () => pod!, server: () => server! };
 }
