@@ -37,6 +37,11 @@ export class TestFleet {
     private readonly dir: string,
   ) {}
 
+  /** A private directory for this fleet's files (credentials, keys, artifacts). */
+  get workDir(): string {
+    return this.dir;
+  }
+
   static async up(podCount: number, options: { appendOnly?: boolean } = {}): Promise<TestFleet> {
     const redis = await RedisServer.start({ appendOnly: options.appendOnly ?? false });
     const pods = await Promise.all(
