@@ -19,12 +19,14 @@ export const EXIT_CODES_HELP = `Exit codes:
   1  failure (rollout watch: the rollout was aborted or canceled, or some deliveries failed)
   2  usage or configuration error (bad flag, duration, percentage, waves or selector;
      bad device id, role or --credentials file; missing FLEET_URL/FLEET_TOKEN;
-     a request the server refused as invalid)
+     a request the server refused as invalid; patch publish: an unreadable FILE or
+     --sign-key, or an artifact too large for the server; keys generate: a file exists)
   3  rollout watch --timeout reached before the rollout ended (a paused rollout is watched on)
   4  not found
   5  authentication or authorization refused (check FLEET_TOKEN and its role)
   6  conflict (e.g. the rollout already ended, or cannot be paused, resumed or advanced now;
-     device provision: the device already has a credential, rotate it instead)
+     device provision: the device already has a credential, rotate it instead;
+     patch delete: a live rollout uses the patch)
   7  server unreachable or unavailable`;
 
 /** A failure that carries its own exit code; `message` (if not empty) goes to stderr. */
@@ -60,7 +62,7 @@ const NETWORK_CODES = new Set([
 ]);
 
 /** The innermost network error code (ECONNREFUSED, …) along an error's cause chain. */
-function networkCodeOf(error: unknown): string | null {
+export function networkCodeOf(error: unknown): string | null {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
     const code: unknown = (current as { code?: unknown }).code;

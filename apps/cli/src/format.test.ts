@@ -5,6 +5,7 @@ import {
   colorsEnabled,
   colorsFor,
   formatAgo,
+  formatBytes,
   formatIn,
   formatPercent,
   formatTimeOfDay,
@@ -232,5 +233,19 @@ describe('rollout status, waves and gates', () => {
       expect(hasAnsi(colorRolloutStatus(status, c))).toBe(true);
       expect(stripAnsi(colorRolloutStatus(status, c))).toBe(status);
     }
+  });
+});
+
+describe('formatBytes', () => {
+  it.each([
+    [0, '0 B'],
+    [1023, '1023 B'],
+    [1024, '1 KiB'],
+    [1536, '1.5 KiB'],
+    [300 * 1024 + 7, '300 KiB'],
+    [5 * 1024 * 1024, '5 MiB'],
+    [1.25 * 1024 ** 3, '1.3 GiB'],
+  ])('%i → %s', (bytes, text) => {
+    expect(formatBytes(bytes)).toBe(text);
   });
 });

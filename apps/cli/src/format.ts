@@ -318,3 +318,18 @@ export function statusSummary(status: RolloutStatus): string {
   if (p.open > 0) parts.push(`${p.open} in progress`);
   return parts.join(', ');
 }
+
+const BYTE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+/** A byte count for people: `512 B`, `1.5 KiB`, `12.3 MiB` (binary units, one decimal). */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 1024) return `${bytes} B`;
+  let value = bytes;
+  let unit = 'B';
+  for (const next of BYTE_UNITS) {
+    if (value < 1024) break;
+    value /= 1024;
+    unit = next;
+  }
+  return `${+value.toFixed(1)} ${unit}`;
+}

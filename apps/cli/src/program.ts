@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAuditCommand } from './commands/audit.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerEventsCommand } from './commands/events.js';
+import { registerKeysCommands } from './commands/keys.js';
 import { registerPatchCommands } from './commands/patch.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerStatsCommand } from './commands/stats.js';
@@ -24,7 +25,7 @@ export function buildProgram(io: FleetIO): Command {
   const program = new Command('fleet');
   program
     .description(
-      'camfleet admin CLI: publish patches, roll them out, watch devices; manage credentials, tokens and the audit log',
+      'camfleet admin CLI: publish (and sign) patches, roll them out, watch devices; manage credentials, tokens, signing keys and the audit log',
     )
     .option('--url <url>', 'fleet pod base URL (default: $FLEET_URL)')
     .option('--token <token>', 'admin token (default: $FLEET_TOKEN)')
@@ -49,6 +50,7 @@ export function buildProgram(io: FleetIO): Command {
   registerStatsCommand(program, io);
   registerAccessTokenCommands(program, io);
   registerAuditCommand(program, io);
+  registerKeysCommands(program, io);
   return program;
 }
 

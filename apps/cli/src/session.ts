@@ -95,10 +95,16 @@ export class Session {
     if (text !== null) this.print(text);
   }
 
-  /** Opens a client (after validating the config, so nothing is sent on a usage error) and closes it after. */
-  async withClient<T>(fn: (client: FleetClient) => Promise<T>): Promise<T> {
+  /** The pod URL and token (a usage error if either is missing); remembers the URL for error messages. */
+  config(): Config {
     const config = resolveConfig(this.globals, this.io.env);
     this.baseUrl = config.url;
+    return config;
+  }
+
+  /** Opens a client (after validating the config, so nothing is sent on a usage error) and closes it after. */
+  async withClient<T>(fn: (client: FleetClient) => Promise<T>): Promise<T> {
+    const config = this.config();
     const connect = this.io.connect ?? createAdminClient;
     const { client, close } = connect(config.url, config.token);
     try {

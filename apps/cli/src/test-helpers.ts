@@ -1,6 +1,14 @@
 /** Helpers for the CLI's tests: captured streams, a scripted fake client, fixtures. */
 import { type FleetClient, TRPCClientError } from '@camfleet/client';
-import type { AppRouter, Device, FleetEvent, Patch, RolloutStatus, StateCounts } from '@camfleet/contracts';
+import type {
+  AppRouter,
+  Device,
+  FleetEvent,
+  Patch,
+  PatchDetail,
+  RolloutStatus,
+  StateCounts,
+} from '@camfleet/contracts';
 import type { FleetIO, OutStream } from './io.js';
 import { runFleet } from './program.js';
 
@@ -140,10 +148,16 @@ export function patchFixture(overrides: Partial<Patch> = {}): Patch {
     version: '1.4.2',
     notes: 'fixes the night mode',
     artifact: null,
+    signature: null,
     createdAt: NOW - 5 * 60_000,
     createdBy: 'alice',
     ...overrides,
   };
+}
+
+/** A patch as `patch.get` returns it: no artifact, no rollouts, unless overridden. */
+export function patchDetailFixture(overrides: Partial<PatchDetail> = {}): PatchDetail {
+  return { ...patchFixture(), storage: null, rollouts: [], ...overrides };
 }
 
 const ZERO: StateCounts = {

@@ -35,6 +35,7 @@ function recordingFleet(overrides: Partial<FleetService> = {}) {
     version: '1',
     notes: '',
     artifact: null,
+    signature: null,
     createdAt: 1,
     createdBy: 'a',
   };
@@ -52,7 +53,8 @@ function recordingFleet(overrides: Partial<FleetService> = {}) {
     }),
     publishPatch: record('publishPatch', patch),
     listPatches: record('listPatches', [patch]),
-    getPatch: record('getPatch', patch),
+    getPatch: record('getPatch', { ...patch, storage: null, rollouts: [] }),
+    deletePatch: record('deletePatch', { patchId: 'pat_1', deleted: true as const }),
     createRollout: record('createRollout', null as never),
     listRollouts: record('listRollouts', []),
     getRollout: record('getRollout', null as never),
@@ -158,7 +160,7 @@ describe('roles', () => {
     const { fleet } = recordingFleet({
       publishPatch: async (input, who) => {
         actor = who;
-        return { ...input, id: 'pat_1', artifact: null, createdAt: 1, createdBy: who };
+        return { ...input, id: 'pat_1', artifact: null, signature: null, createdAt: 1, createdBy: who };
       },
     });
     await caller(admin, fleet).patch.publish({ name: 'fw', version: '2' });

@@ -9,7 +9,7 @@ local p = redis.call('HMGET', KEYS[1], 'id', 'name', 'version')
 if not p[1] then return { 'ERR', 'NOT_FOUND', 'no such patch' } end
 for _, rid in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   if redis.call('HGET', ARGV[2] .. rid, 'patchId') == ARGV[1] then
-    return { 'ERR', 'CONFLICT', 'patch ' .. ARGV[1] .. ' is used by live rollout ' .. rid }
+    return { 'ERR', 'CONFLICT', 'used by live rollout ' .. rid }
   end
 end
 redis.call('DEL', KEYS[1])
