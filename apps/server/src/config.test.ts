@@ -11,6 +11,10 @@ describe('loadConfig', () => {
       port: 8080,
       keyPrefix: 'cf',
       leaseMs: 10_000,
+      artifactStore: 'redis',
+      artifactDir: null,
+      artifactMaxBytes: 64 * 1024 * 1024,
+      artifactChunkBytes: 256 * 1024,
     });
     expect(config.nodeId.length).toBeGreaterThan(0);
   });
@@ -22,6 +26,29 @@ describe('loadConfig', () => {
 
   it('reads PORT=0 as "pick a free port"', () => {
     expect(loadConfig({ ...valid, PORT: '0' }).port).toBe(0);
+  });
+
+  it('reads the artifact store settings, and needs a directory for the filesystem store', () => {
+    expect(
+      loadConfig({
+        ...valid,
+        FLEET_ARTIFACT_STORE: 'filesystem',
+        FLEET_ARTIFACT_DIR: '/var/lib/camfleet/artifacts',
+        FLEET_ARTIFACT_MAX_BYTES: '1048576',
+        FLEET_ARTIFACT_CHUNK_BYTES: '65536',
+      }),
+    ).toMatchObject({
+      artifactStore: 'filesystem',
+      artifactDir: '/var/lib/camfleet/artifacts',
+      artifactMaxBytes: 1_048_576,
+      artifactChunkBytes: 65_536,
+    });
+    expect(() => loadConfig({ ...valid, FLEET_ARTIFACT_STORE: 'filesystem' })).toThrow(/FLEET_ARTIFACT_DIR/);
+    expect(() => loadConfig({ ...valid, FLEET_ARTIFACT_STORE: 's3' })).toThrow(/FLEET_ARTIFACT_STORE/);
+    expect(() => loadConfig({ ...valid, FLEET_ARTIFACT_CHUNK_BYTES: '100' })).toThrow(
+      /FLEET_ARTIFACT_CHUNK_BYTES/,
+    );
+    expect(() => loadConfig({ ...valid, FLEET_ARTIFACT_MAX_BYTES: '0' })).toThrow(/FLEET_ARTIFACT_MAX_BYTES/);
   });
 
   it('names every missing or malformed variable at once', () => {

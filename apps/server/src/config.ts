@@ -30,6 +30,21 @@ const Env = z.object({
   FLEET_HINT_GRACE_MS: Milliseconds(3_000),
   FLEET_LEASE_MS: Milliseconds(10_000),
   FLEET_SHUTDOWN_GRACE_MS: Milliseconds(5_000),
+  /** Where uploaded artifacts live: chunks in Redis, or files in a directory (a shared volume). */
+  FLEET_ARTIFACT_STORE: z.enum(['redis', 'filesystem']).default('redis'),
+  FLEET_ARTIFACT_DIR: z.string().min(1).optional(),
+  FLEET_ARTIFACT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64 * 1024 ** 3)
+    .default(64 * 1024 * 1024),
+  FLEET_ARTIFACT_CHUNK_BYTES: z.coerce
+    .number()
+    .int()
+    .min(4096)
+    .max(16 * 1024 * 1024)
+    .default(256 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -50,6 +65,12 @@ export interface ServerConfig {
   leaseMs: number;
   shutdownGraceMs: number;
   logLevel: string;
+  artifactStore: 'redis' | 'filesystem';
+  /** The artifact directory (filesystem store only). */
+  artifactDir: string | null;
+  artifactMaxBytes: number;
+  /** Chunk size of the Redis store, and read size of both: the memory one transfer holds. */
+  artifactChunkBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -69,6 +90,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
       'invalid configuration:\n  FLEET_ADMIN_TOKEN or FLEET_ADMIN_TOKENS_FILE is required',
     );
   }
+  if (e.FLEET_ARTIFACT_STORE === 'filesystem' && !e.FLEET_ARTIFACT_DIR) {
+    throw new ConfigError(
+      'invalid configuration:\n  FLEET_ARTIFACT_DIR is required when FLEET_ARTIFACT_STORE=filesystem',
+    );
+  }
   return {
     redisUrl: e.REDIS_URL,
     port: e.PORT,
@@ -86,5 +112,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     leaseMs: e.FLEET_LEASE_MS,
     shutdownGraceMs: e.FLEET_SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
+    artifactStore: e.FLEET_ARTIFACT_STORE,
+    artifactDir: e.FLEET_ARTIFACT_DIR ?? null,
+    artifactMaxBytes: e.FLEET_ARTIFACT_MAX_BYTES,
+    artifactChunkBytes: e.FLEET_ARTIFACT_CHUNK_BYTES,
   };
 }

@@ -7,6 +7,8 @@ import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { ArtifactHttp } from './artifacts/http.js';
+import { openArtifactStorage } from './artifacts/index.js';
 import { Authenticator, readTokensFile } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { CLOSE, Connections } from './connections.js';
@@ -17,7 +19,10 @@ import { RedisFleetService } from './fleet/redis-fleet.js';
 import { KeySpace } from './redis/keys.js';
 import { defineScripts, preloadScripts } from './redis/scripts.js';
 
-/** Largest WebSocket frame or HTTP body a client may send: every procedure input is small. */
+/**
+ * Largest WebSocket frame or tRPC HTTP body a client may send: every procedure input is small.
+ * Artifact uploads stream to storage under their own limit (FLEET_ARTIFACT_MAX_BYTES).
+ */
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
 export interface RunningServer {
@@ -44,13 +49,19 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const keys = new KeySpace(config.keyPrefix);
   const redis = redisClient(config.redisUrl, `camfleet:${instance}`);
   const subscriber = redisClient(config.redisUrl, `camfleet:${instance}:hints`);
+  // Artifact chunks get a connection of their own: bulk transfers never queue ahead of state changes.
+  const artifactRedis =
+    config.artifactStore === 'redis' ? redisClient(config.redisUrl, `camfleet:${instance}:artifacts`) : null;
+  const redisClients = [redis, subscriber, ...(artifactRedis ? [artifactRedis] : [])];
   defineScripts(redis);
-  for (const client of [redis, subscriber]) {
+  for (const client of redisClients) {
     client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   }
   await preloadScripts(redis);
 
   const fleet = new RedisFleetService({ redis, keys, instance, log, hintGraceMs: config.hintGraceMs });
+  const storage = await openArtifactStorage(config, artifactRedis);
+  fleet.attachStorage(storage);
   const connections = new Connections({
     messagesPerSecond: config.wsMessagesPerSecond,
     maxBufferedBytes: config.wsMaxBufferedBytes,
@@ -92,6 +103,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     ...(config.adminTokensFile ? readTokensFile(config.adminTokensFile) : []),
   ];
   const auth = new Authenticator(redis, keys, fleet.access, adminTokens, config.enrollToken);
+  const artifacts = new ArtifactHttp({ auth, fleet, storage, maxBytes: config.artifactMaxBytes, log });
   let ready = true;
 
   const trpcHttp = createHTTPHandler({
@@ -108,15 +120,24 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   });
 
-  const http: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') return sendJson(res, 200, { ok: true, instance });
     if (path === '/readyz') {
-      const ok = ready && redis.status === 'ready' && subscriber.status === 'ready';
+      const ok = ready && redisClients.every((client) => client.status === 'ready');
       return sendJson(res, ok ? 200 : 503, { ready: ok, redis: redis.status });
     }
-    if (path?.startsWith('/trpc/')) return void trpcHttp(req, res);
+    if (path.startsWith('/trpc/')) return void trpcHttp(req, res);
+    if (ArtifactHttp.matches(path)) return void artifacts.handle(req, res);
     sendJson(res, 404, { error: 'not found' });
+  };
+  const http: Server = createServer(onRequest);
+  // `Expect: 100-continue` (curl sends it for large uploads): an upload is refused before its body is sent.
+  http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (ArtifactHttp.matches(path)) return void artifacts.handle(req, res, true);
+    res.writeContinue();
+    onRequest(req, res);
   });
 
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: MAX_MESSAGE_BYTES });
@@ -175,11 +196,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       const tidy = (async () => {
         await background.stop();
         await redis.zrem(keys.nodes, instance);
-        await Promise.all([redis.quit(), subscriber.quit()]);
+        await Promise.all(redisClients.map((client) => client.quit()));
       })().catch(() => undefined);
       await Promise.race([tidy, new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs))]);
-      redis.disconnect();
-      subscriber.disconnect();
+      for (const client of redisClients) client.disconnect();
     })();
     return closing;
   };

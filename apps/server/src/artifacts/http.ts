@@ -1,0 +1,330 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import type { AdminRole, FleetService } from '@camfleet/contracts';
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth.js';
+import { isSha256 } from './common.js';
+import { parseRange, type RangeRequest } from './range.js';
+import { type ArtifactStorage, ArtifactTooLarge } from './storage.js';
+
+/** After refusing an upload whose body is still arriving: how long and how much of it is read and discarded. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 4 * 1024 * 1024;
+
+const RANK: Record<AdminRole, number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** One answer for every refused download, so nobody learns which artifacts exist or who was offered what. */
+const FORBIDDEN = { error: 'artifact not available to these credentials', code: 'FORBIDDEN' } as const;
+
+export interface ArtifactHttpDeps {
+  auth: Pick<Authenticator, 'admin' | 'deviceFromAuthorization'>;
+  fleet: Pick<FleetService, 'recordAudit'> & {
+    devices: { offeredArtifact(deviceId: string): Promise<string | null> };
+  };
+  storage: ArtifactStorage;
+  maxBytes: number;
+  log: Logger;
+}
+
+/** The body's digest differs from the one the uploader announced (X-Content-SHA256). */
+export class DigestMismatch extends Error {
+  override readonly name = 'DigestMismatch';
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`content has sha256 ${actual}, not ${expected}`);
+  }
+}
+
+class ClientGone extends Error {
+  override readonly name = 'ClientGone';
+  constructor() {
+    super('the client went away before the upload finished');
+  }
+}
+
+/**
+ * The request body on its way to storage. It hashes what passes and, when a digest was announced,
+ * fails at the end instead of ending: storage never sees a clean end of a body whose digest is
+ * wrong, so it aborts and records nothing. It also keeps storage's own teardown (destroying its
+ * source on error) away from the request, which must stay open to be answered.
+ */
+class UploadBody extends Transform {
+  private readonly hash = createHash('sha256');
+
+  constructor(private readonly expected: string | null) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.expected) this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (!this.expected) {
+      callback();
+      return;
+    }
+    const actual = this.hash.digest('hex');
+    callback(actual === this.expected ? null : new DigestMismatch(this.expected, actual));
+  }
+}
+
+/**
+ * `PUT /artifacts` (operators upload) and `GET|HEAD /artifacts/<sha256>` (a device downloads what
+ * it is being offered, with ranges to resume).
+ */
+export class ArtifactHttp {
+  constructor(private readonly deps: ArtifactHttpDeps) {}
+
+  static matches(path: string): boolean {
+    return path === '/artifacts' || path.startsWith('/artifacts/');
+  }
+
+  /** Handles a request whose path `matches`; `expectsContinue` when it came with `Expect: 100-continue`. */
+  async handle(req: IncomingMessage, res: ServerResponse, expectsContinue = false): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    try {
+      if (path === '/artifacts' || path === '/artifacts/') {
+        if (req.method === 'PUT') return await this.upload(req, res, expectsContinue);
+        return this.refuse(
+          req,
+          res,
+          405,
+          { error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' },
+          { allow: 'PUT' },
+        );
+      }
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        return await this.download(req, res, path.slice('/artifacts/'.length));
+      }
+      this.refuse(
+        req,
+        res,
+        405,
+        { error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' },
+        { allow: 'GET, HEAD' },
+      );
+    } catch (error) {
+      this.deps.log.error({ err: error, path, method: req.method }, 'artifact request failed');
+      if (!res.headersSent)
+        this.refuse(req, res, 500, { error: 'internal error', code: 'INTERNAL_SERVER_ERROR' });
+      else res.destroy();
+    }
+  }
+
+  private async upload(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
+    const { auth, storage, maxBytes, log } = this.deps;
+    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const principal = await auth.admin(bearer);
+    if (principal?.kind !== 'admin') {
+      return this.refuse(
+        req,
+        res,
+        401,
+        { error: 'admin token required', code: 'UNAUTHORIZED' },
+        { 'www-authenticate': 'Bearer' },
+      );
+    }
+    const claimedHeader = req.headers['x-content-sha256'];
+    const claimed = typeof claimedHeader === 'string' ? claimedHeader.trim().toLowerCase() : null;
+    const audit = (ok: boolean, input: Record<string, unknown>, error: string | null) =>
+      this.deps.fleet
+        .recordAudit({
+          actor: principal.name,
+          role: principal.role,
+          action: 'artifacts.upload',
+          input: JSON.stringify(input),
+          ok,
+          error,
+        })
+        .catch((err: unknown) => log.warn({ err }, 'artifact upload not audited'));
+    const refuseAudited = async (status: number, code: string, error: string) => {
+      await audit(false, { sha256: claimed }, error);
+      this.refuse(req, res, status, { error, code });
+    };
+
+    if (RANK[principal.role] < RANK.operator) {
+      return refuseAudited(403, 'FORBIDDEN', `role operator required, token has ${principal.role}`);
+    }
+    if (claimed !== null && !isSha256(claimed)) {
+      return refuseAudited(400, 'INVALID_INPUT', 'X-Content-SHA256 must be 64 hex digits');
+    }
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+      return refuseAudited(
+        415,
+        'UNSUPPORTED_ENCODING',
+        'send the artifact as it is, without Content-Encoding',
+      );
+    }
+    const announced = req.headers['content-length'];
+    if (announced !== undefined && Number(announced) > maxBytes) {
+      return refuseAudited(413, 'TOO_LARGE', `artifacts may have at most ${maxBytes} bytes`);
+    }
+    if (expectsContinue) res.writeContinue();
+
+    const body = new UploadBody(claimed);
+    const onClose = () => {
+      if (!req.complete) body.destroy(new ClientGone());
+    };
+    const onError = (error: Error) => body.destroy(error);
+    req.once('close', onClose);
+    req.once('error', onError);
+    req.pipe(body);
+    try {
+      const stored = await storage.put(body, maxBytes);
+      await audit(true, { sha256: stored.sha256, size: stored.size, created: stored.created }, null);
+      log.info(
+        { sha256: stored.sha256, size: stored.size, created: stored.created, actor: principal.name },
+        'artifact uploaded',
+      );
+      sendJson(res, stored.created ? 201 : 200, {
+        sha256: stored.sha256,
+        size: stored.size,
+        storage: storage.describe(stored.sha256),
+      });
+    } catch (error) {
+      req.unpipe(body);
+      if (error instanceof ClientGone || req.socket.destroyed) {
+        log.info({ actor: principal.name }, 'artifact upload abandoned by the client');
+        await audit(false, { sha256: claimed }, 'client went away');
+        return;
+      }
+      if (error instanceof ArtifactTooLarge) {
+        return refuseAudited(413, 'TOO_LARGE', `artifacts may have at most ${maxBytes} bytes`);
+      }
+      if (error instanceof DigestMismatch) {
+        await audit(false, { sha256: claimed, actual: error.actual }, error.message);
+        return this.refuse(req, res, 422, {
+          error: error.message,
+          code: 'DIGEST_MISMATCH',
+          expected: error.expected,
+          actual: error.actual,
+        });
+      }
+      await audit(false, { sha256: claimed }, 'internal error');
+      throw error;
+    } finally {
+      req.off('close', onClose);
+      req.off('error', onError);
+    }
+  }
+
+  private async download(req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> {
+    const { auth, fleet, storage, log } = this.deps;
+    const deviceId = await auth.deviceFromAuthorization(req.headers.authorization);
+    const offered =
+      deviceId !== null && isSha256(sha256) && (await fleet.devices.offeredArtifact(deviceId)) === sha256;
+    const info = offered ? await storage.stat(sha256) : null;
+    if (!info) {
+      if (offered) log.warn({ sha256, deviceId }, 'an offered artifact is missing from storage');
+      return sendJson(res, 403, FORBIDDEN);
+    }
+
+    const etag = `"${sha256}"`;
+    const headers: OutgoingHttpHeaders = {
+      etag,
+      'accept-ranges': 'bytes',
+      'content-type': 'application/octet-stream',
+      'cache-control': 'private, no-transform',
+      'x-content-type-options': 'nosniff',
+      'repr-digest': `sha-256=:${Buffer.from(sha256, 'hex').toString('base64')}:`,
+    };
+    if (matchesEtag(req.headers['if-none-match'], etag)) {
+      res.writeHead(304, headers);
+      return void res.end();
+    }
+    // Ranges are defined for GET only; If-Range with anything but our (strong) ETag means "send it all".
+    const ifRange = req.headers['if-range'];
+    const wanted: RangeRequest =
+      req.method === 'GET' &&
+      (ifRange === undefined || (typeof ifRange === 'string' && ifRange.trim() === etag))
+        ? parseRange(req.headers.range, info.size)
+        : { kind: 'whole' };
+    if (wanted.kind === 'unsatisfiable') {
+      res.writeHead(416, { ...headers, 'content-range': `bytes */${info.size}`, 'content-length': 0 });
+      return void res.end();
+    }
+    const range = wanted.kind === 'partial' ? wanted.range : undefined;
+    if (range) {
+      res.writeHead(206, {
+        ...headers,
+        'content-range': `bytes ${range.start}-${range.end}/${info.size}`,
+        'content-length': range.end - range.start + 1,
+      });
+    } else {
+      res.writeHead(200, { ...headers, 'content-length': info.size });
+    }
+    if (req.method === 'HEAD') return void res.end();
+    // pipeline: backpressure from the socket, and the storage read is torn down if the client leaves.
+    await new Promise<void>((resolve) => {
+      pipeline(storage.read(sha256, range), res, (error) => {
+        if (error && !res.writableFinished && error.name !== 'AbortError' && !isPrematureClose(error)) {
+          log.warn({ err: error, sha256, deviceId }, 'artifact download failed');
+        }
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Answers a request without reading its body. If the body is still arriving, it is read and
+   * dropped for a moment (up to LINGER_MS / LINGER_BYTES) so the answer is not lost to a
+   * connection reset, then the connection is cut.
+   */
+  private refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    body: object,
+    headers: OutgoingHttpHeaders = {},
+  ): void {
+    sendJson(res, status, body, headers);
+    if (req.complete || req.destroyed) return;
+    let drained = 0;
+    const cut = () => {
+      clearTimeout(timer);
+      req.socket.destroy();
+    };
+    const timer = setTimeout(cut, LINGER_MS);
+    timer.unref();
+    req.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > LINGER_BYTES) cut();
+    });
+    req.once('end', () => clearTimeout(timer));
+    req.once('close', () => clearTimeout(timer));
+    req.resume();
+  }
+}
+
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t === etag || t === `W/${etag}`;
+  });
+}
+
+function isPrematureClose(error: Error): boolean {
+  return 'code' in error && error.code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: object,
+  headers: OutgoingHttpHeaders = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
