@@ -41,7 +41,9 @@ describe('parseCli', () => {
       rebootMs: 300,
       rollbackRate: 0,
       refuseCancelRate: 0,
+      dropDownloadRate: 0,
     });
+    expect(options).toMatchObject({ trustedKeyFiles: [], requireSignature: false });
   });
 
   it('parses every flag', () => {
@@ -86,6 +88,11 @@ describe('parseCli', () => {
       '0.1',
       '--refuse-cancel-rate',
       '0.3',
+      '--drop-download-rate',
+      '0.4',
+      '--trusted-keys',
+      'keys/old.pub.pem, keys/new.pub.pem',
+      '--require-signature',
       '--stagger-ms',
       '0',
       '--summary',
@@ -117,7 +124,10 @@ describe('parseCli', () => {
         rebootMs: 1000,
         rollbackRate: 0.1,
         refuseCancelRate: 0.3,
+        dropDownloadRate: 0.4,
       },
+      trustedKeyFiles: ['keys/old.pub.pem', 'keys/new.pub.pem'],
+      requireSignature: true,
       staggerMs: 0,
       summaryFile: 'out.json',
       exitWhenIdleMs: 10_000,
@@ -131,6 +141,18 @@ describe('parseCli', () => {
     expect(run(['--url', URL, '--token', 't', '--no-reboot', '--rollback-rate', '0']).faults.reboot).toBe(
       false,
     );
+  });
+
+  it('takes trusted keys without requiring signatures, but not the other way round', () => {
+    expect(run(['--url', URL, '--token', 't', '--trusted-keys', 'a.pem'])).toMatchObject({
+      trustedKeyFiles: ['a.pem'],
+      requireSignature: false,
+    });
+    const parsed = exit(['--url', URL, '--token', 't', '--require-signature']);
+    expect(parsed).toMatchObject({
+      code: EXIT_BAD_FLAGS,
+      output: expect.stringMatching(/needs --trusted-keys/),
+    });
   });
 
   it('defaults --exit-when-idle to 5000 when given without a value', () => {
@@ -206,6 +228,11 @@ describe('parseCli', () => {
     [['--url', URL, '--token', 't', '--rollback-rate', 'often'], /from 0 to 1/],
     [['--url', URL, '--token', 't', '--refuse-cancel-rate', '-1'], /from 0 to 1/],
     [['--url', URL, '--token', 't', '--refuse-cancel-rate', ''], /from 0 to 1/],
+    [['--url', URL, '--token', 't', '--drop-download-rate', '1.5'], /from 0 to 1/],
+    [['--url', URL, '--token', 't', '--drop-download-rate', 'sometimes'], /from 0 to 1/],
+    [['--url', URL, '--token', 't', '--trusted-keys', ' , '], /at least one file/],
+    [['--url', URL, '--token', 't', '--trusted-keys'], /argument missing/],
+    [['--url', URL, '--token', 't', '--require-signature', 'yes'], /too many arguments|excess/i],
     [
       ['--url', URL, '--token', 't', '--no-reboot', '--rollback-rate', '0.2'],
       /--rollback-rate needs restarts/,
@@ -239,6 +266,9 @@ describe('parseCli', () => {
     expect(parsed.output).toMatch(/--exit-when-idle/);
     expect(parsed.output).toMatch(/--no-reboot/);
     expect(parsed.output).toMatch(/--refuse-cancel-rate/);
+    expect(parsed.output).toMatch(/--drop-download-rate <p>/);
+    expect(parsed.output).toMatch(/--trusted-keys <files>/);
+    expect(parsed.output).toMatch(/--require-signature/);
     expect(parsed.output).toMatch(/--enroll-token <token>/);
     expect(parsed.output).toMatch(/--credentials <file>/);
     expect(parsed.output).toMatch(/--token <token> +deprecated alias of --enroll-token/);

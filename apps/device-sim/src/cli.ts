@@ -27,6 +27,10 @@ export interface CliOptions {
   /** JSON file of device id → secret, read at start and updated by enrollments; null: none. */
   credentialsFile: string | null;
   faults: FaultOptions;
+  /** Files of trusted publisher keys (Ed25519 public keys, PEM); several for rotation. */
+  trustedKeyFiles: string[];
+  /** Install only patches whose manifest a trusted key signed. */
+  requireSignature: boolean;
   staggerMs: number;
   summaryFile: string | null;
   /** Exit once nothing has happened and nothing is in progress for this long; null: run until signalled. */
@@ -77,6 +81,15 @@ function labelList(text: string): LabelMap {
   } catch (error) {
     throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
   }
+}
+
+function fileList(text: string): string[] {
+  const files = text
+    .split(',')
+    .map((file) => file.trim())
+    .filter((file) => file !== '');
+  if (files.length === 0) throw new InvalidArgumentError('expected at least one file');
+  return files;
 }
 
 function urlList(text: string): string[] {
@@ -181,6 +194,21 @@ export function buildProgram(): Command {
         .argParser(nonNegative)
         .default(d.disconnectRate),
     )
+    .addOption(
+      new Option(
+        '--drop-download-rate <p>',
+        'chance an artifact download is cut part-way (once or more); the device resumes it',
+      )
+        .argParser(probability)
+        .default(d.dropDownloadRate),
+    )
+    .addOption(
+      new Option(
+        '--trusted-keys <files>',
+        'trusted publisher public keys (PEM), comma-separated: several for key rotation',
+      ).argParser(fileList),
+    )
+    .option('--require-signature', 'install only patches signed by a trusted key', false)
     .addOption(new Option('--stagger-ms <ms>', 'delay between device starts').argParser(duration).default(2))
     .option('--summary <file>', 'write the counters as JSON to this file on exit')
     .addOption(
@@ -206,6 +234,8 @@ interface RawFlags extends FaultOptions {
   enrollToken?: string;
   token?: string;
   credentials?: string;
+  trustedKeys?: string[];
+  requireSignature: boolean;
   staggerMs: number;
   summary?: string;
   exitWhenIdle?: number;
@@ -269,6 +299,9 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   if (flags.firmware.trim() === '' || flags.firmware.length > 64) {
     return usage('--firmware must be 1 to 64 characters');
   }
+  if (flags.requireSignature && !flags.trustedKeys) {
+    return usage('--require-signature needs --trusted-keys: without a trusted key nothing verifies');
+  }
   if (!flags.reboot && flags.rollbackRate > 0) {
     return usage('--rollback-rate needs restarts: rollbacks happen at the restart, and --no-reboot has none');
   }
@@ -298,7 +331,10 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
         rebootMs: flags.rebootMs,
         rollbackRate: flags.rollbackRate,
         refuseCancelRate: flags.refuseCancelRate,
+        dropDownloadRate: flags.dropDownloadRate,
       },
+      trustedKeyFiles: flags.trustedKeys ?? [],
+      requireSignature: flags.requireSignature,
       staggerMs: flags.staggerMs,
       summaryFile: flags.summary ?? null,
       exitWhenIdleMs: flags.exitWhenIdle ?? null,

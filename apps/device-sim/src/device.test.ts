@@ -542,6 +542,8 @@ describe('restarts, rollbacks and cancel requests', () => {
     await waitFor(() => fleet.summary().cancelsIgnored === 2);
     await waitFor(() => fleet.summary().installsDone === 1);
     await settled(fleet);
+    // Back from the restart: subscribed again (a cancel pushed before that would be lost).
+    await waitFor(() => fake.subscribers.size === 1, { what: 'the device to subscribe again' });
     fake.cancel('cam-0001', 'del-1', 1); // finished here
     await waitFor(() => fleet.summary().cancelsIgnored === 3);
 

@@ -1,9 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DeviceCredentials, jitteredBackoff } from '@camfleet/client';
-import type { Offer, ReportInput, ReportResult, DeviceEvent as ServerEvent } from '@camfleet/contracts';
+import type {
+  ArtifactRef,
+  Offer,
+  ReportInput,
+  ReportResult,
+  DeviceEvent as ServerEvent,
+} from '@camfleet/contracts';
 import { CLOSE_CODES, Connection } from './connection.js';
 import { type CredentialStore, Credentials } from './credentials.js';
+import { artifactMismatch, authorizationOf, DownloadError, downloadArtifact } from './download.js';
 import {
+  cutOffsets,
   DEFAULT_FAULTS,
   type FaultOptions,
   type InstallPlan,
@@ -13,6 +21,8 @@ import {
 } from './faults.js';
 import { DeliveryLedger, type OfferDecision } from './ledger.js';
 import { classifyFailure, describeFailure, isCredentialFailure } from './outcome.js';
+import { ProgressThrottle } from './progress.js';
+import { checkSignature, NO_SIGNATURE_POLICY, type SignaturePolicy } from './signatures.js';
 import { type DeviceCounters, type DeviceSnapshot, emptyCounters } from './summary.js';
 
 export interface DeviceOptions {
@@ -30,6 +40,12 @@ export interface DeviceOptions {
   firmwareVersion: string;
   labels?: Record<string, string>;
   faults?: Partial<FaultOptions>;
+  /** Trusted publisher keys and whether a valid signature is required (default: none, not required). */
+  signatures?: SignaturePolicy;
+  /** `downloading` progress reports during an artifact download: at most this often, besides each 25%. Default 1s. */
+  downloadProgressMs?: number;
+  /** A download connection silent this long is cut and resumed. Default 30s. */
+  downloadStallMs?: number;
   /** Reconnect and retry backoff (full jitter). Defaults: 250ms doubling up to 10s. */
   backoff?: { baseMs: number; maxMs: number };
   connectTimeoutMs?: number;
@@ -72,6 +88,8 @@ export type DeviceEvent =
   | (OfferRef & { type: 'install-done'; version: string })
   | (OfferRef & { type: 'install-failed'; error: string })
   | (OfferRef & { type: 'install-hung'; version: string })
+  /** An artifact download was interrupted and resumes from byte `from`. */
+  | (OfferRef & { type: 'download-resumed'; from: number })
   | (OfferRef & { type: 'install-canceled' })
   /** Back from the restart after `installed`, running `version` (the old one if it rolled back). */
   | (OfferRef & { type: 'rebooted'; version: string; rolledBack: boolean })
@@ -95,7 +113,7 @@ export interface CompletedDelivery {
    * `hung`: the attempt went silent after `installing` (--hang-rate); the server times it out.
    */
   outcome: 'succeeded' | 'installed' | 'rolled-back' | 'failed' | 'canceled' | 'rejected' | 'hung';
-  /** Why the server refused a report, for `rejected`. */
+  /** Why the server refused a report, for `rejected`; why the install failed, for `failed`. */
   reason?: string;
   at: number;
 }
@@ -133,6 +151,9 @@ type ReportOutcome =
 
 type CancelRequest = Extract<ServerEvent, { type: 'cancel' }>;
 
+/** How downloading and applying went: `stopped` when a progress report was refused or the attempt hung. */
+type Applied = { kind: 'applied' } | { kind: 'failed'; error: string } | { kind: 'stopped' };
+
 const FAILURE_MESSAGE = 'simulated install failure';
 
 /**
@@ -147,6 +168,7 @@ export class SimulatedDevice {
   private rejection: string | null = null;
   private readonly completed: CompletedDelivery[] = [];
   private readonly faults: FaultOptions;
+  private readonly signatures: SignaturePolicy;
   private readonly random: Random;
   private readonly backoff: (attempt: number) => number;
   private readonly slow: boolean;
@@ -179,6 +201,7 @@ export class SimulatedDevice {
     this.credentials = options.credentials ?? Credentials.inMemory();
     this.firmware = options.firmwareVersion;
     this.faults = { ...DEFAULT_FAULTS, ...options.faults };
+    this.signatures = options.signatures ?? NO_SIGNATURE_POLICY;
     this.random = options.random ?? Math.random;
     const backoff = options.backoff ?? { baseMs: 250, maxMs: 10_000 };
     this.backoff = jitteredBackoff(backoff.baseMs, backoff.maxMs);
@@ -561,10 +584,10 @@ export class SimulatedDevice {
     let finalReport: ReportInput | null = null;
     try {
       const applied = await this.apply(work, plan, steps);
-      if (applied === 'stopped') return;
+      if (applied.kind === 'stopped') return;
       work.phase = 'reporting';
-      if (applied === 'failed') {
-        finalReport = { ...base, status: 'failed', error: FAILURE_MESSAGE };
+      if (applied.kind === 'failed') {
+        finalReport = { ...base, status: 'failed', error: applied.error };
       } else if (this.faults.reboot) {
         finalReport = { ...base, status: 'installed', progress: 100 };
       } else {
@@ -578,10 +601,10 @@ export class SimulatedDevice {
         finalReport = null;
         return;
       }
-      if (finalReport.status === 'failed') {
+      if (applied.kind === 'failed') {
         this.counters.installsFailed++;
-        this.complete(offer, 'failed');
-        this.emit({ ...ref, type: 'install-failed', error: FAILURE_MESSAGE });
+        this.complete(offer, 'failed', applied.error);
+        this.emit({ ...ref, type: 'install-failed', error: applied.error });
         return;
       }
       this.counters.installsDone++;
@@ -607,30 +630,45 @@ export class SimulatedDevice {
   }
 
   /**
-   * Downloads and applies, reporting progress. `stopped`: a progress report was refused, or the
-   * attempt hung. Throws once `steps` aborts (superseded, stopped, or a cancel honoured).
+   * Checks the signature, downloads (the artifact, verified; or a simulated wait without one) and
+   * applies, reporting progress. `stopped`: a progress report was refused, or the attempt hung.
+   * Throws once `steps` aborts (superseded, stopped, or a cancel honoured).
    */
-  private async apply(
-    work: Work,
-    plan: InstallPlan,
-    steps: AbortSignal,
-  ): Promise<'applied' | 'failed' | 'stopped'> {
+  private async apply(work: Work, plan: InstallPlan, steps: AbortSignal): Promise<Applied> {
     const { offer } = work;
-    const progress = async (status: 'downloading' | 'installing', percent: number): Promise<boolean> => {
+    // Checked first, from the offer alone: nothing refused is downloaded. The download then proves
+    // the bytes are the ones whose sha256 and size were signed.
+    const signature = checkSignature(offer.patch, this.signatures);
+    if (!signature.ok) {
+      this.counters.signatureRefusals++;
+      return { kind: 'failed', error: signature.error };
+    }
+    const progress = async (
+      status: 'downloading' | 'installing',
+      percent: number,
+      bytes?: number,
+    ): Promise<boolean> => {
       const input: ReportInput = {
         deliveryId: offer.deliveryId,
         attempt: offer.attempt,
         status,
         progress: percent,
+        ...(bytes === undefined ? {} : { bytes }),
       };
       const outcome = await this.report(input, steps, offer);
       if (outcome.kind === 'aborted') steps.throwIfAborted();
       return outcome.kind === 'landed';
     };
-    if (!(await progress('downloading', 0))) return 'stopped';
-    await sleep(plan.downloadMs, undefined, { signal: steps });
+    const { artifact } = offer.patch;
+    if (!(await progress('downloading', 0, artifact ? 0 : undefined))) return { kind: 'stopped' };
+    if (artifact) {
+      const downloaded = await this.download(work, artifact, plan, steps, progress);
+      if (downloaded.kind !== 'applied') return downloaded;
+    } else {
+      await sleep(plan.downloadMs, undefined, { signal: steps });
+    }
     work.phase = 'installing';
-    if (!(await progress('installing', 50))) return 'stopped';
+    if (!(await progress('installing', 50))) return { kind: 'stopped' };
     if (plan.hangs) {
       // Stuck in the updater: nothing more is reported for this attempt (a re-offer of it, or a
       // cancel, is ignored). It stays busy until the server's ack timeout should have failed it,
@@ -641,7 +679,7 @@ export class SimulatedDevice {
       const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
       this.emit({ ...ref, type: 'install-hung', version: offer.patch.version });
       await sleep(offer.ackTimeoutMs, undefined, { signal: steps });
-      return 'stopped';
+      return { kind: 'stopped' };
     }
     if (plan.crashAtMs !== null) {
       await sleep(plan.crashAtMs, undefined, { signal: steps });
@@ -650,7 +688,91 @@ export class SimulatedDevice {
     } else {
       await sleep(plan.applyMs, undefined, { signal: steps });
     }
-    return plan.fails ? 'failed' : 'applied';
+    return plan.fails ? { kind: 'failed', error: FAILURE_MESSAGE } : { kind: 'applied' };
+  }
+
+  /**
+   * Downloads the artifact from the pod this device is connected to (with its own secret),
+   * hashing it as it streams, resuming after interruptions, with throttled `downloading` progress
+   * reports; then checks its sha256 and size. `applied` here: the bytes are the offer's.
+   */
+  private async download(
+    work: Work,
+    artifact: ArtifactRef,
+    plan: InstallPlan,
+    steps: AbortSignal,
+    progress: (status: 'downloading', percent: number, bytes: number) => Promise<boolean>,
+  ): Promise<Applied> {
+    const { offer } = work;
+    const secretOf = (): string | null => this.enrolledSecret ?? this.credentials.secretOf(this.id) ?? null;
+    if (secretOf() === null) {
+      return { kind: 'failed', error: 'download failed: no secret to authenticate with' };
+    }
+    // A refused progress report ends the download (the attempt stops, as for any refused report).
+    const refused = new AbortController();
+    const signal = AbortSignal.any([steps, refused.signal]);
+    const throttle = new ProgressThrottle(artifact.size, { intervalMs: this.options.downloadProgressMs });
+    // One progress report in flight at a time; a newer count replaces one not sent yet.
+    let queued: number | null = null;
+    let pumping = false;
+    let sending: Promise<void> = Promise.resolve();
+    const pump = async (): Promise<void> => {
+      pumping = true;
+      try {
+        while (queued !== null && !signal.aborted) {
+          const bytes = queued;
+          queued = null;
+          const percent = artifact.size === 0 ? 50 : Math.min(50, Math.floor((50 * bytes) / artifact.size));
+          try {
+            if (!(await progress('downloading', percent, bytes))) refused.abort();
+          } catch {
+            // steps aborted: the download sees it too
+          }
+        }
+      } finally {
+        pumping = false;
+      }
+    };
+    const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
+    let result: Awaited<ReturnType<typeof downloadArtifact>>;
+    try {
+      result = await downloadArtifact({
+        artifact,
+        baseUrl: () => this.connection?.url ?? this.options.urls[this.urlIndex % this.options.urls.length]!,
+        // Asked per request: a secret rotated meanwhile (4001, re-checked) is the one to use.
+        authorization: () => authorizationOf(this.id, secretOf() ?? ''),
+        signal,
+        cuts: cutOffsets(plan.downloadCuts, artifact.size),
+        backoff: this.backoff,
+        ...(this.options.downloadStallMs === undefined ? {} : { stallMs: this.options.downloadStallMs }),
+        onBytes: (received, delta) => {
+          this.counters.downloadBytes += delta;
+          if (!throttle.due(received)) return;
+          queued = received;
+          if (!pumping) sending = pump();
+        },
+        onResume: (from) => {
+          this.counters.downloadResumes++;
+          this.emit({ ...ref, type: 'download-resumed', from });
+        },
+      });
+    } catch (error) {
+      await sending;
+      steps.throwIfAborted();
+      if (refused.signal.aborted) return { kind: 'stopped' };
+      if (error instanceof DownloadError) return { kind: 'failed', error: error.message };
+      throw error;
+    }
+    // The last progress report lands before `installing` is sent.
+    await sending;
+    steps.throwIfAborted();
+    if (refused.signal.aborted) return { kind: 'stopped' };
+    const mismatch = artifactMismatch(artifact, result);
+    if (mismatch !== null) {
+      this.counters.checksumFailures++;
+      return { kind: 'failed', error: mismatch };
+    }
+    return { kind: 'applied' };
   }
 
   /** Stops on the server's request and says so; the final report to remember, or null if refused. */

@@ -21,7 +21,29 @@ describe('faults', () => {
       crashAtMs: null,
       hangs: false,
       rollsBack: false,
+      downloadCuts: [],
     });
+  });
+
+  it('cuts downloads by their rate: once, then again with even odds, at most three times', () => {
+    const faults = { ...DEFAULT_FAULTS, dropDownloadRate: 0.5 };
+    // apply, download, fail, crash, hang, rollback, drop, cut, more?, cut, more?, cut
+    const once = planInstall(faults, false, sequence(0.5, 0.5, 0.9, 0.9, 0.9, 0.9, 0.25, 0.7, 0.9));
+    expect(once.downloadCuts).toEqual([0.7]);
+    const never = planInstall(faults, false, sequence(0.5, 0.5, 0.9, 0.9, 0.9, 0.9, 0.75));
+    expect(never.downloadCuts).toEqual([]);
+    const twice = planInstall(faults, false, sequence(0.5, 0.5, 0.9, 0.9, 0.9, 0.9, 0.1, 0.8, 0.2, 0.3, 0.9));
+    expect(twice.downloadCuts).toEqual([0.3, 0.8]);
+    const many = planInstall({ ...DEFAULT_FAULTS, dropDownloadRate: 1 }, false, () => 0.1);
+    expect(many.downloadCuts).toEqual([0.1, 0.1, 0.1]);
+    expect(planInstall(DEFAULT_FAULTS, false, () => 0).downloadCuts).toEqual([]);
+    // Off: no draw taken, so a replayed sequence of draws keeps its meaning.
+    let draws = 0;
+    planInstall(DEFAULT_FAULTS, false, () => {
+      draws++;
+      return 0.5;
+    });
+    expect(draws).toBe(6);
   });
 
   it('fails and crashes by their rates, and slows slow devices', () => {
@@ -76,6 +98,7 @@ describe('faults', () => {
     expect(faultProblem({ ...DEFAULT_FAULTS, hangRate: 1.5 })).toMatch(/hangRate/);
     expect(faultProblem({ ...DEFAULT_FAULTS, rollbackRate: -0.1 })).toMatch(/rollbackRate/);
     expect(faultProblem({ ...DEFAULT_FAULTS, refuseCancelRate: 2 })).toMatch(/refuseCancelRate/);
+    expect(faultProblem({ ...DEFAULT_FAULTS, dropDownloadRate: 1.5 })).toMatch(/dropDownloadRate/);
     expect(faultProblem({ ...DEFAULT_FAULTS, rebootMs: -5 })).toMatch(/rebootMs/);
     expect(faultProblem({ ...DEFAULT_FAULTS, reboot: false, rollbackRate: 0.1 })).toMatch(/needs reboot/);
     expect(faultProblem({ ...DEFAULT_FAULTS, reboot: false })).toBeNull();

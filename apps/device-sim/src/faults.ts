@@ -50,6 +50,12 @@ export interface FaultOptions {
    * stop, e.g. it is writing flash): it carries on and reports its real outcome.
    */
   refuseCancelRate: number;
+  /**
+   * Chance, per artifact download, that the connection is cut part-way (once or more): the device
+   * resumes with a Range request and must still verify the whole file. Offers without an artifact
+   * have nothing to download.
+   */
+  dropDownloadRate: number;
 }
 
 export const DEFAULT_FAULTS: FaultOptions = {
@@ -66,6 +72,7 @@ export const DEFAULT_FAULTS: FaultOptions = {
   rebootMs: 300,
   rollbackRate: 0,
   refuseCancelRate: 0,
+  dropDownloadRate: 0,
 };
 
 /** Null if the options are usable, else what is wrong with them. */
@@ -77,6 +84,7 @@ export function faultProblem(faults: FaultOptions): string | null {
     'hangRate',
     'rollbackRate',
     'refuseCancelRate',
+    'dropDownloadRate',
   ] as const) {
     const value = faults[key];
     if (!(value >= 0 && value <= 1)) return `${key} must be between 0 and 1, got ${value}`;
@@ -108,7 +116,15 @@ export interface InstallPlan {
   hangs: boolean;
   /** The restart after a successful apply comes back on the old firmware (never with `fails` or `hangs`). */
   rollsBack: boolean;
+  /**
+   * Where an artifact download is cut (--drop-download-rate), as ascending fractions of the file
+   * in (0, 1); empty for none. Turned into byte offsets once the size is known.
+   */
+  downloadCuts: number[];
 }
+
+/** At most this many cuts in one download. */
+export const MAX_DOWNLOAD_CUTS = 3;
 
 /** ±20% jitter so a fleet does not move in lockstep. */
 function jitter(ms: number, random: Random): number {
@@ -123,7 +139,36 @@ export function planInstall(faults: FaultOptions, slow: boolean, random: Random)
   const crashAtMs = random() < faults.crashRate ? Math.floor(random() * applyMs) : null;
   const hangs = random() < faults.hangRate;
   const rollsBack = random() < faults.rollbackRate && faults.reboot && !fails && !hangs;
-  return { downloadMs, applyMs, fails, crashAtMs: hangs ? null : crashAtMs, hangs, rollsBack };
+  const downloadCuts: number[] = [];
+  // Drawn only when enabled, so the other draws keep their order (tests replay fixed sequences).
+  if (faults.dropDownloadRate > 0 && random() < faults.dropDownloadRate) {
+    // Once, and again with even odds, up to MAX_DOWNLOAD_CUTS times.
+    do downloadCuts.push(random());
+    while (downloadCuts.length < MAX_DOWNLOAD_CUTS && random() < 0.5);
+    downloadCuts.sort((a, b) => a - b);
+  }
+  return {
+    downloadMs,
+    applyMs,
+    fails,
+    crashAtMs: hangs ? null : crashAtMs,
+    hangs,
+    rollsBack,
+    downloadCuts,
+  };
+}
+
+/**
+ * The byte offsets at which to cut a download of `size` bytes: each cut leaves at least one byte
+ * received since the last one and one byte still to come, so every cut interrupts a body part-way.
+ */
+export function cutOffsets(fractions: readonly number[], size: number): number[] {
+  const offsets: number[] = [];
+  for (const fraction of fractions) {
+    const offset = Math.min(size - 1, Math.max(1, Math.floor(fraction * size)));
+    if (offset > (offsets.at(-1) ?? 0) && offset < size) offsets.push(offset);
+  }
+  return offsets;
 }
 
 /** Delay until the next network blip (exponentially distributed), or null when blips are off. */

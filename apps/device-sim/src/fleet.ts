@@ -2,6 +2,7 @@ import { type CredentialStore, Credentials } from './credentials.js';
 import { type DeviceEvent, type DeviceRecord, SimulatedDevice } from './device.js';
 import type { FaultOptions, Random } from './faults.js';
 import { deviceIdOf } from './ids.js';
+import type { SignaturePolicy } from './signatures.js';
 import { type FleetSummary, summarize } from './summary.js';
 
 export interface FleetOptions {
@@ -17,6 +18,10 @@ export interface FleetOptions {
   firmwareVersion?: string;
   labels?: Record<string, string>;
   faults?: Partial<FaultOptions>;
+  /** Trusted publisher keys, and whether every install needs a valid signature. */
+  signatures?: SignaturePolicy;
+  /** A download connection silent this long is cut and resumed (default 30s). */
+  downloadStallMs?: number;
   /** Delay between consecutive device starts, so a big fleet does not connect in the same ms. */
   staggerMs?: number;
   backoff?: { baseMs: number; maxMs: number };
@@ -57,6 +62,8 @@ export class Fleet {
           firmwareVersion: options.firmwareVersion ?? '1.0.0',
           ...(options.labels ? { labels: options.labels } : {}),
           ...(options.faults ? { faults: options.faults } : {}),
+          ...(options.signatures ? { signatures: options.signatures } : {}),
+          ...(options.downloadStallMs ? { downloadStallMs: options.downloadStallMs } : {}),
           ...(options.backoff ? { backoff: options.backoff } : {}),
           ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
           ...(options.random ? { random: options.random } : {}),

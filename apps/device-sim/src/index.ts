@@ -19,10 +19,21 @@ export {
   SimulatedDevice,
 } from './device.js';
 export {
+  artifactMismatch,
+  artifactUrl,
+  authorizationOf,
+  DownloadError,
+  type Downloaded,
+  type DownloadOptions,
+  downloadArtifact,
+} from './download.js';
+export {
+  cutOffsets,
   DEFAULT_FAULTS,
   type FaultOptions,
   faultProblem,
   type InstallPlan,
+  MAX_DOWNLOAD_CUTS,
   nextBlipMs,
   planInstall,
   type Random,
@@ -41,11 +52,23 @@ export {
   rejectionOfFrame,
 } from './outcome.js';
 export { formatEvent, formatRejections, Reporter, type ReporterOptions } from './output.js';
+export { ProgressThrottle } from './progress.js';
+export {
+  checkSignature,
+  loadTrustedKeys,
+  manifestOf,
+  NO_SIGNATURE_POLICY,
+  type SignatureCheck,
+  type SignaturePolicy,
+  type SignatureResult,
+  TrustedKeyError,
+} from './signatures.js';
 export {
   type DeviceCounters,
   type DeviceSnapshot,
   emptyCounters,
   type FleetSummary,
+  formatBytes,
   formatSummaryLine,
   summarize,
 } from './summary.js';

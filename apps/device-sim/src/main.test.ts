@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSigningKeys, signManifest } from '@camfleet/client';
 import { startSim } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeFleet, FakePod } from './testing/fake-pod.js';
@@ -100,5 +102,59 @@ describe('device-sim process', () => {
     const bad = await sim(['--credentials', broken, '--enroll-token', TOKEN]);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/"a" is not a non-empty string/) });
     expect((await sim([])).code).toBe(2);
+  });
+
+  it('downloads and verifies artifacts, refusing what no trusted key signed (--require-signature)', async () => {
+    const key = generateSigningKeys();
+    const keyFile = join(dir, 'publisher.pub.pem');
+    await writeFile(keyFile, key.publicKeyPem);
+    const file = join(dir, 'signed.json');
+    const summary = join(dir, 'signed-summary.json');
+    await writeFile(
+      file,
+      JSON.stringify({ 'sig-0001': fake.provision('sig-0001'), 'sig-0002': fake.provision('sig-0002') }),
+    );
+    const artifact = fake.addArtifact(randomBytes(256 * 1024));
+    const signature = signManifest({ name: 'fw', version: '3.0.0', ...artifact }, key.privateKeyPem);
+    fake.offer('sig-0001', 'del-signed', 1, '3.0.0', { name: 'fw', artifact, signature });
+    fake.offer('sig-0002', 'del-unsigned', 1, '3.0.0', { name: 'fw', artifact });
+    const args = ['--prefix', 'sig', '--devices', '2', '--credentials', file, '--summary', summary];
+    const result = await sim([
+      ...args,
+      '--trusted-keys',
+      keyFile,
+      '--require-signature',
+      '--drop-download-rate',
+      '1',
+      '--apply-ms',
+      '10',
+      '--exit-when-idle',
+      '500ms',
+    ]);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(await json(summary)).toMatchObject({
+      installsDone: 1,
+      installsFailed: 1,
+      signatureRefusals: 1,
+      checksumFailures: 0,
+      firmware: { '3.0.0': 1, '1.0.0': 1 },
+    });
+    const { downloadBytes, downloadResumes } = await json(summary);
+    expect(downloadBytes).toBeGreaterThanOrEqual(artifact.size);
+    expect(downloadResumes).toBeGreaterThanOrEqual(1);
+    expect(fake.reportsOf('del-unsigned')).toMatchObject([{ status: 'failed', error: 'signature unsigned' }]);
+  });
+
+  it('exits 2 for a trusted key it cannot use', async () => {
+    const privateFile = join(dir, 'private.pem');
+    await writeFile(privateFile, generateSigningKeys().privateKeyPem);
+    const base = ['--enroll-token', TOKEN, '--trusted-keys'];
+    const missing = await sim([...base, join(dir, 'nope.pem')]);
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringMatching(/--trusted-keys .*nope\.pem/) });
+    const priv = await sim([...base, privateFile]);
+    expect(priv).toMatchObject({ code: 2, stderr: expect.stringMatching(/a private key/) });
+    const garbage = join(dir, 'garbage.pem');
+    await writeFile(garbage, 'not a key');
+    expect((await sim([...base, garbage])).stderr).toMatch(/not a PEM public key/);
   });
 });

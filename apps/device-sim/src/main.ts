@@ -4,6 +4,7 @@ import { Credentials, CredentialsFileError } from './credentials.js';
 import { Fleet } from './fleet.js';
 import { IdleTracker } from './idle.js';
 import { formatRejections, Reporter } from './output.js';
+import { loadTrustedKeys, TrustedKeyError } from './signatures.js';
 
 async function main(): Promise<number> {
   const parsed = parseCli(process.argv.slice(2), process.env);
@@ -24,6 +25,14 @@ async function main(): Promise<number> {
     process.stderr.write(`error: --credentials ${error.message}\n`);
     return EXIT_BAD_FLAGS;
   }
+  let trustedKeys: string[];
+  try {
+    trustedKeys = await loadTrustedKeys(options.trustedKeyFiles);
+  } catch (error) {
+    if (!(error instanceof TrustedKeyError)) throw error;
+    process.stderr.write(`error: --trusted-keys ${error.message}\n`);
+    return EXIT_BAD_FLAGS;
+  }
   const reporter = new Reporter({
     live: process.stdout.isTTY === true,
     quiet: options.quiet,
@@ -42,6 +51,7 @@ async function main(): Promise<number> {
     firmwareVersion: options.firmware,
     labels: options.labels,
     faults: options.faults,
+    signatures: { trustedKeys, requireSignature: options.requireSignature },
     staggerMs: options.staggerMs,
     onEvent: (event) => {
       // Work is offers, installs and reports; connection churn (blips, crashes) is not.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatEvent, formatRejections, Reporter } from './output.js';
-import { emptyCounters, formatSummaryLine, summarize } from './summary.js';
+import { emptyCounters, formatBytes, formatSummaryLine, summarize } from './summary.js';
 
 describe('summarize', () => {
   it('sums device counters and counts states', () => {
@@ -53,6 +53,35 @@ describe('summarize', () => {
       cancelsRefused: 0,
       cancelsIgnored: 6,
     });
+  });
+});
+
+describe('downloads and signatures in the summary', () => {
+  it('sums the download counters and shows them when there were any', () => {
+    const counters = {
+      ...emptyCounters(),
+      downloadBytes: 1536,
+      downloadResumes: 2,
+      checksumFailures: 1,
+      signatureRefusals: 3,
+    };
+    const one = { counters, connected: true, rejected: false, firmwareVersion: '1.0' };
+    const summary = summarize([one, one]);
+    expect(summary).toMatchObject({
+      downloadBytes: 3072,
+      downloadResumes: 4,
+      checksumFailures: 2,
+      signatureRefusals: 6,
+    });
+    expect(formatSummaryLine(summary)).toMatch(
+      /downloaded 3\.0 KiB \(4 resumed\) · 2 checksum failures · 6 signature refusals/,
+    );
+    expect(formatSummaryLine(summarize([]))).not.toMatch(/downloaded|checksum|signature/);
+    expect([formatBytes(0), formatBytes(1023), formatBytes(5 * 1024 ** 3)]).toEqual([
+      '0 B',
+      '1023 B',
+      '5.0 GiB',
+    ]);
   });
 });
 

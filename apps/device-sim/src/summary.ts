@@ -42,6 +42,14 @@ export interface DeviceCounters {
   enrollments: number;
   /** Sessions closed by the server for a newer connection of the same device (4002): stopped for good. */
   replaced: number;
+  /** Artifact downloads resumed (a `Range` request after an interruption). */
+  downloadResumes: number;
+  /** Artifact bytes received, all downloads and retransmissions included. */
+  downloadBytes: number;
+  /** Downloads whose bytes did not match the offer's sha256 or size: reported `failed`. */
+  checksumFailures: number;
+  /** Offers refused for their signature (--trusted-keys, --require-signature): reported `failed`. */
+  signatureRefusals: number;
 }
 
 export interface FleetSummary extends DeviceCounters {
@@ -74,6 +82,10 @@ export function emptyCounters(): DeviceCounters {
     crashes: 0,
     enrollments: 0,
     replaced: 0,
+    downloadResumes: 0,
+    downloadBytes: 0,
+    checksumFailures: 0,
+    signatureRefusals: 0,
   };
 }
 
@@ -116,10 +128,27 @@ export function formatSummaryLine(s: FleetSummary): string {
   if (s.cancelsAccepted + s.cancelsRefused > 0) {
     parts.push(`cancels ${s.cancelsAccepted} honoured, ${s.cancelsRefused} refused`);
   }
+  if (s.downloadBytes > 0 || s.downloadResumes > 0) {
+    parts.push(`downloaded ${formatBytes(s.downloadBytes)} (${s.downloadResumes} resumed)`);
+  }
+  if (s.checksumFailures > 0) parts.push(`${s.checksumFailures} checksum failures`);
+  if (s.signatureRefusals > 0) parts.push(`${s.signatureRefusals} signature refusals`);
   if (s.reportsRejected > 0) parts.push(`${s.reportsRejected} reports rejected`);
   if (s.reconnects > 0) parts.push(`${s.reconnects} reconnects`);
   if (s.enrollments > 0) parts.push(`${s.enrollments} enrolled`);
   if (s.replaced > 0) parts.push(`${s.replaced} replaced`);
   if (s.rejectedDevices > 0) parts.push(`${s.rejectedDevices} rejected`);
   return parts.join(' · ');
+}
+
+/** 1536 → `1.5 KiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

@@ -1,7 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  type ArtifactRef,
   appRouter,
   type ConnectionRef,
   type Device,
@@ -74,6 +75,20 @@ const absent = (): never => {
   throw new FleetError('UNAVAILABLE', 'not in the test pod');
 };
 
+/** An artifact request the test pods answered. */
+export interface ArtifactRequest {
+  method: string;
+  sha256: string;
+  /** The device the Authorization header named (whether or not its secret was right). */
+  deviceId: string | null;
+  range: string | null;
+  ifRange: string | null;
+  status: number;
+  /** Body bytes written (before a cut, if one). */
+  sent: number;
+  cut: boolean;
+}
+
 /** How a connection was answered. */
 export interface Admission {
   deviceId: string | null;
@@ -113,6 +128,18 @@ export class FakeFleet implements FleetService {
   reportFailure: { code: FleetErrorCode; message: string } | null = null;
   /** The ack timeout new offers carry. */
   ackTimeoutMs = 60_000;
+  /** Artifact bytes the test pods serve at `/artifacts/<sha256>`, by sha256. */
+  readonly artifacts = new Map<string, Buffer>();
+  /** Every artifact request, as answered. */
+  readonly artifactRequests: ArtifactRequest[] = [];
+  /** Cut the connection after this many body bytes, one entry per upcoming GET (a queue). */
+  readonly cutDownloads: number[] = [];
+  /** Then: send this many body bytes and go silent, connection left open (a queue, after cutDownloads). */
+  readonly stallDownloads: number[] = [];
+  /** Serve tampered bytes: the same length, one byte flipped (in the middle of the file). */
+  tamperDownloads = false;
+  /** Answer range requests with the whole file (200), as a server without range support. */
+  ignoreRanges = false;
   private seq = 0;
 
   /** `enrollToken` is the enrollment token the pods accept. */
@@ -204,14 +231,37 @@ export class FakeFleet implements FleetService {
     return { deviceId, secret };
   }
 
-  /** Offers attempt `attempt` of delivery `deliveryId` to a device, live if it is subscribed. */
-  offer(deviceId: string, deliveryId: string, attempt = 1, version = '2.0.0'): Offer {
+  /** Stores bytes to serve; returns the artifact reference an offer carries. */
+  addArtifact(bytes: Buffer): ArtifactRef {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    this.artifacts.set(sha256, bytes);
+    return { sha256, size: bytes.length, url: `/artifacts/${sha256}` };
+  }
+
+  /**
+   * Offers attempt `attempt` of delivery `deliveryId` to a device, live if it is subscribed.
+   * `patch`: the patch's name (default `patch`), artifact and signature (default none).
+   */
+  offer(
+    deviceId: string,
+    deliveryId: string,
+    attempt = 1,
+    version = '2.0.0',
+    patch: Partial<Pick<Offer['patch'], 'name' | 'artifact' | 'signature'>> = {},
+  ): Offer {
     const offer: Offer = {
       offerId: `off-${++this.seq}`,
       deliveryId,
       rolloutId: 'ro_test',
       attempt,
-      patch: { id: 'pat_test', name: 'patch', version, notes: '', artifact: null },
+      patch: {
+        id: 'pat_test',
+        name: patch.name ?? 'patch',
+        version,
+        notes: '',
+        artifact: patch.artifact ?? null,
+        signature: patch.signature ?? null,
+      },
       ackTimeoutMs: this.ackTimeoutMs,
       deadlineAt: Date.now() + 60_000,
     };
@@ -345,6 +395,7 @@ export class FakeFleet implements FleetService {
   readonly publishPatch = absent;
   readonly listPatches = absent;
   readonly getPatch = absent;
+  readonly deletePatch = absent;
   readonly createRollout = absent;
   readonly listRollouts = absent;
   readonly getRollout = absent;
@@ -373,6 +424,88 @@ export class FakeFleet implements FleetService {
   private push(deviceId: string, event: DeviceEvent): void {
     for (const subscriber of this.subscribers) if (subscriber.deviceId === deviceId) subscriber.push(event);
   }
+
+  /**
+   * A test double of the pod's artifact endpoint: `GET|HEAD /artifacts/<sha256>` with
+   * `Authorization: Device <id>:<secret>`, for a device whose open attempt offers that artifact
+   * (403 for anything else); `Range: bytes=<from>-` → 206 + Content-Range, unless `If-Range` names
+   * another ETag (then the whole file, 200); ETag `"<sha256>"`. Cuts and tampering per the switches.
+   */
+  serveArtifact(req: IncomingMessage, res: ServerResponse, sha256: string): void {
+    const auth = /^Device ([^:\s]+):(\S+)$/.exec(req.headers.authorization ?? '');
+    const deviceId = auth?.[1] ?? null;
+    const entry: ArtifactRequest = {
+      method: req.method ?? '',
+      sha256,
+      deviceId,
+      range: req.headers.range ?? null,
+      ifRange: typeof req.headers['if-range'] === 'string' ? req.headers['if-range'] : null,
+      status: 0,
+      sent: 0,
+      cut: false,
+    };
+    this.artifactRequests.push(entry);
+    const answer = (status: number, headers: Record<string, string | number> = {}): void => {
+      entry.status = status;
+      res.writeHead(status, headers);
+    };
+    const stored = this.artifacts.get(sha256);
+    const allowed =
+      auth !== null &&
+      this.secrets.get(auth[1]!) === auth[2] &&
+      [...this.deliveries.values()].some(
+        (d) =>
+          d.deviceId === auth[1] &&
+          !d.over &&
+          ['offered', 'downloading', 'installing'].includes(d.state) &&
+          d.offer.patch.artifact?.sha256 === sha256,
+      );
+    if (!allowed || stored === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      answer(403);
+      res.end();
+      return;
+    }
+    let bytes = stored;
+    if (this.tamperDownloads && bytes.length > 0) {
+      bytes = Buffer.from(stored);
+      bytes[bytes.length >> 1]! ^= 0xff;
+    }
+    const etag = `"${sha256}"`;
+    const range = /^bytes=(\d+)-$/.exec(entry.range ?? '');
+    const honoured =
+      range !== null && !this.ignoreRanges && (entry.ifRange === null || entry.ifRange === etag);
+    const from = honoured ? Number(range[1]) : 0;
+    const common = { etag, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
+    if (from > 0 && from >= bytes.length) {
+      answer(416, { ...common, 'content-range': `bytes */${bytes.length}` });
+      res.end();
+      return;
+    }
+    const body = bytes.subarray(from);
+    answer(honoured ? 206 : 200, {
+      ...common,
+      'content-length': body.length,
+      ...(honoured ? { 'content-range': `bytes ${from}-${bytes.length - 1}/${bytes.length}` } : {}),
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const cutAfter = this.cutDownloads.shift();
+    const stallAfter = cutAfter === undefined ? this.stallDownloads.shift() : undefined;
+    const partial = cutAfter ?? stallAfter;
+    if (partial !== undefined && partial < body.length) {
+      // Part of the body, then the connection goes (the client sees a body cut short), or stalls.
+      entry.sent = partial;
+      entry.cut = cutAfter !== undefined;
+      res.write(body.subarray(0, partial), () => {
+        if (cutAfter !== undefined) res.socket?.destroy();
+      });
+      return;
+    }
+    entry.sent = body.length;
+    res.end(body);
+  }
 }
 
 /** One test pod: an HTTP server with tRPC's WebSocket endpoint at /trpc, authenticating devices. */
@@ -389,7 +522,11 @@ export class FakePod {
   ) {}
 
   static async start(fleet: FakeFleet, port = 0): Promise<FakePod> {
-    const http = createServer((_req, res) => res.writeHead(404).end());
+    const http = createServer((req, res) => {
+      const artifact = /^\/artifacts\/([a-f0-9]{64})$/.exec(req.url ?? '');
+      if (artifact) fleet.serveArtifact(req, res, artifact[1]!);
+      else res.writeHead(404).end();
+    });
     const wss = new WebSocketServer({ server: http, path: '/trpc' });
     const handler = applyWSSHandler({
       wss,
@@ -426,6 +563,8 @@ export class FakePod {
   async close(): Promise<void> {
     this.dropAll();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    // Stalled artifact downloads included.
+    this.http.closeAllConnections();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
 }
