@@ -1,0 +1,47 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+
+const suite = scriptDriverPerTest('pt');
+let pod: ScriptDriver;
+beforeEach(() => {
+  pod = suite.pod();
+});
+
+describe('patch lifecycle', () => {
+  it('shows the rollouts using a patch, and refuses to delete it while one is live', async () => {
+    const patch = await pod.publish();
+    const rollout = await pod.rollout(patch.id);
+    const detail = await pod.fleet.getPatch(patch.id);
+    expect(detail.rollouts).toEqual([{ id: rollout.id, status: 'active' }]);
+    await expect(pod.fleet.deletePatch(patch.id, 'ops')).rejects.toThrow(
+      `used by live rollout ${rollout.id}`,
+    );
+    expect((await pod.fleet.getPatch(patch.id)).id).toBe(patch.id);
+
+    await pod.fleet.cancelRollout(rollout.id, 'ops');
+    expect(await pod.fleet.deletePatch(patch.id, 'ops')).toEqual({ patchId: patch.id, deleted: true });
+    await expect(pod.fleet.getPatch(patch.id)).rejects.toThrow('no patch');
+    // Its name and version are free again.
+    expect(
+      (await pod.fleet.publishPatch({ name: 'fw', version: patch.version, notes: '' }, 'ops')).version,
+    ).toBe(patch.version);
+  });
+
+  it('refuses an artifact that was never uploaded, and a signature without an artifact', async () => {
+    const sha256 = 'c'.repeat(64);
+    await expect(
+      pod.fleet.publishPatch({ name: 'fw', version: '9', notes: '', artifact: { sha256, size: 3 } }, 'ops'),
+    ).rejects.toThrow(/upload it first/);
+    await expect(
+      pod.fleet.publishPatch(
+        {
+          name: 'fw',
+          version: '9',
+          notes: '',
+          signature: { keyId: 'a'.repeat(16), value: `${'A'.repeat(86)}==` },
+        },
+        'ops',
+      ),
+    ).rejects.toThrow(/needs an artifact/);
+  });
+});
