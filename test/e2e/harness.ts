@@ -12,6 +12,7 @@ import {
   TEST_TOKENS,
   waitFor,
 } from '@camfleet/test-support';
+import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 
 /** The simulator's --summary document (the fields these tests read). */
@@ -153,6 +154,16 @@ export class TestFleet {
       },
       { timeoutMs, what: `rollout ${rolloutId} to settle` },
     );
+  }
+
+  /** Pod instances holding a presence lease in Redis right now. */
+  async redisLeases(): Promise<string[]> {
+    const redis = new Redis(this.redis.url, { protocol: 2 });
+    try {
+      return await redis.zrange('cf:{g}:nodes', 0, '-1');
+    } finally {
+      redis.disconnect();
+    }
   }
 
   async down(): Promise<void> {

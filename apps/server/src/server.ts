@@ -105,6 +105,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const auth = new Authenticator(redis, keys, fleet.access, adminTokens, config.enrollToken);
   const artifacts = new ArtifactHttp({ auth, fleet, storage, maxBytes: config.artifactMaxBytes, log });
   let ready = true;
+  let draining = false;
 
   const trpcHttp = createHTTPHandler({
     router: appRouter,
@@ -127,6 +128,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       const ok = ready && redisClients.every((client) => client.status === 'ready');
       return sendJson(res, ok ? 200 : 503, { ready: ok, redis: redis.status });
     }
+    // Draining: requests in progress finish, new ones go to another pod.
+    if (draining) return sendJson(res, 503, { error: 'shutting down' }, { connection: 'close' });
     if (path.startsWith('/trpc/')) return void trpcHttp(req, res);
     if (ArtifactHttp.matches(path)) return void artifacts.handle(req, res);
     sendJson(res, 404, { error: 'not found' });
@@ -141,8 +144,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
 
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: MAX_MESSAGE_BYTES });
-  wss.on('connection', (ws) => connections.guard(ws));
-  const wsHandler = applyWSSHandler({
+  wss.on('connection', (ws) => {
+    if (draining) return ws.close(1012, 'shutting down');
+    connections.guard(ws);
+  });
+  applyWSSHandler({
     wss,
     router: appRouter,
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
@@ -185,7 +191,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const close = () => {
     closing ??= (async () => {
       ready = false;
-      wsHandler.broadcastReconnectNotification();
+      draining = true;
+      // Tell connected clients to reconnect elsewhere, spread over a short window: no thundering herd.
+      const clients = [...wss.clients];
+      const spreadMs = Math.min(config.shutdownGraceMs / 2, 2_000);
+      clients.forEach((ws, i) => {
+        setTimeout(() => ws.send(RECONNECT), (i / Math.max(clients.length, 1)) * spreadMs).unref();
+      });
       await waitUntil(() => wss.clients.size === 0, config.shutdownGraceMs);
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
@@ -207,8 +219,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   return { url, instance, fleet, close };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+/** tRPC's reconnect notification: the client opens a new connection (to another pod). */
+const RECONNECT = JSON.stringify({ id: null, method: 'reconnect' });
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 
