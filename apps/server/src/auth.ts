@@ -26,8 +26,16 @@ export interface DeviceAuth {
   previous: { node: string; connectionId: string } | null;
 }
 
-// One answer for every credential failure: no oracle for which device ids exist.
-const refused = (): TRPCError => new TRPCError({ code: 'UNAUTHORIZED', message: 'credentials refused' });
+/**
+ * One answer for every credential failure: no oracle for which device ids exist. The `reason` is
+ * for the pod's own log only; it never reaches the client and never holds a secret.
+ */
+export class CredentialsRefused extends TRPCError {
+  constructor(readonly reason: string) {
+    super({ code: 'UNAUTHORIZED', message: 'credentials refused' });
+  }
+}
+const refused = (reason: string): CredentialsRefused => new CredentialsRefused(reason);
 
 /**
  * Checks credentials. Every secret is compared as a SHA-256 digest in constant time; none is kept
@@ -89,14 +97,15 @@ export class Authenticator {
   async fromConnectionParams(
     params: Readonly<Record<string, string | undefined>> | null,
   ): Promise<DeviceAuth> {
-    if (!params) throw refused();
+    if (!params) throw refused('no connection params');
     if (params.deviceId === undefined) {
       const principal = await this.admin(params.token);
-      if (!principal) throw refused();
+      if (!principal)
+        throw refused(params.token ? 'admin token unknown, expired or revoked' : 'no credentials');
       return { principal, previous: null };
     }
     const id = DeviceId.safeParse(params.deviceId);
-    if (!id.success) throw refused();
+    if (!id.success) throw refused('malformed device id');
     const deviceId = id.data;
     const [stored, revoked, node, conn] = await this.redis.hmget(
       this.keys.device(deviceId),
@@ -106,21 +115,24 @@ export class Authenticator {
       'conn',
     );
     if (params.secret !== undefined) {
-      if (!stored || revoked === '1' || !sameDigest(sha256(params.secret), stored)) throw refused();
+      if (!stored) throw refused('device not enrolled');
+      if (revoked === '1') throw refused('device credential revoked');
+      if (!sameDigest(sha256(params.secret), stored)) throw refused('wrong device secret');
       return {
         principal: { kind: 'device', deviceId },
         previous: node && conn ? { node, connectionId: conn } : null,
       };
     }
     const enrollToken = params.enrollToken ?? params.token;
-    if (enrollToken === undefined || stored || revoked === '1') throw refused();
+    if (enrollToken === undefined) throw refused('no device secret or enrollment token');
+    if (stored || revoked === '1') throw refused('enrollment of an already enrolled device');
     const digest = sha256(enrollToken);
     if (this.enrollDigest && sameDigest(digest, this.enrollDigest)) {
       return { principal: { kind: 'enrollee', deviceId, enrollTokenId: null }, previous: null };
     }
     const tokenId = parseIssuedToken(enrollToken, 'cfe');
     const record = tokenId ? await this.access.tokenRecord(this.keys.enrollToken(tokenId)) : null;
-    if (!record || !sameDigest(digest, record.hash)) throw refused();
+    if (!record || !sameDigest(digest, record.hash)) throw refused('unknown enrollment token');
     return { principal: { kind: 'enrollee', deviceId, enrollTokenId: tokenId }, previous: null };
   }
 }

@@ -1,8 +1,13 @@
+import { DeviceId, type Principal } from '@camfleet/contracts';
+import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
+import { CredentialsRefused } from './auth.js';
 
 export interface ConnectionLimits {
   messagesPerSecond: number;
   maxBufferedBytes: number;
+  /** Connection logs carry the connectionId (and deviceId); debug for open/close, info for refusals. */
+  log: Logger;
 }
 
 /** WebSocket close codes camfleet uses; clients act on them. */
@@ -21,10 +26,19 @@ export const CLOSE = {
  * (a client that never reads is dropped instead of growing the pod's memory).
  */
 export class Connections {
-  private readonly byId = new Map<string, { ws: WebSocket; deviceId: string | null }>();
+  private readonly byId = new Map<
+    string,
+    { ws: WebSocket; deviceId: string | null; kind: Principal['kind'] }
+  >();
   private readonly byDevice = new Map<string, Set<string>>();
+  /** Each added socket's logger, carrying its connectionId (and deviceId). */
+  private readonly loggers = new WeakMap<WebSocket, Logger>();
 
-  constructor(private readonly limits: ConnectionLimits) {}
+  private readonly log: Logger;
+
+  constructor(private readonly limits: ConnectionLimits) {
+    this.log = limits.log;
+  }
 
   /** Applies the limits to a fresh socket, before anything is read from it. */
   guard(ws: WebSocket): void {
@@ -39,12 +53,18 @@ export class Connections {
       refilled = now;
       tokens -= 1;
       if (tokens < 0 && ws.readyState === ws.OPEN) {
-        ws.close(CLOSE.policy, `more than ${this.limits.messagesPerSecond} messages per second`);
+        const reason = `more than ${this.limits.messagesPerSecond} messages per second`;
+        (this.loggers.get(ws) ?? this.log).info({ reason }, 'connection dropped');
+        ws.close(CLOSE.policy, reason);
       }
     });
     const send = ws.send.bind(ws);
     ws.send = ((data: Parameters<WebSocket['send']>[0], ...rest: unknown[]) => {
       if (ws.bufferedAmount > this.limits.maxBufferedBytes) {
+        if (ws.readyState === ws.OPEN) {
+          const reason = `more than ${this.limits.maxBufferedBytes} unsent bytes`;
+          (this.loggers.get(ws) ?? this.log).info({ reason }, 'connection dropped');
+        }
         ws.terminate();
         return;
       }
@@ -52,14 +72,55 @@ export class Connections {
     }) as WebSocket['send'];
   }
 
-  add(connectionId: string, ws: WebSocket, deviceId: string | null): void {
-    this.byId.set(connectionId, { ws, deviceId });
+  /** An authenticated connection; a device's is found again by its device id. */
+  add(connectionId: string, ws: WebSocket, principal: Principal): void {
+    const kind = principal.kind;
+    const deviceId = kind === 'device' ? principal.deviceId : null;
+    this.byId.set(connectionId, { ws, deviceId, kind });
     if (deviceId) {
       const set = this.byDevice.get(deviceId) ?? new Set<string>();
       set.add(connectionId);
       this.byDevice.set(deviceId, set);
     }
-    ws.once('close', () => this.remove(connectionId));
+    // Ids only: the device (or enrollee) id, an admin token's name; never what was presented.
+    const log = this.log.child({
+      connectionId,
+      ...(kind === 'device' || kind === 'enrollee' ? { deviceId: principal.deviceId } : {}),
+      ...(kind === 'admin' ? { admin: principal.name } : {}),
+    });
+    this.loggers.set(ws, log);
+    log.debug({ kind }, 'connection opened');
+    ws.once('close', (code: number, reason: Buffer) => {
+      log.debug({ kind, code, reason: reason.toString() }, 'connection closed');
+      this.remove(connectionId);
+    });
+  }
+
+  /**
+   * Logs a connection whose credentials were refused: the reason and the claimed device id, never
+   * what was presented as a secret or token.
+   */
+  refused(
+    connectionId: string,
+    params: Readonly<Record<string, string | undefined>> | null,
+    error: unknown,
+  ): void {
+    const claimed = DeviceId.safeParse(params?.deviceId);
+    const fields = { connectionId, ...(claimed.success ? { deviceId: claimed.data } : {}) };
+    if (error instanceof CredentialsRefused)
+      this.log.info({ ...fields, reason: error.reason }, 'connection refused');
+    else
+      this.log.warn(
+        { ...fields, err: error instanceof Error ? error.message : String(error) },
+        'connection not authenticated',
+      );
+  }
+
+  /** Open authenticated connections by principal kind. */
+  countByKind(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const { kind } of this.byId.values()) counts[kind] = (counts[kind] ?? 0) + 1;
+    return counts;
   }
 
   private remove(connectionId: string): void {

@@ -16,8 +16,10 @@ import { sha256 } from './fleet/access.js';
 import { Background } from './fleet/background.js';
 import { HintBus } from './fleet/hints.js';
 import { RedisFleetService } from './fleet/redis-fleet.js';
+import { Metrics } from './metrics.js';
+import { readLiveDeliveries } from './observability/live-deliveries.js';
 import { KeySpace } from './redis/keys.js';
-import { defineScripts, preloadScripts } from './redis/scripts.js';
+import { defineScripts, observeScripts, preloadScripts } from './redis/scripts.js';
 
 /**
  * Largest WebSocket frame or tRPC HTTP body a client may send: every procedure input is small.
@@ -47,6 +49,8 @@ function redisClient(url: string, name: string): Redis {
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const instance = `${config.nodeId}.${randomBytes(3).toString('hex')}`;
   const keys = new KeySpace(config.keyPrefix);
+  // One registry per pod (never prom-client's global one): pods in one process keep apart.
+  const metrics = new Metrics({ defaultMetrics: true });
   const redis = redisClient(config.redisUrl, `camfleet:${instance}`);
   const subscriber = redisClient(config.redisUrl, `camfleet:${instance}:hints`);
   // Artifact chunks get a connection of their own: bulk transfers never queue ahead of state changes.
@@ -54,19 +58,28 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     config.artifactStore === 'redis' ? redisClient(config.redisUrl, `camfleet:${instance}:artifacts`) : null;
   const redisClients = [redis, subscriber, ...(artifactRedis ? [artifactRedis] : [])];
   defineScripts(redis);
+  observeScripts(redis, metrics.observeScript);
   for (const client of redisClients) {
     client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   }
   await preloadScripts(redis);
 
-  const fleet = new RedisFleetService({ redis, keys, instance, log, hintGraceMs: config.hintGraceMs });
+  const fleet = new RedisFleetService({
+    redis,
+    keys,
+    instance,
+    log,
+    hintGraceMs: config.hintGraceMs,
+    metrics,
+  });
   const storage = await openArtifactStorage(config, artifactRedis);
   fleet.attachStorage(storage);
   const connections = new Connections({
     messagesPerSecond: config.wsMessagesPerSecond,
     maxBufferedBytes: config.wsMaxBufferedBytes,
+    log,
   });
-  const hints = new HintBus(subscriber, redis, keys, instance, {
+  const hints = new HintBus(subscriber, redis, keys, instance, metrics, {
     devices: (ids) => {
       for (const id of ids) void fleet.devices.evaluate(id);
     },
@@ -89,12 +102,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     hints,
     instance,
     log,
+    metrics,
     sweepIntervalMs: config.sweepIntervalMs,
     leaseMs: config.leaseMs,
     hintGraceMs: config.hintGraceMs,
   });
   await background.heartbeat();
   background.start();
+  metrics.bind({
+    sessions: () => fleet.devices.sessions.size,
+    connections: () => connections.countByKind(),
+    liveDeliveries: () => readLiveDeliveries(redis, keys, fleet.rollouts),
+  });
 
   const adminTokens = [
     ...(config.adminToken
@@ -116,8 +135,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       fleet,
       connection: null,
     }),
-    onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error, path }, 'request failed');
+    onError: ({ error, path, req }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') {
+        log.error({ err: error, path, url: (req.url ?? '').split('?')[0] }, 'request failed');
+      }
     },
   });
 
@@ -128,6 +149,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       const ok = ready && redisClients.every((client) => client.status === 'ready');
       return sendJson(res, ok ? 200 : 503, { ready: ok, redis: redis.status });
     }
+    if (path === '/metrics') return void sendMetrics(res, metrics, log);
     // Draining: requests in progress finish, new ones go to another pod.
     if (draining) return sendJson(res, 503, { error: 'shutting down' }, { connection: 'close' });
     if (path.startsWith('/trpc/')) return void trpcHttp(req, res);
@@ -153,13 +175,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     router: appRouter,
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
     createContext: async ({ res, info }): Promise<FleetContext> => {
-      const { principal, previous } = await auth.fromConnectionParams(info.connectionParams);
-      const connection = {
-        connectionId: randomUUID(),
-        subscriptions: { open: 0, max: config.wsMaxSubscriptions },
-      };
+      const connectionId = randomUUID();
+      const { principal, previous } = await auth
+        .fromConnectionParams(info.connectionParams)
+        .catch((error: unknown) => {
+          connections.refused(connectionId, info.connectionParams, error);
+          throw error;
+        });
+      const connection = { connectionId, subscriptions: { open: 0, max: config.wsMaxSubscriptions } };
       const deviceId = principal.kind === 'device' ? principal.deviceId : null;
-      connections.add(connection.connectionId, res, deviceId);
+      connections.add(connection.connectionId, res, principal);
       if (deviceId) {
         // One connection per device: the newest wins, an older one (here or on another pod) is closed.
         connections.closeDevice(
@@ -177,8 +202,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       }
       return { principal, fleet, connection };
     },
-    onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error, path }, 'ws request failed');
+    onError: ({ error, path, ctx }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') {
+        log.error({ err: error, path, connectionId: ctx?.connection?.connectionId }, 'ws request failed');
+      }
     },
   });
 
@@ -217,6 +244,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   };
 
   return { url, instance, fleet, close };
+}
+
+/** Prometheus text exposition of this pod's registry. */
+async function sendMetrics(res: ServerResponse, metrics: Metrics, log: Logger): Promise<void> {
+  try {
+    const body = await metrics.render();
+    res.writeHead(200, { 'content-type': metrics.contentType });
+    res.end(body);
+  } catch (error) {
+    log.error({ err: error, url: '/metrics' }, 'metrics not rendered');
+    sendJson(res, 500, { error: 'metrics unavailable' });
+  }
 }
 
 /** tRPC's reconnect notification: the client opens a new connection (to another pod). */

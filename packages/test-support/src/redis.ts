@@ -88,6 +88,13 @@ export class RedisServer {
     this.process = null;
   }
 
+  /** Freezes Redis (SIGSTOP) for a while, then lets it go on: a stalled server, not a dead one. */
+  async pause(ms: number): Promise<void> {
+    this.process?.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    this.process?.kill('SIGCONT');
+  }
+
   /** Same port, same directory: what a restarted Redis pod with a persistent volume looks like. */
   async restart(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     await this.stop(signal);

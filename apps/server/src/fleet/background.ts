@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
 import { ALL_BUCKETS, type KeySpace } from '../redis/keys.js';
 import { queueScript, runScript } from '../redis/scripts.js';
 import { throwPipelineErrors } from './deps.js';
@@ -13,12 +14,15 @@ export interface BackgroundOptions {
   hints: HintBus;
   instance: string;
   log: Logger;
+  metrics: Metrics;
   sweepIntervalMs: number;
   leaseMs: number;
   hintGraceMs: number;
 }
 
 const SWEEP_BATCH = 1000;
+/** deadline_sweep's reply: hints, slots to release, finished rollouts, [claimed, timeouts, retries]. */
+type SweepReply = [string[], string[], string[], [number, number, number]];
 /** A rollout still marked attaching after this long lost the pod that created it. */
 const ATTACH_STALL_MS = 10_000;
 
@@ -59,9 +63,11 @@ export class Background {
   /** Runs `work` every `intervalMs`, never overlapping itself; `work` returning true reruns at once. */
   private loop(name: string, intervalMs: number, work: () => Promise<boolean | undefined>): void {
     const pass = async (): Promise<boolean> => {
+      this.o.metrics.reconcileRuns.inc({ loop: name });
       try {
         return (await work()) === true;
       } catch (error) {
+        this.o.metrics.reconcileErrors.inc({ loop: name });
         if (!this.stopped) this.o.log.warn({ err: error, loop: name }, 'background loop failed; retrying');
         return false;
       }
@@ -92,11 +98,14 @@ export class Background {
         this.o.hintGraceMs,
       );
     }
-    const replies = throwPipelineErrors(await pipeline.exec()) as [string[], string[], string[]][];
+    const replies = throwPipelineErrors(await pipeline.exec()) as SweepReply[];
     const byInstance = new Map<string, string[]>();
     const followUps: Promise<void>[] = [];
     let full = false;
-    for (const [hints, released, finished] of replies) {
+    for (const [hints, released, finished, [claimed, timeouts, retries]] of replies) {
+      this.o.metrics.sweepClaimed.inc(claimed);
+      this.o.metrics.timeouts.inc(timeouts);
+      this.o.metrics.retries.inc(retries);
       if (hints.length >= SWEEP_BATCH * 2) full = true;
       for (let i = 0; i < hints.length; i += 2) {
         const deviceId = hints[i] as string;

@@ -32,14 +32,17 @@ export class RolloutController {
   }
 
   async evaluate(rolloutId: string): Promise<void> {
+    const log = this.deps.log.child({ rolloutId });
     const { facts } = await this.rollouts.view(rolloutId);
     if (!facts) {
       // Ended (canceled or aborted): nothing left to judge.
       await this.deps.redis.zrem(this.deps.keys.evalQueue, rolloutId);
+      log.debug('rollout no longer live; not evaluated again');
       return;
     }
     const decision = decide(facts);
     const wave = String(facts.openWave);
+    log.trace({ decision: decision.action, wave: facts.openWave }, 'rollout gates evaluated');
     switch (decision.action) {
       case 'trip':
         await this.rollouts.transition(
@@ -48,15 +51,20 @@ export class RolloutController {
           ACTOR,
           decision.reason,
         );
-        this.deps.log.warn({ rolloutId, reason: decision.reason }, 'rollout tripped its failure threshold');
+        log.warn(
+          { reason: decision.reason, action: facts.rollout.onFailure },
+          'rollout tripped its failure threshold',
+        );
         return;
       case 'met':
-        await this.rollouts.transition(rolloutId, 'met', ACTOR, '', wave);
+        if (await this.rollouts.transition(rolloutId, 'met', ACTOR, '', wave)) {
+          log.info({ wave: facts.openWave, soakMs: facts.rollout.soakMs }, 'wave met its threshold; soaking');
+        }
         await this.deps.redis.zadd(this.deps.keys.evalQueue, facts.now + facts.rollout.soakMs, rolloutId);
         return;
       case 'open':
         if (await this.rollouts.transition(rolloutId, 'open', ACTOR, '', wave)) {
-          this.deps.log.info({ rolloutId, wave: facts.openWave + 1 }, 'wave opened');
+          log.info({ wave: facts.openWave + 1 }, 'wave opened');
         }
         return;
       case 'wait':

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { FleetError, type FleetErrorCode, isFleetErrorCode } from '@camfleet/contracts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
 import type { ScriptReply } from '../redis/scripts.js';
 
@@ -14,6 +15,8 @@ export interface FleetDeps {
   log: Logger;
   /** How long an offerable device may wait for its pod before the sweeper hints again. */
   hintGraceMs: number;
+  /** This pod's metrics (its own registry). */
+  metrics: Metrics;
 }
 
 /** A script's values, or its {'ERR', code, message} reply as a FleetError. */

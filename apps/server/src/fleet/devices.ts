@@ -64,9 +64,18 @@ export class DeviceChannel {
 
   async *deviceOffers(deviceId: string, options: OffersOptions): AsyncGenerator<DeviceEvent> {
     const session = this.sessions.open(deviceId, options.connection.connectionId, options.lastEventId);
+    const log = this.deps.log.child({ deviceId, connectionId: options.connection.connectionId });
     try {
       void this.evaluate(deviceId);
-      yield* session.events(options.signal);
+      for await (const event of session.events(options.signal)) {
+        this.deps.metrics.offersSent.inc({ type: event.type });
+        const [deliveryId, attempt] =
+          event.type === 'offer'
+            ? [event.offer.deliveryId, event.offer.attempt]
+            : [event.deliveryId, event.attempt];
+        log.debug({ deliveryId, attempt }, event.type === 'offer' ? 'offer pushed' : 'cancel pushed');
+        yield event;
+      }
     } finally {
       this.sessions.close(session);
     }
@@ -86,6 +95,21 @@ export class DeviceChannel {
   }
 
   async report(deviceId: string, input: ReportInput): Promise<ReportResult> {
+    try {
+      const result = await this.applyReport(deviceId, input);
+      this.deps.metrics.reports.inc({
+        status: input.status,
+        outcome: result.duplicate ? 'duplicate' : 'accepted',
+      });
+      return result;
+    } catch (error) {
+      const outcome = error instanceof FleetError ? error.code : 'error';
+      this.deps.metrics.reports.inc({ status: input.status, outcome });
+      throw error;
+    }
+  }
+
+  private async applyReport(deviceId: string, input: ReportInput): Promise<ReportResult> {
     const ids = parseDeliveryId(input.deliveryId);
     if (!ids) throw new FleetError('NOT_FOUND', `no delivery ${input.deliveryId}`);
     if (ids.deviceId !== deviceId)

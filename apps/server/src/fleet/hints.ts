@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { HintKind, Metrics } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
 
 export interface HintHandlers {
@@ -24,21 +25,37 @@ export class HintBus {
     private readonly publisher: Redis,
     private readonly keys: KeySpace,
     private readonly instance: string,
+    private readonly metrics: Metrics,
     private readonly handlers: HintHandlers,
   ) {}
+
+  private count(kind: HintKind): void {
+    this.metrics.hints.inc({ kind });
+  }
 
   async start(): Promise<void> {
     const own = this.keys.hintChannel(this.instance);
     const all = this.keys.broadcastChannel;
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel === all) {
-        if (message.startsWith('cap:')) this.handlers.capacity(message.slice(4));
-        else if (message.startsWith('kick:')) {
+        if (message.startsWith('cap:')) {
+          this.count('capacity');
+          this.handlers.capacity(message.slice(4));
+        } else if (message.startsWith('kick:')) {
           const [, code, deviceId, reason] = message.split('\n');
+          this.count('kick');
           this.handlers.kick(deviceId ?? '', Number(code), reason ?? '');
-        } else this.handlers.broadcast();
-      } else if (channel === own && message.startsWith('!drop:')) this.handlers.drop(message.slice(6));
-      else if (channel === own && message.length > 0) this.handlers.devices(message.split('\n'));
+        } else {
+          this.count('broadcast');
+          this.handlers.broadcast();
+        }
+      } else if (channel === own && message.startsWith('!drop:')) {
+        this.count('drop');
+        this.handlers.drop(message.slice(6));
+      } else if (channel === own && message.length > 0) {
+        this.count('devices');
+        this.handlers.devices(message.split('\n'));
+      }
     });
     await this.subscriber.subscribe(own, all);
   }
@@ -48,8 +65,10 @@ export class HintBus {
     const sends: Promise<unknown>[] = [];
     for (const [instance, deviceIds] of deviceIdsByInstance) {
       if (deviceIds.length === 0 || instance === '') continue;
-      if (instance === this.instance) this.handlers.devices(deviceIds);
-      else sends.push(this.publisher.publish(this.keys.hintChannel(instance), deviceIds.join('\n')));
+      if (instance === this.instance) {
+        this.count('devices');
+        this.handlers.devices(deviceIds);
+      } else sends.push(this.publisher.publish(this.keys.hintChannel(instance), deviceIds.join('\n')));
     }
     await Promise.all(sends);
   }

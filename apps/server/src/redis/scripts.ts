@@ -67,10 +67,27 @@ export async function preloadScripts(redis: Redis): Promise<void> {
   await Promise.all(Object.keys(SCRIPT_KEYS).map((name) => redis.script('LOAD', loadScriptSource(name))));
 }
 
+/** Receives the latency of each script call made with `runScript` on a connection. */
+export type ScriptObserver = (name: ScriptName, seconds: number) => void;
+
+// Per connection, so pods in one process (tests) each time only their own calls.
+const observers = new WeakMap<Redis, ScriptObserver>();
+
+/** Times every `runScript` call on this connection (pipelined `queueScript` calls are not timed). */
+export function observeScripts(redis: Redis, observer: ScriptObserver): void {
+  observers.set(redis, observer);
+}
+
 /** Runs a defined script: KEYS first, then ARGV. */
 export function runScript(redis: Redis, name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
   const call = (redis as unknown as Record<ScriptName, ScriptCall>)[name];
-  return call.apply(redis, args);
+  const observer = observers.get(redis);
+  if (!observer) return call.apply(redis, args);
+  const started = performance.now();
+  const reply = call.apply(redis, args);
+  const done = () => observer(name, (performance.now() - started) / 1000);
+  reply.then(done, done);
+  return reply;
 }
 
 /** Queues a defined script on a pipeline. */

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { RedisFleetService } from '../fleet/redis-fleet.js';
+import { Metrics } from '../metrics.js';
 import { KeySpace } from '../redis/keys.js';
 import { defineScripts, parseReply, runScript } from '../redis/scripts.js';
 
@@ -32,6 +33,7 @@ export class ScriptDriver {
       instance,
       log: pino({ level: 'silent' }),
       hintGraceMs: GRACE_MS,
+      metrics: new Metrics(),
     });
   }
 

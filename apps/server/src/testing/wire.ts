@@ -9,6 +9,7 @@ import {
 import type { Offer } from '@camfleet/contracts';
 import { RedisServer } from '@camfleet/test-support';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { RunningServer } from '../server.js';
 import { ADMIN_TOKEN, ENROLL_TOKEN, startTestPod } from './in-process.js';
 
@@ -25,9 +26,10 @@ export class PodUnderTest {
     readonly admin: ReturnType<typeof createAdminClient>,
   ) {}
 
-  static async start(env: Record<string, string> = {}): Promise<PodUnderTest> {
+  /** `log`: the pod's logger (default: silent), to capture what it logs. */
+  static async start(env: Record<string, string> = {}, log?: Logger): Promise<PodUnderTest> {
     const redisServer = await RedisServer.start({ enableDebug: true });
-    const pod = await startTestPod(redisServer.url, env);
+    const pod = await startTestPod(redisServer.url, env, log);
     return new PodUnderTest(
       redisServer,
       new Redis(redisServer.url, { protocol: 2 }),

@@ -4,7 +4,9 @@ KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 max devices per call, 3 grace ms
 Returns  { {deviceId, podInstance, ...}  online devices with work to be offered now (to hint),
            {rolloutId, deviceId, ...}    slots to release (deliveries of limited rollouts that left flight),
-           {rolloutId, ...} }            rollouts with a delivery that finished (to re-evaluate gates)
+           {rolloutId, ...},             rollouts with a delivery that finished (to re-evaluate gates)
+           {claimed, timeouts, retries} } due devices claimed; attempts past their deadline; of those,
+                                         attempts given another try (for the pod's metrics)
 An attempt past its deadline times out: a failed attempt with backoff if the device is connected
 (or was verifying: it did not come back with the new version), requeued uncounted if the device is
 offline (it resumes when it reconnects). A canceled rollout's timed-out delivery ends.
@@ -14,6 +16,7 @@ offline (it resumes when it reconnects). A canceled rollout's timed-out delivery
 local B, limit, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
 local hints, released, finished = {}, {}, {}
+local timeouts, retries = 0, 0
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 for _, dev in ipairs(due) do
   local f = redis.call('HMGET', B .. 'dev:' .. dev, 'active', 'online', 'node')
@@ -23,21 +26,25 @@ for _, dev in ipairs(due) do
     local d = redis.call('HMGET', k, 'state', 'deadline', 'attempt')
     if INFLIGHT[d[1]] and tonumber(d[2]) <= now then
       local ro = rollout(B, active)
-      local attempt, new_state = tonumber(d[3]), nil
+      local attempt, new_state, retried = tonumber(d[3]), nil, false
+      timeouts = timeouts + 1
       if d[1] == 'verifying' then
         new_state = fail_attempt(B, active, dev, d[1], attempt, 'did not come back running ' .. ro.version
           .. ' within the ack timeout', now)
+        retried = new_state == 'queued'
       elseif ro.status == 'canceled' or ro.status == 'aborted' then
         finish(B, active, dev, d[1], 'canceled', attempt, 'rollout ' .. ro.status .. '; no answer to the cancel', now)
         new_state = 'canceled'
       elseif online then
         redis.call('HINCRBY', B .. 'c:' .. active, 'timeouts', 1)
         new_state = fail_attempt(B, active, dev, d[1], attempt, 'no report within the ack timeout', now)
+        retried = new_state == 'queued'
       else
         redis.call('HSET', k, 'retryAt', 0, 'deadline', 0)
         set_state(B, active, dev, d[1], 'queued', attempt, 'device offline at the ack deadline', now)
         new_state = 'queued'
       end
+      if retried then retries = retries + 1 end
       if ro.limited then
         released[#released + 1] = active
         released[#released + 1] = dev
@@ -50,4 +57,4 @@ for _, dev in ipairs(due) do
     hints[#hints + 1] = f[3]
   end
 end
-return { hints, released, finished }
+return { hints, released, finished, { #due, timeouts, retries } }
