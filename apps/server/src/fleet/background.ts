@@ -34,6 +34,7 @@ export class Background {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
+  private beats = 0;
   private readonly revisions = new Map<string, string>();
 
   constructor(private readonly o: BackgroundOptions) {}
@@ -127,8 +128,28 @@ export class Background {
     return full;
   }
 
+  /**
+   * Renews this pod's lease. If the lease was gone (after the first beat), another pod declared
+   * this one dead — a stall longer than the lease, e.g. while Redis was frozen — and marked its
+   * devices offline: put the ones it still holds back online.
+   */
   async heartbeat(): Promise<boolean> {
-    await runScript(this.o.redis, 'node_heartbeat', this.o.keys.nodes, this.o.instance, this.o.leaseMs);
+    const lost =
+      (await runScript(
+        this.o.redis,
+        'node_heartbeat',
+        this.o.keys.nodes,
+        this.o.instance,
+        this.o.leaseMs,
+      )) === 1;
+    if (lost && this.beats > 0) {
+      this.o.log.warn(
+        { instance: this.o.instance },
+        'this pod was declared dead while alive; restoring its devices',
+      );
+      await this.o.fleet.devices.reassertPresence();
+    }
+    this.beats++;
     return false;
   }
 

@@ -243,6 +243,28 @@ export class DeviceChannel {
     return artifact ? (JSON.parse(artifact) as { sha256: string }).sha256 : null;
   }
 
+  /** Marks every device held here online again (after this pod was wrongly reaped), then offers. */
+  async reassertPresence(): Promise<void> {
+    const sessions = this.sessions
+      .deviceIds()
+      .map((id) => this.sessions.get(id))
+      .filter((s) => s !== undefined);
+    await Promise.all(
+      sessions.map(async (session) => {
+        const offerable = await runScript(
+          this.deps.redis,
+          'device_present',
+          ...this.bucketArgs(session.deviceId),
+          session.deviceId,
+          this.deps.instance,
+          session.connectionId,
+          this.deps.hintGraceMs,
+        );
+        if (offerable === 1) await this.evaluate(session.deviceId);
+      }),
+    );
+  }
+
   /** Evaluates every device held here, in batches (auto-pipelined into few round trips). */
   async evaluateAll(batchSize = 500): Promise<void> {
     const ids = this.sessions.deviceIds();
