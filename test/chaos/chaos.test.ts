@@ -154,6 +154,11 @@ describe('chaos', () => {
     } catch (error) {
       console.error(`[chaos] FAILED — replay with CHAOS_SEED=${seed}\n${log.join('\n')}`);
       console.error(await diagnose(urls[0] ?? '').catch((e: unknown) => `no diagnosis: ${String(e)}`));
+      for (const url of urls) {
+        const text = await (await fetch(`${url}/metrics`).catch(() => null))?.text();
+        const lines = text?.split('\n').filter((l) => /^camfleet_(connected_devices|connections|hints_total|reconcile_errors)/.test(l));
+        console.error(`${url}: ${lines?.join(' | ')}`);
+      }
       sim.child.kill('SIGTERM');
       await sim.done;
       console.error(`simulator: ${await readFile(summaryFile, 'utf8').catch(() => 'no summary')}`);

@@ -49,22 +49,28 @@ export class DeviceSession {
   }
 }
 
-/** The devices whose offer subscriptions this pod holds. The newest subscription of a device wins. */
+/**
+ * The devices whose offer subscriptions this pod holds. A device may briefly have two (a reconnect
+ * racing the old connection's close, in either order): the newest open one is the device's, and
+ * when it ends an older one still open takes over.
+ */
 export class DeviceSessions {
-  private readonly byDevice = new Map<string, DeviceSession>();
+  private readonly byDevice = new Map<string, DeviceSession[]>();
 
   open(deviceId: string, connectionId: string, lastEventId: string | null): DeviceSession {
     const session = new DeviceSession(deviceId, connectionId, lastEventId);
-    this.byDevice.set(deviceId, session);
+    this.byDevice.set(deviceId, [...(this.byDevice.get(deviceId) ?? []), session]);
     return session;
   }
 
   close(session: DeviceSession): void {
-    if (this.byDevice.get(session.deviceId) === session) this.byDevice.delete(session.deviceId);
+    const rest = (this.byDevice.get(session.deviceId) ?? []).filter((s) => s !== session);
+    if (rest.length > 0) this.byDevice.set(session.deviceId, rest);
+    else this.byDevice.delete(session.deviceId);
   }
 
   get(deviceId: string): DeviceSession | undefined {
-    return this.byDevice.get(deviceId);
+    return this.byDevice.get(deviceId)?.at(-1);
   }
 
   get size(): number {
