@@ -83,7 +83,8 @@ export class DeviceChannel {
 
   /** The device's connection closed: offline, unless a newer connection already holds it. */
   async deviceDisconnected(deviceId: string, connectionId: string): Promise<void> {
-    this.slots.forget(deviceId);
+    // Not forgotten from the slot waiting list here: this may be an old connection closing after a
+    // newer one parked the device. A retry finds out by itself whether a session is still here.
     await runScript(
       this.deps.redis,
       'device_disconnect',
