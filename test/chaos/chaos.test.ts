@@ -156,7 +156,9 @@ describe('chaos', () => {
       console.error(await diagnose(urls[0] ?? '').catch((e: unknown) => `no diagnosis: ${String(e)}`));
       for (const url of urls) {
         const text = await (await fetch(`${url}/metrics`).catch(() => null))?.text();
-        const lines = text?.split('\n').filter((l) => /^camfleet_(connected_devices|connections|hints_total|reconcile_errors)/.test(l));
+        const lines = text
+          ?.split('\n')
+          .filter((l) => /^camfleet_(connected_devices|connections|hints_total|reconcile_errors)/.test(l));
         console.error(`${url}: ${lines?.join(' | ')}`);
       }
       sim.child.kill('SIGTERM');
