@@ -87,6 +87,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       fleet.devices.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
     },
     kick: (deviceId, code, reason) => connections.closeDevice(deviceId, code, reason),
+    reassert: () => {
+      fleet.devices.reassertPresence().catch((err: unknown) => log.warn({ err }, 'presence not restored'));
+    },
     drop: (connectionId) => connections.close(connectionId, CLOSE.replaced, 'replaced by a newer connection'),
     capacity: (rolloutId) => {
       fleet.slots.retry(rolloutId).catch((err: unknown) => log.warn({ err, rolloutId }, 'slot retry failed'));

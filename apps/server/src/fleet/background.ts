@@ -167,6 +167,10 @@ export class Background {
         { instance, devices: marked.reduce((a, b) => a + b, 0) },
         'pod instance gone; devices offline',
       );
+      // It was only stalled and beat again meanwhile: its own check may have run before we marked
+      // its devices offline, so tell it to put them back online now.
+      if ((await this.o.redis.zscore(this.o.keys.nodes, instance)) !== null)
+        await this.o.hints.reassert(instance);
     }
     return dead.length === 10;
   }

@@ -13,6 +13,8 @@ export interface HintHandlers {
   kick(deviceId: string, code: number, reason: string): void;
   /** Close one connection here (its device connected again elsewhere). */
   drop(connectionId: string): void;
+  /** This pod was declared dead while alive: put the devices it holds back online. */
+  reassert(): void;
 }
 
 /**
@@ -83,6 +85,11 @@ export class HintBus {
       this.keys.broadcastChannel,
       ['kick:', String(code), deviceId, reason].join('\n'),
     );
+  }
+
+  /** A pod instance that was reaped while alive puts its devices back online. */
+  async reassert(instance: string): Promise<void> {
+    await this.publisher.publish(this.keys.hintChannel(instance), '!reassert');
   }
 
   /** The pod instance holding an old connection of a device closes it. */
