@@ -113,10 +113,9 @@ export class Slots {
     for (const rolloutId of [...this.waiting.keys()]) await this.retry(rolloutId);
   }
 
-  /** The device no longer waits here: it started a delivery, or its connection closed. */
-  forget(deviceId: string, rolloutId?: string): void {
-    if (rolloutId) this.waiting.get(rolloutId)?.delete(deviceId);
-    else for (const set of this.waiting.values()) set.delete(deviceId);
+  /** The device started a delivery of this rollout: it no longer waits for one of its slots. */
+  forget(deviceId: string, rolloutId: string): void {
+    this.waiting.get(rolloutId)?.delete(deviceId);
   }
 
   stop(): void {
