@@ -22,6 +22,8 @@ export interface ConnectionOptions {
   credentials: DeviceCredentials;
   /** Give up on a socket that has not opened after this long. */
   connectTimeoutMs: number;
+  /** The local (source) address to bind the socket to. */
+  localAddress?: string;
   onOpen: () => void;
   /**
    * The connection is gone for good (closed, failed to open, timed out or dropped). Called once.
@@ -51,6 +53,7 @@ export class Connection {
       baseUrl: options.url,
       deviceId: options.deviceId,
       credentials: options.credentials,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       retryDelayMs: jitteredBackoff(100, 2_000),
       onRejected: (message) => this.reject(message),
       onOpen: () => this.handleOpen(),

@@ -49,6 +49,8 @@ export interface DeviceOptions {
   /** Reconnect and retry backoff (full jitter). Defaults: 250ms doubling up to 10s. */
   backoff?: { baseMs: number; maxMs: number };
   connectTimeoutMs?: number;
+  /** The local (source) address its sockets bind to, e.g. 127.0.0.3: one address has ~28k ports. */
+  localAddress?: string;
   random?: Random;
   onEvent?: (event: DeviceEvent) => void;
 }
@@ -74,6 +76,8 @@ interface OfferRef {
 
 export type DeviceEvent =
   | { type: 'connected'; deviceId: string; url: string }
+  /** The server started its offer subscription: from now on it is pushed work. */
+  | { type: 'subscribed'; deviceId: string; url: string }
   | { type: 'disconnected'; deviceId: string; url: string; reason: string }
   | { type: 'rejected'; deviceId: string; message: string }
   /** Traded the enrollment token for its own secret. */
@@ -306,6 +310,7 @@ export class SimulatedDevice {
       deviceId: this.id,
       credentials,
       connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
+      ...(this.options.localAddress ? { localAddress: this.options.localAddress } : {}),
       onOpen: () => {
         // Sessions only: an enrollment connection is not one.
         if (!enrolling) this.counters.connects++;
@@ -405,6 +410,10 @@ export class SimulatedDevice {
     subscription = connection.client.device.offers.subscribe(
       { lastEventId: this.lastEventId },
       {
+        onStarted: () => {
+          if (this.isCurrent(connection))
+            this.emit({ type: 'subscribed', deviceId: this.id, url: connection.url });
+        },
         onData: (envelope) => {
           if (!this.isCurrent(connection)) return;
           this.subscribeAttempt = 0;

@@ -26,6 +26,8 @@ export interface FleetOptions {
   staggerMs?: number;
   backoff?: { baseMs: number; maxMs: number };
   connectTimeoutMs?: number;
+  /** Source addresses for the devices' sockets, round-robin (default: the system's choice). */
+  localAddresses?: readonly string[];
   random?: Random;
   onEvent?: (event: DeviceEvent) => void;
 }
@@ -66,6 +68,9 @@ export class Fleet {
           ...(options.downloadStallMs ? { downloadStallMs: options.downloadStallMs } : {}),
           ...(options.backoff ? { backoff: options.backoff } : {}),
           ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+          ...(options.localAddresses?.length
+            ? { localAddress: options.localAddresses[index % options.localAddresses.length] }
+            : {}),
           ...(options.random ? { random: options.random } : {}),
           ...(options.onEvent ? { onEvent: options.onEvent } : {}),
         }),

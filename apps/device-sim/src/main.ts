@@ -55,7 +55,7 @@ async function main(): Promise<number> {
     staggerMs: options.staggerMs,
     onEvent: (event) => {
       // Work is offers, installs and reports; connection churn (blips, crashes) is not.
-      const churn = event.type === 'connected' || event.type === 'disconnected' || event.type === 'crash';
+      const churn = ['connected', 'subscribed', 'disconnected', 'crash'].includes(event.type);
       if (!churn) idle?.touch(Date.now());
       reporter.event(event);
     },

@@ -141,6 +141,35 @@ describe('device simulator against real pods', () => {
     });
   });
 
+  it('tells when each device is subscribed (after it registered), over the source addresses given', async () => {
+    const order = new Map<string, string[]>();
+    const fleet = startFleet({
+      prefix: 'bound',
+      devices: 6,
+      localAddresses: ['127.0.0.2', '127.0.0.3'],
+      onEvent: (event) => {
+        if (event.type === 'connected' || event.type === 'subscribed')
+          order.set(event.deviceId, [...(order.get(event.deviceId) ?? []), event.type]);
+      },
+    });
+    await waitFor(() => [...order.values()].filter((seen) => seen.includes('subscribed')).length === 6, {
+      what: 'six subscriptions',
+    });
+    for (const device of fleet.devices) expect(order.get(device.id)).toEqual(['connected', 'subscribed']);
+  });
+
+  it('cannot connect from a source address this machine does not have (the address is really used)', async () => {
+    const fleet = startFleet({
+      prefix: 'unbound',
+      devices: 2,
+      localAddresses: ['192.0.2.1'],
+      connectTimeoutMs: 500,
+      backoff: { baseMs: 10, maxMs: 20 },
+    });
+    await waitFor(() => fleet.summary().reconnects >= 4, { what: 'failed connection attempts' });
+    expect(fleet.summary().connected).toBe(0);
+  });
+
   it('with --no-reboot, devices report "succeeded" with the version and the server takes it', async () => {
     const fleet = startFleet({ prefix: 'inplace', devices: 4, faults: { reboot: false } });
     await waitFor(() => fleet.summary().connected === 4, { timeoutMs: 20_000 });

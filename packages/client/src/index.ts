@@ -60,6 +60,8 @@ export interface DeviceConnectionOptions {
   baseUrl: string;
   deviceId: string;
   credentials: DeviceCredentials;
+  /** The local (source) address to bind the socket to: spreads many clients over 127.0.0.x. */
+  localAddress?: string;
   /** Delay before reconnect attempt n (0-based). */
   retryDelayMs?: (attempt: number) => number;
   /** Called when the server refuses the credentials: the caller should stop, not retry. */
@@ -84,9 +86,12 @@ export function createDeviceClient(options: DeviceConnectionOptions): {
 } {
   const { ws } = endpointsOf(options.baseUrl);
   const onRejected = options.onRejected;
+  const socketOptions: WebSocket.ClientOptions = options.localAddress
+    ? { localAddress: options.localAddress }
+    : {};
   class RejectionAwareSocket extends WebSocket {
     constructor(address: string | URL, protocols?: string | string[]) {
-      super(address, protocols);
+      super(address, protocols, socketOptions);
       if (onRejected) {
         this.on('message', (data: WebSocket.RawData) => {
           const message = rejectionMessage(data.toString());
