@@ -17,6 +17,9 @@ export interface HintHandlers {
   reassert(): void;
 }
 
+/** On a pod's own channel: it was reaped while alive. (Device ids never start with '!'.) */
+const REASSERT = '!reassert';
+
 /**
  * Hints between pods over Redis pub/sub: one subscriber connection per pod, fan-out in process.
  * Hints can be lost (pub/sub is fire-and-forget); the deadline sweeper re-hints what stays due.
@@ -54,6 +57,9 @@ export class HintBus {
       } else if (channel === own && message.startsWith('!drop:')) {
         this.count('drop');
         this.handlers.drop(message.slice(6));
+      } else if (channel === own && message === REASSERT) {
+        this.count('reassert');
+        this.handlers.reassert();
       } else if (channel === own && message.length > 0) {
         this.count('devices');
         this.handlers.devices(message.split('\n'));
@@ -89,7 +95,7 @@ export class HintBus {
 
   /** A pod instance that was reaped while alive puts its devices back online. */
   async reassert(instance: string): Promise<void> {
-    await this.publisher.publish(this.keys.hintChannel(instance), '!reassert');
+    await this.publisher.publish(this.keys.hintChannel(instance), REASSERT);
   }
 
   /** The pod instance holding an old connection of a device closes it. */
