@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { appRouter, type FleetContext } from '@camfleet/contracts';
+import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { Redis } from 'ioredis';
@@ -187,6 +188,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         });
       const connection = { connectionId, subscriptions: { open: 0, max: config.wsMaxSubscriptions } };
       const deviceId = principal.kind === 'device' ? principal.deviceId : null;
+      if (deviceId && res.readyState !== res.OPEN) {
+        // The client gave up on this socket while its credentials were checked (Redis slow or
+        // frozen) and may be connected again elsewhere by now: a closed connection must not replace
+        // the device's live one (4002 tells it to stop for good).
+        throw new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'connection closed' });
+      }
       connections.add(connection.connectionId, res, principal);
       if (deviceId) {
         // One connection per device: the newest wins, an older one (here or on another pod) is closed.
