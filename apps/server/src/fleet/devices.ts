@@ -161,10 +161,21 @@ export class DeviceChannel {
    */
   async evaluate(deviceId: string, grant = ''): Promise<ClaimOutcome> {
     const session = this.sessions.get(deviceId);
-    if (!session || session.evaluating) {
-      // The slot cannot be used now; the running pass (if any) asks again for a fresh one.
+    if (!session) {
+      // Not connected here: the slot cannot be used (a reconnect un-parks the device's work).
       if (grant) await this.slots.release(grant, deviceId, 'release').catch(() => undefined);
-      if (session) session.again = true;
+      return 'none';
+    }
+    if (session.evaluating) {
+      // The running pass takes one more turn, with the slot: it may just have parked the device,
+      // and a parked delivery starts only with a slot in hand (dropping it here left the device
+      // parked, off the waiting list, with a slot free).
+      session.again = true;
+      if (grant && session.grant !== grant) {
+        const older = session.grant;
+        session.grant = grant;
+        if (older) await this.slots.release(older, deviceId, 'release').catch(() => undefined);
+      }
       return 'none';
     }
     session.evaluating = true;
@@ -172,14 +183,22 @@ export class DeviceChannel {
     try {
       do {
         session.again = false;
-        outcome = await this.claim(session, grant);
+        const slot = grant || session.grant;
         grant = '';
+        session.grant = '';
+        outcome = await this.claim(session, slot);
       } while (session.again);
     } catch (error) {
       // Redis unavailable or similar: the sweeper hints this device again once it is due.
       this.deps.log.warn({ err: error, deviceId }, 'offer claim failed');
     } finally {
       session.evaluating = false;
+    }
+    if (session.grant) {
+      // A slot handed over while the last pass failed: nobody will use it.
+      const unused = session.grant;
+      session.grant = '';
+      await this.slots.release(unused, deviceId, 'release').catch(() => undefined);
     }
     return outcome;
   }

@@ -11,6 +11,8 @@ export class DeviceSession {
   /** Set while a claim runs; `again` asks for one more pass when it ends. */
   evaluating = false;
   again = false;
+  /** A rollout whose slot was acquired for the device while a claim ran: the next pass uses it. */
+  grant = '';
 
   constructor(
     readonly deviceId: string,
