@@ -23,6 +23,11 @@ export interface BackgroundOptions {
 const SWEEP_BATCH = 1000;
 /** deadline_sweep's reply: hints, slots to release, finished rollouts, [claimed, timeouts, retries]. */
 type SweepReply = [string[], string[], string[], [number, number, number]];
+/**
+ * How often a pod checks that Redis agrees with the sessions it holds (presence, parked work): one
+ * script call per local session, the safety net behind lost hints.
+ */
+const SESSION_RECONCILE_MS = 10_000;
 /** A rollout still marked attaching after this long lost the pod that created it. */
 const ATTACH_STALL_MS = 10_000;
 
@@ -35,6 +40,8 @@ export class Background {
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
   private beats = 0;
+  /** The lease was found taken away and the devices held here are not all back online yet. */
+  private restoring = false;
   private readonly revisions = new Map<string, string>();
 
   constructor(private readonly o: BackgroundOptions) {}
@@ -47,6 +54,10 @@ export class Background {
     this.loop('rollout-gates', Math.max(50, this.o.sweepIntervalMs), () => this.o.fleet.controller.round());
     this.loop('slot-reconcile', 5_000, async () => {
       await this.o.fleet.slots.retryAll();
+      return false;
+    });
+    this.loop('session-reconcile', SESSION_RECONCILE_MS, async () => {
+      await this.o.fleet.devices.reconcile();
       return false;
     });
     this.loop('rollout-revisions', 5_000, () => this.watchRevisions());
@@ -147,9 +158,14 @@ export class Background {
         { instance: this.o.instance },
         'this pod was declared dead while alive; restoring its devices',
       );
-      await this.o.fleet.devices.reassertPresence();
+      this.restoring = true;
     }
     this.beats++;
+    if (this.restoring) {
+      // Until it succeeds: a failed attempt is not forgotten by the next beat (which finds the lease).
+      await this.o.fleet.devices.reassertPresence();
+      this.restoring = false;
+    }
     return false;
   }
 

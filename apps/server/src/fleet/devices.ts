@@ -85,6 +85,7 @@ export class DeviceChannel {
   async deviceDisconnected(deviceId: string, connectionId: string): Promise<void> {
     // Not forgotten from the slot waiting list here: this may be an old connection closing after a
     // newer one parked the device. A retry finds out by itself whether a session is still here.
+    this.sessions.markGone(deviceId, connectionId);
     await runScript(
       this.deps.redis,
       'device_disconnect',
@@ -189,15 +190,17 @@ export class DeviceChannel {
         outcome = await this.claim(session, slot);
       } while (session.again);
     } catch (error) {
-      // Redis unavailable or similar: the sweeper hints this device again once it is due.
+      // Redis unavailable or similar: the sweeper hints this device again once it is due, and the
+      // session reconcile finds it if it was left parked.
       this.deps.log.warn({ err: error, deviceId }, 'offer claim failed');
     } finally {
       session.evaluating = false;
     }
     if (session.grant) {
-      // A slot handed over while the last pass failed: nobody will use it.
+      // A slot handed over while the last pass failed: give it back, and wait for another.
       const unused = session.grant;
       session.grant = '';
+      this.slots.wait(unused, deviceId);
       await this.slots.release(unused, deviceId, 'release').catch(() => undefined);
     }
     return outcome;
@@ -271,6 +274,8 @@ export class DeviceChannel {
       .filter((s) => s !== undefined);
     await Promise.all(
       sessions.map(async (session) => {
+        // Checked in the same tick as the call: a close after it queues its disconnect behind it.
+        if (session.gone) return;
         const offerable = await runScript(
           this.deps.redis,
           'device_present',
@@ -283,6 +288,51 @@ export class DeviceChannel {
         if (offerable === 1) await this.evaluate(session.deviceId);
       }),
     );
+  }
+
+  /**
+   * Safety net, per pod and proportional to its own sessions: every device whose connection is
+   * open here must be online on that connection in Redis (a lost reassert hint or a reaping race
+   * can leave it offline), and a delivery of it parked for a slot must be on this pod's waiting
+   * list (else nothing would ever retry it). Returns how many devices needed repair.
+   */
+  async reconcile(batchSize = 500): Promise<number> {
+    const ids = this.sessions.deviceIds();
+    let repaired = 0;
+    const adopted = new Set<string>();
+    for (let i = 0; i < ids.length; i += batchSize) {
+      await Promise.all(
+        ids.slice(i, i + batchSize).map(async (deviceId) => {
+          const session = this.sessions.get(deviceId);
+          // Checked in the same tick as the call: a close after it queues its disconnect behind it.
+          if (!session || session.gone) return;
+          const [restored, offerable, parked] = (await runScript(
+            this.deps.redis,
+            'device_reconcile',
+            ...this.bucketArgs(deviceId),
+            deviceId,
+            this.deps.instance,
+            session.connectionId,
+            this.deps.hintGraceMs,
+          )) as [number, number, string];
+          const stray = parked !== '' && !this.slots.isWaiting(parked, deviceId) && !session.evaluating;
+          if (restored === 1 || stray) {
+            repaired++;
+            this.deps.log.warn(
+              { deviceId, restored: restored === 1, parked: stray ? parked : undefined },
+              'session reconcile repaired a connected device',
+            );
+          }
+          if (stray) {
+            this.slots.wait(parked, deviceId);
+            adopted.add(parked);
+          }
+          if (offerable === 1) await this.evaluate(deviceId);
+        }),
+      );
+    }
+    for (const rolloutId of adopted) await this.slots.retry(rolloutId);
+    return repaired;
   }
 
   /** Evaluates every device held here, in batches (auto-pipelined into few round trips). */

@@ -13,6 +13,8 @@ export class DeviceSession {
   again = false;
   /** A rollout whose slot was acquired for the device while a claim ran: the next pass uses it. */
   grant = '';
+  /** Its connection closed: it no longer speaks for the device (its subscription ends soon). */
+  gone = false;
 
   constructor(
     readonly deviceId: string,
@@ -71,8 +73,14 @@ export class DeviceSessions {
     else this.byDevice.delete(session.deviceId);
   }
 
+  /** The device's newest session whose connection is still open. */
   get(deviceId: string): DeviceSession | undefined {
-    return this.byDevice.get(deviceId)?.at(-1);
+    return this.byDevice.get(deviceId)?.findLast((s) => !s.gone);
+  }
+
+  /** The connection closed: its sessions stop speaking for the device at once. */
+  markGone(deviceId: string, connectionId: string): void {
+    for (const s of this.byDevice.get(deviceId) ?? []) if (s.connectionId === connectionId) s.gone = true;
   }
 
   get size(): number {

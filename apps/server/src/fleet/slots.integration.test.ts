@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import { runScript } from '../redis/scripts.js';
+import { GRACE_MS, type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
 
 const suite = scriptDriverPerTest('sl');
 let pod: ScriptDriver;
@@ -17,6 +18,7 @@ async function oneSlotTwoDevices() {
   devices.sessions.open('b', 'conn-b', null);
   expect(await devices.evaluate('a')).toBe('offered');
   expect(await devices.evaluate('b')).toBe('blocked');
+  expect(pod.fleet.slots.isWaiting(rollout.id, 'b')).toBe(true);
   expect((await pod.delivery(rollout.id, 'b')).parked).toBe('1');
   return { rollout, devices };
 }
@@ -31,11 +33,57 @@ describe('parked devices and slots', () => {
     b.evaluating = true;
     await pod.fleet.slots.release(rollout.id, 'a', 'release', 'succeeded');
     await pod.fleet.slots.retry(rollout.id);
+    expect(pod.fleet.slots.isWaiting(rollout.id, 'b')).toBe(false);
     expect(b.again).toBe(true);
     // The running claim's next pass: it has the slot, so b's parked delivery starts.
     b.evaluating = false;
     expect(await devices.evaluate('b')).toBe('offered');
     expect((await pod.delivery(rollout.id, 'b')).state).toBe('offered');
     expect(await pod.redis.zrange(pod.keys.slots(rollout.id), '0', '-1')).toEqual(['b']);
+  });
+
+  it('a connection that closed no longer speaks for its device', async () => {
+    await pod.register('c');
+    const devices = pod.fleet.devices;
+    const older = devices.sessions.open('c', 'conn-1', null);
+    devices.sessions.open('c', 'conn-2', null);
+    await devices.deviceDisconnected('c', 'conn-2');
+    expect(devices.sessions.get('c')).toBe(older);
+    await devices.deviceDisconnected('c', 'conn-1');
+    expect(devices.sessions.get('c')).toBeUndefined();
+  });
+});
+
+describe('session reconcile', () => {
+  it('puts connected devices marked offline back online and re-adopts parked work nobody retries', async () => {
+    const { rollout, devices } = await oneSlotTwoDevices();
+    // A lost race: b fell off the waiting list, and this pod was reaped (its devices marked offline)
+    // without hearing of it.
+    pod.fleet.slots.forget('b', rollout.id);
+    for (const id of ['a', 'b']) {
+      const bucket = pod.keys.bucketOfDevice(id);
+      await runScript(pod.redis, 'node_gone', pod.keys.due(bucket), bucket, pod.instance, GRACE_MS);
+    }
+    expect((await pod.fleet.getDevice('b')).device.online).toBe(false);
+    await pod.fleet.slots.release(rollout.id, 'a', 'release', 'succeeded');
+
+    expect(await devices.reconcile()).toBe(2);
+    for (const id of ['a', 'b']) expect((await pod.fleet.getDevice(id)).device.online).toBe(true);
+    expect((await pod.delivery(rollout.id, 'b')).state).toBe('offered');
+    // Nothing more to repair.
+    expect(await devices.reconcile()).toBe(0);
+  });
+
+  it('leaves a device alone that a newer connection holds, or whose connection closed here', async () => {
+    await pod.register('d', { conn: 'conn-new' });
+    const devices = pod.fleet.devices;
+    devices.sessions.open('d', 'conn-old', null);
+    expect(await devices.reconcile()).toBe(0);
+    expect(await pod.redis.hget(pod.keys.device('d'), 'conn')).toBe('conn-new');
+
+    await pod.disconnect('d', 'conn-new');
+    await devices.deviceDisconnected('d', 'conn-old');
+    expect(await devices.reconcile()).toBe(0);
+    expect((await pod.fleet.getDevice('d')).device.online).toBe(false);
   });
 });

@@ -65,9 +65,7 @@ export class Slots {
 
   /** Records that the device waits for a slot of this rollout, here and in Redis (not due meanwhile). */
   async park(rolloutId: string, deviceId: string, retryAfterMs: number): Promise<void> {
-    const set = this.waiting.get(rolloutId) ?? new Set<string>();
-    set.add(deviceId);
-    this.waiting.set(rolloutId, set);
+    this.wait(rolloutId, deviceId);
     const bucket = this.deps.keys.bucketOfDevice(deviceId);
     await runScript(
       this.deps.redis,
@@ -79,6 +77,17 @@ export class Slots {
       this.deps.hintGraceMs,
     );
     this.retryLater(rolloutId, retryAfterMs);
+  }
+
+  /** Puts the device on this pod's waiting list for the rollout (its delivery is parked in Redis). */
+  wait(rolloutId: string, deviceId: string): void {
+    const set = this.waiting.get(rolloutId) ?? new Set<string>();
+    set.add(deviceId);
+    this.waiting.set(rolloutId, set);
+  }
+
+  isWaiting(rolloutId: string, deviceId: string): boolean {
+    return this.waiting.get(rolloutId)?.has(deviceId) ?? false;
   }
 
   private retryLater(rolloutId: string, retryAfterMs: number): void {
@@ -102,7 +111,8 @@ export class Slots {
         break;
       }
       set.delete(deviceId);
-      // A device that already held a slot started meanwhile (another path); nothing to do.
+      // A device that already held a slot started meanwhile (another path); nothing to do. (Were it
+      // still parked, the slot is stale: it expires, and the session reconcile parks it here again.)
       if (fresh) await this.retryDevice(deviceId, rolloutId);
     }
     if (set.size === 0) this.waiting.delete(rolloutId);

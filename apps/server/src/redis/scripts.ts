@@ -9,6 +9,7 @@ export const SCRIPT_KEYS = {
   device_register: 1,
   device_disconnect: 1,
   device_present: 1,
+  device_reconcile: 1,
   node_gone: 1,
   offer_claim: 1,
   delivery_report: 1,
