@@ -1,5 +1,5 @@
 import type { FleetEvent } from '@camfleet/contracts';
-import { waitFor } from '@camfleet/test-support';
+import { maxInFlight, pacedPerMinute, waitFor } from '@camfleet/test-support';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TestFleet } from './harness.js';
 
@@ -18,26 +18,6 @@ async function deliveryEvents(
 ): Promise<Extract<FleetEvent, { kind: 'delivery' }>[]> {
   const events = await f.admin.client.events.list.query({ rolloutId, limit: 1000 });
   return events.filter((e): e is Extract<FleetEvent, { kind: 'delivery' }> => e.kind === 'delivery');
-}
-
-const IN_FLIGHT = new Set(['offered', 'downloading', 'installing', 'verifying']);
-
-/**
- * The largest number of deliveries in flight at once, replayed from the event stream. Events carry
- * millisecond times and come from several streams, so within one millisecond the order is unknown:
- * exits are applied before entries there (a slot freed and taken again within the same ms).
- */
-function maxInFlight(events: Extract<FleetEvent, { kind: 'delivery' }>[]): number {
-  const delta = (e: Extract<FleetEvent, { kind: 'delivery' }>) =>
-    (IN_FLIGHT.has(e.to) ? 1 : 0) - (e.from !== null && IN_FLIGHT.has(e.from) ? 1 : 0);
-  const ordered = [...events].sort((a, b) => a.at - b.at || delta(a) - delta(b));
-  let now = 0;
-  let max = 0;
-  for (const e of ordered) {
-    now += delta(e);
-    max = Math.max(max, now);
-  }
-  return max;
 }
 
 describe('rollout control across three pods', () => {
@@ -61,13 +41,10 @@ describe('rollout control across three pods', () => {
     await fleet.waitOnline(40);
     const rolloutId = await fleet.rollOut(['--max-per-minute', '600']);
     await fleet.waitSettled(rolloutId);
-    const starts = (await deliveryEvents(fleet, rolloutId))
-      .filter((e) => e.to === 'offered')
-      .map((e) => e.at);
-    expect(starts).toHaveLength(40);
+    const events = await deliveryEvents(fleet, rolloutId);
+    expect(events.filter((e) => e.to === 'offered')).toHaveLength(40);
     // 600/min = 10/s with a one-second burst of 10: after the burst, starts come at the rate.
-    const paced = starts.slice(10);
-    const perMinute = ((paced.length - 1) * 60_000) / ((paced.at(-1) ?? 0) - (paced[0] ?? 0));
+    const perMinute = pacedPerMinute(events, 600) ?? 0;
     console.info(
       `[e2e] rate limit 600/min over 3 pods: measured ${perMinute.toFixed(0)}/min after the burst`,
     );

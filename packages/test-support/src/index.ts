@@ -1,3 +1,4 @@
+export { type DeliveryTransition, maxInFlight, pacedPerMinute } from './delivery-events.js';
 export {
   PodProcess,
   type ProcessResult,

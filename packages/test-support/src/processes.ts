@@ -17,8 +17,9 @@ function spawnTs(
   args: string[],
   env: Record<string, string>,
   stdio: 'pipe' | 'inherit' = 'pipe',
+  nodeArgs: readonly string[] = [],
 ): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], {
+  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...(stdio === 'pipe' ? { NO_COLOR: '1' } : {}), ...env },
     stdio: ['ignore', stdio, stdio === 'pipe' ? 'pipe' : 'inherit'],
@@ -38,19 +39,27 @@ export class PodProcess {
     name: string,
     env: Record<string, string> = {},
     tokens: Tokens = TEST_TOKENS,
+    /** Flags for node itself, e.g. `--cpu-prof`. */
+    nodeArgs: readonly string[] = [],
   ): Promise<PodProcess> {
-    const child = spawnTs('apps/server/src/main.ts', [], {
-      REDIS_URL: redisUrl,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      FLEET_ADMIN_TOKEN: tokens.admin,
-      FLEET_ENROLL_TOKEN: tokens.enroll,
-      FLEET_NODE_ID: name,
-      FLEET_SWEEP_INTERVAL_MS: '100',
-      FLEET_LEASE_MS: '3000',
-      FLEET_SHUTDOWN_GRACE_MS: '1000',
-      ...env,
-    });
+    const child = spawnTs(
+      'apps/server/src/main.ts',
+      [],
+      {
+        REDIS_URL: redisUrl,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        FLEET_ADMIN_TOKEN: tokens.admin,
+        FLEET_ENROLL_TOKEN: tokens.enroll,
+        FLEET_NODE_ID: name,
+        FLEET_SWEEP_INTERVAL_MS: '100',
+        FLEET_LEASE_MS: '3000',
+        FLEET_SHUTDOWN_GRACE_MS: '1000',
+        ...env,
+      },
+      'pipe',
+      nodeArgs,
+    );
     const { value: url } = await awaitReady(
       child,
       `pod ${name}`,

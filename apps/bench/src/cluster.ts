@@ -1,0 +1,175 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createAdminClient } from '@camfleet/client';
+import { freePort, PodProcess, RedisServer, TEST_TOKENS } from '@camfleet/test-support';
+import { Redis } from 'ioredis';
+import type { Command, Reply, Request, Response, SimConfig } from './protocol.js';
+
+/** The reply a command gets (same `type`). */
+type ReplyTo<C extends Command> = Extract<Reply, { type: C['type'] }>;
+
+export interface ClusterOptions {
+  pods: number;
+  sims: number;
+  /** Main devices in all; split evenly over the simulators. */
+  devices: number;
+  throttledDevices: number;
+  throttledApplyMs: number;
+  logLevel: string;
+  cpuProfDir: string | null;
+}
+
+/** CPU time (user + system) and resident memory of a process, from /proc. */
+export async function processUsage(pid: number): Promise<{ cpuMs: number; rssBytes: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  // Linux reports CPU time in clock ticks of 1/100 s (USER_HZ).
+  return { cpuMs: ticks * 10, rssBytes: rssKb * 1024 };
+}
+
+/** A simulator process, driven over IPC. */
+export class SimProcess {
+  private nextId = 1;
+  private readonly pending = new Map<number, (reply: Reply) => void>();
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly config: SimConfig,
+  ) {
+    child.on('message', (response: Response) => {
+      this.pending.get(response.id)?.(response.reply);
+      this.pending.delete(response.id);
+    });
+  }
+
+  static async start(config: SimConfig, nodeArgs: readonly string[]): Promise<SimProcess> {
+    const child = fork(join(import.meta.dirname, 'sim-worker.ts'), [], {
+      execArgv: [...nodeArgs, '--import', 'tsx'],
+      env: { ...process.env, BENCH_SIM: JSON.stringify(config) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const sim = new SimProcess(child, config);
+    await new Promise<void>((resolve, reject) => {
+      sim.pending.set(0, () => resolve());
+      child.once('exit', (code) =>
+        reject(new Error(`simulator ${config.index} exited (${code}) before it was ready`)),
+      );
+    });
+    return sim;
+  }
+
+  /** Lets the process go (it exits when its IPC channel closes); kill -9 if it lingers. */
+  async exit(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.disconnect();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Sends a command; resolves with the reply of the same type, rejects on an error reply. */
+  request<C extends Command>(command: C): Promise<ReplyTo<C>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, (reply) => {
+        if (reply.type === 'error') reject(new Error(`simulator ${this.config.index}: ${reply.message}`));
+        else resolve(reply as ReplyTo<C>);
+      });
+      this.child.send({ id, command } satisfies Request);
+    });
+  }
+}
+
+/** Redis, K pods and S simulator processes, all real processes on this machine. */
+export class Cluster {
+  private constructor(
+    readonly redis: RedisServer,
+    readonly redisClient: Redis,
+    readonly pods: PodProcess[],
+    readonly sims: SimProcess[],
+    readonly admin: ReturnType<typeof createAdminClient>,
+  ) {}
+
+  static async up(options: ClusterOptions): Promise<Cluster> {
+    const redis = await RedisServer.start({ appendOnly: true });
+    const podEnv = { LOG_LEVEL: options.logLevel, FLEET_LEASE_MS: '5000', FLEET_SWEEP_INTERVAL_MS: '250' };
+    const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+    const pods = await Promise.all(
+      Array.from({ length: options.pods }, async (_, i) =>
+        PodProcess.start(
+          redis.url,
+          `bench-pod-${i + 1}`,
+          { ...podEnv, PORT: String(await freePort()) },
+          TEST_TOKENS,
+          nodeArgs,
+        ),
+      ),
+    );
+    const urls = pods.map((pod) => pod.url);
+    const share = (total: number, i: number) =>
+      Math.floor(total / options.sims) + (i < total % options.sims ? 1 : 0);
+    const sims = await Promise.all(
+      Array.from({ length: options.sims }, (_, i) =>
+        SimProcess.start(
+          {
+            index: i + 1,
+            // Each simulator starts on its own pod, so devices spread evenly whatever the counts.
+            urls: [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)],
+            devices: share(options.devices, i),
+            throttledDevices: share(options.throttledDevices, i),
+            throttledApplyMs: options.throttledApplyMs,
+            // 127.0.0.2, .3, …: each source address has its own ~28k ephemeral ports.
+            localAddress: `127.0.0.${2 + i}`,
+            enrollToken: TEST_TOKENS.enroll,
+          },
+          nodeArgs,
+        ),
+      ),
+    );
+    const redisClient = new Redis(redis.url, { protocol: 2, lazyConnect: false });
+    const admin = createAdminClient(pods[0]?.url ?? '', TEST_TOKENS.admin);
+    return new Cluster(redis, redisClient, pods, sims, admin);
+  }
+
+  /** Asks every simulator, in parallel. */
+  all<C extends Command>(command: C): Promise<ReplyTo<C>[]> {
+    return Promise.all(this.sims.map((sim) => sim.request(command)));
+  }
+
+  async podsUsage(): Promise<{ cpuMs: number; rssBytes: number }[]> {
+    return Promise.all(this.pods.map((pod) => processUsage(pod.child.pid ?? 0)));
+  }
+
+  /** Redis's CPU seconds and calls per command so far (INFO). */
+  async redisCounters(): Promise<{ cpuMs: number; calls: Record<string, number> }> {
+    const info = await this.redisClient.info('all');
+    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+    const calls: Record<string, number> = {};
+    for (const [, command, count] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+      calls[command ?? ''] = Number(count);
+    return { cpuMs: (field('used_cpu_sys') + field('used_cpu_user')) * 1000, calls };
+  }
+
+  /** kill -9 of pod `i`. */
+  async kill(i: number): Promise<void> {
+    await this.pods[i]?.kill('SIGKILL');
+  }
+
+  async down(): Promise<void> {
+    this.admin.close();
+    await Promise.allSettled(this.sims.map((sim) => sim.request({ type: 'stop' })));
+    // Gentle exits, so `--cpu-prof` (in NODE_OPTIONS) can write its profiles.
+    await Promise.all([
+      ...this.sims.map((sim) => sim.exit()),
+      ...this.pods.map((pod) => pod.kill('SIGTERM')),
+    ]);
+    this.redisClient.disconnect();
+    await this.redis.destroy();
+  }
+}

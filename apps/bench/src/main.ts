@@ -1,0 +1,103 @@
+/**
+ * `pnpm bench`: Redis, pods and simulated cameras as real processes on this machine, the scenarios
+ * of the performance issue, one JSON document (`--out`) and a table.
+ */
+import { writeFile } from 'node:fs/promises';
+import { CommanderError } from 'commander';
+import { Cluster } from './cluster.js';
+import { type BenchOptions, parseOptions } from './options.js';
+import { type BenchReport, formatTable, machineFacts } from './report.js';
+import * as scenario from './scenarios.js';
+import { medianOf } from './stats.js';
+
+const say = (text: string) => process.stderr.write(`[bench] ${text}\n`);
+
+async function run(options: BenchOptions): Promise<BenchReport> {
+  const has = (name: BenchOptions['scenarios'][number]) => options.scenarios.includes(name);
+  say(
+    `${options.devices} cameras (+${options.throttledDevices} throttled), ${options.pods} pods, ${options.sims} simulators`,
+  );
+  const cluster = await Cluster.up(options);
+  try {
+    const [idle, heaps] = await Promise.all([cluster.podsUsage(), scenario.podHeaps(cluster)]);
+    const baseline = idle.map((u, i) => ({ rssBytes: u.rssBytes, heapBytes: heaps[i] ?? 0 }));
+    const total = options.devices + options.throttledDevices;
+    const provisioned = await cluster.all({ type: 'provision' });
+    const provision = { devices: total, ms: Math.max(...provisioned.map((p) => p.ms)) };
+    say(`setup: ${total} cameras enrolled and subscribed in ${provision.ms} ms`);
+    const report: BenchReport = {
+      command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+      startedAt: new Date().toISOString(),
+      machine: machineFacts(),
+      options,
+      provision,
+      scenarios: {},
+    };
+    if (has('connect')) {
+      const runs: scenario.ConnectResult[] = [];
+      for (let i = 0; i < options.repeat; i++) {
+        runs.push(await scenario.connect(cluster, options.devices, options.throttledDevices));
+        say(`connect ${i + 1}/${options.repeat}: all subscribed in ${runs.at(-1)?.allReadyMs} ms`);
+      }
+      report.scenarios.connect = { ...medianOf(runs), runs };
+    }
+    if (has('memory')) {
+      // Idle a moment first: the storm's garbage is not what a device costs.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      report.scenarios.memory = await scenario.memory(cluster, baseline, total);
+      say(`memory: ${report.scenarios.memory.podBytesPerDevice} bytes per device (pod RSS)`);
+    }
+    if (has('fanout')) {
+      const runs: scenario.FanoutResult[] = [];
+      for (let i = 0; i < options.repeat; i++) {
+        runs.push(await scenario.fanout(cluster, options.devices));
+        const last = runs.at(-1);
+        say(
+          `fanout ${i + 1}/${options.repeat}: offer p99 ${last?.offerP99Ms} ms, all succeeded ${last?.allSucceededMs} ms`,
+        );
+      }
+      report.scenarios.fanout = { ...medianOf(runs), runs };
+    }
+    if (has('throttled')) {
+      report.scenarios.throttled = await scenario.throttled(cluster, options.throttledDevices, options);
+      say(
+        `throttled: ${report.scenarios.throttled.measuredPerMinute}/min, max in flight ${report.scenarios.throttled.maxInFlightSeen}`,
+      );
+    }
+    // Last: it kills a pod.
+    if (has('reconnect')) {
+      report.scenarios.reconnect = await scenario.reconnect(cluster, options.devices);
+      say(
+        `reconnect: ${report.scenarios.reconnect.devices} resubscribed in ${report.scenarios.reconnect.allResubscribedMs} ms`,
+      );
+    }
+    return report;
+  } finally {
+    await cluster.down();
+  }
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    throw error;
+  }
+  const report = await run(options);
+  process.stdout.write(`${formatTable(report)}\n`);
+  if (options.out) {
+    await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
+    say(`wrote ${options.out}`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,110 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+export const SCENARIOS = ['connect', 'fanout', 'memory', 'reconnect', 'throttled'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  devices: number;
+  pods: number;
+  sims: number;
+  scenarios: Scenario[];
+  /** Runs of connect and fan-out; the figures are their medians. */
+  repeat: number;
+  throttledDevices: number;
+  throttledApplyMs: number;
+  maxPerMinute: number;
+  maxInFlight: number;
+  logLevel: string;
+  out: string | null;
+  /** Write CPU profiles of pods and simulators here (node --cpu-prof). */
+  cpuProfDir: string | null;
+}
+
+function positive(max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new InvalidArgumentError(`expected an integer 1..${max}`);
+    return n;
+  };
+}
+
+function scenarioList(value: string): Scenario[] {
+  const names = value.split(',').map((s) => s.trim());
+  for (const name of names) {
+    if (!(SCENARIOS as readonly string[]).includes(name))
+      throw new InvalidArgumentError(`unknown scenario "${name}" (one of ${SCENARIOS.join(', ')})`);
+  }
+  return names as Scenario[];
+}
+
+/** `pnpm bench` flags → options; commander prints usage and exits on bad flags. */
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const program = new Command('bench')
+    .description('camfleet at fleet scale: real Redis, pods and simulated cameras on this machine')
+    .addOption(
+      new Option('--devices <n>', 'cameras in the main group').argParser(positive(200_000)).default(10_000),
+    )
+    .addOption(new Option('--pods <n>', 'server pods (processes)').argParser(positive(16)).default(2))
+    .addOption(
+      new Option('--sims <n>', 'simulator processes (each ≤ 19k sockets, own source address)').argParser(
+        positive(64),
+      ),
+    )
+    .addOption(
+      new Option('--scenario <list>', `comma-separated: ${SCENARIOS.join(',')}`)
+        .argParser(scenarioList)
+        .default([...SCENARIOS], 'all'),
+    )
+    .addOption(
+      new Option('--repeat <n>', 'runs of connect and fanout (median)').argParser(positive(20)).default(3),
+    )
+    .addOption(
+      new Option('--throttled-devices <n>', 'cameras in the throttled group')
+        .argParser(positive(1000))
+        .default(200),
+    )
+    .addOption(
+      new Option('--throttled-apply-ms <ms>', 'their install time').argParser(positive(60_000)).default(300),
+    )
+    .addOption(
+      new Option('--max-per-minute <n>', 'throttled rate limit').argParser(positive(1_000_000)).default(3000),
+    )
+    .addOption(
+      new Option('--max-in-flight <n>', 'throttled in-flight cap').argParser(positive(100_000)).default(20),
+    )
+    .addOption(new Option('--log-level <level>', 'pods’ LOG_LEVEL').default('info'))
+    .option('--out <file>', 'write the results as JSON here')
+    .option('--cpu-prof <dir>', 'write CPU profiles of the pods and simulators to this directory')
+    .exitOverride()
+    .parse(argv, { from: 'user' });
+  const o = program.opts<{
+    devices: number;
+    pods: number;
+    sims?: number;
+    scenario: Scenario[];
+    repeat: number;
+    throttledDevices: number;
+    throttledApplyMs: number;
+    maxPerMinute: number;
+    maxInFlight: number;
+    logLevel: string;
+    out?: string;
+    cpuProf?: string;
+  }>();
+  return {
+    devices: o.devices,
+    pods: o.pods,
+    // At most ~12.5k sockets a simulator by default: well under the per-process file limit.
+    sims: o.sims ?? Math.max(2, Math.ceil(o.devices / 12_500)),
+    scenarios: o.scenario,
+    repeat: o.repeat,
+    throttledDevices: o.throttledDevices,
+    throttledApplyMs: o.throttledApplyMs,
+    maxPerMinute: o.maxPerMinute,
+    maxInFlight: o.maxInFlight,
+    logLevel: o.logLevel,
+    out: o.out ?? null,
+    cpuProfDir: o.cpuProf ?? null,
+  };
+}

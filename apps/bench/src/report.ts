@@ -1,0 +1,97 @@
+import { cpus, totalmem } from 'node:os';
+import Table from 'cli-table3';
+import type { BenchOptions } from './options.js';
+import type {
+  ConnectResult,
+  FanoutResult,
+  MemoryResult,
+  ReconnectResult,
+  ThrottledResult,
+} from './scenarios.js';
+
+/** The benchmark's JSON document (times in ms, memory in bytes). */
+export interface BenchReport {
+  command: string;
+  startedAt: string;
+  machine: { cores: number; cpu: string; memoryBytes: number; node: string; platform: string };
+  options: BenchOptions;
+  /** Enrolling and first connecting every camera (not a scenario: the setup). */
+  provision: { devices: number; ms: number };
+  scenarios: {
+    connect?: ConnectResult & { runs: ConnectResult[] };
+    fanout?: FanoutResult & { runs: FanoutResult[] };
+    memory?: MemoryResult;
+    reconnect?: ReconnectResult;
+    throttled?: ThrottledResult;
+  };
+}
+
+export function machineFacts(): BenchReport['machine'] {
+  return {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryBytes: totalmem(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+const ms = (n: number) => `${Math.round(n).toLocaleString('en-US')} ms`;
+const bytes = (n: number) => (Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${Math.round(n)} B`);
+
+/** The human table: one row per figure. */
+export function formatTable(report: BenchReport): string {
+  const table = new Table({ head: ['scenario', 'figure', 'value'] });
+  const { connect, fanout, memory, reconnect, throttled } = report.scenarios;
+  const runs = (n: number) => (n > 1 ? ` (median of ${n})` : '');
+  table.push(['setup', `enroll + connect ${report.provision.devices} cameras`, ms(report.provision.ms)]);
+  if (connect) {
+    const label = `${connect.devices} devices${runs(connect.runs.length)}`;
+    table.push(
+      ['connect', `all subscribed, ${label}`, ms(connect.allReadyMs)],
+      ['connect', 'ready latency p50 / p99', `${ms(connect.readyP50Ms)} / ${ms(connect.readyP99Ms)}`],
+      ['connect', 'rate', `${connect.connectsPerSecond.toLocaleString('en-US')}/s`],
+    );
+  }
+  if (fanout) {
+    const label = `${fanout.devices} devices${runs(fanout.runs.length)}`;
+    table.push(
+      [
+        'fanout',
+        `offer p50 / p99 / max, ${label}`,
+        `${ms(fanout.offerP50Ms)} / ${ms(fanout.offerP99Ms)} / ${ms(fanout.offerMaxMs)}`,
+      ],
+      ['fanout', 'all succeeded', ms(fanout.allSucceededMs)],
+      ['fanout', 'Redis commands per delivery', String(fanout.redisCommandsPerDelivery)],
+      [
+        'fanout',
+        'CPU per 1000 deliveries: Redis / pods',
+        `${ms(fanout.redisCpuMsPer1000)} / ${ms(fanout.podCpuMsPer1000)}`,
+      ],
+    );
+  }
+  if (memory) {
+    table.push(
+      ['memory', `pod RSS per device (${memory.devices} devices)`, bytes(memory.podBytesPerDevice)],
+      ['memory', 'pod heap per device', bytes(memory.podHeapBytesPerDevice)],
+      ['memory', 'simulator RSS per device', bytes(memory.simBytesPerDevice)],
+    );
+  }
+  if (reconnect) {
+    table.push(
+      [
+        'reconnect',
+        `${reconnect.devices} devices of a killed pod resubscribed`,
+        ms(reconnect.allResubscribedMs),
+      ],
+      ['reconnect', 'rollout across the kill: all succeeded', ms(reconnect.allSucceededMs)],
+    );
+  }
+  if (throttled) {
+    table.push(
+      ['throttled', `rate (limit ${throttled.limitPerMinute}/min)`, `${throttled.measuredPerMinute}/min`],
+      ['throttled', `max in flight (cap ${throttled.maxInFlight})`, String(throttled.maxInFlightSeen)],
+    );
+  }
+  return table.toString();
+}

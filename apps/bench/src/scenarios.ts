@@ -1,0 +1,273 @@
+import type { RolloutStatus } from '@camfleet/contracts';
+import { maxInFlight, pacedPerMinute, waitFor } from '@camfleet/test-support';
+import type { Cluster } from './cluster.js';
+import { GROUP_LABEL, type Group } from './protocol.js';
+import { deltas, median, quantile, round } from './stats.js';
+
+const LONG = { timeoutMs: 300_000, intervalMs: 10 };
+
+export interface ConnectResult {
+  devices: number;
+  allReadyMs: number;
+  readyP50Ms: number;
+  readyP99Ms: number;
+  connectsPerSecond: number;
+}
+
+export interface FanoutResult {
+  devices: number;
+  offerP50Ms: number;
+  offerP99Ms: number;
+  offerMaxMs: number;
+  allSucceededMs: number;
+  redisCommandsPerDelivery: number;
+  /** Redis calls per delivery by command (INFO commandstats), e.g. evalsha, xadd. */
+  redisCallsPerDelivery: Record<string, number>;
+  /** Lua script calls per delivery by script (the pods' own counters). */
+  scriptCallsPerDelivery: Record<string, number>;
+  redisCpuMsPer1000: number;
+  podCpuMsPer1000: number;
+  simCpuMsPer1000: number;
+}
+
+export interface MemoryResult {
+  devices: number;
+  podBytesPerDevice: number;
+  podHeapBytesPerDevice: number;
+  podIdleRssBytes: number;
+  simBytesPerDevice: number;
+}
+
+export interface ReconnectResult {
+  devices: number;
+  allResubscribedMs: number;
+  /** From the kill until the rollout running across it has every delivery succeeded. */
+  allSucceededMs: number;
+}
+
+export interface ThrottledResult {
+  devices: number;
+  limitPerMinute: number;
+  measuredPerMinute: number;
+  maxInFlight: number;
+  maxInFlightSeen: number;
+  allSucceededMs: number;
+}
+
+const selectorOf = (group: Group) => `${GROUP_LABEL}=${group}`;
+
+let patchSeq = 0;
+/** A new patch version each time: every rollout is real work for every device. */
+async function publish(cluster: Cluster): Promise<string> {
+  patchSeq++;
+  const patch = await cluster.admin.client.patch.publish.mutate({
+    name: 'bench-fw',
+    version: `2.0.${patchSeq}`,
+  });
+  return patch.id;
+}
+
+async function rollOut(
+  cluster: Cluster,
+  group: Group,
+  limits: { maxInFlight?: number; maxPerMinute?: number } = {},
+): Promise<{ rolloutId: string; createdAt: number }> {
+  const patchId = await publish(cluster);
+  const createdAt = Date.now();
+  const rollout = await cluster.admin.client.rollout.create.mutate({
+    patchId,
+    target: { kind: 'selector', selector: selectorOf(group) },
+    ...limits,
+  });
+  return { rolloutId: rollout.id, createdAt };
+}
+
+async function succeeded(cluster: Cluster, rolloutId: string, devices: number): Promise<RolloutStatus> {
+  return waitFor(
+    async () => {
+      const status = await cluster.admin.client.rollout.get.query({ rolloutId });
+      if (status.counts.failed > 0) throw new Error(`rollout ${rolloutId}: ${status.counts.failed} failed`);
+      return status.counts.succeeded === devices ? status : null;
+    },
+    { ...LONG, intervalMs: 25, what: `${devices} deliveries to succeed` },
+  );
+}
+
+async function online(cluster: Cluster, count: number): Promise<void> {
+  await waitFor(async () => (await cluster.admin.client.fleet.stats.query()).online === count, {
+    ...LONG,
+    intervalMs: 50,
+    what: `${count} devices online`,
+  });
+}
+
+/** Every main device disconnects, then all connect again at once with their secrets. */
+export async function connect(cluster: Cluster, devices: number, throttled: number): Promise<ConnectResult> {
+  await cluster.all({ type: 'disconnect' });
+  await online(cluster, throttled);
+  const runs = await cluster.all({ type: 'connect' });
+  const startedAt = Math.min(...runs.map((r) => r.startedAt));
+  const allReadyMs = Math.max(...runs.map((r) => r.allReadyAt)) - startedAt;
+  const ready = runs.flatMap((r) => r.readyMs);
+  await online(cluster, devices + throttled);
+  return {
+    devices,
+    allReadyMs,
+    readyP50Ms: quantile(ready, 0.5),
+    readyP99Ms: quantile(ready, 0.99),
+    connectsPerSecond: round((devices * 1000) / allReadyMs, 0),
+  };
+}
+
+/** Per-script call counts of all pods (`camfleet_redis_command_seconds_count`). */
+async function scriptCalls(cluster: Cluster): Promise<Record<string, number>> {
+  const totals: Record<string, number> = {};
+  for (const pod of cluster.pods) {
+    const text = await (await fetch(`${pod.url}/metrics`)).text();
+    for (const [, script, count] of text.matchAll(
+      /^camfleet_redis_command_seconds_count\{script="([^"]+)"\} (\d+)/gm,
+    ))
+      totals[script ?? ''] = (totals[script ?? ''] ?? 0) + Number(count);
+  }
+  return totals;
+}
+
+const perDelivery = (counts: Record<string, number>, devices: number) =>
+  Object.fromEntries(
+    Object.entries(counts)
+      .filter(([, n]) => n > 0)
+      .sort(([, a], [, b]) => b - a)
+      .map(([key, n]) => [key, round(n / devices, 2)]),
+  );
+
+/** One rollout to every main device: offer latency, time to all succeeded, and its cost. */
+export async function fanout(cluster: Cluster, devices: number): Promise<FanoutResult> {
+  const patchId = await publish(cluster);
+  const [redisBefore, podsBefore, scriptsBefore, simsBefore] = await Promise.all([
+    cluster.redisCounters(),
+    cluster.podsUsage(),
+    scriptCalls(cluster),
+    cluster.all({ type: 'usage' }),
+  ]);
+  const createdAt = Date.now();
+  const { id: rolloutId } = await cluster.admin.client.rollout.create.mutate({
+    patchId,
+    target: { kind: 'selector', selector: selectorOf('main') },
+  });
+  await succeeded(cluster, rolloutId, devices);
+  const allSucceededMs = Date.now() - createdAt;
+  const [redisAfter, podsAfter, scriptsAfter, simsAfter] = await Promise.all([
+    cluster.redisCounters(),
+    cluster.podsUsage(),
+    scriptCalls(cluster),
+    cluster.all({ type: 'usage' }),
+  ]);
+  const offeredMs = (await cluster.all({ type: 'offers', rolloutId })).flatMap((r) =>
+    r.offeredAt.map((at) => at - createdAt),
+  );
+  if (offeredMs.length !== devices)
+    throw new Error(`${offeredMs.length} of ${devices} devices saw the offer`);
+  const redisCalls = deltas(redisBefore.calls, redisAfter.calls);
+  const cpuMs = (after: { cpuMs: number }[], before: { cpuMs: number }[]) =>
+    after.reduce((sum, p, i) => sum + p.cpuMs - (before[i]?.cpuMs ?? 0), 0);
+  return {
+    devices,
+    offerP50Ms: quantile(offeredMs, 0.5),
+    offerP99Ms: quantile(offeredMs, 0.99),
+    offerMaxMs: Math.max(...offeredMs),
+    allSucceededMs,
+    redisCommandsPerDelivery: round(Object.values(redisCalls).reduce((a, b) => a + b, 0) / devices, 2),
+    redisCallsPerDelivery: perDelivery(redisCalls, devices),
+    scriptCallsPerDelivery: perDelivery(deltas(scriptsBefore, scriptsAfter), devices),
+    redisCpuMsPer1000: round(((redisAfter.cpuMs - redisBefore.cpuMs) * 1000) / devices, 0),
+    podCpuMsPer1000: round((cpuMs(podsAfter, podsBefore) * 1000) / devices, 0),
+    simCpuMsPer1000: round((cpuMs(simsAfter, simsBefore) * 1000) / devices, 0),
+  };
+}
+
+/** Pod RSS and heap per connected device, over the pods' idle baseline; simulator RSS per device. */
+export async function memory(
+  cluster: Cluster,
+  baseline: { rssBytes: number; heapBytes: number }[],
+  devices: number,
+): Promise<MemoryResult> {
+  const [stats, usage, heaps, sims] = await Promise.all([
+    cluster.admin.client.fleet.stats.query(),
+    cluster.podsUsage(),
+    podHeaps(cluster),
+    cluster.all({ type: 'usage' }),
+  ]);
+  const perPod = cluster.pods.map((pod, i) => {
+    // Instances are named `<FLEET_NODE_ID>.<random>`.
+    const held = stats.nodes.find((n) => n.node.startsWith(`bench-pod-${i + 1}.`))?.devices ?? 0;
+    const base = baseline[i] ?? { rssBytes: 0, heapBytes: 0 };
+    return {
+      rss: ((usage[i]?.rssBytes ?? 0) - base.rssBytes) / Math.max(1, held),
+      heap: ((heaps[i] ?? 0) - base.heapBytes) / Math.max(1, held),
+      held,
+      pod,
+    };
+  });
+  return {
+    devices,
+    podBytesPerDevice: round(median(perPod.map((p) => p.rss)), 0),
+    podHeapBytesPerDevice: round(median(perPod.map((p) => p.heap)), 0),
+    podIdleRssBytes: median(baseline.map((b) => b.rssBytes)),
+    simBytesPerDevice: round(sims.reduce((sum, s) => sum + s.rssBytes, 0) / stats.online, 0),
+  };
+}
+
+/** Each pod's used V8 heap, from its metrics. */
+export async function podHeaps(cluster: Cluster): Promise<number[]> {
+  return Promise.all(
+    cluster.pods.map(async (pod) => {
+      const text = await (await fetch(`${pod.url}/metrics`)).text();
+      return Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1] ?? 0);
+    }),
+  );
+}
+
+/** A rate- and in-flight-limited rollout to the throttled group: the limits as measured. */
+export async function throttled(
+  cluster: Cluster,
+  devices: number,
+  limits: { maxPerMinute: number; maxInFlight: number },
+): Promise<ThrottledResult> {
+  const { rolloutId, createdAt } = await rollOut(cluster, 'throttled', limits);
+  await succeeded(cluster, rolloutId, devices);
+  const allSucceededMs = Date.now() - createdAt;
+  const events = (await cluster.admin.client.events.list.query({ rolloutId, limit: 1000 })).filter(
+    (e) => e.kind === 'delivery',
+  );
+  return {
+    devices,
+    limitPerMinute: limits.maxPerMinute,
+    measuredPerMinute: round(pacedPerMinute(events, limits.maxPerMinute) ?? Number.NaN, 0),
+    maxInFlight: limits.maxInFlight,
+    maxInFlightSeen: maxInFlight(events),
+    allSucceededMs,
+  };
+}
+
+/**
+ * A rollout to every main device starts, and at once one pod is killed (kill -9) under it: how
+ * long until its devices are subscribed on the others, and until the rollout has succeeded anyway.
+ */
+export async function reconnect(cluster: Cluster, devices: number): Promise<ReconnectResult> {
+  const victim = cluster.pods.length - 1;
+  const url = cluster.pods[victim]?.url ?? '';
+  const watched = (await cluster.all({ type: 'watch', url })).reduce((sum, r) => sum + r.watched, 0);
+  const { rolloutId } = await rollOut(cluster, 'main');
+  const killedAt = Date.now();
+  await cluster.kill(victim);
+  await waitFor(
+    async () =>
+      (await cluster.all({ type: 'resubscribed' })).reduce((sum, r) => sum + r.resubscribedAt.length, 0) ===
+      watched,
+    { ...LONG, intervalMs: 50, what: `${watched} devices to subscribe elsewhere` },
+  );
+  const resubscribed = (await cluster.all({ type: 'resubscribed' })).flatMap((r) => r.resubscribedAt);
+  await succeeded(cluster, rolloutId, devices);
+  const allSucceededMs = Date.now() - killedAt;
+  return { devices: watched, allResubscribedMs: Math.max(...resubscribed) - killedAt, allSucceededMs };
+}

@@ -1,0 +1,160 @@
+/**
+ * A simulator process of the benchmark: the device simulator's Fleet, driven over IPC, recording
+ * when each device subscribed and got offers. Times are epoch ms (one clock: one machine).
+ */
+import { Credentials, type DeviceEvent, Fleet } from '@camfleet/device-sim';
+import { waitFor } from '@camfleet/test-support';
+import {
+  type Command,
+  GROUP_LABEL,
+  type Group,
+  type Reply,
+  type Request,
+  type SimConfig,
+} from './protocol.js';
+
+const config = JSON.parse(process.env.BENCH_SIM ?? '') as SimConfig;
+const credentials = Credentials.inMemory();
+
+/** Apply time 0 and no restart: the figures are the backend's, not a camera's flash speed. */
+const INSTANT = { downloadMs: 0, applyMs: 0, reboot: false } as const;
+
+/** Device → the pod it is subscribed on, while it is. */
+const subscribed = new Map<string, string>();
+/** Rollout → device → first offer. */
+const offers = new Map<string, Map<string, number>>();
+/** Device → first subscription, while a connect storm is being timed. */
+let firstReady: Map<string, number> | null = null;
+/** The devices of a pod about to die, and when each subscribed again elsewhere. */
+let watch: { url: string; devices: Set<string>; resubscribedAt: Map<string, number> } | null = null;
+
+function record(event: DeviceEvent): void {
+  const now = Date.now();
+  if (event.type === 'subscribed') {
+    subscribed.set(event.deviceId, event.url);
+    if (firstReady && !firstReady.has(event.deviceId)) firstReady.set(event.deviceId, now);
+    const watched = watch?.devices.has(event.deviceId) && event.url !== watch.url;
+    if (watch && watched && !watch.resubscribedAt.has(event.deviceId))
+      watch.resubscribedAt.set(event.deviceId, now);
+  } else if (event.type === 'disconnected') subscribed.delete(event.deviceId);
+  else if (event.type === 'offer') {
+    const rolloutId = event.deliveryId.slice(0, -event.deviceId.length - 1);
+    const byDevice = offers.get(rolloutId) ?? new Map<string, number>();
+    offers.set(rolloutId, byDevice);
+    if (!byDevice.has(event.deviceId)) byDevice.set(event.deviceId, now);
+  }
+}
+
+function fleetOf(group: Group): Fleet {
+  return new Fleet({
+    urls: config.urls,
+    devices: group === 'main' ? config.devices : config.throttledDevices,
+    credentials,
+    enrollToken: config.enrollToken,
+    prefix: `${group === 'main' ? 's' : 't'}${config.index}`,
+    labels: { [GROUP_LABEL]: group },
+    faults: group === 'main' ? INSTANT : { ...INSTANT, applyMs: config.throttledApplyMs },
+    localAddresses: [config.localAddress],
+    // A storm of thousands: give a busy accept queue time rather than abandoning sockets.
+    connectTimeoutMs: 30_000,
+    backoff: { baseMs: 250, maxMs: 5_000 },
+    staggerMs: 0,
+    onEvent: record,
+  });
+}
+
+/** Thousands of devices per process: minutes, not the seconds a test waits. */
+const SLOW = { timeoutMs: 300_000, intervalMs: 10, what: 'every device to subscribe' };
+
+let main = fleetOf('main');
+const throttled = fleetOf('throttled');
+const allSubscribed = (fleet: Fleet) => fleet.devices.every((device) => subscribed.has(device.id));
+
+async function provision(): Promise<Reply> {
+  const started = Date.now();
+  main.start();
+  throttled.start();
+  await waitFor(() => allSubscribed(main) && allSubscribed(throttled), SLOW);
+  return {
+    type: 'provision',
+    enrolled: main.devices.length + throttled.devices.length,
+    ms: Date.now() - started,
+  };
+}
+
+/** Every main device starts now, at once: a connect storm with the secrets they enrolled with. */
+async function connect(): Promise<Reply> {
+  main = fleetOf('main');
+  const ready = new Map<string, number>();
+  firstReady = ready;
+  const startedAt = new Map<string, number>();
+  const first = Date.now();
+  for (const device of main.devices) {
+    startedAt.set(device.id, Date.now());
+    device.start();
+  }
+  await waitFor(() => ready.size === main.devices.length, SLOW);
+  firstReady = null;
+  return {
+    type: 'connect',
+    readyMs: main.devices.map((d) => (ready.get(d.id) ?? 0) - (startedAt.get(d.id) ?? 0)),
+    startedAt: first,
+    allReadyAt: Math.max(...ready.values()),
+  };
+}
+
+async function handle(command: Command): Promise<Reply> {
+  switch (command.type) {
+    case 'provision':
+      return provision();
+    case 'disconnect':
+      await main.stop();
+      for (const device of main.devices) subscribed.delete(device.id);
+      return { type: 'disconnect' };
+    case 'connect':
+      return connect();
+    case 'offers':
+      return { type: 'offers', offeredAt: [...(offers.get(command.rolloutId)?.values() ?? [])] };
+    case 'watch': {
+      const devices = new Set(
+        main.devices.filter((d) => subscribed.get(d.id) === command.url).map((d) => d.id),
+      );
+      watch = { url: command.url, devices, resubscribedAt: new Map() };
+      return { type: 'watch', watched: devices.size };
+    }
+    case 'resubscribed':
+      return {
+        type: 'resubscribed',
+        watched: watch?.devices.size ?? 0,
+        resubscribedAt: [...(watch?.resubscribedAt.values() ?? [])],
+      };
+    case 'usage': {
+      const { rss, heapUsed } = process.memoryUsage();
+      const { user, system } = process.cpuUsage();
+      return {
+        type: 'usage',
+        cpuMs: (user + system) / 1000,
+        rssBytes: rss,
+        heapUsedBytes: heapUsed,
+        subscribed: subscribed.size,
+      };
+    }
+    case 'stop':
+      await Promise.all([main.stop(), throttled.stop()]);
+      return { type: 'stop' };
+  }
+}
+
+process.on('message', (request: Request) => {
+  handle(request.command).then(
+    (reply) => process.send?.({ id: request.id, reply }),
+    (error: unknown) =>
+      process.send?.({
+        id: request.id,
+        reply: { type: 'error', message: error instanceof Error ? error.message : String(error) },
+      }),
+  );
+});
+// The benchmark going away takes its simulators with it.
+process.on('disconnect', () => process.exit(0));
+process.send?.({ id: 0, reply: { type: 'ready' } });
