@@ -378,6 +378,7 @@ describe('restarts, rollbacks and cancel requests', () => {
       { type: 'disconnected' },
       { type: 'connected', url: b.url },
       { type: 'rebooted', version: '2.0.0', rolledBack: false },
+      { type: 'subscribed', url: b.url },
     ]);
   });
 
@@ -409,6 +410,21 @@ describe('restarts, rollbacks and cancel requests', () => {
     expect(fake.registrations).toHaveLength(1);
     expect(pods[0]?.opens).toBe(1);
     expect(fleet.devices[0]?.record().completed).toMatchObject([{ outcome: 'succeeded' }]);
+  });
+
+  it('reports only the phases that take time: an instant install without a file is one report', async () => {
+    const { fake, fleet } = await setup({ faults: { reboot: false, downloadMs: 0, applyMs: 0 } });
+    fake.offer('cam-0001', 'del-1', 1, '2.6.0');
+    await waitFor(() => fleet.summary().installsDone === 1);
+    await settled(fleet);
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['succeeded']);
+    expect(fake.stateOf('del-1')).toBe('succeeded');
+
+    const slowApply = await setup({ faults: { reboot: false, downloadMs: 0, applyMs: 30 } });
+    slowApply.fake.offer('cam-0001', 'del-2', 1, '2.6.0');
+    await waitFor(() => slowApply.fleet.summary().installsDone === 1);
+    await settled(slowApply.fleet);
+    expect(slowApply.fake.reportsOf('del-2').map((r) => r.status)).toEqual(['installing', 'succeeded']);
   });
 
   it('comes back on the old version after a rollback; the retry installs again and is no repeat', async () => {

@@ -669,7 +669,12 @@ export class SimulatedDevice {
       return outcome.kind === 'landed';
     };
     const { artifact } = offer.patch;
-    if (!(await progress('downloading', 0, artifact ? 0 : undefined))) return { kind: 'stopped' };
+    // A phase is reported when it takes time, as a camera's updater would: an instant install of
+    // a patch without a file goes straight to its outcome (one report instead of three).
+    const downloads = artifact !== null || plan.downloadMs > 0;
+    const applies = plan.applyMs > 0 || plan.hangs || plan.crashAtMs !== null;
+    if (downloads && !(await progress('downloading', 0, artifact ? 0 : undefined)))
+      return { kind: 'stopped' };
     if (artifact) {
       const downloaded = await this.download(work, artifact, plan, steps, progress);
       if (downloaded.kind !== 'applied') return downloaded;
@@ -677,7 +682,7 @@ export class SimulatedDevice {
       await sleep(plan.downloadMs, undefined, { signal: steps });
     }
     work.phase = 'installing';
-    if (!(await progress('installing', 50))) return { kind: 'stopped' };
+    if (applies && !(await progress('installing', 50))) return { kind: 'stopped' };
     if (plan.hangs) {
       // Stuck in the updater: nothing more is reported for this attempt (a re-offer of it, or a
       // cancel, is ignored). It stays busy until the server's ack timeout should have failed it,
