@@ -61,6 +61,11 @@ export function formatTable(report: BenchReport): string {
         `offer p50 / p99 / max, ${label}`,
         `${ms(fanout.offerP50Ms)} / ${ms(fanout.offerP99Ms)} / ${ms(fanout.offerMaxMs)}`,
       ],
+      [
+        'fanout',
+        'first offer / rollout.create returned',
+        `${ms(fanout.offerFirstMs)} / ${ms(fanout.createMs)}`,
+      ],
       ['fanout', 'all succeeded', ms(fanout.allSucceededMs)],
       ['fanout', 'Redis commands per delivery', String(fanout.redisCommandsPerDelivery)],
       [

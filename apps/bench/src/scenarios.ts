@@ -19,6 +19,9 @@ export interface FanoutResult {
   offerP50Ms: number;
   offerP99Ms: number;
   offerMaxMs: number;
+  /** The first offer, and the `rollout.create` call's return (it returns once every bucket has the rollout). */
+  offerFirstMs: number;
+  createMs: number;
   allSucceededMs: number;
   redisCommandsPerDelivery: number;
   /** Redis calls per delivery by command (INFO commandstats), e.g. evalsha, xadd. */
@@ -154,6 +157,7 @@ export async function fanout(cluster: Cluster, devices: number): Promise<FanoutR
     patchId,
     target: { kind: 'selector', selector: selectorOf('main') },
   });
+  const createMs = Date.now() - createdAt;
   await succeeded(cluster, rolloutId, devices);
   const allSucceededMs = Date.now() - createdAt;
   const [redisAfter, podsAfter, scriptsAfter, simsAfter] = await Promise.all([
@@ -175,6 +179,8 @@ export async function fanout(cluster: Cluster, devices: number): Promise<FanoutR
     offerP50Ms: quantile(offeredMs, 0.5),
     offerP99Ms: quantile(offeredMs, 0.99),
     offerMaxMs: Math.max(...offeredMs),
+    offerFirstMs: Math.min(...offeredMs),
+    createMs,
     allSucceededMs,
     redisCommandsPerDelivery: round(Object.values(redisCalls).reduce((a, b) => a + b, 0) / devices, 2),
     redisCallsPerDelivery: perDelivery(redisCalls, devices),

@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '@camfleet/test-support';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BenchReport } from './report.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'camfleet-bench-'));
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** `pnpm bench …` as a process, as a developer runs it. */
+function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps/bench/src/main.ts'), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+// The harness's correctness on a small fleet, not its timings (those are `pnpm bench`'s job).
+describe('pnpm bench (smoke)', () => {
+  it('runs every scenario on a small fleet and writes the documented JSON', {
+    timeout: 180_000,
+  }, async () => {
+    const out = join(dir, 'bench.json');
+    const args = [
+      '--devices',
+      '40',
+      '--pods',
+      '2',
+      '--sims',
+      '2',
+      '--repeat',
+      '1',
+      '--throttled-devices',
+      '30',
+    ];
+    const run = await bench([...args, '--max-per-minute', '600', '--max-in-flight', '4', '--out', out]);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
+    const { connect, fanout, memory, reconnect, throttled } = report.scenarios;
+
+    expect(report.command).toContain('--devices 40');
+    expect(report.machine.cores).toBeGreaterThan(0);
+    expect(report.provision.devices).toBe(70);
+    expect(connect).toMatchObject({ devices: 40 });
+    expect(connect?.readyP99Ms).toBeLessThanOrEqual(connect?.allReadyMs ?? 0);
+    // Every device got the offer, each once in the figures, and every delivery succeeded.
+    expect(fanout).toMatchObject({ devices: 40 });
+    expect(fanout?.offerP50Ms).toBeLessThanOrEqual(fanout?.offerP99Ms ?? 0);
+    expect(fanout?.offerP99Ms).toBeLessThanOrEqual(fanout?.offerMaxMs ?? 0);
+    expect(fanout?.offerMaxMs).toBeLessThanOrEqual(fanout?.allSucceededMs ?? 0);
+    expect(fanout?.scriptCallsPerDelivery.delivery_report).toBeGreaterThanOrEqual(1);
+    expect(fanout?.redisCommandsPerDelivery).toBeGreaterThan(0);
+    expect(memory).toMatchObject({ devices: 70 });
+    expect(memory?.podIdleRssBytes).toBeGreaterThan(0);
+    // Half the devices were on the pod that was killed; all of them came back.
+    expect(reconnect?.devices).toBe(20);
+    expect(reconnect?.allResubscribedMs).toBeGreaterThan(0);
+    expect(throttled).toMatchObject({ devices: 30, limitPerMinute: 600, maxInFlight: 4 });
+    expect(throttled?.maxInFlightSeen).toBeLessThanOrEqual(4);
+    expect(throttled?.measuredPerMinute).toBeLessThanOrEqual(600 * 1.05);
+    expect(run.stdout).toContain('offer p50 / p99 / max');
+  });
+
+  it('refuses an unknown scenario with usage and exit code 2', async () => {
+    const run = await bench(['--scenario', 'connect,warp']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown scenario "warp"');
+  });
+});
