@@ -218,6 +218,7 @@ export class DeviceChannel {
         deviceId,
         this.deps.hintGraceMs,
         grant,
+        session.connectionId,
       )) as [string, ...unknown[]];
       const kind = reply[0];
       if (kind === 'SLOT') {
@@ -230,7 +231,7 @@ export class DeviceChannel {
         // SLOT means the delivery is queued, so a slot the device still held is stale: use it.
         const { granted, retryAfterMs } = await this.slots.acquire(rolloutId, deviceId);
         if (!granted) {
-          await this.slots.park(rolloutId, deviceId, retryAfterMs);
+          await this.slots.park(rolloutId, deviceId, session.connectionId, retryAfterMs);
           return 'blocked';
         }
         grant = rolloutId;

@@ -42,6 +42,22 @@ describe('parked devices and slots', () => {
     expect(await pod.redis.zrange(pod.keys.slots(rollout.id), '0', '-1')).toEqual(['b']);
   });
 
+  it('a replaced connection neither parks nor claims the device its successor holds', async () => {
+    await pod.register('a');
+    await pod.register('e', { conn: 'conn-old' });
+    const rollout = await pod.rollout((await pod.publish()).id, { maxInFlight: 1 });
+    expect((await pod.fleet.slots.acquire(rollout.id, 'a')).granted).toBe(true);
+    // The device moved to a new connection (its register un-parks its work) while the old one's pod
+    // was still in the middle of a claim for it: that claim's park arrives late.
+    await pod.register('e', { conn: 'conn-new' });
+    await pod.fleet.slots.park(rollout.id, 'e', 'conn-old', 0);
+    expect((await pod.delivery(rollout.id, 'e')).parked).toBe('0');
+    expect(await pod.claim('e', '', 'conn-old')).toBeNull();
+    expect((await pod.claim('e', '', 'conn-new'))?.slot).toBe(rollout.id);
+    await pod.fleet.slots.park(rollout.id, 'e', 'conn-new', 0);
+    expect((await pod.delivery(rollout.id, 'e')).parked).toBe('1');
+  });
+
   it('a connection that closed no longer speaks for its device', async () => {
     await pod.register('c');
     const devices = pod.fleet.devices;

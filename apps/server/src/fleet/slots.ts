@@ -63,11 +63,14 @@ export class Slots {
       await this.deps.redis.publish(this.deps.keys.broadcastChannel, `cap:${rolloutId}`);
   }
 
-  /** Records that the device waits for a slot of this rollout, here and in Redis (not due meanwhile). */
-  async park(rolloutId: string, deviceId: string, retryAfterMs: number): Promise<void> {
+  /**
+   * Records that the device waits for a slot of this rollout, here and in Redis (not due meanwhile),
+   * on behalf of its connection here: if another connection holds the device by now, nothing is parked.
+   */
+  async park(rolloutId: string, deviceId: string, connectionId: string, retryAfterMs: number): Promise<void> {
     this.wait(rolloutId, deviceId);
     const bucket = this.deps.keys.bucketOfDevice(deviceId);
-    await runScript(
+    const parked = await runScript(
       this.deps.redis,
       'delivery_park',
       this.deps.keys.due(bucket),
@@ -75,8 +78,12 @@ export class Slots {
       deviceId,
       rolloutId,
       this.deps.hintGraceMs,
+      connectionId,
     );
-    this.retryLater(rolloutId, retryAfterMs);
+    // Not parked (started meanwhile, or held by a newer connection): the entry above stays, harmless
+    // (a retry of a device that needs no slot gives the slot back), since another session of the
+    // device here may have put it there too.
+    if (parked === 1) this.retryLater(rolloutId, retryAfterMs);
   }
 
   /** Puts the device on this pod's waiting list for the rollout (its delivery is parked in Redis). */

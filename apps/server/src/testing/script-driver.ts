@@ -75,6 +75,7 @@ export class ScriptDriver {
   async claim(
     deviceId: string,
     grant = '',
+    conn = '',
   ): Promise<{
     rolloutId: string;
     attempt: number;
@@ -89,6 +90,7 @@ export class ScriptDriver {
       deviceId,
       GRACE_MS,
       grant,
+      conn,
     )) as [string, string, number, number];
     const [kind, rolloutId, attempt, deadline] = reply;
     if (kind === 'NONE') return null;

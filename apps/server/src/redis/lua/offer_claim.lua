@@ -1,6 +1,7 @@
 --[[ offer_claim: what should the device get now? Called by the pod holding the device.
 KEYS[1]  bucket due set
-ARGV     1 B bucket prefix, 2 deviceId, 3 grace ms, 4 rollout id the pod holds a fresh slot for ('' if none)
+ARGV     1 B bucket prefix, 2 deviceId, 3 grace ms, 4 rollout id the pod holds a fresh slot for ('' if none),
+         5 the connection the claim is made for ('' for any)
 Returns  {'NONE'}                      nothing to send now
          {'SLOT', rolloutId}           the next delivery's rollout has limits: get a slot, then call again
          {'CANCEL', rolloutId, attempt} the in-flight delivery's rollout was canceled: ask the device to stop
@@ -9,13 +10,17 @@ Returns  {'NONE'}                      nothing to send now
 Starts the device's next startable delivery (queued -> offered, attempt+1), starts a retry whose
 backoff passed, or returns the in-flight offer unchanged (re-sent after a reconnect; the device
 dedupes by deliveryId and attempt). A queued active delivery whose rollout was paused gives way.
+Only for the connection that holds the device: a claim from a connection that was replaced (its
+pod may still be finishing a pass for it) gets {'NONE'} and changes nothing.
 ]]
 -- @include time
 -- @include common
-local B, dev, grace, grant = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local B, dev, grace, grant, conn = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5] or ''
 local now = now_ms()
 local devkey = B .. 'dev:' .. dev
-if redis.call('HGET', devkey, 'online') ~= '1' then return { 'NONE' } end
+local presence = redis.call('HMGET', devkey, 'online', 'conn')
+if presence[1] ~= '1' then return { 'NONE' } end
+if conn ~= '' and presence[2] ~= conn then return { 'NONE' } end
 
 local active = redis.call('HGET', devkey, 'active') or ''
 if active ~= '' then
