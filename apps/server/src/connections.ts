@@ -31,8 +31,11 @@ export class Connections {
     { ws: WebSocket; deviceId: string | null; kind: Principal['kind'] }
   >();
   private readonly byDevice = new Map<string, Set<string>>();
-  /** Each added socket's logger, carrying its connectionId (and deviceId). */
-  private readonly loggers = new WeakMap<WebSocket, Logger>();
+  /**
+   * Each added socket's log fields (connectionId, deviceId). A pino child per connection costs
+   * memory on every idle device, so the child is made only when there is something to log.
+   */
+  private readonly logFields = new WeakMap<WebSocket, Record<string, string>>();
 
   private readonly log: Logger;
 
@@ -54,7 +57,7 @@ export class Connections {
       tokens -= 1;
       if (tokens < 0 && ws.readyState === ws.OPEN) {
         const reason = `more than ${this.limits.messagesPerSecond} messages per second`;
-        (this.loggers.get(ws) ?? this.log).info({ reason }, 'connection dropped');
+        this.logOf(ws).info({ reason }, 'connection dropped');
         ws.close(CLOSE.policy, reason);
       }
     });
@@ -63,7 +66,7 @@ export class Connections {
       if (ws.bufferedAmount > this.limits.maxBufferedBytes) {
         if (ws.readyState === ws.OPEN) {
           const reason = `more than ${this.limits.maxBufferedBytes} unsent bytes`;
-          (this.loggers.get(ws) ?? this.log).info({ reason }, 'connection dropped');
+          this.logOf(ws).info({ reason }, 'connection dropped');
         }
         ws.terminate();
         return;
@@ -83,17 +86,22 @@ export class Connections {
       this.byDevice.set(deviceId, set);
     }
     // Ids only: the device (or enrollee) id, an admin token's name; never what was presented.
-    const log = this.log.child({
+    this.logFields.set(ws, {
       connectionId,
       ...(kind === 'device' || kind === 'enrollee' ? { deviceId: principal.deviceId } : {}),
       ...(kind === 'admin' ? { admin: principal.name } : {}),
     });
-    this.loggers.set(ws, log);
-    log.debug({ kind }, 'connection opened');
+    const debug = this.log.isLevelEnabled('debug');
+    if (debug) this.logOf(ws).debug({ kind }, 'connection opened');
     ws.once('close', (code: number, reason: Buffer) => {
-      log.debug({ kind, code, reason: reason.toString() }, 'connection closed');
+      if (debug) this.logOf(ws).debug({ kind, code, reason: reason.toString() }, 'connection closed');
       this.remove(connectionId);
     });
+  }
+
+  private logOf(ws: WebSocket): Logger {
+    const fields = this.logFields.get(ws);
+    return fields ? this.log.child(fields) : this.log;
   }
 
   /**

@@ -63,8 +63,10 @@ export class DeviceChannel {
   }
 
   async *deviceOffers(deviceId: string, options: OffersOptions): AsyncGenerator<DeviceEvent> {
-    const session = this.sessions.open(deviceId, options.connection.connectionId, options.lastEventId);
-    const log = this.deps.log.child({ deviceId, connectionId: options.connection.connectionId });
+    const connectionId = options.connection.connectionId;
+    const session = this.sessions.open(deviceId, connectionId, options.lastEventId);
+    // No logger child per subscription: thousands of idle devices would each carry one.
+    const debug = this.deps.log.isLevelEnabled('debug');
     try {
       void this.evaluate(deviceId);
       for await (const event of session.events(options.signal)) {
@@ -73,7 +75,11 @@ export class DeviceChannel {
           event.type === 'offer'
             ? [event.offer.deliveryId, event.offer.attempt]
             : [event.deliveryId, event.attempt];
-        log.debug({ deliveryId, attempt }, event.type === 'offer' ? 'offer pushed' : 'cancel pushed');
+        if (debug)
+          this.deps.log.debug(
+            { deviceId, connectionId, deliveryId, attempt },
+            event.type === 'offer' ? 'offer pushed' : 'cancel pushed',
+          );
         yield event;
       }
     } finally {
@@ -184,6 +190,7 @@ export class DeviceChannel {
     try {
       do {
         session.again = false;
+        session.passes++;
         const slot = grant || session.grant;
         grant = '';
         session.grant = '';
@@ -307,6 +314,7 @@ export class DeviceChannel {
           const session = this.sessions.get(deviceId);
           // Checked in the same tick as the call: a close after it queues its disconnect behind it.
           if (!session || session.gone) return;
+          const [wasEvaluating, passes] = [session.evaluating, session.passes];
           const [restored, offerable, parked] = (await runScript(
             this.deps.redis,
             'device_reconcile',
@@ -316,7 +324,10 @@ export class DeviceChannel {
             session.connectionId,
             this.deps.hintGraceMs,
           )) as [number, number, string];
-          const stray = parked !== '' && !this.slots.isWaiting(parked, deviceId) && !session.evaluating;
+          // Parked by a claim here, a device is on the waiting list or a claim pass for it runs (a
+          // retry hands it from one to the other at once); neither, before or after: it is a stray.
+          const claiming = wasEvaluating || session.evaluating || session.passes !== passes;
+          const stray = parked !== '' && !claiming && !this.slots.isWaiting(parked, deviceId);
           if (restored === 1 || stray) {
             repaired++;
             this.deps.log.warn(
