@@ -15,6 +15,8 @@ export class DeviceSession {
   grant = '';
   /** Its connection closed: it no longer speaks for the device (its subscription ends soon). */
   gone = false;
+  /** Claim passes started so far (the reconcile tells a claim in progress from a stray park). */
+  passes = 0;
 
   constructor(
     readonly deviceId: string,
