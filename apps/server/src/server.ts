@@ -81,9 +81,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     log,
   });
   const hints = new HintBus(subscriber, redis, keys, instance, metrics, {
-    devices: (ids) => {
-      for (const id of ids) void fleet.devices.evaluate(id);
-    },
+    devices: (ids) => void fleet.devices.evaluateMany(ids),
     broadcast: () => {
       fleet.devices.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
     },

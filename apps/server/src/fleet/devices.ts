@@ -14,6 +14,9 @@ import { deliveryIdOf, offerFrom, parseDeliveryId } from './records.js';
 import { type DeviceSession, DeviceSessions } from './sessions.js';
 import type { ClaimOutcome, Slots } from './slots.js';
 
+/** Devices per offer_claim_many call: a few ms of Redis time, so other clients are not held up. */
+const CLAIM_CHUNK = 100;
+
 /** The device side: registration, presence, pushed offers and cancel requests, reports. */
 export class DeviceChannel {
   readonly sessions = new DeviceSessions();
@@ -246,18 +249,78 @@ export class DeviceChannel {
       }
       const offered = kind === 'OFFER' ? String(reply[1]) : '';
       if (grant && grant !== offered) await this.slots.release(grant, deviceId, 'release');
-      if (kind === 'OFFER') {
-        const offer = offerFrom(deviceId, reply.slice(1));
-        this.slots.forget(deviceId, offer.rolloutId);
-        session.push({ type: 'offer', offer });
-        return 'offered';
-      }
-      if (kind === 'CANCEL') {
-        const deliveryId = deliveryIdOf(String(reply[1]), deviceId);
-        session.push({ type: 'cancel', deliveryId, attempt: Number(reply[2]), reason: 'rollout stopped' });
-      }
-      return 'none';
+      return this.deliver(session, reply);
     }
+  }
+
+  /** Pushes what a claim answered (an offer or a cancel request) to the device's session. */
+  private deliver(session: DeviceSession, reply: [string, ...unknown[]]): ClaimOutcome {
+    const deviceId = session.deviceId;
+    if (reply[0] === 'OFFER') {
+      const offer = offerFrom(deviceId, reply.slice(1));
+      this.slots.forget(deviceId, offer.rolloutId);
+      session.push({ type: 'offer', offer });
+      return 'offered';
+    }
+    if (reply[0] === 'CANCEL') {
+      const deliveryId = deliveryIdOf(String(reply[1]), deviceId);
+      session.push({ type: 'cancel', deliveryId, attempt: Number(reply[2]), reason: 'rollout stopped' });
+    }
+    return 'none';
+  }
+
+  /**
+   * evaluate() for many devices at once (a rollout's fan-out, a broadcast, a batch of hints): the
+   * idle sessions here are claimed with one offer_claim_many call per bucket and chunk instead of a
+   * round trip each. A device with a claim running or a slot in hand, or whose next delivery needs a
+   * slot, goes through evaluate(). Never rejects.
+   */
+  async evaluateMany(deviceIds: readonly string[]): Promise<void> {
+    const byBucket = new Map<string, DeviceSession[]>();
+    for (const deviceId of deviceIds) {
+      const session = this.sessions.get(deviceId);
+      if (!session || session.evaluating || session.grant) {
+        void this.evaluate(deviceId);
+        continue;
+      }
+      session.evaluating = true;
+      session.passes++;
+      const bucket = this.deps.keys.bucketOfDevice(deviceId);
+      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), session]);
+    }
+    const calls: Promise<void>[] = [];
+    for (const sessions of byBucket.values()) {
+      for (let i = 0; i < sessions.length; i += CLAIM_CHUNK)
+        calls.push(this.claimMany(sessions.slice(i, i + CLAIM_CHUNK)));
+    }
+    await Promise.all(calls);
+  }
+
+  /** One offer_claim_many call for sessions of one bucket; their claims are marked running. */
+  private async claimMany(sessions: DeviceSession[]): Promise<void> {
+    const first = sessions[0];
+    if (!first) return;
+    let replies: [string, ...unknown[]][] = [];
+    try {
+      replies = (await runScript(
+        this.deps.redis,
+        'offer_claim_many',
+        ...this.bucketArgs(first.deviceId),
+        this.deps.hintGraceMs,
+        ...sessions.flatMap((s) => [s.deviceId, s.connectionId]),
+      )) as [string, ...unknown[]][];
+    } catch (error) {
+      // As in evaluate(): the sweeper hints these devices again once they are due.
+      this.deps.log.warn({ err: error, devices: sessions.length }, 'offer claims failed');
+    }
+    sessions.forEach((session, i) => {
+      session.evaluating = false;
+      const reply = replies[i];
+      // A limited rollout's slot is got by the one-device path, as is a pass asked for meanwhile.
+      const slotNeeded = reply?.[0] === 'SLOT';
+      if (reply && !slotNeeded) this.deliver(session, reply);
+      if (slotNeeded || session.again || session.grant) void this.evaluate(session.deviceId);
+    });
   }
 
   /**
@@ -347,11 +410,8 @@ export class DeviceChannel {
     return repaired;
   }
 
-  /** Evaluates every device held here, in batches (auto-pipelined into few round trips). */
-  async evaluateAll(batchSize = 500): Promise<void> {
-    const ids = this.sessions.deviceIds();
-    for (let i = 0; i < ids.length; i += batchSize) {
-      await Promise.all(ids.slice(i, i + batchSize).map((id) => this.evaluate(id)));
-    }
+  /** Evaluates every device held here (a broadcast: work may have appeared for many). */
+  async evaluateAll(): Promise<void> {
+    await this.evaluateMany(this.sessions.deviceIds());
   }
 }

@@ -1,9 +1,9 @@
 import { DELIVERY_STATES } from '@camfleet/contracts';
 import { waitFor } from '@camfleet/test-support';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import { GRACE_MS, ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
 import { ALL_BUCKETS, bucketOf } from './keys.js';
-import type { ScriptReply } from './scripts.js';
+import { runScript, type ScriptReply } from './scripts.js';
 
 const suite = scriptDriverPerTest('t');
 let pod: ScriptDriver;
@@ -234,6 +234,38 @@ describe('queueing and continuity', () => {
     expect((await pod.claim('cam-1'))?.rolloutId).toBe(first.id);
     await pod.report('cam-1', first.id, 1, 'succeeded');
     expect((await pod.claim('cam-1'))?.rolloutId).toBe(second.id);
+  });
+
+  it('claims many devices of one bucket in one call, each as offer_claim would', async () => {
+    const ids: string[] = [];
+    for (let i = 0; ids.length < 5; i++)
+      if (bucketOf(`many-${i}`) === bucketOf('many-0')) ids.push(`many-${i}`);
+    const [on1, on2, on3, off, moved] = ids as [string, string, string, string, string];
+    for (const id of [on1, on2, on3, moved]) await pod.register(id);
+    await pod.register(off, { online: false });
+    const rollout = await pod.rollout((await pod.publish()).id);
+    const bucket = pod.keys.bucketOfDevice(on1);
+    const claimMany = async () =>
+      (await runScript(
+        pod.redis,
+        'offer_claim_many',
+        pod.keys.due(bucket),
+        bucket,
+        GRACE_MS,
+        ...ids.flatMap((id) => [id, id === moved ? 'an-older-connection' : `conn-${id}`]),
+      )) as [string, string, number][];
+
+    const replies = await claimMany();
+    expect(replies.map(([kind]) => kind)).toEqual(['OFFER', 'OFFER', 'OFFER', 'NONE', 'NONE']);
+    expect(replies.slice(0, 3).map(([, rolloutId, attempt]) => [rolloutId, attempt])).toEqual(
+      Array(3).fill([rollout.id, 1]),
+    );
+    expect((await counts(rollout.id)).offered).toBe(3);
+    // Claimed again (a re-sent offer), and through the one-device script: the same attempt.
+    expect((await claimMany()).slice(0, 3).map(([, , attempt]) => attempt)).toEqual([1, 1, 1]);
+    expect((await pod.claim(on2))?.attempt).toBe(1);
+    expect((await pod.claim(moved, '', `conn-${moved}`))?.attempt).toBe(1);
+    expect((await counts(rollout.id)).offered).toBe(4);
   });
 
   it('gives a rollout to devices that register after it started', async () => {

@@ -12,6 +12,7 @@ export const SCRIPT_KEYS = {
   device_reconcile: 1,
   node_gone: 1,
   offer_claim: 1,
+  offer_claim_many: 1,
   delivery_report: 1,
   deadline_sweep: 1,
   delivery_park: 1,
