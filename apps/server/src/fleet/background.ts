@@ -43,12 +43,26 @@ export class Background {
   /** The lease was found taken away and the devices held here are not all back online yet. */
   private restoring = false;
   private readonly revisions = new Map<string, string>();
+  /** Local clock (ms): no reaping before this. */
+  private reapHoldUntil = 0;
+  private readonly onReady = () => this.holdReaping();
 
   constructor(private readonly o: BackgroundOptions) {}
 
+  private get heartbeatMs(): number {
+    return Math.max(100, Math.floor(this.o.leaseMs / 3));
+  }
+
+  /** No pod is declared dead for one lease from now (every live pod beats within it). */
+  private holdReaping(): void {
+    this.reapHoldUntil = Math.max(this.reapHoldUntil, Date.now() + this.o.leaseMs);
+  }
+
   start(): void {
+    // Reconnected after a Redis outage: the other pods may reconnect later (their backoff).
+    this.o.redis.on('ready', this.onReady);
     this.loop('sweep', this.o.sweepIntervalMs, () => this.sweep());
-    this.loop('heartbeat', Math.max(100, Math.floor(this.o.leaseMs / 3)), () => this.heartbeat());
+    this.loop('heartbeat', this.heartbeatMs, () => this.heartbeat());
     this.loop('reap', Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.reap());
     this.loop('attach-repair', 5_000, () => this.repairAttach());
     this.loop('rollout-gates', Math.max(50, this.o.sweepIntervalMs), () => this.o.fleet.controller.round());
@@ -66,6 +80,7 @@ export class Background {
   /** Stops the loops and waits for a pass in progress to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.o.redis.off('ready', this.onReady);
     this.o.fleet.slots.stop();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
@@ -145,6 +160,7 @@ export class Background {
    * devices offline: put the ones it still holds back online.
    */
   async heartbeat(): Promise<boolean> {
+    const started = Date.now();
     const lost =
       (await runScript(
         this.o.redis,
@@ -153,6 +169,9 @@ export class Background {
         this.o.instance,
         this.o.leaseMs,
       )) === 1;
+    // A beat that took longer than the beat interval: Redis (or this pod) stalled, and others' beats
+    // may still be on their way.
+    if (Date.now() - started > this.heartbeatMs) this.holdReaping();
     if (lost && this.beats > 0) {
       this.o.log.warn(
         { instance: this.o.instance },
@@ -171,7 +190,16 @@ export class Background {
 
   /** Claims dead pod instances and marks their devices offline. */
   async reap(): Promise<boolean> {
-    const dead = (await runScript(this.o.redis, 'node_reap', this.o.keys.nodes, 10)) as string[];
+    // Just back from a Redis outage or stall: the other pods get one lease to beat again first.
+    if (Date.now() < this.reapHoldUntil) return false;
+    const dead = (await runScript(
+      this.o.redis,
+      'node_reap',
+      this.o.keys.nodes,
+      10,
+      this.o.instance,
+      this.o.leaseMs,
+    )) as string[];
     for (const instance of dead) {
       const pipeline = this.o.redis.pipeline();
       for (const n of ALL_BUCKETS) {

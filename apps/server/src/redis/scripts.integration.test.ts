@@ -381,3 +381,40 @@ describe('counters', () => {
     expect(status.counts).toMatchObject({ succeeded: 10, queued: 10, installing: 10 });
   });
 });
+
+describe('node_reap', () => {
+  const LEASE = 3_000;
+  const reap = (caller: string) => runScript(pod.redis, 'node_reap', pod.keys.nodes, 10, caller, LEASE);
+  /** Sets an instance's lease expiry relative to Redis time. */
+  async function leaseEndsIn(instance: string, ms: number) {
+    const [seconds, micros] = await pod.redis.time();
+    await pod.redis.zadd(
+      pod.keys.nodes,
+      Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + ms,
+      instance,
+    );
+  }
+
+  it('declares dead only what lapsed before the caller last beat, and never while the caller lapsed too', async () => {
+    // Redis was frozen: every lease lapsed. The first reap to land after it comes from a pod whose
+    // own beat has not landed yet: it judges no one.
+    await leaseEndsIn('pod-a', -500);
+    await leaseEndsIn('pod-b', -100);
+    expect(await reap('pod-b')).toEqual([]);
+    // pod-b beats; pod-a's lease lapsed after pod-b's previous beat, not before this one: pod-a is
+    // only late if its beat (queued during the freeze) is still on its way. Not yet dead...
+    await leaseEndsIn('pod-b', LEASE - 1_000);
+    await leaseEndsIn('pod-a', -10);
+    expect(await reap('pod-b')).toEqual([]);
+    // ...but once pod-b beat after pod-a's lease had lapsed, pod-a is dead (its beat never came).
+    await leaseEndsIn('pod-b', LEASE);
+    expect(await reap('pod-b')).toEqual(['pod-a']);
+    expect(await pod.redis.zscore(pod.keys.nodes, 'pod-a')).toBeNull();
+  });
+
+  it('never reaps the caller itself', async () => {
+    await leaseEndsIn('pod-c', LEASE);
+    expect(await reap('pod-c')).toEqual([]);
+    expect(await pod.redis.zscore(pod.keys.nodes, 'pod-c')).not.toBeNull();
+  });
+});
