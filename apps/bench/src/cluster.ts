@@ -142,8 +142,11 @@ export class Cluster {
     return Promise.all(this.sims.map((sim) => sim.request(command)));
   }
 
+  /** Each pod's CPU time and RSS (zeros for a pod that is gone). */
   async podsUsage(): Promise<{ cpuMs: number; rssBytes: number }[]> {
-    return Promise.all(this.pods.map((pod) => processUsage(pod.child.pid ?? 0)));
+    return Promise.all(
+      this.pods.map((pod) => processUsage(pod.child.pid ?? 0).catch(() => ({ cpuMs: 0, rssBytes: 0 }))),
+    );
   }
 
   /** Redis's CPU seconds and calls per command so far (INFO). */

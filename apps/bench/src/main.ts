@@ -66,7 +66,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
     }
     // Last: it kills a pod.
     if (has('reconnect')) {
-      report.scenarios.reconnect = await scenario.reconnect(cluster, options.devices);
+      report.scenarios.reconnect = await scenario.reconnect(cluster);
       say(
         `reconnect: ${report.scenarios.reconnect.devices} resubscribed in ${report.scenarios.reconnect.allResubscribedMs} ms`,
       );

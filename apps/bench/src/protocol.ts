@@ -48,8 +48,10 @@ export interface OffersResult {
 
 export interface ResubscribedResult {
   watched: number;
-  /** Epoch ms of the first subscription after `since`, per watched device that has one. */
+  /** Epoch ms of the first subscription elsewhere, per watched device that has one. */
   resubscribedAt: number[];
+  /** Connections of watched devices lost since, by reason. */
+  lost: Record<string, number>;
 }
 
 export interface UsageResult {
@@ -67,7 +69,7 @@ export type Reply =
   | { type: 'disconnect' }
   | ({ type: 'connect' } & ConnectResult)
   | ({ type: 'offers' } & OffersResult)
-  | { type: 'watch'; watched: number }
+  | { type: 'watch'; deviceIds: string[] }
   | ({ type: 'resubscribed' } & ResubscribedResult)
   | ({ type: 'usage' } & UsageResult)
   | { type: 'stop' }

@@ -89,7 +89,11 @@ export function formatTable(report: BenchReport): string {
         `${reconnect.devices} devices of a killed pod resubscribed`,
         ms(reconnect.allResubscribedMs),
       ],
-      ['reconnect', 'rollout across the kill: all succeeded', ms(reconnect.allSucceededMs)],
+      [
+        'reconnect',
+        'their pending work: all offered / all succeeded',
+        `${ms(reconnect.allOfferedMs)} / ${ms(reconnect.allSucceededMs)}`,
+      ],
     );
   }
   if (throttled) {

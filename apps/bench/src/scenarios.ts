@@ -8,6 +8,7 @@ const LONG = { timeoutMs: 300_000, intervalMs: 10 };
 
 export interface ConnectResult {
   devices: number;
+  cpu: CpuSpent;
   allReadyMs: number;
   readyP50Ms: number;
   readyP99Ms: number;
@@ -42,9 +43,17 @@ export interface MemoryResult {
 }
 
 export interface ReconnectResult {
+  /** The devices the killed pod held. */
   devices: number;
+  /** From the kill until each of them is subscribed on another pod (the median device, and all). */
+  resubscribedP50Ms: number;
   allResubscribedMs: number;
-  /** From the kill until the rollout running across it has every delivery succeeded. */
+  /** Their lost connections by reason: the kill, then any failed attempt to come back. */
+  lost: Record<string, number>;
+  /** CPU spent from the kill until all were back (the killed pod's entry is 0). */
+  cpu: CpuSpent;
+  /** From the kill until each got the work created for it meanwhile, and until all of it succeeded. */
+  allOfferedMs: number;
   allSucceededMs: number;
 }
 
@@ -58,6 +67,30 @@ export interface ThrottledResult {
 }
 
 const selectorOf = (group: Group) => `${GROUP_LABEL}=${group}`;
+
+/** CPU time spent by Redis, each pod and each simulator over a window (who was the bottleneck). */
+export interface CpuSpent {
+  redisMs: number;
+  podsMs: number[];
+  simsMs: number[];
+}
+
+/** Starts measuring; the returned function ends the window. */
+async function cpuWindow(cluster: Cluster): Promise<() => Promise<CpuSpent>> {
+  const read = () =>
+    Promise.all([cluster.redisCounters(), cluster.podsUsage(), cluster.all({ type: 'usage' })] as const);
+  const [redis, pods, sims] = await read();
+  return async () => {
+    const [redis2, pods2, sims2] = await read();
+    const spent = (after: { cpuMs: number }[], before: { cpuMs: number }[]) =>
+      after.map((p, i) => Math.max(0, Math.round(p.cpuMs - (before[i]?.cpuMs ?? 0))));
+    return {
+      redisMs: Math.round(redis2.cpuMs - redis.cpuMs),
+      podsMs: spent(pods2, pods),
+      simsMs: spent(sims2, sims),
+    };
+  };
+}
 
 let patchSeq = 0;
 /** A new patch version each time: every rollout is real work for every device. */
@@ -108,13 +141,16 @@ async function online(cluster: Cluster, count: number): Promise<void> {
 export async function connect(cluster: Cluster, devices: number, throttled: number): Promise<ConnectResult> {
   await cluster.all({ type: 'disconnect' });
   await online(cluster, throttled);
+  const stop = await cpuWindow(cluster);
   const runs = await cluster.all({ type: 'connect' });
+  const cpu = await stop();
   const startedAt = Math.min(...runs.map((r) => r.startedAt));
   const allReadyMs = Math.max(...runs.map((r) => r.allReadyAt)) - startedAt;
   const ready = runs.flatMap((r) => r.readyMs);
   await online(cluster, devices + throttled);
   return {
     devices,
+    cpu,
     allReadyMs,
     readyP50Ms: quantile(ready, 0.5),
     readyP99Ms: quantile(ready, 0.99),
@@ -255,25 +291,55 @@ export async function throttled(
   };
 }
 
+/** Devices a `devices` rollout may name at most (the API's limit). */
+const MAX_TARGET_IDS = 10_000;
+
 /**
- * A rollout to every main device starts, and at once one pod is killed (kill -9) under it: how
- * long until its devices are subscribed on the others, and until the rollout has succeeded anyway.
+ * One pod is killed (kill -9) while it holds N/K devices, and work is created for them right away
+ * (rollouts naming exactly those devices): how long until all of them are subscribed on the other
+ * pods, have been offered that pending work, and have succeeded. The other devices stay idle.
  */
-export async function reconnect(cluster: Cluster, devices: number): Promise<ReconnectResult> {
+export async function reconnect(cluster: Cluster): Promise<ReconnectResult> {
   const victim = cluster.pods.length - 1;
   const url = cluster.pods[victim]?.url ?? '';
-  const watched = (await cluster.all({ type: 'watch', url })).reduce((sum, r) => sum + r.watched, 0);
-  const { rolloutId } = await rollOut(cluster, 'main');
+  const deviceIds = (await cluster.all({ type: 'watch', url })).flatMap((r) => r.deviceIds);
+  const stop = await cpuWindow(cluster);
   const killedAt = Date.now();
   await cluster.kill(victim);
-  await waitFor(
-    async () =>
-      (await cluster.all({ type: 'resubscribed' })).reduce((sum, r) => sum + r.resubscribedAt.length, 0) ===
-      watched,
-    { ...LONG, intervalMs: 50, what: `${watched} devices to subscribe elsewhere` },
-  );
-  const resubscribed = (await cluster.all({ type: 'resubscribed' })).flatMap((r) => r.resubscribedAt);
-  await succeeded(cluster, rolloutId, devices);
+  const rolloutIds: string[] = [];
+  for (let i = 0; i < deviceIds.length; i += MAX_TARGET_IDS) {
+    const patchId = await publish(cluster);
+    const target = { kind: 'devices' as const, deviceIds: deviceIds.slice(i, i + MAX_TARGET_IDS) };
+    rolloutIds.push((await cluster.admin.client.rollout.create.mutate({ patchId, target })).id);
+  }
+  const resubscribed = async () =>
+    (await cluster.all({ type: 'resubscribed' })).flatMap((r) => r.resubscribedAt);
+  await waitFor(async () => (await resubscribed()).length === deviceIds.length, {
+    ...LONG,
+    intervalMs: 50,
+    what: `${deviceIds.length} devices to subscribe elsewhere`,
+  });
+  const cpu = await stop();
+  const back = (await resubscribed()).map((at) => at - killedAt);
+  const lost: Record<string, number> = {};
+  for (const reply of await cluster.all({ type: 'resubscribed' }))
+    for (const [reason, n] of Object.entries(reply.lost)) lost[reason] = (lost[reason] ?? 0) + n;
+  for (const [i, rolloutId] of rolloutIds.entries())
+    await succeeded(cluster, rolloutId, Math.min(MAX_TARGET_IDS, deviceIds.length - i * MAX_TARGET_IDS));
   const allSucceededMs = Date.now() - killedAt;
-  return { devices: watched, allResubscribedMs: Math.max(...resubscribed) - killedAt, allSucceededMs };
+  const offered = await Promise.all(
+    rolloutIds.map((rolloutId) => cluster.all({ type: 'offers', rolloutId })),
+  );
+  const offeredAt = offered.flat().flatMap((r) => r.offeredAt);
+  if (offeredAt.length !== deviceIds.length)
+    throw new Error(`${offeredAt.length} of ${deviceIds.length} re-offered`);
+  return {
+    devices: deviceIds.length,
+    resubscribedP50Ms: quantile(back, 0.5),
+    cpu,
+    allResubscribedMs: Math.max(...back),
+    lost,
+    allOfferedMs: Math.max(...offeredAt) - killedAt,
+    allSucceededMs,
+  };
 }

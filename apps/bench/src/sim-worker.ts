@@ -26,7 +26,13 @@ const offers = new Map<string, Map<string, number>>();
 /** Device → first subscription, while a connect storm is being timed. */
 let firstReady: Map<string, number> | null = null;
 /** The devices of a pod about to die, and when each subscribed again elsewhere. */
-let watch: { url: string; devices: Set<string>; resubscribedAt: Map<string, number> } | null = null;
+let watch: {
+  url: string;
+  devices: Set<string>;
+  resubscribedAt: Map<string, number>;
+  /** Why watched devices' connections were lost since (the kill itself, failed attempts after it). */
+  lost: Record<string, number>;
+} | null = null;
 
 function record(event: DeviceEvent): void {
   const now = Date.now();
@@ -36,8 +42,10 @@ function record(event: DeviceEvent): void {
     const watched = watch?.devices.has(event.deviceId) && event.url !== watch.url;
     if (watch && watched && !watch.resubscribedAt.has(event.deviceId))
       watch.resubscribedAt.set(event.deviceId, now);
-  } else if (event.type === 'disconnected') subscribed.delete(event.deviceId);
-  else if (event.type === 'offer') {
+  } else if (event.type === 'disconnected') {
+    subscribed.delete(event.deviceId);
+    if (watch?.devices.has(event.deviceId)) watch.lost[event.reason] = (watch.lost[event.reason] ?? 0) + 1;
+  } else if (event.type === 'offer') {
     const rolloutId = event.deliveryId.slice(0, -event.deviceId.length - 1);
     const byDevice = offers.get(rolloutId) ?? new Map<string, number>();
     offers.set(rolloutId, byDevice);
@@ -119,14 +127,15 @@ async function handle(command: Command): Promise<Reply> {
       const devices = new Set(
         main.devices.filter((d) => subscribed.get(d.id) === command.url).map((d) => d.id),
       );
-      watch = { url: command.url, devices, resubscribedAt: new Map() };
-      return { type: 'watch', watched: devices.size };
+      watch = { url: command.url, devices, resubscribedAt: new Map(), lost: {} };
+      return { type: 'watch', deviceIds: [...devices] };
     }
     case 'resubscribed':
       return {
         type: 'resubscribed',
         watched: watch?.devices.size ?? 0,
         resubscribedAt: [...(watch?.resubscribedAt.values() ?? [])],
+        lost: watch?.lost ?? {},
       };
     case 'usage': {
       const { rss, heapUsed } = process.memoryUsage();

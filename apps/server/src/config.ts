@@ -18,6 +18,8 @@ const Env = z.object({
   FLEET_WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
   FLEET_WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1000).default(10),
   FLEET_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(65_536).max(1_073_741_824).default(1_048_576),
+  /** Pending TCP connections the kernel queues (capped by net.core.somaxconn): a reconnect storm. */
+  FLEET_LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
   FLEET_NODE_ID: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits and . _ - (at most 64)')
@@ -58,6 +60,7 @@ export interface ServerConfig {
   wsMessagesPerSecond: number;
   wsMaxSubscriptions: number;
   wsMaxBufferedBytes: number;
+  listenBacklog: number;
   nodeId: string;
   keyPrefix: string;
   sweepIntervalMs: number;
@@ -105,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     wsMessagesPerSecond: e.FLEET_WS_MESSAGES_PER_SECOND,
     wsMaxSubscriptions: e.FLEET_WS_MAX_SUBSCRIPTIONS,
     wsMaxBufferedBytes: e.FLEET_WS_MAX_BUFFERED_BYTES,
+    listenBacklog: e.FLEET_LISTEN_BACKLOG,
     nodeId: e.FLEET_NODE_ID,
     keyPrefix: e.FLEET_KEY_PREFIX,
     sweepIntervalMs: e.FLEET_SWEEP_INTERVAL_MS,

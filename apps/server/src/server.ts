@@ -217,7 +217,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   });
 
-  await new Promise<void>((resolve) => http.listen(config.port, config.host, resolve));
+  // A large accept queue: thousands of devices of a dead pod reconnect within a second, and SYNs the
+  // kernel drops are retried only after 1 s, 3 s, 7 s.
+  await new Promise<void>((resolve) =>
+    http.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, resolve),
+  );
   const { port } = http.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
