@@ -43,6 +43,8 @@ export class Background {
   /** The lease was found taken away and the devices held here are not all back online yet. */
   private restoring = false;
   private readonly revisions = new Map<string, string>();
+  /** Redis time (ms) of the last heartbeat whose answer arrived. */
+  private lastBeatAt = 0;
   /** Local clock (ms): no reaping before this. */
   private reapHoldUntil = 0;
   private readonly onReady = () => this.holdReaping();
@@ -161,18 +163,18 @@ export class Background {
    */
   async heartbeat(): Promise<boolean> {
     const started = Date.now();
-    const lost =
-      (await runScript(
-        this.o.redis,
-        'node_heartbeat',
-        this.o.keys.nodes,
-        this.o.instance,
-        this.o.leaseMs,
-      )) === 1;
+    const [lost, at] = (await runScript(
+      this.o.redis,
+      'node_heartbeat',
+      this.o.keys.nodes,
+      this.o.instance,
+      this.o.leaseMs,
+    )) as [number, number];
+    this.lastBeatAt = at;
     // A beat that took longer than the beat interval: Redis (or this pod) stalled, and others' beats
     // may still be on their way.
     if (Date.now() - started > this.heartbeatMs) this.holdReaping();
-    if (lost && this.beats > 0) {
+    if (lost === 1 && this.beats > 0) {
       this.o.log.warn(
         { instance: this.o.instance },
         'this pod was declared dead while alive; restoring its devices',
@@ -191,14 +193,15 @@ export class Background {
   /** Claims dead pod instances and marks their devices offline. */
   async reap(): Promise<boolean> {
     // Just back from a Redis outage or stall: the other pods get one lease to beat again first.
-    if (Date.now() < this.reapHoldUntil) return false;
+    if (Date.now() < this.reapHoldUntil || this.lastBeatAt === 0) return false;
+    // Judged by the last beat this pod saw answered, not by one still on its way.
     const dead = (await runScript(
       this.o.redis,
       'node_reap',
       this.o.keys.nodes,
       10,
       this.o.instance,
-      this.o.leaseMs,
+      this.lastBeatAt,
     )) as string[];
     for (const instance of dead) {
       const pipeline = this.o.redis.pipeline();

@@ -384,37 +384,42 @@ describe('counters', () => {
 
 describe('node_reap', () => {
   const LEASE = 3_000;
-  const reap = (caller: string) => runScript(pod.redis, 'node_reap', pod.keys.nodes, 10, caller, LEASE);
-  /** Sets an instance's lease expiry relative to Redis time. */
-  async function leaseEndsIn(instance: string, ms: number) {
-    const [seconds, micros] = await pod.redis.time();
-    await pod.redis.zadd(
-      pod.keys.nodes,
-      Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + ms,
-      instance,
-    );
-  }
+  const beat = async (instance: string) =>
+    ((await runScript(pod.redis, 'node_heartbeat', pod.keys.nodes, instance, LEASE)) as [number, number])[1];
+  const reap = (caller: string, seen: number) =>
+    runScript(pod.redis, 'node_reap', pod.keys.nodes, 10, caller, seen);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  it('declares dead only what lapsed before the caller last beat, and never while the caller lapsed too', async () => {
-    // Redis was frozen: every lease lapsed. The first reap to land after it comes from a pod whose
-    // own beat has not landed yet: it judges no one.
-    await leaseEndsIn('pod-a', -500);
-    await leaseEndsIn('pod-b', -100);
-    expect(await reap('pod-b')).toEqual([]);
-    // pod-b beats; pod-a's lease lapsed after pod-b's previous beat, not before this one: pod-a is
-    // only late if its beat (queued during the freeze) is still on its way. Not yet dead...
-    await leaseEndsIn('pod-b', LEASE - 1_000);
-    await leaseEndsIn('pod-a', -10);
-    expect(await reap('pod-b')).toEqual([]);
-    // ...but once pod-b beat after pod-a's lease had lapsed, pod-a is dead (its beat never came).
-    await leaseEndsIn('pod-b', LEASE);
-    expect(await reap('pod-b')).toEqual(['pod-a']);
+  it('declares dead only what lapsed before the last beat the caller saw answered, never while the caller lapsed', async () => {
+    // Time is moved by moving every lease and beat back, as if Redis froze for longer than a lease.
+    const freeze = LEASE + 1_000;
+    const before = (await beat('pod-b')) - freeze;
+    await beat('pod-a');
+    await pod.redis.zincrby(pod.keys.nodes, -freeze, 'pod-a');
+    await pod.redis.zincrby(pod.keys.nodes, -freeze, 'pod-b');
+    // pod-b's reap lands first: its own lease lapsed too, so it judges no one.
+    expect(await reap('pod-b', before)).toEqual([]);
+    // pod-b's beat, queued during the freeze, lands, then its reap, still naming the beat it saw
+    // answered before the freeze: pod-a's lease held then, so pod-a is not dead (its own beat is
+    // on its way).
+    const after = await beat('pod-b');
+    expect(await reap('pod-b', before)).toEqual([]);
+    // Once pod-b saw a beat answered after pod-a's lease had run out, pod-a is dead.
+    expect(await reap('pod-b', after)).toEqual(['pod-a']);
     expect(await pod.redis.zscore(pod.keys.nodes, 'pod-a')).toBeNull();
   });
 
   it('never reaps the caller itself', async () => {
-    await leaseEndsIn('pod-c', LEASE);
-    expect(await reap('pod-c')).toEqual([]);
+    await beat('pod-c');
+    await sleep(5);
+    expect(await reap('pod-c', await beat('pod-c'))).toEqual([]);
     expect(await pod.redis.zscore(pod.keys.nodes, 'pod-c')).not.toBeNull();
+  });
+
+  it('tells a pod its lease had been taken away', async () => {
+    const lost = async () =>
+      ((await runScript(pod.redis, 'node_heartbeat', pod.keys.nodes, 'pod-d', LEASE)) as number[])[0];
+    expect(await lost()).toBe(1);
+    expect(await lost()).toBe(0);
   });
 });
