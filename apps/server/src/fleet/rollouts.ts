@@ -51,8 +51,8 @@ export class Rollouts {
       ),
     );
     unwrap(reply, `patch ${input.patchId}`);
+    // The attach hints exactly the devices that got work: no broadcast for every pod to re-check all.
     await this.attach(id);
-    await this.hints?.broadcast();
     return this.get(id);
   }
 
@@ -90,22 +90,24 @@ export class Rollouts {
         idsByBucket.set(n, [...(idsByBucket.get(n) ?? []), id]);
       }
     }
-    const pipeline = this.deps.redis.pipeline();
-    for (const n of ALL_BUCKETS) {
-      const bucket = this.deps.keys.bucket(n);
-      const ids = idsByBucket.get(n) ?? [];
-      queueScript(
-        pipeline,
-        'rollout_attach',
-        this.deps.keys.due(bucket),
-        bucket,
-        rolloutId,
-        this.deps.hintGraceMs,
-        settings,
-        ...ids,
-      );
-    }
-    throwPipelineErrors(await pipeline.exec());
+    // Bucket by bucket, each hinting its online devices as soon as it has their deliveries: the
+    // first offers go out while later buckets are still being attached.
+    await Promise.all(
+      ALL_BUCKETS.map(async (n) => {
+        const bucket = this.deps.keys.bucket(n);
+        const reply = (await runScript(
+          this.deps.redis,
+          'rollout_attach',
+          this.deps.keys.due(bucket),
+          bucket,
+          rolloutId,
+          this.deps.hintGraceMs,
+          settings,
+          ...(idsByBucket.get(n) ?? []),
+        )) as [number, ...string[]];
+        await this.hints?.hint(byInstanceOf(reply.slice(1) as string[]));
+      }),
+    );
     // Only now may its gates be judged: before, every wave looks empty (and an empty wave is met).
     await this.deps.redis
       .multi()
@@ -164,14 +166,7 @@ export class Rollouts {
       );
     }
     const notify = throwPipelineErrors(await pipeline.exec()) as string[][];
-    const byInstance = new Map<string, string[]>();
-    for (const pairs of notify) {
-      for (let i = 0; i < pairs.length; i += 2) {
-        const instance = pairs[i + 1] ?? '';
-        byInstance.set(instance, [...(byInstance.get(instance) ?? []), pairs[i] ?? '']);
-      }
-    }
-    await this.hints?.hint(byInstance);
+    await this.hints?.hint(byInstanceOf(notify.flat()));
     await this.hints?.broadcast();
   }
 
@@ -247,4 +242,16 @@ export class Rollouts {
       await sleep(intervalMs, signal);
     }
   }
+}
+
+/** `[dev1, node1, dev2, node2, …]` → the devices each pod instance should evaluate. */
+function byInstanceOf(pairs: readonly string[]): Map<string, string[]> {
+  const byInstance = new Map<string, string[]>();
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const instance = pairs[i + 1] ?? '';
+    const devices = byInstance.get(instance) ?? [];
+    devices.push(pairs[i] ?? '');
+    byInstance.set(instance, devices);
+  }
+  return byInstance;
 }

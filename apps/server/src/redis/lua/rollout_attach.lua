@@ -3,7 +3,9 @@ KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 rolloutId, 3 grace ms, 4 settings (JSON: seq, patchId, name, version, notes,
          artifact, signature, ackTimeoutMs, maxAttempts, backoffBaseMs, backoffMaxMs, waves, target, selector,
          continuous, limited, supersede, status, openWave), 5.. device ids of this bucket (target 'devices')
-Returns  number of deliveries created (0 when replayed, or when the rollout ended first)
+Returns  {created, dev1, node1, dev2, node2, …}: how many deliveries were created (0 when replayed,
+         or when the rollout ended first), and the online devices among them with the pod instance
+         holding each, to be hinted (the due set catches any hint that is lost)
 Idempotent: replaying it (after a pod died mid-create) creates nothing twice.
 ]]
 -- @include time
@@ -13,7 +15,7 @@ local s = cjson.decode(ARGV[4])
 local now = now_ms()
 local rokey = B .. 'ro:' .. rid
 local known = redis.call('HGET', rokey, 'status')
-if known == 'canceled' or known == 'aborted' then return 0 end
+if known == 'canceled' or known == 'aborted' then return { 0 } end
 redis.call('HSET', rokey, 'id', rid, 'seq', s.seq, 'patchId', s.patchId, 'name', s.name, 'version', s.version,
   'notes', s.notes, 'artifact', s.artifact, 'signature', s.signature, 'ackTimeoutMs', s.ackTimeoutMs, 'maxAttempts', s.maxAttempts,
   'backoffBaseMs', s.backoffBaseMs, 'backoffMaxMs', s.backoffMaxMs, 'waves', s.waves, 'target', s.target,
@@ -32,11 +34,16 @@ else
   candidates = redis.call('ZRANGE', B .. 'devs', 0, -1)
 end
 local ro = rollout(B, rid)
-local created = 0
+local reply = { 0 }
 for _, dev in ipairs(candidates) do
   if targets(B, rid, ro, dev) and create_delivery(B, rid, ro, dev, now) == 1 then
-    created = created + 1
+    reply[1] = reply[1] + 1
     reschedule(B, dev, now, grace)
+    local f = redis.call('HMGET', B .. 'dev:' .. dev, 'online', 'node')
+    if f[1] == '1' and f[2] then
+      reply[#reply + 1] = dev
+      reply[#reply + 1] = f[2]
+    end
   end
 end
-return created
+return reply
