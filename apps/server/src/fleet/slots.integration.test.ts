@@ -70,6 +70,31 @@ describe('parked devices and slots', () => {
   });
 });
 
+describe('a device going offline', () => {
+  it('un-parks its work, so its pod finds it offerable when it puts the device back online', async () => {
+    const { rollout } = await oneSlotTwoDevices();
+    // This pod is declared dead while alive (Redis froze): its devices go offline. A slot retry in
+    // that moment finds b offline and drops it from the waiting list.
+    const bucket = pod.keys.bucketOfDevice('b');
+    await runScript(pod.redis, 'node_gone', pod.keys.due(bucket), bucket, pod.instance, GRACE_MS);
+    pod.fleet.slots.forget('b', rollout.id);
+    expect((await pod.delivery(rollout.id, 'b')).parked).toBe('0');
+    // The pod puts b back online: b has work to be offered (it will ask for a slot again).
+    const offerable = await runScript(
+      pod.redis,
+      'device_present',
+      pod.keys.due(bucket),
+      bucket,
+      'b',
+      pod.instance,
+      'conn-b',
+      GRACE_MS,
+    );
+    expect(offerable).toBe(1);
+    expect((await pod.claim('b', '', 'conn-b'))?.slot).toBe(rollout.id);
+  });
+});
+
 describe('session reconcile', () => {
   it('puts connected devices marked offline back online and re-adopts parked work nobody retries', async () => {
     const { rollout, devices } = await oneSlotTwoDevices();

@@ -227,11 +227,21 @@ end
 
 -- Marks dev offline if it is still held by the given connection (connId) or pod instance
 -- (node); a newer connection elsewhere wins. Returns 1 if it changed anything.
+-- Its work parked for a slot is un-parked: parked means "the pod holding the device retries it",
+-- and no pod holds it now. Whoever holds it next (a reconnect, or its pod putting it back online
+-- after being declared dead by mistake) finds the work offerable and parks it again if need be.
 local function mark_offline(B, dev, field, value, now, grace)
   local devkey = B .. 'dev:' .. dev
   if redis.call('HGET', devkey, field) ~= value then return 0 end
   redis.call('HSET', devkey, 'online', 0, 'node', '', 'conn', '', 'lastSeen', now)
   redis.call('HDEL', B .. 'online', dev)
+  local rids = redis.call('ZRANGE', B .. 'q:' .. dev, 0, -1)
+  local active = redis.call('HGET', devkey, 'active') or ''
+  if active ~= '' then rids[#rids + 1] = active end
+  for _, rid in ipairs(rids) do
+    local k = delivery_key(B, rid, dev)
+    if redis.call('HGET', k, 'parked') == '1' then redis.call('HSET', k, 'parked', 0) end
+  end
   reschedule(B, dev, now, grace)
   return 1
 end
