@@ -42,6 +42,20 @@ describe('parked devices and slots', () => {
     expect(await pod.redis.zrange(pod.keys.slots(rollout.id), '0', '-1')).toEqual(['b']);
   });
 
+  it('a parked device stays listed while another pod holds a slot in its name for a moment', async () => {
+    const { rollout, devices } = await oneSlotTwoDevices();
+    await pod.fleet.slots.release(rollout.id, 'a', 'release', 'succeeded');
+    // A pod where b was parked before (a stale waiting entry) takes the free slot for b, finds no
+    // session there, and will give it back.
+    expect(await pod.fleet.slots.acquire(rollout.id, 'b')).toMatchObject({ granted: true, fresh: true });
+    await pod.fleet.slots.retry(rollout.id);
+    expect(pod.fleet.slots.isWaiting(rollout.id, 'b')).toBe(true);
+    await pod.fleet.slots.release(rollout.id, 'b', 'release');
+    await pod.fleet.slots.retry(rollout.id);
+    expect((await pod.delivery(rollout.id, 'b')).state).toBe('offered');
+    expect(devices.sessions.get('b')?.passes).toBeGreaterThan(0);
+  });
+
   it('a replaced connection neither parks nor claims the device its successor holds', async () => {
     await pod.register('a');
     await pod.register('e', { conn: 'conn-old' });

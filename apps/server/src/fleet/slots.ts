@@ -117,10 +117,12 @@ export class Slots {
         this.retryLater(rolloutId, retryAfterMs);
         break;
       }
+      // A slot already held in the device's name: its delivery started meanwhile (then the claim that
+      // started it took it off this list), or another pod holds it for a moment (a stale waiting
+      // entry there: it gives the slot back, which hints a retry). Either way it stays listed here.
+      if (!fresh) continue;
       set.delete(deviceId);
-      // A device that already held a slot started meanwhile (another path); nothing to do. (Were it
-      // still parked, the slot is stale: it expires, and the session reconcile parks it here again.)
-      if (fresh) await this.retryDevice(deviceId, rolloutId);
+      await this.retryDevice(deviceId, rolloutId);
     }
     if (set.size === 0) this.waiting.delete(rolloutId);
   }
