@@ -45,6 +45,16 @@ describe('chaos', () => {
         FLEET_SHUTDOWN_GRACE_MS: '1500',
       });
     const pods = await Promise.all([0, 1, 2].map(start));
+    // Every pod process of the run, killed ones too: their logs tell what the safety nets repaired.
+    const everyPod = [...pods];
+    const logCount = (msg: string) =>
+      everyPod.reduce(
+        (n, p) => n + p.output.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length,
+        0,
+      );
+    const repairs = () =>
+      `safety net: ${logCount('session reconcile repaired a connected device')} devices repaired by the session reconcile, ` +
+      `${logCount('this pod was declared dead while alive; restoring its devices')} pods restored after being reaped while alive`;
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
     const admin = createAdminClient(urls[0] ?? '', TEST_TOKENS.admin);
     const summaryFile = join(redis.dir, 'sim-summary.json');
@@ -119,6 +129,7 @@ describe('chaos', () => {
         if (fault === 'kill' || fault === 'drain') {
           await pods[i]?.kill(fault === 'kill' ? 'SIGKILL' : 'SIGTERM');
           pods[i] = await start(i);
+          everyPod.push(pods[i]);
         } else if (fault === 'redis-restart') {
           await redis.restart('SIGTERM');
         } else {
@@ -148,11 +159,12 @@ describe('chaos', () => {
           .map((l) => l.split(' ').slice(1).join(' '))
           .join(', ')}); ` +
           `${final.counts.succeeded} succeeded, ${final.counts.failed} failed of ${final.targeted}; ` +
-          `${summary.reconnects} reconnects, ${summary.reportsRejected} stale reports refused, 0 repeated installs`,
+          `${summary.reconnects} reconnects, ${summary.replaced} replaced, ${summary.reportsRejected} stale reports refused, 0 repeated installs; ` +
+          repairs(),
       );
       live.close();
     } catch (error) {
-      console.error(`[chaos] FAILED — replay with CHAOS_SEED=${seed}\n${log.join('\n')}`);
+      console.error(`[chaos] FAILED — replay with CHAOS_SEED=${seed}\n${log.join('\n')}\n${repairs()}`);
       console.error(await diagnose(urls[0] ?? '').catch((e: unknown) => `no diagnosis: ${String(e)}`));
       for (const url of urls) {
         const text = await (await fetch(`${url}/metrics`).catch(() => null))?.text();
