@@ -78,20 +78,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     .option('--cpu-prof <dir>', 'write CPU profiles of the pods and simulators to this directory')
     .exitOverride()
     .parse(argv, { from: 'user' });
-  const o = program.opts<{
-    devices: number;
-    pods: number;
+  type Flags = Omit<BenchOptions, 'sims' | 'scenarios' | 'out' | 'cpuProfDir'> & {
     sims?: number;
     scenario: Scenario[];
-    repeat: number;
-    throttledDevices: number;
-    throttledApplyMs: number;
-    maxPerMinute: number;
-    maxInFlight: number;
-    logLevel: string;
     out?: string;
     cpuProf?: string;
-  }>();
+  };
+  const o = program.opts<Flags>();
   return {
     devices: o.devices,
     pods: o.pods,
