@@ -61,6 +61,9 @@ describe('pnpm bench (smoke)', () => {
     expect(fanout?.offerMaxMs).toBeLessThanOrEqual(fanout?.allSucceededMs ?? 0);
     expect(fanout?.scriptCallsPerDelivery.delivery_report).toBeGreaterThanOrEqual(1);
     expect(fanout?.redisCommandsPerDelivery).toBeGreaterThan(0);
+    // Each delivery's one report is one script call, seen by MONITOR as a client's EVALSHA.
+    expect(fanout?.roundTrips.byCommandPerDelivery['script:delivery_report']).toBeGreaterThanOrEqual(1);
+    expect(fanout?.roundTrips.redisRoundTripsPerDelivery).toBeGreaterThan(1);
     expect(memory).toMatchObject({ devices: 70 });
     expect(memory?.podIdleRssBytes).toBeGreaterThan(0);
     // Half the devices were on the pod that was killed; all of them came back.

@@ -56,7 +56,11 @@ async function run(options: BenchOptions): Promise<BenchReport> {
           `fanout ${i + 1}/${options.repeat}: offer p99 ${last?.offerP99Ms} ms, all succeeded ${last?.allSucceededMs} ms`,
         );
       }
-      report.scenarios.fanout = { ...medianOf(runs), runs };
+      const roundTrips = await scenario.fanoutRoundTrips(cluster, options.devices);
+      say(
+        `fanout: ${roundTrips.redisRoundTripsPerDelivery} Redis round trips per delivery (MONITOR, untimed)`,
+      );
+      report.scenarios.fanout = { ...medianOf(runs), runs, roundTrips };
     }
     if (has('throttled')) {
       report.scenarios.throttled = await scenario.throttled(cluster, options.throttledDevices, options);

@@ -6,6 +6,7 @@ import type {
   FanoutResult,
   MemoryResult,
   ReconnectResult,
+  RoundTripResult,
   ThrottledResult,
 } from './scenarios.js';
 
@@ -19,7 +20,7 @@ export interface BenchReport {
   provision: { devices: number; ms: number };
   scenarios: {
     connect?: ConnectResult & { runs: ConnectResult[] };
-    fanout?: FanoutResult & { runs: FanoutResult[] };
+    fanout?: FanoutResult & { runs: FanoutResult[]; roundTrips: RoundTripResult };
     memory?: MemoryResult;
     reconnect?: ReconnectResult;
     throttled?: ThrottledResult;
@@ -67,7 +68,11 @@ export function formatTable(report: BenchReport): string {
         `${ms(fanout.offerFirstMs)} / ${ms(fanout.createMs)}`,
       ],
       ['fanout', 'all succeeded', ms(fanout.allSucceededMs)],
-      ['fanout', 'Redis commands per delivery', String(fanout.redisCommandsPerDelivery)],
+      [
+        'fanout',
+        'Redis per delivery: round trips (MONITOR) / commands (scripts’ included)',
+        `${fanout.roundTrips.redisRoundTripsPerDelivery} / ${fanout.redisCommandsPerDelivery}`,
+      ],
       [
         'fanout',
         'CPU per 1000 deliveries: Redis / pods',

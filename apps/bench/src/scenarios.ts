@@ -2,6 +2,7 @@ import type { RolloutStatus } from '@camfleet/contracts';
 import { maxInFlight, pacedPerMinute, waitFor } from '@camfleet/test-support';
 import type { Cluster } from './cluster.js';
 import { GROUP_LABEL, type Group } from './protocol.js';
+import { countRoundTrips } from './round-trips.js';
 import { deltas, median, quantile, round } from './stats.js';
 
 const LONG = { timeoutMs: 300_000, intervalMs: 10 };
@@ -224,6 +225,28 @@ export async function fanout(cluster: Cluster, devices: number): Promise<FanoutR
     redisCpuMsPer1000: round(((redisAfter.cpuMs - redisBefore.cpuMs) * 1000) / devices, 0),
     podCpuMsPer1000: round((cpuMs(podsAfter, podsBefore) * 1000) / devices, 0),
     simCpuMsPer1000: round((cpuMs(simsAfter, simsBefore) * 1000) / devices, 0),
+  };
+}
+
+export interface RoundTripResult {
+  /** Commands clients sent Redis per delivery (each script call is one), from MONITOR. */
+  redisRoundTripsPerDelivery: number;
+  byCommandPerDelivery: Record<string, number>;
+}
+
+/** One more fan-out, untimed, with Redis MONITOR counting what clients send per delivery. */
+export async function fanoutRoundTrips(cluster: Cluster, devices: number): Promise<RoundTripResult> {
+  const patchId = await publish(cluster);
+  const stop = await countRoundTrips(cluster.redis.url);
+  const { id: rolloutId } = await cluster.admin.client.rollout.create.mutate({
+    patchId,
+    target: { kind: 'selector', selector: selectorOf('main') },
+  });
+  await succeeded(cluster, rolloutId, devices);
+  const counted = await stop();
+  return {
+    redisRoundTripsPerDelivery: round(counted.total / devices, 2),
+    byCommandPerDelivery: perDelivery(counted.byCommand, devices),
   };
 }
 

@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+import { loadScriptSource, SCRIPT_KEYS } from '@camfleet/server';
+import { Redis } from 'ioredis';
+
+/** What clients sent Redis over a window, by command (EVALSHA by script name), as MONITOR saw it. */
+export interface RoundTrips {
+  /** Commands sent by clients (pods, the benchmark's admin calls), not those run inside scripts. */
+  total: number;
+  byCommand: Record<string, number>;
+}
+
+const SCRIPT_OF_SHA = new Map(
+  Object.keys(SCRIPT_KEYS).map((name) => [
+    createHash('sha1').update(loadScriptSource(name)).digest('hex'),
+    name,
+  ]),
+);
+
+/**
+ * Counts the commands clients send, by name, from now until the returned function is called.
+ * MONITOR costs Redis dearly, so this runs on a window that is not timed.
+ */
+export async function countRoundTrips(redisUrl: string): Promise<() => Promise<RoundTrips>> {
+  const client = new Redis(redisUrl, { protocol: 2 });
+  const monitor = await client.monitor();
+  const byCommand: Record<string, number> = {};
+  let total = 0;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    // Commands a script runs are reported with source "lua": they cost no round trip.
+    if (source === 'lua') return;
+    const command = (args[0] ?? '').toLowerCase();
+    if (command === 'monitor') return;
+    const name = command === 'evalsha' ? `script:${SCRIPT_OF_SHA.get(args[1] ?? '') ?? 'unknown'}` : command;
+    byCommand[name] = (byCommand[name] ?? 0) + 1;
+    total++;
+  });
+  return async () => {
+    monitor.disconnect();
+    client.disconnect();
+    return { total, byCommand };
+  };
+}
