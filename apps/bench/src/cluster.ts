@@ -49,7 +49,8 @@ export class SimProcess {
 
   static async start(config: SimConfig, nodeArgs: readonly string[]): Promise<SimProcess> {
     const child = fork(join(import.meta.dirname, 'sim-worker.ts'), [], {
-      execArgv: [...nodeArgs, '--import', 'tsx'],
+      // Thousands of simulated cameras: more heap than Node's default limit.
+      execArgv: [...nodeArgs, '--max-old-space-size=8192', '--import', 'tsx'],
       env: { ...process.env, BENCH_SIM: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

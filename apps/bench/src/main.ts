@@ -33,6 +33,12 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       provision,
       scenarios: {},
     };
+    if (has('memory')) {
+      // Right after setup, idle a moment: what an idle connected device costs, not a storm's garbage.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      report.scenarios.memory = await scenario.memory(cluster, baseline, total);
+      say(`memory: ${report.scenarios.memory.podBytesPerDevice} bytes per device (pod RSS)`);
+    }
     if (has('connect')) {
       const runs: scenario.ConnectResult[] = [];
       for (let i = 0; i < options.repeat; i++) {
@@ -40,12 +46,6 @@ async function run(options: BenchOptions): Promise<BenchReport> {
         say(`connect ${i + 1}/${options.repeat}: all subscribed in ${runs.at(-1)?.allReadyMs} ms`);
       }
       report.scenarios.connect = { ...medianOf(runs), runs };
-    }
-    if (has('memory')) {
-      // Idle a moment first: the storm's garbage is not what a device costs.
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      report.scenarios.memory = await scenario.memory(cluster, baseline, total);
-      say(`memory: ${report.scenarios.memory.podBytesPerDevice} bytes per device (pod RSS)`);
     }
     if (has('fanout')) {
       const runs: scenario.FanoutResult[] = [];
