@@ -131,6 +131,31 @@ describe('revocation and rotation', () => {
     await second.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
     expect(await replaced).toBe(4002);
   });
+
+  it('a connection that only authenticates does not replace the live one; it does once it registers', async () => {
+    const creds = await t.enroll('ghost');
+    const live = await t.connectDevice('ghost', creds);
+    await live.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
+    const socket = await waitFor(() => live.wsClient.connection?.ws, { what: 'socket' });
+    let closedWith: number | null = null;
+    socket.addEventListener('close', (e) => {
+      closedWith = e.code;
+    });
+    // A client library reconnecting for a connection its app gave up on: authenticated, then silent.
+    const stray = createDeviceClient({ baseUrl: t.url, deviceId: 'ghost', credentials: creds });
+    try {
+      await waitFor(() => stray.wsClient.connection?.state === 'open', { what: 'the stray connection' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(closedWith).toBeNull();
+      expect((await live.client.device.register.mutate({ model: 'm', firmwareVersion: '1' })).online).toBe(
+        true,
+      );
+      await stray.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
+      await waitFor(() => closedWith === 4002, { what: 'the replaced connection to close' });
+    } finally {
+      stray.wsClient.close();
+    }
+  });
 });
 
 describe('enrollment tokens', () => {

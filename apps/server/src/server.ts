@@ -194,19 +194,28 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       }
       connections.add(connection.connectionId, res, principal);
       if (deviceId) {
-        // One connection per device: the newest wins, an older one (here or on another pod) is closed.
-        connections.closeDevice(
-          deviceId,
-          CLOSE.replaced,
-          'replaced by a newer connection',
-          connection.connectionId,
-        );
-        if (previous && previous.node !== instance) await hints.drop(previous.node, previous.connectionId);
         res.once('close', () => {
           fleet.devices
             .deviceDisconnected(deviceId, connection.connectionId)
             .catch((err: unknown) => log.warn({ err, deviceId }, 'disconnect not recorded'));
         });
+        // One connection per device: the newest wins, an older one (here or on another pod) is closed
+        // — once this one registers. A socket that only authenticates is not yet the device: a client
+        // library still reconnecting for a connection its app gave up on (seen after pod drains) must
+        // not close the device's live connection with 4002, which tells it to stop for good.
+        let replaced = false;
+        const replaceOthers = async () => {
+          if (replaced) return;
+          replaced = true;
+          connections.closeDevice(deviceId, CLOSE.replaced, 'replaced by a newer connection', connectionId);
+          if (previous && previous.node !== instance) await hints.drop(previous.node, previous.connectionId);
+        };
+        const ownFleet = Object.create(fleet) as RedisFleetService;
+        ownFleet.registerDevice = async (...args: Parameters<RedisFleetService['registerDevice']>) => {
+          await replaceOthers();
+          return fleet.registerDevice(...args);
+        };
+        return { principal, fleet: ownFleet, connection };
       }
       return { principal, fleet, connection };
     },
