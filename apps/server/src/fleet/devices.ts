@@ -14,8 +14,8 @@ import { deliveryIdOf, offerFrom, parseDeliveryId } from './records.js';
 import { type DeviceSession, DeviceSessions } from './sessions.js';
 import type { ClaimOutcome, Slots } from './slots.js';
 
-/** Devices per offer_claim_many call: a few ms of Redis time, so other clients are not held up. */
-const CLAIM_CHUNK = 100;
+/** Devices per batched script call (claims, reconcile): a few ms of Redis time, so other clients are not held up. */
+const BATCH = 100;
 
 /** The device side: registration, presence, pushed offers and cancel requests, reports. */
 export class DeviceChannel {
@@ -276,7 +276,7 @@ export class DeviceChannel {
    * slot, goes through evaluate(). Never rejects.
    */
   async evaluateMany(deviceIds: readonly string[]): Promise<void> {
-    const byBucket = new Map<string, DeviceSession[]>();
+    const idle: DeviceSession[] = [];
     for (const deviceId of deviceIds) {
       const session = this.sessions.get(deviceId);
       if (!session || session.evaluating || session.grant) {
@@ -285,15 +285,24 @@ export class DeviceChannel {
       }
       session.evaluating = true;
       session.passes++;
-      const bucket = this.deps.keys.bucketOfDevice(deviceId);
-      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), session]);
+      idle.push(session);
     }
-    const calls: Promise<void>[] = [];
-    for (const sessions of byBucket.values()) {
-      for (let i = 0; i < sessions.length; i += CLAIM_CHUNK)
-        calls.push(this.claimMany(sessions.slice(i, i + CLAIM_CHUNK)));
+    await Promise.all(this.batches(idle).map((batch) => this.claimMany(batch)));
+  }
+
+  /** Sessions grouped by their device's bucket, at most BATCH per group: one script call each. */
+  private batches(sessions: readonly DeviceSession[]): DeviceSession[][] {
+    const byBucket = new Map<string, DeviceSession[]>();
+    for (const session of sessions) {
+      const bucket = this.deps.keys.bucketOfDevice(session.deviceId);
+      const group = byBucket.get(bucket) ?? [];
+      group.push(session);
+      byBucket.set(bucket, group);
     }
-    await Promise.all(calls);
+    const batches: DeviceSession[][] = [];
+    for (const group of byBucket.values())
+      for (let i = 0; i < group.length; i += BATCH) batches.push(group.slice(i, i + BATCH));
+    return batches;
   }
 
   /** One offer_claim_many call for sessions of one bucket; their claims are marked running. */
@@ -367,45 +376,50 @@ export class DeviceChannel {
    * can leave it offline), and a delivery of it parked for a slot must be on this pod's waiting
    * list (else nothing would ever retry it). Returns how many devices needed repair.
    */
-  async reconcile(batchSize = 500): Promise<number> {
-    const ids = this.sessions.deviceIds();
+  async reconcile(): Promise<number> {
+    // Checked in the same tick as the calls: a close after them queues its disconnect behind them.
+    const live = this.sessions
+      .deviceIds()
+      .map((deviceId) => this.sessions.get(deviceId))
+      .filter((session): session is DeviceSession => session !== undefined && !session.gone);
     let repaired = 0;
     const adopted = new Set<string>();
-    for (let i = 0; i < ids.length; i += batchSize) {
-      await Promise.all(
-        ids.slice(i, i + batchSize).map(async (deviceId) => {
-          const session = this.sessions.get(deviceId);
-          // Checked in the same tick as the call: a close after it queues its disconnect behind it.
-          if (!session || session.gone) return;
-          const [wasEvaluating, passes] = [session.evaluating, session.passes];
-          const [restored, offerable, parked] = (await runScript(
-            this.deps.redis,
-            'device_reconcile',
-            ...this.bucketArgs(deviceId),
-            deviceId,
-            this.deps.instance,
-            session.connectionId,
-            this.deps.hintGraceMs,
-          )) as [number, number, string];
-          // Parked by a claim here, a device is on the waiting list or a claim pass for it runs (a
-          // retry hands it from one to the other at once); neither, before or after: it is a stray.
-          const claiming = wasEvaluating || session.evaluating || session.passes !== passes;
-          const stray = parked !== '' && !claiming && !this.slots.isWaiting(parked, deviceId);
-          if (restored === 1 || stray) {
-            repaired++;
-            this.deps.log.warn(
-              { deviceId, restored: restored === 1, parked: stray ? parked : undefined },
-              'session reconcile repaired a connected device',
-            );
-          }
-          if (stray) {
-            this.slots.wait(parked, deviceId);
-            adopted.add(parked);
-          }
-          if (offerable === 1) await this.evaluate(deviceId);
-        }),
-      );
-    }
+    await Promise.all(
+      this.batches(live).map(async (batch) => {
+        const before = batch.map((session) => [session.evaluating, session.passes] as const);
+        const replies = (await runScript(
+          this.deps.redis,
+          'device_reconcile',
+          ...this.bucketArgs(batch[0]?.deviceId ?? ''),
+          this.deps.instance,
+          this.deps.hintGraceMs,
+          ...batch.flatMap((session) => [session.deviceId, session.connectionId]),
+        )) as [number, number, string][];
+        await Promise.all(
+          batch.map(async (session, i) => {
+            const [restored, offerable, parked] = replies[i] ?? [0, 0, ''];
+            const [wasEvaluating, passes] = before[i] ?? [false, 0];
+            const deviceId = session.deviceId;
+            // Parked by a claim here, a device is on the waiting list or a claim pass for it runs (a
+            // retry hands it from one to the other at once); neither, before or after: it is a stray.
+            const claiming = wasEvaluating || session.evaluating || session.passes !== passes;
+            const stray = parked !== '' && !claiming && !this.slots.isWaiting(parked, deviceId);
+            if (restored === 1 || stray) {
+              repaired++;
+              this.deps.log.warn(
+                { deviceId, restored: restored === 1, parked: stray ? parked : undefined },
+                'session reconcile repaired a connected device',
+              );
+            }
+            if (stray) {
+              this.slots.wait(parked, deviceId);
+              adopted.add(parked);
+            }
+            if (offerable === 1) await this.evaluate(deviceId);
+          }),
+        );
+      }),
+    );
     for (const rolloutId of adopted) await this.slots.retry(rolloutId);
     return repaired;
   }
