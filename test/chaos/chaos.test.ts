@@ -138,6 +138,7 @@ describe('chaos', () => {
         await new Promise((r) => setTimeout(r, 1000 + random() * 2000));
       }
 
+      const faults = log.slice(1);
       log.push(`open deliveries when the chaos ended: ${await openAfterChaos()}`);
       // Then: everything settles, and every check holds.
       const live = createAdminClient(urls[0] ?? '', TEST_TOKENS.admin);
@@ -154,10 +155,9 @@ describe('chaos', () => {
       const summary = JSON.parse(await readFile(summaryFile, 'utf8')) as Record<string, number>;
       expect(summary.installsRepeated).toBe(0);
       console.info(
-        `[chaos] seed ${seed}: ${log.length - 1} faults (${log
-          .slice(1)
+        `[chaos] seed ${seed}: ${faults.length} faults (${faults
           .map((l) => l.split(' ').slice(1).join(' '))
-          .join(', ')}); ` +
+          .join(', ')}); ${log.at(-1)}; ` +
           `${final.counts.succeeded} succeeded, ${final.counts.failed} failed of ${final.targeted}; ` +
           `${summary.reconnects} reconnects, ${summary.replaced} replaced, ${summary.reportsRejected} stale reports refused, 0 repeated installs; ` +
           repairs(),
