@@ -58,9 +58,25 @@ describe('bad input over the wire changes nothing', () => {
     const response = await fetch(`${t.url}/trpc/patch.publish`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ json: { name: 'fw', version: '1', notes: 'n'.repeat(100 * 1024) } }),
+      body: JSON.stringify({ json: { name: 'fw', version: '1', notes: 'n'.repeat(3 * 1024 * 1024) } }),
     });
     expect(response.status).toBe(413);
     expect(await t.digest()).toBe(before);
+  });
+
+  it('takes the largest legitimate admin input: a rollout naming 10,000 devices with long ids', async () => {
+    const admin = t.admin.client;
+    const patch = await admin.patch.publish.mutate({ name: 'many-ids', version: '1.0.0' });
+    const deviceIds = Array.from(
+      { length: 10_000 },
+      (_, i) => `${'d'.repeat(120)}-${String(i).padStart(5, '0')}`,
+    );
+    const rollout = await admin.rollout.create.mutate({
+      patchId: patch.id,
+      target: { kind: 'devices', deviceIds },
+    });
+    // None of them exists yet: nothing is targeted, but the whole list was taken.
+    expect(rollout.targeted).toBe(0);
+    expect(rollout.target).toMatchObject({ kind: 'devices' });
   });
 });

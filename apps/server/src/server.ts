@@ -22,11 +22,13 @@ import { readLiveDeliveries } from './observability/live-deliveries.js';
 import { KeySpace } from './redis/keys.js';
 import { defineScripts, observeScripts, preloadScripts } from './redis/scripts.js';
 
+/** Largest WebSocket frame a client may send: every device input is small. */
+const MAX_FRAME_BYTES = 64 * 1024;
 /**
- * Largest WebSocket frame or tRPC HTTP body a client may send: every procedure input is small.
- * Artifact uploads stream to storage under their own limit (FLEET_ARTIFACT_MAX_BYTES).
+ * Largest tRPC HTTP body: the biggest admin input is a rollout naming 10,000 devices (ids up to
+ * 128 characters). Artifact uploads stream to storage under their own limit (FLEET_ARTIFACT_MAX_BYTES).
  */
-const MAX_MESSAGE_BYTES = 64 * 1024;
+const MAX_HTTP_BODY_BYTES = 2 * 1024 * 1024;
 
 export interface RunningServer {
   url: string;
@@ -131,7 +133,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const trpcHttp = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
-    maxBodySize: MAX_MESSAGE_BYTES,
+    maxBodySize: MAX_HTTP_BODY_BYTES,
     createContext: async ({ req }): Promise<FleetContext> => ({
       principal: await auth.fromAuthorizationHeader(req.headers.authorization),
       fleet,
@@ -167,7 +169,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     onRequest(req, res);
   });
 
-  const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: MAX_MESSAGE_BYTES });
+  const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: MAX_FRAME_BYTES });
   wss.on('connection', (ws) => {
     if (draining) return ws.close(1012, 'shutting down');
     connections.guard(ws);
