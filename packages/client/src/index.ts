@@ -105,7 +105,9 @@ export function createDeviceClient(options: DeviceConnectionOptions): {
     WebSocket: RejectionAwareSocket as unknown as typeof globalThis.WebSocket,
     connectionParams: { deviceId: options.deviceId, ...options.credentials },
     retryDelayMs: options.retryDelayMs ?? jitteredBackoff(250, 10_000),
-    keepAlive: { enabled: true, intervalMs: 10_000, pongTimeoutMs: 5_000 },
+    // A dead link is noticed within 40 s (the server pings every 30 s too); pinging more often costs a
+    // big fleet thousands of messages a second, and a short pong wait drops devices of a busy pod.
+    keepAlive: { enabled: true, intervalMs: 30_000, pongTimeoutMs: 10_000 },
     ...(options.onOpen ? { onOpen: options.onOpen } : {}),
     ...(options.onClose ? { onClose: options.onClose } : {}),
   });
