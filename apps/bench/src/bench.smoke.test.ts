@@ -69,6 +69,7 @@ describe('pnpm bench (smoke)', () => {
     // Half the devices were on the pod that was killed; all of them came back.
     expect(reconnect?.devices).toBe(20);
     expect(reconnect?.allResubscribedMs).toBeGreaterThan(0);
+    expect(report.churn['connection closed']).toBeGreaterThanOrEqual(20);
     expect(throttled).toMatchObject({ devices: 30, limitPerMinute: 600, maxInFlight: 4 });
     expect(throttled?.maxInFlightSeen).toBeLessThanOrEqual(4);
     expect(throttled?.measuredPerMinute).toBeLessThanOrEqual(600 * 1.05);

@@ -32,12 +32,18 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       options,
       provision,
       scenarios: {},
+      churn: {},
+    };
+    // Written after each scenario: a run that fails late keeps what it measured.
+    const save = async () => {
+      if (options.out) await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
     };
     if (has('memory')) {
       // Right after setup, idle a moment: what an idle connected device costs, not a storm's garbage.
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       report.scenarios.memory = await scenario.memory(cluster, baseline, total);
       say(`memory: ${report.scenarios.memory.podBytesPerDevice} bytes per device (pod RSS)`);
+      await save();
     }
     if (has('connect')) {
       const runs: scenario.ConnectResult[] = [];
@@ -46,6 +52,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
         say(`connect ${i + 1}/${options.repeat}: all subscribed in ${runs.at(-1)?.allReadyMs} ms`);
       }
       report.scenarios.connect = { ...medianOf(runs), runs };
+      await save();
     }
     if (has('fanout')) {
       const runs: scenario.FanoutResult[] = [];
@@ -61,12 +68,14 @@ async function run(options: BenchOptions): Promise<BenchReport> {
         `fanout: ${roundTrips.redisRoundTripsPerDelivery} Redis round trips per delivery (MONITOR, untimed)`,
       );
       report.scenarios.fanout = { ...medianOf(runs), runs, roundTrips };
+      await save();
     }
     if (has('throttled')) {
       report.scenarios.throttled = await scenario.throttled(cluster, options.throttledDevices, options);
       say(
         `throttled: ${report.scenarios.throttled.measuredPerMinute}/min, max in flight ${report.scenarios.throttled.maxInFlightSeen}`,
       );
+      await save();
     }
     // Last: it kills a pod.
     if (has('reconnect')) {
@@ -75,6 +84,10 @@ async function run(options: BenchOptions): Promise<BenchReport> {
         `reconnect: ${report.scenarios.reconnect.devices} resubscribed in ${report.scenarios.reconnect.allResubscribedMs} ms`,
       );
     }
+    for (const usage of await cluster.all({ type: 'usage' }))
+      for (const [reason, n] of Object.entries(usage.lost))
+        report.churn[reason] = (report.churn[reason] ?? 0) + n;
+    await save();
     return report;
   } finally {
     await cluster.down();
@@ -91,10 +104,7 @@ async function main(): Promise<number> {
   }
   const report = await run(options);
   process.stdout.write(`${formatTable(report)}\n`);
-  if (options.out) {
-    await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
-    say(`wrote ${options.out}`);
-  }
+  if (options.out) say(`wrote ${options.out}`);
   return 0;
 }
 

@@ -60,6 +60,8 @@ export interface UsageResult {
   rssBytes: number;
   heapUsedBytes: number;
   subscribed: number;
+  /** Connections lost since the process started, by reason. */
+  lost: Record<string, number>;
 }
 
 export type Reply =

@@ -25,6 +25,8 @@ export interface BenchReport {
     reconnect?: ReconnectResult;
     throttled?: ThrottledResult;
   };
+  /** Every connection the cameras lost during the run, by reason (the reconnect scenario's kill included). */
+  churn: Record<string, number>;
 }
 
 export function machineFacts(): BenchReport['machine'] {

@@ -21,6 +21,8 @@ const INSTANT = { downloadMs: 0, applyMs: 0, reboot: false } as const;
 
 /** Device → the pod it is subscribed on, while it is. */
 const subscribed = new Map<string, string>();
+/** Every lost connection since the start, by reason (churn: a healthy run has none outside the kill). */
+const lostByReason: Record<string, number> = {};
 /** Rollout → device → first offer. */
 const offers = new Map<string, Map<string, number>>();
 /** Device → first subscription, while a connect storm is being timed. */
@@ -44,6 +46,7 @@ function record(event: DeviceEvent): void {
       watch.resubscribedAt.set(event.deviceId, now);
   } else if (event.type === 'disconnected') {
     subscribed.delete(event.deviceId);
+    lostByReason[event.reason] = (lostByReason[event.reason] ?? 0) + 1;
     if (watch?.devices.has(event.deviceId)) watch.lost[event.reason] = (watch.lost[event.reason] ?? 0) + 1;
   } else if (event.type === 'offer') {
     const rolloutId = event.deliveryId.slice(0, -event.deviceId.length - 1);
@@ -156,6 +159,7 @@ async function handle(command: Command): Promise<Reply> {
         rssBytes: rss,
         heapUsedBytes: heapUsed,
         subscribed: subscribed.size,
+        lost: lostByReason,
       };
     }
     case 'stop':
