@@ -47,13 +47,17 @@ describe('chaos', () => {
     const pods = await Promise.all([0, 1, 2].map(start));
     // Every pod process of the run, killed ones too: their logs tell what the safety nets repaired.
     const everyPod = [...pods];
-    const logCount = (msg: string) =>
-      everyPod.reduce(
-        (n, p) => n + p.output.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length,
+    const logLines = (msg: string) =>
+      everyPod.flatMap((p) => p.output.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)));
+    const logCount = (msg: string) => logLines(msg).length;
+    // One line per reconcile pass that repaired anything, with how many it repaired.
+    const repairedDevices = () =>
+      logLines('session reconcile repaired connected devices').reduce(
+        (n, line) => n + ((JSON.parse(line) as { repaired?: number }).repaired ?? 0),
         0,
       );
     const repairs = () =>
-      `safety net: ${logCount('session reconcile repaired a connected device')} devices repaired by the session reconcile, ` +
+      `safety net: ${repairedDevices()} devices repaired by the session reconcile, ` +
       `${logCount('this pod was declared dead while alive; restoring its devices')} pods restored after being reaped while alive`;
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
     const admin = createAdminClient(urls[0] ?? '', TEST_TOKENS.admin);

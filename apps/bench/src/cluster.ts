@@ -99,7 +99,13 @@ export class Cluster {
 
   static async up(options: ClusterOptions): Promise<Cluster> {
     const redis = await RedisServer.start({ appendOnly: true });
-    const podEnv = { LOG_LEVEL: options.logLevel, FLEET_LEASE_MS: '5000', FLEET_SWEEP_INTERVAL_MS: '250' };
+    // The server's production defaults (PodProcess starts pods with short test timings otherwise).
+    const podEnv = {
+      LOG_LEVEL: options.logLevel,
+      FLEET_SWEEP_INTERVAL_MS: '250',
+      FLEET_LEASE_MS: '10000',
+      FLEET_SHUTDOWN_GRACE_MS: '5000',
+    };
     const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
     const pods = await Promise.all(
       Array.from({ length: options.pods }, async (_, i) =>

@@ -375,11 +375,11 @@ describe.each(backends)('artifacts over HTTP ($name store)', (backend) => {
     expect(await backend.stored(t, dir)).toEqual(before);
   });
 
-  it('keeps the 64 KiB body limit for tRPC', async () => {
+  it('keeps the 2 MiB body limit for tRPC (artifact bytes go to /artifacts)', async () => {
     const response = await fetch(`${t.url}/trpc/patch.publish`, {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'fw', version: '1', notes: 'x'.repeat(100 * 1024) }),
+      body: JSON.stringify({ name: 'fw', version: '1', notes: 'x'.repeat(3 * MiB) }),
     });
     expect(response.status).toBe(413);
   });

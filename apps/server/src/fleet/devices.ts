@@ -16,6 +16,8 @@ import type { ClaimOutcome, Slots } from './slots.js';
 
 /** Devices per batched script call (claims, reconcile): a few ms of Redis time, so other clients are not held up. */
 const BATCH = 100;
+/** Repaired devices named in the session reconcile's log line. */
+const LOGGED_REPAIRS = 20;
 
 /** The device side: registration, presence, pushed offers and cancel requests, reports. */
 export class DeviceChannel {
@@ -346,28 +348,12 @@ export class DeviceChannel {
     return artifact ? (JSON.parse(artifact) as { sha256: string }).sha256 : null;
   }
 
-  /** Marks every device held here online again (after this pod was wrongly reaped), then offers. */
+  /**
+   * Marks every device held here online again (after this pod was wrongly reaped), then offers:
+   * the session reconcile does exactly that, a bucket and 100 devices per call.
+   */
   async reassertPresence(): Promise<void> {
-    const sessions = this.sessions
-      .deviceIds()
-      .map((id) => this.sessions.get(id))
-      .filter((s) => s !== undefined);
-    await Promise.all(
-      sessions.map(async (session) => {
-        // Checked in the same tick as the call: a close after it queues its disconnect behind it.
-        if (session.gone) return;
-        const offerable = await runScript(
-          this.deps.redis,
-          'device_present',
-          ...this.bucketArgs(session.deviceId),
-          session.deviceId,
-          this.deps.instance,
-          session.connectionId,
-          this.deps.hintGraceMs,
-        );
-        if (offerable === 1) await this.evaluate(session.deviceId);
-      }),
-    );
+    await this.reconcile();
   }
 
   /**
@@ -384,6 +370,8 @@ export class DeviceChannel {
       .filter((session): session is DeviceSession => session !== undefined && !session.gone);
     let repaired = 0;
     const adopted = new Set<string>();
+    const restoredWithWork: string[] = [];
+    const fixed: { deviceId: string; restored: boolean; parked: string }[] = [];
     await Promise.all(
       this.batches(live).map(async (batch) => {
         const before = batch.map((session) => [session.evaluating, session.passes] as const);
@@ -395,31 +383,31 @@ export class DeviceChannel {
           this.deps.hintGraceMs,
           ...batch.flatMap((session) => [session.deviceId, session.connectionId]),
         )) as [number, number, string][];
-        await Promise.all(
-          batch.map(async (session, i) => {
-            const [restored, offerable, parked] = replies[i] ?? [0, 0, ''];
-            const [wasEvaluating, passes] = before[i] ?? [false, 0];
-            const deviceId = session.deviceId;
-            // Parked by a claim here, a device is on the waiting list or a claim pass for it runs (a
-            // retry hands it from one to the other at once); neither, before or after: it is a stray.
-            const claiming = wasEvaluating || session.evaluating || session.passes !== passes;
-            const stray = parked !== '' && !claiming && !this.slots.isWaiting(parked, deviceId);
-            if (restored === 1 || stray) {
-              repaired++;
-              this.deps.log.warn(
-                { deviceId, restored: restored === 1, parked: stray ? parked : undefined },
-                'session reconcile repaired a connected device',
-              );
-            }
-            if (stray) {
-              this.slots.wait(parked, deviceId);
-              adopted.add(parked);
-            }
-            if (offerable === 1) await this.evaluate(deviceId);
-          }),
-        );
+        batch.forEach((session, i) => {
+          const [restored, offerable, parked] = replies[i] ?? [0, 0, ''];
+          const [wasEvaluating, passes] = before[i] ?? [false, 0];
+          const deviceId = session.deviceId;
+          // Parked by a claim here, a device is on the waiting list or a claim pass for it runs (a
+          // retry hands it from one to the other at once); neither, before or after: it is a stray.
+          const claiming = wasEvaluating || session.evaluating || session.passes !== passes;
+          const stray = parked !== '' && !claiming && !this.slots.isWaiting(parked, deviceId);
+          if (restored === 1 || stray) {
+            repaired++;
+            if (fixed.length < LOGGED_REPAIRS)
+              fixed.push({ deviceId, restored: restored === 1, parked: stray ? parked : '' });
+          }
+          if (stray) {
+            this.slots.wait(parked, deviceId);
+            adopted.add(parked);
+          }
+          if (offerable === 1) restoredWithWork.push(deviceId);
+        });
       }),
     );
+    // One line a pass (a reaped pod restores thousands at once), naming the first few devices.
+    if (repaired > 0)
+      this.deps.log.warn({ repaired, devices: fixed }, 'session reconcile repaired connected devices');
+    await this.evaluateMany(restoredWithWork);
     for (const rolloutId of adopted) await this.slots.retry(rolloutId);
     return repaired;
   }

@@ -94,17 +94,17 @@ describe('a device going offline', () => {
     pod.fleet.slots.forget('b', rollout.id);
     expect((await pod.delivery(rollout.id, 'b')).parked).toBe('0');
     // The pod puts b back online: b has work to be offered (it will ask for a slot again).
-    const offerable = await runScript(
+    const [[restored, offerable]] = (await runScript(
       pod.redis,
-      'device_present',
+      'device_reconcile',
       pod.keys.due(bucket),
       bucket,
-      'b',
       pod.instance,
-      'conn-b',
       GRACE_MS,
-    );
-    expect(offerable).toBe(1);
+      'b',
+      'conn-b',
+    )) as [[number, number, string]];
+    expect([restored, offerable]).toEqual([1, 1]);
     expect((await pod.claim('b', '', 'conn-b'))?.slot).toBe(rollout.id);
   });
 });

@@ -8,7 +8,6 @@ const LUA_DIR = join(import.meta.dirname, 'lua');
 export const SCRIPT_KEYS = {
   device_register: 1,
   device_disconnect: 1,
-  device_present: 1,
   device_reconcile: 1,
   node_gone: 1,
   offer_claim: 1,
