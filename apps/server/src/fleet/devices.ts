@@ -281,11 +281,16 @@ export class DeviceChannel {
     const idle: DeviceSession[] = [];
     for (const deviceId of deviceIds) {
       const session = this.sessions.get(deviceId);
+      // Already in a batch claim (a slow fan-out, and the sweeper re-hinting what it has not
+      // reached yet): a pass more per device would double the work just when it is scarce. The
+      // due set re-hints the device if the batch missed what this hint was about.
+      if (session?.batched) continue;
       if (!session || session.evaluating || session.grant) {
         void this.evaluate(deviceId);
         continue;
       }
       session.evaluating = true;
+      session.batched = true;
       session.passes++;
       idle.push(session);
     }
@@ -326,6 +331,7 @@ export class DeviceChannel {
     }
     sessions.forEach((session, i) => {
       session.evaluating = false;
+      session.batched = false;
       const reply = replies[i];
       // A limited rollout's slot is got by the one-device path, as is a pass asked for meanwhile.
       const slotNeeded = reply?.[0] === 'SLOT';

@@ -10,6 +10,8 @@ export class DeviceSession {
   private wake: (() => void) | null = null;
   /** Set while a claim runs; `again` asks for one more pass when it ends. */
   evaluating = false;
+  /** The running claim is part of a batch (a fan-out): another hint for it brings nothing new. */
+  batched = false;
   again = false;
   /** A rollout whose slot was acquired for the device while a claim ran: the next pass uses it. */
   grant = '';
