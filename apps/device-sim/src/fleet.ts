@@ -32,10 +32,17 @@ export interface FleetOptions {
   onEvent?: (event: DeviceEvent) => void;
 }
 
-/** The fail-over order for device `index`: its own pod first, then the others in turn. */
+/**
+ * The fail-over order for device `index`: its own pod first (round-robin), then the others, starting
+ * at a different one for successive devices of the same pod, so a dead pod's devices spread over
+ * all the rest instead of all landing on its neighbour.
+ */
 export function urlsFor(urls: readonly string[], index: number): string[] {
-  const start = index % urls.length;
-  return [...urls.slice(start), ...urls.slice(0, start)];
+  const n = urls.length;
+  const own = index % n;
+  const others = [...urls.slice(own + 1), ...urls.slice(0, own)];
+  const shift = n > 1 ? Math.floor(index / n) % (n - 1) : 0;
+  return [urls[own] as string, ...others.slice(shift), ...others.slice(0, shift)];
 }
 
 /** N simulated cameras in one process. */

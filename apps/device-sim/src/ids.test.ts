@@ -25,11 +25,22 @@ describe('device ids', () => {
 });
 
 describe('urlsFor', () => {
-  it('spreads devices round-robin, each failing over through the rest in order', () => {
+  it('spreads devices round-robin, each failing over through all the rest', () => {
     const urls = ['a', 'b', 'c'];
     expect(urlsFor(urls, 0)).toEqual(['a', 'b', 'c']);
     expect(urlsFor(urls, 1)).toEqual(['b', 'c', 'a']);
-    expect(urlsFor(urls, 5)).toEqual(['c', 'a', 'b']);
+    expect(urlsFor(urls, 5)).toEqual(['c', 'b', 'a']);
     expect(urlsFor(['only'], 7)).toEqual(['only']);
+    for (let i = 0; i < 30; i++) expect(new Set(urlsFor(urls, i)).size).toBe(3);
+  });
+
+  it('sends a dead pod’s devices to all the other pods evenly', () => {
+    const urls = ['a', 'b', 'c', 'd'];
+    const next = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      const [own, fallback] = urlsFor(urls, i);
+      if (own === 'd') next.set(fallback ?? '', (next.get(fallback ?? '') ?? 0) + 1);
+    }
+    expect(Object.fromEntries(next)).toEqual({ a: 34, b: 33, c: 33 });
   });
 });
