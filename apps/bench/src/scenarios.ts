@@ -120,14 +120,23 @@ async function rollOut(
 }
 
 async function succeeded(cluster: Cluster, rolloutId: string, devices: number): Promise<RolloutStatus> {
-  return waitFor(
-    async () => {
-      const status = await cluster.admin.client.rollout.get.query({ rolloutId });
-      if (status.counts.failed > 0) throw new Error(`rollout ${rolloutId}: ${status.counts.failed} failed`);
-      return status.counts.succeeded === devices ? status : null;
-    },
-    { ...LONG, intervalMs: 25, what: `${devices} deliveries to succeed` },
-  );
+  let last: RolloutStatus | null = null;
+  try {
+    return await waitFor(
+      async () => {
+        last = await cluster.admin.client.rollout.get.query({ rolloutId });
+        if (last.counts.failed > 0) throw new Error(`rollout ${rolloutId}: ${last.counts.failed} failed`);
+        return last.counts.succeeded === devices ? last : null;
+      },
+      { ...LONG, intervalMs: 25, what: `${devices} deliveries to succeed` },
+    );
+  } catch (error) {
+    // Say where the rest are (queued, offered, …): the first thing to know about a stuck run.
+    const counts = (last as RolloutStatus | null)?.counts;
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}; counts ${JSON.stringify(counts)}`,
+    );
+  }
 }
 
 async function online(cluster: Cluster, count: number): Promise<void> {
