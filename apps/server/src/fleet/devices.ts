@@ -22,6 +22,9 @@ const LOGGED_REPAIRS = 20;
 /** The device side: registration, presence, pushed offers and cancel requests, reports. */
 export class DeviceChannel {
   readonly sessions = new DeviceSessions();
+  /** Devices to evaluate at the end of this turn of the event loop (evaluateSoon). */
+  private readonly soon = new Set<string>();
+  private soonScheduled = false;
 
   constructor(
     private readonly deps: FleetDeps,
@@ -54,7 +57,7 @@ export class DeviceChannel {
     )) as [number, number, number, string, number, string, string, string];
     const [firstSeenAt, lastSeenAt, online, node, offerable, leftRollout, slot, finalState] = reply;
     if (leftRollout) await this.afterDelivery(leftRollout, deviceId, slot, finalState || 'queued');
-    if (offerable === 1) void this.evaluate(deviceId);
+    if (offerable === 1) this.evaluateSoon(deviceId);
     return {
       id: deviceId,
       model: input.model,
@@ -73,7 +76,7 @@ export class DeviceChannel {
     // No logger child per subscription: thousands of idle devices would each carry one.
     const debug = this.deps.log.isLevelEnabled('debug');
     try {
-      void this.evaluate(deviceId);
+      this.evaluateSoon(deviceId);
       for await (const event of session.events(options.signal)) {
         this.deps.metrics.offersSent.inc({ type: event.type });
         const [deliveryId, attempt] =
@@ -416,6 +419,23 @@ export class DeviceChannel {
     await this.evaluateMany(restoredWithWork);
     for (const rolloutId of adopted) await this.slots.retry(rolloutId);
     return repaired;
+  }
+
+  /**
+   * evaluate() at the end of this turn of the event loop, batched with every other device asked for
+   * in it: a connect or reconnect storm subscribes thousands of devices, one claim call per bucket
+   * and 100 of them instead of one each.
+   */
+  private evaluateSoon(deviceId: string): void {
+    this.soon.add(deviceId);
+    if (this.soonScheduled) return;
+    this.soonScheduled = true;
+    setImmediate(() => {
+      this.soonScheduled = false;
+      const deviceIds = [...this.soon];
+      this.soon.clear();
+      void this.evaluateMany(deviceIds);
+    });
   }
 
   /** Evaluates every device held here (a broadcast: work may have appeared for many). */
