@@ -66,6 +66,7 @@ describe('pnpm bench (smoke)', () => {
     expect(fanout?.roundTrips.redisRoundTripsPerDelivery).toBeGreaterThan(1);
     expect(memory).toMatchObject({ devices: 70 });
     expect(memory?.podIdleRssBytes).toBeGreaterThan(0);
+    expect(memory?.floor.connections).toBe(70);
     // Half the devices were on the pod that was killed; all of them came back.
     expect(reconnect?.devices).toBe(20);
     expect(reconnect?.allResubscribedMs).toBeGreaterThan(0);

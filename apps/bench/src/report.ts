@@ -87,6 +87,11 @@ export function formatTable(report: BenchReport): string {
       ['memory', `pod RSS per device (${memory.devices} devices)`, bytes(memory.podBytesPerDevice)],
       ['memory', 'pod heap per device', bytes(memory.podHeapBytesPerDevice)],
       ['memory', 'simulator RSS per device', bytes(memory.simBytesPerDevice)],
+      [
+        'memory',
+        `floor: bare ws / bare tRPC + 1 subscription (${memory.floor.connections} clients)`,
+        `${bytes(memory.floor.wsBytesPerConnection)} / ${bytes(memory.floor.trpcBytesPerSubscribedClient)}`,
+      ],
     );
   }
   if (reconnect) {

@@ -1,6 +1,7 @@
 import type { RolloutStatus } from '@camfleet/contracts';
 import { maxInFlight, pacedPerMinute, waitFor } from '@camfleet/test-support';
 import type { Cluster } from './cluster.js';
+import { type FloorResult, floor } from './floor.js';
 import { GROUP_LABEL, type Group } from './protocol.js';
 import { countRoundTrips } from './round-trips.js';
 import { deltas, median, quantile, round } from './stats.js';
@@ -37,6 +38,8 @@ export interface FanoutResult {
 
 export interface MemoryResult {
   devices: number;
+  /** The transport alone on this machine (no camfleet): the floor under podBytesPerDevice. */
+  floor: FloorResult;
   podBytesPerDevice: number;
   podHeapBytesPerDevice: number;
   podIdleRssBytes: number;
@@ -259,6 +262,9 @@ export async function fanoutRoundTrips(cluster: Cluster, devices: number): Promi
   };
 }
 
+/** Clients of the transport-only floor measurement. */
+const FLOOR_CONNECTIONS = 3_000;
+
 /** Pod RSS and heap per connected device, over the pods' idle baseline; simulator RSS per device. */
 export async function memory(
   cluster: Cluster,
@@ -284,6 +290,7 @@ export async function memory(
   });
   return {
     devices,
+    floor: await floor(Math.min(FLOOR_CONNECTIONS, devices)),
     podBytesPerDevice: round(median(perPod.map((p) => p.rss)), 0),
     podHeapBytesPerDevice: round(median(perPod.map((p) => p.heap)), 0),
     podIdleRssBytes: median(baseline.map((b) => b.rssBytes)),
