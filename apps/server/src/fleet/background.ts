@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.js';
 import { ALL_BUCKETS, type KeySpace } from '../redis/keys.js';
 import { queueScript, runScript } from '../redis/scripts.js';
 import { throwPipelineErrors } from './deps.js';
-import type { HintBus } from './hints.js';
+import { byInstanceOf, type HintBus } from './hints.js';
 import type { RedisFleetService } from './redis-fleet.js';
 
 export interface BackgroundOptions {
@@ -25,7 +25,7 @@ const SWEEP_BATCH = 1000;
 type SweepReply = [string[], string[], string[], [number, number, number]];
 /**
  * How often a pod checks that Redis agrees with the sessions it holds (presence, parked work): one
- * script call per local session, the safety net behind lost hints.
+ * script call per bucket and 100 local sessions, the safety net behind lost hints.
  */
 const SESSION_RECONCILE_MS = 10_000;
 /** A rollout still marked attaching after this long lost the pod that created it. */
@@ -128,7 +128,6 @@ export class Background {
       );
     }
     const replies = throwPipelineErrors(await pipeline.exec()) as SweepReply[];
-    const byInstance = new Map<string, string[]>();
     const followUps: Promise<void>[] = [];
     let full = false;
     for (const [hints, released, finished, [claimed, timeouts, retries]] of replies) {
@@ -136,13 +135,6 @@ export class Background {
       this.o.metrics.timeouts.inc(timeouts);
       this.o.metrics.retries.inc(retries);
       if (hints.length >= SWEEP_BATCH * 2) full = true;
-      for (let i = 0; i < hints.length; i += 2) {
-        const deviceId = hints[i] as string;
-        const instance = hints[i + 1] as string;
-        const list = byInstance.get(instance);
-        if (list) list.push(deviceId);
-        else byInstance.set(instance, [deviceId]);
-      }
       for (let i = 0; i < released.length; i += 2) {
         followUps.push(
           this.o.fleet.slots.release(released[i] as string, released[i + 1] as string, 'release'),
@@ -152,6 +144,7 @@ export class Background {
         followUps.push(this.o.redis.zadd(this.o.keys.evalQueue, 0, rolloutId).then(() => undefined));
       }
     }
+    const byInstance = byInstanceOf(replies.flatMap(([hints]) => hints));
     await Promise.all([this.o.hints.hint(byInstance), ...followUps]);
     return full;
   }

@@ -103,3 +103,15 @@ export class HintBus {
     await this.publisher.publish(this.keys.hintChannel(instance), `!drop:${connectionId}`);
   }
 }
+
+/** `[dev1, node1, dev2, node2, …]` (as scripts return them) → the devices each pod instance holds. */
+export function byInstanceOf(pairs: readonly string[]): Map<string, string[]> {
+  const byInstance = new Map<string, string[]>();
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const instance = pairs[i + 1] ?? '';
+    const devices = byInstance.get(instance) ?? [];
+    devices.push(pairs[i] ?? '');
+    byInstance.set(instance, devices);
+  }
+  return byInstance;
+}

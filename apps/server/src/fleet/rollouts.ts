@@ -9,7 +9,7 @@ import { ALL_BUCKETS, bucketOf } from '../redis/keys.js';
 import { parseReply, queueScript, runScript } from '../redis/scripts.js';
 import { type FleetDeps, randomId, sleep, throwPipelineErrors, unwrap } from './deps.js';
 import { type GateFacts, gateOf } from './gates.js';
-import type { HintBus } from './hints.js';
+import { byInstanceOf, type HintBus } from './hints.js';
 import { addCounts, emptyCounts, isLimited, rolloutFrom, rolloutSettingsFields } from './records.js';
 
 type Hash = Record<string, string>;
@@ -242,16 +242,4 @@ export class Rollouts {
       await sleep(intervalMs, signal);
     }
   }
-}
-
-/** `[dev1, node1, dev2, node2, …]` → the devices each pod instance should evaluate. */
-function byInstanceOf(pairs: readonly string[]): Map<string, string[]> {
-  const byInstance = new Map<string, string[]>();
-  for (let i = 0; i + 1 < pairs.length; i += 2) {
-    const instance = pairs[i + 1] ?? '';
-    const devices = byInstance.get(instance) ?? [];
-    devices.push(pairs[i] ?? '');
-    byInstance.set(instance, devices);
-  }
-  return byInstance;
 }
