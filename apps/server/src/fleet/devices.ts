@@ -13,6 +13,7 @@ import { type FleetDeps, unwrap } from './deps.js';
 import { deliveryIdOf, offerFrom, parseDeliveryId } from './records.js';
 import { type DeviceSession, DeviceSessions } from './sessions.js';
 import type { ClaimOutcome, Slots } from './slots.js';
+import { TickBatch } from './tick-batch.js';
 
 /** Devices per batched script call (claims, reconcile): a few ms of Redis time, so other clients are not held up. */
 const BATCH = 100;
@@ -22,9 +23,16 @@ const LOGGED_REPAIRS = 20;
 /** The device side: registration, presence, pushed offers and cancel requests, reports. */
 export class DeviceChannel {
   readonly sessions = new DeviceSessions();
-  /** Devices to evaluate at the end of this turn of the event loop (evaluateSoon). */
-  private readonly soon = new Set<string>();
-  private soonScheduled = false;
+  /** Devices to evaluate at the end of this turn of the event loop, in one evaluateMany. */
+  private readonly soon = new TickBatch<string>((deviceIds) => void this.evaluateMany(deviceIds));
+  /** Rollouts whose gates the controller should look at: one ZADD a turn, not one per delivery. */
+  private readonly gateChecks = new TickBatch<string>((rolloutIds) => {
+    this.deps.redis
+      .zadd(this.deps.keys.evalQueue, ...rolloutIds.flatMap((id) => [0, id]))
+      .catch((err: unknown) =>
+        this.deps.log.warn({ err }, 'gate check not queued (the fallback re-check finds it)'),
+      );
+  });
 
   constructor(
     private readonly deps: FleetDeps,
@@ -166,7 +174,7 @@ export class DeviceChannel {
     if (slot === 'hold' || slot === 'release') {
       await this.slots.release(rolloutId, deviceId, slot, state === 'succeeded' ? 'succeeded' : '');
     }
-    if (!inFlight) await this.deps.redis.zadd(this.deps.keys.evalQueue, 0, rolloutId);
+    if (!inFlight) this.gateChecks.add(rolloutId);
   }
 
   /**
@@ -428,14 +436,6 @@ export class DeviceChannel {
    */
   private evaluateSoon(deviceId: string): void {
     this.soon.add(deviceId);
-    if (this.soonScheduled) return;
-    this.soonScheduled = true;
-    setImmediate(() => {
-      this.soonScheduled = false;
-      const deviceIds = [...this.soon];
-      this.soon.clear();
-      void this.evaluateMany(deviceIds);
-    });
   }
 
   /** Evaluates every device held here (a broadcast: work may have appeared for many). */
