@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAdminClient } from '@camfleet/client';
+import { loadConfig } from '@camfleet/server';
 import { freePort, PodProcess, RedisServer, TEST_TOKENS } from '@camfleet/test-support';
 import { Redis } from 'ioredis';
 import type { Command, Reply, Request, Response, SimConfig } from './protocol.js';
@@ -99,12 +100,13 @@ export class Cluster {
 
   static async up(options: ClusterOptions): Promise<Cluster> {
     const redis = await RedisServer.start({ appendOnly: true });
-    // The server's production defaults (PodProcess starts pods with short test timings otherwise).
+    // The server's own defaults (PodProcess starts pods with short test timings otherwise).
+    const defaults = loadConfig({ FLEET_ADMIN_TOKEN: TEST_TOKENS.admin });
     const podEnv = {
       LOG_LEVEL: options.logLevel,
-      FLEET_SWEEP_INTERVAL_MS: '250',
-      FLEET_LEASE_MS: '10000',
-      FLEET_SHUTDOWN_GRACE_MS: '5000',
+      FLEET_SWEEP_INTERVAL_MS: String(defaults.sweepIntervalMs),
+      FLEET_LEASE_MS: String(defaults.leaseMs),
+      FLEET_SHUTDOWN_GRACE_MS: String(defaults.shutdownGraceMs),
     };
     const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
     const pods = await Promise.all(

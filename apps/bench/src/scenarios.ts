@@ -192,29 +192,24 @@ const perDelivery = (counts: Record<string, number>, devices: number) =>
       .map(([key, n]) => [key, round(n / devices, 2)]),
   );
 
-/** One rollout to every main device: offer latency, time to all succeeded, and its cost. */
-export async function fanout(cluster: Cluster, devices: number): Promise<FanoutResult> {
-  const patchId = await publish(cluster);
-  const [redisBefore, podsBefore, scriptsBefore, simsBefore] = await Promise.all([
+/** Redis calls and CPU, pods' CPU, per-script calls, simulators' CPU: what a fan-out costs. */
+const costCounters = (cluster: Cluster) =>
+  Promise.all([
     cluster.redisCounters(),
     cluster.podsUsage(),
     scriptCalls(cluster),
     cluster.all({ type: 'usage' }),
-  ]);
-  const createdAt = Date.now();
-  const { id: rolloutId } = await cluster.admin.client.rollout.create.mutate({
-    patchId,
-    target: { kind: 'selector', selector: selectorOf('main') },
-  });
+  ] as const);
+
+/** One rollout to every main device: offer latency, time to all succeeded, and its cost. */
+export async function fanout(cluster: Cluster, devices: number): Promise<FanoutResult> {
+  // Counted from before the patch is published: one patch's commands are noise per delivery.
+  const [redisBefore, podsBefore, scriptsBefore, simsBefore] = await costCounters(cluster);
+  const { rolloutId, createdAt } = await rollOut(cluster, 'main');
   const createMs = Date.now() - createdAt;
   await succeeded(cluster, rolloutId, devices);
   const allSucceededMs = Date.now() - createdAt;
-  const [redisAfter, podsAfter, scriptsAfter, simsAfter] = await Promise.all([
-    cluster.redisCounters(),
-    cluster.podsUsage(),
-    scriptCalls(cluster),
-    cluster.all({ type: 'usage' }),
-  ]);
+  const [redisAfter, podsAfter, scriptsAfter, simsAfter] = await costCounters(cluster);
   const offeredMs = (await cluster.all({ type: 'offers', rolloutId })).flatMap((r) =>
     r.offeredAt.map((at) => at - createdAt),
   );
@@ -248,12 +243,8 @@ export interface RoundTripResult {
 
 /** One more fan-out, untimed, with Redis MONITOR counting what clients send per delivery. */
 export async function fanoutRoundTrips(cluster: Cluster, devices: number): Promise<RoundTripResult> {
-  const patchId = await publish(cluster);
   const stop = await countRoundTrips(cluster.redis.url);
-  const { id: rolloutId } = await cluster.admin.client.rollout.create.mutate({
-    patchId,
-    target: { kind: 'selector', selector: selectorOf('main') },
-  });
+  const { rolloutId } = await rollOut(cluster, 'main');
   await succeeded(cluster, rolloutId, devices);
   const counted = await stop();
   return {
