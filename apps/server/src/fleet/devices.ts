@@ -9,7 +9,7 @@ import {
   type ReportResult,
 } from '@camfleet/contracts';
 import { parseReply, runScript } from '../redis/scripts.js';
-import { type FleetDeps, unwrap } from './deps.js';
+import { type FleetDeps, throwPipelineErrors, unwrap } from './deps.js';
 import { deliveryIdOf, offerFrom, parseDeliveryId } from './records.js';
 import { type DeviceSession, DeviceSessions } from './sessions.js';
 import type { ClaimOutcome, Slots } from './slots.js';
@@ -23,7 +23,10 @@ const LOGGED_REPAIRS = 20;
 /** The device side: registration, presence, pushed offers and cancel requests, reports. */
 export class DeviceChannel {
   readonly sessions = new DeviceSessions();
-  /** Devices to evaluate at the end of this turn of the event loop, in one evaluateMany. */
+  /**
+   * Devices to evaluate at the end of this turn of the event loop, in one evaluateMany: a connect or
+   * reconnect storm subscribes thousands, one claim call per bucket and 100 instead of one each.
+   */
   private readonly soon = new TickBatch<string>((deviceIds) => void this.evaluateMany(deviceIds));
   /** Rollouts whose gates the controller should look at: one ZADD a turn, not one per delivery. */
   private readonly gateChecks = new TickBatch<string>((rolloutIds) => {
@@ -65,7 +68,7 @@ export class DeviceChannel {
     )) as [number, number, number, string, number, string, string, string];
     const [firstSeenAt, lastSeenAt, online, node, offerable, leftRollout, slot, finalState] = reply;
     if (leftRollout) await this.afterDelivery(leftRollout, deviceId, slot, finalState || 'queued');
-    if (offerable === 1) this.evaluateSoon(deviceId);
+    if (offerable === 1) this.soon.add(deviceId);
     return {
       id: deviceId,
       model: input.model,
@@ -84,7 +87,7 @@ export class DeviceChannel {
     // No logger child per subscription: thousands of idle devices would each carry one.
     const debug = this.deps.log.isLevelEnabled('debug');
     try {
-      this.evaluateSoon(deviceId);
+      this.soon.add(deviceId);
       for await (const event of session.events(options.signal)) {
         this.deps.metrics.offersSent.inc({ type: event.type });
         const [deliveryId, attempt] =
@@ -359,9 +362,15 @@ export class DeviceChannel {
     const bucket = this.deps.keys.bucketOfDevice(deviceId);
     const active = await this.deps.redis.hget(this.deps.keys.device(deviceId), 'active');
     if (!active) return null;
-    const [state] = await this.deps.redis.hmget(this.deps.keys.delivery(active, deviceId), 'state');
+    // Both in one round trip: a fleet downloading at once asks this once per request.
+    const [state, artifact] = throwPipelineErrors(
+      await this.deps.redis
+        .pipeline()
+        .hget(this.deps.keys.delivery(active, deviceId), 'state')
+        .hget(`${bucket}ro:${active}`, 'artifact')
+        .exec(),
+    ) as [string | null, string | null];
     if (state !== 'offered' && state !== 'downloading' && state !== 'installing') return null;
-    const artifact = await this.deps.redis.hget(`${bucket}ro:${active}`, 'artifact');
     return artifact ? (JSON.parse(artifact) as { sha256: string }).sha256 : null;
   }
 
@@ -427,15 +436,6 @@ export class DeviceChannel {
     await this.evaluateMany(restoredWithWork);
     for (const rolloutId of adopted) await this.slots.retry(rolloutId);
     return repaired;
-  }
-
-  /**
-   * evaluate() at the end of this turn of the event loop, batched with every other device asked for
-   * in it: a connect or reconnect storm subscribes thousands of devices, one claim call per bucket
-   * and 100 of them instead of one each.
-   */
-  private evaluateSoon(deviceId: string): void {
-    this.soon.add(deviceId);
   }
 
   /** Evaluates every device held here (a broadcast: work may have appeared for many). */
