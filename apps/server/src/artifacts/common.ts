@@ -1,4 +1,6 @@
-import type { ByteRange } from './storage.js';
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { ArtifactTooLarge, type ByteRange } from './storage.js';
 
 const SHA256 = /^[a-f0-9]{64}$/;
 
@@ -31,9 +33,38 @@ export function resolveRange(size: number, range: ByteRange | undefined): ByteRa
 }
 
 /** A piece of a byte stream as a Buffer (sources are byte streams; anything else is a bug upstream). */
-export function asBuffer(piece: unknown): Buffer {
+function asBuffer(piece: unknown): Buffer {
   if (Buffer.isBuffer(piece)) return piece;
   if (piece instanceof Uint8Array) return Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
   if (typeof piece === 'string') return Buffer.from(piece);
   throw new TypeError('artifact sources must be byte streams');
+}
+
+/**
+ * An upload's bytes as Buffers, counted against the size limit (ArtifactTooLarge past it) and hashed
+ * as they pass: every store writes them its own way and names the result by `sha256()`.
+ */
+export class MeteredUpload implements AsyncIterable<Buffer> {
+  size = 0;
+  private readonly hash = createHash('sha256');
+
+  constructor(
+    private readonly source: Readable,
+    private readonly maxBytes: number,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    for await (const piece of this.source as AsyncIterable<unknown>) {
+      const data = asBuffer(piece);
+      this.size += data.length;
+      if (this.size > this.maxBytes) throw new ArtifactTooLarge(this.maxBytes);
+      this.hash.update(data);
+      yield data;
+    }
+  }
+
+  /** The hex SHA-256 of everything read; once, after the last byte. */
+  sha256(): string {
+    return this.hash.digest('hex');
+  }
 }

@@ -1,10 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { access, type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { ArtifactNotFound, asBuffer, isSha256, resolveRange } from './common.js';
+import { ArtifactNotFound, isSha256, MeteredUpload, resolveRange } from './common.js';
 import { DEFAULT_CHUNK_BYTES } from './redis-storage.js';
-import { type ArtifactStorage, ArtifactTooLarge, type ByteRange, type StoredArtifact } from './storage.js';
+import type { ArtifactStorage, ByteRange, StoredArtifact } from './storage.js';
 
 const TEMP_PREFIX = '.upload-';
 const TEMP_SUFFIX = '.tmp';
@@ -45,23 +45,16 @@ export class FsArtifactStorage implements ArtifactStorage {
 
   async put(source: Readable, maxBytes: number): Promise<StoredArtifact> {
     const temp = join(this.dir, `${TEMP_PREFIX}${randomUUID()}${TEMP_SUFFIX}`);
-    const hash = createHash('sha256');
-    let size = 0;
+    const upload = new MeteredUpload(source, maxBytes);
     let file: FileHandle | null = await open(temp, 'wx', 0o644);
     try {
-      for await (const piece of source as AsyncIterable<unknown>) {
-        const data = asBuffer(piece);
-        size += data.length;
-        if (size > maxBytes) throw new ArtifactTooLarge(maxBytes);
-        hash.update(data);
-        await writeAll(file, data);
-      }
+      for await (const data of upload) await writeAll(file, data);
       await file.sync();
       await file.close();
       file = null;
-      const sha256 = hash.digest('hex');
+      const sha256 = upload.sha256();
       const created = await this.publish(temp, join(this.dir, sha256));
-      return { sha256, size, created };
+      return { sha256, size: upload.size, created };
     } catch (error) {
       await file?.close().catch(() => undefined);
       throw error;

@@ -1,8 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { ArtifactNotFound, asBuffer, isSha256, resolveRange } from './common.js';
-import { type ArtifactStorage, ArtifactTooLarge, type ByteRange, type StoredArtifact } from './storage.js';
+import { ArtifactNotFound, isSha256, MeteredUpload, resolveRange } from './common.js';
+import type { ArtifactStorage, ByteRange, StoredArtifact } from './storage.js';
 
 export const DEFAULT_CHUNK_BYTES = 256 * 1024;
 
@@ -76,8 +76,7 @@ export class RedisArtifactStorage implements ArtifactStorage {
 
   async put(source: Readable, maxBytes: number): Promise<StoredArtifact> {
     const upload = randomBytes(12).toString('base64url');
-    const hash = createHash('sha256');
-    let size = 0;
+    const metered = new MeteredUpload(source, maxBytes);
     let written = 0; // chunk keys issued (some may have failed: cleanup deletes them all)
     let chunk = Buffer.allocUnsafe(this.chunkBytes);
     let fill = 0;
@@ -86,11 +85,7 @@ export class RedisArtifactStorage implements ArtifactStorage {
       await this.redis.set(key, bytes, 'PX', UPLOAD_TTL_MS);
     };
     try {
-      for await (const piece of source as AsyncIterable<unknown>) {
-        const data = asBuffer(piece);
-        size += data.length;
-        if (size > maxBytes) throw new ArtifactTooLarge(maxBytes);
-        hash.update(data);
+      for await (const data of metered) {
         let offset = 0;
         while (offset < data.length) {
           const take = Math.min(this.chunkBytes - fill, data.length - offset);
@@ -107,7 +102,7 @@ export class RedisArtifactStorage implements ArtifactStorage {
         }
       }
       if (fill > 0) await flush(chunk.subarray(0, fill));
-      const sha256 = hash.digest('hex');
+      const sha256 = metered.sha256();
       // Persist first, record second: a crash in between leaves orphaned chunks, never a record
       // pointing at chunks that expire.
       await this.persistChunks(upload, written);
@@ -115,12 +110,12 @@ export class RedisArtifactStorage implements ArtifactStorage {
         COMMIT,
         1,
         this.recordKey(sha256),
-        String(size),
+        String(metered.size),
         String(this.chunkBytes),
         upload,
       );
       if (recorded !== 1) await this.deleteChunks(upload, written);
-      return { sha256, size, created: recorded === 1 };
+      return { sha256, size: metered.size, created: recorded === 1 };
     } catch (error) {
       await this.deleteChunks(upload, written).catch(() => undefined);
       throw error;
