@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ADMIN_TOKEN, failure, PodUnderTest } from './testing/wire.js';
+import { ADMIN_TOKEN, failure, podPerSuite } from './testing/wire.js';
 
 // A pod of its own: no earlier test's work moves in the background while "nothing changed" is checked.
-let t: PodUnderTest;
-beforeAll(async () => {
-  t = await PodUnderTest.start();
-});
-afterAll(async () => {
-  await t.close();
-});
+const suite = podPerSuite();
 
 describe('bad input over the wire changes nothing', () => {
   it('answers each public procedure’s bad input with a clear error', async () => {
-    const device = await t.connectDevice('badin-1');
+    const device = await suite.pod.connectDevice('badin-1');
     await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
-    const before = await t.digest();
-    const c = t.admin.client;
+    const before = await suite.pod.digest();
+    const c = suite.pod.admin.client;
     const cases: Array<[() => Promise<unknown>, string, string | null]> = [
       [() => device.client.device.register.mutate({ model: '', firmwareVersion: '1' }), 'BAD_REQUEST', null],
       [
@@ -42,12 +36,12 @@ describe('bad input over the wire changes nothing', () => {
     for (const [call, trpc, fleet] of cases) {
       expect(await failure(call())).toEqual({ trpc, fleet });
     }
-    expect(await t.digest()).toBe(before);
+    expect(await suite.pod.digest()).toBe(before);
   });
 
   it('drops an oversized frame and a malformed one without changing anything', async () => {
-    const before = await t.digest();
-    const url = `${t.url.replace('http', 'ws')}/trpc`;
+    const before = await suite.pod.digest();
+    const url = `${suite.pod.url.replace('http', 'ws')}/trpc`;
     const socket = new WebSocket(url);
     await new Promise((resolve) => socket.once('open', resolve));
     const closed = new Promise<boolean>((resolve) => socket.once('close', () => resolve(true)));
@@ -55,17 +49,17 @@ describe('bad input over the wire changes nothing', () => {
     socket.send('x'.repeat(200 * 1024));
     // The server cuts a connection that sends more than maxPayload.
     expect(await closed).toBe(true);
-    const response = await fetch(`${t.url}/trpc/patch.publish`, {
+    const response = await fetch(`${suite.pod.url}/trpc/patch.publish`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ json: { name: 'fw', version: '1', notes: 'n'.repeat(3 * 1024 * 1024) } }),
     });
     expect(response.status).toBe(413);
-    expect(await t.digest()).toBe(before);
+    expect(await suite.pod.digest()).toBe(before);
   });
 
   it('takes the largest legitimate admin input: a rollout naming 10,000 devices with long ids', async () => {
-    const admin = t.admin.client;
+    const admin = suite.pod.admin.client;
     const patch = await admin.patch.publish.mutate({ name: 'many-ids', version: '1.0.0' });
     const deviceIds = Array.from(
       { length: 10_000 },

@@ -6,18 +6,12 @@ import { appRouter, createCallerFactory, type FleetContext, type Principal } fro
 import { waitFor } from '@camfleet/test-support';
 import { TRPCError } from '@trpc/server';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { sha256 } from './fleet/access.js';
-import { ADMIN_TOKEN, ENROLL_TOKEN, failure, PodUnderTest } from './testing/wire.js';
+import { ADMIN_TOKEN, ENROLL_TOKEN, failure, PodUnderTest, podPerSuite } from './testing/wire.js';
 
-let t: PodUnderTest;
-beforeAll(async () => {
-  t = await PodUnderTest.start();
-});
-afterAll(async () => {
-  await t.close();
-});
+const suite = podPerSuite();
 
 /** Opens a raw WebSocket the way the tRPC client does, with the given connectionParams. */
 function rawSocket(url: string, params: Record<string, string>): Promise<WebSocket> {
@@ -35,7 +29,7 @@ function rawSocket(url: string, params: Record<string, string>): Promise<WebSock
 async function tryEnroll(deviceId: string, enrollToken: string): Promise<'enrolled' | 'refused'> {
   let rejected = false;
   const c = createDeviceClient({
-    baseUrl: t.url,
+    baseUrl: suite.pod.url,
     deviceId,
     credentials: { enrollToken },
     onRejected: () => {
@@ -61,25 +55,25 @@ const closed = (ws: WebSocket) =>
 
 describe('devices act only as themselves', () => {
   it('refuses another device’s id with my secret, and unknown ids alike', async () => {
-    const a = await t.enroll('imp-a');
-    await t.enroll('imp-b');
+    const a = await suite.pod.enroll('imp-a');
+    await suite.pod.enroll('imp-b');
     for (const deviceId of ['imp-b', 'no-such-device']) {
-      const device = await t.connectDevice(deviceId, a);
+      const device = await suite.pod.connectDevice(deviceId, a);
       await waitFor(() => device.rejected(), { what: `${deviceId} refused` });
       expect(device.rejected()).toBe('credentials refused');
     }
   });
 
   it('refuses to let an enrollment token take over an enrolled id', async () => {
-    await t.enroll('taken');
-    const thief = await t.connectDevice('taken', { enrollToken: ENROLL_TOKEN });
+    await suite.pod.enroll('taken');
+    const thief = await suite.pod.connectDevice('taken', { enrollToken: ENROLL_TOKEN });
     await waitFor(() => thief.rejected(), { what: 'the takeover to be refused' });
     expect(thief.rejected()).toBe('credentials refused');
   });
 
   it('lets an enrollee do nothing but enroll', async () => {
     const enrollee = createDeviceClient({
-      baseUrl: t.url,
+      baseUrl: suite.pod.url,
       deviceId: 'fresh',
       credentials: { enrollToken: ENROLL_TOKEN },
     });
@@ -95,46 +89,46 @@ describe('devices act only as themselves', () => {
 
 describe('revocation and rotation', () => {
   it('closes a revoked device’s open connection within a second and refuses it afterwards', async () => {
-    const device = await t.connectDevice('rev-1');
+    const device = await suite.pod.connectDevice('rev-1');
     await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
     const socket = await waitFor(() => device.wsClient.connection?.ws, { what: 'socket' });
     const closing = new Promise<{ code: number; at: number }>((resolve) =>
       socket.addEventListener('close', (e) => resolve({ code: e.code, at: Date.now() })),
     );
     const started = Date.now();
-    await t.admin.client.devices.credentials.revoke.mutate({ deviceId: 'rev-1' });
+    await suite.pod.admin.client.devices.credentials.revoke.mutate({ deviceId: 'rev-1' });
     const { code, at } = await closing;
     expect(code).toBe(4001);
     expect(at - started).toBeLessThan(1000);
-    const again = await t.connectDevice('rev-1', device.credentials);
+    const again = await suite.pod.connectDevice('rev-1', device.credentials);
     await waitFor(() => again.rejected(), { what: 'refusal after revoke' });
   });
 
   it('rotation: the new secret works, the old one stops', async () => {
-    const old = await t.enroll('rot-1');
-    const { secret } = await t.admin.client.devices.credentials.rotate.mutate({ deviceId: 'rot-1' });
-    const stale = await t.connectDevice('rot-1', old);
+    const old = await suite.pod.enroll('rot-1');
+    const { secret } = await suite.pod.admin.client.devices.credentials.rotate.mutate({ deviceId: 'rot-1' });
+    const stale = await suite.pod.connectDevice('rot-1', old);
     await waitFor(() => stale.rejected(), { what: 'old secret refused' });
-    const fresh = await t.connectDevice('rot-1', { secret });
+    const fresh = await suite.pod.connectDevice('rot-1', { secret });
     await fresh.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
   });
 
   it('a second connection of the same device replaces the first', async () => {
-    const creds = await t.enroll('twin');
-    const first = await t.connectDevice('twin', creds);
+    const creds = await suite.pod.enroll('twin');
+    const first = await suite.pod.connectDevice('twin', creds);
     await first.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
     const socket = await waitFor(() => first.wsClient.connection?.ws, { what: 'socket' });
     const replaced = new Promise<number>((resolve) =>
       socket.addEventListener('close', (e) => resolve(e.code)),
     );
-    const second = await t.connectDevice('twin', creds);
+    const second = await suite.pod.connectDevice('twin', creds);
     await second.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
     expect(await replaced).toBe(4002);
   });
 
   it('a connection that only authenticates does not replace the live one; it does once it registers', async () => {
-    const creds = await t.enroll('ghost');
-    const live = await t.connectDevice('ghost', creds);
+    const creds = await suite.pod.enroll('ghost');
+    const live = await suite.pod.connectDevice('ghost', creds);
     await live.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
     const socket = await waitFor(() => live.wsClient.connection?.ws, { what: 'socket' });
     let closedWith: number | null = null;
@@ -142,7 +136,7 @@ describe('revocation and rotation', () => {
       closedWith = e.code;
     });
     // A client library reconnecting for a connection its app gave up on: authenticated, then silent.
-    const stray = createDeviceClient({ baseUrl: t.url, deviceId: 'ghost', credentials: creds });
+    const stray = createDeviceClient({ baseUrl: suite.pod.url, deviceId: 'ghost', credentials: creds });
     try {
       await waitFor(() => stray.wsClient.connection?.state === 'open', { what: 'the stray connection' });
       await new Promise((r) => setTimeout(r, 300));
@@ -160,49 +154,49 @@ describe('revocation and rotation', () => {
 
 describe('enrollment tokens', () => {
   it('honours uses and revocation', async () => {
-    const once = await t.admin.client.enrollTokens.create.mutate({ name: 'one-shot', uses: 1 });
+    const once = await suite.pod.admin.client.enrollTokens.create.mutate({ name: 'one-shot', uses: 1 });
     expect(await tryEnroll('et-1', once.token)).toBe('enrolled');
     expect(await tryEnroll('et-2', once.token)).toBe('refused');
-    const revoked = await t.admin.client.enrollTokens.create.mutate({ name: 'gone' });
-    await t.admin.client.enrollTokens.revoke.mutate({ id: revoked.id });
+    const revoked = await suite.pod.admin.client.enrollTokens.create.mutate({ name: 'gone' });
+    await suite.pod.admin.client.enrollTokens.revoke.mutate({ id: revoked.id });
     expect(await tryEnroll('et-3', revoked.token)).toBe('refused');
-    const [listed] = (await t.admin.client.enrollTokens.list.query()).filter((x) => x.id === once.id);
+    const [listed] = (await suite.pod.admin.client.enrollTokens.list.query()).filter((x) => x.id === once.id);
     expect(listed?.usesLeft).toBe(0);
   });
 });
 
 describe('admin tokens and roles', () => {
   it('refuses unknown, revoked and expired tokens', async () => {
-    const viewer = await t.admin.client.tokens.create.mutate({ name: 'reader', role: 'viewer' });
-    const expired = await t.admin.client.tokens.create.mutate({
+    const viewer = await suite.pod.admin.client.tokens.create.mutate({ name: 'reader', role: 'viewer' });
+    const expired = await suite.pod.admin.client.tokens.create.mutate({
       name: 'old',
       role: 'admin',
       expiresInMs: 60_000,
     });
     // Its expiry passes (only the time moves; the check is the server's, against Redis time).
-    await t.redis.hset(`cf:{g}:token:${expired.id}`, 'expiresAt', 1);
-    const revoked = await t.admin.client.tokens.create.mutate({ name: 'ex', role: 'admin' });
-    await t.admin.client.tokens.revoke.mutate({ id: revoked.id });
+    await suite.pod.redis.hset(`cf:{g}:token:${expired.id}`, 'expiresAt', 1);
+    const revoked = await suite.pod.admin.client.tokens.create.mutate({ name: 'ex', role: 'admin' });
+    await suite.pod.admin.client.tokens.revoke.mutate({ id: revoked.id });
     for (const token of [
       `cft_${'0'.repeat(12)}_${'x'.repeat(43)}`,
       expired.token,
       revoked.token,
       'garbage',
     ]) {
-      const c = createAdminClient(t.url, token);
+      const c = createAdminClient(suite.pod.url, token);
       expect(await failure(c.client.patch.list.query())).toMatchObject({ trpc: 'UNAUTHORIZED' });
       c.close();
     }
-    const reader = createAdminClient(t.url, viewer.token);
+    const reader = createAdminClient(suite.pod.url, viewer.token);
     expect(await reader.client.rollout.list.query()).toBeInstanceOf(Array);
     reader.close();
   });
 
   it('keeps each role to its calls, and audits every attempt', async () => {
-    const viewer = await t.admin.client.tokens.create.mutate({ name: 'v', role: 'viewer' });
-    const operator = await t.admin.client.tokens.create.mutate({ name: 'o', role: 'operator' });
-    const v = createAdminClient(t.url, viewer.token);
-    const o = createAdminClient(t.url, operator.token);
+    const viewer = await suite.pod.admin.client.tokens.create.mutate({ name: 'v', role: 'viewer' });
+    const operator = await suite.pod.admin.client.tokens.create.mutate({ name: 'o', role: 'operator' });
+    const v = createAdminClient(suite.pod.url, viewer.token);
+    const o = createAdminClient(suite.pod.url, operator.token);
     expect(await failure(v.client.patch.publish.mutate({ name: 'fw', version: '9' }))).toMatchObject({
       trpc: 'FORBIDDEN',
     });
@@ -211,7 +205,7 @@ describe('admin tokens and roles', () => {
     });
     expect(await failure(o.client.tokens.list.query())).toMatchObject({ trpc: 'FORBIDDEN' });
     expect((await o.client.patch.publish.mutate({ name: 'fw', version: 'op-1' })).version).toBe('op-1');
-    const audit = await t.admin.client.audit.list.query({ limit: 20 });
+    const audit = await suite.pod.admin.client.audit.list.query({ limit: 20 });
     const actions = audit.map((a) => `${a.actor}:${a.action}:${a.ok ? 'ok' : 'refused'}`);
     expect(actions).toContain('v:patch.publish:refused');
     expect(actions).toContain('o:devices.credentials.provision:refused');
@@ -245,7 +239,7 @@ describe('configured tokens', () => {
 
 describe('hostile connections', () => {
   it('drops a connection that floods, while others are served', async () => {
-    const flooder = await rawSocket(t.url, { token: ADMIN_TOKEN });
+    const flooder = await rawSocket(suite.pod.url, { token: ADMIN_TOKEN });
     const gone = closed(flooder);
     for (let i = 0; i < 500; i++) {
       flooder.send(
@@ -257,11 +251,11 @@ describe('hostile connections', () => {
       );
     }
     expect((await gone).code).toBe(1008);
-    expect((await t.admin.client.fleet.stats.query()).devices).toBeGreaterThanOrEqual(0);
+    expect((await suite.pod.admin.client.fleet.stats.query()).devices).toBeGreaterThanOrEqual(0);
   });
 
   it('caps subscriptions per connection', async () => {
-    const ws = await rawSocket(t.url, { token: ADMIN_TOKEN });
+    const ws = await rawSocket(suite.pod.url, { token: ADMIN_TOKEN });
     const errors: string[] = [];
     ws.on('message', (data) => {
       const text = data.toString();
@@ -367,14 +361,14 @@ describe('fuzzing every procedure (property)', () => {
           fc.record({ patchId: fc.string(), rolloutId: fc.string(), deviceId: fc.string() }),
         ),
         async ([, principal, call], input) => {
-          const ctx: FleetContext = { principal, fleet: t.pod.fleet, connection: null };
-          const before = await t.digest();
+          const ctx: FleetContext = { principal, fleet: suite.pod.pod.fleet, connection: null };
+          const before = await suite.pod.digest();
           try {
             await call(createCaller(ctx), input as never);
           } catch (error) {
             expect(error).toBeInstanceOf(TRPCError);
             expect(expected.has((error as TRPCError).code)).toBe(true);
-            expect(await t.digest()).toBe(before);
+            expect(await suite.pod.digest()).toBe(before);
           }
         },
       ),

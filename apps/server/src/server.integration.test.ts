@@ -1,60 +1,47 @@
 import { createAdminClient } from '@camfleet/client';
 import { waitFor } from '@camfleet/test-support';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { failure, PodUnderTest } from './testing/wire.js';
+import { describe, expect, it } from 'vitest';
+import { failure, podPerSuite } from './testing/wire.js';
 
-let t: PodUnderTest;
-
-beforeAll(async () => {
-  t = await PodUnderTest.start();
-});
-afterEach(async () => {
-  // Rollouts queue per device in creation order: finish each test's rollouts so the next starts clean.
-  for (const rollout of await t.admin.client.rollout.list.query({ limit: 500 })) {
-    if (rollout.status !== 'canceled') await t.admin.client.rollout.cancel.mutate({ rolloutId: rollout.id });
-  }
-});
-afterAll(async () => {
-  await t.close();
-});
+const suite = podPerSuite({ cleanRollouts: true });
 
 describe('health', () => {
   it('is alive and ready once Redis is reachable and the scripts are loaded', async () => {
-    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${t.url}/readyz`);
+    expect((await fetch(`${suite.pod.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${suite.pod.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ ready: true, redis: 'ready' });
-    expect((await fetch(`${t.url}/nope`)).status).toBe(404);
+    expect((await fetch(`${suite.pod.url}/nope`)).status).toBe(404);
   });
 });
 
 describe('authentication', () => {
   it('refuses a device with a wrong token once, without a reconnect loop', async () => {
-    const device = await t.connectDevice('intruder', { secret: 'not-a-real-secret' });
+    const device = await suite.pod.connectDevice('intruder', { secret: 'not-a-real-secret' });
     await waitFor(() => device.rejected(), { what: 'the rejection' });
     expect(device.rejected()).toMatch(/refused/);
     const opensAtRejection = device.opens();
     await new Promise((r) => setTimeout(r, 500));
     expect(device.opens()).toBe(opensAtRejection);
-    expect(await t.redis.exists(`cf:{b0}:dev:intruder`)).toBe(0);
+    expect(await suite.pod.redis.exists(`cf:{b0}:dev:intruder`)).toBe(0);
   });
 
   it('refuses admin calls with a wrong or missing token', async () => {
-    const wrong = createAdminClient(t.url, 'not-the-token');
+    const wrong = createAdminClient(suite.pod.url, 'not-the-token');
     expect(await failure(wrong.client.patch.list.query())).toMatchObject({ trpc: 'UNAUTHORIZED' });
-    const response = await fetch(`${t.url}/trpc/fleet.stats`);
+    const response = await fetch(`${suite.pod.url}/trpc/fleet.stats`);
     expect(response.status).toBe(401);
     wrong.close();
   });
 
   it('keeps a device to its own deliveries', async () => {
-    const victim = await t.connectDevice('victim-1');
+    const victim = await suite.pod.connectDevice('victim-1');
     await victim.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
-    const attacker = await t.connectDevice('attacker-1');
+    const attacker = await suite.pod.connectDevice('attacker-1');
     await attacker.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
-    const rollout = await t.publishAndRollOut();
+    const rollout = await suite.pod.publishAndRollOut();
     await waitFor(() => victim.offers.length > 0, { what: 'the victim offer' });
-    const before = await t.digest();
+    const before = await suite.pod.digest();
     const stolen = attacker.client.device.report.mutate({
       deliveryId: `${rollout.id}:victim-1`,
       attempt: 1,
@@ -62,15 +49,15 @@ describe('authentication', () => {
       error: 'sabotage',
     });
     expect(await failure(stolen)).toEqual({ trpc: 'FORBIDDEN', fleet: 'FORBIDDEN' });
-    expect(await t.digest()).toBe(before);
+    expect(await suite.pod.digest()).toBe(before);
   });
 });
 
 describe('pushed offers', () => {
   it('pushes an offer the moment a rollout starts, and resumes after a reconnect without repeating it', async () => {
-    const device = await t.connectDevice('push-1');
+    const device = await suite.pod.connectDevice('push-1');
     await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
-    const rollout = await t.publishAndRollOut();
+    const rollout = await suite.pod.publishAndRollOut();
     const offer = await waitFor(() => device.offers.find((o) => o.rolloutId === rollout.id), {
       what: 'the offer',
     });
@@ -91,20 +78,20 @@ describe('pushed offers', () => {
       status: 'succeeded',
       firmwareVersion: offer.patch.version,
     });
-    const status = await t.admin.client.rollout.get.query({ rolloutId: rollout.id });
+    const status = await suite.pod.admin.client.rollout.get.query({ rolloutId: rollout.id });
     expect(status.counts.succeeded).toBeGreaterThanOrEqual(1);
   });
 
   it('re-offers after the ack timeout when the device stays silent', async () => {
-    const device = await t.connectDevice('silent-1');
+    const device = await suite.pod.connectDevice('silent-1');
     await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
-    const rollout = await t.publishAndRollOut({ ackTimeoutMs: 300 });
+    const rollout = await suite.pod.publishAndRollOut({ ackTimeoutMs: 300 });
     const retry = await waitFor(
       () => device.offers.find((o) => o.rolloutId === rollout.id && o.attempt === 2),
       { what: 'the second attempt', timeoutMs: 10_000 },
     );
     expect(retry.deliveryId).toBe(`${rollout.id}:silent-1`);
-    const detail = await t.admin.client.devices.get.query({ deviceId: 'silent-1' });
+    const detail = await suite.pod.admin.client.devices.get.query({ deviceId: 'silent-1' });
     const delivery = detail.deliveries.find((d) => d.rolloutId === rollout.id);
     expect(delivery).toMatchObject({ state: 'offered', attempt: 2, failures: 1 });
     expect(delivery?.lastError).toMatch(/ack timeout/);

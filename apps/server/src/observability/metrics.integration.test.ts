@@ -1,26 +1,13 @@
 import { createDeviceClient, enrollDevice } from '@camfleet/client';
 import { waitFor } from '@camfleet/test-support';
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../server.js';
 import { startTestPod } from '../testing/in-process.js';
 import { hasMetric, parseExposition, type Samples, sample } from '../testing/prometheus.js';
-import { ENROLL_TOKEN, failure, PodUnderTest } from '../testing/wire.js';
+import { ENROLL_TOKEN, failure, podPerSuite } from '../testing/wire.js';
 
-let t: PodUnderTest;
-
-beforeAll(async () => {
-  t = await PodUnderTest.start();
-});
-afterEach(async () => {
-  // Rollouts queue per device in creation order: finish each test's rollouts so the next starts clean.
-  for (const rollout of await t.admin.client.rollout.list.query({ limit: 500 })) {
-    if (rollout.status !== 'canceled') await t.admin.client.rollout.cancel.mutate({ rolloutId: rollout.id });
-  }
-});
-afterAll(async () => {
-  await t.close();
-});
+const suite = podPerSuite({ cleanRollouts: true });
 
 async function scrape(url: string): Promise<Samples> {
   const response = await fetch(`${url}/metrics`);
@@ -42,7 +29,7 @@ function scrapeUntil(url: string, check: (m: Samples) => boolean, what: string):
 
 describe('GET /metrics', () => {
   it('serves the Prometheus text format with the Node defaults and every camfleet metric', async () => {
-    const m = await scrape(t.url);
+    const m = await scrape(suite.pod.url);
     for (const name of [
       'process_cpu_user_seconds_total',
       'nodejs_eventloop_lag_seconds',
@@ -57,30 +44,30 @@ describe('GET /metrics', () => {
       expect(hasMetric(m, name), name).toBe(true);
     }
     await scrapeUntil(
-      t.url,
+      suite.pod.url,
       (s) => (sample(s, 'camfleet_reconcile_runs_total', { loop: 'sweep' }) ?? 0) > 0,
       'a sweep pass counted',
     );
   });
 
   it('follows a device through connect, offer and reports', async () => {
-    const before = await scrape(t.url);
+    const before = await scrape(suite.pod.url);
     const offersBefore = sample(before, 'camfleet_offers_sent_total', { type: 'offer' }) ?? 0;
 
-    const device = await t.connectDevice('metrics-1');
+    const device = await suite.pod.connectDevice('metrics-1');
     await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
     const connected = await scrapeUntil(
-      t.url,
+      suite.pod.url,
       (s) => sample(s, 'camfleet_connected_devices') === 1,
       'the device counted as connected',
     );
     expect(sample(connected, 'camfleet_connections', { kind: 'device' })).toBe(1);
 
-    const rollout = await t.publishAndRollOut();
+    const rollout = await suite.pod.publishAndRollOut();
     const offer = await waitFor(() => device.offers.find((o) => o.rolloutId === rollout.id), {
       what: 'the offer',
     });
-    const offered = await scrape(t.url);
+    const offered = await scrape(suite.pod.url);
     expect(sample(offered, 'camfleet_offers_sent_total', { type: 'offer' })).toBe(offersBefore + 1);
     expect(sample(offered, 'camfleet_deliveries', { rollout: rollout.id, state: 'offered' })).toBe(1);
     expect(sample(offered, 'camfleet_deliveries', { rollout: rollout.id, state: 'succeeded' })).toBe(0);
@@ -104,7 +91,7 @@ describe('GET /metrics', () => {
     );
     expect(stolen.fleet).toBe('FORBIDDEN');
 
-    const reported = await scrape(t.url);
+    const reported = await scrape(suite.pod.url);
     const reports = (outcome: string) =>
       sample(reported, 'camfleet_reports_total', { status: 'succeeded', outcome });
     expect(reports('accepted')).toBe(1);
@@ -117,24 +104,24 @@ describe('GET /metrics', () => {
     ).toBeGreaterThanOrEqual(2);
 
     // A rollout that is no longer live leaves the deliveries gauge.
-    await t.admin.client.rollout.cancel.mutate({ rolloutId: rollout.id });
-    const ended = await scrape(t.url);
+    await suite.pod.admin.client.rollout.cancel.mutate({ rolloutId: rollout.id });
+    const ended = await scrape(suite.pod.url);
     expect(sample(ended, 'camfleet_deliveries', { rollout: rollout.id, state: 'succeeded' })).toBeUndefined();
     expect(sample(ended, 'camfleet_live_rollouts')).toBe(0);
 
     device.wsClient.close();
-    await scrapeUntil(t.url, (s) => sample(s, 'camfleet_connected_devices') === 0, 'the device gone');
+    await scrapeUntil(suite.pod.url, (s) => sample(s, 'camfleet_connected_devices') === 0, 'the device gone');
   });
 
   it('counts the timeouts and retries the sweeper finds', async () => {
-    const before = await scrape(t.url);
-    const device = await t.connectDevice('metrics-silent');
+    const before = await scrape(suite.pod.url);
+    const device = await suite.pod.connectDevice('metrics-silent');
     await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
-    const rollout = await t.publishAndRollOut({ ackTimeoutMs: 300 });
+    const rollout = await suite.pod.publishAndRollOut({ ackTimeoutMs: 300 });
     await waitFor(() => device.offers.find((o) => o.rolloutId === rollout.id && o.attempt === 2), {
       what: 'the second attempt',
     });
-    const after = await scrape(t.url);
+    const after = await scrape(suite.pod.url);
     const grew = (name: string) => (sample(after, name) ?? 0) - (sample(before, name) ?? 0);
     expect(grew('camfleet_timeouts_total')).toBeGreaterThanOrEqual(1);
     expect(grew('camfleet_retries_total')).toBeGreaterThanOrEqual(1);
@@ -147,10 +134,10 @@ describe('GET /metrics', () => {
   });
 
   it('keeps each pod’s metrics apart, even in one process', async () => {
-    const other: RunningServer = await startTestPod(t.redisServer.url, { FLEET_NODE_ID: 'other' });
+    const other: RunningServer = await startTestPod(suite.pod.redisServer.url, { FLEET_NODE_ID: 'other' });
     const devices: Array<ReturnType<typeof createDeviceClient>> = [];
     try {
-      const [a0, b0] = await Promise.all([scrape(t.url), scrape(other.url)]);
+      const [a0, b0] = await Promise.all([scrape(suite.pod.url), scrape(other.url)]);
       expect(sample(b0, 'camfleet_connected_devices')).toBe(0);
       expect(sample(b0, 'camfleet_offers_sent_total', { type: 'offer' })).toBeUndefined();
 
@@ -162,7 +149,7 @@ describe('GET /metrics', () => {
         await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
         device.client.device.offers.subscribe({}, { onData: () => undefined, onError: () => undefined });
       }
-      await t.publishAndRollOut();
+      await suite.pod.publishAndRollOut();
       const b1 = await scrapeUntil(
         other.url,
         (s) => sample(s, 'camfleet_offers_sent_total', { type: 'offer' }) === 2,
@@ -171,7 +158,7 @@ describe('GET /metrics', () => {
       expect(sample(b1, 'camfleet_connected_devices')).toBe(2);
       expect(sample(b1, 'camfleet_connections', { kind: 'device' })).toBe(2);
 
-      const a1 = await scrape(t.url);
+      const a1 = await scrape(suite.pod.url);
       expect(sample(a1, 'camfleet_connected_devices')).toBe(sample(a0, 'camfleet_connected_devices'));
       expect(sample(a1, 'camfleet_offers_sent_total', { type: 'offer' })).toBe(
         sample(a0, 'camfleet_offers_sent_total', { type: 'offer' }),

@@ -10,6 +10,7 @@ import type { Offer } from '@camfleet/contracts';
 import { RedisServer } from '@camfleet/test-support';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { RunningServer } from '../server.js';
 import { ADMIN_TOKEN, ENROLL_TOKEN, startTestPod } from './in-process.js';
 
@@ -134,3 +135,36 @@ export async function failure(
 }
 
 export { ADMIN_TOKEN, ENROLL_TOKEN };
+
+/**
+ * One pod for a whole test file, started before its tests and closed after them. With
+ * `cleanRollouts`, each test's rollouts are canceled after it: rollouts queue per device in creation
+ * order, so the next test starts clean.
+ */
+export function podPerSuite({ cleanRollouts = false } = {}): { readonly pod: PodUnderTest } {
+  const suite: { pod: PodUnderTest | null } = { pod: null };
+  const pod = (): PodUnderTest => {
+    if (!suite.pod) throw new Error('the suite pod is not started yet');
+    return suite.pod;
+  };
+  beforeAll(async () => {
+    suite.pod = await PodUnderTest.start();
+  });
+  if (cleanRollouts) {
+    afterEach(async () => {
+      const { admin } = pod();
+      for (const rollout of await admin.client.rollout.list.query({ limit: 500 })) {
+        if (rollout.status !== 'canceled')
+          await admin.client.rollout.cancel.mutate({ rolloutId: rollout.id });
+      }
+    });
+  }
+  afterAll(async () => {
+    await suite.pod?.close();
+  });
+  return {
+    get pod() {
+      return pod();
+    },
+  };
+}
