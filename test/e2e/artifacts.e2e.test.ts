@@ -54,14 +54,7 @@ describe('patch artifacts end to end', () => {
       '--require-signature',
     ]);
     await fleet.waitOnline(20);
-    const rollout = await fleet.fleetJson<{ id: string }>([
-      'rollout',
-      'create',
-      '--patch',
-      patch.id,
-      '--all',
-    ]);
-    const final = await fleet.waitSettled(rollout.id);
+    const final = await fleet.waitSettled(await fleet.rollOutPatch(patch.id));
     expect(final.counts.succeeded).toBe(20);
     const summary = (await sim.finish()) as unknown as Record<string, number>;
     expect(summary.downloadResumes).toBeGreaterThan(0);
@@ -87,14 +80,7 @@ describe('patch artifacts end to end', () => {
     const sim = fleet.sim(['--devices', '50', '--apply-ms', '10', '--reboot-ms', '10']);
     await fleet.waitOnline(50);
     const started = Date.now();
-    const rollout = await fleet.fleetJson<{ id: string }>([
-      'rollout',
-      'create',
-      '--patch',
-      patch.id,
-      '--all',
-    ]);
-    const final = await fleet.waitSettled(rollout.id);
+    const final = await fleet.waitSettled(await fleet.rollOutPatch(patch.id));
     const seconds = (Date.now() - started) / 1000;
     expect(final.counts.succeeded).toBe(50);
     const peak = await peakRss(pod.child.pid ?? 0);

@@ -122,6 +122,7 @@ export class TestFleet {
   }
 
   /** Publishes a patch and rolls it out (to all devices unless `extra` names a target) through the CLI. */
+  /** Publishes a fresh patch and rolls it out (to all, unless `extra` names a target). */
   async rollOut(extra: string[] = []): Promise<string> {
     const patch = await this.fleetJson<{ id: string }>([
       'patch',
@@ -130,12 +131,17 @@ export class TestFleet {
       '--version',
       `2.${Date.now()}.${Math.random().toString(36).slice(2, 6)}`,
     ]);
+    return this.rollOutPatch(patch.id, extra);
+  }
+
+  /** `fleet rollout create --patch <id>` (to all, unless `extra` names a target); the rollout id. */
+  async rollOutPatch(patchId: string, extra: string[] = []): Promise<string> {
     const target = extra.some((a) => a === '--selector' || a === '--devices') ? [] : ['--all'];
     const rollout = await this.fleetJson<{ id: string }>([
       'rollout',
       'create',
       '--patch',
-      patch.id,
+      patchId,
       ...target,
       ...extra,
     ]);
