@@ -138,8 +138,11 @@ describe('revocation and rotation', () => {
     // A client library reconnecting for a connection its app gave up on: authenticated, then silent.
     const stray = createDeviceClient({ baseUrl: suite.pod.url, deviceId: 'ghost', credentials: creds });
     try {
-      await waitFor(() => stray.wsClient.connection?.state === 'open', { what: 'the stray connection' });
-      await new Promise((r) => setTimeout(r, 300));
+      // A call on it resolves only once the server has authenticated it (a report of nothing: it
+      // changes no presence).
+      await expect(
+        stray.client.device.report.mutate({ deliveryId: 'ro_none:ghost', attempt: 1, status: 'installed' }),
+      ).rejects.toThrow();
       expect(closedWith).toBeNull();
       expect((await live.client.device.register.mutate({ model: 'm', firmwareVersion: '1' })).online).toBe(
         true,
