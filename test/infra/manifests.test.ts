@@ -471,7 +471,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(container.volumeMounts?.find((m) => m.name === 'data')?.mountPath).toBe(args.get('--dir'));
     expect(rendered.get<IService>('Service', redis.spec?.serviceName ?? '').spec?.clusterIP).toBe('None');
 
-    const url = new URL(serverConfig(rendered).redisUrl);
+    const target = serverConfig(rendered).redis;
+    if (target.mode !== 'single') throw new Error(`the base runs one Redis instance, not ${target.mode}`);
+    const url = new URL(target.url);
     const service = rendered.get<IService>('Service', url.hostname);
     expect(labelsMatch(service.spec?.selector, template.metadata?.labels)).toBe(true);
     const port = service.spec?.ports?.find((p) => p.port === Number(url.port || 6379));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type AdminRole, DeviceId, type Principal } from '@camfleet/contracts';
+import type { RedisClient } from '@camfleet/redis';
 import { TRPCError } from '@trpc/server';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type Access, parseIssuedToken, sameDigest, sha256 } from './fleet/access.js';
 import type { KeySpace } from './redis/keys.js';
@@ -45,7 +45,7 @@ export class Authenticator {
   private readonly enrollDigest: string | null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KeySpace,
     private readonly access: Access,
     private readonly adminTokens: ConfiguredToken[],

@@ -7,7 +7,8 @@ describe('loadConfig', () => {
   it('applies defaults for everything optional', () => {
     const config = loadConfig(valid);
     expect(config).toMatchObject({
-      redisUrl: 'redis://127.0.0.1:6379',
+      redis: { mode: 'single', url: 'redis://127.0.0.1:6379' },
+      redisWaitReplicas: 0,
       port: 8080,
       keyPrefix: 'cf',
       leaseMs: 10_000,
@@ -69,5 +70,52 @@ describe('loadConfig', () => {
       }
       expect(message).not.toContain('short');
     }
+  });
+
+  it('selects Redis Cluster or Sentinel by URL or by host lists, with credentials', () => {
+    expect(
+      loadConfig({ ...valid, REDIS_URL: 'redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7000' }).redis,
+    ).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7000 },
+      ],
+      password: 'pw',
+      tls: false,
+    });
+    expect(
+      loadConfig({ ...valid, REDIS_CLUSTER_NODES: 'a:7000,b:7001', REDIS_PASSWORD: 'pw' }).redis,
+    ).toMatchObject({
+      mode: 'cluster',
+      nodes: [
+        { host: 'a', port: 7000 },
+        { host: 'b', port: 7001 },
+      ],
+      password: 'pw',
+    });
+    expect(
+      loadConfig({ ...valid, REDIS_SENTINELS: 's1,s2:26380,s3', REDIS_SENTINEL_MASTER: 'camfleet' }).redis,
+    ).toMatchObject({
+      mode: 'sentinel',
+      masterName: 'camfleet',
+      sentinels: [{ host: 's1', port: 26379 }, {}, {}],
+    });
+    expect(loadConfig({ ...valid, REDIS_URL: 'redis+sentinel://s1:26379/camfleet' }).redis.mode).toBe(
+      'sentinel',
+    );
+  });
+
+  it('refuses two ways of naming Redis, or Sentinel without a master name', () => {
+    expect(() =>
+      loadConfig({ ...valid, REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'a:7000' }),
+    ).toThrow(/REDIS_URL, REDIS_CLUSTER_NODES: set only one of them/);
+    expect(() => loadConfig({ ...valid, REDIS_SENTINELS: 's1:26379' })).toThrow(/REDIS_SENTINEL_MASTER/);
+    expect(() => loadConfig({ ...valid, REDIS_CLUSTER_NODES: 'a:7000,b:x' })).toThrow(
+      /REDIS_CLUSTER_NODES: "b:x" is not host:port/,
+    );
+    expect(() => loadConfig({ ...valid, FLEET_REDIS_WAIT_REPLICAS: '-1' })).toThrow(
+      /FLEET_REDIS_WAIT_REPLICAS/,
+    );
   });
 });

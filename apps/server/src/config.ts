@@ -1,13 +1,40 @@
 import { hostname } from 'node:os';
+import { parseHostList, parseRedisUrl, type RedisTarget, RedisTargetError } from '@camfleet/redis';
 import { z } from 'zod';
 
 const Milliseconds = (fallback: number) => z.coerce.number().int().min(10).max(3_600_000).default(fallback);
 
+/** A string the given parser accepts; its RedisTargetError message becomes the issue. */
+const parsedBy = (parse: (value: string) => unknown) =>
+  z.string().superRefine((value, ctx) => {
+    try {
+      parse(value);
+    } catch (error) {
+      if (!(error instanceof RedisTargetError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message });
+    }
+  });
+
 const Env = z.object({
-  REDIS_URL: z
+  /** One instance (redis://), a cluster (redis+cluster://) or Sentinel (redis+sentinel://). */
+  REDIS_URL: parsedBy(parseRedisUrl).optional(),
+  /** Redis Cluster seed nodes, host:port,… (instead of a redis+cluster:// URL). */
+  REDIS_CLUSTER_NODES: parsedBy((list) => parseHostList(list, 6379)).optional(),
+  /** Sentinels, host:port,…, with the master's name (instead of a redis+sentinel:// URL). */
+  REDIS_SENTINELS: parsedBy((list) => parseHostList(list, 26379)).optional(),
+  REDIS_SENTINEL_MASTER: z
     .string()
-    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-    .default('redis://127.0.0.1:6379'),
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits and . _ - (at most 64)')
+    .optional(),
+  /** Credentials for cluster or Sentinel data nodes given as host lists (a URL carries its own). */
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  /**
+   * Replicas that must have a delivery's outcome and a rollout's creation before the pod answers
+   * (WAIT): 0 trusts asynchronous replication; 1 keeps them across a failover.
+   */
+  FLEET_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+  FLEET_REDIS_WAIT_TIMEOUT_MS: Milliseconds(500),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
   /** A token with the admin role (simple deployments); FLEET_ADMIN_TOKENS_FILE holds hashed tokens with roles. */
@@ -51,7 +78,10 @@ const Env = z.object({
 });
 
 export interface ServerConfig {
-  redisUrl: string;
+  redis: RedisTarget;
+  /** Replicas to WAIT for after the transitions that must survive a failover (0: none). */
+  redisWaitReplicas: number;
+  redisWaitTimeoutMs: number;
   port: number;
   host: string;
   adminToken: string | null;
@@ -99,7 +129,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     );
   }
   return {
-    redisUrl: e.REDIS_URL,
+    redis: redisTargetOf(e),
+    redisWaitReplicas: e.FLEET_REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: e.FLEET_REDIS_WAIT_TIMEOUT_MS,
     port: e.PORT,
     host: e.HOST,
     adminToken: e.FLEET_ADMIN_TOKEN ?? null,
@@ -121,4 +153,34 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     artifactMaxBytes: e.FLEET_ARTIFACT_MAX_BYTES,
     artifactChunkBytes: e.FLEET_ARTIFACT_CHUNK_BYTES,
   };
+}
+
+/** Exactly one way to name Redis: a URL, a cluster's nodes, or sentinels (default: local Redis). */
+function redisTargetOf(e: z.infer<typeof Env>): RedisTarget {
+  const given = [
+    e.REDIS_URL && 'REDIS_URL',
+    e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES',
+    e.REDIS_SENTINELS && 'REDIS_SENTINELS',
+  ].filter(Boolean);
+  const fail = (variable: string, message: string): never => {
+    throw new ConfigError(`invalid configuration:\n  ${variable}: ${message}`);
+  };
+  if (given.length > 1) fail(given.join(', '), 'set only one of them');
+  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_MASTER)
+    fail('REDIS_SENTINEL_MASTER', "is required with REDIS_SENTINELS (the master's name)");
+  const credentials = {
+    tls: false,
+    ...(e.REDIS_USERNAME ? { username: e.REDIS_USERNAME } : {}),
+    ...(e.REDIS_PASSWORD ? { password: e.REDIS_PASSWORD } : {}),
+  };
+  if (e.REDIS_CLUSTER_NODES)
+    return { mode: 'cluster', nodes: parseHostList(e.REDIS_CLUSTER_NODES, 6379), ...credentials };
+  if (e.REDIS_SENTINELS && e.REDIS_SENTINEL_MASTER)
+    return {
+      mode: 'sentinel',
+      sentinels: parseHostList(e.REDIS_SENTINELS, 26379),
+      masterName: e.REDIS_SENTINEL_MASTER,
+      ...credentials,
+    };
+  return parseRedisUrl(e.REDIS_URL ?? 'redis://127.0.0.1:6379');
 }

@@ -19,6 +19,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  *   camfleet_retries_total                        counter    timed-out attempts given another attempt (sweeper)
  *   camfleet_sweep_claimed_total                  counter    due devices claimed by this pod's sweeps
  *   camfleet_redis_command_seconds{script}        histogram  latency of single Lua script calls (runScript)
+ *   camfleet_replication_short_total{script}      counter    writes fewer replicas confirmed than FLEET_REDIS_WAIT_REPLICAS
  *   camfleet_hints_total{kind}                    counter    hint messages acted on (pub/sub or own sweep);
  *                                                            kind: devices|broadcast|capacity|kick|drop
  *   camfleet_reconcile_runs_total{loop}           counter    passes of each background loop (sweep, heartbeat, reap,
@@ -67,6 +68,7 @@ export class Metrics {
   readonly sweepClaimed: Counter;
   readonly redisCommandSeconds: Histogram<'script'>;
   readonly hints: Counter<'kind'>;
+  readonly replicationShort: Counter<'script'>;
   readonly reconcileRuns: Counter<'loop'>;
   readonly reconcileErrors: Counter<'loop'>;
 
@@ -141,6 +143,12 @@ export class Metrics {
       help: 'Latency of single Lua script calls to Redis, by script',
       labelNames: ['script'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.replicationShort = new Counter({
+      name: 'camfleet_replication_short_total',
+      help: 'Writes that fewer replicas confirmed (WAIT) than FLEET_REDIS_WAIT_REPLICAS asks, by script',
+      labelNames: ['script'],
       registers,
     });
     this.hints = new Counter({

@@ -2,10 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { appRouter, type FleetContext } from '@camfleet/contracts';
+import { connectRedis, describeTarget } from '@camfleet/redis';
 import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { ArtifactHttp } from './artifacts/http.js';
@@ -38,27 +38,19 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function redisClient(url: string, name: string): Redis {
-  return new Redis(url, {
-    protocol: 2,
-    connectionName: name,
-    enableAutoPipelining: true,
-    // Keep retrying while Redis restarts; commands wait in the offline queue meanwhile.
-    maxRetriesPerRequest: null,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
-  });
-}
-
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const instance = `${config.nodeId}.${randomBytes(3).toString('hex')}`;
   const keys = new KeySpace(config.keyPrefix);
   // One registry per pod (never prom-client's global one): pods in one process keep apart.
   const metrics = new Metrics({ defaultMetrics: true });
-  const redis = redisClient(config.redisUrl, `camfleet:${instance}`);
-  const subscriber = redisClient(config.redisUrl, `camfleet:${instance}:hints`);
+  // Commands wait out a Redis restart or failover in the offline queue instead of failing.
+  const connect = (name: string, subscriber = false) =>
+    connectRedis(config.redis, { name: `camfleet:${instance}${name}`, subscriber, waitOutOutages: true });
+  const redis = connect('');
+  const subscriber = connect(':hints', true);
   // Artifact chunks get a connection of their own: bulk transfers never queue ahead of state changes.
-  const artifactRedis =
-    config.artifactStore === 'redis' ? redisClient(config.redisUrl, `camfleet:${instance}:artifacts`) : null;
+  const artifactRedis = config.artifactStore === 'redis' ? connect(':artifacts') : null;
+  log.info({ redis: describeTarget(config.redis) }, 'redis');
   const redisClients = [redis, subscriber, ...(artifactRedis ? [artifactRedis] : [])];
   defineScripts(redis);
   observeScripts(redis, metrics.observeScript);
@@ -74,6 +66,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     log,
     hintGraceMs: config.hintGraceMs,
     metrics,
+    replicaWait: { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs },
   });
   const storage = await openArtifactStorage(config, artifactRedis);
   fleet.attachStorage(storage);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@camfleet/redis';
 import { FsArtifactStorage } from './fs-storage.js';
 import { RedisArtifactStorage } from './redis-storage.js';
 import type { ArtifactStorage } from './storage.js';
@@ -18,7 +18,7 @@ export interface ArtifactStoreConfig {
 /** The configured backend; `redis` is only used for the Redis one (a connection of its own is best). */
 export async function openArtifactStorage(
   config: ArtifactStoreConfig,
-  redis: Redis | null,
+  redis: RedisClient | null,
 ): Promise<ArtifactStorage> {
   if (config.artifactStore === 'filesystem') {
     if (!config.artifactDir) throw new Error('FLEET_ARTIFACT_DIR is required for the filesystem store');

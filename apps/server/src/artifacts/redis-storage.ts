@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@camfleet/redis';
 import { ArtifactNotFound, isSha256, MeteredUpload, resolveRange } from './common.js';
 import type { ArtifactStorage, ByteRange, StoredArtifact } from './storage.js';
 
@@ -56,7 +56,7 @@ export class RedisArtifactStorage implements ArtifactStorage {
   readonly chunkBytes: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     options: { chunkBytes?: number } = {},
   ) {

@@ -1,14 +1,13 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@camfleet/redis';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { ALL_BUCKETS, type KeySpace } from '../redis/keys.js';
-import { queueScript, runScript } from '../redis/scripts.js';
-import { throwPipelineErrors } from './deps.js';
+import { runScript } from '../redis/scripts.js';
 import { byInstanceOf, type HintBus } from './hints.js';
 import type { RedisFleetService } from './redis-fleet.js';
 
 export interface BackgroundOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: KeySpace;
   fleet: RedisFleetService;
   hints: HintBus;
@@ -115,19 +114,20 @@ export class Background {
 
   /** Times out and retries due deliveries in every bucket; hints the pods holding devices with work. */
   async sweep(): Promise<boolean> {
-    const pipeline = this.o.redis.pipeline();
-    for (const n of ALL_BUCKETS) {
-      const bucket = this.o.keys.bucket(n);
-      queueScript(
-        pipeline,
-        'deadline_sweep',
-        this.o.keys.due(bucket),
-        bucket,
-        SWEEP_BATCH,
-        this.o.hintGraceMs,
-      );
-    }
-    const replies = throwPipelineErrors(await pipeline.exec()) as SweepReply[];
+    // One call per bucket; auto-pipelining sends each master its buckets in one round trip.
+    const replies = (await Promise.all(
+      ALL_BUCKETS.map((n) => {
+        const bucket = this.o.keys.bucket(n);
+        return runScript(
+          this.o.redis,
+          'deadline_sweep',
+          this.o.keys.due(bucket),
+          bucket,
+          SWEEP_BATCH,
+          this.o.hintGraceMs,
+        );
+      }),
+    )) as SweepReply[];
     const followUps: Promise<void>[] = [];
     let full = false;
     for (const [hints, released, finished, [claimed, timeouts, retries]] of replies) {
@@ -197,12 +197,19 @@ export class Background {
       this.lastBeatAt,
     )) as string[];
     for (const instance of dead) {
-      const pipeline = this.o.redis.pipeline();
-      for (const n of ALL_BUCKETS) {
-        const bucket = this.o.keys.bucket(n);
-        queueScript(pipeline, 'node_gone', this.o.keys.due(bucket), bucket, instance, this.o.hintGraceMs);
-      }
-      const marked = throwPipelineErrors(await pipeline.exec()) as number[];
+      const marked = (await Promise.all(
+        ALL_BUCKETS.map((n) => {
+          const bucket = this.o.keys.bucket(n);
+          return runScript(
+            this.o.redis,
+            'node_gone',
+            this.o.keys.due(bucket),
+            bucket,
+            instance,
+            this.o.hintGraceMs,
+          );
+        }),
+      )) as number[];
       this.o.log.info(
         { instance, devices: marked.reduce((a, b) => a + b, 0) },
         'pod instance gone; devices offline',

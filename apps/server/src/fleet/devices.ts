@@ -9,7 +9,7 @@ import {
   type ReportResult,
 } from '@camfleet/contracts';
 import { parseReply, runScript } from '../redis/scripts.js';
-import { type FleetDeps, throwPipelineErrors, unwrap } from './deps.js';
+import { type FleetDeps, runDurable, throwPipelineErrors, unwrap } from './deps.js';
 import { deliveryIdOf, offerFrom, parseDeliveryId } from './records.js';
 import { type DeviceSession, DeviceSessions } from './sessions.js';
 import type { ClaimOutcome, Slots } from './slots.js';
@@ -142,8 +142,8 @@ export class DeviceChannel {
     if (ids.deviceId !== deviceId)
       throw new FleetError('FORBIDDEN', 'a device reports only its own deliveries');
     const reply = parseReply(
-      await runScript(
-        this.deps.redis,
+      await runDurable(
+        this.deps,
         'delivery_report',
         ...this.bucketArgs(deviceId),
         deviceId,

@@ -1,6 +1,6 @@
 import type { DeliveryState, EventsInput, FleetEvent } from '@camfleet/contracts';
 import { ALL_BUCKETS } from '../redis/keys.js';
-import { type FleetDeps, sleep, throwPipelineErrors } from './deps.js';
+import { type FleetDeps, sleep } from './deps.js';
 
 type StreamEntry = [id: string, fields: string[]];
 const POLL_MS = 250;
@@ -28,12 +28,14 @@ export class Events {
   async list(input: EventsInput): Promise<FleetEvent[]> {
     // A filter may drop most entries: read more of each stream so a filtered page fills.
     const scan = input.rolloutId ? input.limit * 5 : input.limit;
-    const pipeline = this.deps.redis.pipeline();
-    for (const stream of this.streams) {
-      if (input.after) pipeline.xrange(stream, `(${streamIdOf(input.after)}`, '+', 'COUNT', scan);
-      else pipeline.xrevrange(stream, '+', '-', 'COUNT', scan);
-    }
-    const perStream = throwPipelineErrors(await pipeline.exec()) as StreamEntry[][];
+    const redis = this.deps.redis;
+    const perStream = (await Promise.all(
+      this.streams.map((stream) =>
+        input.after
+          ? redis.xrange(stream, `(${streamIdOf(input.after)}`, '+', 'COUNT', scan)
+          : redis.xrevrange(stream, '+', '-', 'COUNT', scan),
+      ),
+    )) as StreamEntry[][];
     const events = this.merge(perStream).filter((e) => !input.rolloutId || e.rolloutId === input.rolloutId);
     return input.after ? events.slice(0, input.limit) : events.slice(-input.limit);
   }
@@ -56,11 +58,9 @@ export class Events {
     const cursors = this.streams.map(() => `${startMs - 1}-18446744073709551615`);
     if (options.after) cursors[this.tags.indexOf(tagOf(options.after))] = streamIdOf(options.after);
     while (!options.signal.aborted) {
-      const pipeline = this.deps.redis.pipeline();
-      this.streams.forEach((stream, i) => {
-        pipeline.xrange(stream, `(${cursors[i]}`, '+', 'COUNT', 500);
-      });
-      const perStream = throwPipelineErrors(await pipeline.exec()) as StreamEntry[][];
+      const perStream = (await Promise.all(
+        this.streams.map((stream, i) => this.deps.redis.xrange(stream, `(${cursors[i]}`, '+', 'COUNT', 500)),
+      )) as StreamEntry[][];
       perStream.forEach((entries, i) => {
         const last = entries[entries.length - 1];
         if (last) cursors[i] = last[0];

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@camfleet/redis';
 import type { HintKind, Metrics } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
 
@@ -21,13 +21,17 @@ export interface HintHandlers {
 const REASSERT = '!reassert';
 
 /**
- * Hints between pods over Redis pub/sub: one subscriber connection per pod, fan-out in process.
- * Hints can be lost (pub/sub is fire-and-forget); the deadline sweeper re-hints what stays due.
+ * Hints between pods over sharded pub/sub (SPUBLISH/SSUBSCRIBE): one subscriber per pod, fan-out
+ * in process. Sharded, because in a cluster a plain PUBLISH is copied to every node over the
+ * cluster bus, while a sharded one goes only to the shard that owns the channel's slot; each pod's
+ * channel hashes to its own slot, so hint traffic spreads over the masters. One Redis treats it as
+ * ordinary pub/sub. Hints can be lost (fire-and-forget, and a failover drops a shard's
+ * subscriptions until the client subscribes again); the deadline sweeper re-hints what stays due.
  */
 export class HintBus {
   constructor(
-    private readonly subscriber: Redis,
-    private readonly publisher: Redis,
+    private readonly subscriber: RedisClient,
+    private readonly publisher: RedisClient,
     private readonly keys: KeySpace,
     private readonly instance: string,
     private readonly metrics: Metrics,
@@ -41,7 +45,7 @@ export class HintBus {
   async start(): Promise<void> {
     const own = this.keys.hintChannel(this.instance);
     const all = this.keys.broadcastChannel;
-    this.subscriber.on('message', (channel: string, message: string) => {
+    this.subscriber.on('smessage', (channel: string, message: string) => {
       if (channel === all) {
         if (message.startsWith('cap:')) {
           this.count('capacity');
@@ -65,7 +69,9 @@ export class HintBus {
         this.handlers.devices(message.split('\n'));
       }
     });
-    await this.subscriber.subscribe(own, all);
+    // One call per channel: the two hash to different slots, possibly on different masters.
+    await this.subscriber.ssubscribe(own);
+    await this.subscriber.ssubscribe(all);
   }
 
   /** Sends each pod instance the devices it should evaluate; this pod's own go straight in. */
@@ -76,18 +82,18 @@ export class HintBus {
       if (instance === this.instance) {
         this.count('devices');
         this.handlers.devices(deviceIds);
-      } else sends.push(this.publisher.publish(this.keys.hintChannel(instance), deviceIds.join('\n')));
+      } else sends.push(this.publisher.spublish(this.keys.hintChannel(instance), deviceIds.join('\n')));
     }
     await Promise.all(sends);
   }
 
   async broadcast(): Promise<void> {
-    await this.publisher.publish(this.keys.broadcastChannel, '');
+    await this.publisher.spublish(this.keys.broadcastChannel, '');
   }
 
   /** Every pod closes this device's connections (a revoked credential must not stay connected). */
   async kick(deviceId: string, code: number, reason: string): Promise<void> {
-    await this.publisher.publish(
+    await this.publisher.spublish(
       this.keys.broadcastChannel,
       ['kick:', String(code), deviceId, reason].join('\n'),
     );
@@ -95,12 +101,12 @@ export class HintBus {
 
   /** A pod instance that was reaped while alive puts its devices back online. */
   async reassert(instance: string): Promise<void> {
-    await this.publisher.publish(this.keys.hintChannel(instance), REASSERT);
+    await this.publisher.spublish(this.keys.hintChannel(instance), REASSERT);
   }
 
   /** The pod instance holding an old connection of a device closes it. */
   async drop(instance: string, connectionId: string): Promise<void> {
-    await this.publisher.publish(this.keys.hintChannel(instance), `!drop:${connectionId}`);
+    await this.publisher.spublish(this.keys.hintChannel(instance), `!drop:${connectionId}`);
   }
 }
 

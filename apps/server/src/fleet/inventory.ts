@@ -7,7 +7,7 @@ import {
   type ListDevicesInput,
 } from '@camfleet/contracts';
 import { ALL_BUCKETS, BUCKET_COUNT } from '../redis/keys.js';
-import { type FleetDeps, throwPipelineErrors } from './deps.js';
+import type { FleetDeps } from './deps.js';
 import { deliveryFrom, deviceFrom, historyFrom } from './records.js';
 
 /** Read-only views of devices for operators. */
@@ -62,10 +62,12 @@ export class Inventory {
   }
 
   async stats(): Promise<FleetStats> {
-    const pipeline = this.deps.redis.pipeline().zcard(this.deps.keys.patches).zcard(this.deps.keys.rollouts);
-    for (const n of ALL_BUCKETS)
-      pipeline.zcard(this.deps.keys.bucketDevices(n)).hvals(this.deps.keys.bucketOnline(n));
-    const [patches, rollouts, ...perBucket] = throwPipelineErrors(await pipeline.exec());
+    const { redis, keys } = this.deps;
+    const [patches, rollouts, ...perBucket] = await Promise.all([
+      redis.zcard(keys.patches),
+      redis.zcard(keys.rollouts),
+      ...ALL_BUCKETS.flatMap((n) => [redis.zcard(keys.bucketDevices(n)), redis.hvals(keys.bucketOnline(n))]),
+    ]);
     let devices = 0;
     let online = 0;
     const byNode = new Map<string, number>();

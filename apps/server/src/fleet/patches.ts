@@ -7,7 +7,7 @@ import {
 } from '@camfleet/contracts';
 import type { ArtifactStorage } from '../artifacts/storage.js';
 import { parseReply, runScript } from '../redis/scripts.js';
-import { type FleetDeps, randomId, unwrap } from './deps.js';
+import { type FleetDeps, randomId, runDurable, unwrap } from './deps.js';
 import { patchFrom } from './records.js';
 
 /** Where a device downloads an artifact: relative to the pod it is connected to. */
@@ -47,8 +47,8 @@ export class Patches {
       throw new FleetError('INVALID_INPUT', 'a signature needs an artifact to sign');
     const signature = input.signature ?? null;
     const reply = parseReply(
-      await runScript(
-        this.deps.redis,
+      await runDurable(
+        this.deps,
         'patch_publish',
         this.deps.keys.patch(id),
         this.deps.keys.patches,

@@ -6,8 +6,8 @@ import {
   type StateCounts,
 } from '@camfleet/contracts';
 import { ALL_BUCKETS, bucketOf } from '../redis/keys.js';
-import { parseReply, queueScript, runScript } from '../redis/scripts.js';
-import { type FleetDeps, randomId, sleep, throwPipelineErrors, unwrap } from './deps.js';
+import { parseReply, runScript } from '../redis/scripts.js';
+import { type FleetDeps, randomId, runDurable, sleep, throwPipelineErrors, unwrap } from './deps.js';
 import { type GateFacts, gateOf } from './gates.js';
 import { byInstanceOf, type HintBus } from './hints.js';
 import { addCounts, emptyCounts, isLimited, rolloutFrom, rolloutSettingsFields } from './records.js';
@@ -35,8 +35,8 @@ export class Rollouts {
     const id = `ro_${randomId()}`;
     const k = this.deps.keys;
     const reply = parseReply(
-      await runScript(
-        this.deps.redis,
+      await runDurable(
+        this.deps,
         'rollout_create',
         k.patch(input.patchId),
         k.rollout(id),
@@ -150,22 +150,22 @@ export class Rollouts {
 
   /** Pushes status and open wave into every bucket's copy. */
   async sync(rolloutId: string, status: string, openWave: number, reason: string): Promise<void> {
-    const pipeline = this.deps.redis.pipeline();
-    for (const n of ALL_BUCKETS) {
-      const bucket = this.deps.keys.bucket(n);
-      queueScript(
-        pipeline,
-        'rollout_sync_bucket',
-        this.deps.keys.due(bucket),
-        bucket,
-        rolloutId,
-        status,
-        openWave,
-        this.deps.hintGraceMs,
-        reason,
-      );
-    }
-    const notify = throwPipelineErrors(await pipeline.exec()) as string[][];
+    const notify = (await Promise.all(
+      ALL_BUCKETS.map((n) => {
+        const bucket = this.deps.keys.bucket(n);
+        return runScript(
+          this.deps.redis,
+          'rollout_sync_bucket',
+          this.deps.keys.due(bucket),
+          bucket,
+          rolloutId,
+          status,
+          openWave,
+          this.deps.hintGraceMs,
+          reason,
+        );
+      }),
+    )) as string[][];
     await this.hints?.hint(byInstanceOf(notify.flat()));
     await this.hints?.broadcast();
   }
@@ -174,15 +174,19 @@ export class Rollouts {
     return (await this.view(rolloutId)).status;
   }
 
-  /** Record + summed per-bucket counters (64 reads in one round trip; never a device scan). */
+  /** Record + summed per-bucket counters (64 reads, one round trip per master; never a device scan). */
   async view(rolloutId: string): Promise<RolloutView> {
-    const pipeline = this.deps.redis.pipeline().hgetall(this.deps.keys.rollout(rolloutId)).time();
-    for (const n of ALL_BUCKETS) pipeline.hgetall(this.deps.keys.rolloutCounts(n, rolloutId));
-    const [hash, time, ...buckets] = throwPipelineErrors(await pipeline.exec()) as [
-      Hash,
-      [string, string],
-      ...Hash[],
-    ];
+    const redis = this.deps.redis;
+    const [[hash, time], buckets] = await Promise.all([
+      // The record and the clock from the same node: the soak and timeout math uses that clock.
+      redis
+        .pipeline()
+        .hgetall(this.deps.keys.rollout(rolloutId))
+        .time()
+        .exec()
+        .then((results) => throwPipelineErrors(results) as [Hash, [string, string]]),
+      Promise.all(ALL_BUCKETS.map((n) => redis.hgetall(this.deps.keys.rolloutCounts(n, rolloutId)))),
+    ]);
     if (!hash?.id) throw new FleetError('NOT_FOUND', `no rollout ${rolloutId}`);
     const rollout = rolloutFrom(hash);
     const counts = emptyCounts();

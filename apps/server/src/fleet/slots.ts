@@ -60,7 +60,7 @@ export class Slots {
       finalState,
     )) as number;
     if (action === 'release' && free > 0)
-      await this.deps.redis.publish(this.deps.keys.broadcastChannel, `cap:${rolloutId}`);
+      await this.deps.redis.spublish(this.deps.keys.broadcastChannel, `cap:${rolloutId}`);
   }
 
   /**

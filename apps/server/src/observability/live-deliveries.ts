@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@camfleet/redis';
 import type { Rollouts } from '../fleet/rollouts.js';
 import { type LiveDeliveries, MAX_ROLLOUTS_REPORTED } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
@@ -9,7 +9,7 @@ import type { KeySpace } from '../redis/keys.js';
  * the metric's cardinality stays bounded however many rollouts are left live.
  */
 export async function readLiveDeliveries(
-  redis: Redis,
+  redis: RedisClient,
   keys: KeySpace,
   rollouts: Rollouts,
   cap = MAX_ROLLOUTS_REPORTED,

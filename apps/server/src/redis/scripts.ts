@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { mastersOf, type RedisClient } from '@camfleet/redis';
+import type { ChainableCommander } from 'ioredis';
 
 const LUA_DIR = join(import.meta.dirname, 'lua');
 
@@ -54,7 +55,7 @@ type ScriptCall = (...args: ScriptArg[]) => Promise<unknown>;
 type PipelineScriptCall = (...args: ScriptArg[]) => ChainableCommander;
 
 /** Registers every script on a connection (ioredis EVALSHA, falling back to EVAL after NOSCRIPT). */
-export function defineScripts(redis: Redis): void {
+export function defineScripts(redis: RedisClient): void {
   checkScriptList();
   for (const [name, numberOfKeys] of Object.entries(SCRIPT_KEYS)) {
     redis.defineCommand(name, { numberOfKeys, lua: loadScriptSource(name) });
@@ -62,26 +63,31 @@ export function defineScripts(redis: Redis): void {
 }
 
 /**
- * Loads every script into Redis's script cache: a script that does not compile fails the pod at
- * boot, not on the first device. (After a Redis restart ioredis falls back to EVAL by itself.)
+ * Loads every script into the script cache of every master: a script that does not compile fails
+ * the pod at boot, not on the first device. (After a Redis restart or a failover to a replica
+ * without them, ioredis falls back to EVAL by itself.)
  */
-export async function preloadScripts(redis: Redis): Promise<void> {
-  await Promise.all(Object.keys(SCRIPT_KEYS).map((name) => redis.script('LOAD', loadScriptSource(name))));
+export async function preloadScripts(redis: RedisClient): Promise<void> {
+  await redis.ping(); // a cluster client knows its masters once it has the slot map
+  const sources = Object.keys(SCRIPT_KEYS).map(loadScriptSource);
+  await Promise.all(
+    mastersOf(redis).flatMap((master) => sources.map((source) => master.script('LOAD', source))),
+  );
 }
 
 /** Receives the latency of each script call made with `runScript` on a connection. */
 export type ScriptObserver = (name: ScriptName, seconds: number) => void;
 
 // Per connection, so pods in one process (tests) each time only their own calls.
-const observers = new WeakMap<Redis, ScriptObserver>();
+const observers = new WeakMap<RedisClient, ScriptObserver>();
 
 /** Times every `runScript` call on this connection (pipelined `queueScript` calls are not timed). */
-export function observeScripts(redis: Redis, observer: ScriptObserver): void {
+export function observeScripts(redis: RedisClient, observer: ScriptObserver): void {
   observers.set(redis, observer);
 }
 
 /** Runs a defined script: KEYS first, then ARGV. */
-export function runScript(redis: Redis, name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
+export function runScript(redis: RedisClient, name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
   const call = (redis as unknown as Record<ScriptName, ScriptCall>)[name];
   const observer = observers.get(redis);
   if (!observer) return call.apply(redis, args);
@@ -90,6 +96,33 @@ export function runScript(redis: Redis, name: ScriptName, ...args: ScriptArg[]):
   const done = () => observer(name, (performance.now() - started) / 1000);
   reply.then(done, done);
   return reply;
+}
+
+/** Replicas a write must reach before it is acknowledged (WAIT); 0 trusts asynchronous replication. */
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/**
+ * Runs a script whose effect must survive a failover, then WAITs for `replicas` replicas of the
+ * node it ran on (one round trip: WAIT has no key, so it follows the script in the pipeline).
+ * Answers the script's reply and how many replicas confirmed; fewer than asked is not an error
+ * (the write is on the master), the caller counts it.
+ */
+export async function runScriptReplicated(
+  redis: RedisClient,
+  wait: ReplicaWait,
+  name: ScriptName,
+  ...args: ScriptArg[]
+): Promise<{ reply: unknown; replicas: number }> {
+  if (wait.replicas === 0) return { reply: await runScript(redis, name, ...args), replicas: 0 };
+  const pipeline = redis.pipeline();
+  queueScript(pipeline, name, ...args);
+  pipeline.wait(wait.replicas, wait.timeoutMs);
+  const results = (await pipeline.exec()) ?? [];
+  for (const [error] of results) if (error) throw error;
+  return { reply: results[0]?.[1], replicas: Number(results[1]?.[1] ?? 0) };
 }
 
 /** Queues a defined script on a pipeline. */

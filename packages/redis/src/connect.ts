@@ -1,0 +1,92 @@
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from './target.js';
+
+/** A connection to whichever engine runs Redis: the same commands, scripts and pipelines. */
+export type RedisClient = Redis | Cluster;
+
+export interface ConnectOptions {
+  /** CLIENT SETNAME: who holds the connection, as `CLIENT LIST` shows it. */
+  name: string;
+  /**
+   * A subscriber for sharded pub/sub. In a cluster it holds one connection per master, each
+   * following the slots it subscribed to; elsewhere it is an ordinary connection.
+   */
+  subscriber?: boolean;
+  /**
+   * Queue commands while Redis is away and retry them (pods: a restart or failover is waited
+   * out). Without it, a command fails after a few reconnect attempts (tools, tests).
+   */
+  waitOutOutages?: boolean;
+}
+
+/** Reconnect quickly at first, then every 2 s: a restart or failover takes seconds. */
+const reconnectDelay = (attempt: number): number => Math.min(50 * 2 ** attempt, 2_000);
+
+/**
+ * How long a cluster command keeps retrying while its slot has no reachable master: every 200 ms,
+ * up to 100 times (20 s), which covers a failover with the default cluster-node-timeout (15 s).
+ */
+const CLUSTER_RETRY_MS = 200;
+const CLUSTER_MAX_RETRIES = 100;
+
+export function connectRedis(target: RedisTarget, options: ConnectOptions): RedisClient {
+  const common: RedisOptions = {
+    // RESP2 explicitly: ioredis 6 defaults to RESP3, whose replies our parsers do not expect.
+    protocol: 2,
+    connectionName: options.name,
+    maxRetriesPerRequest: options.waitOutOutages ? null : 20,
+    retryStrategy: reconnectDelay,
+  };
+  switch (target.mode) {
+    case 'single':
+      return new Redis(target.url, { ...common, enableAutoPipelining: !options.subscriber });
+    case 'sentinel':
+      return new Redis({
+        ...common,
+        sentinels: target.sentinels,
+        name: target.masterName,
+        role: 'master',
+        ...credentialsOf(target),
+        ...(target.tls ? { tls: {} } : {}),
+        sentinelRetryStrategy: reconnectDelay,
+        // Sentinel announces a new master on +switch-master: follow it at once, not on the next error.
+        failoverDetector: true,
+        enableAutoPipelining: !options.subscriber,
+      });
+    case 'cluster': {
+      const cluster: ClusterOptions = {
+        redisOptions: { ...common, ...credentialsOf(target), ...(target.tls ? { tls: {} } : {}) },
+        // Commands are grouped per master node each tick: one round trip per node, not per command.
+        enableAutoPipelining: !options.subscriber,
+        shardedSubscribers: options.subscriber === true,
+        clusterRetryStrategy: reconnectDelay,
+        retryDelayOnFailover: CLUSTER_RETRY_MS,
+        retryDelayOnClusterDown: CLUSTER_RETRY_MS,
+        retryDelayOnTryAgain: CLUSTER_RETRY_MS,
+        maxRedirections: options.waitOutOutages ? CLUSTER_MAX_RETRIES : 16,
+        // A replica that restarts rejoins without a slot change: reconnect to it.
+        clusterNodeRetryStrategy: reconnectDelay,
+      };
+      return new Cluster(target.nodes, cluster);
+    }
+  }
+}
+
+function credentialsOf(target: { username?: string; password?: string }): RedisOptions {
+  return {
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password !== undefined ? { password: target.password } : {}),
+  };
+}
+
+/**
+ * The connections to send node-local commands to (SCRIPT LOAD, KEYS, INFO): every master of a
+ * cluster, or the one server.
+ */
+export function mastersOf(client: RedisClient): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client];
+}
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
