@@ -3,7 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dataNodeArgs } from './redis-node.js';
 import { awaitReady } from './startup.js';
+import type { TestRedis } from './test-redis.js';
 
 /** A free TCP port on loopback, as the kernel hands it out. */
 export function freePort(): Promise<number> {
@@ -29,7 +31,8 @@ export interface RedisServerOptions {
  * A private redis-server for one test suite: its own port and directory, so suites can
  * run in parallel and restart their Redis without touching anyone else's.
  */
-export class RedisServer {
+export class RedisServer implements TestRedis {
+  readonly mode = 'single' as const;
   private process: ChildProcess | null = null;
   private constructor(
     readonly port: number,
@@ -49,25 +52,7 @@ export class RedisServer {
   }
 
   private async boot(): Promise<void> {
-    const args = [
-      '--port',
-      String(this.port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      this.dir,
-      '--save',
-      '',
-      '--appendonly',
-      this.options.appendOnly ? 'yes' : 'no',
-      '--appendfsync',
-      'everysec',
-      '--maxmemory-policy',
-      'noeviction',
-      '--maxclients',
-      '50000',
-      ...(this.options.enableDebug ? ['--enable-debug-command', 'local'] : []),
-    ];
+    const args = dataNodeArgs(this.port, this.dir, this.options);
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.process = child;
     await awaitReady(
