@@ -4,15 +4,16 @@ import { join } from 'node:path';
 import { createAdminClient } from '@camfleet/client';
 import type { RolloutStatus } from '@camfleet/contracts';
 import {
+  connectTestRedis,
   PodProcess,
   type ProcessResult,
-  RedisServer,
   runFleet,
   startSim,
+  startTestRedis,
   TEST_TOKENS,
+  type TestRedis,
   waitFor,
 } from '@camfleet/test-support';
-import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 
 /** The simulator's --summary document (the fields these tests read). */
@@ -20,6 +21,7 @@ export interface SimSummary {
   devices: number;
   connected: number;
   offersReceived: number;
+  duplicateOffers: number;
   installsDone: number;
   installsFailed: number;
   installsRepeated: number;
@@ -33,7 +35,7 @@ export class TestFleet {
   private sims: Array<ReturnType<typeof startSim>> = [];
   private readonly clients = new Map<string, ReturnType<typeof createAdminClient>>();
   private constructor(
-    readonly redis: RedisServer,
+    readonly redis: TestRedis,
     readonly pods: PodProcess[],
     private readonly dir: string,
   ) {}
@@ -43,10 +45,14 @@ export class TestFleet {
     return this.dir;
   }
 
-  static async up(podCount: number, options: { appendOnly?: boolean } = {}): Promise<TestFleet> {
-    const redis = await RedisServer.start({ appendOnly: options.appendOnly ?? false });
+  /** `redis`: a Redis the test started (a failover test's cluster); otherwise the suite's kind. */
+  static async up(
+    podCount: number,
+    options: { appendOnly?: boolean; redis?: TestRedis; podEnv?: Record<string, string> } = {},
+  ): Promise<TestFleet> {
+    const redis = options.redis ?? (await startTestRedis({ appendOnly: options.appendOnly ?? false }));
     const pods = await Promise.all(
-      Array.from({ length: podCount }, (_, i) => PodProcess.start(redis.url, `pod${i + 1}`)),
+      Array.from({ length: podCount }, (_, i) => PodProcess.start(redis.url, `pod${i + 1}`, options.podEnv)),
     );
     return new TestFleet(redis, pods, await mkdtemp(join(tmpdir(), 'camfleet-e2e-')));
   }
@@ -164,7 +170,7 @@ export class TestFleet {
 
   /** Pod instances holding a presence lease in Redis right now. */
   async redisLeases(): Promise<string[]> {
-    const redis = new Redis(this.redis.url, { protocol: 2 });
+    const redis = connectTestRedis(this.redis.url);
     try {
       return await redis.zrange('cf:{g}:nodes', 0, '-1');
     } finally {

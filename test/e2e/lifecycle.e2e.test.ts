@@ -1,10 +1,10 @@
-import { PodProcess, RedisServer, waitFor } from '@camfleet/test-support';
+import { PodProcess, startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TestFleet } from './harness.js';
 
 vi.setConfig({ testTimeout: 120_000 });
 
-let redis: RedisServer | null = null;
+let redis: TestRedis | null = null;
 afterEach(async () => {
   await redis?.destroy();
   redis = null;
@@ -12,7 +12,7 @@ afterEach(async () => {
 
 describe('pod lifecycle', () => {
   it('exits 0 on SIGTERM even while Redis is down', async () => {
-    redis = await RedisServer.start();
+    redis = await startTestRedis();
     const pod = await PodProcess.start(redis.url, 'lonely', { FLEET_SHUTDOWN_GRACE_MS: '500' });
     await redis.stop('SIGKILL');
     const started = Date.now();
@@ -22,7 +22,7 @@ describe('pod lifecycle', () => {
   });
 
   it('refuses to start with a clear message and exit code 78 when configuration is missing', async () => {
-    redis = await RedisServer.start();
+    redis = await startTestRedis();
     const failed = PodProcess.start(redis.url, 'misconfigured', { FLEET_ADMIN_TOKEN: '' });
     await expect(failed).rejects.toThrow(/exited \(78\)[\s\S]*FLEET_ADMIN_TOKEN/);
   });
@@ -30,7 +30,7 @@ describe('pod lifecycle', () => {
 
 describe('pod lifecycle with devices', () => {
   it('stays up but not ready while Redis is away, and is ready again by itself when it returns', async () => {
-    redis = await RedisServer.start({ appendOnly: true });
+    redis = await startTestRedis({ appendOnly: true });
     const pod = await PodProcess.start(redis.url, 'patient');
     const readyz = async () => (await fetch(`${pod.url}/readyz`)).status;
     expect(await readyz()).toBe(200);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { RedisServer, ROOT } from '@camfleet/test-support';
+import { ROOT, startTestRedis, type TestRedis } from '@camfleet/test-support';
 import { Deployment, type IDeployment, type IStatefulSet, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { type IJob, Job } from 'kubernetes-models/batch/v1';
@@ -601,10 +601,10 @@ describe('overlay production', () => {
 });
 
 describe('probe paths on a real server pod', () => {
-  let redis: RedisServer;
+  let redis: TestRedis;
   let pod: RunningServer;
   beforeAll(async () => {
-    redis = await RedisServer.start();
+    redis = await startTestRedis();
     pod = await startTestPod(redis.url);
   });
   afterAll(async () => {

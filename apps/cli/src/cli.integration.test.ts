@@ -15,7 +15,7 @@ import type {
   RolloutStatus,
   TokenInfo,
 } from '@camfleet/contracts';
-import { freePort, PodProcess, RedisServer, waitFor } from '@camfleet/test-support';
+import { freePort, PodProcess, startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFleet } from './program.js';
 import { captured, hasAnsi } from './test-helpers.js';
@@ -23,7 +23,7 @@ import { captured, hasAnsi } from './test-helpers.js';
 const ADMIN_TOKEN = 'cli-admin-token-0123';
 const ENROLL_TOKEN = 'cli-enroll-token-0123';
 
-let redis: RedisServer;
+let redis: TestRedis;
 let server: PodProcess | undefined;
 let url = '';
 
@@ -52,7 +52,7 @@ async function fleetJson<T>(argv: string[]): Promise<T> {
 }
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
+  redis = await startTestRedis();
   server = await PodProcess.start(
     redis.url,
     'cli-test',

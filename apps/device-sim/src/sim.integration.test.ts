@@ -1,5 +1,5 @@
 import { createAdminClient } from '@camfleet/client';
-import { PodProcess, RedisServer, waitFor } from '@camfleet/test-support';
+import { PodProcess, startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Credentials } from './credentials.js';
 import { Fleet, type FleetOptions } from './fleet.js';
@@ -15,12 +15,12 @@ function startPod(redisUrl: string, nodeId: string): Promise<PodProcess> {
   return PodProcess.start(redisUrl, nodeId, POD_ENV, TOKENS);
 }
 
-let redis: RedisServer;
+let redis: TestRedis;
 let pods: PodProcess[] = [];
 const fleets: Fleet[] = [];
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
+  redis = await startTestRedis();
   pods = await Promise.all([startPod(redis.url, 'pod-a'), startPod(redis.url, 'pod-b')]);
 });
 

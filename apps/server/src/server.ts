@@ -20,6 +20,7 @@ import { RedisFleetService } from './fleet/redis-fleet.js';
 import { Metrics } from './metrics.js';
 import { readLiveDeliveries } from './observability/live-deliveries.js';
 import { KeySpace } from './redis/keys.js';
+import { ReplicatedWrites } from './redis/replicated-writes.js';
 import { defineScripts, observeScripts, preloadScripts } from './redis/scripts.js';
 
 /** Largest WebSocket frame a client may send: every device input is small. */
@@ -51,8 +52,29 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // Artifact chunks get a connection of their own: bulk transfers never queue ahead of state changes.
   const artifactRedis = config.artifactStore === 'redis' ? connect(':artifacts') : null;
   log.info({ redis: describeTarget(config.redis) }, 'redis');
-  const redisClients = [redis, subscriber, ...(artifactRedis ? [artifactRedis] : [])];
+  // WAIT blocks its connection: writes that wait for replicas get one of their own.
+  const durableRedis = config.redisWaitReplicas > 0 ? connect(':durable') : null;
+  const redisClients = [
+    redis,
+    subscriber,
+    ...(artifactRedis ? [artifactRedis] : []),
+    ...(durableRedis ? [durableRedis] : []),
+  ];
   defineScripts(redis);
+  const replicated = durableRedis
+    ? new ReplicatedWrites(
+        durableRedis,
+        { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs },
+        (scripts, replicas) => {
+          for (const script of scripts) metrics.replicationShort.inc({ script });
+          log.warn(
+            { writes: scripts.length, replicas, wanted: config.redisWaitReplicas },
+            'writes not confirmed by enough replicas',
+          );
+        },
+      )
+    : null;
+  if (durableRedis) defineScripts(durableRedis);
   observeScripts(redis, metrics.observeScript);
   for (const client of redisClients) {
     client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
@@ -66,7 +88,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     log,
     hintGraceMs: config.hintGraceMs,
     metrics,
-    replicaWait: { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs },
+    replicated: replicated ?? undefined,
   });
   const storage = await openArtifactStorage(config, artifactRedis);
   fleet.attachStorage(storage);

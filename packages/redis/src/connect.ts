@@ -59,13 +59,17 @@ export function connectRedis(target: RedisTarget, options: ConnectOptions): Redi
         // Commands are grouped per master node each tick: one round trip per node, not per command.
         enableAutoPipelining: !options.subscriber,
         shardedSubscribers: options.subscriber === true,
+        // Re-read the slot map every 2 s (off by default): a connection whose commands all go out in
+        // pipelines learns of a failover here, not only from a MOVED reply it may not retry.
+        slotsRefreshInterval: 2_000,
         clusterRetryStrategy: reconnectDelay,
         retryDelayOnFailover: CLUSTER_RETRY_MS,
         retryDelayOnClusterDown: CLUSTER_RETRY_MS,
         retryDelayOnTryAgain: CLUSTER_RETRY_MS,
         maxRedirections: options.waitOutOutages ? CLUSTER_MAX_RETRIES : 16,
-        // A replica that restarts rejoins without a slot change: reconnect to it.
-        clusterNodeRetryStrategy: reconnectDelay,
+        // No per-node reconnects (the default): a dead master's connection fails its commands, and
+        // the cluster retries them on the slot map it refreshes. Reconnecting to the dead node would
+        // hold them in that node's queue for good.
       };
       return new Cluster(target.nodes, cluster);
     }

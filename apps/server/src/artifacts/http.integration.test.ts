@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Offer } from '@camfleet/contracts';
-import { waitFor } from '@camfleet/test-support';
+import { keysEverywhere, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, failure, PodUnderTest } from '../testing/wire.js';
 
@@ -29,13 +29,14 @@ const backends: Backend[] = [
     name: 'redis',
     env: () => ({}),
     leftovers: async (t) => {
-      const chunks = await t.redis.keys('cf:{up:*');
+      const chunks = await keysEverywhere(t.redis, 'cf:{up:*');
       const expiring = await Promise.all(
         chunks.map(async (key) => ((await t.redis.pttl(key)) > 0 ? key : null)),
       );
       return expiring.filter((key) => key !== null);
     },
-    stored: async (t) => (await t.redis.keys('cf:{g}:artifact:*')).map((key) => key.split(':').pop() ?? ''),
+    stored: async (t) =>
+      (await keysEverywhere(t.redis, 'cf:{g}:artifact:*')).map((key) => key.split(':').pop() ?? ''),
   },
   {
     name: 'filesystem',

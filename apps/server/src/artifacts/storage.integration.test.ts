@@ -2,20 +2,20 @@ import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { RedisServer } from '@camfleet/test-support';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '@camfleet/redis';
+import { connectTestRedis, keysEverywhere, startTestRedis, type TestRedis } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsArtifactStorage } from './fs-storage.js';
 import { RedisArtifactStorage } from './redis-storage.js';
 import { describeStorage } from './storage.conformance.js';
 
-let server: RedisServer;
-let redis: Redis;
+let server: TestRedis;
+let redis: RedisClient;
 let suites = 0;
 
 beforeAll(async () => {
-  server = await RedisServer.start();
-  redis = new Redis(server.url, { protocol: 2 });
+  server = await startTestRedis();
+  redis = connectTestRedis(server.url);
 });
 afterAll(async () => {
   await redis.quit();
@@ -26,13 +26,7 @@ afterAll(async () => {
 async function chunksUnder(
   prefix: string,
 ): Promise<Array<{ key: string; bytes: number; expiring: boolean }>> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:{up:*}:c:*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...found);
-  } while (cursor !== '0');
+  const keys = await keysEverywhere(redis, `${prefix}:{up:*}:c:*`);
   return Promise.all(
     keys.map(async (key) => ({
       key,

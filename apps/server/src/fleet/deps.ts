@@ -4,13 +4,8 @@ import type { RedisClient } from '@camfleet/redis';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
-import {
-  type ReplicaWait,
-  runScriptReplicated,
-  type ScriptArg,
-  type ScriptName,
-  type ScriptReply,
-} from '../redis/scripts.js';
+import type { ReplicatedWrites } from '../redis/replicated-writes.js';
+import { runScript, type ScriptArg, type ScriptName, type ScriptReply } from '../redis/scripts.js';
 
 /** What every part of the Redis fleet shares. */
 export interface FleetDeps {
@@ -23,26 +18,16 @@ export interface FleetDeps {
   hintGraceMs: number;
   /** This pod's metrics (its own registry). */
   metrics: Metrics;
-  /** Replicas the transitions that must survive a failover wait for (none by default). */
-  replicaWait?: ReplicaWait;
+  /** Where the transitions that must survive a failover go (FLEET_REDIS_WAIT_REPLICAS > 0). */
+  replicated?: ReplicatedWrites;
 }
 
 /**
  * Runs a transition that must not be lost in a failover (a delivery's outcome, a new rollout or
- * patch): with `replicaWait`, it is acknowledged once replicas hold it; a short count is logged
- * and counted, and the answer still stands (the master has it).
+ * patch): acknowledged once replicas hold it when FLEET_REDIS_WAIT_REPLICAS asks for that.
  */
-export async function runDurable(deps: FleetDeps, name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
-  const wait = deps.replicaWait ?? { replicas: 0, timeoutMs: 0 };
-  const { reply, replicas } = await runScriptReplicated(deps.redis, wait, name, ...args);
-  if (replicas < wait.replicas) {
-    deps.metrics.replicationShort.inc({ script: name });
-    deps.log.warn(
-      { script: name, replicas, wanted: wait.replicas },
-      'write not confirmed by enough replicas',
-    );
-  }
-  return reply;
+export function runDurable(deps: FleetDeps, name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
+  return deps.replicated ? deps.replicated.run(name, ...args) : runScript(deps.redis, name, ...args);
 }
 
 /** A script's values, or its {'ERR', code, message} reply as a FleetError. */

@@ -17,6 +17,8 @@ import { TickBatch } from './tick-batch.js';
 
 /** Devices per batched script call (claims, reconcile): a few ms of Redis time, so other clients are not held up. */
 const BATCH = 100;
+/** Reports of progress, not of an outcome: they need not wait for replicas. */
+const PROGRESS_REPORTS: ReadonlySet<string> = new Set(['downloading', 'installing']);
 /** Repaired devices named in the session reconcile's log line. */
 const LOGGED_REPAIRS = 20;
 
@@ -141,19 +143,21 @@ export class DeviceChannel {
     if (!ids) throw new FleetError('NOT_FOUND', `no delivery ${input.deliveryId}`);
     if (ids.deviceId !== deviceId)
       throw new FleetError('FORBIDDEN', 'a device reports only its own deliveries');
+    const args = [
+      ...this.bucketArgs(deviceId),
+      deviceId,
+      ids.rolloutId,
+      input.attempt,
+      input.status,
+      input.error ?? '',
+      this.deps.hintGraceMs,
+      input.firmwareVersion ?? '',
+    ];
     const reply = parseReply(
-      await runDurable(
-        this.deps,
-        'delivery_report',
-        ...this.bucketArgs(deviceId),
-        deviceId,
-        ids.rolloutId,
-        input.attempt,
-        input.status,
-        input.error ?? '',
-        this.deps.hintGraceMs,
-        input.firmwareVersion ?? '',
-      ),
+      // Outcomes must survive a failover; progress may be lost (the device reports it again).
+      PROGRESS_REPORTS.has(input.status)
+        ? await runScript(this.deps.redis, 'delivery_report', ...args)
+        : await runDurable(this.deps, 'delivery_report', ...args),
     );
     const [state, attempt, duplicate, offerable, slot] = unwrap(reply, `report for ${input.deliveryId}`) as [
       ReportResult['state'],

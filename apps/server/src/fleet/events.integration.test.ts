@@ -1,13 +1,13 @@
 import type { FleetEvent } from '@camfleet/contracts';
-import { RedisServer, waitFor } from '@camfleet/test-support';
+import { startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptDriver } from '../testing/script-driver.js';
 
-let server: RedisServer;
+let server: TestRedis;
 let pod: ScriptDriver;
 
 beforeAll(async () => {
-  server = await RedisServer.start();
+  server = await startTestRedis();
   pod = new ScriptDriver(server.url, 'ev');
 });
 afterAll(async () => {

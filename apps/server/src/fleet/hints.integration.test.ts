@@ -1,14 +1,14 @@
-import { RedisServer, waitFor } from '@camfleet/test-support';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '@camfleet/redis';
+import { connectTestRedis, startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Metrics } from '../metrics.js';
 import { KeySpace } from '../redis/keys.js';
 import { HintBus, type HintHandlers } from './hints.js';
 
-let server: RedisServer;
-const clients: Redis[] = [];
+let server: TestRedis;
+const clients: RedisClient[] = [];
 beforeAll(async () => {
-  server = await RedisServer.start();
+  server = await startTestRedis();
 });
 afterAll(async () => {
   for (const client of clients) client.disconnect();
@@ -19,8 +19,8 @@ function bus(instance: string): {
   bus: HintBus;
   handlers: { [K in keyof HintHandlers]: ReturnType<typeof vi.fn> };
 } {
-  const subscriber = new Redis(server.url, { protocol: 2 });
-  const publisher = new Redis(server.url, { protocol: 2 });
+  const subscriber = connectTestRedis(server.url, { subscriber: true });
+  const publisher = connectTestRedis(server.url);
   clients.push(subscriber, publisher);
   const handlers = {
     devices: vi.fn(),

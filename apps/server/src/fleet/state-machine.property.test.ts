@@ -1,14 +1,14 @@
 import { DELIVERY_STATES } from '@camfleet/contracts';
-import { RedisServer } from '@camfleet/test-support';
+import { startTestRedis, type TestRedis } from '@camfleet/test-support';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_BUCKETS } from '../redis/keys.js';
 import { runScript } from '../redis/scripts.js';
 import { ScriptDriver } from '../testing/script-driver.js';
 
-let server: RedisServer;
+let server: TestRedis;
 beforeAll(async () => {
-  server = await RedisServer.start();
+  server = await startTestRedis();
 });
 afterAll(async () => {
   await server.destroy();

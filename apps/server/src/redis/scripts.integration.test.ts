@@ -1,8 +1,8 @@
 import { DELIVERY_STATES } from '@camfleet/contracts';
-import { waitFor } from '@camfleet/test-support';
+import { keysEverywhere, waitFor } from '@camfleet/test-support';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GRACE_MS, ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
-import { ALL_BUCKETS, bucketOf } from './keys.js';
+import { bucketOf } from './keys.js';
 import { runScript, type ScriptReply } from './scripts.js';
 
 const suite = scriptDriverPerTest('t');
@@ -373,9 +373,7 @@ describe('counters', () => {
       }),
     );
     const status = await pod.fleet.getRollout(rollout.id);
-    let stored = 0;
-    for (const n of ALL_BUCKETS)
-      stored += (await pod.redis.keys(`${pod.keys.bucket(n)}d:${rollout.id}:*`)).length;
+    const stored = (await keysEverywhere(pod.redis, `${pod.keys.prefix}:{b*}:d:${rollout.id}:*`)).length;
     expect(status.targeted).toBe(stored);
     expect(DELIVERY_STATES.reduce((sum, s) => sum + status.counts[s], 0)).toBe(30);
     expect(status.counts).toMatchObject({ succeeded: 10, queued: 10, installing: 10 });

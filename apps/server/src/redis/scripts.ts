@@ -98,33 +98,6 @@ export function runScript(redis: RedisClient, name: ScriptName, ...args: ScriptA
   return reply;
 }
 
-/** Replicas a write must reach before it is acknowledged (WAIT); 0 trusts asynchronous replication. */
-export interface ReplicaWait {
-  replicas: number;
-  timeoutMs: number;
-}
-
-/**
- * Runs a script whose effect must survive a failover, then WAITs for `replicas` replicas of the
- * node it ran on (one round trip: WAIT has no key, so it follows the script in the pipeline).
- * Answers the script's reply and how many replicas confirmed; fewer than asked is not an error
- * (the write is on the master), the caller counts it.
- */
-export async function runScriptReplicated(
-  redis: RedisClient,
-  wait: ReplicaWait,
-  name: ScriptName,
-  ...args: ScriptArg[]
-): Promise<{ reply: unknown; replicas: number }> {
-  if (wait.replicas === 0) return { reply: await runScript(redis, name, ...args), replicas: 0 };
-  const pipeline = redis.pipeline();
-  queueScript(pipeline, name, ...args);
-  pipeline.wait(wait.replicas, wait.timeoutMs);
-  const results = (await pipeline.exec()) ?? [];
-  for (const [error] of results) if (error) throw error;
-  return { reply: results[0]?.[1], replicas: Number(results[1]?.[1] ?? 0) };
-}
-
 /** Queues a defined script on a pipeline. */
 export function queueScript(pipeline: ChainableCommander, name: ScriptName, ...args: ScriptArg[]): void {
   const call = (pipeline as unknown as Record<ScriptName, PipelineScriptCall>)[name];

@@ -1,6 +1,6 @@
 import { type CreateRolloutInput, CreateRolloutInput as CreateRolloutSchema } from '@camfleet/contracts';
-import { RedisServer } from '@camfleet/test-support';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '@camfleet/redis';
+import { connectTestRedis, startTestRedis, type TestRedis } from '@camfleet/test-support';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { RedisFleetService } from '../fleet/redis-fleet.js';
@@ -15,7 +15,7 @@ export const GRACE_MS = 3_000;
  * tests. Each driver is one connection: two drivers race like two pods.
  */
 export class ScriptDriver {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: KeySpace;
   readonly fleet: RedisFleetService;
 
@@ -24,7 +24,7 @@ export class ScriptDriver {
     prefix = 't',
     readonly instance = 'pod-a',
   ) {
-    this.redis = new Redis(url, { protocol: 2, lazyConnect: false, maxRetriesPerRequest: 3 });
+    this.redis = connectTestRedis(url);
     defineScripts(this.redis);
     this.keys = new KeySpace(prefix);
     this.fleet = new RedisFleetService({
@@ -160,12 +160,12 @@ export class ScriptDriver {
  * For a test file: one private redis-server, and before each test a fresh driver with its own
  * key prefix (no state leaks between tests, no FLUSHALL). Read the driver through the getter.
  */
-export function scriptDriverPerTest(prefix: string): { pod: () => ScriptDriver; server: () => RedisServer } {
-  let server: RedisServer | undefined;
+export function scriptDriverPerTest(prefix: string): { pod: () => ScriptDriver; server: () => TestRedis } {
+  let server: TestRedis | undefined;
   let pod: ScriptDriver | undefined;
   let counter = 0;
   beforeAll(async () => {
-    server = await RedisServer.start();
+    server = await startTestRedis();
   });
   afterAll(async () => {
     await pod?.close();

@@ -7,8 +7,8 @@ import {
   trpcCodeOf,
 } from '@camfleet/client';
 import type { Offer } from '@camfleet/contracts';
-import { RedisServer } from '@camfleet/test-support';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '@camfleet/redis';
+import { connectTestRedis, digestEverywhere, startTestRedis, type TestRedis } from '@camfleet/test-support';
 import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { RunningServer } from '../server.js';
@@ -21,19 +21,19 @@ export class PodUnderTest {
   private readonly devices: Array<ReturnType<typeof createDeviceClient>> = [];
 
   private constructor(
-    readonly redisServer: RedisServer,
-    readonly redis: Redis,
+    readonly redisServer: TestRedis,
+    readonly redis: RedisClient,
     readonly pod: RunningServer,
     readonly admin: ReturnType<typeof createAdminClient>,
   ) {}
 
   /** `log`: the pod's logger (default: silent), to capture what it logs. */
   static async start(env: Record<string, string> = {}, log?: Logger): Promise<PodUnderTest> {
-    const redisServer = await RedisServer.start({ enableDebug: true });
+    const redisServer = await startTestRedis({ enableDebug: true });
     const pod = await startTestPod(redisServer.url, env, log);
     return new PodUnderTest(
       redisServer,
-      new Redis(redisServer.url, { protocol: 2 }),
+      connectTestRedis(redisServer.url),
       pod,
       createAdminClient(pod.url, ADMIN_TOKEN),
     );
@@ -107,10 +107,7 @@ export class PodUnderTest {
    * and after means a request changed nothing.
    */
   async digest(): Promise<string> {
-    const keys = (await this.redis.keys('*')).filter((key) => !/:\{g\}:(nodes|eval|audit)$/.test(key)).sort();
-    if (keys.length === 0) return '';
-    const values = (await this.redis.call('DEBUG', 'DIGEST-VALUE', ...keys)) as string[];
-    return keys.map((key, i) => `${key}=${values[i]}`).join('\n');
+    return digestEverywhere(this.redis, (key) => !/:\{g\}:(nodes|eval|audit)$/.test(key));
   }
 
   async close(): Promise<void> {

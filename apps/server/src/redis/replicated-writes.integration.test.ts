@@ -1,0 +1,84 @@
+import type { RedisClient } from '@camfleet/redis';
+import { connectTestRedis, RedisClusterServer } from '@camfleet/test-support';
+import calculateSlot from 'cluster-key-slot';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ReplicatedWrites } from './replicated-writes.js';
+import { defineScripts } from './scripts.js';
+
+let cluster: RedisClusterServer;
+const clients: Array<RedisClient | Redis> = [];
+beforeAll(async () => {
+  cluster = await RedisClusterServer.start({ masters: 3, replicasPerMaster: 1 });
+});
+afterAll(async () => {
+  for (const client of clients) client.disconnect();
+  await cluster.destroy();
+});
+
+function client(): RedisClient {
+  const redis = connectTestRedis(cluster.url);
+  defineScripts(redis);
+  clients.push(redis);
+  return redis;
+}
+
+/** The master serving a key's slot, and its replica (if it has one). */
+async function nodesOf(key: string): Promise<{ master: number; replica: number | null }> {
+  const slot = calculateSlot(key);
+  const owner = (await cluster.masters()).find((m) =>
+    m.slots.split(' ').some((range) => {
+      const [from = -1, to = from] = range.split('-').map(Number);
+      return slot >= from && slot <= to;
+    }),
+  );
+  if (!owner) throw new Error(`no master serves slot ${slot}`);
+  const replica = (await cluster.replicas()).find((r) => r.masterPort === owner.port);
+  return { master: owner.port, replica: replica?.port ?? null };
+}
+
+describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
+  it('answers a write only once the replica holds it', async () => {
+    const short = vi.fn();
+    const writes = new ReplicatedWrites(client(), { replicas: 1, timeoutMs: 5_000 }, short);
+    const keys = ['rw:{b1}:nodes', 'rw:{b2}:nodes', 'rw:{b3}:nodes', 'rw:{b4}:nodes'];
+    await Promise.all(keys.map((key) => writes.run('node_heartbeat', key, 'pod-a', 60_000)));
+    for (const key of keys) {
+      const { replica } = await nodesOf(key);
+      if (replica === null) throw new Error('every master has a replica here');
+      const direct = new Redis({ port: replica, protocol: 2 });
+      clients.push(direct);
+      await direct.readonly();
+      // Read at once from the replica: no waiting, the acknowledgement promised it is there.
+      expect(await direct.zscore(key, 'pod-a')).not.toBeNull();
+    }
+    expect(short).not.toHaveBeenCalled();
+  });
+
+  it('without a replica: every write still lands, in a few batches, and the pod’s other connection is never blocked', async () => {
+    const key = 'rw:{b9}:nodes';
+    const { master } = await nodesOf(key);
+    await cluster.killMaster(master); // its replica takes over, with no replica of its own
+    const short = vi.fn();
+    const durable = client();
+    const other = client();
+    await durable.ping();
+    await other.ping();
+    const writes = new ReplicatedWrites(durable, { replicas: 1, timeoutMs: 1_000 }, short);
+    const order: string[] = [];
+    const written = Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        writes.run('node_heartbeat', key, `pod-${i}`, 60_000).then(() => order.push('write')),
+      ),
+    );
+    // Queued right behind the writes: answers while their WAIT still waits for the missing replica.
+    await other.zcard(key).then(() => order.push('other'));
+    await written;
+    expect(order[0]).toBe('other');
+    expect(await other.zcard(key)).toBe(50);
+    // One batch for the turn's writes (two if the slot map was refreshed in between), not 50 waits.
+    expect(short.mock.calls.length).toBeGreaterThan(0);
+    expect(short.mock.calls.length).toBeLessThanOrEqual(2);
+    expect(short.mock.calls.flatMap(([scripts]) => scripts)).toHaveLength(50);
+  });
+});

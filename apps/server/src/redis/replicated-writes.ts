@@ -1,0 +1,104 @@
+import { isCluster, type RedisClient } from '@camfleet/redis';
+import calculateSlot from 'cluster-key-slot';
+import { queueScript, type ScriptArg, type ScriptName } from './scripts.js';
+
+/** Replicas a write must reach before it is acknowledged (WAIT). */
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+}
+
+interface PendingWrite {
+  name: ScriptName;
+  args: ScriptArg[];
+  resolve(reply: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** The writes waiting for one master, and whether a batch of them is out. */
+interface MasterQueue {
+  pending: PendingWrite[];
+  busy: boolean;
+  scheduled: boolean;
+}
+
+/**
+ * Transitions that must survive a failover, acknowledged once replicas hold them. WAIT blocks the
+ * connection it runs on until the replicas answer (or the timeout, when a replica is gone), so
+ * these writes have a connection of their own, and go in batches: per master, [script, script, …,
+ * WAIT] in one pipeline, one batch out at a time; what arrives meanwhile forms the next batch. A
+ * missing replica then costs each write one timeout of latency, not the pod its throughput.
+ */
+export class ReplicatedWrites {
+  private readonly queues = new Map<string, MasterQueue>();
+
+  constructor(
+    /** A connection used for nothing else, with the scripts defined. */
+    private readonly client: RedisClient,
+    private readonly wait: ReplicaWait,
+    /** Called when fewer replicas than asked confirmed a batch (the writes stand: the master has them). */
+    private readonly onShort: (scripts: ScriptName[], replicas: number) => void,
+  ) {}
+
+  /** Runs a script (KEYS[1] first) and resolves with its reply once the replicas confirmed it. */
+  run(name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
+    // Batches are made per master: a cluster client must know the slot map first.
+    if (isCluster(this.client) && this.client.slots.length === 0)
+      return this.client.ping().then(() => this.run(name, ...args));
+    return new Promise((resolve, reject) => {
+      const master = this.masterOf(String(args[0]));
+      const queue = this.queues.get(master) ?? { pending: [], busy: false, scheduled: false };
+      this.queues.set(master, queue);
+      queue.pending.push({ name, args, resolve, reject });
+      if (queue.busy || queue.scheduled) return;
+      // The rest of this event-loop turn joins the batch.
+      queue.scheduled = true;
+      setImmediate(() => {
+        queue.scheduled = false;
+        void this.drain(queue);
+      });
+    });
+  }
+
+  /** WAIT counts the replicas of the node it runs on: one batch per master. */
+  private masterOf(key: string): string {
+    return isCluster(this.client) ? (this.client.slots[calculateSlot(key)]?.[0] ?? '') : '';
+  }
+
+  private async drain(queue: MasterQueue): Promise<void> {
+    while (!queue.busy && queue.pending.length > 0) {
+      const batch = queue.pending;
+      queue.pending = [];
+      queue.busy = true;
+      await this.send(batch);
+      queue.busy = false;
+    }
+  }
+
+  private async send(writes: PendingWrite[]): Promise<void> {
+    try {
+      const pipeline = this.client.pipeline();
+      for (const write of writes) queueScript(pipeline, write.name, ...write.args);
+      pipeline.wait(this.wait.replicas, this.wait.timeoutMs);
+      const results = (await pipeline.exec()) ?? [];
+      const [waitError, confirmed] = results[writes.length] ?? [null, 0];
+      const replicas = waitError ? 0 : Number(confirmed);
+      if (replicas < this.wait.replicas)
+        this.onShort(
+          writes.map((write) => write.name),
+          replicas,
+        );
+      let moved = false;
+      writes.forEach((write, i) => {
+        const [error, reply] = results[i] ?? [new Error('no reply in the pipeline'), null];
+        moved ||= error?.message.startsWith('MOVED') === true;
+        if (error) write.reject(error);
+        else write.resolve(reply);
+      });
+      // The slots moved (a failover): the callers retry, on the new map.
+      if (moved && isCluster(this.client)) this.client.refreshSlotsCache();
+    } catch (error) {
+      for (const write of writes) write.reject(error);
+    }
+  }
+}

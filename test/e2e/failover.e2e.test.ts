@@ -1,0 +1,79 @@
+import { RedisClusterServer, RedisSentinelServer, type TestRedis, waitFor } from '@camfleet/test-support';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { expectCountsAddUp, TestFleet } from './harness.js';
+
+// Real processes, a real failover (seconds of Redis's own timeouts), on a 2-core machine.
+vi.setConfig({ testTimeout: 240_000 });
+
+let fleet: TestFleet | null = null;
+afterEach(async () => {
+  await fleet?.down();
+  fleet = null;
+});
+
+const DEVICES = 150;
+
+/**
+ * A rollout to slow installs; once some are in flight the Redis master (or one of them) is killed.
+ * Measures how long until the pods are served by the new master again (a `fleet.stats` read touches
+ * every bucket, so it answers only when every slot is) and until the rollout is complete.
+ */
+async function rolloutThroughFailover(
+  redis: TestRedis,
+  killMaster: () => Promise<{ killedPort: number; promotedPort: number; failoverMs: number }>,
+) {
+  // WAIT for one replica after each report: an acknowledged outcome survives the failover.
+  fleet = await TestFleet.up(2, { redis, podEnv: { FLEET_REDIS_WAIT_REPLICAS: '1' } });
+  const sim = fleet.sim(['--devices', String(DEVICES), '--apply-ms', '1500']);
+  await fleet.waitOnline(DEVICES);
+  const rolloutId = await fleet.rollOut(['--ack-timeout', '20s']);
+  const current = fleet;
+  await waitFor(
+    async () => {
+      const s = await current.status(rolloutId);
+      return s.counts.installing + s.counts.downloading >= 40;
+    },
+    { timeoutMs: 30_000, what: '40 deliveries in flight' },
+  );
+  const killedAt = Date.now();
+  const failover = await killMaster();
+  await waitFor(() => current.admin.client.fleet.stats.query().then(() => true), {
+    timeoutMs: 60_000,
+    what: 'a pod to read every bucket again',
+  });
+  const servedMs = Date.now() - killedAt;
+  const final = await current.waitSettled(rolloutId, 180_000);
+  const settledMs = Date.now() - killedAt;
+  const summary = await sim.finish();
+  return { failover, servedMs, settledMs, final, summary };
+}
+
+describe('Redis failover mid-rollout (pods and cameras as real processes)', () => {
+  it('Cluster: a master with a replica is killed; the replica takes over, pods follow, the rollout completes', async () => {
+    const redis = await RedisClusterServer.start({ masters: 3, replicasPerMaster: 1, appendOnly: true });
+    const result = await rolloutThroughFailover(redis, () => redis.killMaster());
+    console.info(
+      `[failover] cluster: master :${result.failover.killedPort} killed, replica :${result.failover.promotedPort} promoted in ${result.failover.failoverMs} ms; ` +
+        `pods served every slot again ${result.servedMs} ms after the kill; all ${DEVICES} succeeded ${result.settledMs} ms after it; ` +
+        `offers repeated ${result.summary.duplicateOffers}, reports refused ${result.summary.reportsRejected}, installs repeated ${result.summary.installsRepeated}`,
+    );
+    expect(result.final.counts.succeeded).toBe(DEVICES);
+    expectCountsAddUp(result.final);
+    expect(result.summary.installsRepeated).toBe(0);
+    expect(result.summary.installsDone).toBe(DEVICES);
+  });
+
+  it('Sentinel: the master is killed; Sentinel promotes the replica, pods follow, the rollout completes', async () => {
+    const redis = await RedisSentinelServer.start({ appendOnly: true });
+    const result = await rolloutThroughFailover(redis, () => redis.killMaster());
+    console.info(
+      `[failover] sentinel: master :${result.failover.killedPort} killed, :${result.failover.promotedPort} promoted in ${result.failover.failoverMs} ms; ` +
+        `pods served again ${result.servedMs} ms after the kill; all ${DEVICES} succeeded ${result.settledMs} ms after it; ` +
+        `offers repeated ${result.summary.duplicateOffers}, reports refused ${result.summary.reportsRejected}, installs repeated ${result.summary.installsRepeated}`,
+    );
+    expect(result.final.counts.succeeded).toBe(DEVICES);
+    expectCountsAddUp(result.final);
+    expect(result.summary.installsRepeated).toBe(0);
+    expect(result.summary.installsDone).toBe(DEVICES);
+  });
+});
