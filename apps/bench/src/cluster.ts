@@ -2,9 +2,17 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAdminClient } from '@camfleet/client';
+import { mastersOf, type RedisClient } from '@camfleet/redis';
 import { loadConfig } from '@camfleet/server';
-import { freePort, PodProcess, RedisServer, TEST_TOKENS } from '@camfleet/test-support';
-import { Redis } from 'ioredis';
+import {
+  connectTestRedis,
+  freePort,
+  PodProcess,
+  RedisClusterServer,
+  RedisServer,
+  TEST_TOKENS,
+  type TestRedis,
+} from '@camfleet/test-support';
 import type { Command, Reply, Request, Response, SimConfig } from './protocol.js';
 
 /** The reply a command gets (same `type`). */
@@ -19,6 +27,8 @@ export interface ClusterOptions {
   throttledApplyMs: number;
   logLevel: string;
   cpuProfDir: string | null;
+  redis: 'single' | 'cluster';
+  clusterMasters: number;
 }
 
 /** CPU time (user + system) and resident memory of a process, from /proc. */
@@ -88,18 +98,40 @@ export class SimProcess {
   }
 }
 
+export interface RedisCounters {
+  cpuMs: number;
+  calls: Record<string, number>;
+  keys: number;
+}
+
+function countersOf(info: string): RedisCounters {
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  const calls: Record<string, number> = {};
+  for (const [, command, count] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+    calls[command ?? ''] = Number(count);
+  const keys = [...info.matchAll(/^db\d+:keys=(\d+)/gm)].reduce((sum, [, n]) => sum + Number(n), 0);
+  return { cpuMs: (field('used_cpu_sys') + field('used_cpu_user')) * 1000, calls, keys };
+}
+
 /** Redis, K pods and S simulator processes, all real processes on this machine. */
 export class Cluster {
   private constructor(
-    readonly redis: RedisServer,
-    readonly redisClient: Redis,
+    readonly redis: TestRedis,
+    readonly redisClient: RedisClient,
     readonly pods: PodProcess[],
     readonly sims: SimProcess[],
     readonly admin: ReturnType<typeof createAdminClient>,
   ) {}
 
   static async up(options: ClusterOptions): Promise<Cluster> {
-    const redis = await RedisServer.start({ appendOnly: true });
+    const redis =
+      options.redis === 'cluster'
+        ? await RedisClusterServer.start({
+            masters: options.clusterMasters,
+            replicasPerMaster: 0,
+            appendOnly: true,
+          })
+        : await RedisServer.start({ appendOnly: true });
     // The server's own defaults (PodProcess starts pods with short test timings otherwise).
     const defaults = loadConfig({ FLEET_ADMIN_TOKEN: TEST_TOKENS.admin });
     const podEnv = {
@@ -141,7 +173,8 @@ export class Cluster {
         ),
       ),
     );
-    const redisClient = new Redis(redis.url, { protocol: 2, lazyConnect: false });
+    const redisClient = connectTestRedis(redis.url);
+    await redisClient.ping();
     const admin = createAdminClient(pods[0]?.url ?? '', TEST_TOKENS.admin);
     return new Cluster(redis, redisClient, pods, sims, admin);
   }
@@ -158,14 +191,26 @@ export class Cluster {
     );
   }
 
-  /** Redis's CPU seconds and calls per command so far (INFO). */
-  async redisCounters(): Promise<{ cpuMs: number; calls: Record<string, number> }> {
-    const info = await this.redisClient.info('all');
-    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-    const calls: Record<string, number> = {};
-    for (const [, command, count] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-      calls[command ?? ''] = Number(count);
-    return { cpuMs: (field('used_cpu_sys') + field('used_cpu_user')) * 1000, calls };
+  /** Redis's CPU time and calls per command so far (INFO), summed over the masters. */
+  async redisCounters(): Promise<RedisCounters> {
+    const total: RedisCounters = { cpuMs: 0, calls: {}, keys: 0 };
+    for (const { counters } of await this.redisMasters()) {
+      total.cpuMs += counters.cpuMs;
+      total.keys += counters.keys;
+      for (const [command, n] of Object.entries(counters.calls))
+        total.calls[command] = (total.calls[command] ?? 0) + n;
+    }
+    return total;
+  }
+
+  /** Each master's counters: how a cluster spreads keys and work. */
+  async redisMasters(): Promise<Array<{ node: string; counters: RedisCounters }>> {
+    return Promise.all(
+      mastersOf(this.redisClient).map(async (master) => ({
+        node: `${master.options.host}:${master.options.port}`,
+        counters: countersOf(await master.info('all')),
+      })),
+    );
   }
 
   /** kill -9 of pod `i`. */

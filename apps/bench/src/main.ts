@@ -3,10 +3,12 @@
  * of the performance issue, one JSON document (`--out`) and a table.
  */
 import { writeFile } from 'node:fs/promises';
+import { RedisClusterServer } from '@camfleet/test-support';
 import { CommanderError } from 'commander';
+import { bucketSpread } from './balance.js';
 import { Cluster } from './cluster.js';
 import { type BenchOptions, parseOptions } from './options.js';
-import { type BenchReport, formatTable, machineFacts } from './report.js';
+import { type BenchReport, formatTable, machineFacts, type RedisBalance } from './report.js';
 import * as scenario from './scenarios.js';
 import { medianOf } from './stats.js';
 
@@ -84,6 +86,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
         `reconnect: ${report.scenarios.reconnect.devices} resubscribed in ${report.scenarios.reconnect.allResubscribedMs} ms`,
       );
     }
+    report.redis = await redisBalance(cluster, options);
     for (const usage of await cluster.all({ type: 'usage' }))
       for (const [reason, n] of Object.entries(usage.lost))
         report.churn[reason] = (report.churn[reason] ?? 0) + n;
@@ -92,6 +95,25 @@ async function run(options: BenchOptions): Promise<BenchReport> {
   } finally {
     await cluster.down();
   }
+}
+
+/** Keys, commands and CPU per master; in a cluster, where the buckets fall for other bucket counts. */
+async function redisBalance(cluster: Cluster, options: BenchOptions): Promise<RedisBalance> {
+  const masters = (await cluster.redisMasters()).map(({ node, counters }) => ({
+    node,
+    keys: counters.keys,
+    commands: Object.values(counters.calls).reduce((a, b) => a + b, 0),
+    cpuMs: Math.round(counters.cpuMs),
+  }));
+  if (!(cluster.redis instanceof RedisClusterServer)) return { mode: options.redis, masters };
+  const slots = (await cluster.redis.masters()).map(({ port, slots }) => ({
+    node: `127.0.0.1:${port}`,
+    slots: slots.split(' ').map((range) => {
+      const [from = 0, to = from] = range.split('-').map(Number);
+      return [from, to] as [number, number];
+    }),
+  }));
+  return { mode: options.redis, masters, bucketSpread: bucketSpread(slots, [16, 64, 256, 1024]) };
 }
 
 async function main(): Promise<number> {

@@ -18,6 +18,9 @@ export interface BenchOptions {
   out: string | null;
   /** Write CPU profiles of pods and simulators here (node --cpu-prof). */
   cpuProfDir: string | null;
+  /** One Redis instance, or a Redis Cluster of `clusterMasters` masters (no replicas). */
+  redis: 'single' | 'cluster';
+  clusterMasters: number;
 }
 
 function positive(max: number) {
@@ -76,6 +79,17 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     .addOption(new Option('--log-level <level>', 'pods’ LOG_LEVEL').default('info'))
     .option('--out <file>', 'write the results as JSON here')
     .option('--cpu-prof <dir>', 'write CPU profiles of the pods and simulators to this directory')
+    .addOption(
+      new Option(
+        '--redis <engine>',
+        'one Redis instance, or a Redis Cluster (keys and ops per master reported)',
+      )
+        .choices(['single', 'cluster'])
+        .default('single'),
+    )
+    .addOption(
+      new Option('--cluster-masters <n>', 'masters of the cluster').argParser(positive(16)).default(3),
+    )
     .exitOverride()
     .parse(argv, { from: 'user' });
   type Flags = Omit<BenchOptions, 'sims' | 'scenarios' | 'out' | 'cpuProfDir'> & {
@@ -99,5 +113,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     logLevel: o.logLevel,
     out: o.out ?? null,
     cpuProfDir: o.cpuProf ?? null,
+    redis: o.redis,
+    clusterMasters: o.clusterMasters,
   };
 }

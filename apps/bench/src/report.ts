@@ -1,5 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import Table from 'cli-table3';
+import type { BucketSpread } from './balance.js';
 import type { BenchOptions } from './options.js';
 import type {
   ConnectResult,
@@ -27,6 +28,15 @@ export interface BenchReport {
   };
   /** Every connection the cameras lost during the run, by reason (the reconnect scenario's kill included). */
   churn: Record<string, number>;
+  /** Keys and work per Redis master at the end of the run, and how the buckets fall on them. */
+  redis?: RedisBalance;
+}
+
+export interface RedisBalance {
+  mode: 'single' | 'cluster';
+  masters: Array<{ node: string; keys: number; commands: number; cpuMs: number }>;
+  /** Cluster only: buckets per master for several bucket counts (the layout uses 64). */
+  bucketSpread?: BucketSpread[];
 }
 
 export function machineFacts(): BenchReport['machine'] {
@@ -114,5 +124,19 @@ export function formatTable(report: BenchReport): string {
       ['throttled', `max in flight (cap ${throttled.maxInFlight})`, String(throttled.maxInFlightSeen)],
     );
   }
+  for (const master of report.redis?.masters ?? []) {
+    if (report.redis?.mode !== 'cluster') break;
+    table.push([
+      'redis',
+      `master ${master.node}: keys / commands / CPU`,
+      `${master.keys.toLocaleString('en-US')} / ${master.commands.toLocaleString('en-US')} / ${ms(master.cpuMs)}`,
+    ]);
+  }
+  for (const spread of report.redis?.bucketSpread ?? [])
+    table.push([
+      'redis',
+      `${spread.buckets} buckets per master`,
+      `${spread.perMaster.join(' / ')} (max/mean ${spread.maxOverMean})`,
+    ]);
   return table.toString();
 }

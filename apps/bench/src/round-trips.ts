@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mastersOf, type RedisClient } from '@camfleet/redis';
 import { loadScriptSource, SCRIPT_KEYS } from '@camfleet/server';
 import { Redis } from 'ioredis';
 
@@ -17,26 +18,34 @@ const SCRIPT_OF_SHA = new Map(
 );
 
 /**
- * Counts the commands clients send, by name, from now until the returned function is called.
- * MONITOR costs Redis dearly, so this runs on a window that is not timed.
+ * Counts the commands clients send, by name, from now until the returned function is called (on
+ * every master of a cluster). MONITOR costs Redis dearly, so this runs on a window that is not timed.
  */
-export async function countRoundTrips(redisUrl: string): Promise<() => Promise<RoundTrips>> {
-  const client = new Redis(redisUrl, { protocol: 2 });
-  const monitor = await client.monitor();
+export async function countRoundTrips(redis: RedisClient): Promise<() => Promise<RoundTrips>> {
   const byCommand: Record<string, number> = {};
   let total = 0;
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    // Commands a script runs are reported with source "lua": they cost no round trip.
-    if (source === 'lua') return;
-    const command = (args[0] ?? '').toLowerCase();
-    if (command === 'monitor') return;
-    const name = command === 'evalsha' ? `script:${SCRIPT_OF_SHA.get(args[1] ?? '') ?? 'unknown'}` : command;
-    byCommand[name] = (byCommand[name] ?? 0) + 1;
-    total++;
-  });
+  const monitors = await Promise.all(
+    mastersOf(redis).map(async (master) => {
+      const client = new Redis({ host: master.options.host, port: master.options.port, protocol: 2 });
+      const monitor = await client.monitor();
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        // Commands a script runs are reported with source "lua": they cost no round trip.
+        if (source === 'lua') return;
+        const command = (args[0] ?? '').toLowerCase();
+        if (command === 'monitor') return;
+        const name =
+          command === 'evalsha' ? `script:${SCRIPT_OF_SHA.get(args[1] ?? '') ?? 'unknown'}` : command;
+        byCommand[name] = (byCommand[name] ?? 0) + 1;
+        total++;
+      });
+      return { client, monitor };
+    }),
+  );
   return async () => {
-    monitor.disconnect();
-    client.disconnect();
+    for (const { client, monitor } of monitors) {
+      monitor.disconnect();
+      client.disconnect();
+    }
     return { total, byCommand };
   };
 }

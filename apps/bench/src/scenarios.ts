@@ -244,7 +244,7 @@ export interface RoundTripResult {
 
 /** One more fan-out, untimed, with Redis MONITOR counting what clients send per delivery. */
 export async function fanoutRoundTrips(cluster: Cluster, devices: number): Promise<RoundTripResult> {
-  const stop = await countRoundTrips(cluster.redis.url);
+  const stop = await countRoundTrips(cluster.redisClient);
   const { rolloutId } = await rollOut(cluster, 'main');
   await succeeded(cluster, rolloutId, devices);
   const counted = await stop();
