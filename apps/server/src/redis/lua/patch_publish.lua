@@ -4,14 +4,12 @@ ARGV     1 patchId, 2 name, 3 version, 4 notes, 5 actor, 6 artifact (JSON or '')
 Returns  {'OK', createdAt} or {'ERR', 'CONFLICT', message}
 ]]
 -- @include time
-local id, name, version = ARGV[1], ARGV[2], ARGV[3]
-local existing = redis.call('HGET', KEYS[3], name .. '@' .. version)
+-- @include publish
+local name, version = ARGV[2], ARGV[3]
+local now = now_ms()
+local existing = publish_patch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], name, version, ARGV[4], ARGV[5], ARGV[6],
+  ARGV[7], now)
 if existing then
   return { 'ERR', 'CONFLICT', 'patch ' .. name .. ' ' .. version .. ' already exists as ' .. existing }
 end
-local now = now_ms()
-redis.call('HSET', KEYS[1], 'id', id, 'name', name, 'version', version, 'notes', ARGV[4], 'artifact', ARGV[6],
-  'signature', ARGV[7], 'createdAt', now, 'createdBy', ARGV[5])
-redis.call('ZADD', KEYS[2], now, id)
-redis.call('HSET', KEYS[3], name .. '@' .. version, id)
 return { 'OK', now }

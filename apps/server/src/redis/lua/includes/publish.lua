@@ -1,0 +1,32 @@
+-- Records a new patch; (name, version) is unique. Returns nil, or the id of the patch that already
+-- has that name and version.
+local function publish_patch(patch_key, patches_key, names_key, id, name, version, notes, actor, artifact,
+                             signature, now)
+  local existing = redis.call('HGET', names_key, name .. '@' .. version)
+  if existing then return existing end
+  redis.call('HSET', patch_key, 'id', id, 'name', name, 'version', version, 'notes', notes, 'artifact', artifact,
+    'signature', signature, 'createdAt', now, 'createdBy', actor)
+  redis.call('ZADD', patches_key, now, id)
+  redis.call('HSET', names_key, name .. '@' .. version, id)
+  return nil
+end
+
+-- Records a rollout of an existing patch (the fleet-wide part; buckets follow through
+-- rollout_attach). keys: patch, rollout, rollouts, seq, attaching, live, events. Returns its
+-- sequence number, or nil when the patch does not exist.
+local function create_rollout(keys, rid, settings, actor, now)
+  local p = redis.call('HMGET', keys.patch, 'id', 'name', 'version', 'notes', 'artifact', 'signature')
+  if not p[1] then return nil end
+  local seq = redis.call('INCR', keys.seq)
+  redis.call('HSET', keys.rollout, 'id', rid, 'seq', seq, 'patchId', p[1], 'name', p[2], 'version', p[3],
+    'notes', p[4], 'artifact', p[5], 'signature', p[6] or '', 'createdAt', now, 'createdBy', actor, 'status', 'active',
+    'statusAt', now, 'statusBy', actor, 'reason', '', 'openWave', 0, 'waveMetAt', 0, 'rev', 1)
+  for field, value in pairs(cjson.decode(settings)) do
+    redis.call('HSET', keys.rollout, field, value)
+  end
+  redis.call('ZADD', keys.rollouts, seq, rid)
+  redis.call('SADD', keys.attaching, rid)
+  redis.call('SADD', keys.live, rid)
+  rollout_event(keys.events, rid, 'created', actor, '', 0, now)
+  return seq
+end
