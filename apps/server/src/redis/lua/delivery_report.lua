@@ -47,6 +47,8 @@ if TARGET[status] then
   redis.call('HSET', k, 'deadline', now + ro.ack)
   set_state(B, rid, dev, state, new_state, attempt, false, now)
 elseif status == 'succeeded' then
+  -- The device says what it runs now: the inventory shows it without waiting for a re-registration.
+  redis.call('HSET', B .. 'dev:' .. dev, 'firmware', running)
   if running == ro.version then
     finish(B, rid, dev, state, 'succeeded', attempt, false, now)
     new_state = 'succeeded'
