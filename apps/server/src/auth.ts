@@ -94,6 +94,27 @@ export class Authenticator {
    * `{ deviceId, enrollToken }` for a device without a credential yet (it may only enroll).
    * Anything else refuses the whole connection.
    */
+  /**
+   * A camera of the original system, which has no credential (the gateway already checked its
+   * allow-list and token). An id with a credential of its own belongs to a camera on the typed
+   * protocol: the legacy door must not let anyone take it over.
+   */
+  async legacyDevice(deviceId: string): Promise<DeviceAuth> {
+    const [stored, revoked, node, conn] = await this.redis.hmget(
+      this.keys.device(deviceId),
+      'secret',
+      'revoked',
+      'node',
+      'conn',
+    );
+    if (stored || revoked === '1')
+      throw refused('the device has its own credential: it must use the typed protocol');
+    return {
+      principal: { kind: 'device', deviceId },
+      previous: node && conn ? { node, connectionId: conn } : null,
+    };
+  }
+
   async fromConnectionParams(
     params: Readonly<Record<string, string | undefined>> | null,
   ): Promise<DeviceAuth> {

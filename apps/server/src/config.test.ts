@@ -118,4 +118,32 @@ describe('loadConfig', () => {
       /FLEET_REDIS_WAIT_REPLICAS/,
     );
   });
+
+  it('reads the legacy (migration) settings: off by default, an allow-list and a token when on', () => {
+    expect(loadConfig(valid).legacy).toMatchObject({
+      protocol: false,
+      patchList: false,
+      deviceIds: null,
+      token: null,
+    });
+    const legacy = loadConfig({
+      ...valid,
+      FLEET_LEGACY_PROTOCOL: 'on',
+      FLEET_LEGACY_DEVICE_IDS: 'cam_1,cam_2',
+      FLEET_LEGACY_TOKEN: 'legacy-token-012345',
+      FLEET_LEGACY_PATCH_LIST: 'on',
+    }).legacy;
+    expect(legacy).toMatchObject({
+      protocol: true,
+      patchList: true,
+      token: 'legacy-token-012345',
+      ackTimeoutMs: 60_000,
+    });
+    expect([...(legacy.deviceIds ?? [])]).toEqual(['cam_1', 'cam_2']);
+    expect(() => loadConfig({ ...valid, FLEET_LEGACY_PROTOCOL: 'yes' })).toThrow(/FLEET_LEGACY_PROTOCOL/);
+    expect(() => loadConfig({ ...valid, FLEET_LEGACY_TOKEN: 'short' })).toThrow(/FLEET_LEGACY_TOKEN/);
+    expect(() => loadConfig({ ...valid, FLEET_LEGACY_DEVICE_IDS: 'a,,b' })).toThrow(
+      /FLEET_LEGACY_DEVICE_IDS/,
+    );
+  });
 });

@@ -74,6 +74,23 @@ const Env = z.object({
     .min(4096)
     .max(16 * 1024 * 1024)
     .default(256 * 1024),
+  /**
+   * The original system's device protocol (`/ws/<device_id>`, no credentials): off unless asked
+   * for, and then limited by an allow-list of ids and/or a shared token (`?token=`).
+   */
+  FLEET_LEGACY_PROTOCOL: z.enum(['on', 'off']).default('off'),
+  FLEET_LEGACY_DEVICE_IDS: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}(,[A-Za-z0-9._:-]{1,128})*$/, 'device ids separated by commas')
+    .optional(),
+  FLEET_LEGACY_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Where legacy cameras find a patch without an uploaded artifact: `<path>/<patch name>`. */
+  FLEET_LEGACY_PATCH_PATH: z.string().min(1).default('/patches'),
+  /** Watch the original's Redis list `patch_files`: each name pushed becomes a patch and a rollout. */
+  FLEET_LEGACY_PATCH_LIST: z.enum(['on', 'off']).default('off'),
+  FLEET_LEGACY_PATCH_LIST_POLL_MS: Milliseconds(1_000),
+  /** Ack timeout of the rollouts made from `patch_files`: the original resent after 60 s unanswered. */
+  FLEET_LEGACY_ACK_TIMEOUT_MS: Milliseconds(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -104,6 +121,20 @@ export interface ServerConfig {
   artifactMaxBytes: number;
   /** Chunk size of the Redis store, and read size of both: the memory one transfer holds. */
   artifactChunkBytes: number;
+  legacy: LegacyConfig;
+}
+
+/** The original system's cameras and patch list (the migration). */
+export interface LegacyConfig {
+  protocol: boolean;
+  /** Only these ids may use it (null: any id). */
+  deviceIds: ReadonlySet<string> | null;
+  /** A shared token legacy cameras must send as `?token=` (null: none asked). */
+  token: string | null;
+  patchPath: string;
+  patchList: boolean;
+  patchListPollMs: number;
+  ackTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -152,6 +183,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     artifactDir: e.FLEET_ARTIFACT_DIR ?? null,
     artifactMaxBytes: e.FLEET_ARTIFACT_MAX_BYTES,
     artifactChunkBytes: e.FLEET_ARTIFACT_CHUNK_BYTES,
+    legacy: {
+      protocol: e.FLEET_LEGACY_PROTOCOL === 'on',
+      deviceIds: e.FLEET_LEGACY_DEVICE_IDS ? new Set(e.FLEET_LEGACY_DEVICE_IDS.split(',')) : null,
+      token: e.FLEET_LEGACY_TOKEN ?? null,
+      patchPath: e.FLEET_LEGACY_PATCH_PATH,
+      patchList: e.FLEET_LEGACY_PATCH_LIST === 'on',
+      patchListPollMs: e.FLEET_LEGACY_PATCH_LIST_POLL_MS,
+      ackTimeoutMs: e.FLEET_LEGACY_ACK_TIMEOUT_MS,
+    },
   };
 }
 

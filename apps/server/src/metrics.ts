@@ -23,7 +23,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  *   camfleet_hints_total{kind}                    counter    hint messages acted on (pub/sub or own sweep);
  *                                                            kind: devices|broadcast|capacity|kick|drop
  *   camfleet_reconcile_runs_total{loop}           counter    passes of each background loop (sweep, heartbeat, reap,
- *                                                            attach-repair, rollout-gates, slot-reconcile, rollout-revisions)
+ *                                                            attach-repair, rollout-gates, slot-reconcile, rollout-revisions,
+ *                                                            legacy-patch-list)
  *   camfleet_reconcile_errors_total{loop}         counter    passes of a background loop that failed
  */
 

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { appRouter, type FleetContext } from '@camfleet/contracts';
 import { connectRedis, describeTarget } from '@camfleet/redis';
 import { TRPCError } from '@trpc/server';
@@ -17,6 +18,8 @@ import { sha256 } from './fleet/access.js';
 import { Background } from './fleet/background.js';
 import { HintBus } from './fleet/hints.js';
 import { RedisFleetService } from './fleet/redis-fleet.js';
+import { LegacyGateway } from './legacy/gateway.js';
+import { PatchListImporter } from './legacy/patch-list.js';
 import { Metrics } from './metrics.js';
 import { readLiveDeliveries } from './observability/live-deliveries.js';
 import { KeySpace } from './redis/keys.js';
@@ -114,6 +117,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   fleet.attachHints(hints);
   fleet.access.onKick((deviceId, code, reason) => hints.kick(deviceId, code, reason));
   await hints.start();
+  const patchList = new PatchListImporter(fleet.deps, fleet, config.legacy.ackTimeoutMs);
   const background = new Background({
     redis,
     keys,
@@ -125,6 +129,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     sweepIntervalMs: config.sweepIntervalMs,
     leaseMs: config.leaseMs,
     hintGraceMs: config.hintGraceMs,
+    ...(config.legacy.patchList
+      ? { patchList: { pollMs: config.legacy.patchListPollMs, pass: () => patchList.pass() } }
+      : {}),
   });
   await background.heartbeat();
   background.start();
@@ -184,7 +191,19 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     onRequest(req, res);
   });
 
-  const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: MAX_FRAME_BYTES });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const legacy = new LegacyGateway({ config: config.legacy, fleet, auth, connections, hints, instance, log });
+  // One port: typed clients on /trpc, the original system's cameras on /ws/<id>.
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/trpc' && !draining)
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    else if (LegacyGateway.matches(path) && !draining) void legacy.upgrade(req, socket, head);
+    else
+      socket.end(
+        `HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`,
+      );
+  });
   wss.on('connection', (ws) => {
     if (draining) return ws.close(1012, 'shutting down');
     connections.guard(ws);
@@ -263,6 +282,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       clients.forEach((ws, i) => {
         setTimeout(() => ws.send(RECONNECT), (i / Math.max(clients.length, 1)) * spreadMs).unref();
       });
+      legacy.close();
       await waitUntil(() => wss.clients.size === 0, config.shutdownGraceMs);
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -1,5 +1,6 @@
 export { formatDuration, parseDuration } from './duration.js';
 export * from './errors.js';
+export * from './legacy.js';
 export * from './manifest.js';
 export type * from './port.js';
 export { type AppRouter, appRouter } from './router.js';

@@ -1,4 +1,5 @@
 export { type DeliveryTransition, maxInFlight, pacedPerMinute } from './delivery-events.js';
+export { type LegacyBehaviour, LegacyCamera, LegacyRefused, type LegacyUpdate } from './legacy-camera.js';
 export {
   PodProcess,
   type ProcessResult,

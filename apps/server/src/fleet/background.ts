@@ -17,6 +17,8 @@ export interface BackgroundOptions {
   sweepIntervalMs: number;
   leaseMs: number;
   hintGraceMs: number;
+  /** Importing the original system's `patch_files` list (FLEET_LEGACY_PATCH_LIST=on). */
+  patchList?: { pollMs: number; pass: () => Promise<boolean> };
 }
 
 const SWEEP_BATCH = 1000;
@@ -76,6 +78,8 @@ export class Background {
       return false;
     });
     this.loop('rollout-revisions', 5_000, () => this.watchRevisions());
+    const { patchList } = this.o;
+    if (patchList) this.loop('legacy-patch-list', patchList.pollMs, patchList.pass);
   }
 
   /** Stops the loops and waits for a pass in progress to finish. */

@@ -37,7 +37,7 @@ export class RedisFleetService implements FleetService {
   readonly events: Events;
   readonly access: Access;
 
-  constructor(deps: FleetDeps) {
+  constructor(readonly deps: FleetDeps) {
     this.slots = new Slots(deps);
     this.devices = new DeviceChannel(deps, this.slots);
     this.patches = new Patches(deps);

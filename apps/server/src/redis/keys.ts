@@ -120,6 +120,10 @@ export class KeySpace {
   bucketEvents(n: number): string {
     return `${this.bucket(n)}events`;
   }
+  /** How many entries of the original's `patch_files` list are imported (legacy migration). */
+  get legacyImported(): string {
+    return this.global('legacy:patch-files-imported');
+  }
   /** Pod instance → lease expiry. */
   get nodes(): string {
     return this.global('nodes');

@@ -21,6 +21,7 @@ export const SCRIPT_KEYS = {
   patch_publish: 3,
   patch_delete: 4,
   rollout_create: 7,
+  legacy_import: 10,
   rollout_transition: 4,
   slot_acquire: 3,
   slot_release: 3,
