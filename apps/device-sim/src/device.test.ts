@@ -362,6 +362,10 @@ describe('restarts, rollbacks and cancel requests', () => {
     expect(fleet.summary()).toMatchObject({ installsDone: 1, reboots: 1, connected: 0 });
     expect(device.busy).toBe(1);
     await settled(fleet, 'the device to come back');
+    // The subscription starts after the registration that settled the delivery: wait for it too.
+    await waitFor(() => events.some((event) => event.type === 'subscribed' && event.url === b.url), {
+      what: 'the new subscription',
+    });
 
     expect(fake.stateOf('del-1')).toBe('succeeded');
     expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing', 'installed']);
