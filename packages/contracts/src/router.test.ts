@@ -168,6 +168,15 @@ describe('roles', () => {
   });
 });
 
+describe('whoami', () => {
+  it('tells any admin token its name and role, and refuses a device', async () => {
+    const { fleet } = recordingFleet();
+    expect(await caller(viewer, fleet).tokens.whoami()).toEqual({ name: 'watcher', role: 'viewer' });
+    expect(await caller(admin, fleet).tokens.whoami()).toEqual({ name: 'ops', role: 'admin' });
+    await expect(caller({ kind: 'device', deviceId: 'cam-1' }, fleet).tokens.whoami()).rejects.toThrow();
+  });
+});
+
 describe('audit', () => {
   it('records every mutating admin call, allowed or not, without secrets', async () => {
     const { fleet, audit } = recordingFleet();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { adminProcedure, enrolleeProcedure, router } from '../trpc.js';
 import {
+  AdminRoleName,
   AuditEntry,
   AuditInput,
   CreateEnrollTokenInput,
@@ -38,6 +39,14 @@ export const credentialsRouter = router({
 
 /** Admin tokens issued at runtime (configured ones live in the server's configuration). */
 export const tokensRouter = router({
+  /** Who the presented token is: its name and role (any role may ask; UIs show what the role allows). */
+  whoami: adminProcedure('viewer')
+    .output(z.object({ name: z.string(), role: AdminRoleName }))
+    .query(({ ctx }) =>
+      ctx.principal.kind === 'admin'
+        ? { name: ctx.principal.name, role: ctx.principal.role }
+        : { name: ctx.actor, role: 'viewer' as const },
+    ),
   create: adminProcedure('admin')
     .input(CreateTokenInput)
     .output(IssuedToken)
