@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseHostList, parseRedisUrl, type RedisTarget, RedisTargetError } from '@camfleet/redis';
 import { z } from 'zod';
+import { DEFAULT_DASHBOARD_DIR } from './dashboard.js';
 
 const Milliseconds = (fallback: number) => z.coerce.number().int().min(10).max(3_600_000).default(fallback);
 
@@ -62,6 +63,8 @@ const Env = z.object({
   /** Where uploaded artifacts live: chunks in Redis, or files in a directory (a shared volume). */
   FLEET_ARTIFACT_STORE: z.enum(['redis', 'filesystem']).default('redis'),
   FLEET_ARTIFACT_DIR: z.string().min(1).optional(),
+  /** The dashboard's built files (default: the repository's apps/dashboard/dist; the image copies them). */
+  FLEET_DASHBOARD_DIR: z.string().min(1).optional(),
   FLEET_ARTIFACT_MAX_BYTES: z.coerce
     .number()
     .int()
@@ -122,6 +125,7 @@ export interface ServerConfig {
   /** Chunk size of the Redis store, and read size of both: the memory one transfer holds. */
   artifactChunkBytes: number;
   legacy: LegacyConfig;
+  dashboardDir: string;
 }
 
 /** The original system's cameras and patch list (the migration). */
@@ -183,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     artifactDir: e.FLEET_ARTIFACT_DIR ?? null,
     artifactMaxBytes: e.FLEET_ARTIFACT_MAX_BYTES,
     artifactChunkBytes: e.FLEET_ARTIFACT_CHUNK_BYTES,
+    dashboardDir: e.FLEET_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR,
     legacy: {
       protocol: e.FLEET_LEGACY_PROTOCOL === 'on',
       deviceIds: e.FLEET_LEGACY_DEVICE_IDS ? new Set(e.FLEET_LEGACY_DEVICE_IDS.split(',')) : null,

@@ -14,6 +14,7 @@ import { openArtifactStorage } from './artifacts/index.js';
 import { Authenticator, readTokensFile } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { CLOSE, Connections } from './connections.js';
+import { dashboardHandler } from './dashboard.js';
 import { sha256 } from './fleet/access.js';
 import { Background } from './fleet/background.js';
 import { HintBus } from './fleet/hints.js';
@@ -168,6 +169,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   });
 
+  const dashboard = dashboardHandler(config.dashboardDir);
+  if (!dashboard)
+    log.info({ dir: config.dashboardDir }, 'no dashboard build: / answers 404 (pnpm dashboard:build)');
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') return sendJson(res, 200, { ok: true, instance });
@@ -180,6 +184,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     if (draining) return sendJson(res, 503, { error: 'shutting down' }, { connection: 'close' });
     if (path.startsWith('/trpc/')) return void trpcHttp(req, res);
     if (ArtifactHttp.matches(path)) return void artifacts.handle(req, res);
+    if (dashboard && (req.method === 'GET' || req.method === 'HEAD')) return dashboard(req, res);
     sendJson(res, 404, { error: 'not found' });
   };
   const http: Server = createServer(onRequest);
