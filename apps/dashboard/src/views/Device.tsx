@@ -1,0 +1,118 @@
+import { ErrorNote, usePolling } from '../components.js';
+import { formatTime } from '../format.js';
+import { Link } from '../router.js';
+import { useSession } from '../session.js';
+
+export function DevicePage({ deviceId }: { deviceId: string }) {
+  const { api } = useSession();
+  const detail = usePolling(() => api.devices.get.query({ deviceId }), 5_000, [api, deviceId]);
+  const d = detail.data;
+  return (
+    <section aria-labelledby="device-title">
+      <p className="crumbs">
+        <Link to="/devices">Devices</Link> /
+      </p>
+      <h1 id="device-title">
+        Device <code>{deviceId}</code>
+      </h1>
+      <ErrorNote error={detail.error} />
+      {d && (
+        <>
+          <dl className="settings">
+            <dt>Status</dt>
+            <dd>
+              <span className={d.device.online ? 'online' : 'offline'}>
+                {d.device.online ? 'online' : 'offline'}
+              </span>
+              {d.device.node && ` on ${d.device.node}`}
+            </dd>
+            <dt>Model</dt>
+            <dd>{d.device.model}</dd>
+            <dt>Firmware</dt>
+            <dd>{d.device.firmwareVersion}</dd>
+            <dt>Labels</dt>
+            <dd>
+              {Object.entries(d.device.labels)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(', ') || '—'}
+            </dd>
+            <dt>First seen</dt>
+            <dd>{formatTime(d.device.firstSeenAt)}</dd>
+            <dt>Last seen</dt>
+            <dd>{formatTime(d.device.lastSeenAt)}</dd>
+          </dl>
+          <div className="scroll">
+            <table>
+              <caption>Deliveries</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Rollout</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Attempt</th>
+                  <th scope="col">Failures</th>
+                  <th scope="col">Last error</th>
+                  <th scope="col">Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.deliveries.length === 0 && (
+                  <tr>
+                    <td colSpan={6}>No deliveries.</td>
+                  </tr>
+                )}
+                {d.deliveries.map((delivery) => (
+                  <tr key={delivery.deliveryId}>
+                    <td>
+                      <Link to={`/rollouts/${encodeURIComponent(delivery.rolloutId)}`}>
+                        {delivery.rolloutId}
+                      </Link>
+                    </td>
+                    <td>
+                      <span className={`state state-${delivery.state}`}>{delivery.state}</span>
+                    </td>
+                    <td>{delivery.attempt}</td>
+                    <td>
+                      {delivery.failures}/{delivery.maxAttempts}
+                    </td>
+                    <td>{delivery.lastError ?? '—'}</td>
+                    <td>{formatTime(delivery.updatedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <div className="scroll">
+            <table>
+              <caption>History (newest first)</caption>
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Rollout</th>
+                  <th scope="col">Attempt</th>
+                  <th scope="col">Change</th>
+                  <th scope="col">Error</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.history.map((h, i) => (
+                  // biome-ignore lint/suspicious/noArrayIndexKey: history entries have no id
+                  <tr key={i}>
+                    <td>{formatTime(h.at)}</td>
+                    <td>
+                      <Link to={`/rollouts/${encodeURIComponent(h.rolloutId)}`}>{h.rolloutId}</Link>
+                    </td>
+                    <td>{h.attempt}</td>
+                    <td>
+                      {h.from ?? 'new'} → {h.to}
+                    </td>
+                    <td>{h.error ?? '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,60 @@
+import { ErrorNote, Legend, ProgressBar, usePolling } from '../components.js';
+import { formatAgo } from '../format.js';
+import { Link } from '../router.js';
+import { useSession } from '../session.js';
+
+export function RolloutsPage() {
+  const { api } = useSession();
+  const rollouts = usePolling(() => api.rollout.list.query({ limit: 50 }), 3_000, [api]);
+  const list = rollouts.data ?? [];
+  return (
+    <section aria-labelledby="rollouts-title">
+      <h1 id="rollouts-title">Rollouts</h1>
+      <p className="muted">The newest 50, refreshed every 3 s. Open one to follow it live.</p>
+      <ErrorNote error={rollouts.error} />
+      <Legend />
+      {rollouts.data && list.length === 0 && <p>No rollouts yet.</p>}
+      {list.length > 0 && (
+        <div className="scroll">
+          <table className="rollouts">
+            <caption className="visually-hidden">Rollouts, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Rollout</th>
+                <th scope="col">Patch</th>
+                <th scope="col">Status</th>
+                <th scope="col" className="wide">
+                  Progress
+                </th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((r) => (
+                <tr key={r.id} data-rollout={r.id}>
+                  <td>
+                    <Link to={`/rollouts/${encodeURIComponent(r.id)}`}>{r.id}</Link>
+                  </td>
+                  <td>
+                    {r.patch.name} {r.patch.version}
+                  </td>
+                  <td>
+                    <span className={`status status-${r.status}`}>{r.status}</span>
+                  </td>
+                  <td className="wide">
+                    <ProgressBar counts={r.counts} targeted={r.targeted} label={`Progress of ${r.id}`} />
+                    <span className="muted small">
+                      {r.counts.succeeded}/{r.targeted} succeeded
+                      {r.counts.failed > 0 && `, ${r.counts.failed} failed`}
+                    </span>
+                  </td>
+                  <td title={new Date(r.createdAt).toLocaleString()}>{formatAgo(r.createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,186 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RolloutStatus } from '@camfleet/contracts';
+import { ROOT, runFleet } from '@camfleet/test-support';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type Browser, launchChromium, type Page } from '../../apps/dashboard/testing/chromium.js';
+import { TestFleet } from '../e2e/harness.js';
+
+/**
+ * The dashboard as an operator and a viewer use it: built with Vite, served by real pods (the
+ * server serves apps/dashboard/dist at /), talking tRPC over the pod's own WebSocket, driven in
+ * Debian's chromium. Every wait is on a condition the page shows, never a timer.
+ */
+const ARTIFACTS = join(import.meta.dirname, 'artifacts');
+const CAMERAS = 16;
+const DOORBELLS = 6;
+const DEVICES = CAMERAS + DOORBELLS;
+
+let fleet: TestFleet;
+let browser: Browser;
+let operator: { name: string; token: string };
+let viewer: { name: string; token: string };
+let rolloutId: string;
+const shots: string[] = [];
+
+async function shot(page: Page, name: string): Promise<void> {
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  shots.push(path);
+  console.log(`screenshot: ${path}`);
+}
+
+async function signIn(page: Page, path: string, token: string): Promise<void> {
+  await page.goto(new URL(path, fleet.pods[0]!.url).href);
+  await page.getByLabel('Admin token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** `12 of 22 succeeded …` on the rollout page. */
+async function succeededShown(page: Page): Promise<number> {
+  const text = (await page.getByTestId('succeeded-count').textContent()) ?? '';
+  const match = /^(\d+) of (\d+) succeeded/.exec(text.trim());
+  return match ? Number(match[1]) : -1;
+}
+
+async function cliStatus(id: string): Promise<RolloutStatus> {
+  const result = await runFleet(fleet.pods[1]!.url, ['rollout', 'status', id, '--json']);
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as RolloutStatus;
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  // Built first: a pod serves the dashboard only if apps/dashboard/dist/index.html exists when it starts.
+  const started = Date.now();
+  execFileSync('pnpm', ['--filter', '@camfleet/dashboard', 'build'], { cwd: ROOT, stdio: 'pipe' });
+  console.log(`dashboard build: ${Date.now() - started} ms`);
+
+  [fleet, browser] = await Promise.all([TestFleet.up(2), launchChromium()]);
+  const tokens = fleet.admin.client.tokens;
+  const [op, view] = await Promise.all([
+    tokens.create.mutate({ name: 'olivia-operator', role: 'operator' }),
+    tokens.create.mutate({ name: 'victor-viewer', role: 'viewer' }),
+  ]);
+  operator = { name: op.name, token: op.token };
+  viewer = { name: view.name, token: view.token };
+  // Slow installs and two in flight at a time: the rollout takes long enough to watch and pause.
+  fleet.sim(['--devices', String(CAMERAS), '--prefix', 'cam', '--model', 'cam-x', '--apply-ms', '600']);
+  fleet.sim(['--devices', String(DOORBELLS), '--prefix', 'door', '--model', 'door-y', '--apply-ms', '600']);
+  await fleet.waitOnline(DEVICES);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await fleet?.down();
+  if (shots.length > 0) console.log(`screenshots:\n${shots.join('\n')}`);
+});
+
+describe('dashboard', () => {
+  test('a refused token stays on the sign-in form and says so', async () => {
+    const page = await browser.newPage();
+    await page.goto(fleet.pods[0]!.url);
+    await page.getByLabel('Admin token').fill('not-a-real-token-at-all');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('The server refused this token');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    await page.close();
+  });
+
+  test('an operator watches a rollout progress live and pauses it; the CLI sees it paused', async () => {
+    rolloutId = await fleet.rollOut(['--max-in-flight', '2']);
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, `/rollouts/${rolloutId}`, operator.token);
+    expect(await page.getByTestId('whoami').textContent()).toContain('operator');
+    // The token lives in this tab's sessionStorage, never in the address.
+    expect(page.url()).not.toContain(operator.token);
+    expect(await page.evaluate('sessionStorage.getItem("camfleet.token")')).toBe(operator.token);
+
+    await page.getByTestId('rollout-status').waitFor();
+    expect(await page.getByTestId('live-state').first().textContent()).toBe('live');
+    // Live: the count goes up on its own, twice, with no reload.
+    const first = await (async () => {
+      await expect.poll(() => succeededShown(page), { timeout: 60_000 }).toBeGreaterThan(0);
+      return succeededShown(page);
+    })();
+    await expect.poll(() => succeededShown(page), { timeout: 60_000 }).toBeGreaterThan(first);
+    expect(await succeededShown(page)).toBeLessThan(DEVICES);
+    // The chart has drawn the samples it got.
+    expect(await page.locator('figure.chart polyline').count()).toBe(3);
+    await shot(page, 'operator-rollout-live');
+
+    await page.getByLabel('Reason (optional, for pause and cancel)').fill('checking the canary');
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => page.getByTestId('rollout-status').textContent()).toBe('paused');
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    expect(await page.getByTestId('gate').textContent()).toContain('checking the canary');
+
+    const status = await cliStatus(rolloutId);
+    expect(status.status).toBe('paused');
+    expect(status.statusBy).toBe(operator.name);
+    expect(status.reason).toBe('checking the canary');
+    expect(status.counts.succeeded).toBeLessThan(DEVICES);
+    await shot(page, 'operator-rollout-paused');
+
+    // A narrow window: the same page, one column.
+    await page.setViewportSize({ width: 380, height: 800 });
+    await shot(page, 'operator-rollout-narrow');
+    await context.close();
+  });
+
+  test('a viewer sees the same rollout with no action buttons, and the fleet, devices and events', async () => {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, `/rollouts/${rolloutId}`, viewer.token);
+    expect(await page.getByTestId('whoami').textContent()).toContain('viewer');
+    await expect.poll(() => page.getByTestId('rollout-status').textContent()).toBe('paused');
+    expect(await page.getByRole('button', { name: /pause|resume|advance|cancel/i }).count()).toBe(0);
+    expect(await page.getByRole('group', { name: 'Control' }).count()).toBe(0);
+    // The rollout's own events arrived over events.follow.
+    await page.locator('ol.events li').first().waitFor();
+    await shot(page, 'viewer-rollout');
+
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await expect.poll(() => page.getByTestId('stat-devices').textContent()).toBe(String(DEVICES));
+    await expect.poll(() => page.getByTestId('stat-online').textContent()).toBe(String(DEVICES));
+    await page.getByRole('cell', { name: 'door-y' }).waitFor();
+    await page.getByRole('cell', { name: 'cam-x' }).waitFor();
+    await shot(page, 'viewer-overview');
+
+    await page.getByRole('link', { name: 'Devices' }).click();
+    await page.getByRole('link', { name: 'door-0001' }).waitFor();
+    await page.getByLabel('Filter this page').fill('door');
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(DOORBELLS);
+    await page.getByRole('link', { name: 'door-0003' }).click();
+    await page.getByRole('heading', { name: 'Device door-0003' }).waitFor();
+    await page.getByRole('cell', { name: rolloutId }).first().waitFor();
+    await shot(page, 'viewer-device');
+
+    await page.getByRole('link', { name: 'Events' }).click();
+    await page.locator('ol.events li').first().waitFor();
+    expect(await page.getByRole('button', { name: /pause|resume|advance|cancel/i }).count()).toBe(0);
+    await context.close();
+  });
+
+  test('the operator resumes from the page and the rollout completes live', async () => {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, `/rollouts/${rolloutId}`, operator.token);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => page.getByTestId('rollout-status').textContent()).not.toBe('paused');
+    expect((await cliStatus(rolloutId)).status).not.toBe('paused');
+    await expect
+      .poll(() => page.getByTestId('rollout-status').textContent(), { timeout: 90_000 })
+      .toBe('completed');
+    expect(await succeededShown(page)).toBe(DEVICES);
+    // Nothing left to control on a completed rollout.
+    expect(await page.getByRole('button', { name: /pause|resume|advance|cancel/i }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Rollouts' }).first().click();
+    await page.getByRole('progressbar', { name: `Progress of ${rolloutId}` }).waitFor();
+    await shot(page, 'operator-rollouts-list');
+    await context.close();
+  });
+});

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * `vitest run --config vitest.browser.config.ts`: the dashboard in Debian's chromium against real
+ * pods, Redis and simulated cameras (test/browser). Needs /usr/bin/chromium (CHROMIUM_PATH overrides).
+ */
+export default defineConfig({
+  test: {
+    include: ['test/browser/**/*.browser.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 1,
+  },
+});
