@@ -662,6 +662,12 @@ describe('infra/Dockerfile', () => {
     const build = all.find((s) => s.name === 'build')!.lines.join('\n');
     expect(build).toContain('pnpm install --frozen-lockfile');
     expect(build).toContain('deploy --prod');
+    // The dashboard is built in the image and served by the server from where the server is told.
+    expect(build).toContain('pnpm --filter @camfleet/dashboard build');
+    const copied = /cp -r apps\/dashboard\/dist (\S+)/.exec(build)?.[1] ?? '';
+    const server = all.find((s) => s.name === 'server')!.lines;
+    expect(server).toContain('COPY --from=build /out/server /app');
+    expect(server).toContain(`ENV FLEET_DASHBOARD_DIR=${copied.replace('/out/server', '/app')}`);
   });
 
   it('runs the server unprivileged on the manifests port, stops on SIGTERM, and leaves health to the probes', () => {
