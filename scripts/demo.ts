@@ -1,16 +1,29 @@
 /**
  * `pnpm demo`: a private Redis, two server pods, 50 simulated cameras spread over both, a demo
- * patch rolled out to all of them, and live progress until every camera reports success.
+ * patch rolled out to all of them, and live progress until every camera reports success. The pods
+ * serve the dashboard (built first): the URL and a sign-in token are printed before the rollout.
+ *
+ *   pnpm demo --max-in-flight 5    paces the rollout (5 cameras at a time) so it can be watched
  *
  *   pnpm demo                      keeps running afterwards; Ctrl-C stops everything cleanly
  *   pnpm demo --exit-when-done     exits 0 when every camera succeeded, non-zero otherwise
  *   REDIS_URL=redis://… pnpm demo  uses that Redis (under a fresh key prefix) instead of a private one
  */
+
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { createAdminClient } from '@camfleet/client';
-import { PodProcess, RedisServer, spawnFleet, startSim, type Tokens, waitFor } from '@camfleet/test-support';
+import {
+  PodProcess,
+  RedisServer,
+  ROOT,
+  spawnFleet,
+  startSim,
+  type Tokens,
+  waitFor,
+} from '@camfleet/test-support';
 
 const { values: flags } = parseArgs({
   options: {
@@ -18,12 +31,22 @@ const { values: flags } = parseArgs({
     devices: { type: 'string', default: '50' },
     pods: { type: 'string', default: '2' },
     'apply-ms': { type: 'string', default: '400' },
+    'max-in-flight': { type: 'string' },
+    'dashboard-wait-ms': { type: 'string', default: '0' },
   },
 });
 const deviceCount = Number(flags.devices);
 const podCount = Number(flags.pods);
 const label = process.stderr.isTTY ? '\x1b[1mdemo\x1b[0m' : 'demo';
 const say = (text: string) => process.stderr.write(`${label} ${text}\n`);
+
+// The pods serve the dashboard from its build: make it first (about 2 s).
+const build = spawn('pnpm', ['--silent', 'dashboard:build'], {
+  cwd: ROOT,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const [buildCode] = (await once(build, 'exit')) as [number | null];
+if (buildCode !== 0) say('dashboard build failed: the pods run without it');
 
 const tokens: Tokens = { admin: randomBytes(12).toString('hex'), enroll: randomBytes(12).toString('hex') };
 const redis = process.env.REDIS_URL ? null : await RedisServer.start({ appendOnly: true });
@@ -43,6 +66,7 @@ const pods = await Promise.all(
 );
 const urls = pods.map((p) => p.url);
 say(`${podCount} pods: ${urls.join(' ')}`);
+say(`dashboard: ${urls[0]}/ — sign in with the admin token ${tokens.admin}`);
 
 const sim = startSim(
   [
@@ -72,7 +96,14 @@ const patch = await admin.client.patch.publish.mutate({
   notes: 'demo patch',
 });
 const started = Date.now();
-const rollout = await admin.client.rollout.create.mutate({ patchId: patch.id, target: { kind: 'all' } });
+// Time to open the dashboard before the rollout starts (--dashboard-wait-ms).
+await new Promise((resolve) => setTimeout(resolve, Number(flags['dashboard-wait-ms'])));
+const maxInFlight = flags['max-in-flight'] ? Number(flags['max-in-flight']) : null;
+const rollout = await admin.client.rollout.create.mutate({
+  patchId: patch.id,
+  target: { kind: 'all' },
+  maxInFlight,
+});
 say(`patch ${patch.id} rolling out as ${rollout.id} to ${rollout.targeted} cameras`);
 
 const watch = spawnFleet(
