@@ -62,6 +62,8 @@ export interface FleetService {
 
   createRollout(input: CreateRolloutInput, actor: string): Promise<RolloutStatus>;
   listRollouts(limit: number): Promise<RolloutStatus[]>;
+  /** The newest rollouts now, then again whenever one of them changes. */
+  watchRollouts(limit: number, intervalMs: number, signal: AbortSignal): AsyncIterable<RolloutStatus[]>;
   getRollout(rolloutId: string): Promise<RolloutStatus>;
   /** Status snapshots, each one different from the last, until the signal aborts. */
   watchRollout(rolloutId: string, intervalMs: number, signal: AbortSignal): AsyncIterable<RolloutStatus>;
@@ -99,6 +101,8 @@ export interface FleetService {
   listAudit(input: AuditInput): Promise<AuditEntry[]>;
   getDevice(deviceId: string): Promise<DeviceDetail>;
   stats(): Promise<FleetStats>;
+  /** Fleet figures now, then again whenever they change. */
+  watchStats(intervalMs: number, signal: AbortSignal): AsyncIterable<FleetStats>;
 }
 
 export interface FleetContext {

@@ -62,6 +62,10 @@ function recordingFleet(overrides: Partial<FleetService> = {}) {
       calls.push('watchRollout');
       return (async function* () {})();
     },
+    watchRollouts: () => {
+      calls.push('watchRollouts');
+      return (async function* () {})();
+    },
     cancelRollout: record('cancelRollout', null as never),
     pauseRollout: record('pauseRollout', null as never),
     resumeRollout: record('resumeRollout', null as never),
@@ -88,6 +92,10 @@ function recordingFleet(overrides: Partial<FleetService> = {}) {
     listDevices: record('listDevices', { devices: [device], nextCursor: null }),
     getDevice: record('getDevice', { device, deliveries: [], history: [] }),
     stats: record('stats', { devices: 1, online: 1, patches: 1, rollouts: 0, nodes: [] }),
+    watchStats: () => {
+      calls.push('watchStats');
+      return (async function* () {})();
+    },
     ...overrides,
   };
   return { fleet, calls, audit };

@@ -400,6 +400,7 @@ export class FakeFleet implements FleetService {
   readonly listRollouts = absent;
   readonly getRollout = absent;
   readonly watchRollout = absent;
+  readonly watchRollouts = absent;
   readonly cancelRollout = absent;
   readonly pauseRollout = absent;
   readonly resumeRollout = absent;
@@ -409,6 +410,7 @@ export class FakeFleet implements FleetService {
   readonly listDevices = absent;
   readonly getDevice = absent;
   readonly stats = absent;
+  readonly watchStats = absent;
   readonly provisionDevice = absent;
   readonly rotateDevice = absent;
   readonly revokeDevice = absent;

@@ -61,3 +61,25 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done);
   });
 }
+
+/**
+ * Reads `read()` every `intervalMs` and yields it when its fingerprint changed (the first read
+ * always): subscribers get pushes on change, and one read serves each tick, not each client poll.
+ */
+export async function* whenChanged<T>(
+  read: () => Promise<T>,
+  fingerprint: (value: T) => string,
+  intervalMs: number,
+  signal: AbortSignal,
+): AsyncGenerator<T> {
+  let last: string | null = null;
+  while (!signal.aborted) {
+    const value = await read();
+    const current = fingerprint(value);
+    if (current !== last) {
+      last = current;
+      yield value;
+    }
+    await sleep(intervalMs, signal);
+  }
+}

@@ -17,7 +17,7 @@ import type {
 import type { ArtifactStorage } from '../artifacts/storage.js';
 import { Access } from './access.js';
 import { RolloutController } from './controller.js';
-import type { FleetDeps } from './deps.js';
+import { type FleetDeps, whenChanged } from './deps.js';
 import { DeviceChannel } from './devices.js';
 import { Events } from './events.js';
 import type { HintBus } from './hints.js';
@@ -69,6 +69,8 @@ export class RedisFleetService implements FleetService {
   createRollout = (input: CreateRolloutInput, actor: string) => this.rollouts.create(input, actor);
   listRollouts = (limit: number) => this.rollouts.list(limit);
   getRollout = (rolloutId: string) => this.rollouts.get(rolloutId);
+  watchRollouts = (limit: number, intervalMs: number, signal: AbortSignal) =>
+    this.rollouts.watchList(limit, intervalMs, signal);
   watchRollout = (rolloutId: string, intervalMs: number, signal: AbortSignal) =>
     this.rollouts.watch(rolloutId, intervalMs, signal);
   cancelRollout = (rolloutId: string, actor: string, reason?: string) =>
@@ -100,6 +102,13 @@ export class RedisFleetService implements FleetService {
   listDevices = (input: ListDevicesInput) => this.inventory.listDevices(input);
   getDevice = (deviceId: string) => this.inventory.getDevice(deviceId);
   stats = () => this.inventory.stats();
+  watchStats = (intervalMs: number, signal: AbortSignal) =>
+    whenChanged(
+      () => this.inventory.stats(),
+      (stats) => JSON.stringify(stats),
+      intervalMs,
+      signal,
+    );
 
   private async act(
     rolloutId: string,

@@ -7,7 +7,7 @@ import {
 } from '@camfleet/contracts';
 import { ALL_BUCKETS, bucketOf } from '../redis/keys.js';
 import { parseReply, runScript } from '../redis/scripts.js';
-import { type FleetDeps, randomId, runDurable, sleep, throwPipelineErrors, unwrap } from './deps.js';
+import { type FleetDeps, randomId, runDurable, throwPipelineErrors, unwrap, whenChanged } from './deps.js';
 import { type GateFacts, gateOf } from './gates.js';
 import { byInstanceOf, type HintBus } from './hints.js';
 import { addCounts, emptyCounts, isLimited, rolloutFrom, rolloutSettingsFields } from './records.js';
@@ -234,16 +234,21 @@ export class Rollouts {
     return Promise.all(ids.map((id) => this.get(id)));
   }
 
-  async *watch(rolloutId: string, intervalMs: number, signal: AbortSignal): AsyncGenerator<RolloutStatus> {
-    let last = '';
-    while (!signal.aborted) {
-      const status = await this.get(rolloutId);
-      const fingerprint = JSON.stringify([status.status, status.counts, status.wave, status.gate]);
-      if (fingerprint !== last) {
-        last = fingerprint;
-        yield status;
-      }
-      await sleep(intervalMs, signal);
-    }
+  watch(rolloutId: string, intervalMs: number, signal: AbortSignal): AsyncGenerator<RolloutStatus> {
+    return whenChanged(() => this.get(rolloutId), fingerprintOf, intervalMs, signal);
   }
+
+  watchList(limit: number, intervalMs: number, signal: AbortSignal): AsyncGenerator<RolloutStatus[]> {
+    return whenChanged(
+      () => this.list(limit),
+      (list) => list.map(fingerprintOf).join('|'),
+      intervalMs,
+      signal,
+    );
+  }
+}
+
+/** What a watcher sees change in a rollout (not its timestamps). */
+function fingerprintOf(status: RolloutStatus): string {
+  return JSON.stringify([status.id, status.status, status.counts, status.wave, status.gate]);
 }

@@ -11,6 +11,10 @@ export const ListDevicesInput = z
   .default({ limit: 100 });
 export type ListDevicesInput = z.infer<typeof ListDevicesInput>;
 
+export const WatchStatsInput = z
+  .object({ intervalMs: z.number().int().min(250).max(60_000).default(1_000) })
+  .default({ intervalMs: 1_000 });
+
 export const DevicePage = z.object({
   devices: z.array(Device),
   /** Pass back to get the next page; null on the last one. */

@@ -1,6 +1,13 @@
-import { adminProcedure, router } from '../trpc.js';
+import { adminProcedure, holdSubscription, router } from '../trpc.js';
 import { credentialsRouter } from './access.js';
-import { DeviceDetail, DeviceIdInput, DevicePage, FleetStats, ListDevicesInput } from './devices.schema.js';
+import {
+  DeviceDetail,
+  DeviceIdInput,
+  DevicePage,
+  FleetStats,
+  ListDevicesInput,
+  WatchStatsInput,
+} from './devices.schema.js';
 
 /** Inventory, as operators see it. */
 export const devicesRouter = router({
@@ -19,4 +26,15 @@ export const fleetRouter = router({
   stats: adminProcedure('viewer')
     .output(FleetStats)
     .query(({ ctx }) => ctx.fleet.stats()),
+  /** Live figures: a snapshot now, then one whenever devices connect, leave or change pods. */
+  watch: adminProcedure('viewer')
+    .input(WatchStatsInput)
+    .subscription(async function* ({ ctx, input, signal }) {
+      const release = holdSubscription(ctx.connection);
+      try {
+        yield* ctx.fleet.watchStats(input.intervalMs, signal ?? new AbortController().signal);
+      } finally {
+        release();
+      }
+    }),
 });

@@ -145,3 +145,8 @@ export const WatchRolloutInput = z.object({
 export const ListRolloutsInput = z.object({ limit: z.number().int().min(1).max(500).default(50) }).default({
   limit: 50,
 });
+/** How often the server re-reads what a list or overview subscription shows (it pushes only changes). */
+export const WatchIntervalMs = z.number().int().min(250).max(60_000).default(1_000);
+export const WatchRolloutsInput = z
+  .object({ limit: z.number().int().min(1).max(500).default(50), intervalMs: WatchIntervalMs })
+  .default({ limit: 50, intervalMs: 1_000 });

@@ -7,6 +7,7 @@ import {
   RolloutIdInput,
   RolloutStatus,
   WatchRolloutInput,
+  WatchRolloutsInput,
 } from './rollout.schema.js';
 
 export const rolloutRouter = router({
@@ -38,6 +39,17 @@ export const rolloutRouter = router({
     .input(RolloutIdInput)
     .output(RolloutStatus)
     .mutation(({ ctx, input }) => ctx.fleet.advanceRollout(input.rolloutId, ctx.actor)),
+  /** The rollouts list, live: the newest now, then again whenever one of them changes. */
+  watchList: adminProcedure('viewer')
+    .input(WatchRolloutsInput)
+    .subscription(async function* ({ ctx, input, signal }) {
+      const release = holdSubscription(ctx.connection);
+      try {
+        yield* ctx.fleet.watchRollouts(input.limit, input.intervalMs, signal ?? new AbortController().signal);
+      } finally {
+        release();
+      }
+    }),
   /** Live status: a snapshot now, then one whenever the counts change. */
   watch: adminProcedure('viewer')
     .input(WatchRolloutInput)
