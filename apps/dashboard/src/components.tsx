@@ -82,10 +82,12 @@ export function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
-/** Runs `load` now and every `everyMs` while mounted (and the tab is visible); the latest answer wins. */
-export function usePolling<T>(
+/**
+ * Runs `load` when mounted and again on `reload()` (the live views call it when a subscription
+ * says something changed); the latest answer wins. No timers: nothing here polls.
+ */
+export function useQuery<T>(
   load: () => Promise<T>,
-  everyMs: number,
   deps: readonly unknown[],
 ): { data: T | null; error: unknown; reload: () => void } {
   const [data, setData] = useState<T | null>(null);
@@ -94,25 +96,18 @@ export function usePolling<T>(
   // biome-ignore lint/correctness/useExhaustiveDependencies: `load` is keyed by the caller's deps
   useEffect(() => {
     let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const run = async () => {
-      if (document.visibilityState !== 'hidden') {
-        try {
-          const value = await load();
-          if (!stopped) {
-            setData(value);
-            setError(null);
-          }
-        } catch (err) {
-          if (!stopped) setError(err);
-        }
-      }
-      if (!stopped && everyMs > 0) timer = setTimeout(run, everyMs);
-    };
-    void run();
+    load().then(
+      (value) => {
+        if (stopped) return;
+        setData(value);
+        setError(null);
+      },
+      (err: unknown) => {
+        if (!stopped) setError(err);
+      },
+    );
     return () => {
       stopped = true;
-      clearTimeout(timer);
     };
   }, [...deps, tick]);
   return { data, error, reload: () => setTick((t) => t + 1) };

@@ -47,6 +47,16 @@ export function useLive<T>(
   return { state, error };
 }
 
+/** The latest value a subscription pushed (null until the first), with its connection state. */
+export function useLiveValue<T>(
+  open: (handlers: LiveHandlers<T>) => Unsubscribable,
+  deps: readonly unknown[],
+): { data: T | null; state: LiveState; error: string | null } {
+  const [data, setData] = useState<T | null>(null);
+  const live = useLive(open, setData, deps);
+  return { data, ...live };
+}
+
 export function LiveBadge({ state }: { state: LiveState }) {
   const text: Record<LiveState, string> = {
     connecting: 'connecting…',

@@ -1,11 +1,21 @@
-import { ErrorNote, usePolling } from '../components.js';
+import type { FleetEvent } from '@camfleet/contracts';
+import { ErrorNote, useQuery } from '../components.js';
 import { formatTime } from '../format.js';
+import { useLive } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
 
 export function DevicePage({ deviceId }: { deviceId: string }) {
   const { api } = useSession();
-  const detail = usePolling(() => api.devices.get.query({ deviceId }), 5_000, [api, deviceId]);
+  const detail = useQuery(() => api.devices.get.query({ deviceId }), [api, deviceId]);
+  // Its history changes with its deliveries: read it again on each event about this device.
+  useLive<{ data: FleetEvent }>(
+    (handlers) => api.events.follow.subscribe({}, handlers),
+    (tracked) => {
+      if (tracked.data.kind === 'delivery' && tracked.data.deviceId === deviceId) detail.reload();
+    },
+    [api, deviceId],
+  );
   const d = detail.data;
   return (
     <section aria-labelledby="device-title">

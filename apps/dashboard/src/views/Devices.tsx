@@ -1,7 +1,8 @@
-import type { Device } from '@camfleet/contracts';
+import type { Device, FleetStats } from '@camfleet/contracts';
 import { useId, useState } from 'react';
-import { ErrorNote, usePolling } from '../components.js';
+import { ErrorNote, useQuery } from '../components.js';
 import { formatAgo } from '../format.js';
+import { useLiveValue } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
 
@@ -27,10 +28,14 @@ export function DevicesPage() {
   const [onlineOnly, setOnlineOnly] = useState(false);
   const [query, setQuery] = useState('');
   const cursor = cursors[cursors.length - 1] ?? null;
-  const page = usePolling(
+  // Read again whenever the pushed fleet figures change (a device came, left or moved pods).
+  const figures = useLiveValue<FleetStats>(
+    (handlers) => api.fleet.watch.subscribe({ intervalMs: 2_000 }, handlers),
+    [api],
+  );
+  const page = useQuery(
     () => api.devices.list.query({ limit: PAGE, cursor, ...(onlineOnly ? { online: true } : {}) }),
-    10_000,
-    [api, cursor, onlineOnly],
+    [api, cursor, onlineOnly, figures.data],
   );
   const searchId = useId();
   const onlineId = useId();

@@ -1,5 +1,6 @@
-import type { Device } from '@camfleet/contracts';
-import { ErrorNote, usePolling } from '../components.js';
+import type { Device, FleetStats } from '@camfleet/contracts';
+import { ErrorNote, useQuery } from '../components.js';
+import { useLiveValue } from '../live.js';
 import { useSession } from '../session.js';
 
 /** Devices scanned for the model and firmware breakdown (one page; the fleet total is exact). */
@@ -20,8 +21,12 @@ function tally(devices: readonly Device[], key: (d: Device) => string): Array<[s
 
 export function OverviewPage() {
   const { api } = useSession();
-  const stats = usePolling(() => api.fleet.stats.query(), 5_000, [api]);
-  const inventory = usePolling(() => api.devices.list.query({ limit: SCAN }), 15_000, [api]);
+  const stats = useLiveValue<FleetStats>(
+    (handlers) => api.fleet.watch.subscribe({ intervalMs: 1_000 }, handlers),
+    [api],
+  );
+  // The model and firmware breakdown is read again whenever the pushed figures change.
+  const inventory = useQuery(() => api.devices.list.query({ limit: SCAN }), [api, stats.data]);
   const s = stats.data;
   const devices = inventory.data?.devices ?? [];
   const partial = inventory.data?.nextCursor != null;

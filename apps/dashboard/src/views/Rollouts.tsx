@@ -1,16 +1,21 @@
-import { ErrorNote, Legend, ProgressBar, usePolling } from '../components.js';
+import type { RolloutStatus } from '@camfleet/contracts';
+import { ErrorNote, Legend, ProgressBar } from '../components.js';
 import { formatAgo } from '../format.js';
+import { useLiveValue } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
 
 export function RolloutsPage() {
   const { api } = useSession();
-  const rollouts = usePolling(() => api.rollout.list.query({ limit: 50 }), 3_000, [api]);
+  const rollouts = useLiveValue<RolloutStatus[]>(
+    (handlers) => api.rollout.watchList.subscribe({ limit: 50, intervalMs: 1_000 }, handlers),
+    [api],
+  );
   const list = rollouts.data ?? [];
   return (
     <section aria-labelledby="rollouts-title">
       <h1 id="rollouts-title">Rollouts</h1>
-      <p className="muted">The newest 50, refreshed every 3 s. Open one to follow it live.</p>
+      <p className="muted">The newest 50, live. Open one for its waves, gate and events.</p>
       <ErrorNote error={rollouts.error} />
       <Legend />
       {rollouts.data && list.length === 0 && <p>No rollouts yet.</p>}
