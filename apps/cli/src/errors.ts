@@ -18,16 +18,19 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  success (rollout watch: the rollout completed and every targeted device succeeded)
   1  failure (rollout watch: the rollout was aborted or canceled, or some deliveries failed)
   2  usage or configuration error (bad flag, duration, percentage, waves or selector;
-     bad device id, role or --credentials file; missing FLEET_URL/FLEET_TOKEN;
+     bad device id, role or --credentials file; no server URL or token from the flags,
+     FLEET_URL/FLEET_TOKEN or a context; an unknown --context or a malformed config file;
      a request the server refused as invalid; patch publish: an unreadable FILE or
      --sign-key, or an artifact too large for the server; keys generate: a file exists)
   3  rollout watch --timeout reached before the rollout ended (a paused rollout is watched on)
-  4  not found
-  5  authentication or authorization refused (check FLEET_TOKEN and its role)
+  4  not found (a rollout, patch, device or token id the server does not know)
+  5  authentication or authorization refused (check the token: --token, FLEET_TOKEN or the
+     context's; and its role)
   6  conflict (e.g. the rollout already ended, or cannot be paused, resumed or advanced now;
      device provision: the device already has a credential, rotate it instead;
      patch delete: a live rollout uses the patch)
-  7  server unreachable or unavailable`;
+  7  server unreachable or unavailable (check the URL: --url, FLEET_URL or the context's)
+  130 interrupted (Ctrl-C)`;
 
 /** A failure that carries its own exit code; `message` (if not empty) goes to stderr. */
 export class CliError extends Error {
@@ -146,27 +149,59 @@ function firstLine(text: string): string {
   return line.trim();
 }
 
-/** A clear, single-line description of an error for stderr. */
-export function describeError(error: unknown, baseUrl: string | null = null): string {
+/** What a command was talking to when it failed, so its error can say what to check. */
+export interface ErrorContext {
+  /** The pod URL in use. */
+  url?: string | null;
+  /** Where the URL came from: `--url`, `FLEET_URL`, `context 'prod'`. */
+  urlFrom?: string | null;
+  /** Where the token came from: `--token`, `FLEET_TOKEN`, `context 'prod'`. */
+  tokenFrom?: string | null;
+  /** A command that lists what exists, for "not found": `fleet rollout list`. */
+  listCommand?: string | null;
+}
+
+function whatToCheck(from: string | null | undefined, flag: string, variable: string): string {
+  if (from?.startsWith('context ')) {
+    return `comes from ${from}: check it with fleet config get-contexts, or override it with ${flag} / ${variable}`;
+  }
+  if (from === flag) return `comes from ${flag}: check it`;
+  return `comes from ${variable}: check it, pass ${flag}, or use a context (fleet config get-contexts)`;
+}
+
+/** A clear, single-line description of an error for stderr: what went wrong, and what to do. */
+export function describeError(error: unknown, context: ErrorContext | string | null = null): string {
+  const ctx: ErrorContext = typeof context === 'string' ? { url: context } : (context ?? {});
+  const baseUrl = ctx.url ?? null;
   if (error instanceof CliError) return firstLine(error.message);
   const code = exitCodeOf(error);
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof TRPCClientError) {
     if (isUnreachable(error)) {
       const detail = networkCodeOf(error) ?? innermostMessage(error);
-      return `cannot reach the fleet server${baseUrl ? ` at ${baseUrl}` : ''} (${detail})`;
+      const check = ctx.urlFrom
+        ? `; is a pod running there? The URL ${whatToCheck(ctx.urlFrom, '--url', 'FLEET_URL')}`
+        : '';
+      return `cannot reach the fleet server${baseUrl ? ` at ${baseUrl}` : ''} (${detail})${check}`;
     }
     switch (code) {
-      case EXIT.AUTH:
-        return `access denied: ${firstLine(message)} (check FLEET_TOKEN / --token)`;
+      case EXIT.AUTH: {
+        if (trpcCodeOf(error) === 'FORBIDDEN') {
+          return `access denied: ${firstLine(message)} (the token's role does not allow this: use a token with that role; fleet token create --role … issues one)`;
+        }
+        const check = ctx.tokenFrom
+          ? `the token was refused${baseUrl ? ` by ${baseUrl}` : ''}; it ${whatToCheck(ctx.tokenFrom, '--token', 'FLEET_TOKEN')}`
+          : 'check FLEET_TOKEN / --token';
+        return `access denied: ${firstLine(message)} (${check})`;
+      }
       case EXIT.NOT_FOUND:
-        return `not found: ${firstLine(message)}`;
+        return `not found: ${firstLine(message)}${ctx.listCommand ? ` (${ctx.listCommand} shows what exists)` : ''}`;
       case EXIT.CONFLICT:
         return `conflict: ${firstLine(message)}`;
       case EXIT.USAGE:
         return `invalid request: ${zodIssuesOf(error) ?? firstLine(message)}`;
       case EXIT.UNREACHABLE:
-        return `server unavailable: ${firstLine(message)}`;
+        return `server unavailable: ${firstLine(message)}${baseUrl ? ` (${baseUrl} answered but cannot serve now: try again)` : ''}`;
     }
     return `server error: ${firstLine(message)}`;
   }

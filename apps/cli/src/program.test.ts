@@ -155,7 +155,9 @@ describe('configuration', () => {
   it('needs a token: exit 2, a clear message, nothing sent', async () => {
     const result = await run(['stats'], { routes, env: { FLEET_URL: 'http://x:1' } });
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe('error: no admin token: set FLEET_TOKEN or pass --token\n');
+    expect(result.stderr).toBe(
+      'error: no admin token: set FLEET_TOKEN, pass --token, or add a context: fleet config set-context NAME --url URL --token TOKEN\n',
+    );
     expect(result.stdout).toBe('');
     expect(result.connects).toEqual([]);
   });
@@ -229,7 +231,7 @@ describe('argument validation (exit 2, nothing sent)', () => {
     expect(help.stdout).toMatch(/2 {2}usage .*selector/);
     expect(help.stdout).toMatch(/\n {2}events /);
     expect(help.stdout).toMatch(
-      /--json .*exactly one JSON document .*\(events --follow: one JSON object per\s+line\)/,
+      /--json .*exactly one JSON document .*\(events --follow and\s+--watch: one JSON object\s+per\s+line\)/,
     );
     const events = await run(['events', '--help']);
     expect(events.code).toBe(0);
@@ -368,7 +370,9 @@ describe('--json', () => {
     });
     expect(result.code).toBe(4);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toBe('error: not found: rollout ro_xyz789 not found\n');
+    expect(result.stderr).toBe(
+      'error: not found: rollout ro_xyz789 not found (fleet rollout list shows what exists)\n',
+    );
   });
 });
 

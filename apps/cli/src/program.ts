@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAuditCommand } from './commands/audit.js';
+import { registerCompletionCommand } from './commands/completion.js';
+import { registerConfigCommands } from './commands/config.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerKeysCommands } from './commands/keys.js';
@@ -7,15 +9,38 @@ import { registerPatchCommands } from './commands/patch.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerAccessTokenCommands } from './commands/tokens.js';
-import { CliError, describeError, EXIT, EXIT_CODES_HELP, exitCodeOf } from './errors.js';
+import { CliError, describeError, type ErrorContext, EXIT, EXIT_CODES_HELP, exitCodeOf } from './errors.js';
+import { commandPath, withExamples } from './help.js';
 import type { FleetIO } from './io.js';
+import { configForErrors, type GlobalOptions } from './session.js';
 
 const ENVIRONMENT_HELP = `Environment:
-  FLEET_URL    base URL of a fleet pod, e.g. http://127.0.0.1:8080 (or --url)
-  FLEET_TOKEN  admin token (or --token); its role decides what it may do: viewer reads,
-               operator also publishes and rolls out, admin also manages device
-               credentials, tokens and reads the audit log
-  NO_COLOR     disable colours (colours are only used on a terminal anyway)`;
+  FLEET_URL        base URL of a fleet pod, e.g. http://127.0.0.1:8080 (or --url)
+  FLEET_TOKEN      admin token (or --token); its role decides what it may do: viewer reads,
+                   operator also publishes and rolls out, admin also manages device
+                   credentials, tokens and reads the audit log
+  NO_COLOR         disable colours (or --no-color; colours are only used on a terminal anyway)
+  XDG_CONFIG_HOME  where the config file lives (default ~/.config)
+
+Contexts (like kubectl's): fleet config set-context prod --url URL --token TOKEN, then
+fleet config use-context prod. The URL and the token are taken, first found wins, from
+--url/--token, the context named by --context, FLEET_URL/FLEET_TOKEN, the current context.
+The config file is $XDG_CONFIG_HOME/camfleet/config.json (mode 0600: it holds tokens).`;
+
+/** The command that lists what a group's `show`/`status` looks up, for "not found" errors. */
+const LIST_COMMANDS: Readonly<Record<string, string>> = {
+  rollout: 'fleet rollout list',
+  rollouts: 'fleet rollout list',
+  patch: 'fleet patch list',
+  patches: 'fleet patch list',
+  device: 'fleet devices list',
+  devices: 'fleet devices list',
+  token: 'fleet token list',
+  tokens: 'fleet token list',
+  'enroll-token': 'fleet enroll-token list',
+  'enroll-tokens': 'fleet enroll-token list',
+  events: 'fleet rollout list',
+};
 
 /**
  * The `fleet` command tree. Output goes to `io`; commander never exits the process
@@ -27,9 +52,14 @@ export function buildProgram(io: FleetIO): Command {
     .description(
       'camfleet admin CLI: publish (and sign) patches, roll them out, watch devices; manage credentials, tokens, signing keys and the audit log',
     )
-    .option('--url <url>', 'fleet pod base URL (default: $FLEET_URL)')
-    .option('--token <token>', 'admin token (default: $FLEET_TOKEN)')
-    .option('--json', 'print exactly one JSON document on stdout (events --follow: one JSON object per line)')
+    .option('--url <url>', 'fleet pod base URL (default: $FLEET_URL, then the current context)')
+    .option('--token <token>', 'admin token (default: $FLEET_TOKEN, then the current context)')
+    .option('--context <name>', 'use this context of the config file (fleet config get-contexts)')
+    .option(
+      '--json',
+      'print exactly one JSON document on stdout (events --follow and --watch: one JSON object per line)',
+    )
+    .option('--no-color', 'no colours, even on a terminal (as NO_COLOR=1)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => void io.stdout.write(text),
@@ -42,6 +72,12 @@ export function buildProgram(io: FleetIO): Command {
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .showSuggestionAfterError(true)
     .addHelpText('after', `\n${ENVIRONMENT_HELP}\n\n${EXIT_CODES_HELP}\n`);
+  withExamples(program, [
+    'fleet config set-context lab --url http://127.0.0.1:8080 --token "$TOKEN" && fleet config use-context lab',
+    'fleet rollout list --watch',
+    'fleet rollout create --patch pat_x --all && fleet rollout watch ro_x',
+    'source <(fleet completion bash)',
+  ]);
 
   registerPatchCommands(program, io);
   registerRolloutCommands(program, io);
@@ -51,6 +87,8 @@ export function buildProgram(io: FleetIO): Command {
   registerAccessTokenCommands(program, io);
   registerAuditCommand(program, io);
   registerKeysCommands(program, io);
+  registerConfigCommands(program, io);
+  registerCompletionCommand(program, io);
   return program;
 }
 
@@ -84,13 +122,17 @@ function interrupted(signal: AbortSignal | undefined): { promise: Promise<never>
 /** Runs `fleet` with the given arguments (without node/script) and returns the exit code. */
 export async function runFleet(argv: readonly string[], io: FleetIO): Promise<number> {
   const program = buildProgram(io);
+  let action: Command | null = null;
+  program.hook('preAction', (_root, actionCommand) => {
+    action = actionCommand;
+  });
   const stop = interrupted(io.signal);
   try {
     await Promise.race([program.parseAsync([...argv], { from: 'user' }), stop.promise]);
     return EXIT.OK;
   } catch (error) {
     if (error instanceof CommanderError) return commanderExitCode(error);
-    const message = describeError(error, baseUrlOf(program, io));
+    const message = describeError(error, errorContextOf(program, action, io));
     if (message !== '') io.stderr.write(`error: ${message}\n`);
     return exitCodeOf(error);
   } finally {
@@ -98,8 +140,14 @@ export async function runFleet(argv: readonly string[], io: FleetIO): Promise<nu
   }
 }
 
-/** The pod URL a failed command was talking to, for "cannot reach …" messages. */
-function baseUrlOf(program: Command, io: FleetIO): string | null {
-  const { url } = program.opts<{ url?: string }>();
-  return url ?? io.env.FLEET_URL ?? null;
+/** What a failed command was talking to, and where that came from, for its error message. */
+function errorContextOf(program: Command, action: Command | null, io: FleetIO): ErrorContext {
+  const config = configForErrors(program.opts<GlobalOptions>(), io.env);
+  const group = action !== null ? commandPath(action)[1] : undefined;
+  return {
+    url: config?.url ?? null,
+    urlFrom: config?.urlFrom ?? null,
+    tokenFrom: config?.tokenFrom ?? null,
+    listCommand: group !== undefined ? (LIST_COMMANDS[group] ?? null) : null,
+  };
 }

@@ -1,34 +1,145 @@
 import { createAdminClient, endpointsOf, type FleetClient } from '@camfleet/client';
 import type { Command } from 'commander';
+import {
+  checkContextName,
+  configPath,
+  type FleetConfigFile,
+  type FleetContext,
+  readConfigFile,
+} from './config-file.js';
 import { UsageError } from './errors.js';
-import { type Colors, colorsFor } from './format.js';
-import type { FleetIO } from './io.js';
+import { type Align, type Colors, colorsFor, oneLine, table, truncate } from './format.js';
+import type { FleetIO, OutStream } from './io.js';
 
 /** Options every command takes (declared once on the root program). */
 export interface GlobalOptions {
   url?: string;
   token?: string;
+  context?: string;
   json?: boolean;
+  /** False with --no-color. */
+  color?: boolean;
 }
 
 export interface Config {
   url: string;
   token: string;
+  /** Where the URL came from, for messages: `--url`, `FLEET_URL`, `context 'prod'`. */
+  urlFrom: string;
+  /** Where the token came from: `--token`, `FLEET_TOKEN`, `context 'prod'`. */
+  tokenFrom: string;
+  /** The context that supplied something, if any. */
+  context: string | null;
 }
 
-/** --url/--token win over FLEET_URL/FLEET_TOKEN; either missing is a usage error (exit 2). */
+const SET_CONTEXT_HINT = 'fleet config set-context NAME --url URL --token TOKEN';
+
+/**
+ * Where the pod URL and the token come from, field by field, first found wins:
+ * --url/--token, then the context named by --context, then FLEET_URL/FLEET_TOKEN, then the
+ * current context of the config file. The file is only read when something is still missing
+ * (or --context names one), so FLEET_URL + FLEET_TOKEN work as before whatever the file holds.
+ * Anything missing or malformed is a usage error (exit 2), and nothing is sent.
+ */
 export function resolveConfig(globals: GlobalOptions, env: FleetIO['env']): Config {
-  const url = (globals.url ?? env.FLEET_URL ?? '').trim();
-  const token = (globals.token ?? env.FLEET_TOKEN ?? '').trim();
-  if (url === '')
-    throw new UsageError('no server URL: set FLEET_URL (e.g. http://127.0.0.1:8080) or pass --url');
-  if (token === '') throw new UsageError('no admin token: set FLEET_TOKEN or pass --token');
-  try {
-    endpointsOf(url);
-  } catch {
-    throw new UsageError(`invalid server URL '${url}': expected http(s)://host:port`);
+  const path = configPath(env);
+  let file: FleetConfigFile | null = null;
+  const load = (): FleetConfigFile => {
+    file ??= readConfigFile(path);
+    return file;
+  };
+  const where = path ?? 'the config file (HOME is not set)';
+  const given = (value: string | undefined): string | null => {
+    const text = value?.trim() ?? '';
+    return text === '' ? null : text;
+  };
+
+  let named: { name: string; context: FleetContext } | null = null;
+  if (globals.context !== undefined) {
+    const name = checkContextName(globals.context);
+    const context = load().contexts[name];
+    if (context === undefined) {
+      throw new UsageError(`no context '${name}' in ${where}: fleet config get-contexts lists them`);
+    }
+    named = { name, context };
   }
-  return { url, token };
+  let current: { name: string; context: FleetContext } | null | undefined;
+  const currentContext = (): { name: string; context: FleetContext } | null => {
+    if (current !== undefined) return current;
+    const config = load();
+    const name = config.currentContext;
+    if (name === null) {
+      current = null;
+      return current;
+    }
+    const context = config.contexts[name];
+    if (context === undefined) {
+      throw new UsageError(
+        `the current context '${name}' is not in ${where}: choose one with fleet config use-context NAME`,
+      );
+    }
+    current = { name, context };
+    return current;
+  };
+
+  type Found = { value: string; from: string; context: string | null };
+  const pick = (flag: string | undefined, flagName: string, envName: 'FLEET_URL' | 'FLEET_TOKEN') => {
+    const field = envName === 'FLEET_URL' ? 'url' : 'token';
+    const fromFlag = given(flag);
+    if (fromFlag !== null) return { value: fromFlag, from: flagName, context: null } satisfies Found;
+    const fromNamed = named ? given(named.context[field]) : null;
+    if (named && fromNamed !== null) {
+      return { value: fromNamed, from: `context '${named.name}'`, context: named.name } satisfies Found;
+    }
+    const fromEnv = given(env[envName]);
+    if (fromEnv !== null) return { value: fromEnv, from: envName, context: null } satisfies Found;
+    if (named) return null;
+    const active = currentContext();
+    const fromCurrent = active ? given(active.context[field]) : null;
+    if (active && fromCurrent !== null) {
+      return { value: fromCurrent, from: `context '${active.name}'`, context: active.name } satisfies Found;
+    }
+    return null;
+  };
+
+  const url = pick(globals.url, '--url', 'FLEET_URL');
+  if (url === null) {
+    throw new UsageError(
+      `no server URL: set FLEET_URL (e.g. http://127.0.0.1:8080), pass --url, or add a context: ${SET_CONTEXT_HINT}`,
+    );
+  }
+  const token = pick(globals.token, '--token', 'FLEET_TOKEN');
+  if (token === null) {
+    const context = named?.name ?? url.context;
+    throw new UsageError(
+      context !== null
+        ? `no admin token: context '${context}' has none; set FLEET_TOKEN, pass --token, or: fleet config set-context ${context} --token TOKEN`
+        : `no admin token: set FLEET_TOKEN, pass --token, or add a context: ${SET_CONTEXT_HINT}`,
+    );
+  }
+  try {
+    endpointsOf(url.value);
+  } catch {
+    throw new UsageError(
+      `invalid server URL '${url.value}' (from ${url.from}): expected http(s)://host:port`,
+    );
+  }
+  return {
+    url: url.value,
+    token: token.value,
+    urlFrom: url.from,
+    tokenFrom: token.from,
+    context: url.context ?? token.context,
+  };
+}
+
+/** The connection a failed command used (or would have), for its error message; null if unknown. */
+export function configForErrors(globals: GlobalOptions, env: FleetIO['env']): Config | null {
+  try {
+    return resolveConfig(globals, env);
+  } catch {
+    return null;
+  }
 }
 
 /** One command invocation: its global options, its output streams, and its connection. */
@@ -45,8 +156,35 @@ export class Session {
     readonly globals: GlobalOptions,
   ) {
     this.json = globals.json === true;
-    this.c = colorsFor(io.stdout, io.env);
-    this.ce = colorsFor(io.stderr, io.env);
+    this.c = this.colorsFor(io.stdout);
+    this.ce = this.colorsFor(io.stderr);
+  }
+
+  /** Colours for a stream: only on a terminal, and never with NO_COLOR, TERM=dumb or --no-color. */
+  colorsFor(stream: OutStream): Colors {
+    return colorsFor(stream, this.io.env, this.globals.color === false);
+  }
+
+  /** The terminal's width when stdout is one (tables are fitted to it); null when piped. */
+  get width(): number | null {
+    return terminalWidth(this.io.stdout, this.io.env);
+  }
+
+  /** An aligned table, fitted to the terminal's width on a TTY, full width when piped. */
+  table(
+    head: readonly string[],
+    rows: ReadonlyArray<ReadonlyArray<string | number>>,
+    align: readonly Align[] = [],
+  ): string {
+    return table(head, rows, this.c, align, this.width);
+  }
+
+  /**
+   * A free-text cell on one line: on a terminal at most `max` characters (`…` marks the cut),
+   * in full when piped, so scripts get everything.
+   */
+  cell(text: string, max: number): string {
+    return this.width !== null ? truncate(text, max) : oneLine(text);
   }
 
   static of(io: FleetIO, command: Command): Session {
@@ -113,4 +251,12 @@ export class Session {
       close();
     }
   }
+}
+
+/** A TTY's width in columns (its own, else $COLUMNS, else 80); null for a pipe or file. */
+export function terminalWidth(stream: OutStream, env: FleetIO['env']): number | null {
+  if (stream.isTTY !== true) return null;
+  if (stream.columns !== undefined && stream.columns > 0) return stream.columns;
+  const columns = Number(env.COLUMNS);
+  return Number.isInteger(columns) && columns > 0 ? columns : 80;
 }

@@ -1,6 +1,7 @@
 import { type AuditEntry, AuditInput } from '@camfleet/contracts';
 import type { Command } from 'commander';
-import { type Colors, formatTimestamp, table, truncate } from '../format.js';
+import { type Colors, formatTimestamp, truncate } from '../format.js';
+import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
 import { check, intOption } from '../validate.js';
@@ -20,24 +21,30 @@ export function auditInput(flags: AuditFlags): AuditInput {
 }
 
 /** `ok`, or `refused: <why>`. */
-export function auditResult(entry: AuditEntry, c: Colors): string {
+/** How a long cell is shortened: `truncate` on a terminal, `oneLine` (in full) when piped. */
+export type Cut = (text: string, max: number) => string;
+
+/** `ok`, or `refused: <why>`. */
+export function auditResult(entry: AuditEntry, c: Colors, cut: Cut = truncate): string {
   if (entry.ok) return c.green('ok');
-  return c.red(entry.error ? `refused: ${truncate(entry.error, 60)}` : 'refused');
+  return c.red(entry.error ? `refused: ${cut(entry.error, 60)}` : 'refused');
 }
 
-export function auditRow(entry: AuditEntry, c: Colors): string[] {
+export function auditRow(entry: AuditEntry, c: Colors, cut: Cut = truncate): string[] {
   return [
     formatTimestamp(entry.at),
     entry.role !== '' ? `${entry.actor} (${entry.role})` : entry.actor,
     entry.action,
-    auditResult(entry, c),
-    truncate(entry.input, 60),
+    auditResult(entry, c, cut),
+    cut(entry.input, 60),
   ];
 }
 
 export function registerAuditCommand(program: Command, io: FleetIO): void {
-  program
-    .command('audit')
+  withExamples(program.command('audit'), [
+    'fleet audit --limit 20',
+    "fleet audit --actor ci --json | jq '.[] | select(.ok == false)'",
+  ])
     .description('the audit log: every admin change, who made it and whether it was allowed, oldest first')
     .option('--limit <n>', 'the newest this many entries (1-1000)', '100')
     .option('--actor <name>', 'only the entries of this token name')
@@ -50,10 +57,9 @@ export function registerAuditCommand(program: Command, io: FleetIO): void {
           s.note(input.actor !== undefined ? `no audit entries by ${input.actor}` : 'no audit entries');
           return null;
         }
-        return table(
+        return s.table(
           ['TIME', 'ACTOR', 'ACTION', 'RESULT', 'INPUT'],
-          entries.map((entry) => auditRow(entry, s.c)),
-          s.c,
+          entries.map((entry) => auditRow(entry, s.c, (text, max) => s.cell(text, max))),
         );
       });
     });

@@ -233,7 +233,9 @@ describe('device rotate', () => {
       },
     });
     expect(result.code).toBe(4);
-    expect(result.stderr).toBe('error: not found: no device cam-nobody\n');
+    expect(result.stderr).toBe(
+      'error: not found: no device cam-nobody (fleet devices list shows what exists)\n',
+    );
   });
 });
 
@@ -263,7 +265,7 @@ describe('below the admin role', () => {
     expect(result.code).toBe(5);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
-      'error: access denied: role admin required, token has operator (check FLEET_TOKEN / --token)\n',
+      "error: access denied: role admin required, token has operator (the token's role does not allow this: use a token with that role; fleet token create --role … issues one)\n",
     );
   });
 });

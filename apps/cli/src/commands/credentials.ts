@@ -66,7 +66,7 @@ export function registerCredentialCommands(device: Command, io: FleetIO): void {
       `
 A device that already has a secret is refused (exit 6): rotate it instead.
 
-Example:
+Examples:
   fleet device provision cam-0001 --model cam-x1 --labels site=berlin --credentials creds.json
   pnpm sim --devices 1 --credentials creds.json   # cam-0001 connects with its secret`,
     )
@@ -83,6 +83,7 @@ Example:
     .description('issue a device a new secret (shown once); the old one stops working and it is disconnected')
     .argument('<id>', 'device id')
     .option('--credentials <file>', CREDENTIALS_HELP)
+    .addHelpText('after', '\nExamples:\n  fleet device rotate cam-0001 --credentials creds.json')
     .action(async (id: string, flags: { credentials?: string }, command: Command) => {
       const s = Session.of(io, command);
       const deviceId = deviceIdArg(id);
@@ -99,6 +100,7 @@ Example:
       "revoke a device's secret: it is disconnected and refused until provisioned or rotated again",
     )
     .argument('<id>', 'device id')
+    .addHelpText('after', '\nExamples:\n  fleet device revoke cam-0001   # e.g. a stolen camera')
     .action(async (id: string, _flags: unknown, command: Command) => {
       const s = Session.of(io, command);
       const deviceId = deviceIdArg(id);

@@ -2,13 +2,17 @@ import type { FleetClient } from '@camfleet/client';
 import type { Device, DeviceDetail, DevicePage } from '@camfleet/contracts';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { type Colors, colorState, formatAgo, formatWhen, keyValues, table, truncate } from '../format.js';
+import { type Colors, colorState, formatAgo, formatWhen, keyValues } from '../format.js';
+import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
+import { WATCH_INTERVAL, watchIntervalOf, watchList } from '../list-watch.js';
 import { Session } from '../session.js';
 import { deviceIdArg, intOption } from '../validate.js';
 import { registerCredentialCommands } from './credentials.js';
 
 interface ListFlags {
+  watch?: boolean;
+  interval?: string;
   online?: boolean;
   offline?: boolean;
   limit: string;
@@ -64,7 +68,7 @@ function labelsOf(labels: Record<string, string>): string {
 }
 
 export function devicesTable(devices: readonly Device[], s: Session): string {
-  return table(
+  return s.table(
     ['ID', 'MODEL', 'FIRMWARE', 'STATUS', 'NODE', 'LAST SEEN', 'LABELS'],
     devices.map((d) => [
       d.id,
@@ -73,9 +77,8 @@ export function devicesTable(devices: readonly Device[], s: Session): string {
       online(d, s.c),
       d.node ?? '-',
       formatAgo(d.lastSeenAt, s.now()),
-      truncate(labelsOf(d.labels), 50),
+      s.cell(labelsOf(d.labels), 50),
     ]),
-    s.c,
   );
 }
 
@@ -100,7 +103,7 @@ export function deviceDetail(detail: DeviceDetail, s: Session): string {
   sections.push(
     deliveries.length === 0
       ? `${c.bold('Deliveries')}\n${c.dim('none')}`
-      : `${c.bold('Deliveries')}\n${table(
+      : `${c.bold('Deliveries')}\n${s.table(
           ['ROLLOUT', 'PATCH', 'STATE', 'ATTEMPT', 'FAILURES', 'LAST ERROR', 'UPDATED', 'RETRY AT'],
           deliveries.map((d) => [
             d.rolloutId,
@@ -108,18 +111,17 @@ export function deviceDetail(detail: DeviceDetail, s: Session): string {
             colorState(d.state, c),
             d.attempt,
             `${d.failures}/${d.maxAttempts}`,
-            d.lastError ? truncate(d.lastError, 40) : '-',
+            d.lastError ? s.cell(d.lastError, 40) : '-',
             formatWhen(d.updatedAt, now),
             d.retryAt !== null ? formatWhen(d.retryAt, now) : '-',
           ]),
-          c,
           ['left', 'left', 'left', 'right', 'right', 'left', 'left', 'left'],
         )}`,
   );
   sections.push(
     history.length === 0
       ? `${c.bold('History')}\n${c.dim('none')}`
-      : `${c.bold('History')} ${c.dim('(newest first)')}\n${table(
+      : `${c.bold('History')} ${c.dim('(newest first)')}\n${s.table(
           ['AT', 'ROLLOUT', 'ATTEMPT', 'FROM', 'TO', 'ERROR'],
           history.map((h) => [
             formatWhen(h.at, now),
@@ -127,9 +129,8 @@ export function deviceDetail(detail: DeviceDetail, s: Session): string {
             h.attempt,
             h.from ? colorState(h.from, c) : '-',
             colorState(h.to, c),
-            h.error ? truncate(h.error, 50) : '-',
+            h.error ? s.cell(h.error, 50) : '-',
           ]),
-          c,
           ['left', 'left', 'right', 'left', 'left', 'left'],
         )}`,
   );
@@ -137,8 +138,10 @@ export function deviceDetail(detail: DeviceDetail, s: Session): string {
 }
 
 function registerShow(parent: Command, io: FleetIO): void {
-  parent
-    .command('show')
+  withExamples(parent.command('show'), [
+    'fleet device show cam-0001',
+    'fleet device show cam-0001 --json | jq .deliveries',
+  ])
     .alias('get')
     .description('show a device, its deliveries and its history')
     .argument('<id>', 'device id')
@@ -152,33 +155,65 @@ function registerShow(parent: Command, io: FleetIO): void {
 
 export function registerDeviceCommands(program: Command, io: FleetIO): void {
   const devices = program.command('devices').description('list devices');
-  devices
-    .command('list')
-    .alias('ls')
-    .description('list devices, one page (or --all-pages)')
-    .option('--online', 'only devices connected now')
-    .option('--offline', 'only devices not connected now')
-    .option('--limit <n>', 'devices per page (1-1000)', '100')
-    .option('--cursor <cursor>', 'continue from a previous page')
-    .option('--all-pages', 'follow the cursor through every page')
-    .action(async (flags: ListFlags, command: Command) => {
-      const s = Session.of(io, command);
-      const request = listDevicesRequest(flags);
-      const page = await s.withClient((client) => fetchDevices(client, request));
-      s.output(page, () => {
-        if (page.devices.length === 0) {
-          s.note('no devices');
-          return null;
+  withExamples(devices, [
+    'fleet devices list --online',
+    'fleet devices list --watch',
+    'fleet devices show cam-0001',
+  ]);
+  withExamples(
+    devices
+      .command('list')
+      .alias('ls')
+      .description('list devices, one page (or --all-pages); --watch to keep the list up to date')
+      .option('--online', 'only devices connected now')
+      .option('--offline', 'only devices not connected now')
+      .option('--limit <n>', 'devices per page (1-1000)', '100')
+      .option('--cursor <cursor>', 'continue from a previous page')
+      .option('--all-pages', 'follow the cursor through every page')
+      .option('-w, --watch', 'keep watching: redraw on a terminal, a new table on each change when piped')
+      .option('--interval <duration>', 'how often --watch refreshes', WATCH_INTERVAL)
+      .action(async (flags: ListFlags, command: Command) => {
+        const s = Session.of(io, command);
+        const request = listDevicesRequest(flags);
+        if (flags.watch === true) {
+          const intervalMs = watchIntervalOf(flags.interval ?? WATCH_INTERVAL);
+          await s.withClient((client) =>
+            watchList(s, {
+              title: 'fleet devices list',
+              intervalMs,
+              fetch: () => fetchDevices(client, request),
+              render: (page) =>
+                page.devices.length === 0 ? s.c.dim('no devices') : devicesTable(page.devices, s),
+            }),
+          );
+          return;
         }
-        return devicesTable(page.devices, s);
-      });
-      if (page.nextCursor !== null) s.note(`more devices: --cursor ${page.nextCursor} (or --all-pages)`);
-    });
+        const page = await s.withClient((client) => fetchDevices(client, request));
+        s.output(page, () => {
+          if (page.devices.length === 0) {
+            s.note('no devices');
+            return null;
+          }
+          return devicesTable(page.devices, s);
+        });
+        if (page.nextCursor !== null) s.note(`more devices: --cursor ${page.nextCursor} (or --all-pages)`);
+      }),
+    [
+      'fleet devices list --online --limit 50',
+      'fleet devices list --all-pages --json | jq -r \'.devices[] | select(.firmwareVersion != "2.1.0") | .id\'',
+      'fleet devices list --offline --watch',
+    ],
+  );
   registerShow(devices, io);
 
   const device = program
     .command('device')
     .description('inspect one device; provision, rotate and revoke its credentials (admin role)');
+  withExamples(device, [
+    'fleet device show cam-0001',
+    'fleet device provision cam-0042 --model cam-x1 --credentials creds.json',
+    'fleet device revoke cam-0042',
+  ]);
   registerShow(device, io);
   registerCredentialCommands(device, io);
 }

@@ -61,7 +61,11 @@ export function eventDetail(event: FleetEvent): string | null {
 }
 
 /** One table row: TIME, ROLLOUT, DEVICE (`-` for rollout events), EVENT, ATTEMPT, DETAIL. */
-export function eventRow(event: FleetEvent, c: Colors): string[] {
+export function eventRow(
+  event: FleetEvent,
+  c: Colors,
+  cut: (text: string, max: number) => string = truncate,
+): string[] {
   const detail = eventDetail(event);
   return [
     formatTimestamp(event.at),
@@ -69,11 +73,19 @@ export function eventRow(event: FleetEvent, c: Colors): string[] {
     event.kind === 'delivery' ? event.deviceId : '-',
     eventText(event, c),
     event.kind === 'delivery' ? String(event.attempt) : '-',
-    detail !== null ? truncate(detail, DETAIL_WIDTH) : '-',
+    detail !== null ? cut(detail, DETAIL_WIDTH) : '-',
   ];
 }
 
-export function eventsTable(events: readonly FleetEvent[], c: Colors): string {
+/** The events as a table; `s` fits it to the terminal (in full when piped). */
+export function eventsTable(events: readonly FleetEvent[], c: Colors, s?: Session): string {
+  if (s !== undefined) {
+    return s.table(
+      HEAD,
+      events.map((event) => eventRow(event, c, (text, max) => s.cell(text, max))),
+      ALIGN,
+    );
+  }
   return table(
     HEAD,
     events.map((event) => eventRow(event, c)),
@@ -257,7 +269,7 @@ Examples:
           s.note(rolloutId !== undefined ? `no events for rollout ${rolloutId}` : 'no events yet');
           return null;
         }
-        return eventsTable(events, s.c);
+        return eventsTable(events, s.c, s);
       });
     });
 }

@@ -5,6 +5,7 @@ import { generateSigningKeys } from '@camfleet/client';
 import type { Command } from 'commander';
 import { CliError, EXIT, UsageError } from '../errors.js';
 import { keyValues } from '../format.js';
+import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
 
@@ -116,6 +117,7 @@ export async function generateKeyFiles(dir: string, name: string): Promise<Gener
 
 export function registerKeysCommands(program: Command, io: FleetIO): void {
   const keys = program.command('keys').description('Ed25519 keys that sign patch artifacts');
+  withExamples(keys, ['fleet keys generate --out ~/.camfleet --name release']);
 
   keys
     .command('generate')
@@ -127,7 +129,7 @@ export function registerKeysCommands(program: Command, io: FleetIO): void {
       `
 Existing files are never overwritten (exit 2). Works offline: nothing is sent to a server.
 
-Example:
+Examples:
   fleet keys generate --out ~/.camfleet --name release
   fleet patch publish cam-fw-1.5.0.bin --name cam-firmware --version 1.5.0 --sign-key ~/.camfleet/release.key.pem`,
     )

@@ -3,7 +3,8 @@ import { signManifest } from '@camfleet/client';
 import { type Patch, type PatchDetail, PatchName, PublishPatchInput } from '@camfleet/contracts';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { colorsFor, formatBytes, formatWhen, keyValues, table, truncate } from '../format.js';
+import { formatBytes, formatWhen, keyValues } from '../format.js';
+import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
 import {
@@ -98,8 +99,7 @@ async function upload(s: Session, file: string): Promise<Uploaded> {
   const { url, token } = s.config();
   const digest = await digestFile(file);
   const { io } = s;
-  const progress =
-    io.stderr.isTTY === true ? uploadBar(io.stderr, colorsFor(io.stderr, io.env), digest.size) : noProgress;
+  const progress = io.stderr.isTTY === true ? uploadBar(io.stderr, s.ce, digest.size) : noProgress;
   try {
     return await uploadArtifact({
       baseUrl: url,
@@ -130,12 +130,19 @@ PUT $FLEET_URL/artifacts with that digest (X-Content-SHA256), which the server c
 Exit 2 when the server refuses the file as too large, 5 when the token may not upload,
 7 when the server cannot be reached.
 
-Example:
+Examples:
+  fleet patch publish cam-firmware --version 1.5.0 --notes "fixes night mode"
   fleet keys generate --name release
-  fleet patch publish cam-fw-1.5.0.bin --name cam-firmware --version 1.5.0 --sign-key release.key.pem`;
+  fleet patch publish cam-fw-1.5.0.bin --name cam-firmware --version 1.5.0 --sign-key release.key.pem
+  PATCH=$(fleet patch publish cam-fw-1.5.0.bin --name cam-firmware --version 1.5.0)`;
 
 export function registerPatchCommands(program: Command, io: FleetIO): void {
   const patch = program.command('patch').alias('patches').description('publish and inspect patches');
+  withExamples(patch, [
+    'fleet patch publish cam-fw-1.5.0.bin --name cam-firmware --version 1.5.0',
+    'fleet patch list',
+    'fleet patch show pat_x',
+  ]);
 
   patch
     .command('publish')
@@ -181,8 +188,11 @@ export function registerPatchCommands(program: Command, io: FleetIO): void {
       s.note(`published ${published.name} ${published.version}`);
     });
 
-  patch
-    .command('list')
+  withExamples(patch.command('list'), [
+    'fleet patch list --limit 20',
+    "fleet patch list --json | jq -r '.[].id'",
+  ])
+    .alias('ls')
     .description('list patches, newest first')
     .option('--limit <n>', 'at most this many (1-500)', '100')
     .action(async (options: { limit: string }, command: Command) => {
@@ -194,7 +204,7 @@ export function registerPatchCommands(program: Command, io: FleetIO): void {
           s.note('no patches published yet');
           return null;
         }
-        return table(
+        return s.table(
           ['ID', 'NAME', 'VERSION', 'CREATED', 'BY', 'NOTES'],
           patches.map((p) => [
             p.id,
@@ -202,16 +212,18 @@ export function registerPatchCommands(program: Command, io: FleetIO): void {
             p.version,
             formatWhen(p.createdAt, s.now()),
             p.createdBy,
-            truncate(p.notes, 40),
+            s.cell(p.notes, 40),
           ]),
-          s.c,
         );
       });
     });
 
-  patch
-    .command('show')
-    .description('show one patch')
+  withExamples(patch.command('show'), [
+    'fleet patch show pat_x',
+    'fleet patch show pat_x --json | jq .artifact',
+  ])
+    .alias('get')
+    .description('show one patch: artifact, signature, storage and the rollouts that use it')
     .argument('<id>', 'patch id (pat_…)')
     .action(async (id: string, _options: unknown, command: Command) => {
       const s = Session.of(io, command);
@@ -220,8 +232,7 @@ export function registerPatchCommands(program: Command, io: FleetIO): void {
       s.output(found, () => patchDetail(found, s));
     });
 
-  patch
-    .command('delete')
+  withExamples(patch.command('delete'), ['fleet patch delete pat_x'])
     .description('delete a patch (refused, exit 6, while a live rollout uses it)')
     .argument('<id>', 'patch id (pat_…)')
     .action(async (id: string, _options: unknown, command: Command) => {

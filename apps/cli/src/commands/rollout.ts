@@ -26,11 +26,12 @@ import {
   progressOf,
   statusCause,
   statusLine,
-  table,
   totalOf,
   waveLabel,
 } from '../format.js';
+import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
+import { WATCH_INTERVAL, watchIntervalOf, watchList } from '../list-watch.js';
 import { Session } from '../session.js';
 import {
   check,
@@ -266,10 +267,44 @@ function statusDetail(status: RolloutStatus, s: Session): string {
   return `${colorRolloutStatus(status.status, s.c)}${since}${cause ? `, ${cause}` : ''}`;
 }
 
+/** The rollouts as `rollout list` shows them, fitted to the terminal. */
+export function rolloutsTable(rollouts: readonly RolloutStatus[], s: Session): string {
+  return s.table(
+    [
+      'ID',
+      'PATCH',
+      'STATUS',
+      'WAVE',
+      'TARGETED',
+      'SUCCEEDED',
+      'FAILED',
+      'CANCELED',
+      'IN PROGRESS',
+      'CREATED',
+    ],
+    rollouts.map((r) => {
+      const p = progressOf(r);
+      return [
+        r.id,
+        patchLabel(r.patchId, r.patch),
+        colorRolloutStatus(r.status, s.c),
+        waveLabel(r),
+        r.targeted,
+        r.counts.succeeded,
+        r.counts.failed,
+        r.counts.canceled,
+        p.open,
+        formatWhen(r.createdAt, s.now()),
+      ];
+    }),
+    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  );
+}
+
 /** One row per wave: its counts, and whether it is open yet. */
 export function wavesTable(status: RolloutStatus, s: Session): string {
   const zero = Object.fromEntries(DELIVERY_STATES.map((state) => [state, 0])) as RolloutStatus['counts'];
-  return table(
+  return s.table(
     ['WAVE', 'PERCENT', 'STATE', 'TARGETED', 'SUCCEEDED', 'FAILED', 'CANCELED', 'IN PROGRESS'],
     status.waves.map((percent, i) => {
       const counts = status.waveCounts[i] ?? zero;
@@ -285,7 +320,6 @@ export function wavesTable(status: RolloutStatus, s: Session): string {
         openOf(counts),
       ];
     }),
-    s.c,
     ['right', 'right', 'left', 'right', 'right', 'right', 'right', 'right'],
   );
 }
@@ -314,10 +348,9 @@ export function rolloutDetail(status: RolloutStatus, s: Session): string {
     ],
     c,
   );
-  const counts = table(
+  const counts = s.table(
     ['STATE', 'DEVICES'],
     DELIVERY_STATES.map((state) => [colorState(state, c), status.counts[state]]),
-    c,
     ['left', 'right'],
   );
   return `${head}\n\n${wavesTable(status, s)}\n\n${counts}`;
@@ -362,6 +395,12 @@ export function registerRolloutCommands(program: Command, io: FleetIO): void {
     .command('rollout')
     .alias('rollouts')
     .description('create, follow, pause, resume, advance and cancel rollouts');
+  withExamples(rollout, [
+    'fleet rollout create --patch pat_x --all --waves 10,100',
+    'fleet rollout list --watch',
+    'fleet rollout watch ro_x',
+    'fleet rollout pause ro_x --reason "maintenance window"',
+  ]);
 
   rollout
     .command('create')
@@ -426,9 +465,11 @@ Choose exactly one target: --all, --devices or --selector.
 Percentages: 95% or 95 (a bare 0.95 is refused as ambiguous). Durations: 500ms, 60s, 10m, 1h.
 Selectors: key=value, key!=value, key in (a,b), key notin (a,b), key, !key; comma means "and".
 
-Example:
+Examples:
+  fleet rollout create --patch pat_x --all
   fleet rollout create --patch pat_x --selector 'site=berlin' --waves 1,10,100 \\
-    --success-threshold 95% --soak 10m --failure-threshold 5% --on-failure abort`,
+    --success-threshold 95% --soak 10m --failure-threshold 5% --on-failure abort
+  ROLLOUT=$(fleet rollout create --patch "$PATCH" --devices cam-0001,cam-0002)`,
     )
     .action(async (options: CreateOptions, command: Command) => {
       const s = Session.of(io, command);
@@ -442,64 +483,58 @@ Example:
       );
     });
 
-  rollout
+  const statusCommand = rollout
     .command('status')
     .alias('show')
     .description('show a rollout: status, target, waves, gate, limits and delivery counts')
-    .argument('<id>', 'rollout id (ro_…)')
-    .action(async (id: string, _options: unknown, command: Command) => {
-      const s = Session.of(io, command);
-      const rolloutId = rolloutIdArg(id);
-      const status = await s.withClient((client) => client.rollout.get.query({ rolloutId }));
-      s.output(status, () => rolloutDetail(status, s));
-    });
+    .argument('<id>', 'rollout id (ro_…)');
+  withExamples(statusCommand, ['fleet rollout status ro_x', 'fleet rollout status ro_x --json | jq .counts']);
+  statusCommand.action(async (id: string, _options: unknown, command: Command) => {
+    const s = Session.of(io, command);
+    const rolloutId = rolloutIdArg(id);
+    const status = await s.withClient((client) => client.rollout.get.query({ rolloutId }));
+    s.output(status, () => rolloutDetail(status, s));
+  });
 
-  rollout
-    .command('list')
-    .description('list rollouts, newest first')
-    .option('--limit <n>', 'at most this many (1-500)', '50')
-    .action(async (options: { limit: string }, command: Command) => {
-      const s = Session.of(io, command);
-      const limit = intOption('--limit', options.limit, 1, 500);
-      const rollouts = await s.withClient((client) => client.rollout.list.query({ limit }));
-      s.output(rollouts, () => {
-        if (rollouts.length === 0) {
-          s.note('no rollouts yet');
-          return null;
+  withExamples(
+    rollout
+      .command('list')
+      .alias('ls')
+      .description('list rollouts, newest first; --watch to keep the list up to date')
+      .option('--limit <n>', 'at most this many (1-500)', '50')
+      .option('-w, --watch', 'keep watching: redraw on a terminal, a new table on each change when piped')
+      .option('--interval <duration>', 'how often --watch refreshes', WATCH_INTERVAL)
+      .action(async (options: { limit: string; watch?: boolean; interval: string }, command: Command) => {
+        const s = Session.of(io, command);
+        const limit = intOption('--limit', options.limit, 1, 500);
+        if (options.watch === true) {
+          const intervalMs = watchIntervalOf(options.interval);
+          await s.withClient((client) =>
+            watchList(s, {
+              title: 'fleet rollout list',
+              intervalMs,
+              fetch: () => client.rollout.list.query({ limit }),
+              render: (rollouts) =>
+                rollouts.length === 0 ? s.c.dim('no rollouts yet') : rolloutsTable(rollouts, s),
+            }),
+          );
+          return;
         }
-        return table(
-          [
-            'ID',
-            'PATCH',
-            'STATUS',
-            'WAVE',
-            'TARGETED',
-            'SUCCEEDED',
-            'FAILED',
-            'CANCELED',
-            'IN PROGRESS',
-            'CREATED',
-          ],
-          rollouts.map((r) => {
-            const p = progressOf(r);
-            return [
-              r.id,
-              patchLabel(r.patchId, r.patch),
-              colorRolloutStatus(r.status, s.c),
-              waveLabel(r),
-              r.targeted,
-              r.counts.succeeded,
-              r.counts.failed,
-              r.counts.canceled,
-              p.open,
-              formatWhen(r.createdAt, s.now()),
-            ];
-          }),
-          s.c,
-          ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
-        );
-      });
-    });
+        const rollouts = await s.withClient((client) => client.rollout.list.query({ limit }));
+        s.output(rollouts, () => {
+          if (rollouts.length === 0) {
+            s.note('no rollouts yet');
+            return null;
+          }
+          return rolloutsTable(rollouts, s);
+        });
+      }),
+    [
+      'fleet rollout list --limit 10',
+      'fleet rollout list --watch',
+      'fleet rollout list --json | jq -r \'.[] | select(.status == "active") | .id\'',
+    ],
+  );
 
   for (const action of ACTIONS) {
     const command = rollout
@@ -507,6 +542,14 @@ Example:
       .description(action.description)
       .argument('<id>', 'rollout id (ro_…)');
     if (action.reason) command.option('--reason <text>', 'why (shown in status; at most 500 characters)');
+    withExamples(
+      command,
+      action.reason
+        ? [
+            `fleet rollout ${action.name} ro_x --reason "${action.name === 'pause' ? 'maintenance window' : 'bad build'}"`,
+          ]
+        : [`fleet rollout ${action.name} ro_x`],
+    );
     command.action(async (id: string, options: { reason?: string }, cmd: Command) => {
       const s = Session.of(io, cmd);
       const rolloutId = rolloutIdArg(id);

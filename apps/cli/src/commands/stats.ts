@@ -1,6 +1,7 @@
 import type { FleetStats } from '@camfleet/contracts';
 import type { Command } from 'commander';
-import { keyValues, table } from '../format.js';
+import { keyValues } from '../format.js';
+import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
 
@@ -18,18 +19,16 @@ export function statsDetail(stats: FleetStats, s: Session): string {
     s.c,
   );
   if (stats.nodes.length === 0) return head;
-  const nodes = table(
+  const nodes = s.table(
     ['NODE', 'DEVICES'],
     stats.nodes.map((n) => [n.node, n.devices]),
-    s.c,
     ['left', 'right'],
   );
   return `${head}\n\n${nodes}`;
 }
 
 export function registerStatsCommand(program: Command, io: FleetIO): void {
-  program
-    .command('stats')
+  withExamples(program.command('stats'), ['fleet stats', 'fleet stats --json | jq .online'])
     .description('fleet-wide counts: devices, online, patches, rollouts, devices per node')
     .action(async (_options: unknown, command: Command) => {
       const s = Session.of(io, command);

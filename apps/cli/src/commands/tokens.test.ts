@@ -238,7 +238,9 @@ describe('token revoke', () => {
       },
     });
     expect(result.code).toBe(4);
-    expect(result.stderr).toBe('error: not found: token: no such token\n');
+    expect(result.stderr).toBe(
+      'error: not found: token: no such token (fleet token list shows what exists)\n',
+    );
   });
 });
 

@@ -6,7 +6,8 @@ import {
   type TokenInfo,
 } from '@camfleet/contracts';
 import { type Command, Option } from 'commander';
-import { type Colors, formatTimestamp, formatWhen, table } from '../format.js';
+import { type Colors, formatTimestamp, formatWhen } from '../format.js';
+import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
 import { check, expiryOption, intOption, tokenIdArg } from '../validate.js';
@@ -104,7 +105,7 @@ export function createEnrollTokenInput(flags: EnrollCreateFlags, now: number): C
 
 export function tokensTable(tokens: readonly TokenInfo[], s: Session): string {
   const now = s.now();
-  return table(
+  return s.table(
     ['ID', 'NAME', 'ROLE', 'CREATED', 'BY', 'EXPIRES', 'STATUS'],
     tokens.map((t) => [
       t.id,
@@ -115,13 +116,12 @@ export function tokensTable(tokens: readonly TokenInfo[], s: Session): string {
       expiresText(t.expiresAt),
       colorStatus(tokenStatus(t, now), s.c),
     ]),
-    s.c,
   );
 }
 
 export function enrollTokensTable(tokens: readonly EnrollTokenInfo[], s: Session): string {
   const now = s.now();
-  return table(
+  return s.table(
     ['ID', 'NAME', 'USES LEFT', 'CREATED', 'BY', 'EXPIRES', 'STATUS'],
     tokens.map((t) => [
       t.id,
@@ -132,7 +132,6 @@ export function enrollTokensTable(tokens: readonly EnrollTokenInfo[], s: Session
       expiresText(t.expiresAt),
       colorStatus(tokenStatus(t, now), s.c),
     ]),
-    s.c,
     ['left', 'left', 'right'],
   );
 }
@@ -142,6 +141,11 @@ function registerTokenCommands(program: Command, io: FleetIO): void {
     .command('token')
     .alias('tokens')
     .description('issue, list and revoke admin tokens (admin role)');
+  withExamples(token, [
+    'fleet token create --role viewer --name dashboards --expires 90d',
+    'fleet token list',
+    'fleet token revoke 0123456789ab',
+  ]);
 
   token
     .command('create')
@@ -156,7 +160,7 @@ function registerTokenCommands(program: Command, io: FleetIO): void {
     .option('--expires <duration>', EXPIRES_HELP)
     .addHelpText(
       'after',
-      `\n${ROLES_HELP}\n\nExample:\n  fleet token create --role viewer --name dashboards --expires 90d`,
+      `\n${ROLES_HELP}\n\nExamples:\n  fleet token create --role viewer --name dashboards --expires 90d`,
     )
     .action(async (flags: TokenCreateFlags, command: Command) => {
       const s = Session.of(io, command);
@@ -169,8 +173,10 @@ function registerTokenCommands(program: Command, io: FleetIO): void {
       );
     });
 
-  token
-    .command('list')
+  withExamples(token.command('list'), [
+    'fleet token list',
+    "fleet token list --json | jq -r '.[] | select(.revokedAt == null) | .name'",
+  ])
     .alias('ls')
     .description('list the admin tokens issued with `token create` (not the ones configured on the server)')
     .action(async (_flags: unknown, command: Command) => {
@@ -185,8 +191,7 @@ function registerTokenCommands(program: Command, io: FleetIO): void {
       });
     });
 
-  token
-    .command('revoke')
+  withExamples(token.command('revoke'), ['fleet token revoke 0123456789ab   # the id from fleet token list'])
     .description('revoke an admin token: it is refused from now on')
     .argument('<id>', 'token id (as token list shows it)')
     .action(async (id: string, _flags: unknown, command: Command) => {
@@ -202,6 +207,11 @@ function registerEnrollTokenCommands(program: Command, io: FleetIO): void {
     .command('enroll-token')
     .alias('enroll-tokens')
     .description('issue, list and revoke enrollment tokens, which devices trade for a secret (admin role)');
+  withExamples(enroll, [
+    'fleet enroll-token create --name site-berlin --uses 50 --expires 7d',
+    'fleet enroll-token list',
+    'fleet enroll-token revoke 0123456789ab',
+  ]);
 
   enroll
     .command('create')
@@ -211,7 +221,7 @@ function registerEnrollTokenCommands(program: Command, io: FleetIO): void {
     .option('--expires <duration>', EXPIRES_HELP)
     .addHelpText(
       'after',
-      '\nA device presents it once to obtain its own secret (device simulator: --enroll-token).\n\nExample:\n  fleet enroll-token create --name site-berlin --uses 50 --expires 7d',
+      '\nA device presents it once to obtain its own secret (device simulator: --enroll-token).\n\nExamples:\n  fleet enroll-token create --name site-berlin --uses 50 --expires 7d',
     )
     .action(async (flags: EnrollCreateFlags, command: Command) => {
       const s = Session.of(io, command);
@@ -225,8 +235,7 @@ function registerEnrollTokenCommands(program: Command, io: FleetIO): void {
       );
     });
 
-  enroll
-    .command('list')
+  withExamples(enroll.command('list'), ['fleet enroll-token list', 'fleet enroll-token list --json'])
     .alias('ls')
     .description('list the enrollment tokens issued with `enroll-token create`')
     .action(async (_flags: unknown, command: Command) => {
@@ -241,8 +250,9 @@ function registerEnrollTokenCommands(program: Command, io: FleetIO): void {
       });
     });
 
-  enroll
-    .command('revoke')
+  withExamples(enroll.command('revoke'), [
+    'fleet enroll-token revoke 0123456789ab   # the id from fleet enroll-token list',
+  ])
     .description('revoke an enrollment token: no device can enroll with it any more')
     .argument('<id>', 'token id (as enroll-token list shows it)')
     .action(async (id: string, _flags: unknown, command: Command) => {

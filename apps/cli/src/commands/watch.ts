@@ -7,7 +7,6 @@ import {
   type Colors,
   colorRolloutStatus,
   colorState,
-  colorsFor,
   formatDuration,
   formatTimestamp,
   gateText,
@@ -207,7 +206,7 @@ function viewFor(s: Session): WatchView {
   const now = () => s.now();
   if (s.json) {
     // stdout carries only the final document; show progress on a terminal's stderr, if any.
-    return io.stderr.isTTY === true ? barView(io.stderr, colorsFor(io.stderr, io.env), now) : silentView;
+    return io.stderr.isTTY === true ? barView(io.stderr, s.ce, now) : silentView;
   }
   return io.stdout.isTTY === true ? barView(io.stdout, s.c, now) : lineView(io.stdout, s.c, now);
 }
@@ -226,6 +225,18 @@ export function registerWatchCommand(rollout: Command, io: FleetIO): void {
     .argument('<id>', 'rollout id (ro_…)')
     .option('--timeout <duration>', 'give up after this long (exit 3)', '10m')
     .option('--interval <duration>', 'how often the server checks for changes', '500ms')
+    .addHelpText(
+      'after',
+      `
+On a terminal: a live progress bar (finished over targeted, the wave and what holds it back),
+redrawn in place. Piped: one line per change. With --json: only the final status document on
+stdout (the bar goes to stderr if that is a terminal).
+
+Examples:
+  fleet rollout watch ro_x
+  fleet rollout watch ro_x --timeout 30m && echo "all cameras updated"
+  fleet rollout watch ro_x --json | jq .counts`,
+    )
     .action(async (id: string, flags: WatchFlags, command: Command) => {
       const s = Session.of(io, command);
       const rolloutId = rolloutIdArg(id);
