@@ -100,6 +100,13 @@ export class Authenticator {
    * protocol: the legacy door must not let anyone take it over.
    */
   async legacyDevice(deviceId: string): Promise<DeviceAuth> {
+    const { stored, revoked, previous } = await this.credentialOf(deviceId);
+    if (stored || revoked) throw refused('the device has its own credential: it must use the typed protocol');
+    return { principal: { kind: 'device', deviceId }, previous };
+  }
+
+  /** A device's stored credential digest, whether it is revoked, and the connection it holds now. */
+  private async credentialOf(deviceId: string) {
     const [stored, revoked, node, conn] = await this.redis.hmget(
       this.keys.device(deviceId),
       'secret',
@@ -107,12 +114,7 @@ export class Authenticator {
       'node',
       'conn',
     );
-    if (stored || revoked === '1')
-      throw refused('the device has its own credential: it must use the typed protocol');
-    return {
-      principal: { kind: 'device', deviceId },
-      previous: node && conn ? { node, connectionId: conn } : null,
-    };
+    return { stored, revoked: revoked === '1', previous: node && conn ? { node, connectionId: conn } : null };
   }
 
   async fromConnectionParams(
@@ -128,25 +130,16 @@ export class Authenticator {
     const id = DeviceId.safeParse(params.deviceId);
     if (!id.success) throw refused('malformed device id');
     const deviceId = id.data;
-    const [stored, revoked, node, conn] = await this.redis.hmget(
-      this.keys.device(deviceId),
-      'secret',
-      'revoked',
-      'node',
-      'conn',
-    );
+    const { stored, revoked, previous } = await this.credentialOf(deviceId);
     if (params.secret !== undefined) {
       if (!stored) throw refused('device not enrolled');
-      if (revoked === '1') throw refused('device credential revoked');
+      if (revoked) throw refused('device credential revoked');
       if (!sameDigest(sha256(params.secret), stored)) throw refused('wrong device secret');
-      return {
-        principal: { kind: 'device', deviceId },
-        previous: node && conn ? { node, connectionId: conn } : null,
-      };
+      return { principal: { kind: 'device', deviceId }, previous };
     }
     const enrollToken = params.enrollToken ?? params.token;
     if (enrollToken === undefined) throw refused('no device secret or enrollment token');
-    if (stored || revoked === '1') throw refused('enrollment of an already enrolled device');
+    if (stored || revoked) throw refused('enrollment of an already enrolled device');
     const digest = sha256(enrollToken);
     if (this.enrollDigest && sameDigest(digest, this.enrollDigest)) {
       return { principal: { kind: 'enrollee', deviceId, enrollTokenId: null }, previous: null };
