@@ -6,15 +6,18 @@ import sirv from 'sirv';
 /** Where the dashboard's build lands in this repository (`pnpm dashboard:build`). */
 export const DEFAULT_DASHBOARD_DIR = join(import.meta.dirname, '..', '..', 'dashboard', 'dist');
 
+/** The page's own routes (App.tsx): they answer index.html, and the page shows the view. */
+const PAGE_ROUTES = /^\/(rollouts|devices|events)(\/[^/]+)?\/?$/;
+
 /**
  * The operators' dashboard: static files built at build time, served by every pod at `/` (no
- * extra service). Routes the page handles itself fall back to index.html. It talks to the pod over
- * the same tRPC WebSocket as the CLI, so the page may connect only to its own origin.
+ * extra service). Only the page's own routes fall back to index.html, so a mistyped path (a probe
+ * in a manifest) still gets 404, not a page. It talks to the pod over the same tRPC WebSocket as
+ * the CLI, so the page may connect only to its own origin.
  */
 export function dashboardHandler(dir: string): ((req: IncomingMessage, res: ServerResponse) => void) | null {
   if (!existsSync(join(dir, 'index.html'))) return null;
   const serve = sirv(dir, {
-    single: true,
     etag: true,
     // Vite fingerprints everything under assets/: cache it for good; index.html is always re-checked.
     setHeaders: (res, path) => {
@@ -30,9 +33,12 @@ export function dashboardHandler(dir: string): ((req: IncomingMessage, res: Serv
       );
     },
   });
-  return (req, res) =>
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (PAGE_ROUTES.test(path)) req.url = '/';
     serve(req, res, () => {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found\n');
     });
+  };
 }
