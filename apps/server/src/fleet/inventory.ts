@@ -5,6 +5,8 @@ import {
   FleetError,
   type FleetStats,
   type ListDevicesInput,
+  matchesSelector,
+  parseSelector,
 } from '@camfleet/contracts';
 import { ALL_BUCKETS, BUCKET_COUNT } from '../redis/keys.js';
 import type { FleetDeps } from './deps.js';
@@ -16,6 +18,10 @@ export class Inventory {
 
   async listDevices(input: ListDevicesInput): Promise<DevicePage> {
     const [startBucket, afterId] = parseCursor(input.cursor ?? null);
+    const selector = input.selector ? parseSelector(input.selector) : null;
+    const wanted = (device: Device) =>
+      (input.online === undefined || device.online === input.online) &&
+      (!selector || matchesSelector(selector, device.labels, device.model));
     const devices: Device[] = [];
     for (let n = startBucket; n < BUCKET_COUNT; n++) {
       let after = n === startBucket ? afterId : '';
@@ -34,7 +40,7 @@ export class Inventory {
         for (const hash of hashes) {
           if (!hash.id) continue;
           const device = deviceFrom(hash);
-          if (input.online === undefined || device.online === input.online) devices.push(device);
+          if (wanted(device)) devices.push(device);
         }
         after = ids[ids.length - 1] ?? after;
         if (devices.length >= input.limit) return { devices, nextCursor: `${n}/${after}` };

@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { DeliveryId, DeliveryState, DeviceId, PatchId, RolloutId, Timestamp } from '../schemas.js';
 import { Device } from './device.schema.js';
+import { SelectorText } from './rollout.schema.js';
 
 export const ListDevicesInput = z
   .object({
     cursor: z.string().max(300).nullish(),
     limit: z.number().int().min(1).max(1000).default(100),
     online: z.boolean().optional(),
+    /** Only devices whose labels (and model) match, in the rollouts' selector syntax. */
+    selector: SelectorText.optional(),
   })
   .default({ limit: 100 });
 export type ListDevicesInput = z.infer<typeof ListDevicesInput>;

@@ -5,7 +5,7 @@ import { podPerSuite } from '../testing/wire.js';
 
 const suite = podPerSuite();
 
-describe('live overview subscriptions (what the dashboard shows without polling)', () => {
+describe('what the dashboard reads: live figures, the live rollouts list, filtered device pages', () => {
   it('fleet.watch pushes the figures now and again when a device connects', async () => {
     const seen: FleetStats[] = [];
     const sub = suite.pod.admin.client.fleet.watch.subscribe(
@@ -42,5 +42,34 @@ describe('live overview subscriptions (what the dashboard shows without polling)
     } finally {
       sub.unsubscribe();
     }
+  });
+
+  it('devices.list filters by a label selector across pages, and refuses a malformed one', async () => {
+    for (const [id, site] of [
+      ['sel-a1', 'north'],
+      ['sel-a2', 'south'],
+      ['sel-a3', 'north'],
+      ['sel-a4', 'north'],
+    ]) {
+      const device = await suite.pod.connectDevice(id ?? '');
+      await device.client.device.register.mutate({
+        model: 'm',
+        firmwareVersion: '1',
+        labels: { site: site ?? '' },
+      });
+    }
+    const found: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await suite.pod.admin.client.devices.list.query({
+        limit: 1,
+        cursor,
+        selector: 'site=north',
+      });
+      found.push(...page.devices.map((d) => d.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(found.sort()).toEqual(['sel-a1', 'sel-a3', 'sel-a4']);
+    await expect(suite.pod.admin.client.devices.list.query({ selector: 'site in (' })).rejects.toThrow();
   });
 });
