@@ -152,6 +152,13 @@ describe('dashboard', () => {
 
     await page.getByRole('link', { name: 'Devices' }).click();
     await page.getByRole('link', { name: 'door-0001' }).waitFor();
+    // The label selector is applied by the server, across every page (the model counts as a label).
+    await page.getByLabel('Labels').fill('model=door-y');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(DOORBELLS);
+    await page.getByLabel('Labels').fill('');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(DEVICES);
     await page.getByLabel('Filter this page').fill('door');
     await expect.poll(() => page.locator('tbody tr').count()).toBe(DOORBELLS);
     await page.getByRole('link', { name: 'door-0003' }).click();

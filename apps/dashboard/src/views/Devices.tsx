@@ -27,6 +27,10 @@ export function DevicesPage() {
   const [cursors, setCursors] = useState<Array<string | null>>([null]);
   const [onlineOnly, setOnlineOnly] = useState(false);
   const [query, setQuery] = useState('');
+  // The label selector in force (applied on submit: the server filters, across every page).
+  const [selector, setSelector] = useState('');
+  const [selectorDraft, setSelectorDraft] = useState('');
+  const selectorId = useId();
   const cursor = cursors[cursors.length - 1] ?? null;
   // Read again whenever the pushed fleet figures change (a device came, left or moved pods).
   const figures = useLiveValue<FleetStats>(
@@ -34,8 +38,14 @@ export function DevicesPage() {
     [api],
   );
   const page = useQuery(
-    () => api.devices.list.query({ limit: PAGE, cursor, ...(onlineOnly ? { online: true } : {}) }),
-    [api, cursor, onlineOnly, figures.data],
+    () =>
+      api.devices.list.query({
+        limit: PAGE,
+        cursor,
+        ...(onlineOnly ? { online: true } : {}),
+        ...(selector ? { selector } : {}),
+      }),
+    [api, cursor, onlineOnly, selector, figures.data],
   );
   const searchId = useId();
   const onlineId = useId();
@@ -44,6 +54,24 @@ export function DevicesPage() {
   return (
     <section aria-labelledby="devices-title">
       <h1 id="devices-title">Devices</h1>
+      <form
+        className="inline"
+        aria-label="Label filter"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setSelector(selectorDraft.trim());
+          setCursors([null]);
+        }}
+      >
+        <label htmlFor={selectorId}>Labels</label>
+        <input
+          id={selectorId}
+          value={selectorDraft}
+          placeholder="site=north, model in (cam-x)"
+          onChange={(e) => setSelectorDraft(e.target.value)}
+        />
+        <button type="submit">Apply</button>
+      </form>
       <search className="inline">
         <label htmlFor={searchId}>Filter this page</label>
         <input
