@@ -150,7 +150,14 @@ describe('revocation and rotation', () => {
       await stray.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
       await waitFor(() => closedWith === 4002, { what: 'the replaced connection to close' });
     } finally {
+      // Both clients would reconnect (the replaced one too) and the pod's presence repair would then
+      // write in the middle of a later test: close them and wait until the device is recorded offline.
+      live.wsClient.close();
       stray.wsClient.close();
+      await waitFor(
+        async () => !(await suite.pod.admin.client.devices.get.query({ deviceId: 'ghost' })).device.online,
+        { what: 'ghost to be offline' },
+      );
     }
   });
 });
