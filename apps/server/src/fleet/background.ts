@@ -1,8 +1,8 @@
 import type { RedisClient } from '@camfleet/redis';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import { ALL_BUCKETS, type KeySpace } from '../redis/keys.js';
-import { runScript } from '../redis/scripts.js';
+import type { KeySpace } from '../redis/keys.js';
+import { runInEveryBucket, runScript } from '../redis/scripts.js';
 import { byInstanceOf, type HintBus } from './hints.js';
 import type { RedisFleetService } from './redis-fleet.js';
 
@@ -118,19 +118,12 @@ export class Background {
 
   /** Times out and retries due deliveries in every bucket; hints the pods holding devices with work. */
   async sweep(): Promise<boolean> {
-    // One call per bucket; auto-pipelining sends each master its buckets in one round trip.
-    const replies = (await Promise.all(
-      ALL_BUCKETS.map((n) => {
-        const bucket = this.o.keys.bucket(n);
-        return runScript(
-          this.o.redis,
-          'deadline_sweep',
-          this.o.keys.due(bucket),
-          bucket,
-          SWEEP_BATCH,
-          this.o.hintGraceMs,
-        );
-      }),
+    const replies = (await runInEveryBucket(
+      this.o.redis,
+      this.o.keys,
+      'deadline_sweep',
+      SWEEP_BATCH,
+      this.o.hintGraceMs,
     )) as SweepReply[];
     const followUps: Promise<void>[] = [];
     let full = false;
@@ -201,18 +194,12 @@ export class Background {
       this.lastBeatAt,
     )) as string[];
     for (const instance of dead) {
-      const marked = (await Promise.all(
-        ALL_BUCKETS.map((n) => {
-          const bucket = this.o.keys.bucket(n);
-          return runScript(
-            this.o.redis,
-            'node_gone',
-            this.o.keys.due(bucket),
-            bucket,
-            instance,
-            this.o.hintGraceMs,
-          );
-        }),
+      const marked = (await runInEveryBucket(
+        this.o.redis,
+        this.o.keys,
+        'node_gone',
+        instance,
+        this.o.hintGraceMs,
       )) as number[];
       this.o.log.info(
         { instance, devices: marked.reduce((a, b) => a + b, 0) },

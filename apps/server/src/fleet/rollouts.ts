@@ -6,7 +6,7 @@ import {
   type StateCounts,
 } from '@camfleet/contracts';
 import { ALL_BUCKETS, bucketOf } from '../redis/keys.js';
-import { parseReply, runScript } from '../redis/scripts.js';
+import { parseReply, runInEveryBucket, runScript } from '../redis/scripts.js';
 import { type FleetDeps, randomId, runDurable, throwPipelineErrors, unwrap, whenChanged } from './deps.js';
 import { type GateFacts, gateOf } from './gates.js';
 import { byInstanceOf, type HintBus } from './hints.js';
@@ -150,21 +150,15 @@ export class Rollouts {
 
   /** Pushes status and open wave into every bucket's copy. */
   async sync(rolloutId: string, status: string, openWave: number, reason: string): Promise<void> {
-    const notify = (await Promise.all(
-      ALL_BUCKETS.map((n) => {
-        const bucket = this.deps.keys.bucket(n);
-        return runScript(
-          this.deps.redis,
-          'rollout_sync_bucket',
-          this.deps.keys.due(bucket),
-          bucket,
-          rolloutId,
-          status,
-          openWave,
-          this.deps.hintGraceMs,
-          reason,
-        );
-      }),
+    const notify = (await runInEveryBucket(
+      this.deps.redis,
+      this.deps.keys,
+      'rollout_sync_bucket',
+      rolloutId,
+      status,
+      openWave,
+      this.deps.hintGraceMs,
+      reason,
     )) as string[][];
     await this.hints?.hint(byInstanceOf(notify.flat()));
     await this.hints?.broadcast();

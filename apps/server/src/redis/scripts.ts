@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mastersOf, type RedisClient } from '@camfleet/redis';
 import type { ChainableCommander } from 'ioredis';
+import { ALL_BUCKETS, type KeySpace } from './keys.js';
 
 const LUA_DIR = join(import.meta.dirname, 'lua');
 
@@ -97,6 +98,24 @@ export function runScript(redis: RedisClient, name: ScriptName, ...args: ScriptA
   const done = () => observer(name, (performance.now() - started) / 1000);
   reply.then(done, done);
   return reply;
+}
+
+/**
+ * Runs a bucket script once in every bucket (KEYS[1] the bucket's due set, ARGV[1] its prefix, then
+ * `args`): one call per bucket, which auto-pipelining sends each master in one round trip.
+ */
+export function runInEveryBucket(
+  redis: RedisClient,
+  keys: KeySpace,
+  name: ScriptName,
+  ...args: ScriptArg[]
+): Promise<unknown[]> {
+  return Promise.all(
+    ALL_BUCKETS.map((n) => {
+      const bucket = keys.bucket(n);
+      return runScript(redis, name, keys.due(bucket), bucket, ...args);
+    }),
+  );
 }
 
 /** Queues a defined script on a pipeline. */
