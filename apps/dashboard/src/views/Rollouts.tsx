@@ -51,7 +51,22 @@ export function RolloutsPage() {
                     <span className="muted small">
                       {r.counts.succeeded}/{r.targeted} succeeded
                       {r.counts.failed > 0 && `, ${r.counts.failed} failed`}
+                      {r.waves.length > 1 && ` · wave ${r.wave + 1} of ${r.waves.length}`}
                     </span>
+                    {r.waves.length > 1 && (
+                      <ol className="wave-bars" aria-label={`Waves of ${r.id}`}>
+                        {r.waveCounts.map((counts, i) => (
+                          // biome-ignore lint/suspicious/noArrayIndexKey: waves are positional
+                          <li key={i}>
+                            <ProgressBar
+                              counts={counts}
+                              targeted={Object.values(counts).reduce((a, b) => a + b, 0)}
+                              label={`Wave ${i + 1} of ${r.id}`}
+                            />
+                          </li>
+                        ))}
+                      </ol>
+                    )}
                   </td>
                   <td title={new Date(r.createdAt).toLocaleString()}>{formatAgo(r.createdAt)}</td>
                 </tr>
