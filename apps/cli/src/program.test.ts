@@ -329,6 +329,21 @@ describe('requests', () => {
     expect(page.nextCursor).toBeNull();
   });
 
+  it('devices list --selector asks the server to filter, and refuses a malformed selector (exit 2)', async () => {
+    const list = () => ({ devices: [deviceFixture('cam-1')], nextCursor: null });
+    const result = await run(['devices', 'list', '--selector', 'site=north', '--json'], {
+      routes: { 'devices.list': list },
+    });
+    expect(result.code).toBe(0);
+    expect(result.calls.map((c) => c.input)).toEqual([{ limit: 100, selector: 'site=north' }]);
+    const bad = await run(['devices', 'list', '--selector', 'site in ('], {
+      routes: { 'devices.list': list },
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/invalid --selector/);
+    expect(bad.calls).toHaveLength(0);
+  });
+
   it('devices list without --all-pages shows one page and hints at the cursor on stderr', async () => {
     const result = await run(['devices', 'list', '--limit', '1'], {
       routes: { 'devices.list': () => ({ devices: [deviceFixture('cam-1')], nextCursor: 'c1' }) },

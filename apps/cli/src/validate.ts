@@ -5,7 +5,9 @@ import {
   LabelValue,
   PatchId,
   parseDuration,
+  parseSelector,
   RolloutId,
+  SelectorError,
   TokenIdInput,
 } from '@camfleet/contracts';
 import { UsageError } from './errors.js';
@@ -176,4 +178,16 @@ export function listNumber(flag: string, item: string, percent = false): number 
   const match = (percent ? /^(\d+(?:\.\d+)?)%?$/ : /^(\d+(?:\.\d+)?)$/).exec(item);
   if (!match) throw new UsageError(`invalid value for ${flag}: '${item}' is not a number`);
   return Number(match[1]);
+}
+
+/** A `--selector` expression, checked here so a typo is a usage error (exit 2), not a server round trip. */
+export function selectorOption(text: string): string {
+  try {
+    parseSelector(text);
+  } catch (error) {
+    if (error instanceof SelectorError)
+      throw new UsageError(`invalid --selector '${text}': ${error.message}`);
+    throw error;
+  }
+  return text;
 }

@@ -7,7 +7,7 @@ import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { WATCH_INTERVAL, watchIntervalOf, watchList } from '../list-watch.js';
 import { Session } from '../session.js';
-import { deviceIdArg, intOption } from '../validate.js';
+import { deviceIdArg, intOption, selectorOption } from '../validate.js';
 import { registerCredentialCommands } from './credentials.js';
 
 interface ListFlags {
@@ -18,12 +18,14 @@ interface ListFlags {
   limit: string;
   cursor?: string;
   allPages?: boolean;
+  selector?: string;
 }
 
 export interface ListDevicesRequest {
   limit: number;
   online?: boolean;
   cursor?: string;
+  selector?: string;
   allPages: boolean;
 }
 
@@ -37,6 +39,7 @@ export function listDevicesRequest(flags: ListFlags): ListDevicesRequest {
     allPages: flags.allPages === true,
     ...(flags.online ? { online: true } : flags.offline ? { online: false } : {}),
     ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
+    ...(flags.selector !== undefined ? { selector: selectorOption(flags.selector) } : {}),
   };
 }
 
@@ -165,6 +168,10 @@ export function registerDeviceCommands(program: Command, io: FleetIO): void {
       .command('list')
       .alias('ls')
       .description('list devices, one page (or --all-pages); --watch to keep the list up to date')
+      .option(
+        '--selector <expr>',
+        'only devices whose labels match, as for rollouts (site=north, model in (cam-x))',
+      )
       .option('--online', 'only devices connected now')
       .option('--offline', 'only devices not connected now')
       .option('--limit <n>', 'devices per page (1-1000)', '100')
@@ -200,6 +207,7 @@ export function registerDeviceCommands(program: Command, io: FleetIO): void {
       }),
     [
       'fleet devices list --online --limit 50',
+      "fleet devices list --selector 'site=north,model=cam-x' --all-pages",
       'fleet devices list --all-pages --json | jq -r \'.devices[] | select(.firmwareVersion != "2.1.0") | .id\'',
       'fleet devices list --offline --watch',
     ],

@@ -3,12 +3,10 @@ import {
   CreateRolloutInput,
   DELIVERY_STATES,
   DeviceId,
-  parseSelector,
   Ramp,
   RolloutActionInput,
   type RolloutStatus,
   type RolloutTarget,
-  SelectorError,
   Waves,
 } from '@camfleet/contracts';
 import { type Command, Option } from 'commander';
@@ -41,6 +39,7 @@ import {
   listOption,
   percentOption,
   rolloutIdArg,
+  selectorOption,
 } from '../validate.js';
 import { registerWatchCommand } from './watch.js';
 
@@ -86,14 +85,7 @@ export function targetOf(options: Pick<CreateOptions, 'all' | 'devices' | 'selec
     throw new UsageError(`${given.join(' and ')} exclude each other: choose one of ${TARGET_HINT}`);
   }
   if (options.selector !== undefined) {
-    try {
-      parseSelector(options.selector);
-    } catch (error) {
-      if (error instanceof SelectorError) {
-        throw new UsageError(`invalid --selector '${options.selector}': ${error.message}`);
-      }
-      throw error;
-    }
+    selectorOption(options.selector);
     return { kind: 'selector', selector: options.selector };
   }
   if (options.devices !== undefined) {
