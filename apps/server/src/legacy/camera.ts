@@ -18,7 +18,6 @@ export interface LegacyCameraDeps {
   fleet: RedisFleetService;
   /** Where a patch without an uploaded artifact lives for legacy cameras: `<patchPath>/<name>`. */
   patchPath: string;
-  /** The pod's URL as cameras reach it, for artifact download URLs. */
   log: Logger;
 }
 
