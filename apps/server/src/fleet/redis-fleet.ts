@@ -24,6 +24,7 @@ import type { HintBus } from './hints.js';
 import { Inventory } from './inventory.js';
 import { Patches } from './patches.js';
 import { Rollouts } from './rollouts.js';
+import { SharedWatches } from './shared-watches.js';
 import { Slots } from './slots.js';
 
 /** The FleetService port on Redis: every state change is one Lua script. */
@@ -36,6 +37,8 @@ export class RedisFleetService implements FleetService {
   readonly inventory: Inventory;
   readonly events: Events;
   readonly access: Access;
+  /** Live views (fleet figures, rollouts) shared by every subscriber on this pod. */
+  private readonly watches = new SharedWatches();
 
   constructor(readonly deps: FleetDeps) {
     this.slots = new Slots(deps);
@@ -70,9 +73,17 @@ export class RedisFleetService implements FleetService {
   listRollouts = (limit: number) => this.rollouts.list(limit);
   getRollout = (rolloutId: string) => this.rollouts.get(rolloutId);
   watchRollouts = (limit: number, intervalMs: number, signal: AbortSignal) =>
-    this.rollouts.watchList(limit, intervalMs, signal);
+    this.watches.watch(
+      `rollouts:${limit}:${intervalMs}`,
+      (stop) => this.rollouts.watchList(limit, intervalMs, stop),
+      signal,
+    );
   watchRollout = (rolloutId: string, intervalMs: number, signal: AbortSignal) =>
-    this.rollouts.watch(rolloutId, intervalMs, signal);
+    this.watches.watch(
+      `rollout:${rolloutId}:${intervalMs}`,
+      (stop) => this.rollouts.watch(rolloutId, intervalMs, stop),
+      signal,
+    );
   cancelRollout = (rolloutId: string, actor: string, reason?: string) =>
     this.act(rolloutId, 'cancel', actor, reason ?? `canceled by ${actor}`);
   pauseRollout = (rolloutId: string, actor: string, reason?: string) =>
@@ -102,11 +113,17 @@ export class RedisFleetService implements FleetService {
   listDevices = (input: ListDevicesInput) => this.inventory.listDevices(input);
   getDevice = (deviceId: string) => this.inventory.getDevice(deviceId);
   stats = () => this.inventory.stats();
+  /** Fleet figures read every bucket's presence: one loop per pod serves all its watchers. */
   watchStats = (intervalMs: number, signal: AbortSignal) =>
-    whenChanged(
-      () => this.inventory.stats(),
-      (stats) => JSON.stringify(stats),
-      intervalMs,
+    this.watches.watch(
+      `stats:${intervalMs}`,
+      (stop) =>
+        whenChanged(
+          () => this.inventory.stats(),
+          (stats) => JSON.stringify(stats),
+          intervalMs,
+          stop,
+        ),
       signal,
     );
 

@@ -1,0 +1,83 @@
+/** What a subscriber has not taken yet: only the newest value matters (or the loop's error). */
+type Pending = { value: unknown } | { error: unknown };
+
+interface Subscriber {
+  pending: Pending | null;
+  wake: (() => void) | null;
+}
+
+interface Loop {
+  latest: Pending | null;
+  subscribers: Set<Subscriber>;
+  stop: AbortController;
+}
+
+/**
+ * Watch loops shared by every subscriber of this pod to the same thing: ten dashboards on the
+ * fleet overview cost one read per tick, not ten. A loop starts with its first subscriber (who
+ * gets the last value at once when it is already running) and stops with its last.
+ */
+export class SharedWatches {
+  private readonly loops = new Map<string, Loop>();
+
+  async *watch<T>(
+    key: string,
+    start: (signal: AbortSignal) => AsyncIterable<T>,
+    signal: AbortSignal,
+  ): AsyncGenerator<T> {
+    const loop = this.loops.get(key) ?? this.open(key, start);
+    const me: Subscriber = { pending: loop.latest, wake: null };
+    loop.subscribers.add(me);
+    const onAbort = () => me.wake?.();
+    signal.addEventListener('abort', onAbort);
+    try {
+      while (!signal.aborted) {
+        const next = me.pending;
+        if (next) {
+          me.pending = null;
+          if ('error' in next) throw next.error;
+          yield next.value as T;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          me.wake = resolve;
+        });
+        me.wake = null;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      loop.subscribers.delete(me);
+      if (loop.subscribers.size === 0) {
+        loop.stop.abort();
+        if (this.loops.get(key) === loop) this.loops.delete(key);
+      }
+    }
+  }
+
+  /** Number of loops running (tests). */
+  get size(): number {
+    return this.loops.size;
+  }
+
+  private open<T>(key: string, start: (signal: AbortSignal) => AsyncIterable<T>): Loop {
+    const loop: Loop = { latest: null, subscribers: new Set(), stop: new AbortController() };
+    this.loops.set(key, loop);
+    const publish = (pending: Pending) => {
+      loop.latest = pending;
+      for (const subscriber of loop.subscribers) {
+        subscriber.pending = pending;
+        subscriber.wake?.();
+      }
+    };
+    void (async () => {
+      try {
+        for await (const value of start(loop.stop.signal)) publish({ value });
+      } catch (error) {
+        // A failed read ends the loop for everyone watching; the next subscriber starts a new one.
+        if (this.loops.get(key) === loop) this.loops.delete(key);
+        if (!loop.stop.signal.aborted) publish({ error });
+      }
+    })();
+    return loop;
+  }
+}
