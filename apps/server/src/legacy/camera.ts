@@ -9,6 +9,7 @@ import {
 } from '@camfleet/contracts';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
+import { deviceFrom } from '../fleet/records.js';
 import type { RedisFleetService } from '../fleet/redis-fleet.js';
 
 /** Updates a camera may still answer (it answers in order, and at most one is in flight). */
@@ -55,11 +56,14 @@ export class LegacyCamera {
     this.ws.once('close', () => this.stop.abort());
     // It reports no version: keep the one camfleet knows (a success sets it), so registering does not
     // make an installed patch look missing.
-    const known = await this.deps.fleet.getDevice(this.deviceId).catch(() => null);
+    // One read of the device record (not its deliveries and history).
+    const { redis, keys } = this.deps.fleet.deps;
+    const hash = await redis.hgetall(keys.device(this.deviceId));
+    const known = hash.id ? deviceFrom(hash) : null;
     await this.deps.fleet.registerDevice(this.deviceId, this.connection, {
-      model: known?.device.model ?? 'legacy',
-      firmwareVersion: known?.device.firmwareVersion ?? 'unknown',
-      labels: { ...known?.device.labels, protocol: 'legacy' },
+      model: known?.model ?? 'legacy',
+      firmwareVersion: known?.firmwareVersion ?? 'unknown',
+      labels: { ...known?.labels, protocol: 'legacy' },
     });
     const events = this.deps.fleet.deviceOffers(this.deviceId, {
       connection: this.connection,
