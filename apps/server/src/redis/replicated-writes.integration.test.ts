@@ -42,6 +42,18 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
     const short = vi.fn();
     const writes = new ReplicatedWrites(client(), { replicas: 1, timeoutMs: 5_000 }, short);
     const keys = ['rw:{b1}:nodes', 'rw:{b2}:nodes', 'rw:{b3}:nodes', 'rw:{b4}:nodes'];
+    // What each master is sent: every batch of writes must end in a WAIT on the same connection.
+    const sent = new Map<number, string[]>();
+    const monitors: Redis[] = [];
+    for (const { port } of await cluster.masters()) {
+      const base = new Redis({ port, protocol: 2 });
+      const monitor = await base.monitor();
+      monitors.push(base, monitor);
+      sent.set(port, []);
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source !== 'lua') sent.get(port)?.push((args[0] ?? '').toLowerCase());
+      });
+    }
     await Promise.all(keys.map((key) => writes.run('node_heartbeat', key, 'pod-a', 60_000)));
     for (const key of keys) {
       const { replica } = await nodesOf(key);
@@ -53,6 +65,13 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
       expect(await direct.zscore(key, 'pod-a')).not.toBeNull();
     }
     expect(short).not.toHaveBeenCalled();
+    for (const key of keys) {
+      const commands = sent.get((await nodesOf(key)).master) ?? [];
+      const wrote = commands.findIndex((c) => c === 'evalsha' || c === 'eval');
+      expect(wrote).toBeGreaterThanOrEqual(0);
+      expect(commands.indexOf('wait', wrote)).toBeGreaterThan(wrote);
+    }
+    for (const monitor of monitors) monitor.disconnect();
   });
 
   it('without a replica: every write still lands, in a few batches, and the pod’s other connection is never blocked', async () => {
