@@ -1,21 +1,13 @@
-import type { AppRouter } from '@camfleet/contracts';
-import {
-  createTRPCClient,
-  createWSClient,
-  httpLink,
-  splitLink,
-  type TRPCClient,
-  TRPCClientError,
-  wsLink,
-} from '@trpc/client';
-import superjson from 'superjson';
+import { adminClientOver, type FleetClient } from '@camfleet/client/admin';
+import { TRPCClientError } from '@trpc/client';
 
 /**
- * The dashboard's tRPC client. Deliberately the vanilla client, not React Query: the views are
+ * The dashboard's tRPC client: the CLI's admin client (`@camfleet/client/admin`, the browser's
+ * own WebSocket). Deliberately the vanilla client, not React Query: the views are
  * live subscriptions (rollout.watch, events.follow) that push their own state, plus a few one-shot
  * or periodically refreshed queries; a cache layer would add weight without removing any code.
  */
-export type Api = TRPCClient<AppRouter>;
+export type Api = FleetClient;
 
 export interface Connection {
   api: Api;
@@ -37,25 +29,15 @@ export function endpoints(): { http: string; ws: string } {
  * `connectionParams`, as the CLI's client does. The token never goes into a URL.
  */
 export function connect(token: string): Connection {
-  const { http, ws } = endpoints();
-  const wsClient = createWSClient({
-    url: ws,
-    connectionParams: { token },
+  const { client, close } = adminClientOver({
+    ...endpoints(),
+    token,
     // Opened by the first subscription, closed a little after the last one ends (page changes
     // re-subscribe without a new handshake).
-    lazy: { enabled: true, closeMs: 3_000 },
+    closeMs: 3_000,
     retryDelayMs: (attempt) => Math.min(500 * 2 ** attempt, 10_000),
   });
-  const api = createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === 'subscription',
-        true: wsLink({ client: wsClient, transformer: superjson }),
-        false: httpLink({ url: http, transformer: superjson, headers: { authorization: `Bearer ${token}` } }),
-      }),
-    ],
-  });
-  return { api, close: () => void wsClient.close() };
+  return { api: client, close };
 }
 
 /** The tRPC error code of a failed call (`UNAUTHORIZED`, `FORBIDDEN`, …), if the server sent one. */

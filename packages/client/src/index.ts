@@ -1,17 +1,10 @@
 import { type AppRouter, type FleetErrorCode, isFleetErrorCode } from '@camfleet/contracts';
-import {
-  createTRPCClient,
-  createWSClient,
-  httpLink,
-  splitLink,
-  type TRPCClient,
-  TRPCClientError,
-  wsLink,
-} from '@trpc/client';
+import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import superjson from 'superjson';
 import WebSocket from 'ws';
+import { adminClientOver, type FleetClient } from './admin.js';
 
-export type FleetClient = TRPCClient<AppRouter>;
+export type { FleetClient } from './admin.js';
 export type WSClient = ReturnType<typeof createWSClient>;
 
 /** `http://host:port` → the tRPC HTTP and WebSocket endpoints of a pod. */
@@ -33,24 +26,13 @@ export function createAdminClient(
   baseUrl: string,
   token: string,
 ): { client: FleetClient; close: () => void } {
-  const { http, ws } = endpointsOf(baseUrl);
-  const wsClient = createWSClient({
-    url: ws,
+  return adminClientOver({
+    ...endpointsOf(baseUrl),
+    token,
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    connectionParams: { token },
-    lazy: { enabled: true, closeMs: 0 },
+    closeMs: 0,
     retryDelayMs: (attempt) => Math.min(200 * 2 ** attempt, 5_000),
   });
-  const client = createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === 'subscription',
-        true: wsLink({ client: wsClient, transformer: superjson }),
-        false: httpLink({ url: http, transformer: superjson, headers: { authorization: `Bearer ${token}` } }),
-      }),
-    ],
-  });
-  return { client, close: () => void wsClient.close() };
 }
 
 /** How a device proves who it is: its own secret, or an enrollment token (then it may only enroll). */

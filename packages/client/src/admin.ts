@@ -1,0 +1,49 @@
+/**
+ * The operator's client without Node's `ws`: the CLI passes `ws`, a browser (the dashboard) its
+ * own WebSocket. Exported as `@camfleet/client/admin`.
+ */
+import type { AppRouter } from '@camfleet/contracts';
+import { createTRPCClient, createWSClient, httpLink, splitLink, type TRPCClient, wsLink } from '@trpc/client';
+import superjson from 'superjson';
+
+export type FleetClient = TRPCClient<AppRouter>;
+
+export interface AdminClientOptions {
+  /** tRPC's HTTP endpoint (`…/trpc`) and WebSocket endpoint (`ws(s)://…/trpc`). */
+  http: string;
+  ws: string;
+  token: string;
+  /** A WebSocket implementation where there is no global one (Node 20: `ws`). */
+  WebSocket?: typeof globalThis.WebSocket;
+  /** How long the lazily opened socket stays open after the last subscription ends. */
+  closeMs: number;
+  retryDelayMs: (attempt: number) => number;
+}
+
+/**
+ * Queries and mutations over HTTP with `Authorization: Bearer`; subscriptions over one lazily
+ * opened WebSocket that authenticates with `connectionParams`. The token never goes into a URL.
+ */
+export function adminClientOver(options: AdminClientOptions): { client: FleetClient; close: () => void } {
+  const wsClient = createWSClient({
+    url: options.ws,
+    ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
+    connectionParams: { token: options.token },
+    lazy: { enabled: true, closeMs: options.closeMs },
+    retryDelayMs: options.retryDelayMs,
+  });
+  const client = createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: wsLink({ client: wsClient, transformer: superjson }),
+        false: httpLink({
+          url: options.http,
+          transformer: superjson,
+          headers: { authorization: `Bearer ${options.token}` },
+        }),
+      }),
+    ],
+  });
+  return { client, close: () => void wsClient.close() };
+}
