@@ -1,16 +1,8 @@
 import type { DeliveryState, Gate, StateCounts } from '@camfleet/contracts';
+import { DELIVERY_STATES } from '@camfleet/contracts/states';
 
-/** Delivery states in pipeline order (the contracts' DELIVERY_STATES, without importing zod at runtime). */
-export const STATES = [
-  'queued',
-  'offered',
-  'downloading',
-  'installing',
-  'verifying',
-  'succeeded',
-  'failed',
-  'canceled',
-] as const satisfies readonly DeliveryState[];
+/** Delivery states in pipeline order. */
+export const STATES = DELIVERY_STATES;
 
 export const ACTIVE_STATES = ['offered', 'downloading', 'installing', 'verifying'] as const;
 

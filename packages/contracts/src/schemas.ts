@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DELIVERY_STATES } from './states.js';
 
 /** Identifier of a device: what a camera calls itself. Also used inside Redis keys, so kept tight. */
 export const DeviceId = z
@@ -29,17 +30,7 @@ export const Labels = z
 /** Epoch milliseconds, always taken from Redis TIME. */
 export const Timestamp = z.number().int().nonnegative();
 
-export const DELIVERY_STATES = [
-  'queued',
-  'offered',
-  'downloading',
-  'installing',
-  /** Installed; waiting for the device to come back running the patch's version. */
-  'verifying',
-  'succeeded',
-  'failed',
-  'canceled',
-] as const;
+export { DELIVERY_STATES } from './states.js';
 export const DeliveryState = z.enum(DELIVERY_STATES);
 export type DeliveryState = z.infer<typeof DeliveryState>;
 export const FINAL_STATES: readonly DeliveryState[] = ['succeeded', 'failed', 'canceled'];
