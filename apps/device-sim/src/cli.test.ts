@@ -128,6 +128,7 @@ describe('parseCli', () => {
       },
       trustedKeyFiles: ['keys/old.pub.pem', 'keys/new.pub.pem'],
       requireSignature: true,
+      holdInstallsFile: null,
       staggerMs: 0,
       summaryFile: 'out.json',
       exitWhenIdleMs: 10_000,
@@ -152,6 +153,15 @@ describe('parseCli', () => {
     expect(parsed).toMatchObject({
       code: EXIT_BAD_FLAGS,
       output: expect.stringMatching(/needs --trusted-keys/),
+    });
+  });
+
+  it('holds installs until a file exists with --hold-installs, and wants a file name', () => {
+    expect(run(['--url', URL, '--token', 't', '--hold-installs', 'go']).holdInstallsFile).toBe('go');
+    expect(run(['--url', URL, '--token', 't']).holdInstallsFile).toBeNull();
+    expect(exit(['--url', URL, '--token', 't', '--hold-installs', ' '])).toMatchObject({
+      code: EXIT_BAD_FLAGS,
+      output: expect.stringMatching(/--hold-installs needs a file name/),
     });
   });
 

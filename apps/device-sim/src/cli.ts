@@ -31,6 +31,8 @@ export interface CliOptions {
   trustedKeyFiles: string[];
   /** Install only patches whose manifest a trusted key signed. */
   requireSignature: boolean;
+  /** Installs wait after their `installing` report until this file exists; null: no hold. */
+  holdInstallsFile: string | null;
   staggerMs: number;
   summaryFile: string | null;
   /** Exit once nothing has happened and nothing is in progress for this long; null: run until signalled. */
@@ -209,6 +211,10 @@ export function buildProgram(): Command {
       ).argParser(fileList),
     )
     .option('--require-signature', 'install only patches signed by a trusted key', false)
+    .option(
+      '--hold-installs <file>',
+      'hold every install after its "installing" report until <file> exists (tests: a cancel lands mid-install)',
+    )
     .addOption(new Option('--stagger-ms <ms>', 'delay between device starts').argParser(duration).default(2))
     .option('--summary <file>', 'write the counters as JSON to this file on exit')
     .addOption(
@@ -236,6 +242,7 @@ interface RawFlags extends FaultOptions {
   credentials?: string;
   trustedKeys?: string[];
   requireSignature: boolean;
+  holdInstalls?: string;
   staggerMs: number;
   summary?: string;
   exitWhenIdle?: number;
@@ -299,6 +306,9 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   if (flags.firmware.trim() === '' || flags.firmware.length > 64) {
     return usage('--firmware must be 1 to 64 characters');
   }
+  if (flags.holdInstalls !== undefined && flags.holdInstalls.trim() === '') {
+    return usage('--hold-installs needs a file name');
+  }
   if (flags.requireSignature && !flags.trustedKeys) {
     return usage('--require-signature needs --trusted-keys: without a trusted key nothing verifies');
   }
@@ -335,6 +345,7 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
       },
       trustedKeyFiles: flags.trustedKeys ?? [],
       requireSignature: flags.requireSignature,
+      holdInstallsFile: flags.holdInstalls ?? null,
       staggerMs: flags.staggerMs,
       summaryFile: flags.summary ?? null,
       exitWhenIdleMs: flags.exitWhenIdle ?? null,

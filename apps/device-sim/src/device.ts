@@ -19,6 +19,7 @@ import {
   planInstall,
   type Random,
 } from './faults.js';
+import type { InstallHold } from './hold.js';
 import { DeliveryLedger, type OfferDecision } from './ledger.js';
 import { classifyFailure, describeFailure, isCredentialFailure } from './outcome.js';
 import { ProgressThrottle } from './progress.js';
@@ -42,6 +43,8 @@ export interface DeviceOptions {
   faults?: Partial<FaultOptions>;
   /** Trusted publisher keys and whether a valid signature is required (default: none, not required). */
   signatures?: SignaturePolicy;
+  /** Keeps each install between its `installing` report and the apply until released (tests). */
+  installHold?: InstallHold;
   /** `downloading` progress reports during an artifact download: at most this often, besides each 25%. Default 1s. */
   downloadProgressMs?: number;
   /** A download connection silent this long is cut and resumed. Default 30s. */
@@ -672,7 +675,8 @@ export class SimulatedDevice {
     // A phase is reported when it takes time, as a camera's updater would: an instant install of
     // a patch without a file goes straight to its outcome (one report instead of three).
     const downloads = artifact !== null || plan.downloadMs > 0;
-    const applies = plan.applyMs > 0 || plan.hangs || plan.crashAtMs !== null;
+    const applies =
+      plan.applyMs > 0 || plan.hangs || plan.crashAtMs !== null || this.options.installHold !== undefined;
     if (downloads && !(await progress('downloading', 0, artifact ? 0 : undefined)))
       return { kind: 'stopped' };
     if (artifact) {
@@ -695,6 +699,7 @@ export class SimulatedDevice {
       await sleep(offer.ackTimeoutMs, undefined, { signal: steps });
       return { kind: 'stopped' };
     }
+    await this.options.installHold?.(steps);
     if (plan.crashAtMs !== null) {
       await sleep(plan.crashAtMs, undefined, { signal: steps });
       this.crash();

@@ -1,6 +1,7 @@
 import { type CredentialStore, Credentials } from './credentials.js';
 import { type DeviceEvent, type DeviceRecord, SimulatedDevice } from './device.js';
 import type { FaultOptions, Random } from './faults.js';
+import type { InstallHold } from './hold.js';
 import { deviceIdOf } from './ids.js';
 import type { SignaturePolicy } from './signatures.js';
 import { type FleetSummary, summarize } from './summary.js';
@@ -18,6 +19,8 @@ export interface FleetOptions {
   firmwareVersion?: string;
   labels?: Record<string, string>;
   faults?: Partial<FaultOptions>;
+  /** Keeps every install after its `installing` report until released (tests). */
+  installHold?: InstallHold;
   /** Trusted publisher keys, and whether every install needs a valid signature. */
   signatures?: SignaturePolicy;
   /** A download connection silent this long is cut and resumed (default 30s). */
@@ -72,6 +75,7 @@ export class Fleet {
           ...(options.labels ? { labels: options.labels } : {}),
           ...(options.faults ? { faults: options.faults } : {}),
           ...(options.signatures ? { signatures: options.signatures } : {}),
+          ...(options.installHold ? { installHold: options.installHold } : {}),
           ...(options.downloadStallMs ? { downloadStallMs: options.downloadStallMs } : {}),
           ...(options.backoff ? { backoff: options.backoff } : {}),
           ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),

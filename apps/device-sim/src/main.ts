@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { EXIT_BAD_FLAGS, exitCodeOf, parseCli } from './cli.js';
 import { Credentials, CredentialsFileError } from './credentials.js';
 import { Fleet } from './fleet.js';
+import { releasedByFile } from './hold.js';
 import { IdleTracker } from './idle.js';
 import { formatRejections, Reporter } from './output.js';
 import { loadTrustedKeys, TrustedKeyError } from './signatures.js';
@@ -52,6 +53,7 @@ async function main(): Promise<number> {
     labels: options.labels,
     faults: options.faults,
     signatures: { trustedKeys, requireSignature: options.requireSignature },
+    ...(options.holdInstallsFile ? { installHold: releasedByFile(options.holdInstallsFile) } : {}),
     staggerMs: options.staggerMs,
     onEvent: (event) => {
       // Work is offers, installs and reports; connection churn (blips, crashes) is not.
