@@ -14,7 +14,7 @@ afterEach(async () => {
 const DEVICES = 150;
 
 /**
- * A rollout to slow installs; once some are in flight the Redis master (or one of them) is killed.
+ * A rollout whose installs are all held mid-install while the Redis master (or one of them) is killed.
  * Measures how long until the pods are served by the new master again (a `fleet.stats` read touches
  * every bucket, so it answers only when every slot is) and until the rollout is complete.
  */
@@ -24,25 +24,26 @@ async function rolloutThroughFailover(
 ) {
   // WAIT for one replica after each report: an acknowledged outcome survives the failover.
   fleet = await TestFleet.up(2, { redis, podEnv: { FLEET_REDIS_WAIT_REPLICAS: '1' } });
-  const sim = fleet.sim(['--devices', String(DEVICES), '--apply-ms', '1500']);
+  // Installs are held at `installing` until the master is dead: its failover lands mid-install, and
+  // the outcomes (1.5 s later) are reported while the pods are still finding the new master.
+  const hold = fleet.installHold();
+  const sim = fleet.sim(['--devices', String(DEVICES), '--apply-ms', '1500', ...hold.args]);
   await fleet.waitOnline(DEVICES);
-  const rolloutId = await fleet.rollOut(['--ack-timeout', '20s']);
+  const rolloutId = await fleet.rollOut(['--ack-timeout', '60s']);
   const current = fleet;
-  await waitFor(
-    async () => {
-      const s = await current.status(rolloutId);
-      return s.counts.installing + s.counts.downloading >= 40;
-    },
-    { timeoutMs: 30_000, what: '40 deliveries in flight' },
-  );
+  await waitFor(async () => (await current.status(rolloutId)).counts.installing === DEVICES, {
+    timeoutMs: 90_000,
+    what: `${DEVICES} deliveries installing`,
+  });
   const killedAt = Date.now();
   const failover = await killMaster();
+  await hold.release();
   await waitFor(() => current.admin.client.fleet.stats.query().then(() => true), {
     timeoutMs: 60_000,
     what: 'a pod to read every bucket again',
   });
   const servedMs = Date.now() - killedAt;
-  const final = await current.waitSettled(rolloutId, 180_000);
+  const final = await current.waitSettled(rolloutId, { timeoutMs: 180_000 });
   const settledMs = Date.now() - killedAt;
   const summary = await sim.finish();
   return { failover, servedMs, settledMs, final, summary };
@@ -50,7 +51,12 @@ async function rolloutThroughFailover(
 
 describe('Redis failover mid-rollout (pods and cameras as real processes)', () => {
   it('Cluster: a master with a replica is killed; the replica takes over, pods follow, the rollout completes', async () => {
-    const redis = await RedisClusterServer.start({ masters: 3, replicasPerMaster: 1, appendOnly: true });
+    const redis = await RedisClusterServer.start({
+      masters: 3,
+      replicasPerMaster: 1,
+      appendOnly: true,
+      nodeTimeoutMs: 1_000,
+    });
     const result = await rolloutThroughFailover(redis, () => redis.killMaster());
     console.info(
       `[failover] cluster: master :${result.failover.killedPort} killed, replica :${result.failover.promotedPort} promoted in ${result.failover.failoverMs} ms; ` +
@@ -64,7 +70,7 @@ describe('Redis failover mid-rollout (pods and cameras as real processes)', () =
   });
 
   it('Sentinel: the master is killed; Sentinel promotes the replica, pods follow, the rollout completes', async () => {
-    const redis = await RedisSentinelServer.start({ appendOnly: true });
+    const redis = await RedisSentinelServer.start({ appendOnly: true, downAfterMs: 1_000 });
     const result = await rolloutThroughFailover(redis, () => redis.killMaster());
     console.info(
       `[failover] sentinel: master :${result.failover.killedPort} killed, :${result.failover.promotedPort} promoted in ${result.failover.failoverMs} ms; ` +

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAdminClient } from '@camfleet/client';
@@ -120,6 +120,15 @@ export class TestFleet {
     };
   }
 
+  /**
+   * Simulator flags that hold every install after its `installing` report, and the call that lets
+   * them all go: a fault injected before `release()` lands mid-install by construction.
+   */
+  installHold(): { args: string[]; release: () => Promise<void> } {
+    const file = join(this.dir, `release-${Math.random().toString(36).slice(2)}`);
+    return { args: ['--hold-installs', file], release: () => writeFile(file, '') };
+  }
+
   async waitOnline(count: number, timeoutMs = 90_000): Promise<void> {
     await waitFor(async () => (await this.admin.client.fleet.stats.query()).online >= count, {
       timeoutMs,
@@ -158,13 +167,25 @@ export class TestFleet {
     return this.admin.client.rollout.get.query({ rolloutId });
   }
 
-  async waitSettled(rolloutId: string, timeoutMs = 150_000): Promise<RolloutStatus> {
+  /**
+   * The rollout completed. `targeted`: with that many devices (a rollout is completed for a moment
+   * whenever every device it has so far is done, before late devices join it).
+   */
+  async waitSettled(
+    rolloutId: string,
+    { timeoutMs = 150_000, targeted }: { timeoutMs?: number; targeted?: number } = {},
+  ): Promise<RolloutStatus> {
     return waitFor(
       async () => {
         const status = await this.status(rolloutId);
-        return status.status === 'completed' ? status : null;
+        const complete =
+          status.status === 'completed' && (targeted === undefined || status.targeted === targeted);
+        return complete ? status : null;
       },
-      { timeoutMs, what: `rollout ${rolloutId} to settle` },
+      {
+        timeoutMs,
+        what: `rollout ${rolloutId} to settle${targeted === undefined ? '' : ` with ${targeted} devices`}`,
+      },
     );
   }
 

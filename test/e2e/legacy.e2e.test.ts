@@ -70,7 +70,7 @@ describe('migration: the original cameras and patch list, beside typed cameras',
 
     await rpushPatchFiles(current.redis, 'fw-legacy-1.bin');
     const rolloutId = await rolloutOf(current, 'fw-legacy-1.bin');
-    const final = await current.waitSettled(rolloutId, 120_000);
+    const final = await current.waitSettled(rolloutId, { timeoutMs: 120_000 });
     expect(final.counts.succeeded).toBe(TYPED + ids.length);
     expectCountsAddUp(final);
     // Both pods watch the list: the entry was imported once.
@@ -108,9 +108,9 @@ describe('migration: the original cameras and patch list, beside typed cameras',
     await rpushPatchFiles(current.redis, 'fw-2.bin', 'fw-3.bin');
     const older = await rolloutOf(current, 'fw-2.bin');
     const newest = await rolloutOf(current, 'fw-3.bin');
-    const done = await current.waitSettled(newest, 120_000);
+    const done = await current.waitSettled(newest, { timeoutMs: 120_000 });
     expect(done.counts.succeeded).toBe(TYPED + 2);
-    const superseded = await current.waitSettled(older, 60_000);
+    const superseded = await current.waitSettled(older, { timeoutMs: 60_000 });
     // What had not started of the older patch was canceled; what had started finished.
     expect(superseded.counts.succeeded + superseded.counts.canceled).toBe(TYPED + 2);
     for (const camera of cameras) expect(camera.installed.at(-1)).toBe('fw-3.bin');

@@ -1,4 +1,4 @@
-import type { FleetEvent } from '@camfleet/contracts';
+import type { FleetEvent, RolloutStatus } from '@camfleet/contracts';
 import { maxInFlight, pacedPerMinute, waitFor } from '@camfleet/test-support';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TestFleet } from './harness.js';
@@ -39,17 +39,19 @@ describe('rollout control across three pods', () => {
     fleet = await TestFleet.up(3);
     const sim = fleet.sim(['--devices', '40', '--apply-ms', '20', '--reboot-ms', '20']);
     await fleet.waitOnline(40);
-    const rolloutId = await fleet.rollOut(['--max-per-minute', '600']);
+    const rolloutId = await fleet.rollOut(['--max-per-minute', '300']);
     await fleet.waitSettled(rolloutId);
     const events = await deliveryEvents(fleet, rolloutId);
     expect(events.filter((e) => e.to === 'offered')).toHaveLength(40);
-    // 600/min = 10/s with a one-second burst of 10: after the burst, starts come at the rate.
-    const perMinute = pacedPerMinute(events, 600) ?? 0;
-    console.info(
-      `[e2e] rate limit 600/min over 3 pods: measured ${perMinute.toFixed(0)}/min after the burst`,
-    );
-    expect(perMinute).toBeLessThanOrEqual(600 * 1.05);
-    expect(perMinute).toBeGreaterThan(600 * 0.7);
+    // 300/min = 5/s with a one-second burst of 5: the other 35 take at least 7 s. The times are the
+    // pods' stamps, a round trip after each grant; a second of slack absorbs a busy machine stamping
+    // the first starts late, and still fails a limiter that lets starts through 15% too fast.
+    const measured = pacedPerMinute(events, 300) ?? 0;
+    console.info(`[e2e] rate limit 300/min over 3 pods: measured ${measured.toFixed(0)}/min after the burst`);
+    expect(pacedPerMinute(events, 300, { slackMs: 1_000 })).toBeLessThanOrEqual(300);
+    // Slower is the machine's doing, not the limiter's: only a limiter that barely lets anything
+    // through fails here.
+    expect(measured).toBeGreaterThan(300 * 0.3);
     expect((await sim.finish()).installsRepeated).toBe(0);
   });
 
@@ -149,6 +151,7 @@ describe('rollout control across three pods', () => {
       '--apply-ms',
       '20',
     ]);
+    await fleet.waitOnline(55);
     await waitFor(async () => (await fleet!.status(rolloutId)).targeted === 45, {
       what: 'late devices to join',
     });
@@ -161,13 +164,12 @@ describe('rollout control across three pods', () => {
       'checking logs',
     ]);
     expect(paused).toMatchObject({ status: 'paused', reason: 'checking logs' });
-    const advanced = await fleet.fleetJson<{ wave: number; counts: { offered: number } }>([
-      'rollout',
-      'advance',
-      rolloutId,
-    ]);
+    const advanced = await fleet.fleetJson<RolloutStatus>(['rollout', 'advance', rolloutId]);
     expect(advanced.wave).toBe(1);
-    expect(advanced.counts.offered).toBe(0);
+    // Wave 1 got nothing while paused (late devices hashed into the open wave 0 may be mid-install).
+    const wave1 = advanced.waveCounts[1]!;
+    expect(wave1.offered + wave1.downloading + wave1.installing + wave1.verifying + wave1.succeeded).toBe(0);
+    expect(wave1.queued).toBeGreaterThan(0);
     expect((await fleet.fleet(['rollout', 'resume', rolloutId])).code).toBe(0);
     const done = await fleet.waitSettled(rolloutId);
     expect(done.counts.succeeded).toBe(45);
@@ -176,23 +178,29 @@ describe('rollout control across three pods', () => {
 
   it('cancels mid-install: devices that can stop do, those that cannot report their real outcome', async () => {
     fleet = await TestFleet.up(3);
-    const stoppable = fleet.sim(['--devices', '10', '--prefix', 'soft', '--apply-ms', '3000']);
-    const stubborn = fleet.sim([
-      '--devices',
-      '10',
-      '--prefix',
-      'hard',
-      '--apply-ms',
-      '3000',
-      '--refuse-cancel-rate',
-      '1',
-    ]);
+    // Every install is held after its `installing` report until the test creates this file, so the
+    // cancel arrives mid-install by construction, however slow the machine is.
+    const { args: holdArgs, release } = fleet.installHold();
+    const hold = ['--apply-ms', '0', ...holdArgs];
+    const stoppable = fleet.sim(['--devices', '10', '--prefix', 'soft', ...hold]);
+    const stubborn = fleet.sim(['--devices', '10', '--prefix', 'hard', ...hold, '--refuse-cancel-rate', '1']);
     await fleet.waitOnline(20);
-    const rolloutId = await fleet.rollOut();
+    // Held installs report nothing: no ack timeout may end them while the test holds them.
+    const rolloutId = await fleet.rollOut(['--ack-timeout', '10m']);
     await waitFor(async () => (await fleet!.status(rolloutId)).counts.installing === 20, {
       what: 'all installing',
     });
     expect((await fleet.fleet(['rollout', 'cancel', rolloutId, '--reason', 'wrong build'])).code).toBe(0);
+    // The ten that can stop answer `canceled` while the other ten are still held mid-install.
+    const answered = await waitFor(
+      async () => {
+        const s = await fleet!.status(rolloutId);
+        return s.counts.canceled === 10 ? s : null;
+      },
+      { timeoutMs: 60_000, what: 'the stoppable devices to cancel' },
+    );
+    expect(answered.counts).toMatchObject({ installing: 10, succeeded: 0 });
+    await release();
     const final = await waitFor(
       async () => {
         const s = await fleet!.status(rolloutId);

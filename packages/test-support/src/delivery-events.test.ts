@@ -26,6 +26,10 @@ describe('pacedPerMinute', () => {
     expect(pacedPerMinute([0, 400, 800, 1000, 1500, 2000].map(offered), 120)).toBe(120);
   });
 
+  it('widens the span by a slack for stamping delays', () => {
+    expect(pacedPerMinute([0, 1000, 2000, 3000].map(offered), 60, { slackMs: 1000 })).toBe(45);
+  });
+
   it('has no answer with too few offers after the burst', () => {
     expect(pacedPerMinute([offered(0), offered(10)], 120)).toBeNull();
     expect(pacedPerMinute([offered(5), offered(5), offered(5)], 60)).toBeNull();

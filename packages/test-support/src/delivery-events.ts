@@ -28,9 +28,16 @@ export function maxInFlight(events: readonly DeliveryTransition[]): number {
 /**
  * The start rate a token bucket allowed: a limit of N/min lets ⌈N/60⌉ start at once (one second of
  * burst) and then N a minute, so over the whole run (starts − burst) / span is at most the limit,
- * whether the burst came at once or was spread by another limit. `null` with too few starts to tell.
+ * whether the burst came at once or was spread by another limit. `slackMs` widens the span: the
+ * times are those the pods stamped, one round trip after the grant, and a busy machine stamps the
+ * first starts later than the last, which shortens the span without any start coming early. `null`
+ * with too few starts to tell.
  */
-export function pacedPerMinute(events: readonly DeliveryTransition[], limitPerMinute: number): number | null {
+export function pacedPerMinute(
+  events: readonly DeliveryTransition[],
+  limitPerMinute: number,
+  { slackMs = 0 }: { slackMs?: number } = {},
+): number | null {
   const starts = events
     .filter((e) => e.to === 'offered')
     .map((e) => e.at)
@@ -39,5 +46,5 @@ export function pacedPerMinute(events: readonly DeliveryTransition[], limitPerMi
   const first = starts[0];
   const last = starts.at(-1);
   if (paced < 1 || first === undefined || last === undefined || last === first) return null;
-  return (paced * 60_000) / (last - first);
+  return (paced * 60_000) / (last - first + slackMs);
 }
