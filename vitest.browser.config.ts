@@ -11,5 +11,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 1,
+    // A page shows a change after a server push and a render: on a loaded machine that can take
+    // seconds, and vitest's 1 s default for expect.poll would race it.
+    expect: { poll: { timeout: 30_000 } },
   },
 });

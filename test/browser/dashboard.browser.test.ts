@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RolloutStatus } from '@camfleet/contracts';
-import { ROOT, runFleet } from '@camfleet/test-support';
+import { ROOT, runFleet, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Browser, launchChromium, type Page } from '../../apps/dashboard/testing/chromium.js';
 import { TestFleet } from '../e2e/harness.js';
@@ -66,9 +66,8 @@ beforeAll(async () => {
   ]);
   operator = { name: op.name, token: op.token };
   viewer = { name: view.name, token: view.token };
-  // Slow installs and two in flight at a time: the rollout takes long enough to watch and pause.
-  fleet.sim(['--devices', String(CAMERAS), '--prefix', 'cam', '--model', 'cam-x', '--apply-ms', '600']);
-  fleet.sim(['--devices', String(DOORBELLS), '--prefix', 'door', '--model', 'door-y', '--apply-ms', '600']);
+  fleet.sim(['--devices', String(CAMERAS), '--prefix', 'cam', '--model', 'cam-x', '--apply-ms', '100']);
+  fleet.sim(['--devices', String(DOORBELLS), '--prefix', 'door', '--model', 'door-y', '--apply-ms', '100']);
   await fleet.waitOnline(DEVICES);
 });
 
@@ -90,7 +89,9 @@ describe('dashboard', () => {
   });
 
   test('an operator watches a rollout progress live and pauses it; the CLI sees it paused', async () => {
-    rolloutId = await fleet.rollOut(['--max-in-flight', '2']);
+    // Three waves opened by hand: the rollout cannot finish before the test lets it, however slowly
+    // the page loads (the count rises when the CLI opens the second wave, and the third stays shut).
+    rolloutId = await fleet.rollOut(['--waves', '25,50,100', '--advance', 'manual']);
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     const page = await context.newPage();
     await signIn(page, `/rollouts/${rolloutId}`, operator.token);
@@ -101,12 +102,17 @@ describe('dashboard', () => {
 
     await page.getByTestId('rollout-status').waitFor();
     expect(await page.getByTestId('live-state').first().textContent()).toBe('live');
-    // Live: the count goes up on its own, twice, with no reload.
-    const first = await (async () => {
-      await expect.poll(() => succeededShown(page), { timeout: 60_000 }).toBeGreaterThan(0);
-      return succeededShown(page);
-    })();
-    await expect.poll(() => succeededShown(page), { timeout: 60_000 }).toBeGreaterThan(first);
+    // Live: the first wave's count arrives, then the second wave's, with no reload.
+    const wave0 = await waitFor(
+      async () => {
+        const s = await cliStatus(rolloutId);
+        return s.gate?.kind === 'operator' ? s.counts.succeeded : null;
+      },
+      { timeoutMs: 60_000, what: 'the first wave to finish' },
+    );
+    await expect.poll(() => succeededShown(page), { timeout: 60_000 }).toBe(wave0);
+    expect((await runFleet(fleet.pods[1]!.url, ['rollout', 'advance', rolloutId])).code).toBe(0);
+    await expect.poll(() => succeededShown(page), { timeout: 60_000 }).toBeGreaterThan(wave0);
     expect(await succeededShown(page)).toBeLessThan(DEVICES);
     // The chart has drawn the samples it got.
     expect(await page.locator('figure.chart polyline').count()).toBe(3);
@@ -179,6 +185,8 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'Resume' }).click();
     await expect.poll(() => page.getByTestId('rollout-status').textContent()).not.toBe('paused');
     expect((await cliStatus(rolloutId)).status).not.toBe('paused');
+    // The last wave opens from the page once the second is done.
+    await page.getByRole('button', { name: 'Advance to wave 3' }).click();
     await expect
       .poll(() => page.getByTestId('rollout-status').textContent(), { timeout: 90_000 })
       .toBe('completed');
