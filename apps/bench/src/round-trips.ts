@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mastersOf, type RedisClient } from '@camfleet/redis';
 import { loadScriptSource, SCRIPT_KEYS } from '@camfleet/server';
-import { Redis } from 'ioredis';
+import { monitorRedis } from '@camfleet/test-support';
 
 /** What clients sent Redis over a window, by command (EVALSHA by script name), as MONITOR saw it. */
 export interface RoundTrips {
@@ -25,10 +25,8 @@ export async function countRoundTrips(redis: RedisClient): Promise<() => Promise
   const byCommand: Record<string, number> = {};
   let total = 0;
   const monitors = await Promise.all(
-    mastersOf(redis).map(async (master) => {
-      const client = new Redis({ host: master.options.host, port: master.options.port, protocol: 2 });
-      const monitor = await client.monitor();
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    mastersOf(redis).map((master) =>
+      monitorRedis(master.options.port ?? 6379, ({ source, args }) => {
         // Commands a script runs are reported with source "lua": they cost no round trip.
         if (source === 'lua') return;
         const command = (args[0] ?? '').toLowerCase();
@@ -37,15 +35,11 @@ export async function countRoundTrips(redis: RedisClient): Promise<() => Promise
           command === 'evalsha' ? `script:${SCRIPT_OF_SHA.get(args[1] ?? '') ?? 'unknown'}` : command;
         byCommand[name] = (byCommand[name] ?? 0) + 1;
         total++;
-      });
-      return { client, monitor };
-    }),
+      }),
+    ),
   );
   return async () => {
-    for (const { client, monitor } of monitors) {
-      monitor.disconnect();
-      client.disconnect();
-    }
+    for (const monitor of monitors) await monitor.stop();
     return { total, byCommand };
   };
 }

@@ -20,6 +20,7 @@ export {
   type RedisClusterOptions,
   RedisClusterServer,
 } from './redis-cluster.js';
+export { type MonitoredCommand, monitorRedis, parseMonitorLine } from './redis-monitor.js';
 export { freePorts } from './redis-node.js';
 export { type RedisSentinelOptions, RedisSentinelServer } from './redis-sentinel.js';
 export {

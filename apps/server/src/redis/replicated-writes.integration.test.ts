@@ -1,5 +1,5 @@
 import type { RedisClient } from '@camfleet/redis';
-import { connectTestRedis, RedisClusterServer } from '@camfleet/test-support';
+import { connectTestRedis, monitorRedis, RedisClusterServer } from '@camfleet/test-support';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -9,7 +9,7 @@ import { defineScripts } from './scripts.js';
 let cluster: RedisClusterServer;
 const clients: Array<RedisClient | Redis> = [];
 beforeAll(async () => {
-  cluster = await RedisClusterServer.start({ masters: 3, replicasPerMaster: 1 });
+  cluster = await RedisClusterServer.start({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1_000 });
 });
 afterAll(async () => {
   for (const client of clients) client.disconnect();
@@ -44,15 +44,14 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
     const keys = ['rw:{b1}:nodes', 'rw:{b2}:nodes', 'rw:{b3}:nodes', 'rw:{b4}:nodes'];
     // What each master is sent: every batch of writes must end in a WAIT on the same connection.
     const sent = new Map<number, string[]>();
-    const monitors: Redis[] = [];
+    const monitors: { stop: () => Promise<void> }[] = [];
     for (const { port } of await cluster.masters()) {
-      const base = new Redis({ port, protocol: 2 });
-      const monitor = await base.monitor();
-      monitors.push(base, monitor);
       sent.set(port, []);
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (source !== 'lua') sent.get(port)?.push((args[0] ?? '').toLowerCase());
-      });
+      monitors.push(
+        await monitorRedis(port, ({ source, args }) => {
+          if (source !== 'lua') sent.get(port)?.push((args[0] ?? '').toLowerCase());
+        }),
+      );
     }
     await Promise.all(keys.map((key) => writes.run('node_heartbeat', key, 'pod-a', 60_000)));
     for (const key of keys) {
@@ -65,13 +64,13 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
       expect(await direct.zscore(key, 'pod-a')).not.toBeNull();
     }
     expect(short).not.toHaveBeenCalled();
+    for (const monitor of monitors) await monitor.stop();
     for (const key of keys) {
       const commands = sent.get((await nodesOf(key)).master) ?? [];
       const wrote = commands.findIndex((c) => c === 'evalsha' || c === 'eval');
       expect(wrote).toBeGreaterThanOrEqual(0);
       expect(commands.indexOf('wait', wrote)).toBeGreaterThan(wrote);
     }
-    for (const monitor of monitors) monitor.disconnect();
   });
 
   it('without a replica: every write still lands, in a few batches, and the pod’s other connection is never blocked', async () => {
