@@ -29,7 +29,7 @@ describe('RedisClusterServer', () => {
 
   beforeAll(async () => {
     const startedAt = performance.now();
-    cluster = await RedisClusterServer.start({ appendOnly: true });
+    cluster = await RedisClusterServer.start({ appendOnly: true, nodeTimeoutMs: 1_000 });
     console.log(`cluster of 3 masters + 3 replicas up in ${Math.round(performance.now() - startedAt)} ms`);
   }, 2 * MINUTE);
 

@@ -9,7 +9,7 @@ describe('RedisSentinelServer', () => {
 
   beforeAll(async () => {
     const startedAt = performance.now();
-    redis = await RedisSentinelServer.start({ appendOnly: true });
+    redis = await RedisSentinelServer.start({ appendOnly: true, downAfterMs: 1_000 });
     console.log(
       `sentinel set (master + 1 replica + 3 sentinels) up in ${Math.round(performance.now() - startedAt)} ms`,
     );

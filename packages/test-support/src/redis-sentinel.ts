@@ -12,6 +12,12 @@ export interface RedisSentinelOptions extends RedisServerOptions {
   masterName?: string;
   replicas?: number;
   sentinels?: number;
+  /**
+   * Sentinel's down-after-milliseconds. 5 s by default: a healthy master that a loaded test machine
+   * does not schedule for a second must not be failed over behind a test's back. Tests that kill the
+   * master pass 1 s, so the failover takes seconds.
+   */
+  downAfterMs?: number;
 }
 
 /** Any wait for Redis to start or settle: generous, the test machine is two shared cores. */
@@ -68,7 +74,7 @@ export class RedisSentinelServer implements TestRedis {
           `dir ${JSON.stringify(sentinelDir)}`,
           `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} ${quorum}`,
           // Seconds, not the 30 s / 3 min defaults, so a failover fits in a test.
-          `sentinel down-after-milliseconds ${masterName} 1000`,
+          `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 5_000}`,
           `sentinel failover-timeout ${masterName} 5000`,
           `sentinel parallel-syncs ${masterName} 1`,
           '',
