@@ -64,7 +64,11 @@ export interface ReconnectResult {
 export interface ThrottledResult {
   devices: number;
   limitPerMinute: number;
+  /** Starts after the bucket's one-second burst, per minute from the first start to the last. */
   measuredPerMinute: number;
+  /** The starts (`offered` events) and the time from the first to the last, as the pods stamped them. */
+  starts: number;
+  startSpanMs: number;
   maxInFlight: number;
   maxInFlightSeen: number;
   allSucceededMs: number;
@@ -312,10 +316,13 @@ export async function throttled(
   const events = (await cluster.admin.client.events.list.query({ rolloutId, limit: 1000 })).filter(
     (e) => e.kind === 'delivery',
   );
+  const starts = events.filter((e) => e.to === 'offered').map((e) => e.at);
   return {
     devices,
     limitPerMinute: limits.maxPerMinute,
     measuredPerMinute: round(pacedPerMinute(events, limits.maxPerMinute) ?? Number.NaN, 0),
+    starts: starts.length,
+    startSpanMs: starts.length > 0 ? Math.max(...starts) - Math.min(...starts) : 0,
     maxInFlight: limits.maxInFlight,
     maxInFlightSeen: maxInFlight(events),
     allSucceededMs,

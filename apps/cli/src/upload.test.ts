@@ -72,6 +72,9 @@ describe('uploadArtifact', () => {
       token: 't',
       path,
       digest: await digestFile(path),
+      // The fallback must not send the body before the refusal is read, however slow this machine
+      // is: it never fires here (its own test is below).
+      continueTimeoutMs: 60_000,
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CliError);
     expect((error as CliError).exitCode).toBe(2);
@@ -95,6 +98,8 @@ describe('uploadArtifact', () => {
       path,
       digest,
       onProgress: (n) => progress.push(n),
+      // Only the server's continue can start the body here, not the fallback.
+      continueTimeoutMs: 60_000,
     });
     expect(uploaded).toEqual({ ...digest, storage: 'redis', created: true });
     expect(progress.at(-1)).toBe(100_000);

@@ -1,5 +1,5 @@
 import type { RolloutStatus } from '@camfleet/contracts';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { stripAnsi } from '../format.js';
 import {
   hasAnsi,
@@ -14,7 +14,10 @@ import { isSettled, settledExitCode } from './watch.js';
 
 const ID = 'ro_xyz789';
 
-/** A watch subscription that plays the given snapshots, one per tick, then stays open. */
+/**
+ * A watch subscription that plays the given snapshots, one per microtask, then stays open. All of
+ * them come before any timer can run, so before any --timeout, however busy the machine.
+ */
 function playing(snapshots: RolloutStatus[], state = { unsubscribed: 0 }) {
   return {
     state,
@@ -23,7 +26,8 @@ function playing(snapshots: RolloutStatus[], state = { unsubscribed: 0 }) {
         let stopped = false;
         (async () => {
           for (const snapshot of snapshots) {
-            await new Promise((resolve) => setTimeout(resolve, 5));
+            // Never synchronously: subscribe() has returned before the first snapshot.
+            await Promise.resolve();
             if (stopped) return;
             observer.onData?.(snapshot);
           }
@@ -209,6 +213,106 @@ describe('rollout watch', () => {
     const result = await run(['rollout', 'watch', ID, '--interval', '10ms']);
     expect(result.code).toBe(2);
     expect(result.connects).toEqual([]);
+  });
+});
+
+describe('rollout watch: a timeout that passes before the first answer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A `rollout.get` that answers only when told to, and says when it has been asked. */
+  function heldQuery() {
+    let asked: () => void = () => {};
+    let answer: (outcome: () => RolloutStatus) => void = () => {};
+    const wasAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    const outcome = new Promise<() => RolloutStatus>((resolve) => {
+      answer = resolve;
+    });
+    return {
+      route: async () => {
+        asked();
+        return (await outcome)();
+      },
+      wasAsked,
+      answer,
+    };
+  }
+
+  /**
+   * `fleet rollout watch ID --timeout 60ms …` with the first query held until the (fake) clock has
+   * passed the timeout. The watch sets its timer before it asks, so once asked, advancing the clock
+   * fires it. The subscription would settle the rollout at once: only a watch that has timed out
+   * does not open it.
+   */
+  async function timedOutBeforeTheAnswer(args: string[], outcome: () => RolloutStatus, signal?: AbortSignal) {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const get = heldQuery();
+    const play = playing([allGood]);
+    const running = run(['rollout', 'watch', ID, '--timeout', '60ms', ...args], {
+      routes: { 'rollout.get': get.route },
+      ...play,
+      ...(signal ? { signal } : {}),
+    });
+    await get.wasAsked;
+    await vi.advanceTimersByTimeAsync(60);
+    return { running, answer: () => get.answer(outcome), play };
+  }
+
+  it('waits for that answer and prints it, with --json too, and exits 3', async () => {
+    const watch = await timedOutBeforeTheAnswer(['--json'], () => start);
+    watch.answer();
+    const result = await watch.running;
+    expect(result.code).toBe(3);
+    expect(JSON.parse(result.stdout)).toEqual(start);
+    expect(result.stderr).toBe(
+      'error: timed out after 60ms waiting for rollout ro_xyz789 to settle (0/3 finished)\n',
+    );
+    expect(result.calls.map((c) => c.path)).toEqual(['rollout.get']);
+    expect(watch.play.state.unsubscribed).toBe(0);
+  });
+
+  it('prints the status line off a TTY', async () => {
+    const watch = await timedOutBeforeTheAnswer([], () => start);
+    watch.answer();
+    const result = await watch.running;
+    expect(result.code).toBe(3);
+    // The answer is shown like any status (one line per change), then the summary.
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/ro_xyz789 active wave 1\/1 0\/3 finished .* queued=3 /);
+    expect(lines[1]).toBe('ro_xyz789 active: 0/3 finished, 0 succeeded, 3 in progress');
+  });
+
+  it('ends as the answer says when the rollout has settled by then', async () => {
+    const watch = await timedOutBeforeTheAnswer(['--json'], () => someFailed);
+    watch.answer();
+    const result = await watch.running;
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toEqual(someFailed);
+    expect(result.calls.map((c) => c.path)).toEqual(['rollout.get']);
+  });
+
+  it("exits with the query's error, e.g. 4 for a missing rollout", async () => {
+    const watch = await timedOutBeforeTheAnswer(['--json'], () => {
+      throw serverError('NOT_FOUND', 'NOT_FOUND', `rollout ${ID} not found`, 404);
+    });
+    watch.answer();
+    const result = await watch.running;
+    expect(result.code).toBe(4);
+    expect(result.stdout).toBe('');
+  });
+
+  it('still stops on Ctrl-C (130) while it waits', async () => {
+    const controller = new AbortController();
+    const watch = await timedOutBeforeTheAnswer(['--json'], () => start, controller.signal);
+    controller.abort();
+    const result = await watch.running;
+    expect(result.code).toBe(130);
+    expect(result.stdout).toBe('');
+    watch.answer();
   });
 });
 

@@ -136,14 +136,16 @@ export interface WatchOptions {
 }
 
 export interface WatchResult {
-  /** The last status seen; null only if the watch timed out before the first one. */
-  status: RolloutStatus | null;
+  /** The last status seen (on a timeout too: see followRollout). */
+  status: RolloutStatus;
   timedOut: boolean;
 }
 
 /**
  * Follows a rollout until it settles or the timeout passes. A plain query comes first, so a
- * missing rollout, a refused token or an unreachable server fail fast instead of retrying.
+ * missing rollout, a refused token or an unreachable server fail fast instead of retrying. A
+ * timeout that passes before that query has answered waits for its answer (and opens no
+ * subscription): the watch always ends with a status to print, or with the query's error.
  */
 export function followRollout(
   client: FleetClient,
@@ -153,6 +155,7 @@ export function followRollout(
   const { rolloutId, intervalMs, signal } = options;
   return new Promise<WatchResult>((resolve, reject) => {
     let done = false;
+    let timedOut = false;
     let last: RolloutStatus | null = null;
     let subscription: { unsubscribe(): void } | null = null;
     const finish = (settle: () => void): void => {
@@ -165,10 +168,14 @@ export function followRollout(
       settle();
     };
     const onAbort = (): void => finish(() => reject(new CliError(EXIT.INTERRUPTED, 'interrupted')));
-    const timer = setTimeout(
-      () => finish(() => resolve({ status: last, timedOut: true })),
-      options.timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      timedOut = true;
+      // No status yet means the first query has not answered: its answer ends the watch.
+      if (last !== null) {
+        const status = last;
+        finish(() => resolve({ status, timedOut: true }));
+      }
+    }, options.timeoutMs);
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -183,6 +190,7 @@ export function followRollout(
       (status) => {
         onStatus(status);
         if (done) return;
+        if (timedOut) return finish(() => resolve({ status, timedOut: true }));
         subscription = client.rollout.watch.subscribe(
           { rolloutId, intervalMs },
           {
@@ -232,6 +240,10 @@ On a terminal: a live progress bar (finished over targeted, the wave and what ho
 redrawn in place. Piped: one line per change. With --json: only the final status document on
 stdout (the bar goes to stderr if that is a terminal).
 
+On --timeout the last status seen is still printed (as a document with --json). If the server
+has not answered the first query by then, the watch waits for that answer: it always ends with
+a status, or with the query's error (e.g. exit 4 for a rollout that does not exist).
+
 Examples:
   fleet rollout watch ro_x
   fleet rollout watch ro_x --timeout 30m && echo "all cameras updated"
@@ -250,16 +262,15 @@ Examples:
         followRollout(client, { rolloutId, timeoutMs, intervalMs, signal: io.signal }, viewFor(s)),
       );
       const { status } = result;
-      if (status !== null) s.output(status, () => statusLine(status, s.c));
+      s.output(status, () => statusLine(status, s.c));
       if (result.timedOut) {
-        const gate = status?.gate ? `; ${gateText(status.gate, status.id, s.now())}` : '';
-        const where = status ? ` (${progressOf(status).finished}/${status.targeted} finished${gate})` : '';
+        const gate = status.gate ? `; ${gateText(status.gate, status.id, s.now())}` : '';
         throw new CliError(
           EXIT.TIMEOUT,
-          `timed out after ${formatDuration(timeoutMs)} waiting for rollout ${rolloutId} to settle${where}`,
+          `timed out after ${formatDuration(timeoutMs)} waiting for rollout ${rolloutId} to settle (${progressOf(status).finished}/${status.targeted} finished${gate})`,
         );
       }
-      if (status !== null && settledExitCode(status) !== EXIT.OK) {
+      if (settledExitCode(status) !== EXIT.OK) {
         const cause = statusCause(status);
         const why =
           status.status === 'canceled' || status.status === 'aborted'
