@@ -4,6 +4,7 @@ export * from './legacy.js';
 export * from './manifest.js';
 export type * from './port.js';
 export { type AppRouter, appRouter } from './router.js';
+export { roleAtLeast } from './roles.js';
 export * from './routers/access.schema.js';
 export * from './routers/device.schema.js';
 export * from './routers/devices.schema.js';

@@ -20,10 +20,11 @@ import type {
 import type { DeviceDetail, DevicePage, FleetStats, ListDevicesInput } from './routers/devices.schema.js';
 import type { EventsInput, FleetEvent } from './routers/events.schema.js';
 import type { Patch, PatchDetail, PublishPatchInput } from './routers/patch.schema.js';
+import type { AdminRole } from './roles.js';
 import type { CreateRolloutInput, RolloutStatus } from './routers/rollout.schema.js';
 
-/** Who is calling. Admin roles are ordered: viewer < operator < admin. */
-export type AdminRole = 'viewer' | 'operator' | 'admin';
+/** Who is calling. Admin roles are ordered: viewer < operator < admin (roles.ts). */
+export type { AdminRole };
 export type Principal =
   | { kind: 'anonymous' }
   | { kind: 'admin'; name: string; role: AdminRole }

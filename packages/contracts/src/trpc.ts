@@ -2,6 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { FleetError, type FleetErrorCode, TRPC_CODE_OF } from './errors.js';
+import { roleAtLeast } from './roles.js';
 import type { AdminRole, ConnectionRef, FleetContext } from './port.js';
 
 const t = initTRPC.context<FleetContext>().create({
@@ -69,8 +70,6 @@ export const deviceProcedure = publicProcedure.use(({ ctx, next }) => {
   return next({ ctx: { ...ctx, deviceId: ctx.principal.deviceId } });
 });
 
-const RANK: Record<AdminRole, number> = { viewer: 0, operator: 1, admin: 2 };
-
 /** A connection that presented an enrollment token: it may only enroll. */
 export const enrolleeProcedure = publicProcedure.use(({ ctx, next }) => {
   if (ctx.principal.kind !== 'enrollee') {
@@ -114,7 +113,7 @@ export function adminProcedure(role: AdminRole) {
     if (principal.kind !== 'admin') {
       throw new TRPCError({ code: 'UNAUTHORIZED', message: 'admin token required' });
     }
-    if (RANK[principal.role] < RANK[role]) {
+    if (!roleAtLeast(principal.role, role)) {
       throw new TRPCError({
         code: 'FORBIDDEN',
         message: `role ${role} required, token has ${principal.role}`,

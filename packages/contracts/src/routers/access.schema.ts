@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { ADMIN_ROLES } from '../roles.js';
 import { DeviceId, Labels, Timestamp } from '../schemas.js';
 
-export const ADMIN_ROLES = ['viewer', 'operator', 'admin'] as const;
+export { ADMIN_ROLES };
 export const AdminRoleName = z.enum(ADMIN_ROLES);
 
 /** A device's own secret, shown once: when provisioned, enrolled or rotated. */
