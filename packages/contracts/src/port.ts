@@ -1,3 +1,4 @@
+import type { AdminRole } from './roles.js';
 import type {
   AuditEntry,
   AuditInput,
@@ -20,7 +21,6 @@ import type {
 import type { DeviceDetail, DevicePage, FleetStats, ListDevicesInput } from './routers/devices.schema.js';
 import type { EventsInput, FleetEvent } from './routers/events.schema.js';
 import type { Patch, PatchDetail, PublishPatchInput } from './routers/patch.schema.js';
-import type { AdminRole } from './roles.js';
 import type { CreateRolloutInput, RolloutStatus } from './routers/rollout.schema.js';
 
 /** Who is calling. Admin roles are ordered: viewer < operator < admin (roles.ts). */

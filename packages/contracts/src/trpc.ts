@@ -2,8 +2,8 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { FleetError, type FleetErrorCode, TRPC_CODE_OF } from './errors.js';
-import { roleAtLeast } from './roles.js';
 import type { AdminRole, ConnectionRef, FleetContext } from './port.js';
+import { roleAtLeast } from './roles.js';
 
 const t = initTRPC.context<FleetContext>().create({
   transformer: superjson,
