@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { sha256 } from './fleet/access.js';
+import { createLogger } from './log.js';
 import { ADMIN_TOKEN, ENROLL_TOKEN, failure, PodUnderTest, podPerSuite } from './testing/wire.js';
 
 const suite = podPerSuite();
@@ -88,18 +89,17 @@ describe('devices act only as themselves', () => {
 });
 
 describe('revocation and rotation', () => {
-  it('closes a revoked device’s open connection within a second and refuses it afterwards', async () => {
+  it('closes a revoked device’s open connection, pushed, and refuses it afterwards', async () => {
     const device = await suite.pod.connectDevice('rev-1');
     await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
     const socket = await waitFor(() => device.wsClient.connection?.ws, { what: 'socket' });
-    const closing = new Promise<{ code: number; at: number }>((resolve) =>
-      socket.addEventListener('close', (e) => resolve({ code: e.code, at: Date.now() })),
+    const closing = new Promise<number>((resolve) =>
+      socket.addEventListener('close', (e) => resolve(e.code)),
     );
-    const started = Date.now();
     await suite.pod.admin.client.devices.credentials.revoke.mutate({ deviceId: 'rev-1' });
-    const { code, at } = await closing;
-    expect(code).toBe(4001);
-    expect(at - started).toBeLessThan(1000);
+    // No clock: revocation has no polling fallback (the pod kicks the device through pub/sub), so a
+    // 4001 close at all proves the push path; the test timeout bounds the wait.
+    expect(await closing).toBe(4001);
     const again = await suite.pod.connectDevice('rev-1', device.credentials);
     await waitFor(() => again.rejected(), { what: 'refusal after revoke' });
   });
@@ -143,10 +143,15 @@ describe('revocation and rotation', () => {
       await expect(
         stray.client.device.report.mutate({ deliveryId: 'ro_none:ghost', attempt: 1, status: 'installed' }),
       ).rejects.toThrow();
-      expect(closedWith).toBeNull();
+      // A replacement on authentication would close the live socket before the pod answers
+      // anything sent on it afterwards: its 4002 frame comes ahead of this register's answer on the
+      // same socket, and a close frame received makes the socket CLOSING at once. The answer with
+      // the socket still open is the barrier that no close was sent.
       expect((await live.client.device.register.mutate({ model: 'm', firmwareVersion: '1' })).online).toBe(
         true,
       );
+      expect(socket.readyState).toBe(WebSocket.OPEN);
+      expect(closedWith).toBeNull();
       await stray.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
       await waitFor(() => closedWith === 4002, { what: 'the replaced connection to close' });
     } finally {
@@ -285,10 +290,16 @@ describe('hostile connections', () => {
   });
 
   it('drops a client that never reads instead of buffering for it', async () => {
-    const slow = await PodUnderTest.start({
-      FLEET_WS_MAX_BUFFERED_BYTES: '65536',
-      FLEET_WS_MESSAGES_PER_SECOND: '100000',
-    });
+    // What the pod logs: it says when it drops the connection.
+    const logged: string[] = [];
+    const slow = await PodUnderTest.start(
+      { FLEET_WS_MAX_BUFFERED_BYTES: '65536', FLEET_WS_MESSAGES_PER_SECOND: '100000' },
+      createLogger(
+        'info',
+        { service: 'camfleet-server' },
+        { write: (line: string) => void logged.push(line) },
+      ),
+    );
     try {
       for (let i = 0; i < 200; i++) {
         await slow.pod.fleet.registerDevice(`bulk-${i}`, null, {
@@ -312,7 +323,15 @@ describe('hostile connections', () => {
       }
       // Others are still served.
       expect((await slow.admin.client.fleet.stats.query()).devices).toBe(200);
-      await new Promise((r) => setTimeout(r, 500));
+      // Read nothing until the pod has dropped the client: resuming earlier would let it drain what
+      // the pod buffered for it, and it might never be dropped.
+      await waitFor(
+        () =>
+          logged
+            .map((line) => JSON.parse(line) as { msg?: string; reason?: string })
+            .some((l) => l.msg === 'connection dropped' && /unsent bytes/.test(l.reason ?? '')),
+        { what: 'the pod to drop the client that does not read', timeoutMs: 30_000 },
+      );
       (ws as unknown as { _socket: { resume(): void } })._socket.resume();
       expect((await gone).code).toBe(1006);
     } finally {

@@ -20,10 +20,13 @@ describe('authentication', () => {
     const device = await suite.pod.connectDevice('intruder', { secret: 'not-a-real-secret' });
     await waitFor(() => device.rejected(), { what: 'the rejection' });
     expect(device.rejected()).toMatch(/refused/);
-    const opensAtRejection = device.opens();
-    await new Promise((r) => setTimeout(r, 500));
-    expect(device.opens()).toBe(opensAtRejection);
-    expect(await suite.pod.redis.exists(`cf:{b0}:dev:intruder`)).toBe(0);
+    // The refused socket closes; a client that would loop schedules its reconnect in that very close
+    // handler (it asks for the retry delay there). Once the close is seen, none was scheduled, and
+    // with no socket left and no reconnect pending nothing can open another.
+    await waitFor(() => device.closes() > 0, { what: 'the refused socket to close' });
+    expect(device.reconnects()).toBe(0);
+    expect(device.opens()).toBe(1);
+    expect(await suite.pod.redis.exists(suite.pod.keys.device('intruder'))).toBe(0);
   });
 
   it('refuses admin calls with a wrong or missing token', async () => {
@@ -69,15 +72,19 @@ describe('pushed offers', () => {
     device.wsClient.connection?.ws?.close();
     await waitFor(() => device.opens() > opens, { what: 'the reconnect' });
     await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(device.offers.length).toBe(before);
 
+    // No sleep for "nothing more came": the report's answer is the barrier. The resubscribe goes
+    // out as the new socket opens, the report only after the register's answer, so the pod starts
+    // the subscription (and claims the device's work again: the same attempt, which it must not
+    // push again) before it reads the report; a claim after the report finds the delivery finished.
+    // A repeated offer would be sent on this socket ahead of the report's answer.
     await device.client.device.report.mutate({
       deliveryId: offer.deliveryId,
       attempt: 1,
       status: 'succeeded',
       firmwareVersion: offer.patch.version,
     });
+    expect(device.offers.length).toBe(before);
     const status = await suite.pod.admin.client.rollout.get.query({ rolloutId: rollout.id });
     expect(status.counts.succeeded).toBeGreaterThanOrEqual(1);
   });
@@ -85,10 +92,19 @@ describe('pushed offers', () => {
   it('re-offers after the ack timeout when the device stays silent', async () => {
     const device = await suite.pod.connectDevice('silent-1');
     await device.client.device.register.mutate({ model: 'm', firmwareVersion: '1' });
-    const rollout = await suite.pod.publishAndRollOut({ ackTimeoutMs: 300 });
+    // A long ack timeout, and only the first attempt's deadline moves into the past: the retry's
+    // stays a minute ahead, so its state below is stable however slow the machine is.
+    const rollout = await suite.pod.publishAndRollOut({
+      ackTimeoutMs: 60_000,
+      retryBackoff: { baseMs: 10, maxMs: 10 },
+    });
+    await waitFor(() => device.offers.find((o) => o.rolloutId === rollout.id && o.attempt === 1), {
+      what: 'the first attempt',
+    });
+    await suite.pod.passDeadline(rollout.id, 'silent-1');
     const retry = await waitFor(
       () => device.offers.find((o) => o.rolloutId === rollout.id && o.attempt === 2),
-      { what: 'the second attempt', timeoutMs: 10_000 },
+      { what: 'the second attempt', timeoutMs: 30_000 },
     );
     expect(retry.deliveryId).toBe(`${rollout.id}:silent-1`);
     const detail = await suite.pod.admin.client.devices.get.query({ deviceId: 'silent-1' });

@@ -5,8 +5,12 @@ import { RedisClusterServer } from './redis-cluster.js';
 const MINUTE = 60_000;
 
 /** redis-cli -c through `port`: follows MOVED, and the replies without its "-> Redirected" notes. */
-async function viaCluster(port: number, commands: string[]): Promise<string[]> {
-  const output = await redisCli(port, [], { cluster: true, input: `${commands.join('\n')}\n` });
+async function viaCluster(port: number, commands: string[], timeoutMs?: number): Promise<string[]> {
+  const output = await redisCli(port, [], {
+    cluster: true,
+    input: `${commands.join('\n')}\n`,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  });
   return output.split('\n').filter((line) => !line.startsWith('-> Redirected'));
 }
 
@@ -60,7 +64,8 @@ describe('RedisClusterServer', () => {
       const key = 'failover:key';
       const owner = await ownerOf(cluster, key);
       // WAIT 1: the write is on the replica before the master dies, so the failover cannot lose it.
-      expect(await viaCluster(cluster.ports[0]!, [`SET ${key} survived`, 'WAIT 1 1000'])).toEqual([
+      // No timeout of its own (0: until the replica has it); the test's bounds the wait.
+      expect(await viaCluster(cluster.ports[0]!, [`SET ${key} survived`, 'WAIT 1 0'], 2 * MINUTE)).toEqual([
         'OK',
         '1',
       ]);

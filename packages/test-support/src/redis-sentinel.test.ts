@@ -40,7 +40,11 @@ describe('RedisSentinelServer', () => {
     async () => {
       const before = await redis.currentMaster();
       // WAIT 1: the write is on the replica before the master dies, so the failover cannot lose it.
-      const written = await redisCli(before, [], { input: 'SET failover:key survived\nWAIT 1 1000\n' });
+      // No timeout of its own (0: until the replica has it); the test's bounds the wait.
+      const written = await redisCli(before, [], {
+        input: 'SET failover:key survived\nWAIT 1 0\n',
+        timeoutMs: 2 * MINUTE,
+      });
       expect(written.split('\n')).toEqual(['OK', '1']);
 
       const failover = await redis.killMaster();

@@ -360,16 +360,16 @@ describe.each(backends)('artifacts over HTTP ($name store)', (backend) => {
 
   it('cleans up an upload the client abandons midway', async () => {
     const before = await backend.stored(t, dir);
-    await new Promise<void>((resolve) => {
-      const req = request(`${t.url}/artifacts`, { method: 'PUT', headers: admin });
-      req.on('error', () => resolve());
-      req.write(randomBytes(MiB), () => {
-        setTimeout(() => {
-          req.destroy();
-          resolve();
-        }, 100);
-      });
+    expect(await backend.leftovers(t, dir)).toEqual([]);
+    const req = request(`${t.url}/artifacts`, { method: 'PUT', headers: admin });
+    req.on('error', () => undefined);
+    req.write(randomBytes(MiB));
+    // Abandoned only once the pod holds part of it (chunks, a temp file): the cleanup below then has
+    // something to clean up, instead of passing before the pod wrote anything.
+    await waitFor(async () => (await backend.leftovers(t, dir)).length > 0, {
+      what: 'the pod to store part of the upload',
     });
+    req.destroy();
     await waitFor(async () => (await backend.leftovers(t, dir)).length === 0, {
       what: 'the upload cleaned up',
     });

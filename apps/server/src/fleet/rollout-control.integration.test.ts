@@ -1,5 +1,6 @@
 import { waitFor } from '@camfleet/test-support';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { queueScript } from '../redis/scripts.js';
 import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
 
 const suite = scriptDriverPerTest('rc');
@@ -11,6 +12,27 @@ beforeEach(() => {
 const ids = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`);
 const status = (rolloutId: string) => pod.fleet.getRollout(rolloutId);
+
+type SlotCall = ['slot_acquire', string, string] | ['slot_release', string, string, 'release', string];
+
+/**
+ * Slot scripts run back to back inside Redis, in one MULTI (the keys of a rollout's limits share a
+ * slot): what `slots.acquire` and `slots.release` run, with no time passing between them.
+ * Answers as `slots.acquire` does (a release's answer has no meaning here).
+ */
+async function backToBack(calls: SlotCall[]) {
+  const multi = pod.redis.multi();
+  for (const [name, rolloutId, ...args] of calls) {
+    const k = pod.keys;
+    queueScript(multi, name, k.slots(rolloutId), k.limiter(rolloutId), k.rollout(rolloutId), ...args);
+  }
+  const replies = (await multi.exec()) ?? [];
+  return replies.map(([error, reply]) => {
+    if (error) throw error;
+    const [granted, retryAfterMs, fresh] = Array.isArray(reply) ? (reply as number[]) : [0, 0, 0];
+    return { granted: granted === 1, retryAfterMs: retryAfterMs ?? 0, fresh: fresh === 1 };
+  });
+}
 
 /** Claims and reports success for every device that has an offer of this rollout now. */
 async function succeedAll(deviceIds: string[], rolloutId: string): Promise<number> {
@@ -116,13 +138,22 @@ describe('waves', () => {
   it('soaks a wave before opening the next', async () => {
     const fleet = ids('soak', 30);
     for (const id of fleet) await pod.register(id);
-    const rollout = await pod.rollout((await pod.publish()).id, { waves: [30, 100], soakMs: 400 });
+    // A soak of a minute: the evaluations below all fall inside it however slow the machine is.
+    const soakMs = 60_000;
+    const rollout = await pod.rollout((await pod.publish()).id, { waves: [30, 100], soakMs });
     await succeedAll(fleet, rollout.id);
     await pod.fleet.controller.evaluate(rollout.id);
     const soaking = await status(rollout.id);
     expect(soaking.gate).toMatchObject({ kind: 'soak', wave: 0 });
     await pod.fleet.controller.evaluate(rollout.id);
     expect((await status(rollout.id)).wave).toBe(0);
+    // The soak passes: only the time moves (the wave met its threshold one soak earlier).
+    const metAt = Number(await pod.redis.hget(pod.keys.rollout(rollout.id), 'waveMetAt'));
+    expect(metAt).toBeGreaterThan(0);
+    await pod.redis.hset(pod.keys.rollout(rollout.id), 'waveMetAt', metAt - soakMs);
+    const soaked = await status(rollout.id);
+    const until = soaked.gate?.kind === 'soak' ? soaked.gate.until : Number.POSITIVE_INFINITY;
+    expect(until).toBe(metAt);
     await waitFor(
       async () => {
         await pod.fleet.controller.evaluate(rollout.id);
@@ -130,8 +161,9 @@ describe('waves', () => {
       },
       { what: 'the soak to end' },
     );
-    const until = soaking.gate?.kind === 'soak' ? soaking.gate.until : 0;
-    expect(Number((await pod.redis.time())[0]) * 1000).toBeGreaterThanOrEqual(until - 1000);
+    // It opened no earlier than the soak's end, by the clock the controller uses (Redis time).
+    const [seconds, micros] = await pod.redis.time();
+    expect(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)).toBeGreaterThanOrEqual(until);
   });
 });
 
@@ -183,22 +215,27 @@ describe('health gates', () => {
 describe('pause and retries', () => {
   it('lets other rollouts go first while paused, and keeps a retry’s backoff after resume', async () => {
     await pod.register('cam');
+    // A backoff of a minute: everything below happens during it however slow the machine is.
     const first = await pod.rollout((await pod.publish()).id, {
-      retryBackoff: { baseMs: 2000, maxMs: 2000 },
+      retryBackoff: { baseMs: 60_000, maxMs: 60_000 },
     });
     const second = await pod.rollout((await pod.publish()).id);
     await pod.claim('cam');
     await pod.report('cam', first.id, 1, 'failed', 'flash error');
+    const { retryAt } = await pod.delivery(first.id, 'cam');
     await pod.fleet.pauseRollout(first.id, 'ops');
     // The paused rollout's retry gives way: the device gets the second rollout meanwhile.
     const other = await pod.claim('cam');
     expect(other?.rolloutId).toBe(second.id);
     await pod.report('cam', second.id, 1, 'succeeded');
     await pod.fleet.resumeRollout(first.id, 'ops');
-    // Backoff is at least half of 2 s: still waiting.
+    // The retry keeps its backoff across the pause: the same retry time, still waiting.
     expect(await pod.claim('cam')).toBeNull();
-    const retry = await waitFor(() => pod.claim('cam'), { what: 'the retry after its backoff' });
-    expect(retry).toMatchObject({ rolloutId: first.id, attempt: 2 });
+    expect((await pod.delivery(first.id, 'cam')).retryAt).toBe(retryAt);
+    // The backoff passes: only the time moves (the retry time is put in the past, the device due).
+    await pod.redis.hset(pod.keys.delivery(first.id, 'cam'), 'retryAt', 1);
+    await pod.redis.zadd(pod.keys.due(pod.keys.bucketOfDevice('cam')), 1, 'cam');
+    expect(await pod.claim('cam')).toMatchObject({ rolloutId: first.id, attempt: 2 });
   });
 });
 
@@ -258,8 +295,9 @@ describe('limits', () => {
     const fleet = ids('rate', 5);
     for (const id of fleet) await pod.register(id);
     const rollout = await pod.rollout((await pod.publish()).id, { maxPerMinute: 120 });
-    const answers = [];
-    for (const id of fleet) answers.push(await pod.fleet.slots.acquire(rollout.id, id));
+    // All five asks back to back inside Redis (one MULTI): no refill between them, however the
+    // client is scheduled.
+    const answers = await backToBack(fleet.map((id) => ['slot_acquire', rollout.id, id]));
     // 120/min = 2 per second: a burst of 2, then one every 500 ms.
     expect(answers.map((a) => a.granted)).toEqual([true, true, false, false, false]);
     expect(answers[2]?.retryAfterMs).toBeGreaterThan(0);
@@ -269,19 +307,27 @@ describe('limits', () => {
   it('ramps the rate up as deliveries succeed', async () => {
     const fleet = ids('ramp', 8);
     for (const id of fleet) await pod.register(id);
-    // 60/min to start (a burst of 1), doubled every 2 successes, at most 240/min.
+    // 6/min to start (a burst of 1, a token every 10 s), doubled every 2 successes, at most 24/min.
     const rollout = await pod.rollout((await pod.publish()).id, {
-      maxPerMinute: 240,
-      ramp: { startPerMinute: 60, factor: 2, everySuccesses: 2 },
+      maxPerMinute: 24,
+      ramp: { startPerMinute: 6, factor: 2, everySuccesses: 2 },
     });
-    const grant = (id: string) => pod.fleet.slots.acquire(rollout.id, id);
-    expect((await grant(fleet[0]!)).granted).toBe(true);
-    const slow = await grant(fleet[1]!);
-    expect(slow.granted).toBe(false);
-    expect(slow.retryAfterMs).toBeGreaterThan(500);
-    for (const id of fleet.slice(0, 2)) await pod.fleet.slots.release(rollout.id, id, 'release', 'succeeded');
-    // Two successes: 120/min now; the wait for the next token halves.
-    const faster = await grant(fleet[1]!);
-    expect(faster.granted || faster.retryAfterMs <= 500).toBe(true);
+    // Back to back inside Redis (one MULTI): the token bucket sees no time pass between the asks,
+    // so each wait below is the rate's alone.
+    const [first, slow, , , faster] = await backToBack([
+      ['slot_acquire', rollout.id, fleet[0]!],
+      ['slot_acquire', rollout.id, fleet[1]!],
+      ['slot_release', rollout.id, fleet[0]!, 'release', 'succeeded'],
+      ['slot_release', rollout.id, fleet[1]!, 'release', 'succeeded'],
+      ['slot_acquire', rollout.id, fleet[1]!],
+    ]);
+    expect(first?.granted).toBe(true);
+    expect(slow?.granted).toBe(false);
+    // 6/min: the next token is (nearly) 10 s away.
+    expect(slow?.retryAfterMs).toBeGreaterThan(5_000);
+    // Two successes: 12/min now; the wait for the next token halves.
+    expect(faster?.granted).toBe(false);
+    expect(faster?.retryAfterMs).toBeGreaterThan(0);
+    expect(faster?.retryAfterMs).toBeLessThanOrEqual(5_000);
   });
 });

@@ -1,5 +1,5 @@
 import type { RedisClient } from '@camfleet/redis';
-import { connectTestRedis, monitorRedis, RedisClusterServer } from '@camfleet/test-support';
+import { connectTestRedis, monitorRedis, RedisClusterServer, waitFor } from '@camfleet/test-support';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -82,17 +82,45 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
     const other = client();
     await durable.ping();
     await other.ping();
-    const writes = new ReplicatedWrites(durable, { replicas: 1, timeoutMs: 1_000 }, short);
-    const order: string[] = [];
+    // A WAIT that only the test ends: with no replica it would block for a minute (the test's
+    // timeout), so no write can be answered before the test lets it.
+    const writes = new ReplicatedWrites(durable, { replicas: 1, timeoutMs: 60_000 }, short);
+    let answered = 0;
+    let done = false;
     const written = Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        writes.run('node_heartbeat', key, `pod-${i}`, 60_000).then(() => order.push('write')),
+        writes.run('node_heartbeat', key, `pod-${i}`, 60_000).then(() => answered++),
       ),
+    ).then(() => {
+      done = true;
+    });
+    // The master's clients blocked in WAIT (by their CLIENT LIST line).
+    const node = new Redis({ port: (await nodesOf(key)).master, protocol: 2 });
+    clients.push(node);
+    const waiting = async () =>
+      String(await node.client('LIST'))
+        .split('\n')
+        .filter((line) => / cmd=wait /.test(line) && / flags=\S*b/.test(line))
+        .map((line) => line.match(/^id=(\d+)/)?.[1] ?? '');
+    await waitFor(async () => (await waiting()).length > 0, {
+      what: 'the writes’ WAIT to block',
+      timeoutMs: 30_000,
+    });
+    // While it blocks, the other connection is served (the writes themselves ran before the WAIT),
+    // and not one write has been answered.
+    expect(await other.zcard(key)).toBeGreaterThan(0);
+    expect(answered).toBe(0);
+    // End the WAIT as its timeout would (CLIENT UNBLOCK answers it with the replicas that
+    // confirmed: 0), batch after batch, until every write is answered.
+    await waitFor(
+      async () => {
+        for (const id of await waiting()) await node.client('UNBLOCK', id);
+        return done;
+      },
+      { what: 'every write to be answered', timeoutMs: 30_000 },
     );
-    // Queued right behind the writes: answers while their WAIT still waits for the missing replica.
-    await other.zcard(key).then(() => order.push('other'));
     await written;
-    expect(order[0]).toBe('other');
+    expect(answered).toBe(50);
     expect(await other.zcard(key)).toBe(50);
     // One batch for the turn's writes (two if the slot map was refreshed in between), not 50 waits.
     expect(short.mock.calls.length).toBeGreaterThan(0);

@@ -11,8 +11,15 @@ import type { RedisClient } from '@camfleet/redis';
 import { connectTestRedis, digestEverywhere, startTestRedis, type TestRedis } from '@camfleet/test-support';
 import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { KeySpace } from '../redis/keys.js';
 import type { RunningServer } from '../server.js';
 import { ADMIN_TOKEN, ENROLL_TOKEN, startTestPod } from './in-process.js';
+
+/** What `rollout.create` takes besides the patch. */
+type RolloutSettings = Omit<
+  Parameters<ReturnType<typeof createAdminClient>['client']['rollout']['create']['mutate']>[0],
+  'patchId'
+>;
 
 /**
  * A pod on a private Redis, reached over real HTTP and WebSockets: what the wire-level tests drive.
@@ -25,6 +32,8 @@ export class PodUnderTest {
     readonly redis: RedisClient,
     readonly pod: RunningServer,
     readonly admin: ReturnType<typeof createAdminClient>,
+    /** The pod's key layout, to move the time a test waits for (deadlines, backoffs) in Redis. */
+    readonly keys: KeySpace,
   ) {}
 
   /** `log`: the pod's logger (default: silent), to capture what it logs. */
@@ -36,6 +45,7 @@ export class PodUnderTest {
       connectTestRedis(redisServer.url),
       pod,
       createAdminClient(pod.url, ADMIN_TOKEN),
+      new KeySpace(env.FLEET_KEY_PREFIX ?? 'cf'),
     );
   }
 
@@ -50,19 +60,30 @@ export class PodUnderTest {
 
   /**
    * A device with a live offer subscription, collecting what it is offered and asked to cancel.
-   * Without credentials it enrolls first.
+   * Without credentials it enrolls first. `reconnects()` counts the reconnects the client
+   * scheduled (its retry delay is asked for synchronously in the socket's close handler, right
+   * after `onClose`), `closes()` the sockets it saw close: once `closes()` grew, the reconnects
+   * that close caused are counted.
    */
   async connectDevice(deviceId: string, credentials?: DeviceCredentials) {
     const creds = credentials ?? (await this.enroll(deviceId));
     let opens = 0;
+    let closes = 0;
+    let reconnects = 0;
     let rejected: string | null = null;
     const device = createDeviceClient({
       baseUrl: this.pod.url,
       deviceId,
       credentials: creds,
-      retryDelayMs: () => 50,
+      retryDelayMs: () => {
+        reconnects++;
+        return 50;
+      },
       onOpen: () => {
         opens++;
+      },
+      onClose: () => {
+        closes++;
       },
       onRejected: (message) => {
         rejected = message;
@@ -89,16 +110,29 @@ export class PodUnderTest {
       subscription,
       credentials: creds,
       opens: () => opens,
+      closes: () => closes,
+      reconnects: () => reconnects,
       rejected: () => rejected,
     };
   }
 
-  async publishAndRollOut(settings: { ackTimeoutMs?: number } = {}) {
+  async publishAndRollOut(settings: RolloutSettings = {}) {
     const patch = await this.admin.client.patch.publish.mutate({
       name: 'fw',
       version: `v${Math.random().toString(36).slice(2)}`,
     });
     return this.admin.client.rollout.create.mutate({ patchId: patch.id, ...settings });
+  }
+
+  /**
+   * The ack deadline of the device's attempt in flight passes: only the time moves (the deadline is
+   * set in the past, and the device is due at once), the pod's own sweeper acts on it. The deadline
+   * goes first: any reschedule after it (the sweeper's own) keeps the device due.
+   */
+  async passDeadline(rolloutId: string, deviceId: string): Promise<void> {
+    const bucket = this.keys.bucketOfDevice(deviceId);
+    await this.redis.hset(this.keys.delivery(rolloutId, deviceId), 'deadline', 1);
+    await this.redis.zadd(this.keys.due(bucket), 1, deviceId);
   }
 
   /**
