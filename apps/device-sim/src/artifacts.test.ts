@@ -37,12 +37,17 @@ async function setup(options: Partial<FleetOptions> = {}) {
   return { fake, fleet };
 }
 
-/** Waits for the delivery's final report; returns every report of it. */
-async function finished(fake: FakeFleet, deliveryId: string): Promise<ReportInput[]> {
+/**
+ * Waits for the delivery's final report, and for the device to be done with it: the pod records a
+ * report before the device has its answer (and counts the outcome), so the fleet must settle too.
+ * Returns every report of it.
+ */
+async function finished(fake: FakeFleet, fleet: Fleet, deliveryId: string): Promise<ReportInput[]> {
   const final = ['installed', 'succeeded', 'failed', 'canceled'];
   await waitFor(() => fake.reportsOf(deliveryId).some((r) => final.includes(r.status)), {
     what: `a final report for ${deliveryId}`,
   });
+  await waitFor(() => fleet.busy === 0, { what: `the device to be done with ${deliveryId}` });
   return fake.reportsOf(deliveryId);
 }
 
@@ -55,7 +60,7 @@ describe('artifact downloads', () => {
     const bytes = randomBytes(4 * 1024 * 1024);
     const artifact = fake.addArtifact(bytes);
     fake.offer('cam-0001', 'del-1', 1, '2.0.0', { artifact });
-    const reports = await finished(fake, 'del-1');
+    const reports = await finished(fake, fleet, 'del-1');
 
     expect(statuses(reports).filter((s) => s !== 'downloading')).toEqual(['installing', 'installed']);
     const progress = downloading(reports);
@@ -80,7 +85,7 @@ describe('artifact downloads', () => {
     const { fake, fleet } = await setup({ faults: { dropDownloadRate: 1 } });
     const bytes = randomBytes(1024 * 1024);
     fake.offer('cam-0001', 'del-1', 1, '2.0.0', { artifact: fake.addArtifact(bytes) });
-    const reports = await finished(fake, 'del-1');
+    const reports = await finished(fake, fleet, 'del-1');
 
     expect(reports.at(-1)?.status).toBe('installed');
     const requests = fake.artifactRequests;
@@ -107,7 +112,7 @@ describe('artifact downloads', () => {
     const artifact = fake.addArtifact(bytes);
     fake.cutDownloads.push(123_456);
     fake.offer('cam-0001', 'del-1', 1, '2.0.0', { artifact });
-    const reports = await finished(fake, 'del-1');
+    const reports = await finished(fake, fleet, 'del-1');
 
     expect(reports.at(-1)?.status).toBe('installed');
     expect(fake.artifactRequests.map(({ range, ifRange, status }) => ({ range, ifRange, status }))).toEqual([
@@ -126,7 +131,7 @@ describe('artifact downloads', () => {
     const artifact = fake.addArtifact(randomBytes(200_000));
     fake.tamperDownloads = true;
     fake.offer('cam-0001', 'del-1', 1, '2.0.0', { artifact });
-    const reports = await finished(fake, 'del-1');
+    const reports = await finished(fake, fleet, 'del-1');
 
     expect(statuses(reports)).not.toContain('installing');
     const failed = reports.at(-1);
@@ -142,18 +147,18 @@ describe('artifact downloads', () => {
   });
 
   it('reports "failed" when the pod refuses the download (403)', async () => {
-    const { fake } = await setup();
+    const { fake, fleet } = await setup();
     // An artifact the pod does not have: the test endpoint answers 403, as the pod does.
     const artifact: ArtifactRef = { sha256: 'a'.repeat(64), size: 10, url: `/artifacts/${'a'.repeat(64)}` };
     fake.offer('cam-0001', 'del-1', 1, '2.0.0', { artifact });
-    const reports = await finished(fake, 'del-1');
+    const reports = await finished(fake, fleet, 'del-1');
     expect(reports.at(-1)).toMatchObject({ status: 'failed', error: 'download refused: HTTP 403' });
   });
 
   it('keeps the simulated download time for an offer without an artifact', async () => {
     const { fake, fleet } = await setup({ faults: { dropDownloadRate: 1 } });
     fake.offer('cam-0001', 'del-1');
-    const reports = await finished(fake, 'del-1');
+    const reports = await finished(fake, fleet, 'del-1');
     expect(statuses(reports)).toEqual(['downloading', 'installing', 'installed']);
     expect(reports[0]).not.toHaveProperty('bytes');
     expect(fake.artifactRequests).toEqual([]);
@@ -161,11 +166,17 @@ describe('artifact downloads', () => {
   });
 
   it('cuts and resumes a connection that stalls mid-body', async () => {
-    const { fake, fleet } = await setup({ downloadStallMs: 200 });
+    // The stall is declared, not timed: a short stall timeout would also cut a request that a loaded
+    // machine is merely slow to serve. Only the request the pod stalled is cut, once it went silent.
+    // (download.test.ts covers the socket timeout that declares it in production.)
+    const watched: (() => void)[] = [];
+    const { fake, fleet } = await setup({ downloadStallWatch: (stalled) => watched.push(stalled) });
     const artifact = fake.addArtifact(randomBytes(100_000));
     fake.stallDownloads.push(40_000);
     fake.offer('cam-0001', 'del-1', 1, '2.0.0', { artifact });
-    expect((await finished(fake, 'del-1')).at(-1)?.status).toBe('installed');
+    await waitFor(() => fleet.summary().downloadBytes === 40_000, { what: 'the download to stall' });
+    watched[0]!();
+    expect((await finished(fake, fleet, 'del-1')).at(-1)?.status).toBe('installed');
     expect(fake.artifactRequests.map((r) => r.range)).toEqual([null, 'bytes=40000-']);
     expect(fleet.summary()).toMatchObject({ downloadResumes: 1, downloadBytes: 100_000 });
   });
@@ -176,8 +187,12 @@ describe('artifact downloads', () => {
     fake.stallDownloads.push(30_000);
     fake.offer('cam-0001', 'del-1', 1, '2.0.0', { artifact });
     await waitFor(() => fleet.summary().downloadBytes === 30_000, { what: 'the download to stall' });
+    // And its report of the first quarter landed: a cancel would abort that report in flight.
+    await waitFor(() => downloading(fake.reportsOf('del-1')).some((r) => (r.bytes ?? 0) >= 25_000), {
+      what: 'the first quarter reported',
+    });
     fake.cancel('cam-0001', 'del-1');
-    const reports = await finished(fake, 'del-1');
+    const reports = await finished(fake, fleet, 'del-1');
     expect(statuses(reports).filter((s) => s !== 'downloading')).toEqual(['canceled']);
     // Past the first quarter: reported (where exactly depends on how the bytes arrived).
     expect(downloading(reports).at(-1)?.bytes).toBeGreaterThanOrEqual(25_000);
@@ -216,14 +231,14 @@ describe('signatures', () => {
   it('installs a patch signed by a trusted key, with --require-signature', async () => {
     const { fake, fleet } = await setup(policy([oldKey], true));
     offerSigned(fake, 'del-1', oldKey);
-    expect((await finished(fake, 'del-1')).at(-1)?.status).toBe('installed');
+    expect((await finished(fake, fleet, 'del-1')).at(-1)?.status).toBe('installed');
     expect(fleet.summary()).toMatchObject({ signatureRefusals: 0, installsDone: 1 });
   });
 
   it('refuses an unsigned patch with --require-signature, before downloading anything', async () => {
     const { fake, fleet } = await setup(policy([oldKey], true));
     offerSigned(fake, 'del-1', null);
-    const reports = await finished(fake, 'del-1');
+    const reports = await finished(fake, fleet, 'del-1');
     expect(reports).toMatchObject([{ status: 'failed', error: 'signature unsigned' }]);
     expect(fake.artifactRequests).toEqual([]);
     await waitFor(() => fleet.busy === 0);
@@ -233,7 +248,7 @@ describe('signatures', () => {
   it('installs an unsigned patch without --require-signature, keys configured or not', async () => {
     const { fake, fleet } = await setup(policy([oldKey], false));
     offerSigned(fake, 'del-1', null);
-    expect((await finished(fake, 'del-1')).at(-1)?.status).toBe('installed');
+    expect((await finished(fake, fleet, 'del-1')).at(-1)?.status).toBe('installed');
     expect(fleet.summary().signatureRefusals).toBe(0);
   });
 
@@ -241,7 +256,9 @@ describe('signatures', () => {
     for (const required of [false, true]) {
       const { fake, fleet } = await setup(policy([oldKey], required));
       offerSigned(fake, 'del-1', oldKey, { version: '1.9.9' });
-      expect(await finished(fake, 'del-1')).toMatchObject([{ status: 'failed', error: 'signature invalid' }]);
+      expect(await finished(fake, fleet, 'del-1')).toMatchObject([
+        { status: 'failed', error: 'signature invalid' },
+      ]);
       expect(fake.artifactRequests).toEqual([]);
       await waitFor(() => fleet.busy === 0);
       expect(fleet.summary()).toMatchObject({ signatureRefusals: 1, installsDone: 0 });
@@ -251,7 +268,7 @@ describe('signatures', () => {
   it('refuses a patch signed by a key it does not trust, with --require-signature', async () => {
     const { fake, fleet } = await setup(policy([oldKey], true));
     offerSigned(fake, 'del-1', strangerKey);
-    expect(await finished(fake, 'del-1')).toMatchObject([
+    expect(await finished(fake, fleet, 'del-1')).toMatchObject([
       { status: 'failed', error: 'signature unknown-key' },
     ]);
     await waitFor(() => fleet.busy === 0);
@@ -261,10 +278,10 @@ describe('signatures', () => {
   it('trusts several keys: patches signed by the old and the new key both install (rotation)', async () => {
     const { fake, fleet } = await setup(policy([oldKey, newKey], true));
     offerSigned(fake, 'del-old', oldKey);
-    expect((await finished(fake, 'del-old')).at(-1)?.status).toBe('installed');
+    expect((await finished(fake, fleet, 'del-old')).at(-1)?.status).toBe('installed');
     await waitFor(() => fleet.busy === 0, { what: 'the restart' });
     offerSigned(fake, 'del-new', newKey);
-    expect((await finished(fake, 'del-new')).at(-1)?.status).toBe('installed');
+    expect((await finished(fake, fleet, 'del-new')).at(-1)?.status).toBe('installed');
     await waitFor(() => fleet.busy === 0, { what: 'the restart' });
     expect(fleet.summary()).toMatchObject({ signatureRefusals: 0, installsDone: 2 });
   });

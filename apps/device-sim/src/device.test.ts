@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { waitFor } from '@camfleet/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Credentials } from './credentials.js';
 import type { DeviceEvent } from './device.js';
 import { Fleet, type FleetOptions } from './fleet.js';
+import { releasedByCall } from './hold.js';
 import { deviceIds } from './ids.js';
 import { FakeFleet, FakePod } from './testing/fake-pod.js';
 
@@ -48,8 +50,6 @@ async function setup(options: Partial<FleetOptions> & { pods?: number } = {}) {
 function settled(fleet: Fleet, what = 'the fleet to settle'): Promise<boolean> {
   return waitFor(() => fleet.busy === 0, { what });
 }
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('SimulatedDevice against a fake pod', () => {
   it('registers, installs an offer, reports each phase, restarts and adopts the version', async () => {
@@ -115,10 +115,14 @@ describe('SimulatedDevice against a fake pod', () => {
   });
 
   it('ignores an offer for the attempt it is installing, and installs a newer attempt again', async () => {
-    const { fake, fleet } = await setup({ faults: { failRate: 1, applyMs: 150 } });
+    // Held mid-install until the re-sent offer was seen: it comes while installing, by construction.
+    const { hold, release } = releasedByCall();
+    const { fake, fleet } = await setup({ faults: { failRate: 1 }, installHold: hold });
     fake.offer('cam-0001', 'del-1', 1);
     await waitFor(() => fake.stateOf('del-1') === 'installing');
     fake.resend('del-1');
+    await waitFor(() => fleet.summary().duplicateOffers === 1, { what: 'the re-sent offer' });
+    release();
     await waitFor(() => fleet.summary().installsFailed === 1);
     fake.offer('cam-0001', 'del-1', 2);
     await waitFor(() => fleet.summary().installsFailed === 2);
@@ -146,7 +150,9 @@ describe('SimulatedDevice against a fake pod', () => {
     fake.reportFailure = { code: 'STALE_ATTEMPT', message: 'attempt 2 is current' };
     fake.offer('cam-0001', 'del-1');
     await waitFor(() => fleet.summary().reportsRejected === 1);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The attempt is over here (every report it sent was answered before it ended): nothing more
+    // can come from it.
+    await settled(fleet, 'the attempt to end');
 
     expect(fake.reportsOf('del-1')).toHaveLength(1);
     expect(fleet.summary()).toMatchObject({ installsStarted: 1, installsDone: 0, reportsRejected: 1 });
@@ -156,16 +162,27 @@ describe('SimulatedDevice against a fake pod', () => {
 
   it('goes silent on a hung attempt, then installs the retry its ack timeout brings', async () => {
     let stuck = true; // every draw 0 while stuck: attempt 1 hangs; 0.99 after: attempt 2 does not
-    const { fake, fleet } = await setup({ faults: { hangRate: 0.5 }, random: () => (stuck ? 0 : 0.99) });
+    // Busy as it goes silent, read at that moment (the hang lasts the offer's 300ms ack timeout).
+    const busyWhenHung: number[] = [];
+    const { fake, fleet } = await setup({
+      faults: { hangRate: 0.5 },
+      random: () => (stuck ? 0 : 0.99),
+      onEvent: (event) => {
+        if (event.type === 'install-hung') busyWhenHung.push(fleet.devices[0]!.busy);
+      },
+    });
     const device = fleet.devices[0]!;
     fake.ackTimeoutMs = 300;
     fake.offer('cam-0001', 'del-1', 1, '2.0.0');
     await waitFor(() => fleet.summary().installsHung === 1, { what: 'the attempt to hang' });
-    expect(device.busy).toBe(1); // stuck until the ack timeout
+    expect(busyWhenHung).toEqual([1]); // stuck until the ack timeout
     fake.resend('del-1');
     await waitFor(() => device.busy === 0, { what: 'the ack timeout to pass' });
     fake.resend('del-1'); // re-sent after a resubscribe: still nothing for this attempt
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Both offers decided; a report they caused would keep the device busy until it landed.
+    await waitFor(() => fleet.summary().duplicateOffers === 2 && device.busy === 0, {
+      what: 'the re-sent offers',
+    });
 
     expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing']);
     expect(fleet.summary()).toMatchObject({
@@ -239,8 +256,16 @@ describe('SimulatedDevice against a fake pod', () => {
 
   it('resumes an install across a crash: re-registers, the re-sent offer is not installed again', async () => {
     // random 0.5: no jitter, and the crash lands halfway through applying (200ms in, 100ms away).
-    const { fake, fleet } = await setup({ faults: { crashRate: 1, applyMs: 400 }, random: () => 0.5 });
+    // The rest of the apply waits until the device is back and was re-offered the attempt.
+    const { hold, release } = releasedByCall();
+    const { fake, fleet } = await setup({
+      faults: { crashRate: 1, applyMs: 400 },
+      random: () => 0.5,
+      afterCrashHold: hold,
+    });
     fake.offer('cam-0001', 'del-1', 1, '3.1.0');
+    await waitFor(() => fleet.summary().duplicateOffers === 1, { what: 'the re-sent offer after the crash' });
+    release();
     await waitFor(() => fleet.summary().installsDone === 1, {
       what: 'the install to finish after the crash',
     });
@@ -257,6 +282,32 @@ describe('SimulatedDevice against a fake pod', () => {
     // First session, back from the crash (still the old version), back from the restart.
     expect(fake.registrations.map((r) => r.input.firmwareVersion)).toEqual(['1.0.0', '1.0.0', '3.1.0']);
     expect(fake.stateOf('del-1')).toBe('succeeded');
+  });
+
+  it('holds the rest of an apply after a crash until released (afterCrashHold); a cancel ends the hold', async () => {
+    const seen: string[] = [];
+    const { hold } = releasedByCall();
+    const { fake, fleet } = await setup({
+      faults: { crashRate: 1 },
+      random: () => 0.5,
+      afterCrashHold: (signal) => {
+        seen.push('held');
+        return hold(signal);
+      },
+      onEvent: (event) => seen.push(event.type),
+    });
+    fake.offer('cam-0001', 'del-1');
+    await waitFor(() => fleet.summary().duplicateOffers === 1, { what: 'the device back from the crash' });
+    // Held once, from the crash on (before it was back), and still held: never released here.
+    expect(seen.filter((type) => type === 'held')).toHaveLength(1);
+    expect(seen.indexOf('held')).toBeGreaterThan(seen.indexOf('crash'));
+    expect(seen.indexOf('held')).toBeLessThan(seen.lastIndexOf('connected'));
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing']);
+    fake.cancel('cam-0001', 'del-1');
+    await waitFor(() => fake.stateOf('del-1') === 'canceled', { what: 'the canceled report' });
+    await settled(fleet);
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing', 'canceled']);
+    expect(fleet.summary()).toMatchObject({ crashes: 1, cancelsAccepted: 1, installsDone: 0, reboots: 0 });
   });
 
   it('fails over to the next pod when its pod goes away, and the final report still lands', async () => {
@@ -279,10 +330,10 @@ describe('SimulatedDevice against a fake pod', () => {
     const { fake, pods, fleet } = await setup({ devices: 2, pods: 2 });
     const [a, b] = pods as [FakePod, FakePod];
     a.broadcastReconnect();
-    await waitFor(() => b.connections === 2 && fleet.summary().connected === 2, {
-      what: 'both devices on pod b',
+    // Pod a sees the old socket close on its own time (nothing orders it after the move to b): wait.
+    await waitFor(() => a.connections === 0 && b.connections === 2 && fleet.summary().connected === 2, {
+      what: 'both devices on pod b, none left on a',
     });
-    expect(a.connections).toBe(0);
     expect(fake.registrations).toHaveLength(3); // one device per pod, then cam-0001 again on b
     expect(fleet.records().map((record) => record.url)).toEqual([b.url, b.url]);
   });
@@ -315,11 +366,14 @@ describe('SimulatedDevice against a fake pod', () => {
       await pod.close();
     });
     fleet.start();
-    await waitFor(() => fleet.allRejected, { what: 'both devices to be rejected' });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(() => fleet.allRejected && pod.connections === 0, {
+      what: 'both devices to be rejected and their sockets closed',
+    });
 
+    // Final, not sampled: a reconnect is decided (and counted) when a connection is lost, a rejected
+    // device never connects again, and each refusal came over a socket the pod had already counted.
     expect(pod.opens).toBe(2);
-    expect(fleet.summary()).toMatchObject({ rejectedDevices: 2, connects: 2, connected: 0 });
+    expect(fleet.summary()).toMatchObject({ rejectedDevices: 2, connects: 2, connected: 0, reconnects: 0 });
     expect(fleet.devices[0]?.record().rejection).toBe('device credentials refused');
   });
 
@@ -340,9 +394,8 @@ describe('SimulatedDevice against a fake pod', () => {
     // Between attempts it is offline; during one it is connecting (or enrolling: it has no secret yet).
     expect(fleet.devices[0]?.state).toMatch(/connecting|enrolling|offline/);
     await fleet.stop();
-    const after = fleet.summary().reconnects;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(fleet.summary().reconnects).toBe(after);
+    // Stopped: the pending reconnect is cancelled and nothing can schedule another one.
+    expect(fleet.devices[0]).toMatchObject({ state: 'stopped', scheduled: 0 });
   });
 });
 
@@ -485,14 +538,16 @@ describe('restarts, rollbacks and cancel requests', () => {
   });
 
   it('honours a cancel request mid-install: stops and reports "canceled"', async () => {
-    const { fake, fleet } = await setup({ faults: { applyMs: 400 } });
+    // Held mid-install: the cancel arrives while installing, by construction (it ends the hold).
+    const { hold, release } = releasedByCall();
+    const { fake, fleet } = await setup({ installHold: hold });
     const device = fleet.devices[0]!;
     fake.offer('cam-0001', 'del-1', 1, '2.0.0');
     await waitFor(() => fake.stateOf('del-1') === 'installing');
     fake.cancel('cam-0001', 'del-1', 1, 'rollout aborted');
     await waitFor(() => fake.stateOf('del-1') === 'canceled', { what: 'the canceled report' });
+    // The attempt is over here (every report it sent was answered before it ended): nothing more comes.
     await settled(fleet);
-    await pause(500); // past the apply time: nothing more comes
 
     expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing', 'canceled']);
     expect(fleet.summary()).toMatchObject({
@@ -508,15 +563,20 @@ describe('restarts, rollbacks and cancel requests', () => {
     expect(device.record().completed).toMatchObject([{ attempt: 1, outcome: 'canceled' }]);
 
     // The retry of a canceled attempt is new work, not a repeat.
+    release();
     fake.offer('cam-0001', 'del-1', 2, '2.0.0');
     await waitFor(() => fleet.summary().installsDone === 1);
     expect(fleet.summary().installsRepeated).toBe(0);
   });
 
   it('honours a cancel request while downloading', async () => {
-    const { fake, fleet } = await setup({ faults: { downloadMs: 400 } });
-    fake.offer('cam-0001', 'del-1');
-    await waitFor(() => fake.stateOf('del-1') === 'downloading');
+    const { fake, fleet } = await setup();
+    // A download that cannot finish: the pod answers with headers and no byte. The cancel comes
+    // once the request is at the pod, so mid-download by construction.
+    const artifact = fake.addArtifact(randomBytes(10_000));
+    fake.stallDownloads.push(0);
+    fake.offer('cam-0001', 'del-1', 1, '2.0.0', { artifact });
+    await waitFor(() => fake.artifactRequests.length === 1, { what: 'the download to start' });
     fake.cancel('cam-0001', 'del-1');
     await waitFor(() => fake.stateOf('del-1') === 'canceled');
     await settled(fleet);
@@ -526,8 +586,11 @@ describe('restarts, rollbacks and cancel requests', () => {
 
   it('refuses a cancel request it can no longer honour: carries on and reports its real outcome', async () => {
     const events: DeviceEvent[] = [];
+    // Held mid-install until both cancel requests were decided: they come while installing.
+    const { hold, release } = releasedByCall();
     const { fake, fleet } = await setup({
-      faults: { applyMs: 300, refuseCancelRate: 1 },
+      faults: { refuseCancelRate: 1 },
+      installHold: hold,
       onEvent: (event) => events.push(event),
     });
     fake.offer('cam-0001', 'del-1', 1, '2.0.0');
@@ -535,6 +598,8 @@ describe('restarts, rollbacks and cancel requests', () => {
     fake.cancel('cam-0001', 'del-1');
     await waitFor(() => fleet.summary().cancelsRefused === 1);
     fake.cancel('cam-0001', 'del-1'); // asked again: already decided
+    await waitFor(() => fleet.summary().cancelsIgnored === 1, { what: 'the second request' });
+    release();
     await waitFor(() => fleet.summary().installsDone === 1, { what: 'the install to carry on' });
     await settled(fleet, 'the restart');
 
@@ -563,8 +628,10 @@ describe('restarts, rollbacks and cancel requests', () => {
     await waitFor(() => fleet.summary().cancelsIgnored === 2);
     await waitFor(() => fleet.summary().installsDone === 1);
     await settled(fleet);
-    // Back from the restart: subscribed again (a cancel pushed before that would be lost).
-    await waitFor(() => fake.subscribers.size === 1, { what: 'the device to subscribe again' });
+    // Back from the restart: subscribed again (a cancel pushed before that would be lost). The
+    // second subscription started, not just "one open": the old one may not be closed at the pod yet.
+    const subscriptions = () => fake.subscriptions.filter((id) => id === 'cam-0001').length;
+    await waitFor(() => subscriptions() === 2, { what: 'the device to subscribe again' });
     fake.cancel('cam-0001', 'del-1', 1); // finished here
     await waitFor(() => fleet.summary().cancelsIgnored === 3);
 
@@ -586,7 +653,8 @@ describe('restarts, rollbacks and cancel requests', () => {
   });
 
   it('takes a refused "canceled" report (delivery already finished) as a rejected report', async () => {
-    const { fake, fleet } = await setup({ faults: { applyMs: 300 } });
+    // Held mid-install (never released): only the cancel can end it.
+    const { fake, fleet } = await setup({ installHold: releasedByCall().hold });
     fake.offer('cam-0001', 'del-1');
     await waitFor(() => fake.stateOf('del-1') === 'installing');
     fake.reportFailure = { code: 'DELIVERY_FINISHED', message: 'delivery is canceled' };

@@ -9,7 +9,13 @@ import type {
 } from '@camfleet/contracts';
 import { CLOSE_CODES, Connection } from './connection.js';
 import { type CredentialStore, Credentials } from './credentials.js';
-import { artifactMismatch, authorizationOf, DownloadError, downloadArtifact } from './download.js';
+import {
+  artifactMismatch,
+  authorizationOf,
+  DownloadError,
+  downloadArtifact,
+  type StallWatch,
+} from './download.js';
 import {
   cutOffsets,
   DEFAULT_FAULTS,
@@ -45,10 +51,17 @@ export interface DeviceOptions {
   signatures?: SignaturePolicy;
   /** Keeps each install between its `installing` report and the apply until released (tests). */
   installHold?: InstallHold;
+  /**
+   * Keeps an install that crashed mid-apply (--crash-rate) from finishing its apply until released,
+   * so a test sees the device come back (and be re-offered the attempt) before it reports (tests).
+   */
+  afterCrashHold?: InstallHold;
   /** `downloading` progress reports during an artifact download: at most this often, besides each 25%. Default 1s. */
   downloadProgressMs?: number;
   /** A download connection silent this long is cut and resumed. Default 30s. */
   downloadStallMs?: number;
+  /** Says when a download connection stalled, instead of `downloadStallMs` of silence (tests). */
+  downloadStallWatch?: StallWatch;
   /** Reconnect and retry backoff (full jitter). Defaults: 250ms doubling up to 10s. */
   backoff?: { baseMs: number; maxMs: number };
   connectTimeoutMs?: number;
@@ -230,6 +243,14 @@ export class SimulatedDevice {
 
   get rejected(): boolean {
     return this.currentState === 'rejected';
+  }
+
+  /**
+   * Reconnects (and network blips) waiting for their time. None once stopped for good: tests read
+   * it to know nothing more can happen, instead of waiting to see that nothing does.
+   */
+  get scheduled(): number {
+    return this.timers.size;
   }
 
   /** Attempts being installed plus final reports being re-sent. */
@@ -703,6 +724,7 @@ export class SimulatedDevice {
     if (plan.crashAtMs !== null) {
       await sleep(plan.crashAtMs, undefined, { signal: steps });
       this.crash();
+      await this.options.afterCrashHold?.(steps);
       await sleep(plan.applyMs - plan.crashAtMs, undefined, { signal: steps });
     } else {
       await sleep(plan.applyMs, undefined, { signal: steps });
@@ -764,6 +786,7 @@ export class SimulatedDevice {
         cuts: cutOffsets(plan.downloadCuts, artifact.size),
         backoff: this.backoff,
         ...(this.options.downloadStallMs === undefined ? {} : { stallMs: this.options.downloadStallMs }),
+        ...(this.options.downloadStallWatch ? { watchStall: this.options.downloadStallWatch } : {}),
         onBytes: (received, delta) => {
           this.counters.downloadBytes += delta;
           if (!throttle.due(received)) return;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ArtifactRef } from '@camfleet/contracts';
+import { waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   artifactMismatch,
@@ -38,6 +39,8 @@ afterAll(async () => {
 beforeEach(() => {
   fake.artifactRequests.length = 0;
   fake.cutDownloads.length = 0;
+  fake.stallDownloads.length = 0;
+  fake.unansweredDownloads = 0;
   fake.tamperDownloads = false;
   fake.ignoreRanges = false;
 });
@@ -139,6 +142,27 @@ describe('downloadArtifact', () => {
   it('retries a pod that is not there, then gives up with the reason', async () => {
     const { done } = download({ baseUrl: () => 'http://127.0.0.1:1', maxFailures: 3, backoff: () => 1 });
     await expect(done).rejects.toThrow(/^download failed: .*ECONNREFUSED/);
+  });
+
+  it('takes a connection silent for stallMs as a failure', async () => {
+    // The pod never answers: the socket timeout is the only thing that can end this request.
+    fake.unansweredDownloads = 1;
+    const { done } = download({ stallMs: 100, maxFailures: 1 });
+    await expect(done).rejects.toThrow(new DownloadError('download failed: stalled for 100 ms'));
+    expect(fake.artifactRequests).toMatchObject([{ range: null, status: 0 }]);
+  });
+
+  it('with watchStall, cuts a request when told it stalled, and resumes from the bytes it has', async () => {
+    fake.stallDownloads.push(100_000);
+    const watched: (() => void)[] = [];
+    const { done, resumes, bytes } = download({ watchStall: (stalled) => watched.push(stalled) });
+    // Told only once the pod really went silent: no other request can be cut.
+    await waitFor(() => bytes() === 100_000, { what: 'the pod to stall' });
+    watched[0]!();
+    await expect(done).resolves.toEqual({ sha256: SHA, size: BYTES.length, overflow: false });
+    expect(resumes).toEqual([100_000]);
+    expect(watched).toHaveLength(2); // one per request
+    expect(fake.artifactRequests.map((r) => r.range)).toEqual([null, 'bytes=100000-']);
   });
 
   it('stops when aborted', async () => {

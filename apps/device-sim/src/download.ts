@@ -27,11 +27,20 @@ export interface DownloadOptions {
   maxFailures?: number;
   /** A connection silent for this long counts as interrupted. Default 30 s. */
   stallMs?: number;
+  /**
+   * Decides when a request's connection has stalled, instead of the `stallMs` socket timeout: called
+   * once per request with the function that cuts that request as stalled. Tests pass one so that
+   * only the request they stalled on purpose is cut, however slowly a loaded machine serves the others.
+   */
+  watchStall?: StallWatch;
   /** Bytes of the file received so far (it drops to 0 if the server restarts the file), and the new ones. */
   onBytes?: (received: number, delta: number) => void;
   /** About to resume from byte `from`. */
   onResume?: (from: number) => void;
 }
+
+/** Given a request's "it stalled" cut, calls it when that request's connection stalls. */
+export type StallWatch = (stalled: () => void) => void;
 
 /** What arrived: its digest and length (`overflow`: the server sent more than the offer's size; reading stopped). */
 export interface Downloaded {
@@ -172,14 +181,15 @@ function finish(hash: Hash, size: number, overflow: boolean): Downloaded {
 function open(
   url: URL,
   headers: OutgoingHttpHeaders,
-  options: Pick<DownloadOptions, 'stallMs'>,
+  options: Pick<DownloadOptions, 'stallMs' | 'watchStall'>,
   signal: AbortSignal,
 ): Promise<IncomingMessage> {
   const stallMs = options.stallMs ?? 30_000;
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const request = send(url, { method: 'GET', headers, signal }, resolve);
-    request.setTimeout(stallMs, () => request.destroy(new Interrupted(`stalled for ${stallMs} ms`)));
+    if (options.watchStall) options.watchStall(() => request.destroy(new Interrupted('stalled')));
+    else request.setTimeout(stallMs, () => request.destroy(new Interrupted(`stalled for ${stallMs} ms`)));
     request.on('error', reject);
     request.end();
   });

@@ -16,7 +16,18 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Waits until `fleet`'s devices stopped for good and the pod holds just `open` sockets (theirs are
+ * closed). Nothing can happen after that: a device stopped for good has no reconnect scheduled and
+ * never connects again, and the pod counted each of its sockets before the refusal came over it.
+ * So `opens` and `reconnects` are final there, and are asserted at once instead of after a pause.
+ */
+async function stoppedForGood(fleet: Fleet, p: FakePod, open = 0): Promise<void> {
+  await waitFor(() => fleet.allStopped && p.connections === open, {
+    what: 'the devices to stop for good and their sockets to close',
+  });
+  for (const device of fleet.devices) expect(device.scheduled).toBe(0);
+}
 
 async function pod(): Promise<{ fake: FakeFleet; pod: FakePod }> {
   const fake = new FakeFleet(TOKEN);
@@ -118,8 +129,9 @@ describe('enrollment', () => {
     fake.provision('cam-0001');
     const fleet = startFleet(p.url, { enrollToken: TOKEN });
     await waitFor(() => fleet.allRejected, { what: 'the device to be rejected' });
-    await pause(200);
+    await stoppedForGood(fleet, p);
     expect(p.opens).toBe(1);
+    expect(fleet.summary().reconnects).toBe(0);
     expect(fake.enrolled).toEqual([]);
     expect(fleet.devices[0]?.record()).toMatchObject({
       state: 'rejected',
@@ -138,8 +150,9 @@ describe('enrollment', () => {
     fake.enrollFailure = { code: 'FORBIDDEN', message: 'enrollment token used up' };
     const refused = startFleet(p.url, { prefix: 'no', enrollToken: TOKEN });
     await waitFor(() => refused.allRejected, { what: 'the device to be rejected' });
-    await pause(200);
+    await stoppedForGood(refused, p, 1); // ok-0001 stays connected
     expect(p.opens).toBe(3);
+    expect(refused.summary().reconnects).toBe(0);
     expect(refused.devices[0]?.record().rejection).toMatch(/enrollment refused: FORBIDDEN/);
   });
 
@@ -147,10 +160,10 @@ describe('enrollment', () => {
     const { fake, pod: p } = await pod();
     const fleet = startFleet(p.url, { devices: 3, enrollToken: 'not-the-token' });
     await waitFor(() => fleet.allRejected);
-    await pause(300);
+    await stoppedForGood(fleet, p);
     expect(p.opens).toBe(3);
     expect(fake.admissions.map((a) => a.as)).toEqual(['refused', 'refused', 'refused']);
-    expect(fleet.summary()).toMatchObject({ rejectedDevices: 3, connects: 0, enrollments: 0 });
+    expect(fleet.summary()).toMatchObject({ rejectedDevices: 3, connects: 0, enrollments: 0, reconnects: 0 });
     expect(fleet.rejections().map((r) => r.id)).toEqual(['cam-0001', 'cam-0002', 'cam-0003']);
   });
 
@@ -193,7 +206,7 @@ describe('credential errors after connecting', () => {
     const { fake, pod: p, fleet, events, device } = await online();
     fake.revoke('cam-0001');
     await waitFor(() => device.rejected, { what: 'the re-check to be refused' });
-    await pause(300);
+    await stoppedForGood(fleet, p);
 
     expect(p.opens).toBe(2);
     expect(fake.admissions.map((a) => a.as)).toEqual(['device', 'refused']);
@@ -233,7 +246,7 @@ describe('credential errors after connecting', () => {
     const other = startFleet(p.url, { credentials: Credentials.inMemory({ 'cam-0001': secret }) });
     await waitFor(() => device.state === 'replaced', { what: 'the first instance to be replaced' });
     await waitFor(() => other.summary().connected === 1);
-    await pause(300);
+    await stoppedForGood(fleet, p, 1); // the other instance stays connected
 
     expect(p.opens).toBe(2);
     expect(fake.connectionsOf('cam-0001')).toBe(1);
@@ -251,8 +264,9 @@ describe('credential errors after connecting', () => {
       credentials: Credentials.inMemory({ 'cam-0001': fake.provision('cam-0001') }),
     });
     await waitFor(() => fleet.allRejected);
-    await pause(200);
+    await stoppedForGood(fleet, p);
     expect(p.opens).toBe(1);
+    expect(fleet.summary().reconnects).toBe(0);
     expect(fleet.devices[0]?.record().rejection).toBe(`${code}: not you`);
   });
 });

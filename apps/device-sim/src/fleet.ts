@@ -1,5 +1,6 @@
 import { type CredentialStore, Credentials } from './credentials.js';
 import { type DeviceEvent, type DeviceRecord, SimulatedDevice } from './device.js';
+import type { StallWatch } from './download.js';
 import type { FaultOptions, Random } from './faults.js';
 import type { InstallHold } from './hold.js';
 import { deviceIdOf } from './ids.js';
@@ -21,10 +22,14 @@ export interface FleetOptions {
   faults?: Partial<FaultOptions>;
   /** Keeps every install after its `installing` report until released (tests). */
   installHold?: InstallHold;
+  /** Keeps every install that crashed mid-apply from finishing its apply until released (tests). */
+  afterCrashHold?: InstallHold;
   /** Trusted publisher keys, and whether every install needs a valid signature. */
   signatures?: SignaturePolicy;
   /** A download connection silent this long is cut and resumed (default 30s). */
   downloadStallMs?: number;
+  /** Says when a download connection stalled, instead of `downloadStallMs` of silence (tests). */
+  downloadStallWatch?: StallWatch;
   /** Delay between consecutive device starts, so a big fleet does not connect in the same ms. */
   staggerMs?: number;
   backoff?: { baseMs: number; maxMs: number };
@@ -76,7 +81,9 @@ export class Fleet {
           ...(options.faults ? { faults: options.faults } : {}),
           ...(options.signatures ? { signatures: options.signatures } : {}),
           ...(options.installHold ? { installHold: options.installHold } : {}),
+          ...(options.afterCrashHold ? { afterCrashHold: options.afterCrashHold } : {}),
           ...(options.downloadStallMs ? { downloadStallMs: options.downloadStallMs } : {}),
+          ...(options.downloadStallWatch ? { downloadStallWatch: options.downloadStallWatch } : {}),
           ...(options.backoff ? { backoff: options.backoff } : {}),
           ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
           ...(options.localAddresses?.length

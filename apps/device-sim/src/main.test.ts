@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSigningKeys, signManifest } from '@camfleet/client';
-import { startSim } from '@camfleet/test-support';
+import { type ProcessResult, startSim, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeFleet, FakePod } from './testing/fake-pod.js';
 
@@ -33,6 +33,37 @@ function sim(args: string[], env: Record<string, string> = {}) {
   }).done;
 }
 
+/**
+ * Runs the simulator until `ready` holds, then stops it as an operator would (SIGTERM) and resolves
+ * to how it ended (the summary says exitReason 'signal'). `ready` is given the process's output
+ * so far: event lines, as it is not --quiet here. The test waits for the work it checks instead
+ * of guessing how long that takes with --exit-when-idle (idle.test.ts covers idleness).
+ */
+async function simUntil(
+  args: string[],
+  ready: (output: string) => boolean,
+  env: Record<string, string> = {},
+): Promise<ProcessResult> {
+  const { child, done } = startSim(['--url', pod.url, '--stagger-ms', '0', ...args], {
+    FLEET_ENROLL_TOKEN: '',
+    ...env,
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = done.then((result) => {
+    throw new Error(`the simulator exited before it was stopped: ${JSON.stringify(result)}`);
+  });
+  await Promise.race([waitFor(() => ready(output), { timeoutMs: 30_000, what: 'the simulator' }), exited]);
+  child.kill('SIGTERM');
+  return done;
+}
+
+/** Whether each of `ids` started an offers subscription after the first `since` (so registered). */
+const subscribed = (ids: string[], since: number): boolean =>
+  ids.every((id) => fake.subscriptions.slice(since).includes(id));
+
 const json = async (path: string): Promise<Record<string, unknown>> =>
   JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
 
@@ -40,19 +71,28 @@ describe('device-sim process', () => {
   it('enrolls into --credentials, and the next run reuses the file without enrolling', async () => {
     const file = join(dir, 'enrolled.json');
     const summary = join(dir, 'enrolled-summary.json');
-    const args = ['--prefix', 'enr', '--devices', '3', '--credentials', file, '--exit-when-idle', '300ms'];
+    const ids = ['enr-0001', 'enr-0002', 'enr-0003'];
+    const args = ['--prefix', 'enr', '--devices', '3', '--credentials', file, '--summary', summary];
 
-    const first = await sim([...args, '--summary', summary], { FLEET_ENROLL_TOKEN: TOKEN });
+    // Stopped once all three enrolled and registered with their secrets (subscribed after that).
+    let since = fake.subscriptions.length;
+    const first = await simUntil(args, () => subscribed(ids, since), { FLEET_ENROLL_TOKEN: TOKEN });
     expect(first).toMatchObject({ code: 0, stderr: '' });
-    expect([...fake.enrolled].sort()).toEqual(['enr-0001', 'enr-0002', 'enr-0003']);
+    expect([...fake.enrolled].sort()).toEqual(ids);
     const secrets = await json(file);
     expect(secrets).toEqual(Object.fromEntries(fake.enrolled.map((id) => [id, fake.secrets.get(id)])));
-    expect(await json(summary)).toMatchObject({ enrollments: 3, rejectedDevices: 0, rejected: [] });
+    expect(await json(summary)).toMatchObject({
+      enrollments: 3,
+      rejectedDevices: 0,
+      rejected: [],
+      exitReason: 'signal',
+    });
 
-    const second = await sim([...args, '--summary', summary, '--enroll-token', TOKEN]);
+    since = fake.subscriptions.length;
+    const second = await simUntil([...args, '--enroll-token', TOKEN], () => subscribed(ids, since));
     expect(second).toMatchObject({ code: 0, stderr: '' });
     expect(fake.enrolled).toHaveLength(3);
-    expect(await json(summary)).toMatchObject({ enrollments: 0, connected: 3 });
+    expect(await json(summary)).toMatchObject({ enrollments: 0, connected: 3, exitReason: 'signal' });
     expect(await json(file)).toEqual(secrets);
   });
 
@@ -61,18 +101,12 @@ describe('device-sim process', () => {
     const summary = join(dir, 'mixed-summary.json');
     await writeFile(file, JSON.stringify({ 'mix-0001': fake.provision('mix-0001'), 'mix-0002': 'wrong' }));
     fake.provision('mix-0002');
-    const result = await sim([
-      '--prefix',
-      'mix',
-      '--devices',
-      '2',
-      '--credentials',
-      file,
-      '--exit-when-idle',
-      '300ms',
-      '--summary',
-      summary,
-    ]);
+    // Stopped once mix-0001 registered (subscribed after that) and mix-0002 was refused (its line).
+    const since = fake.subscriptions.length;
+    const result = await simUntil(
+      ['--prefix', 'mix', '--devices', '2', '--credentials', file, '--summary', summary],
+      (output) => subscribed(['mix-0001'], since) && output.includes('mix-0002 rejected by the server'),
+    );
     expect(result.code).toBe(5);
     expect(result.stderr).toBe(
       '1 device rejected for credentials:\n  device credentials refused: mix-0002\n',
@@ -80,7 +114,7 @@ describe('device-sim process', () => {
     expect(await json(summary)).toMatchObject({
       connected: 1,
       rejectedDevices: 1,
-      exitReason: 'idle',
+      exitReason: 'signal',
       rejected: [{ id: 'mix-0002', message: 'device credentials refused' }],
     });
   });
@@ -119,20 +153,26 @@ describe('device-sim process', () => {
     fake.offer('sig-0001', 'del-signed', 1, '3.0.0', { name: 'fw', artifact, signature });
     fake.offer('sig-0002', 'del-unsigned', 1, '3.0.0', { name: 'fw', artifact });
     const args = ['--prefix', 'sig', '--devices', '2', '--credentials', file, '--summary', summary];
-    const result = await sim([
-      ...args,
-      '--trusted-keys',
-      keyFile,
-      '--require-signature',
-      '--drop-download-rate',
-      '1',
-      '--apply-ms',
-      '10',
-      '--exit-when-idle',
-      '500ms',
-    ]);
+    // Stopped once sig-0001 is back from its restart on 3.0.0 (its install counted by then) and
+    // sig-0002's refusal was reported (its line comes once the server took the report).
+    const result = await simUntil(
+      [
+        ...args,
+        '--trusted-keys',
+        keyFile,
+        '--require-signature',
+        '--drop-download-rate',
+        '1',
+        '--apply-ms',
+        '10',
+      ],
+      (output) =>
+        fake.registrations.some((r) => r.deviceId === 'sig-0001' && r.input.firmwareVersion === '3.0.0') &&
+        output.includes('sig-0002 install failed'),
+    );
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(await json(summary)).toMatchObject({
+      exitReason: 'signal',
       installsDone: 1,
       installsFailed: 1,
       signatureRefusals: 1,

@@ -1,8 +1,16 @@
 import { createAdminClient } from '@camfleet/client';
-import { PodProcess, startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
+import {
+  connectTestRedis,
+  keysEverywhere,
+  PodProcess,
+  startTestRedis,
+  type TestRedis,
+  waitFor,
+} from '@camfleet/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Credentials } from './credentials.js';
 import { Fleet, type FleetOptions } from './fleet.js';
+import { releasedByCall } from './hold.js';
 
 const ADMIN_TOKEN = 'sim-admin-token-0123';
 const ENROLL_TOKEN = 'sim-enroll-token-0123';
@@ -65,9 +73,34 @@ function targetOf(fleet: Fleet): RolloutSettings['target'] {
   return { kind: 'devices', deviceIds: fleet.devices.map((device) => device.id) };
 }
 
+/** Every device registered on `pod`. */
+function onlyOn(fleet: Fleet, pod: PodProcess): boolean {
+  return (
+    fleet.summary().connected === fleet.devices.length && fleet.records().every((r) => r.url === pod.url)
+  );
+}
+
 /** Until no device has work left: installs finished, restarts back (registered), reports landed. */
 function settled(fleet: Fleet, timeoutMs = 20_000): Promise<boolean> {
   return waitFor(() => fleet.busy === 0, { timeoutMs, what: 'the fleet to settle' });
+}
+
+/**
+ * Makes a delivery's current attempt overdue, as if its ack timeout had passed: only time moves (its
+ * deadline, and when its device is next due in its bucket), and the pods' own sweep times it out.
+ * Key layout as in apps/server/src/redis/keys.ts: `<bucket>d:<deliveryId>`, due set `<bucket>due`.
+ */
+async function expireAttempt(
+  client: ReturnType<typeof connectTestRedis>,
+  deliveryId: string,
+  deviceId: string,
+): Promise<void> {
+  const suffix = `d:${deliveryId}`;
+  const [key, ...others] = await keysEverywhere(client, `*:${suffix.replace(/[*?[\]\\]/g, '\\$&')}`);
+  if (key === undefined || others.length > 0) throw new Error(`no single delivery key for ${deliveryId}`);
+  const bucket = key.slice(0, -suffix.length);
+  await client.hset(key, 'deadline', 1);
+  await client.zadd(`${bucket}due`, 1, deviceId);
 }
 
 interface RolloutSettings {
@@ -213,7 +246,8 @@ describe('device simulator against real pods', () => {
   });
 
   it('stops installs in flight when their rollout is canceled: devices report "canceled"', async () => {
-    const fleet = startFleet({ prefix: 'cancel', devices: 4, faults: { applyMs: 4_000 } });
+    // Installs are held (never released): the cancel reaches them mid-install, however long it takes.
+    const fleet = startFleet({ prefix: 'cancel', devices: 4, installHold: releasedByCall().hold });
     await waitFor(() => fleet.summary().connected === 4, { timeoutMs: 20_000 });
     const rollout = await rollOut('2.4.0', { target: targetOf(fleet) });
     await waitFor(() => fleet.summary().installsStarted === 4, { timeoutMs: 20_000 });
@@ -236,16 +270,20 @@ describe('device simulator against real pods', () => {
   });
 
   it('lets devices that refuse a cancel finish their install', async () => {
+    // Installs are held until all three refused the cancel: it reaches them mid-install.
+    const { hold, release } = releasedByCall();
     const fleet = startFleet({
       prefix: 'refuse',
       devices: 3,
-      faults: { applyMs: 2_000, refuseCancelRate: 1 },
+      faults: { refuseCancelRate: 1 },
+      installHold: hold,
     });
     await waitFor(() => fleet.summary().connected === 3, { timeoutMs: 20_000 });
     const rollout = await rollOut('2.4.1', { target: targetOf(fleet) });
     await waitFor(() => fleet.summary().installsStarted === 3, { timeoutMs: 20_000 });
     await cancelRollout(rollout.id);
     await waitFor(() => fleet.summary().cancelsRefused === 3, { timeoutMs: 10_000, what: '3 refusals' });
+    release();
     await waitFor(() => fleet.summary().installsDone === 3, { timeoutMs: 20_000, what: 'the installs' });
     await settled(fleet);
 
@@ -279,34 +317,60 @@ describe('device simulator against real pods', () => {
     // the hang draws walk all seven values and 3 in 7 attempts hang.
     const draws = [0.05, 0.65, 0.35, 0.95, 0.2, 0.8, 0.5];
     let next = 0;
-    const fleet = startFleet({
-      prefix: 'hang',
-      devices: 6,
-      faults: { hangRate: 0.5 },
-      random: () => draws[next++ % draws.length]!,
-    });
-    await waitFor(() => fleet.summary().connected === 6, { timeoutMs: 20_000 });
-    await rollOut('2.2.0', { ackTimeoutMs: 400, maxAttempts: 20, retryBackoff: { baseMs: 50, maxMs: 200 } });
-    await waitFor(() => fleet.summary().installsDone === 6, {
-      timeoutMs: 45_000,
-      what: 'all six to succeed',
-    });
-    await settled(fleet);
+    // Only the hung attempts time out: the ack timeout is a minute, and each attempt that goes silent
+    // is made overdue in Redis. A short real timeout would also fail slow restarts (verifying).
+    const redisClient = connectTestRedis(redis.url, { name: 'sim-test-clock' });
+    const expired: Promise<void>[] = [];
+    try {
+      const fleet = startFleet({
+        prefix: 'hang',
+        devices: 6,
+        faults: { hangRate: 0.5 },
+        random: () => draws[next++ % draws.length]!,
+        onEvent: (event) => {
+          // Sent once its `installing` report landed: nothing of this attempt moves its deadline again.
+          if (event.type === 'install-hung')
+            expired.push(expireAttempt(redisClient, event.deliveryId, event.deviceId));
+        },
+      });
+      await waitFor(() => fleet.summary().connected === 6, { timeoutMs: 20_000 });
+      await rollOut('2.2.0', {
+        ackTimeoutMs: 60_000,
+        maxAttempts: 20,
+        retryBackoff: { baseMs: 50, maxMs: 200 },
+      });
+      await waitFor(() => fleet.summary().installsDone === 6, {
+        timeoutMs: 45_000,
+        what: 'all six to succeed',
+      });
+      await settled(fleet);
+      await Promise.all(expired);
 
-    const summary = fleet.summary();
-    expect(summary.installsHung).toBeGreaterThan(0);
-    expect(summary.installsStarted).toBe(summary.installsDone + summary.installsHung);
-    expect(summary).toMatchObject({ installsFailed: 0, installsRepeated: 0, reportsRejected: 0 });
-    expect(summary.firmware).toEqual({ '2.2.0': 6 });
+      const summary = fleet.summary();
+      expect(summary.installsHung).toBeGreaterThan(0);
+      expect(expired).toHaveLength(summary.installsHung);
+      expect(summary.installsStarted).toBe(summary.installsDone + summary.installsHung);
+      expect(summary).toMatchObject({ installsFailed: 0, installsRepeated: 0, reportsRejected: 0 });
+      expect(summary.firmware).toEqual({ '2.2.0': 6 });
+    } finally {
+      redisClient.disconnect();
+    }
   });
 
   it('refuses a device with a wrong token, which then stops instead of reconnecting', async () => {
     const fleet = startFleet({ prefix: 'intruder', devices: 1, enrollToken: 'not-the-enroll-token' });
     await waitFor(() => fleet.allRejected, { timeoutMs: 10_000, what: 'the device to be rejected' });
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
 
+    // Final, not sampled: a rejected device has no reconnect scheduled and never connects again.
+    expect(fleet.devices[0]).toMatchObject({ state: 'rejected', scheduled: 0 });
     const summary = fleet.summary();
-    expect(summary).toMatchObject({ rejectedDevices: 1, enrollments: 0, connects: 0, connected: 0 });
+    expect(summary).toMatchObject({
+      rejectedDevices: 1,
+      enrollments: 0,
+      connects: 0,
+      connected: 0,
+      reconnects: 0,
+    });
     expect(fleet.devices[0]?.record().rejection).toMatch(/refused/);
   });
 
@@ -345,8 +409,9 @@ describe('device simulator against real pods', () => {
     }
     const device = fleet.device('revoked-0001')!;
     await waitFor(() => device.rejected, { timeoutMs: 10_000, what: 'the revoked device to stop' });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
 
+    // Final, not sampled: a rejected device has no reconnect scheduled and never connects again.
+    expect(device.scheduled).toBe(0);
     expect(fleet.summary()).toMatchObject({ rejectedDevices: 1, connected: 1, replaced: 0 });
     expect(device.record().counters.reconnects).toBe(1);
     expect(fleet.device('revoked-0002')?.state).toBe('online');
@@ -361,15 +426,19 @@ describe('device simulator against real pods', () => {
       timeoutMs: 10_000,
       what: 'the replacement',
     });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await waitFor(() => newer.summary().connected === 1, { timeoutMs: 10_000, what: 'the newer instance' });
 
+    // Final, not sampled: a replaced device has no reconnect scheduled and never connects again.
+    expect(older.devices[0]?.scheduled).toBe(0);
     expect(older.summary()).toMatchObject({ replaced: 1, rejectedDevices: 0, connected: 0, reconnects: 0 });
     expect(newer.summary()).toMatchObject({ connected: 1, replaced: 0 });
   });
 
   it('leaves a draining pod (SIGTERM) for the other one, and every install still lands exactly once', async () => {
     const [a, b] = pods as [PodProcess, PodProcess];
-    const fleet = startFleet({ prefix: 'drain', devices: 10, faults: { applyMs: 1_500 } });
+    // Installs are held until every device left pod a: the drain comes mid-install, by construction.
+    const { hold, release } = releasedByCall();
+    const fleet = startFleet({ prefix: 'drain', devices: 10, installHold: hold });
     await waitFor(() => fleet.summary().connected === 10, { timeoutMs: 20_000 });
     await rollOut('2.5.0', {}, b);
     await waitFor(() => fleet.summary().installsStarted === 10, {
@@ -377,6 +446,8 @@ describe('device simulator against real pods', () => {
       what: 'installs to start',
     });
     await a.kill('SIGTERM');
+    await waitFor(() => onlyOn(fleet, b), { timeoutMs: 20_000, what: 'all ten on pod b' });
+    release();
     await waitFor(() => fleet.summary().installsDone === 10, {
       timeoutMs: 45_000,
       what: 'installs to land on pod b',
@@ -392,7 +463,9 @@ describe('device simulator against real pods', () => {
   // Last: it kills pod a.
   it('fails over when a pod dies mid-install, and every install still lands exactly once', async () => {
     const [a, b] = pods as [PodProcess, PodProcess];
-    const fleet = startFleet({ prefix: 'failover', devices: 10, faults: { applyMs: 1_500 } });
+    // Installs are held until every device left pod a: the kill comes mid-install, by construction.
+    const { hold, release } = releasedByCall();
+    const fleet = startFleet({ prefix: 'failover', devices: 10, installHold: hold });
     await waitFor(() => fleet.summary().connected === 10, { timeoutMs: 20_000 });
     await rollOut('3.0.0', {}, b);
     await waitFor(() => fleet.summary().installsStarted === 10, {
@@ -400,6 +473,8 @@ describe('device simulator against real pods', () => {
       what: 'installs to start',
     });
     await a.kill('SIGKILL');
+    await waitFor(() => onlyOn(fleet, b), { timeoutMs: 20_000, what: 'all ten on pod b' });
+    release();
     await waitFor(() => fleet.summary().installsDone === 10, {
       timeoutMs: 45_000,
       what: 'installs to land on pod b',

@@ -120,6 +120,8 @@ export class FakeFleet implements FleetService {
   readonly rollbacks: { deliveryId: string; attempt: number; firmwareVersion: string }[] = [];
   /** Open `device.offers` subscriptions. */
   readonly subscribers = new Set<Subscriber>();
+  /** The device of every `device.offers` subscription started, in order (closed ones included). */
+  readonly subscriptions: string[] = [];
   /** Fail this many upcoming register calls with UNAVAILABLE (a Redis restart). */
   failRegisters = 0;
   /** Refuse register calls with this domain error, when set. */
@@ -136,6 +138,8 @@ export class FakeFleet implements FleetService {
   readonly cutDownloads: number[] = [];
   /** Then: send this many body bytes and go silent, connection left open (a queue, after cutDownloads). */
   readonly stallDownloads: number[] = [];
+  /** Leave this many upcoming GETs unanswered, not even headers, connection left open (a hung pod). */
+  unansweredDownloads = 0;
   /** Serve tampered bytes: the same length, one byte flipped (in the middle of the file). */
   tamperDownloads = false;
   /** Answer range requests with the whole file (200), as a server without range support. */
@@ -354,6 +358,7 @@ export class FakeFleet implements FleetService {
       },
     };
     this.subscribers.add(subscriber);
+    this.subscriptions.push(deviceId);
     signal.addEventListener('abort', () => wake(), { once: true });
     try {
       while (!signal.aborted) {
@@ -482,6 +487,10 @@ export class FakeFleet implements FleetService {
       answer(416, { ...common, 'content-range': `bytes */${bytes.length}` });
       res.end();
       return;
+    }
+    if (req.method === 'GET' && this.unansweredDownloads > 0) {
+      this.unansweredDownloads--;
+      return; // status stays 0: nothing was sent
     }
     const body = bytes.subarray(from);
     answer(honoured ? 206 : 200, {
