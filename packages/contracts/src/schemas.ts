@@ -30,17 +30,9 @@ export const Labels = z
 /** Epoch milliseconds, always taken from Redis TIME. */
 export const Timestamp = z.number().int().nonnegative();
 
-export { DELIVERY_STATES } from './states.js';
+export { DELIVERY_STATES, FINAL_STATES, OPEN_STATES } from './states.js';
 export const DeliveryState = z.enum(DELIVERY_STATES);
 export type DeliveryState = z.infer<typeof DeliveryState>;
-export const FINAL_STATES: readonly DeliveryState[] = ['succeeded', 'failed', 'canceled'];
-export const OPEN_STATES: readonly DeliveryState[] = [
-  'queued',
-  'offered',
-  'downloading',
-  'installing',
-  'verifying',
-];
 
 export const StateCounts = z.object(
   Object.fromEntries(DELIVERY_STATES.map((s) => [s, z.number().int().nonnegative()])) as Record<

@@ -13,3 +13,15 @@ export const DELIVERY_STATES = [
   'failed',
   'canceled',
 ] as const;
+export type DeliveryStateName = (typeof DELIVERY_STATES)[number];
+
+/** Where a delivery ends. */
+export const FINAL_STATES: readonly DeliveryStateName[] = ['succeeded', 'failed', 'canceled'];
+/** Deliveries still moving: waiting for an offer, or at work on the device. */
+export const OPEN_STATES: readonly DeliveryStateName[] = [
+  'queued',
+  'offered',
+  'downloading',
+  'installing',
+  'verifying',
+];
