@@ -1,5 +1,4 @@
-import { adminClientOver, type FleetClient } from '@camfleet/client/admin';
-import { TRPCClientError } from '@trpc/client';
+import { adminClientOver, type FleetClient, trpcCodeOf } from '@camfleet/client/admin';
 
 /**
  * The dashboard's tRPC client: the CLI's admin client (`@camfleet/client/admin`, the browser's
@@ -41,15 +40,7 @@ export function connect(token: string): Connection {
 }
 
 /** The tRPC error code of a failed call (`UNAUTHORIZED`, `FORBIDDEN`, …), if the server sent one. */
-export function errorCode(error: unknown): string | null {
-  if (!(error instanceof TRPCClientError)) return null;
-  const data: unknown = error.data;
-  if (typeof data === 'object' && data !== null && 'code' in data) {
-    const code = (data as { code: unknown }).code;
-    return typeof code === 'string' ? code : null;
-  }
-  return null;
-}
+export { trpcCodeOf as errorCode };
 
 /** A message fit to show: the server's (already readable) message, or the error's own. */
 export function errorMessage(error: unknown): string {

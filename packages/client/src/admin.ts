@@ -3,7 +3,15 @@
  * own WebSocket. Exported as `@camfleet/client/admin`.
  */
 import type { AppRouter } from '@camfleet/contracts';
-import { createTRPCClient, createWSClient, httpLink, splitLink, type TRPCClient, wsLink } from '@trpc/client';
+import {
+  createTRPCClient,
+  createWSClient,
+  httpLink,
+  splitLink,
+  type TRPCClient,
+  TRPCClientError,
+  wsLink,
+} from '@trpc/client';
 import superjson from 'superjson';
 
 export type FleetClient = TRPCClient<AppRouter>;
@@ -46,4 +54,17 @@ export function adminClientOver(options: AdminClientOptions): { client: FleetCli
     ],
   });
   return { client, close: () => void wsClient.close() };
+}
+
+/** A field of a failed call's error data (what the server's error formatter added), if any. */
+export function errorDataField(error: unknown, field: string): unknown {
+  if (!(error instanceof TRPCClientError)) return undefined;
+  const data: unknown = error.data;
+  return typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[field] : undefined;
+}
+
+/** The tRPC error code (`UNAUTHORIZED`, `BAD_REQUEST`, …) of a failed call, if any. */
+export function trpcCodeOf(error: unknown): string | null {
+  const code = errorDataField(error, 'code');
+  return typeof code === 'string' ? code : null;
 }

@@ -2,9 +2,9 @@ import { type AppRouter, type FleetErrorCode, isFleetErrorCode } from '@camfleet
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import superjson from 'superjson';
 import WebSocket from 'ws';
-import { adminClientOver, type FleetClient } from './admin.js';
+import { adminClientOver, errorDataField, type FleetClient } from './admin.js';
 
-export type { FleetClient } from './admin.js';
+export { type FleetClient, trpcCodeOf } from './admin.js';
 export type WSClient = ReturnType<typeof createWSClient>;
 
 /** `http://host:port` → the tRPC HTTP and WebSocket endpoints of a pod. */
@@ -127,24 +127,8 @@ function rejectionMessage(frame: string): string | null {
 
 /** The domain error code of a failed call, if the server sent one. */
 export function fleetCodeOf(error: unknown): FleetErrorCode | null {
-  if (!(error instanceof TRPCClientError)) return null;
-  const data: unknown = error.data;
-  if (typeof data === 'object' && data !== null && 'fleetCode' in data) {
-    const code = (data as { fleetCode: unknown }).fleetCode;
-    if (isFleetErrorCode(code)) return code;
-  }
-  return null;
-}
-
-/** The tRPC error code (`UNAUTHORIZED`, `BAD_REQUEST`, …) of a failed call, if any. */
-export function trpcCodeOf(error: unknown): string | null {
-  if (!(error instanceof TRPCClientError)) return null;
-  const data: unknown = error.data;
-  if (typeof data === 'object' && data !== null && 'code' in data) {
-    const code = (data as { code: unknown }).code;
-    return typeof code === 'string' ? code : null;
-  }
-  return null;
+  const code = errorDataField(error, 'fleetCode');
+  return isFleetErrorCode(code) ? code : null;
 }
 
 export {
