@@ -1,4 +1,4 @@
-import type { AdminRole } from '@camfleet/contracts';
+import { type AdminRole, roleAtLeast } from '@camfleet/contracts/roles';
 import { createContext, type FormEvent, type ReactNode, useContext, useEffect, useId, useState } from 'react';
 import { type Api, type Connection, connect, errorCode, errorMessage } from './api.js';
 
@@ -78,7 +78,7 @@ export function SessionGate({ children }: { children: ReactNode }) {
     api: signed.connection.api,
     name: signed.name,
     role: signed.role,
-    canOperate: signed.role === 'operator' || signed.role === 'admin',
+    canOperate: roleAtLeast(signed.role, 'operator'),
     signOut: () => {
       sessionStorage.removeItem(TOKEN_KEY);
       setSigned(null);
