@@ -1,7 +1,9 @@
 import type { StateCounts as Counts } from '@camfleet/contracts';
+import { DELIVERY_STATES } from '@camfleet/contracts/states';
+import { countOf, finishedOf, percentOf, totalOf } from '@camfleet/present';
 import { useEffect, useState } from 'react';
 import { errorMessage } from './api.js';
-import { percent, SEGMENTS, STATES, sum, totalCount } from './format.js';
+import { SEGMENTS } from './format.js';
 
 /** A stacked bar of a rollout's deliveries by outcome; its label reads the same numbers. */
 export function ProgressBar({
@@ -13,9 +15,9 @@ export function ProgressBar({
   targeted: number;
   label: string;
 }) {
-  const whole = Math.max(targeted, totalCount(counts));
-  const done = sum(counts, ['succeeded', 'failed', 'canceled']);
-  const parts = SEGMENTS.map((segment) => ({ ...segment, value: sum(counts, segment.states) }));
+  const whole = Math.max(targeted, totalOf(counts));
+  const done = finishedOf(counts);
+  const parts = SEGMENTS.map((segment) => ({ ...segment, value: countOf(counts, segment.states) }));
   const text = parts
     .filter((p) => p.value > 0)
     .map((p) => `${p.value} ${p.label}`)
@@ -35,7 +37,7 @@ export function ProgressBar({
           <span
             key={p.key}
             className={`seg seg-${p.key}`}
-            style={{ width: percent(p.value, whole) }}
+            style={{ width: percentOf(p.value, whole) }}
             title={`${p.value} ${p.label}`}
           />
         ) : null,
@@ -62,7 +64,7 @@ export function CountsTable({ counts, caption }: { counts: Counts; caption: stri
     <table className="counts">
       <caption>{caption}</caption>
       <tbody>
-        {STATES.map((state) => (
+        {DELIVERY_STATES.map((state) => (
           <tr key={state} data-state={state}>
             <th scope="row">{state}</th>
             <td>{counts[state]}</td>

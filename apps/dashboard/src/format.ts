@@ -1,8 +1,5 @@
-import type { DeliveryState, Gate, StateCounts } from '@camfleet/contracts';
-import { DELIVERY_STATES } from '@camfleet/contracts/states';
-
-/** Delivery states in pipeline order. */
-export const STATES = DELIVERY_STATES;
+import type { Gate, StateCounts } from '@camfleet/contracts';
+import { AGO_SPACED, formatAgo as ago, countOf, formatPercent, gateText } from '@camfleet/present';
 
 export const ACTIVE_STATES = ['offered', 'downloading', 'installing', 'verifying'] as const;
 
@@ -15,21 +12,9 @@ export const SEGMENTS = [
   { key: 'queued', label: 'queued', states: ['queued'] },
 ] as const;
 
-export function sum(counts: StateCounts, states: readonly DeliveryState[]): number {
-  return states.reduce((total, state) => total + counts[state], 0);
-}
-
+/** Offered to or at work on a device: the bars' "in progress" (queued deliveries wait apart). */
 export function activeCount(counts: StateCounts): number {
-  return sum(counts, ACTIVE_STATES);
-}
-
-export function totalCount(counts: StateCounts): number {
-  return sum(counts, STATES);
-}
-
-export function percent(part: number, whole: number): string {
-  if (whole === 0) return '0%';
-  return `${Math.round((part / whole) * 100)}%`;
+  return countOf(counts, ACTIVE_STATES);
 }
 
 export function formatTime(ms: number | null): string {
@@ -41,14 +26,9 @@ export function formatClock(ms: number): string {
   return new Date(ms).toLocaleTimeString();
 }
 
+/** `45 s ago`, `3 min ago`, `2 h ago`, `5 d ago`. */
 export function formatAgo(ms: number, now: number = Date.now()): string {
-  const seconds = Math.max(0, Math.round((now - ms) / 1000));
-  if (seconds < 60) return `${seconds} s ago`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.round(minutes / 60);
-  if (hours < 48) return `${hours} h ago`;
-  return `${Math.round(hours / 24)} d ago`;
+  return ago(ms, now, AGO_SPACED);
 }
 
 export function formatMs(ms: number): string {
@@ -62,18 +42,8 @@ export function formatMs(ms: number): string {
 /** What holds the rollout back, in words. */
 export function describeGate(gate: Gate | null): string {
   if (!gate) return 'none: deliveries proceed';
-  switch (gate.kind) {
-    case 'paused': {
-      // The server says `paused` when nobody gave a reason.
-      const reason = gate.reason.trim();
-      return reason === '' || reason === 'paused' ? 'paused' : `paused: ${reason}`;
-    }
-    case 'operator':
-      // `wave` is the one an operator would open (counted from 0).
-      return `waiting for an operator to open wave ${gate.wave + 1}`;
-    case 'success':
-      return `waiting for wave ${gate.wave + 1} to reach ${percent(gate.needed, 1)} success (${percent(gate.reached, 1)} now)`;
-    case 'soak':
-      return `wave ${gate.wave + 1} soaks until ${formatTime(gate.until)}`;
-  }
+  return gateText(gate, {
+    share: (share) => formatPercent(share, 0),
+    soak: (soak) => `wave ${soak.wave + 1} soaks until ${formatTime(soak.until)}`,
+  });
 }

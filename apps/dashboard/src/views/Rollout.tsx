@@ -1,8 +1,9 @@
 import type { RolloutStatus } from '@camfleet/contracts';
+import { formatPercent, percentOf } from '@camfleet/present';
 import { useEffect, useId, useRef, useState } from 'react';
 import { errorMessage } from '../api.js';
 import { CountsTable, Legend, ProgressBar, type Sample, TimeChart } from '../components.js';
-import { activeCount, describeGate, formatMs, formatTime, percent } from '../format.js';
+import { activeCount, describeGate, formatMs, formatTime } from '../format.js';
 import { LiveBadge, useLive } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
@@ -69,7 +70,7 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
             </p>
             <p aria-live="polite" data-testid="succeeded-count">
               {status.counts.succeeded} of {status.targeted} succeeded (
-              {percent(status.counts.succeeded, status.targeted)})
+              {percentOf(status.counts.succeeded, status.targeted)})
               {status.counts.failed > 0 && `, ${status.counts.failed} failed`}
             </p>
             <ProgressBar counts={status.counts} targeted={status.targeted} label="Rollout progress" />
@@ -104,7 +105,7 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
               </dd>
               <dt>Advance</dt>
               <dd>
-                {status.advance}, success threshold {percent(status.successThreshold, 1)}, soak{' '}
+                {status.advance}, success threshold {formatPercent(status.successThreshold, 0)}, soak{' '}
                 {formatMs(status.soakMs)}
               </dd>
               <dt>Limits</dt>
@@ -115,7 +116,7 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
               <dd>
                 {status.failureThreshold === null
                   ? 'none'
-                  : `${percent(status.failureThreshold, 1)} after ${status.minSample}, then ${status.onFailure}`}
+                  : `${formatPercent(status.failureThreshold, 0)} after ${status.minSample}, then ${status.onFailure}`}
               </dd>
               <dt>Attempts</dt>
               <dd>
