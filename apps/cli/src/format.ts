@@ -1,13 +1,11 @@
 import {
   DELIVERY_STATES,
   type DeliveryState,
-  FINAL_STATES,
   formatDuration,
   type Gate,
-  OPEN_STATES,
   type RolloutStatus,
-  type StateCounts,
 } from '@camfleet/contracts';
+import { gateText as describeGate, formatAgo, formatPercent, progressOf } from '@camfleet/present';
 import Table from 'cli-table3';
 import picocolors from 'picocolors';
 import type { OutStream } from './io.js';
@@ -237,19 +235,6 @@ export function formatTimestamp(ms: number): string {
   )}:${pad(d.getUTCSeconds())}Z`;
 }
 
-/** `45s ago`, `3m ago`, `2h ago`, `5d ago`; `just now` under a second (or for clock skew). */
-export function formatAgo(ms: number, now: number): string {
-  const delta = now - ms;
-  if (delta < 1000) return 'just now';
-  const seconds = Math.floor(delta / 1000);
-  if (seconds < 60) return `${seconds}s ago`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h ago`;
-  return `${Math.floor(hours / 24)}d ago`;
-}
-
 /** `12:30:00Z` for a time later today (UTC), the full timestamp otherwise. */
 export function formatTimeOfDay(ms: number, now: number): string {
   const full = formatTimestamp(ms);
@@ -263,17 +248,14 @@ export function formatIn(ms: number, now: number): string {
   return `in ${formatDuration(Math.round(delta / 1000) * 1000)}`;
 }
 
-/** A share in [0, 1] as a percentage: 0.95 → `95%`, 0.995 → `99.5%`. */
-export function formatPercent(share: number): string {
-  return `${+(share * 100).toFixed(1)}%`;
-}
-
 /** Timestamp with its age: `2025-03-01 14:05:09Z (3m ago)`. */
 export function formatWhen(ms: number, now: number): string {
   return `${formatTimestamp(ms)} (${formatAgo(ms, now)})`;
 }
 
-export { formatDuration };
+// Until the split of this file: what moved to @camfleet/present, under the names it had here.
+export { formatBytes, openOf, totalOf } from '@camfleet/present';
+export { formatAgo, formatDuration, formatPercent, progressOf };
 
 export function colorState(state: DeliveryState, c: Colors): string {
   switch (state) {
@@ -305,33 +287,6 @@ export function colorRolloutStatus(status: RolloutStatus['status'], c: Colors): 
   }
 }
 
-export interface Progress {
-  /** Deliveries in a final state: succeeded + failed + canceled. */
-  finished: number;
-  /** Deliveries still moving: queued + offered + downloading + installing + verifying. */
-  open: number;
-  targeted: number;
-  /** finished / targeted in percent, 0 when nothing is targeted. */
-  percent: number;
-}
-
-export function progressOf(status: RolloutStatus): Progress {
-  const finished = FINAL_STATES.reduce((n, s) => n + status.counts[s], 0);
-  const open = openOf(status.counts);
-  const percent = status.targeted > 0 ? Math.floor((finished / status.targeted) * 100) : 0;
-  return { finished, open, targeted: status.targeted, percent };
-}
-
-/** Deliveries in progress (queued, offered, downloading, installing, verifying). */
-export function openOf(counts: StateCounts): number {
-  return OPEN_STATES.reduce((n, s) => n + counts[s], 0);
-}
-
-/** Deliveries in any state. */
-export function totalOf(counts: StateCounts): number {
-  return DELIVERY_STATES.reduce((n, s) => n + counts[s], 0);
-}
-
 /** `2/3` (the newest open wave, counted from 1, over the number of waves). */
 export function waveLabel(status: Pick<RolloutStatus, 'wave' | 'waves'>): string {
   return `${status.wave + 1}/${status.waves.length}`;
@@ -339,22 +294,11 @@ export function waveLabel(status: Pick<RolloutStatus, 'wave' | 'waves'>): string
 
 /** What holds a rollout back, for people: `waiting for wave 1 to reach 95% success (80% now)`. */
 export function gateText(gate: Gate, rolloutId: string, now: number): string {
-  switch (gate.kind) {
-    case 'paused': {
-      // The server says `paused` when nobody gave a reason.
-      const reason = gate.reason.trim();
-      return reason === '' || reason === 'paused' ? 'paused' : `paused: ${reason}`;
-    }
-    case 'operator':
-      // `wave` is the one an operator would open (counted from 0).
-      return `waiting for an operator to open wave ${gate.wave + 1}: fleet rollout advance ${rolloutId}`;
-    case 'success':
-      return `waiting for wave ${gate.wave + 1} to reach ${formatPercent(gate.needed)} success (${formatPercent(
-        gate.reached,
-      )} now)`;
-    case 'soak':
-      return `soaking until ${formatTimeOfDay(gate.until, now)} (${formatIn(gate.until, now)})`;
-  }
+  return describeGate(gate, {
+    share: (share) => formatPercent(share),
+    advanceHint: `fleet rollout advance ${rolloutId}`,
+    soak: (soak) => `soaking until ${formatTimeOfDay(soak.until, now)} (${formatIn(soak.until, now)})`,
+  });
 }
 
 /** Who set a paused/canceled/aborted status and why: `by alice: maintenance window`; null otherwise. */
@@ -407,19 +351,4 @@ export function statusSummary(status: RolloutStatus): string {
   if (status.counts.canceled > 0) parts.push(`${status.counts.canceled} canceled`);
   if (p.open > 0) parts.push(`${p.open} in progress`);
   return parts.join(', ');
-}
-
-const BYTE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'] as const;
-
-/** A byte count for people: `512 B`, `1.5 KiB`, `12.3 MiB` (binary units, one decimal). */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 1024) return `${bytes} B`;
-  let value = bytes;
-  let unit = 'B';
-  for (const next of BYTE_UNITS) {
-    if (value < 1024) break;
-    value /= 1024;
-    unit = next;
-  }
-  return `${+value.toFixed(1)} ${unit}`;
 }
