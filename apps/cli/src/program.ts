@@ -6,7 +6,7 @@ import { registerDeviceCommands } from './commands/devices.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerPatchCommands } from './commands/patch.js';
-import { registerRolloutCommands } from './commands/rollout.js';
+import { registerRolloutCommands } from './commands/rollout/index.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerAccessTokenCommands } from './commands/tokens.js';
 import { CliError, describeError, type ErrorContext, EXIT, EXIT_CODES_HELP, exitCodeOf } from './errors.js';

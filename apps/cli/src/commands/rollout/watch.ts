@@ -2,7 +2,7 @@ import type { FleetClient } from '@camfleet/client';
 import { OPEN_STATES, type RolloutStatus } from '@camfleet/contracts';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { CliError, EXIT, UsageError } from '../errors.js';
+import { CliError, EXIT, UsageError } from '../../errors.js';
 import {
   type Colors,
   colorRolloutStatus,
@@ -15,10 +15,10 @@ import {
   statusLine,
   statusSummary,
   waveLabel,
-} from '../format.js';
-import type { FleetIO, OutStream } from '../io.js';
-import { Session } from '../session.js';
-import { durationOption, rolloutIdArg } from '../validate.js';
+} from '../../format.js';
+import type { FleetIO, OutStream } from '../../io.js';
+import { Session } from '../../session.js';
+import { durationOption, rolloutIdArg } from '../../validate.js';
 
 /**
  * Completed (with something targeted), canceled or aborted: the watch can end. Active and paused

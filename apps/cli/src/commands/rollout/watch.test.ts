@@ -1,6 +1,6 @@
 import type { RolloutStatus } from '@camfleet/contracts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { stripAnsi } from '../format.js';
+import { stripAnsi } from '../../format.js';
 import {
   hasAnsi,
   NOW,
@@ -9,7 +9,7 @@ import {
   run,
   serverError,
   wavedFixture,
-} from '../test-helpers.js';
+} from '../../test-helpers.js';
 import { isSettled, settledExitCode } from './watch.js';
 
 const ID = 'ro_xyz789';

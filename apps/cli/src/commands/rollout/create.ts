@@ -1,0 +1,254 @@
+import type { FleetClient } from '@camfleet/client';
+import { CreateRolloutInput, DeviceId, Ramp, type RolloutTarget, Waves } from '@camfleet/contracts';
+import { type Command, Option } from 'commander';
+import { UsageError } from '../../errors.js';
+import { patchLabel } from '../../format.js';
+import type { FleetIO } from '../../io.js';
+import { Session } from '../../session.js';
+import {
+  check,
+  durationOption,
+  intOption,
+  listNumber,
+  listOption,
+  percentOption,
+  selectorOption,
+} from '../../validate.js';
+import { targetText } from './present.js';
+
+export interface CreateOptions {
+  patch: string;
+  all?: boolean;
+  /** One entry per `--devices` given (each a comma-separated list). */
+  devices?: string[];
+  selector?: string;
+  waves?: string;
+  /** commander only lets the choices through. */
+  advance?: 'auto' | 'manual';
+  soak?: string;
+  successThreshold?: string;
+  maxInFlight?: string;
+  maxPerMinute?: string;
+  ramp?: string;
+  failureThreshold?: string;
+  minSample?: string;
+  onFailure?: 'pause' | 'abort';
+  countTimeouts?: boolean;
+  ackTimeout?: string;
+  maxAttempts?: string;
+  retryBase?: string;
+  retryMax?: string;
+  snapshot?: boolean;
+  supersede?: boolean;
+}
+
+export type CreateRolloutRequest = Parameters<FleetClient['rollout']['create']['mutate']>[0];
+
+const TARGET_HINT = '--all, --devices <ids> or --selector <expr>';
+
+/** Exactly one of --all, --devices, --selector, checked (device ids, selector syntax) before sending. */
+export function targetOf(options: Pick<CreateOptions, 'all' | 'devices' | 'selector'>): RolloutTarget {
+  const given = [
+    options.all === true ? '--all' : null,
+    options.devices !== undefined ? '--devices' : null,
+    options.selector !== undefined ? '--selector' : null,
+  ].filter((flag) => flag !== null);
+  if (given.length === 0) throw new UsageError(`choose the target devices: ${TARGET_HINT}`);
+  if (given.length > 1) {
+    throw new UsageError(`${given.join(' and ')} exclude each other: choose one of ${TARGET_HINT}`);
+  }
+  if (options.selector !== undefined) {
+    selectorOption(options.selector);
+    return { kind: 'selector', selector: options.selector };
+  }
+  if (options.devices !== undefined) {
+    const deviceIds = [...new Set(options.devices.flatMap((list) => listOption('--devices', list)))];
+    for (const id of deviceIds) check(`device id '${id}' in --devices`, DeviceId, id);
+    return { kind: 'devices', deviceIds };
+  }
+  return { kind: 'all' };
+}
+
+/** `--waves 1,10,100` (a `%` after each is fine): cumulative percentages, increasing, ending at 100. */
+export function wavesOption(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const waves = listOption('--waves', text).map((item) => listNumber('--waves', item, true));
+  check(`--waves '${text}'`, Waves, waves, (path) =>
+    typeof path[0] === 'number' ? `wave ${path[0] + 1} (${waves[path[0]]})` : null,
+  );
+  return waves;
+}
+
+/** `--ramp START,FACTOR,EVERY`: start at START offers a minute, multiply by FACTOR every EVERY successes. */
+export function rampOption(text: string | undefined): CreateRolloutInput['ramp'] | undefined {
+  if (text === undefined) return undefined;
+  const items = listOption('--ramp', text);
+  if (items.length !== 3) {
+    throw new UsageError(
+      `invalid value for --ramp: '${text}' (START,FACTOR,EVERY: offers a minute to start with, the factor to multiply by, every so many successes; e.g. 10,2,50)`,
+    );
+  }
+  const [startPerMinute, factor, everySuccesses] = items.map((item) => listNumber('--ramp', item)) as [
+    number,
+    number,
+    number,
+  ];
+  const ramp = { startPerMinute, factor, everySuccesses };
+  const names: Record<string, string> = {
+    startPerMinute: 'START',
+    factor: 'FACTOR',
+    everySuccesses: 'EVERY',
+  };
+  check(`--ramp '${text}'`, Ramp, ramp, (path) => names[String(path[0])] ?? null);
+  return ramp;
+}
+
+/** `{ key: value }` if the value is defined, `{}` otherwise: flags not given are not sent. */
+function given<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/**
+ * Validates the flags of `rollout create` into the input sent to the server. Flags left out
+ * are left out of the request too, so the server's defaults apply.
+ */
+export function createRolloutInput(options: CreateOptions): CreateRolloutRequest {
+  const target = targetOf(options);
+  const ackTimeoutMs = durationOption('--ack-timeout', options.ackTimeout);
+  const maxAttempts = intOption('--max-attempts', options.maxAttempts, 1, 100);
+  const baseMs = durationOption('--retry-base', options.retryBase);
+  const maxMs = durationOption('--retry-max', options.retryMax);
+  const waves = wavesOption(options.waves);
+  const soakMs = durationOption('--soak', options.soak);
+  const successThreshold = percentOption('--success-threshold', options.successThreshold);
+  const maxInFlight = intOption('--max-in-flight', options.maxInFlight, 1, 1_000_000);
+  const maxPerMinute = intOption('--max-per-minute', options.maxPerMinute, 1, 10_000_000);
+  const ramp = rampOption(options.ramp);
+  const failureThreshold = percentOption('--failure-threshold', options.failureThreshold);
+  const minSample = intOption('--min-sample', options.minSample, 1, 1_000_000);
+  // Without a failure threshold nothing ever trips: these would be silently ignored.
+  if (failureThreshold === undefined) {
+    const orphans = [
+      options.onFailure !== undefined ? '--on-failure' : null,
+      minSample !== undefined ? '--min-sample' : null,
+      options.countTimeouts === true ? '--count-timeouts' : null,
+    ].filter((flag) => flag !== null);
+    if (orphans.length > 0) {
+      throw new UsageError(
+        `${orphans.join(', ')} only apply with --failure-threshold (without one, failures never pause or abort the rollout)`,
+      );
+    }
+  }
+  const input: CreateRolloutRequest = {
+    patchId: options.patch,
+    target,
+    ...given('ackTimeoutMs', ackTimeoutMs),
+    ...given('maxAttempts', maxAttempts),
+    ...(baseMs !== undefined || maxMs !== undefined
+      ? {
+          retryBackoff: {
+            baseMs: baseMs ?? Math.min(2_000, maxMs ?? 2_000),
+            maxMs: maxMs ?? Math.max(60_000, baseMs ?? 0),
+          },
+        }
+      : {}),
+    ...given('waves', waves),
+    ...given('advance', options.advance),
+    ...given('soakMs', soakMs),
+    ...given('successThreshold', successThreshold),
+    ...given('maxInFlight', maxInFlight),
+    ...given('maxPerMinute', maxPerMinute),
+    ...given('ramp', ramp),
+    ...given('failureThreshold', failureThreshold),
+    ...given('minSample', minSample),
+    ...given('onFailure', options.onFailure),
+    ...(options.countTimeouts === true ? { countTimeouts: true } : {}),
+    ...(options.snapshot === true ? { snapshot: true } : {}),
+    ...(options.supersede === true ? { supersede: true } : {}),
+  };
+  check('rollout', CreateRolloutInput, input);
+  return input;
+}
+
+export function registerCreateCommand(rollout: Command, io: FleetIO): void {
+  rollout
+    .command('create')
+    .description('roll a patch out; prints the rollout id')
+    .requiredOption('--patch <id>', 'patch id (pat_…)')
+    .option('--all', 'target every device')
+    .option(
+      '--devices <ids>',
+      'target these devices (comma-separated ids; may be repeated)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option('--selector <expr>', "target devices whose labels match, e.g. 'site=berlin,tier!=prod'")
+    .option('--waves <percents>', 'cumulative waves ending at 100, e.g. 1,10,100 (server default: one wave)')
+    .addOption(
+      new Option(
+        '--advance <mode>',
+        'open the next wave by itself or on `rollout advance` (server default auto)',
+      ).choices(['auto', 'manual']),
+    )
+    .option(
+      '--soak <duration>',
+      'wait this long after a wave succeeded before the next opens (server default 0)',
+    )
+    .option(
+      '--success-threshold <percent>',
+      'share of a wave that must succeed before the next opens (server default 100%)',
+    )
+    .option(
+      '--max-in-flight <n>',
+      'at most this many deliveries in progress at once (server default: no limit)',
+    )
+    .option('--max-per-minute <n>', 'at most this many offers a minute (server default: no limit)')
+    .option(
+      '--ramp <start,factor,every>',
+      'offers a minute: start at START, multiply by FACTOR every EVERY successes',
+    )
+    .option(
+      '--failure-threshold <percent>',
+      'pause or abort once this share of finished deliveries failed (server default: never)',
+    )
+    .option(
+      '--min-sample <n>',
+      'finished deliveries needed before the failure threshold applies (server default 10)',
+    )
+    .addOption(
+      new Option('--on-failure <action>', 'what the failure threshold does (server default pause)').choices([
+        'pause',
+        'abort',
+      ]),
+    )
+    .option('--count-timeouts', 'count timed-out attempts as failures for the threshold')
+    .option('--ack-timeout <duration>', 'a device must report within this long (server default 60s)')
+    .option('--max-attempts <n>', 'attempts per device before it counts as failed (server default 5)')
+    .option('--retry-base <duration>', 'first retry backoff (server default 2s)')
+    .option('--retry-max <duration>', 'longest retry backoff (server default 60s)')
+    .option('--snapshot', 'only the devices targeted now; devices that match later do not join')
+    .option('--supersede', 'cancel queued deliveries of older rollouts for the targeted devices')
+    .addHelpText(
+      'after',
+      `
+Choose exactly one target: --all, --devices or --selector.
+Percentages: 95% or 95 (a bare 0.95 is refused as ambiguous). Durations: 500ms, 60s, 10m, 1h.
+Selectors: key=value, key!=value, key in (a,b), key notin (a,b), key, !key; comma means "and".
+
+Examples:
+  fleet rollout create --patch pat_x --all
+  fleet rollout create --patch pat_x --selector 'site=berlin' --waves 1,10,100 \\
+    --success-threshold 95% --soak 10m --failure-threshold 5% --on-failure abort
+  ROLLOUT=$(fleet rollout create --patch "$PATCH" --devices cam-0001,cam-0002)`,
+    )
+    .action(async (options: CreateOptions, command: Command) => {
+      const s = Session.of(io, command);
+      const input = createRolloutInput(options);
+      const created = await s.withClient((client) => client.rollout.create.mutate(input));
+      s.output(created, () => created.id);
+      const waves =
+        created.waves.length > 1 ? ` in waves ${created.waves.map((w) => `${w}%`).join(', ')}` : '';
+      s.note(
+        `rollout of ${patchLabel(created.patchId, created.patch)} to ${targetText(created.target)}${waves} created: ${created.targeted} targeted`,
+      );
+    });
+}

@@ -1,0 +1,167 @@
+import { DELIVERY_STATES, formatDuration, type RolloutStatus, type RolloutTarget } from '@camfleet/contracts';
+import {
+  colorRolloutStatus,
+  colorState,
+  formatPercent,
+  formatWhen,
+  gateText,
+  keyValues,
+  openOf,
+  patchLabel,
+  progressOf,
+  statusCause,
+  totalOf,
+  waveLabel,
+} from '../../format.js';
+import type { Session } from '../../session.js';
+
+/** `all devices`, `3 devices`, `devices matching 'site=berlin'`. */
+export function targetText(target: RolloutTarget): string {
+  switch (target.kind) {
+    case 'all':
+      return 'all devices';
+    case 'devices':
+      return target.deviceIds.length === 1 ? '1 device' : `${target.deviceIds.length} devices`;
+    case 'selector':
+      return `devices matching '${target.selector}'`;
+  }
+}
+
+function targetDetail(status: RolloutStatus): string {
+  const { target } = status;
+  let text = targetText(target);
+  if (target.kind === 'devices') {
+    const shown = target.deviceIds.slice(0, 5).join(', ');
+    const more = target.deviceIds.length - 5;
+    text += `: ${shown}${more > 0 ? ` (+${more} more)` : ''}`;
+  }
+  return status.snapshot ? `${text} (snapshot: devices that match later do not join)` : text;
+}
+
+function wavesDetail(status: RolloutStatus): string {
+  const plan = status.waves.map((p) => `${p}%`).join(' → ');
+  if (status.waves.length <= 1) return `${waveLabel(status)}: ${plan}`;
+  const advance =
+    status.advance === 'manual'
+      ? `advance manual (fleet rollout advance ${status.id})`
+      : `advance auto at ${formatPercent(status.successThreshold)} success${
+          status.soakMs > 0 ? `, then soak ${formatDuration(status.soakMs)}` : ''
+        }`;
+  return `${waveLabel(status)} open: ${plan}; ${advance}`;
+}
+
+function limitsDetail(status: RolloutStatus, s: Session): string {
+  const parts: string[] = [];
+  if (status.maxInFlight !== null) parts.push(`max ${status.maxInFlight} in flight`);
+  if (status.maxPerMinute !== null) parts.push(`max ${status.maxPerMinute}/min`);
+  if (status.ramp !== null) {
+    const { startPerMinute, factor, everySuccesses } = status.ramp;
+    parts.push(`ramp from ${startPerMinute}/min, x${factor} every ${everySuccesses} successes`);
+  }
+  return parts.length > 0 ? parts.join(', ') : s.c.dim('none');
+}
+
+function healthDetail(status: RolloutStatus, s: Session): string {
+  if (status.failureThreshold === null) return s.c.dim('no failure threshold');
+  return `${status.onFailure} at ${formatPercent(status.failureThreshold)} failed, once ${
+    status.minSample
+  } finished${status.countTimeouts ? ' (timeouts count as failures)' : ''}`;
+}
+
+function statusDetail(status: RolloutStatus, s: Session): string {
+  const since =
+    status.statusAt !== null && status.status !== 'active'
+      ? ` since ${formatWhen(status.statusAt, s.now())}`
+      : '';
+  const cause = statusCause(status);
+  return `${colorRolloutStatus(status.status, s.c)}${since}${cause ? `, ${cause}` : ''}`;
+}
+
+/** The rollouts as `rollout list` shows them, fitted to the terminal. */
+export function rolloutsTable(rollouts: readonly RolloutStatus[], s: Session): string {
+  return s.table(
+    [
+      'ID',
+      'PATCH',
+      'STATUS',
+      'WAVE',
+      'TARGETED',
+      'SUCCEEDED',
+      'FAILED',
+      'CANCELED',
+      'IN PROGRESS',
+      'CREATED',
+    ],
+    rollouts.map((r) => {
+      const p = progressOf(r);
+      return [
+        r.id,
+        patchLabel(r.patchId, r.patch),
+        colorRolloutStatus(r.status, s.c),
+        waveLabel(r),
+        r.targeted,
+        r.counts.succeeded,
+        r.counts.failed,
+        r.counts.canceled,
+        p.open,
+        formatWhen(r.createdAt, s.now()),
+      ];
+    }),
+    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  );
+}
+
+/** One row per wave: its counts, and whether it is open yet. */
+export function wavesTable(status: RolloutStatus, s: Session): string {
+  const zero = Object.fromEntries(DELIVERY_STATES.map((state) => [state, 0])) as RolloutStatus['counts'];
+  return s.table(
+    ['WAVE', 'PERCENT', 'STATE', 'TARGETED', 'SUCCEEDED', 'FAILED', 'CANCELED', 'IN PROGRESS'],
+    status.waves.map((percent, i) => {
+      const counts = status.waveCounts[i] ?? zero;
+      const state = i < status.wave ? 'opened' : i === status.wave ? s.c.bold('current') : s.c.dim('waiting');
+      return [
+        i + 1,
+        `${percent}%`,
+        state,
+        totalOf(counts),
+        counts.succeeded,
+        counts.failed,
+        counts.canceled,
+        openOf(counts),
+      ];
+    }),
+    ['right', 'right', 'left', 'right', 'right', 'right', 'right', 'right'],
+  );
+}
+
+export function rolloutDetail(status: RolloutStatus, s: Session): string {
+  const { c } = s;
+  const p = progressOf(status);
+  const head = keyValues(
+    [
+      ['Rollout', c.bold(status.id)],
+      ['Patch', patchLabel(status.patchId, status.patch)],
+      ['Status', statusDetail(status, s)],
+      ['Target', targetDetail(status)],
+      ['Created', `${formatWhen(status.createdAt, s.now())} by ${status.createdBy}`],
+      ['Wave', wavesDetail(status)],
+      ...(status.gate !== null ? [['Gate', gateText(status.gate, status.id, s.now())] as const] : []),
+      ['Limits', limitsDetail(status, s)],
+      ['Health', healthDetail(status, s)],
+      [
+        'Policy',
+        `ack timeout ${formatDuration(status.ackTimeoutMs)}, max ${status.maxAttempts} attempts, retry backoff ${formatDuration(
+          status.retryBackoff.baseMs,
+        )}..${formatDuration(status.retryBackoff.maxMs)}${status.supersede ? ', supersedes older rollouts' : ''}`,
+      ],
+      ['Progress', `${p.finished}/${p.targeted} finished (${p.percent}%), ${p.open} in progress`],
+    ],
+    c,
+  );
+  const counts = s.table(
+    ['STATE', 'DEVICES'],
+    DELIVERY_STATES.map((state) => [colorState(state, c), status.counts[state]]),
+    ['left', 'right'],
+  );
+  return `${head}\n\n${wavesTable(status, s)}\n\n${counts}`;
+}
