@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, describeError, EXIT, exitCodeOf, UsageError } from './errors.js';
-import { formatTimestamp, truncateAnsi } from './format.js';
 import type { Session } from './session.js';
+import { truncateAnsi } from './table.js';
+import { formatTimestamp } from './time.js';
 import { durationOption } from './validate.js';
 
 /** Default refresh period of `--watch`. */

@@ -1,5 +1,6 @@
 import { createAdminClient, endpointsOf, type FleetClient } from '@camfleet/client';
 import type { Command } from 'commander';
+import { type Colors, colorsFor } from './colors.js';
 import {
   checkContextName,
   configPath,
@@ -8,8 +9,8 @@ import {
   readConfigFile,
 } from './config-file.js';
 import { UsageError } from './errors.js';
-import { type Align, type Colors, colorsFor, oneLine, table, truncate } from './format.js';
 import type { FleetIO, OutStream } from './io.js';
+import { type Align, oneLine, table, truncate } from './table.js';
 
 /** Options every command takes (declared once on the root program). */
 export interface GlobalOptions {

@@ -4,9 +4,10 @@ import { stat } from 'node:fs/promises';
 import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
+import { formatBytes } from '@camfleet/present';
 import cliProgress from 'cli-progress';
+import type { Colors } from './colors.js';
 import { CliError, EXIT, networkCodeOf, UsageError } from './errors.js';
-import { type Colors, formatBytes } from './format.js';
 import type { OutStream } from './io.js';
 
 /**

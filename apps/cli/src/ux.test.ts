@@ -2,9 +2,9 @@
 
 import picocolors from 'picocolors';
 import { describe, expect, it } from 'vitest';
-import { fitWidths, stripAnsi, table, truncateAnsi } from './format.js';
 import { allCommands, commandPath } from './help.js';
 import { buildProgram } from './program.js';
+import { fitWidths, stripAnsi, table, truncateAnsi } from './table.js';
 import {
   captured,
   deviceFixture,

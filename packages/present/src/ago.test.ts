@@ -4,6 +4,15 @@ import { AGO_COMPACT, AGO_SPACED, formatAgo } from './ago.js';
 const now = 1_000_000_000;
 
 describe('formatAgo, compact (the CLI)', () => {
+  it('formats ages', () => {
+    const now = 1_000_000_000;
+    expect(formatAgo(now, now)).toBe('just now');
+    expect(formatAgo(now - 45_000, now)).toBe('45s ago');
+    expect(formatAgo(now - 3 * 60_000, now)).toBe('3m ago');
+    expect(formatAgo(now - 5 * 3_600_000, now)).toBe('5h ago');
+    expect(formatAgo(now - 3 * 86_400_000, now)).toBe('3d ago');
+  });
+
   it.each([
     [0, 'just now'],
     [999, 'just now'],

@@ -1,16 +1,10 @@
 import type { StateCounts } from '@camfleet/contracts';
+import { DELIVERY_STATES } from '@camfleet/contracts/states';
 import { describe, expect, it } from 'vitest';
 import { countOf, finishedOf, openOf, progressOf, totalOf } from './counts.js';
 
 const counts = (some: Partial<StateCounts>): StateCounts => ({
-  queued: 0,
-  offered: 0,
-  downloading: 0,
-  installing: 0,
-  verifying: 0,
-  succeeded: 0,
-  failed: 0,
-  canceled: 0,
+  ...(Object.fromEntries(DELIVERY_STATES.map((state) => [state, 0])) as StateCounts),
   ...some,
 });
 

@@ -10,16 +10,21 @@ describe('formatBytes', () => {
     [300 * 1024 + 7, '300 KiB'],
     [5 * 1024 * 1024, '5 MiB'],
     [1.25 * 1024 ** 3, '1.3 GiB'],
+  ])('%i → %s', (bytes, text) => {
+    expect(formatBytes(bytes)).toBe(text);
+  });
+
+  it.each([
     [2 * 1024 ** 4, '2 TiB'],
     [2 * 1024 ** 5, '2048 TiB'],
     [Number.NaN, 'NaN B'],
-  ])('%d → %s', (bytes, text) => {
+  ])('%d → %s (past the largest unit; not a number)', (bytes, text) => {
     expect(formatBytes(bytes)).toBe(text);
   });
 });
 
 describe('percentages', () => {
-  it('formats shares to one decimal, without trailing zeros', () => {
+  it('formats shares as percentages', () => {
     expect(formatPercent(0.95)).toBe('95%');
     expect(formatPercent(0.995)).toBe('99.5%');
     expect(formatPercent(1)).toBe('100%');

@@ -1,6 +1,6 @@
 import type { AuditEntry } from '@camfleet/contracts';
 import { describe, expect, it } from 'vitest';
-import { colorsFor } from '../format.js';
+import { colorsFor } from '../colors.js';
 import { captured, type Handler, hasAnsi, NOW, run, serverError } from '../test-helpers.js';
 import { auditResult, auditRow } from './audit.js';
 

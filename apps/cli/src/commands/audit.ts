@@ -1,9 +1,11 @@
 import { type AuditEntry, AuditInput } from '@camfleet/contracts';
 import type { Command } from 'commander';
-import { type Colors, formatTimestamp, truncate } from '../format.js';
+import type { Colors } from '../colors.js';
 import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
+import { truncate } from '../table.js';
+import { formatTimestamp } from '../time.js';
 import { check, intOption } from '../validate.js';
 
 interface AuditFlags {

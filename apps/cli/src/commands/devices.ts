@@ -1,12 +1,15 @@
 import type { FleetClient } from '@camfleet/client';
 import type { Device, DeviceDetail, DevicePage } from '@camfleet/contracts';
+import { formatAgo } from '@camfleet/present';
 import type { Command } from 'commander';
+import { type Colors, colorState } from '../colors.js';
 import { UsageError } from '../errors.js';
-import { type Colors, colorState, formatAgo, formatWhen, keyValues } from '../format.js';
 import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { WATCH_INTERVAL, watchIntervalOf, watchList } from '../list-watch.js';
 import { Session } from '../session.js';
+import { keyValues } from '../table.js';
+import { formatWhen } from '../time.js';
 import { deviceIdArg, intOption, selectorOption } from '../validate.js';
 import { registerCredentialCommands } from './credentials.js';
 

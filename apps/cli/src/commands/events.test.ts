@@ -1,6 +1,7 @@
 import type { FleetEvent } from '@camfleet/contracts';
 import { describe, expect, it } from 'vitest';
-import { colorsFor, stripAnsi } from '../format.js';
+import { colorsFor } from '../colors.js';
+import { stripAnsi } from '../table.js';
 import {
   captured,
   deliveryEventFixture,

@@ -1,18 +1,12 @@
 import type { FleetClient } from '@camfleet/client';
 import { DELIVERY_STATES, type FleetEvent, RolloutId } from '@camfleet/contracts';
 import type { Command } from 'commander';
+import { type Colors, colorState } from '../colors.js';
 import { CliError, describeError, EXIT, exitCodeOf } from '../errors.js';
-import {
-  type Align,
-  type Colors,
-  colorState,
-  formatTimestamp,
-  LiveTable,
-  table,
-  truncate,
-} from '../format.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
+import { type Align, LiveTable, table, truncate } from '../table.js';
+import { formatTimestamp } from '../time.js';
 import { check, intOption } from '../validate.js';
 
 type RolloutEvent = Extract<FleetEvent, { kind: 'rollout' }>;

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { generateSigningKeys } from '@camfleet/client';
 import type { Command } from 'commander';
 import { CliError, EXIT, UsageError } from '../errors.js';
-import { keyValues } from '../format.js';
 import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
+import { keyValues } from '../table.js';
 
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

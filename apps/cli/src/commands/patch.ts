@@ -1,12 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { signManifest } from '@camfleet/client';
 import { type Patch, type PatchDetail, PatchName, PublishPatchInput } from '@camfleet/contracts';
+import { formatBytes } from '@camfleet/present';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { formatBytes, formatWhen, keyValues } from '../format.js';
 import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
+import { keyValues } from '../table.js';
+import { formatWhen } from '../time.js';
 import {
   checkArtifactFile,
   digestFile,

@@ -1,9 +1,9 @@
 import type { FleetStats } from '@camfleet/contracts';
 import type { Command } from 'commander';
-import { keyValues } from '../format.js';
 import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
+import { keyValues } from '../table.js';
 
 export function statsDetail(stats: FleetStats, s: Session): string {
   const head = keyValues(

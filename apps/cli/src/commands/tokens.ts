@@ -6,10 +6,11 @@ import {
   type TokenInfo,
 } from '@camfleet/contracts';
 import { type Command, Option } from 'commander';
-import { type Colors, formatTimestamp, formatWhen } from '../format.js';
+import type { Colors } from '../colors.js';
 import { withExamples } from '../help.js';
 import type { FleetIO } from '../io.js';
 import { Session } from '../session.js';
+import { formatTimestamp, formatWhen } from '../time.js';
 import { check, expiryOption, intOption, tokenIdArg } from '../validate.js';
 
 type AdminRole = (typeof ADMIN_ROLES)[number];

@@ -1,11 +1,11 @@
 import type { FleetClient } from '@camfleet/client';
 import { RolloutActionInput, type RolloutStatus } from '@camfleet/contracts';
 import type { Command } from 'commander';
-import { gateText, statusLine } from '../../format.js';
 import { withExamples } from '../../help.js';
 import type { FleetIO } from '../../io.js';
 import { Session } from '../../session.js';
 import { check, rolloutIdArg } from '../../validate.js';
+import { gateText, statusLine } from './present.js';
 
 type Action = 'pause' | 'resume' | 'advance' | 'cancel';
 

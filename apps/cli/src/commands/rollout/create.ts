@@ -2,7 +2,6 @@ import type { FleetClient } from '@camfleet/client';
 import { CreateRolloutInput, DeviceId, Ramp, type RolloutTarget, Waves } from '@camfleet/contracts';
 import { type Command, Option } from 'commander';
 import { UsageError } from '../../errors.js';
-import { patchLabel } from '../../format.js';
 import type { FleetIO } from '../../io.js';
 import { Session } from '../../session.js';
 import {
@@ -14,7 +13,7 @@ import {
   percentOption,
   selectorOption,
 } from '../../validate.js';
-import { targetText } from './present.js';
+import { patchLabel, targetText } from './present.js';
 
 export interface CreateOptions {
   patch: string;

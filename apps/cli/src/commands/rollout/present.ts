@@ -1,19 +1,80 @@
-import { DELIVERY_STATES, formatDuration, type RolloutStatus, type RolloutTarget } from '@camfleet/contracts';
 import {
-  colorRolloutStatus,
-  colorState,
-  formatPercent,
-  formatWhen,
-  gateText,
-  keyValues,
-  openOf,
-  patchLabel,
-  progressOf,
-  statusCause,
-  totalOf,
-  waveLabel,
-} from '../../format.js';
+  DELIVERY_STATES,
+  formatDuration,
+  type Gate,
+  type RolloutStatus,
+  type RolloutTarget,
+} from '@camfleet/contracts';
+import { gateText as describeGate, formatPercent, openOf, progressOf, totalOf } from '@camfleet/present';
+import { type Colors, colorState } from '../../colors.js';
 import type { Session } from '../../session.js';
+import { keyValues } from '../../table.js';
+import { formatIn, formatTimeOfDay, formatWhen } from '../../time.js';
+
+export function colorRolloutStatus(status: RolloutStatus['status'], c: Colors): string {
+  switch (status) {
+    case 'completed':
+      return c.green(status);
+    case 'canceled':
+      return c.gray(status);
+    case 'aborted':
+      return c.red(status);
+    case 'paused':
+      return c.yellow(status);
+    default:
+      return c.cyan(status);
+  }
+}
+
+/** `2/3` (the newest open wave, counted from 1, over the number of waves). */
+export function waveLabel(status: Pick<RolloutStatus, 'wave' | 'waves'>): string {
+  return `${status.wave + 1}/${status.waves.length}`;
+}
+
+/** What holds a rollout back, for people: `waiting for wave 1 to reach 95% success (80% now)`. */
+export function gateText(gate: Gate, rolloutId: string, now: number): string {
+  return describeGate(gate, {
+    share: (share) => formatPercent(share),
+    advanceHint: `fleet rollout advance ${rolloutId}`,
+    soak: (soak) => `soaking until ${formatTimeOfDay(soak.until, now)} (${formatIn(soak.until, now)})`,
+  });
+}
+
+/** Who set a paused/canceled/aborted status and why: `by alice: maintenance window`; null otherwise. */
+export function statusCause(status: Pick<RolloutStatus, 'status' | 'reason' | 'statusBy'>): string | null {
+  if (status.status === 'active' || status.status === 'completed') return null;
+  const reason = status.reason?.trim() ? status.reason.trim() : null;
+  if (status.statusBy && reason) return `by ${status.statusBy}: ${reason}`;
+  if (status.statusBy) return `by ${status.statusBy}`;
+  return reason;
+}
+
+/**
+ * One line for a rollout: `ro_x paused, wave 1/3: 3/10 finished, 3 succeeded, 7 in progress (by bob: why)`.
+ * The wave is left out of single-wave rollouts.
+ */
+export function statusLine(status: RolloutStatus, c: Colors): string {
+  const wave = status.waves.length > 1 ? `, wave ${waveLabel(status)}` : '';
+  const cause = statusCause(status);
+  return `${status.id} ${colorRolloutStatus(status.status, c)}${wave}: ${statusSummary(status)}${
+    cause ? ` (${cause})` : ''
+  }`;
+}
+
+/** `pat_x (cam-fw 1.2.3)` */
+export function patchLabel(patchId: string, patch: { name: string; version: string } | null): string {
+  return patch ? `${patchId} (${patch.name} ${patch.version})` : patchId;
+}
+
+/** `7/10 finished, 6 succeeded, 1 failed, 3 open` */
+export function statusSummary(status: RolloutStatus): string {
+  const p = progressOf(status);
+  const parts = [`${p.finished}/${p.targeted} finished`, `${status.counts.succeeded} succeeded`];
+  if (status.counts.failed > 0) parts.push(`${status.counts.failed} failed`);
+  if (status.counts.canceled > 0) parts.push(`${status.counts.canceled} canceled`);
+  if (p.open > 0) parts.push(`${p.open} in progress`);
+  return parts.join(', ');
+}
 
 /** `all devices`, `3 devices`, `devices matching 'site=berlin'`. */
 export function targetText(target: RolloutTarget): string {

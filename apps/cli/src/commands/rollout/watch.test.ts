@@ -1,6 +1,6 @@
 import type { RolloutStatus } from '@camfleet/contracts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { stripAnsi } from '../../format.js';
+import { stripAnsi } from '../../table.js';
 import {
   hasAnsi,
   NOW,

@@ -1,24 +1,22 @@
 import type { FleetClient } from '@camfleet/client';
-import { OPEN_STATES, type RolloutStatus } from '@camfleet/contracts';
+import { formatDuration, OPEN_STATES, type RolloutStatus } from '@camfleet/contracts';
+import { progressOf } from '@camfleet/present';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { type Colors, colorState } from '../../colors.js';
 import { CliError, EXIT, UsageError } from '../../errors.js';
+import type { FleetIO, OutStream } from '../../io.js';
+import { Session } from '../../session.js';
+import { formatTimestamp } from '../../time.js';
+import { durationOption, rolloutIdArg } from '../../validate.js';
 import {
-  type Colors,
   colorRolloutStatus,
-  colorState,
-  formatDuration,
-  formatTimestamp,
   gateText,
-  progressOf,
   statusCause,
   statusLine,
   statusSummary,
   waveLabel,
-} from '../../format.js';
-import type { FleetIO, OutStream } from '../../io.js';
-import { Session } from '../../session.js';
-import { durationOption, rolloutIdArg } from '../../validate.js';
+} from './present.js';
 
 /**
  * Completed (with something targeted), canceled or aborted: the watch can end. Active and paused

@@ -1,40 +1,5 @@
-import {
-  DELIVERY_STATES,
-  type DeliveryState,
-  formatDuration,
-  type Gate,
-  type RolloutStatus,
-} from '@camfleet/contracts';
-import { gateText as describeGate, formatAgo, formatPercent, progressOf } from '@camfleet/present';
 import Table from 'cli-table3';
-import picocolors from 'picocolors';
-import type { OutStream } from './io.js';
-
-export type Colors = ReturnType<typeof picocolors.createColors>;
-
-/**
- * Colours only for a terminal: a non-TTY stream (pipe, file, test capture) never gets
- * ANSI codes, and NO_COLOR (https://no-color.org: set and not empty), TERM=dumb and
- * --no-color (`disabled`) turn them off on a terminal too. The decision is ours, not
- * picocolors' (which looks at the process's own env and argv): colours are created with it.
- */
-export function colorsEnabled(
-  stream: OutStream,
-  env: Readonly<Record<string, string | undefined>>,
-  disabled = false,
-): boolean {
-  if (disabled || stream.isTTY !== true) return false;
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
-  return env.TERM !== 'dumb';
-}
-
-export function colorsFor(
-  stream: OutStream,
-  env: Readonly<Record<string, string | undefined>>,
-  disabled = false,
-): Colors {
-  return picocolors.createColors(colorsEnabled(stream, env, disabled));
-}
+import type { Colors } from './colors.js';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
@@ -224,114 +189,6 @@ function trimLines(text: string): string {
     .join('\n');
 }
 
-const pad = (n: number): string => String(n).padStart(2, '0');
-
-/** Epoch ms → `2025-03-01 14:05:09Z` (UTC, second precision). */
-export function formatTimestamp(ms: number): string {
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return String(ms);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(
-    d.getUTCMinutes(),
-  )}:${pad(d.getUTCSeconds())}Z`;
-}
-
-/** `12:30:00Z` for a time later today (UTC), the full timestamp otherwise. */
-export function formatTimeOfDay(ms: number, now: number): string {
-  const full = formatTimestamp(ms);
-  return full.slice(0, 10) === formatTimestamp(now).slice(0, 10) ? full.slice(11) : full;
-}
-
-/** `in 9m`, `in 45s`; `now` once the moment has come. */
-export function formatIn(ms: number, now: number): string {
-  const delta = ms - now;
-  if (delta < 1000) return 'now';
-  return `in ${formatDuration(Math.round(delta / 1000) * 1000)}`;
-}
-
-/** Timestamp with its age: `2025-03-01 14:05:09Z (3m ago)`. */
-export function formatWhen(ms: number, now: number): string {
-  return `${formatTimestamp(ms)} (${formatAgo(ms, now)})`;
-}
-
-// Until the split of this file: what moved to @camfleet/present, under the names it had here.
-export { formatBytes, openOf, totalOf } from '@camfleet/present';
-export { formatAgo, formatDuration, formatPercent, progressOf };
-
-export function colorState(state: DeliveryState, c: Colors): string {
-  switch (state) {
-    case 'succeeded':
-      return c.green(state);
-    case 'failed':
-      return c.red(state);
-    case 'canceled':
-      return c.gray(state);
-    case 'queued':
-      return c.dim(state);
-    default:
-      return c.cyan(state);
-  }
-}
-
-export function colorRolloutStatus(status: RolloutStatus['status'], c: Colors): string {
-  switch (status) {
-    case 'completed':
-      return c.green(status);
-    case 'canceled':
-      return c.gray(status);
-    case 'aborted':
-      return c.red(status);
-    case 'paused':
-      return c.yellow(status);
-    default:
-      return c.cyan(status);
-  }
-}
-
-/** `2/3` (the newest open wave, counted from 1, over the number of waves). */
-export function waveLabel(status: Pick<RolloutStatus, 'wave' | 'waves'>): string {
-  return `${status.wave + 1}/${status.waves.length}`;
-}
-
-/** What holds a rollout back, for people: `waiting for wave 1 to reach 95% success (80% now)`. */
-export function gateText(gate: Gate, rolloutId: string, now: number): string {
-  return describeGate(gate, {
-    share: (share) => formatPercent(share),
-    advanceHint: `fleet rollout advance ${rolloutId}`,
-    soak: (soak) => `soaking until ${formatTimeOfDay(soak.until, now)} (${formatIn(soak.until, now)})`,
-  });
-}
-
-/** Who set a paused/canceled/aborted status and why: `by alice: maintenance window`; null otherwise. */
-export function statusCause(status: Pick<RolloutStatus, 'status' | 'reason' | 'statusBy'>): string | null {
-  if (status.status === 'active' || status.status === 'completed') return null;
-  const reason = status.reason?.trim() ? status.reason.trim() : null;
-  if (status.statusBy && reason) return `by ${status.statusBy}: ${reason}`;
-  if (status.statusBy) return `by ${status.statusBy}`;
-  return reason;
-}
-
-/**
- * One line for a rollout: `ro_x paused, wave 1/3: 3/10 finished, 3 succeeded, 7 in progress (by bob: why)`.
- * The wave is left out of single-wave rollouts.
- */
-export function statusLine(status: RolloutStatus, c: Colors): string {
-  const wave = status.waves.length > 1 ? `, wave ${waveLabel(status)}` : '';
-  const cause = statusCause(status);
-  return `${status.id} ${colorRolloutStatus(status.status, c)}${wave}: ${statusSummary(status)}${
-    cause ? ` (${cause})` : ''
-  }`;
-}
-
-/** `queued 1  offered 0  …  canceled 0`, with each state coloured. */
-export function countsLine(status: RolloutStatus, c: Colors, separator = '  '): string {
-  return DELIVERY_STATES.map((s) => `${colorState(s, c)} ${status.counts[s]}`).join(separator);
-}
-
-/** `pat_x (cam-fw 1.2.3)` */
-export function patchLabel(patchId: string, patch: { name: string; version: string } | null): string {
-  return patch ? `${patchId} (${patch.name} ${patch.version})` : patchId;
-}
-
 /** Text on one line: runs of whitespace (newlines too) become one space. */
 export function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
@@ -341,14 +198,4 @@ export function oneLine(text: string): string {
 export function truncate(text: string, max: number): string {
   const line = oneLine(text);
   return line.length > max ? `${line.slice(0, Math.max(0, max - 1))}…` : line;
-}
-
-/** `7/10 finished, 6 succeeded, 1 failed, 3 open` */
-export function statusSummary(status: RolloutStatus): string {
-  const p = progressOf(status);
-  const parts = [`${p.finished}/${p.targeted} finished`, `${status.counts.succeeded} succeeded`];
-  if (status.counts.failed > 0) parts.push(`${status.counts.failed} failed`);
-  if (status.counts.canceled > 0) parts.push(`${status.counts.canceled} canceled`);
-  if (p.open > 0) parts.push(`${p.open} in progress`);
-  return parts.join(', ');
 }
