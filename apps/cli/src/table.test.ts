@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { colorState, colorsFor } from './colors.js';
-import { keyValues, LiveTable, stripAnsi, table, truncate } from './table.js';
+import { keyValues, LiveTable, stripAnsi, table, truncate, truncateAnsi, visibleWidth } from './table.js';
 import { captured, hasAnsi } from './test-helpers.js';
 
 describe('tables', () => {
@@ -91,5 +91,48 @@ describe('text', () => {
   it('truncates to one line', () => {
     expect(truncate('a\nb', 10)).toBe('a b');
     expect(truncate('abcdefghij', 5)).toBe('abcd…');
+  });
+});
+
+describe('display width', () => {
+  const c = colorsFor(captured(true), {});
+  const plain = colorsFor(captured(false), {});
+
+  it('counts terminal columns: no escapes, wide characters two, combining marks none', () => {
+    expect(visibleWidth('abc')).toBe(3);
+    expect(visibleWidth(c.green('succeeded'))).toBe(9);
+    expect(visibleWidth('東京')).toBe(4);
+    expect(visibleWidth(c.red('東京-1'))).toBe(6);
+    expect(visibleWidth('cafe\u0301')).toBe(4);
+    expect(visibleWidth('→ …')).toBe(3);
+  });
+
+  it('strips colours, and the cursor codes of a redraw', () => {
+    expect(stripAnsi(`${c.bold('a')}\u001b[?25l\u001b[2F\u001b[Jb`)).toBe('ab');
+  });
+
+  it('aligns tables and live tables by columns, not characters', () => {
+    const rows = [
+      ['cam-東京', 'x'],
+      ['cam-1', 'y'],
+    ];
+    const lines = table(['ID', 'V'], rows, plain).split('\n');
+    expect(lines.map((line) => visibleWidth(line))).toEqual([12, 12, 12]);
+    expect(lines[1]).toBe('cam-東京   x');
+    const live = new LiveTable(['ID', 'V'], plain);
+    live.fit(rows);
+    expect(rows.map((row) => live.line(row))).toEqual(lines.slice(1));
+  });
+
+  it('cuts a wide character whole, and keeps combining marks with their letter', () => {
+    expect(truncateAnsi('東京大阪', 4)).toBe('東…');
+    expect(truncateAnsi('東京大阪', 5)).toBe('東京…');
+    expect(truncateAnsi('cafe\u0301-au-lait', 5)).toBe('cafe\u0301…');
+    expect(stripAnsi(truncateAnsi(c.green('東京大阪'), 6))).toBe('東京…');
+  });
+
+  it('fits wide cells to the terminal, a wide character that would cross the edge left out', () => {
+    const fitted = table(['K', 'V'], [['a', '東'.repeat(40)]], plain, [], 20);
+    expect(fitted.split('\n')).toEqual(['K   V', `a   ${'東'.repeat(7)}…`]);
   });
 });

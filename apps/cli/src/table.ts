@@ -1,10 +1,17 @@
+import { stripVTControlCharacters } from 'node:util';
 import Table from 'cli-table3';
+import stringWidth from 'string-width';
 import type { Colors } from './colors.js';
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
-const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
+/** Text without its escape sequences (colours, cursor moves): what a terminal shows of it. */
 export function stripAnsi(text: string): string {
-  return text.replace(ANSI, '');
+  return stripVTControlCharacters(text);
+}
+
+/** Columns the text takes on a terminal: escapes take none, wide (East Asian, emoji) characters two. */
+export function visibleWidth(text: string): number {
+  // Already stripped: string-width need not look for escapes again.
+  return stringWidth(stripAnsi(text), { countAnsiEscapeCodes: true });
 }
 
 const BORDERLESS = {
@@ -89,36 +96,54 @@ export function fitWidths(
   return widths;
 }
 
+const ESC = '\u001b';
+const RESET = '\u001b[0m';
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
 /**
- * Cuts text to `max` visible characters, the last one `…`, keeping its ANSI codes (and
- * resetting them after the cut, so a colour never leaks into the next cell).
+ * Text cut into escape sequences (what stripVTControlCharacters removes) and the visible text
+ * between them, in order.
+ */
+function pieces(text: string): Array<{ escape: boolean; text: string }> {
+  const [head = '', ...rest] = text.split(ESC);
+  const out = head !== '' ? [{ escape: false, text: head }] : [];
+  for (const chunk of rest) {
+    const piece = ESC + chunk;
+    const visible = stripAnsi(piece);
+    // The piece's one escape stands at its start; anything else is shown as it is.
+    const length = piece.endsWith(visible) ? piece.length - visible.length : 0;
+    if (length > 0) out.push({ escape: true, text: piece.slice(0, length) });
+    if (length < piece.length) out.push({ escape: false, text: piece.slice(length) });
+  }
+  return out;
+}
+
+/**
+ * Cuts text to `max` columns, the last one `…`, keeping its ANSI codes (and resetting them after
+ * the cut, so a colour never leaks into the next cell). A wide character that would not fit is
+ * left out whole.
  */
 export function truncateAnsi(text: string, max: number): string {
   if (visibleWidth(text) <= max) return text;
   if (max <= 0) return '';
   let out = '';
-  let visible = 0;
+  let width = 0;
   let styled = false;
-  for (let i = 0; i < text.length; ) {
-    ANSI_AT.lastIndex = i;
-    const code = ANSI_AT.exec(text);
-    if (code !== null) {
-      out += code[0];
+  cut: for (const piece of pieces(text)) {
+    if (piece.escape) {
+      out += piece.text;
       styled = true;
-      i += code[0].length;
       continue;
     }
-    if (visible === max - 1) break;
-    const char = String.fromCodePoint(text.codePointAt(i) ?? 0);
-    out += char;
-    visible++;
-    i += char.length;
+    for (const { segment } of graphemes.segment(piece.text)) {
+      const next = stringWidth(segment, { countAnsiEscapeCodes: true });
+      if (width + next > max - 1) break cut;
+      out += segment;
+      width += next;
+    }
   }
-  return `${out}…${styled ? '\u001b[0m' : ''}`;
+  return `${out}…${styled ? RESET : ''}`;
 }
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
-const ANSI_AT = /\u001b\[[0-9;?]*[A-Za-z]/y;
 
 /**
  * A table printed a line at a time, for output that follows something live: laid out like
@@ -166,10 +191,6 @@ export class LiveTable {
     });
     return cells.join(BORDERLESS.middle).replace(/\s+$/, '');
   }
-}
-
-function visibleWidth(text: string): number {
-  return [...stripAnsi(text)].length;
 }
 
 /** Two aligned columns: a dim label, then its value. */
