@@ -5,7 +5,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerKeysCommands } from './commands/keys.js';
-import { registerPatchCommands } from './commands/patch.js';
+import { registerPatchCommands } from './commands/patch/index.js';
 import { registerRolloutCommands } from './commands/rollout/index.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerAccessTokenCommands } from './commands/tokens.js';

@@ -1,14 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { signManifest } from '@camfleet/client';
-import { type Patch, type PatchDetail, PatchName, PublishPatchInput } from '@camfleet/contracts';
+import { PatchName, PublishPatchInput } from '@camfleet/contracts';
 import { formatBytes } from '@camfleet/present';
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
-import { withExamples } from '../help.js';
-import type { FleetIO } from '../io.js';
-import { Session } from '../session.js';
-import { keyValues } from '../table.js';
-import { formatWhen } from '../time.js';
+import { UsageError } from '../../errors.js';
+import type { FleetIO } from '../../io.js';
+import { Session } from '../../session.js';
 import {
   checkArtifactFile,
   digestFile,
@@ -16,50 +13,15 @@ import {
   type Uploaded,
   uploadArtifact,
   uploadBar,
-} from '../upload.js';
-import { check, intOption, patchIdArg } from '../validate.js';
-import { readSigningKey } from './keys.js';
+} from '../../upload.js';
+import { check } from '../../validate.js';
+import { readSigningKey } from '../keys.js';
 
 interface PublishOptions {
   name?: string;
   version: string;
   notes?: string;
   signKey?: string;
-}
-
-/** `1536 bytes (1.5 KiB)` */
-function sizeText(size: number): string {
-  return size < 1024 ? `${size} bytes` : `${size} bytes (${formatBytes(size)})`;
-}
-
-export function patchDetail(patch: Patch | PatchDetail, s: Session): string {
-  const pairs: Array<readonly [string, string]> = [
-    ['Patch', s.c.bold(patch.id)],
-    ['Name', patch.name],
-    ['Version', patch.version],
-    ['Created', `${formatWhen(patch.createdAt, s.now())} by ${patch.createdBy}`],
-  ];
-  const { artifact } = patch;
-  if (artifact) {
-    pairs.push(['Artifact', artifact.url], ['Size', sizeText(artifact.size)], ['SHA-256', artifact.sha256]);
-  } else {
-    pairs.push(['Artifact', s.c.dim('none')]);
-  }
-  pairs.push([
-    'Signature',
-    patch.signature ? `signed by key ${patch.signature.keyId}` : s.c.yellow('unsigned'),
-  ]);
-  if ('storage' in patch) {
-    pairs.push(['Storage', patch.storage ?? s.c.dim('none')]);
-    pairs.push([
-      'Rollouts',
-      patch.rollouts.length === 0
-        ? s.c.dim('none')
-        : patch.rollouts.map((r) => `${r.id} (${r.status})`).join('\n'),
-    ]);
-  }
-  pairs.push(['Notes', patch.notes === '' ? s.c.dim('none') : patch.notes]);
-  return keyValues(pairs, s.c);
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -138,14 +100,7 @@ Examples:
   fleet patch publish cam-fw-1.5.0.bin --name cam-firmware --version 1.5.0 --sign-key release.key.pem
   PATCH=$(fleet patch publish cam-fw-1.5.0.bin --name cam-firmware --version 1.5.0)`;
 
-export function registerPatchCommands(program: Command, io: FleetIO): void {
-  const patch = program.command('patch').alias('patches').description('publish and inspect patches');
-  withExamples(patch, [
-    'fleet patch publish cam-fw-1.5.0.bin --name cam-firmware --version 1.5.0',
-    'fleet patch list',
-    'fleet patch show pat_x',
-  ]);
-
+export function registerPublishCommand(patch: Command, io: FleetIO): void {
   patch
     .command('publish')
     .description('upload a file and publish it as a patch (or publish one without a file); prints its id')
@@ -188,59 +143,5 @@ export function registerPatchCommands(program: Command, io: FleetIO): void {
       s.output(published, () => published.id);
       if (signature) s.note(`signed by key ${signature.keyId}`);
       s.note(`published ${published.name} ${published.version}`);
-    });
-
-  withExamples(patch.command('list'), [
-    'fleet patch list --limit 20',
-    "fleet patch list --json | jq -r '.[].id'",
-  ])
-    .alias('ls')
-    .description('list patches, newest first')
-    .option('--limit <n>', 'at most this many (1-500)', '100')
-    .action(async (options: { limit: string }, command: Command) => {
-      const s = Session.of(io, command);
-      const limit = intOption('--limit', options.limit, 1, 500);
-      const patches = await s.withClient((client) => client.patch.list.query({ limit }));
-      s.output(patches, () => {
-        if (patches.length === 0) {
-          s.note('no patches published yet');
-          return null;
-        }
-        return s.table(
-          ['ID', 'NAME', 'VERSION', 'CREATED', 'BY', 'NOTES'],
-          patches.map((p) => [
-            p.id,
-            p.name,
-            p.version,
-            formatWhen(p.createdAt, s.now()),
-            p.createdBy,
-            s.cell(p.notes, 40),
-          ]),
-        );
-      });
-    });
-
-  withExamples(patch.command('show'), [
-    'fleet patch show pat_x',
-    'fleet patch show pat_x --json | jq .artifact',
-  ])
-    .alias('get')
-    .description('show one patch: artifact, signature, storage and the rollouts that use it')
-    .argument('<id>', 'patch id (pat_…)')
-    .action(async (id: string, _options: unknown, command: Command) => {
-      const s = Session.of(io, command);
-      const patchId = patchIdArg(id);
-      const found = await s.withClient((client) => client.patch.get.query({ patchId }));
-      s.output(found, () => patchDetail(found, s));
-    });
-
-  withExamples(patch.command('delete'), ['fleet patch delete pat_x'])
-    .description('delete a patch (refused, exit 6, while a live rollout uses it)')
-    .argument('<id>', 'patch id (pat_…)')
-    .action(async (id: string, _options: unknown, command: Command) => {
-      const s = Session.of(io, command);
-      const patchId = patchIdArg(id);
-      const deleted = await s.withClient((client) => client.patch.delete.mutate({ patchId }));
-      s.output(deleted, () => `deleted patch ${deleted.patchId}`);
     });
 }

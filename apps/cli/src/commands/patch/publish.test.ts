@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { generateSigningKeys, verifyManifest } from '@camfleet/client';
 import type { PublishPatchInput } from '@camfleet/contracts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hasAnsi, patchDetailFixture, patchFixture, run, serverError, TEST_ENV } from '../test-helpers.js';
+import { hasAnsi, patchFixture, run, serverError, TEST_ENV } from '../../test-helpers.js';
 
 interface Received {
   method: string;
@@ -415,94 +415,5 @@ describe('patch publish: which form', () => {
     const result = await run(['patch', 'publish', '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/argument is a FILE when --name is given/);
-  });
-});
-
-describe('patch show', () => {
-  const sha256 = 'ab'.repeat(32);
-
-  it('shows size, digest, signature, storage and the rollouts using it', async () => {
-    const detail = patchDetailFixture({
-      artifact: { sha256, size: 1536, url: `/artifacts/${sha256}` },
-      signature: { keyId: '0123456789abcdef', value: `${'A'.repeat(86)}==` },
-      storage: 'filesystem:/var/lib/camfleet/artifacts',
-      rollouts: [
-        { id: 'ro_one', status: 'active' },
-        { id: 'ro_two', status: 'completed' },
-      ],
-    });
-    const result = await run(['patch', 'show', 'pat_abc123'], { routes: { 'patch.get': () => detail } });
-    expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/Artifact\s+\/artifacts\/abab/);
-    expect(result.stdout).toMatch(/Size\s+1536 bytes \(1\.5 KiB\)/);
-    expect(result.stdout).toMatch(new RegExp(`SHA-256\\s+${sha256}`));
-    expect(result.stdout).toMatch(/Signature\s+signed by key 0123456789abcdef/);
-    expect(result.stdout).toMatch(/Storage\s+filesystem:\/var\/lib\/camfleet\/artifacts/);
-    expect(result.stdout).toMatch(/Rollouts\s+ro_one \(active\)\n\s+ro_two \(completed\)/);
-    expect(result.calls).toEqual([{ path: 'patch.get', input: { patchId: 'pat_abc123' } }]);
-  });
-
-  it('says unsigned, and none for what is missing', async () => {
-    const result = await run(['patch', 'show', 'pat_abc123'], {
-      routes: { 'patch.get': () => patchDetailFixture() },
-    });
-    expect(result.stdout).toMatch(/Artifact\s+none/);
-    expect(result.stdout).toMatch(/Signature\s+unsigned/);
-    expect(result.stdout).toMatch(/Storage\s+none/);
-    expect(result.stdout).toMatch(/Rollouts\s+none/);
-  });
-
-  it('--json is the PatchDetail', async () => {
-    const detail = patchDetailFixture({ rollouts: [{ id: 'ro_one', status: 'active' }] });
-    const result = await run(['patch', 'show', 'pat_abc123', '--json'], {
-      routes: { 'patch.get': () => detail },
-    });
-    expect(JSON.parse(result.stdout)).toEqual(detail);
-  });
-});
-
-describe('patch delete', () => {
-  it('deletes and says so', async () => {
-    const result = await run(['patch', 'delete', 'pat_abc123'], {
-      routes: { 'patch.delete': () => ({ patchId: 'pat_abc123', deleted: true }) },
-    });
-    expect(result.code).toBe(0);
-    expect(result.stdout).toBe('deleted patch pat_abc123\n');
-    expect(result.calls).toEqual([{ path: 'patch.delete', input: { patchId: 'pat_abc123' } }]);
-  });
-
-  it('--json is the server answer', async () => {
-    const result = await run(['patch', 'delete', 'pat_abc123', '--json'], {
-      routes: { 'patch.delete': () => ({ patchId: 'pat_abc123', deleted: true }) },
-    });
-    expect(JSON.parse(result.stdout)).toEqual({ patchId: 'pat_abc123', deleted: true });
-  });
-
-  it('exit 6 with the server message while a live rollout uses the patch', async () => {
-    const message = 'patch pat_abc123 is used by live rollout ro_one';
-    const result = await run(['patch', 'delete', 'pat_abc123'], {
-      routes: {
-        'patch.delete': () => {
-          throw serverError('CONFLICT', 'CONFLICT', message, 409);
-        },
-      },
-    });
-    expect(result.code).toBe(6);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toBe(`error: conflict: ${message}\n`);
-  });
-
-  it('exit 4 for an unknown patch, 2 for a malformed id', async () => {
-    const missing = await run(['patch', 'delete', 'pat_nope'], {
-      routes: {
-        'patch.delete': () => {
-          throw serverError('NOT_FOUND', 'NOT_FOUND', 'patch pat_nope not found', 404);
-        },
-      },
-    });
-    expect(missing.code).toBe(4);
-    const bad = await run(['patch', 'delete', 'nope']);
-    expect(bad.code).toBe(2);
-    expect(bad.connects).toEqual([]);
   });
 });
