@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAuditCommand } from './commands/audit.js';
 import { registerCompletionCommand } from './commands/completion.js';
 import { registerConfigCommands } from './commands/config.js';
-import { registerDeviceCommands } from './commands/devices.js';
+import { registerDeviceCommands } from './commands/devices/index.js';
 import { registerEventsCommand } from './commands/events.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerPatchCommands } from './commands/patch/index.js';

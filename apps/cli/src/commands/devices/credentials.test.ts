@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Handler, run, serverError } from '../test-helpers.js';
+import { type Handler, run, serverError } from '../../test-helpers.js';
 
 const SECRET = 'cfd_s3cr3t-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const ROTATED = 'cfd_r0tated-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';

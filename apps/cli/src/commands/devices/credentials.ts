@@ -1,11 +1,11 @@
 import type { FleetClient } from '@camfleet/client';
 import { type DeviceCredential, ProvisionInput } from '@camfleet/contracts';
 import type { Command } from 'commander';
-import { checkCredentialsFile, saveCredential } from '../credentials-file.js';
-import { CliError } from '../errors.js';
-import type { FleetIO } from '../io.js';
-import { Session } from '../session.js';
-import { check, deviceIdArg, labelsOption } from '../validate.js';
+import { checkCredentialsFile, saveCredential } from '../../credentials-file.js';
+import { CliError } from '../../errors.js';
+import type { FleetIO } from '../../io.js';
+import { Session } from '../../session.js';
+import { check, deviceIdArg, labelsOption } from '../../validate.js';
 
 interface ProvisionFlags {
   model?: string;
