@@ -3,11 +3,13 @@ import { type FleetClient, TRPCClientError } from '@camfleet/client';
 import type {
   AppRouter,
   Device,
+  EnrollTokenInfo,
   FleetEvent,
   Patch,
   PatchDetail,
   RolloutStatus,
   StateCounts,
+  TokenInfo,
 } from '@camfleet/contracts';
 import type { FleetIO, OutStream } from './io.js';
 import { runFleet } from './program.js';
@@ -300,4 +302,32 @@ export function deliveryEventFixture(id: string, overrides: Partial<DeliveryEven
 /** Whether text carries ANSI escape codes (colours, cursor moves). */
 export function hasAnsi(text: string): boolean {
   return text.includes('\u001b[');
+}
+
+/** An admin token as `tokens.list` returns it (viewer `dashboards`, no expiry). */
+export function tokenFixture(overrides: Partial<TokenInfo> = {}): TokenInfo {
+  return {
+    id: '0123456789ab',
+    name: 'dashboards',
+    role: 'viewer',
+    createdAt: NOW - 60_000,
+    createdBy: 'admin',
+    expiresAt: null,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+/** An enrollment token as `enrollTokens.list` returns it (`site-berlin`, 50 uses left, 7 days to go). */
+export function enrollFixture(overrides: Partial<EnrollTokenInfo> = {}): EnrollTokenInfo {
+  return {
+    id: 'ba9876543210',
+    name: 'site-berlin',
+    usesLeft: 50,
+    createdAt: NOW - 60_000,
+    createdBy: 'admin',
+    expiresAt: NOW + 7 * 86_400_000,
+    revokedAt: null,
+    ...overrides,
+  };
 }
