@@ -4,7 +4,7 @@ import { registerCompletionCommand } from './commands/completion.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDeviceCommands } from './commands/devices/index.js';
 import { registerEnrollTokenCommands } from './commands/enroll-tokens/index.js';
-import { registerEventsCommand } from './commands/events.js';
+import { registerEventsCommand } from './commands/events/index.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerPatchCommands } from './commands/patch/index.js';
 import { registerRolloutCommands } from './commands/rollout/index.js';

@@ -1,190 +1,19 @@
 import type { FleetEvent } from '@camfleet/contracts';
 import { describe, expect, it } from 'vitest';
-import { colorsFor } from '../colors.js';
-import { stripAnsi } from '../table.js';
 import {
-  captured,
   deliveryEventFixture,
   hasAnsi,
   NOW,
   networkError,
   type Observer,
-  rolloutEventFixture,
   run,
   serverError,
   TEST_ENV,
-} from '../test-helpers.js';
-import { eventDetail, eventRow, eventText, RecentIds } from './events.js';
+} from '../../test-helpers.js';
+import { RecentIds } from './follow.js';
+import { created, failed, offered, queued } from './test-fixtures.js';
 
 const ID = 'ro_xyz789';
-const plain = colorsFor(captured(false), {});
-
-const created = rolloutEventFixture('1740830340000-0/g');
-const queued = deliveryEventFixture('1740830370000-0/b1', { from: null, to: 'queued', attempt: 0 });
-const offered = deliveryEventFixture('1740830370000-1/b1', { from: 'queued', to: 'offered' });
-const failed = deliveryEventFixture('1740830371000-0/b2', {
-  at: NOW - 29_000,
-  deviceId: 'cam-22',
-  from: 'installing',
-  to: 'failed',
-  attempt: 3,
-  error: 'checksum mismatch',
-});
-const paused = rolloutEventFixture('1740830372000-0/g', {
-  at: NOW - 28_000,
-  type: 'paused',
-  actor: 'bob',
-  reason: 'maintenance window',
-});
-const history = [created, queued, offered, failed, paused];
-
-describe('event formatting', () => {
-  it('shows a delivery event as a state change', () => {
-    expect(eventText(deliveryEventFixture('1-0/b1'), plain)).toBe('offered → downloading');
-    expect(eventText(queued, plain)).toBe('→ queued');
-    expect(eventRow(failed, plain)).toEqual([
-      '2025-03-01 11:59:31Z',
-      ID,
-      'cam-22',
-      'installing → failed',
-      '3',
-      'checksum mismatch',
-    ]);
-    expect(eventRow(offered, plain)).toEqual([
-      '2025-03-01 11:59:30Z',
-      ID,
-      'cam-1',
-      'queued → offered',
-      '1',
-      '-',
-    ]);
-  });
-
-  it('shows a rollout event by its type, counting waves from 1', () => {
-    expect(eventText(created, plain)).toBe('created');
-    expect(eventText(paused, plain)).toBe('paused');
-    expect(eventText(rolloutEventFixture('1-0/g', { type: 'wave_opened', wave: 1 }), plain)).toBe(
-      'wave 2 opened',
-    );
-    expect(eventText(rolloutEventFixture('1-0/g', { type: 'wave_met', wave: 0 }), plain)).toBe('wave 1 met');
-    expect(eventText(rolloutEventFixture('1-0/g', { type: 'wave_opened', wave: null }), plain)).toBe(
-      'wave opened',
-    );
-    for (const type of ['resumed', 'canceled', 'aborted'] as const) {
-      expect(eventText(rolloutEventFixture('1-0/g', { type }), plain)).toBe(type);
-    }
-    expect(eventRow(paused, plain)).toEqual([
-      '2025-03-01 11:59:32Z',
-      ID,
-      '-',
-      'paused',
-      '-',
-      'by bob: maintenance window',
-    ]);
-  });
-
-  it('puts the error, or who and why, in the detail', () => {
-    expect(eventDetail(failed)).toBe('checksum mismatch');
-    expect(eventDetail(offered)).toBeNull();
-    expect(eventDetail(deliveryEventFixture('1-0/b1', { error: '  ' }))).toBeNull();
-    expect(eventDetail(created)).toBe('by alice');
-    expect(eventDetail(paused)).toBe('by bob: maintenance window');
-    expect(eventDetail(rolloutEventFixture('1-0/g', { actor: '', reason: 'threshold' }))).toBe('threshold');
-    expect(eventDetail(rolloutEventFixture('1-0/g', { actor: '', reason: null }))).toBeNull();
-  });
-
-  it('keeps a long error to one short line', () => {
-    const row = eventRow(deliveryEventFixture('1-0/b1', { error: `boot\nloop ${'x'.repeat(100)}` }), plain);
-    expect(row[5]).toMatch(/^boot loop x+…$/);
-    expect(row[5]).toHaveLength(60);
-  });
-
-  it('colours the states and the rollout events on a terminal only', () => {
-    const c = colorsFor(captured(true), {});
-    expect(hasAnsi(eventText(failed, c))).toBe(true);
-    expect(stripAnsi(eventText(failed, c))).toBe('installing → failed');
-    expect(stripAnsi(eventText(paused, c))).toBe('paused');
-    expect(hasAnsi(eventText(failed, plain))).toBe(false);
-  });
-});
-
-describe('events', () => {
-  const routes = { 'events.list': () => history };
-
-  it('prints the newest 50 as an aligned table, oldest first', async () => {
-    const result = await run(['events'], { routes });
-    expect(result.code).toBe(0);
-    expect(result.stderr).toBe('');
-    expect(result.calls).toEqual([{ path: 'events.list', input: { limit: 50 } }]);
-    const lines = result.stdout.trimEnd().split('\n');
-    expect(lines).toEqual([
-      'TIME                   ROLLOUT     DEVICE   EVENT                 ATTEMPT   DETAIL',
-      '2025-03-01 11:59:00Z   ro_xyz789   -        created                     -   by alice',
-      '2025-03-01 11:59:30Z   ro_xyz789   cam-1    → queued                    0   -',
-      '2025-03-01 11:59:30Z   ro_xyz789   cam-1    queued → offered            1   -',
-      '2025-03-01 11:59:31Z   ro_xyz789   cam-22   installing → failed         3   checksum mismatch',
-      '2025-03-01 11:59:32Z   ro_xyz789   -        paused                      -   by bob: maintenance window',
-    ]);
-  });
-
-  it('sends --rollout and --limit', async () => {
-    const result = await run(['events', '--rollout', ID, '--limit', '1000'], { routes });
-    expect(result.code).toBe(0);
-    expect(result.calls).toEqual([{ path: 'events.list', input: { rolloutId: ID, limit: 1000 } }]);
-  });
-
-  it('with --json prints one JSON array: the events as the server sent them', async () => {
-    const result = await run(['events', '--json'], { routes, tty: true, stderrTTY: true });
-    expect(result.code).toBe(0);
-    expect(result.stderr).toBe('');
-    expect(hasAnsi(result.stdout)).toBe(false);
-    expect(JSON.parse(result.stdout)).toEqual(history);
-  });
-
-  it('says so on stderr when there are no events', async () => {
-    const result = await run(['events', '--rollout', ID], { routes: { 'events.list': () => [] } });
-    expect(result.code).toBe(0);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toBe(`no events for rollout ${ID}\n`);
-    const json = await run(['events', '--json'], { routes: { 'events.list': () => [] } });
-    expect(JSON.parse(json.stdout)).toEqual([]);
-    expect(json.stderr).toBe('');
-  });
-
-  it('maps a failed list to its exit code', async () => {
-    const fail = () => {
-      throw serverError('FORBIDDEN', 'FORBIDDEN', 'role viewer required', 403);
-    };
-    const result = await run(['events'], { routes: { 'events.list': fail } });
-    expect(result.code).toBe(5);
-    expect(result.stdout).toBe('');
-  });
-
-  it.each([
-    [['--rollout', 'nope'], /^error: invalid --rollout 'nope': a rollout id looks like ro_…\n$/],
-    [['--rollout', 'ro_UPPER'], /invalid --rollout 'ro_UPPER'/],
-    [['--limit', '0'], /^error: invalid value for --limit: '0' \(a whole number from 1 to 1000\)\n$/],
-    [['--limit', '1001'], /--limit: '1001'/],
-    [['--limit', 'ten'], /--limit: 'ten'/],
-    [['--limit', '-5'], /--limit/],
-    [['--follow', '--limit', '5000'], /--limit: '5000'/],
-    [['--follow', '--rollout', 'ro-x'], /invalid --rollout 'ro-x'/],
-    [['--rollout'], /argument missing/],
-  ])('%j: exit 2, nothing sent', async (flags, message) => {
-    const result = await run(['events', ...flags], { routes });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(message);
-    expect(result.stdout).toBe('');
-    expect(result.connects).toEqual([]);
-    expect(result.calls).toEqual([]);
-  });
-
-  it('refuses bad flags before looking for a server', async () => {
-    const result = await run(['events', '--limit', '0'], { env: {} });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--limit/);
-  });
-});
 
 /**
  * An `events.follow` subscription that plays the given events as tracked envelopes, one per
