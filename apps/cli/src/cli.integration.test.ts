@@ -1,3 +1,4 @@
+// Over 400 lines: one real Redis and pod, started once (the slow part), serve every case.
 /**
  * The CLI against a real pod: a private Redis, one server process, `runFleet` in-process
  * with the real tRPC client (HTTP for calls, WebSocket for `rollout watch`).

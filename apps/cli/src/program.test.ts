@@ -1,3 +1,4 @@
+// Over 400 lines: the whole command tree against one table of fake routes, flag by flag and exit code by exit code.
 import { describe, expect, it } from 'vitest';
 import {
   deliveryEventFixture,

@@ -1,3 +1,4 @@
+// Over 400 lines: every case talks to the one fake upload endpoint set up here, so they stay in one file.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';

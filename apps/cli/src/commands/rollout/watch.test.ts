@@ -1,3 +1,4 @@
+// Over 400 lines: every case plays snapshots through the one fake watch subscription defined here.
 import type { RolloutStatus } from '@camfleet/contracts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { stripAnsi } from '../../table.js';
