@@ -2,23 +2,21 @@ import { TRPCError } from '@trpc/server';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FleetError } from './errors.js';
-import type { FleetContext, FleetService, Principal } from './port.js';
 import { appRouter } from './router.js';
 import { DeviceId, Labels } from './schemas.js';
+import type { FleetContext, FleetServices, Principal } from './services.js';
 import { createCallerFactory } from './trpc.js';
 
 const createCaller = createCallerFactory(appRouter);
 
-/** A FleetService that records what reached it and answers from small canned values. */
-function recordingFleet(overrides: Partial<FleetService> = {}) {
+type Overrides = { [K in keyof FleetServices]?: Partial<FleetServices[K]> };
+
+const none = () => (async function* () {})();
+
+/** Services that record what reached them (`service.method`) and answer from small canned values. */
+function recordingFleet(overrides: Overrides = {}) {
   const calls: string[] = [];
-  const audit: Array<Parameters<FleetService['recordAudit']>[0]> = [];
-  const record =
-    <T>(name: string, value: T) =>
-    async (..._args: unknown[]) => {
-      calls.push(name);
-      return value;
-    };
+  const audit: Array<Parameters<FleetServices['audit']['record']>[0]> = [];
   const device = {
     id: 'cam-1',
     model: 'm',
@@ -39,65 +37,76 @@ function recordingFleet(overrides: Partial<FleetService> = {}) {
     createdAt: 1,
     createdBy: 'a',
   };
-  const fleet: FleetService = {
-    registerDevice: record('registerDevice', device),
-    deviceOffers: () => {
-      calls.push('deviceOffers');
-      return (async function* () {})();
+  const credential = { deviceId: 'cam-1', secret: 's' };
+  const canned: FleetServices = {
+    devices: {
+      register: async () => device,
+      offers: none,
+      report: async () => ({
+        deliveryId: 'ro_1:cam-1',
+        attempt: 1,
+        state: 'succeeded' as const,
+        duplicate: false,
+      }),
     },
-    report: record('report', {
-      deliveryId: 'ro_1:cam-1',
-      attempt: 1,
-      state: 'succeeded' as const,
-      duplicate: false,
-    }),
-    publishPatch: record('publishPatch', patch),
-    listPatches: record('listPatches', [patch]),
-    getPatch: record('getPatch', { ...patch, storage: null, rollouts: [] }),
-    deletePatch: record('deletePatch', { patchId: 'pat_1', deleted: true as const }),
-    createRollout: record('createRollout', null as never),
-    listRollouts: record('listRollouts', []),
-    getRollout: record('getRollout', null as never),
-    watchRollout: () => {
-      calls.push('watchRollout');
-      return (async function* () {})();
+    patches: {
+      publish: async () => patch,
+      list: async () => [patch],
+      get: async () => ({ ...patch, storage: null, rollouts: [] }),
+      delete: async () => ({ patchId: 'pat_1', deleted: true as const }),
     },
-    watchRollouts: () => {
-      calls.push('watchRollouts');
-      return (async function* () {})();
+    rollouts: {
+      create: async () => null as never,
+      list: async () => [],
+      get: async () => null as never,
+      watch: none,
+      watchList: none,
+      pause: async () => null as never,
+      resume: async () => null as never,
+      advance: async () => null as never,
+      cancel: async () => null as never,
     },
-    cancelRollout: record('cancelRollout', null as never),
-    pauseRollout: record('pauseRollout', null as never),
-    resumeRollout: record('resumeRollout', null as never),
-    advanceRollout: record('advanceRollout', null as never),
-    listEvents: record('listEvents', []),
-    enrollDevice: record('enrollDevice', { deviceId: 'cam-1', secret: 's' }),
-    provisionDevice: record('provisionDevice', { deviceId: 'cam-1', secret: 's' }),
-    rotateDevice: record('rotateDevice', { deviceId: 'cam-1', secret: 's' }),
-    revokeDevice: record('revokeDevice', { deviceId: 'cam-1', revoked: true as const }),
-    createToken: record('createToken', null as never),
-    listTokens: record('listTokens', []),
-    revokeToken: record('revokeToken', null as never),
-    createEnrollToken: record('createEnrollToken', null as never),
-    listEnrollTokens: record('listEnrollTokens', []),
-    revokeEnrollToken: record('revokeEnrollToken', null as never),
-    recordAudit: async (entry) => {
-      audit.push(entry);
+    inventory: {
+      list: async () => ({ devices: [device], nextCursor: null }),
+      get: async () => ({ device, deliveries: [], history: [] }),
+      stats: async () => ({ devices: 1, online: 1, patches: 1, rollouts: 0, nodes: [] }),
+      watchStats: none,
     },
-    listAudit: record('listAudit', []),
-    followEvents: () => {
-      calls.push('followEvents');
-      return (async function* () {})();
+    events: { list: async () => [], follow: none },
+    credentials: {
+      enroll: async () => credential,
+      provision: async () => credential,
+      rotate: async () => credential,
+      revoke: async () => ({ deviceId: 'cam-1', revoked: true as const }),
     },
-    listDevices: record('listDevices', { devices: [device], nextCursor: null }),
-    getDevice: record('getDevice', { device, deliveries: [], history: [] }),
-    stats: record('stats', { devices: 1, online: 1, patches: 1, rollouts: 0, nodes: [] }),
-    watchStats: () => {
-      calls.push('watchStats');
-      return (async function* () {})();
+    tokens: { create: async () => null as never, list: async () => [], revoke: async () => null as never },
+    enrollTokens: {
+      create: async () => null as never,
+      list: async () => [],
+      revoke: async () => null as never,
     },
-    ...overrides,
+    audit: {
+      record: async (entry) => {
+        audit.push(entry);
+      },
+      list: async () => [],
+    },
   };
+  // Every method but audit.record counts as a call that reached the fleet.
+  const fleet = Object.fromEntries(
+    Object.entries(canned).map(([name, service]) => [
+      name,
+      Object.fromEntries(
+        Object.entries({ ...service, ...overrides[name as keyof FleetServices] }).map(([method, fn]) => [
+          method,
+          (...args: unknown[]) => {
+            if (`${name}.${method}` !== 'audit.record') calls.push(`${name}.${method}`);
+            return (fn as (...a: unknown[]) => unknown)(...args);
+          },
+        ]),
+      ),
+    ]),
+  ) as unknown as FleetServices;
   return { fleet, calls, audit };
 }
 
@@ -106,7 +115,7 @@ const viewer: Principal = { kind: 'admin', name: 'watcher', role: 'viewer' };
 const cam1: Principal = { kind: 'device', deviceId: 'cam-1' };
 const anonymous: Principal = { kind: 'anonymous' };
 
-function caller(principal: Principal, fleet: FleetService) {
+function caller(principal: Principal, fleet: FleetServices) {
   const ctx: FleetContext = {
     principal,
     fleet,
@@ -137,7 +146,7 @@ describe('roles', () => {
     const { fleet, calls } = recordingFleet();
     await caller(viewer, fleet).patch.list();
     expect(await codeOf(caller(viewer, fleet).patch.publish({ name: 'fw', version: '2' }))).toBe('FORBIDDEN');
-    expect(calls).toEqual(['listPatches']);
+    expect(calls).toEqual(['patches.list']);
   });
 
   it('refuses device calls from anyone but a device', async () => {
@@ -150,13 +159,15 @@ describe('roles', () => {
   it('passes the device its own id, never one from the input', async () => {
     let seen = '';
     const { fleet } = recordingFleet({
-      registerDevice: async (deviceId) => {
-        seen = deviceId;
-        return recordingFleet().fleet.registerDevice(deviceId, null, {
-          model: 'm',
-          firmwareVersion: '1',
-          labels: {},
-        });
+      devices: {
+        register: async (deviceId) => {
+          seen = deviceId;
+          return recordingFleet().fleet.devices.register(deviceId, null, {
+            model: 'm',
+            firmwareVersion: '1',
+            labels: {},
+          });
+        },
       },
     });
     await caller(cam1, fleet).device.register({ model: 'm', firmwareVersion: '1', labels: {} });
@@ -166,9 +177,11 @@ describe('roles', () => {
   it('names the actor on changes', async () => {
     let actor = '';
     const { fleet } = recordingFleet({
-      publishPatch: async (input, who) => {
-        actor = who;
-        return { ...input, id: 'pat_1', artifact: null, signature: null, createdAt: 1, createdBy: who };
+      patches: {
+        publish: async (input, who) => {
+          actor = who;
+          return { ...input, id: 'pat_1', artifact: null, signature: null, createdAt: 1, createdBy: who };
+        },
       },
     });
     await caller(admin, fleet).patch.publish({ name: 'fw', version: '2' });
@@ -218,9 +231,11 @@ describe('enrollment', () => {
   it('lets an enrollee only enroll, as itself', async () => {
     const seen: Array<[string, string | null]> = [];
     const { fleet, calls } = recordingFleet({
-      enrollDevice: async (deviceId, tokenId) => {
-        seen.push([deviceId, tokenId]);
-        return { deviceId, secret: 's' };
+      credentials: {
+        enroll: async (deviceId, tokenId) => {
+          seen.push([deviceId, tokenId]);
+          return { deviceId, secret: 's' };
+        },
       },
     });
     const enrollee: Principal = { kind: 'enrollee', deviceId: 'cam-9', enrollTokenId: 'abc' };
@@ -230,7 +245,7 @@ describe('enrollment', () => {
       'UNAUTHORIZED',
     );
     expect(await codeOf(caller(cam1, fleet).device.enroll())).toBe('FORBIDDEN');
-    expect(calls).toEqual([]);
+    expect(calls).toEqual(['credentials.enroll']);
   });
 });
 
@@ -320,11 +335,15 @@ describe('input validation', () => {
 describe('domain errors', () => {
   it('travel as typed tRPC errors carrying the fleet code', async () => {
     const { fleet } = recordingFleet({
-      report: async () => {
-        throw new FleetError('STALE_ATTEMPT', 'attempt 1 is not the current attempt 2');
+      devices: {
+        report: async () => {
+          throw new FleetError('STALE_ATTEMPT', 'attempt 1 is not the current attempt 2');
+        },
       },
-      getRollout: async () => {
-        throw new FleetError('NOT_FOUND', 'no rollout ro_x');
+      rollouts: {
+        get: async () => {
+          throw new FleetError('NOT_FOUND', 'no rollout ro_x');
+        },
       },
     });
     const stale = caller(cam1, fleet).device.report({

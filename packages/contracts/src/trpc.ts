@@ -2,8 +2,8 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { FleetError, type FleetErrorCode, TRPC_CODE_OF } from './errors.js';
-import type { AdminRole, ConnectionRef, FleetContext } from './port.js';
 import { roleAtLeast } from './roles.js';
+import type { AdminRole, ConnectionRef, FleetContext } from './services.js';
 
 const t = initTRPC.context<FleetContext>().create({
   transformer: superjson,
@@ -42,10 +42,23 @@ const domainErrors = t.middleware(async ({ next }) => {
 export const publicProcedure = t.procedure.use(domainErrors);
 
 /**
- * Takes one of the connection's subscription places (a hostile client cannot open thousands);
- * the returned function gives it back when the subscription ends.
+ * Runs a subscription's source while it holds one of the connection's subscription places (a
+ * hostile client cannot open thousands); the place is given back when the subscription ends.
  */
-export function holdSubscription(connection: ConnectionRef | null): () => void {
+export async function* holdingSubscription<T>(
+  connection: ConnectionRef | null,
+  source: (signal: AbortSignal) => AsyncIterable<T>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<T> {
+  const release = holdSubscription(connection);
+  try {
+    yield* source(signal ?? new AbortController().signal);
+  } finally {
+    release();
+  }
+}
+
+function holdSubscription(connection: ConnectionRef | null): () => void {
   if (!connection) return () => undefined;
   const { subscriptions } = connection;
   if (subscriptions.open >= subscriptions.max) {
@@ -94,7 +107,7 @@ function auditInput(input: unknown): string {
 const audited = t.middleware(async ({ ctx, type, path, getRawInput, next }) => {
   const result = await next();
   if (type === 'mutation' && ctx.principal.kind === 'admin') {
-    await ctx.fleet.recordAudit({
+    await ctx.fleet.audit.record({
       actor: ctx.principal.name,
       role: ctx.principal.role,
       action: path,

@@ -19,22 +19,22 @@ import { DeviceIdInput } from './devices.schema.js';
 /** A device that presented an enrollment token trades it for its own credential, once. */
 export const enrollProcedure = enrolleeProcedure
   .output(DeviceCredential)
-  .mutation(({ ctx }) => ctx.fleet.enrollDevice(ctx.deviceId, ctx.enrollTokenId));
+  .mutation(({ ctx }) => ctx.fleet.credentials.enroll(ctx.deviceId, ctx.enrollTokenId));
 
 /** Device credentials, managed by admins. */
 export const credentialsRouter = router({
   provision: adminProcedure('admin')
     .input(ProvisionInput)
     .output(DeviceCredential)
-    .mutation(({ ctx, input }) => ctx.fleet.provisionDevice(input, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.credentials.provision(input, ctx.actor)),
   rotate: adminProcedure('admin')
     .input(DeviceIdInput)
     .output(DeviceCredential)
-    .mutation(({ ctx, input }) => ctx.fleet.rotateDevice(input.deviceId, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.credentials.rotate(input.deviceId, ctx.actor)),
   revoke: adminProcedure('admin')
     .input(DeviceIdInput)
     .output(z.object({ deviceId: z.string(), revoked: z.literal(true) }))
-    .mutation(({ ctx, input }) => ctx.fleet.revokeDevice(input.deviceId, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.credentials.revoke(input.deviceId, ctx.actor)),
 });
 
 /** Admin tokens issued at runtime (configured ones live in the server's configuration). */
@@ -50,33 +50,33 @@ export const tokensRouter = router({
   create: adminProcedure('admin')
     .input(CreateTokenInput)
     .output(IssuedToken)
-    .mutation(({ ctx, input }) => ctx.fleet.createToken(input, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.tokens.create(input, ctx.actor)),
   list: adminProcedure('admin')
     .output(z.array(TokenInfo))
-    .query(({ ctx }) => ctx.fleet.listTokens()),
+    .query(({ ctx }) => ctx.fleet.tokens.list()),
   revoke: adminProcedure('admin')
     .input(TokenIdInput)
     .output(TokenInfo)
-    .mutation(({ ctx, input }) => ctx.fleet.revokeToken(input.id, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.tokens.revoke(input.id, ctx.actor)),
 });
 
 export const enrollTokensRouter = router({
   create: adminProcedure('admin')
     .input(CreateEnrollTokenInput)
     .output(IssuedEnrollToken)
-    .mutation(({ ctx, input }) => ctx.fleet.createEnrollToken(input, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.enrollTokens.create(input, ctx.actor)),
   list: adminProcedure('admin')
     .output(z.array(EnrollTokenInfo))
-    .query(({ ctx }) => ctx.fleet.listEnrollTokens()),
+    .query(({ ctx }) => ctx.fleet.enrollTokens.list()),
   revoke: adminProcedure('admin')
     .input(TokenIdInput)
     .output(EnrollTokenInfo)
-    .mutation(({ ctx, input }) => ctx.fleet.revokeEnrollToken(input.id, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.enrollTokens.revoke(input.id, ctx.actor)),
 });
 
 export const auditRouter = router({
   list: adminProcedure('admin')
     .input(AuditInput)
     .output(z.array(AuditEntry))
-    .query(({ ctx, input }) => ctx.fleet.listAudit(input)),
+    .query(({ ctx, input }) => ctx.fleet.audit.list(input)),
 });

@@ -1,5 +1,5 @@
 import { tracked } from '@trpc/server';
-import { deviceProcedure, holdSubscription, router } from '../trpc.js';
+import { deviceProcedure, holdingSubscription, router } from '../trpc.js';
 import { enrollProcedure } from './access.js';
 import { Device, eventIdOf, OffersInput, RegisterInput, ReportInput, ReportResult } from './device.schema.js';
 
@@ -8,23 +8,24 @@ export const deviceRouter = router({
   register: deviceProcedure
     .input(RegisterInput)
     .output(Device)
-    .mutation(({ ctx, input }) => ctx.fleet.registerDevice(ctx.deviceId, ctx.connection, input)),
+    .mutation(({ ctx, input }) => ctx.fleet.devices.register(ctx.deviceId, ctx.connection, input)),
 
   /** Pushed offers and cancel requests. */
   offers: deviceProcedure.input(OffersInput).subscription(async function* ({ ctx, input, signal }) {
-    if (!ctx.connection) throw new Error('offers need a WebSocket connection');
-    const release = holdSubscription(ctx.connection);
-    try {
-      const offers = ctx.fleet.deviceOffers(ctx.deviceId, {
-        connection: ctx.connection,
-        lastEventId: input.lastEventId ?? null,
-        signal: signal ?? new AbortController().signal,
-      });
-      // A resubscribe names the last event id seen; the server does not repeat that event.
-      for await (const event of offers) yield tracked(eventIdOf(event), event);
-    } finally {
-      release();
-    }
+    const connection = ctx.connection;
+    if (!connection) throw new Error('offers need a WebSocket connection');
+    const offers = holdingSubscription(
+      connection,
+      (stop) =>
+        ctx.fleet.devices.offers(ctx.deviceId, {
+          connection,
+          lastEventId: input.lastEventId ?? null,
+          signal: stop,
+        }),
+      signal,
+    );
+    // A resubscribe names the last event id seen; the server does not repeat that event.
+    for await (const event of offers) yield tracked(eventIdOf(event), event);
   }),
 
   /** With an enrollment token: get this device's own credential (once). */
@@ -33,5 +34,5 @@ export const deviceRouter = router({
   report: deviceProcedure
     .input(ReportInput)
     .output(ReportResult)
-    .mutation(({ ctx, input }) => ctx.fleet.report(ctx.deviceId, input)),
+    .mutation(({ ctx, input }) => ctx.fleet.devices.report(ctx.deviceId, input)),
 });

@@ -1,4 +1,4 @@
-import { adminProcedure, holdSubscription, router } from '../trpc.js';
+import { adminProcedure, holdingSubscription, router } from '../trpc.js';
 import { credentialsRouter } from './access.js';
 import {
   DeviceDetail,
@@ -14,27 +14,26 @@ export const devicesRouter = router({
   list: adminProcedure('viewer')
     .input(ListDevicesInput)
     .output(DevicePage)
-    .query(({ ctx, input }) => ctx.fleet.listDevices(input)),
+    .query(({ ctx, input }) => ctx.fleet.inventory.list(input)),
   get: adminProcedure('viewer')
     .input(DeviceIdInput)
     .output(DeviceDetail)
-    .query(({ ctx, input }) => ctx.fleet.getDevice(input.deviceId)),
+    .query(({ ctx, input }) => ctx.fleet.inventory.get(input.deviceId)),
   credentials: credentialsRouter,
 });
 
 export const fleetRouter = router({
   stats: adminProcedure('viewer')
     .output(FleetStats)
-    .query(({ ctx }) => ctx.fleet.stats()),
+    .query(({ ctx }) => ctx.fleet.inventory.stats()),
   /** Live figures: a snapshot now, then one whenever devices connect, leave or change pods. */
   watch: adminProcedure('viewer')
     .input(WatchStatsInput)
-    .subscription(async function* ({ ctx, input, signal }) {
-      const release = holdSubscription(ctx.connection);
-      try {
-        yield* ctx.fleet.watchStats(input.intervalMs, signal ?? new AbortController().signal);
-      } finally {
-        release();
-      }
-    }),
+    .subscription(({ ctx, input, signal }) =>
+      holdingSubscription(
+        ctx.connection,
+        (stop) => ctx.fleet.inventory.watchStats(input.intervalMs, stop),
+        signal,
+      ),
+    ),
 });

@@ -6,18 +6,18 @@ export const patchRouter = router({
   publish: adminProcedure('operator')
     .input(PublishPatchInput)
     .output(Patch)
-    .mutation(({ ctx, input }) => ctx.fleet.publishPatch(input, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.patches.publish(input, ctx.actor)),
   list: adminProcedure('viewer')
     .input(ListPatchesInput)
     .output(z.array(Patch))
-    .query(({ ctx, input }) => ctx.fleet.listPatches(input.limit)),
+    .query(({ ctx, input }) => ctx.fleet.patches.list(input.limit)),
   get: adminProcedure('viewer')
     .input(GetPatchInput)
     .output(PatchDetail)
-    .query(({ ctx, input }) => ctx.fleet.getPatch(input.patchId)),
+    .query(({ ctx, input }) => ctx.fleet.patches.get(input.patchId)),
   /** Refused while a live rollout uses the patch. */
   delete: adminProcedure('operator')
     .input(GetPatchInput)
     .output(z.object({ patchId: z.string(), deleted: z.literal(true) }))
-    .mutation(({ ctx, input }) => ctx.fleet.deletePatch(input.patchId, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.patches.delete(input.patchId, ctx.actor)),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { adminProcedure, holdSubscription, router } from '../trpc.js';
+import { adminProcedure, holdingSubscription, router } from '../trpc.js';
 import {
   CreateRolloutInput,
   ListRolloutsInput,
@@ -14,55 +14,49 @@ export const rolloutRouter = router({
   create: adminProcedure('operator')
     .input(CreateRolloutInput)
     .output(RolloutStatus)
-    .mutation(({ ctx, input }) => ctx.fleet.createRollout(input, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.rollouts.create(input, ctx.actor)),
   list: adminProcedure('viewer')
     .input(ListRolloutsInput)
     .output(z.array(RolloutStatus))
-    .query(({ ctx, input }) => ctx.fleet.listRollouts(input.limit)),
+    .query(({ ctx, input }) => ctx.fleet.rollouts.list(input.limit)),
   get: adminProcedure('viewer')
     .input(RolloutIdInput)
     .output(RolloutStatus)
-    .query(({ ctx, input }) => ctx.fleet.getRollout(input.rolloutId)),
+    .query(({ ctx, input }) => ctx.fleet.rollouts.get(input.rolloutId)),
   cancel: adminProcedure('operator')
     .input(RolloutActionInput)
     .output(RolloutStatus)
-    .mutation(({ ctx, input }) => ctx.fleet.cancelRollout(input.rolloutId, ctx.actor, input.reason)),
+    .mutation(({ ctx, input }) => ctx.fleet.rollouts.cancel(input.rolloutId, ctx.actor, input.reason)),
   pause: adminProcedure('operator')
     .input(RolloutActionInput)
     .output(RolloutStatus)
-    .mutation(({ ctx, input }) => ctx.fleet.pauseRollout(input.rolloutId, ctx.actor, input.reason)),
+    .mutation(({ ctx, input }) => ctx.fleet.rollouts.pause(input.rolloutId, ctx.actor, input.reason)),
   resume: adminProcedure('operator')
     .input(RolloutIdInput)
     .output(RolloutStatus)
-    .mutation(({ ctx, input }) => ctx.fleet.resumeRollout(input.rolloutId, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.rollouts.resume(input.rolloutId, ctx.actor)),
   advance: adminProcedure('operator')
     .input(RolloutIdInput)
     .output(RolloutStatus)
-    .mutation(({ ctx, input }) => ctx.fleet.advanceRollout(input.rolloutId, ctx.actor)),
+    .mutation(({ ctx, input }) => ctx.fleet.rollouts.advance(input.rolloutId, ctx.actor)),
   /** The rollouts list, live: the newest now, then again whenever one of them changes. */
   watchList: adminProcedure('viewer')
     .input(WatchRolloutsInput)
-    .subscription(async function* ({ ctx, input, signal }) {
-      const release = holdSubscription(ctx.connection);
-      try {
-        yield* ctx.fleet.watchRollouts(input.limit, input.intervalMs, signal ?? new AbortController().signal);
-      } finally {
-        release();
-      }
-    }),
+    .subscription(({ ctx, input, signal }) =>
+      holdingSubscription(
+        ctx.connection,
+        (stop) => ctx.fleet.rollouts.watchList(input.limit, input.intervalMs, stop),
+        signal,
+      ),
+    ),
   /** Live status: a snapshot now, then one whenever the counts change. */
   watch: adminProcedure('viewer')
     .input(WatchRolloutInput)
-    .subscription(async function* ({ ctx, input, signal }) {
-      const release = holdSubscription(ctx.connection);
-      try {
-        yield* ctx.fleet.watchRollout(
-          input.rolloutId,
-          input.intervalMs,
-          signal ?? new AbortController().signal,
-        );
-      } finally {
-        release();
-      }
-    }),
+    .subscription(({ ctx, input, signal }) =>
+      holdingSubscription(
+        ctx.connection,
+        (stop) => ctx.fleet.rollouts.watch(input.rolloutId, input.intervalMs, stop),
+        signal,
+      ),
+    ),
 });
