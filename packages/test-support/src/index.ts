@@ -10,24 +10,18 @@ export {
   TEST_TOKENS,
   type Tokens,
 } from './processes.js';
-export { freePort, RedisServer, type RedisServerOptions } from './redis.js';
+export { freePort, RedisServer } from './redis.js';
 export { parseInfo, type RedisCliOptions, redisCli, redisInfo } from './redis-cli.js';
 export { connectTestRedis, digestEverywhere, keysEverywhere } from './redis-client.js';
 export {
   type ClusterMaster,
   type ClusterReplica,
-  type Failover,
   type RedisClusterOptions,
   RedisClusterServer,
 } from './redis-cluster.js';
 export { type MonitoredCommand, monitorRedis, parseMonitorLine } from './redis-monitor.js';
 export { freePorts } from './redis-node.js';
 export { type RedisSentinelOptions, RedisSentinelServer } from './redis-sentinel.js';
-export {
-  startTestRedis,
-  type TestRedis,
-  type TestRedisMode,
-  type TestRedisOptions,
-  testRedisMode,
-} from './test-redis.js';
+export type { Failover, RedisServerOptions, TestRedis, TestRedisMode } from './redis-types.js';
+export { startTestRedis, type TestRedisOptions, testRedisMode } from './test-redis.js';
 export { type WaitOptions, waitFor } from './wait.js';

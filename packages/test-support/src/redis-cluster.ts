@@ -1,10 +1,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RedisServerOptions } from './redis.js';
 import { parseInfo, redisCli, redisInfo } from './redis-cli.js';
 import { dataNodeArgs, freePorts, RedisNode } from './redis-node.js';
-import type { TestRedis } from './test-redis.js';
+import type { Failover, RedisServerOptions, TestRedis } from './redis-types.js';
 import { waitFor } from './wait.js';
 
 export interface RedisClusterOptions extends RedisServerOptions {
@@ -28,13 +27,6 @@ export interface ClusterMaster {
 export interface ClusterReplica {
   port: number;
   masterPort: number;
-}
-
-export interface Failover {
-  killedPort: number;
-  promotedPort: number;
-  /** From the SIGKILL until clients can use the promoted node (to within one poll, ~100 ms). */
-  failoverMs: number;
 }
 
 const SLOTS = 16_384;

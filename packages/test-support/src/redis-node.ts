@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
-import type { RedisServerOptions } from './redis.js';
+import type { RedisServerOptions } from './redis-types.js';
 import { awaitReady } from './startup.js';
 
 /**

@@ -1,11 +1,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RedisServerOptions } from './redis.js';
 import { redisCli, redisInfo } from './redis-cli.js';
-import type { Failover } from './redis-cluster.js';
 import { configFile, dataNodeArgs, freePorts, RedisNode } from './redis-node.js';
-import type { TestRedis } from './test-redis.js';
+import type { Failover, RedisServerOptions, TestRedis } from './redis-types.js';
 import { waitFor } from './wait.js';
 
 export interface RedisSentinelOptions extends RedisServerOptions {

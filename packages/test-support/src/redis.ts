@@ -4,8 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dataNodeArgs } from './redis-node.js';
+import type { RedisServerOptions, TestRedis } from './redis-types.js';
 import { awaitReady } from './startup.js';
-import type { TestRedis } from './test-redis.js';
 
 /** A free TCP port on loopback, as the kernel hands it out. */
 export function freePort(): Promise<number> {
@@ -18,13 +18,6 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-export interface RedisServerOptions {
-  /** Append-only file on (everysec), as production runs it. */
-  appendOnly?: boolean;
-  /** Allow DEBUG from loopback (tests compare DEBUG DIGEST before and after bad input). */
-  enableDebug?: boolean;
 }
 
 /**

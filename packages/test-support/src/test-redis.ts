@@ -1,27 +1,11 @@
-import { RedisServer, type RedisServerOptions } from './redis.js';
+import { RedisServer } from './redis.js';
 import { RedisClusterServer } from './redis-cluster.js';
 import { RedisSentinelServer } from './redis-sentinel.js';
+import type { RedisServerOptions, TestRedis, TestRedisMode } from './redis-types.js';
 
-export type TestRedisMode = 'single' | 'cluster' | 'sentinel';
+export type { TestRedis, TestRedisMode } from './redis-types.js';
 
 const MODES: readonly TestRedisMode[] = ['single', 'cluster', 'sentinel'];
-
-/**
- * A private Redis for one suite, whatever engine runs it. `url` is what pods take as REDIS_URL
- * (redis://, redis+cluster://, redis+sentinel://); the rest means the same in every mode.
- */
-export interface TestRedis {
-  readonly mode: TestRedisMode;
-  readonly url: string;
-  /** SIGTERM: a clean shutdown (the AOF is flushed); SIGKILL: a crash. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Same ports, same directories: a restarted pod with its persistent volume. Resolves once it serves. */
-  restart(signal?: NodeJS.Signals): Promise<void>;
-  /** Every data node stalls (SIGSTOP) for `ms`, then runs on. */
-  pause(ms: number): Promise<void>;
-  /** Kills every process and removes every directory. */
-  destroy(): Promise<void>;
-}
 
 export interface TestRedisOptions extends RedisServerOptions {
   /** Overrides FLEET_TEST_REDIS, for suites that only make sense on one engine. */
