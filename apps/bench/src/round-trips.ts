@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mastersOf, type RedisClient } from '@camfleet/redis';
-import { loadScriptSource, SCRIPT_KEYS } from '@camfleet/server';
+import { ALL_SCRIPTS, loadScriptSource } from '@camfleet/server';
 import { monitorRedis } from '@camfleet/test-support';
 
 /** What clients sent Redis over a window, by command (EVALSHA by script name), as MONITOR saw it. */
@@ -11,10 +11,7 @@ export interface RoundTrips {
 }
 
 const SCRIPT_OF_SHA = new Map(
-  Object.keys(SCRIPT_KEYS).map((name) => [
-    createHash('sha1').update(loadScriptSource(name)).digest('hex'),
-    name,
-  ]),
+  ALL_SCRIPTS.map(({ name }) => [createHash('sha1').update(loadScriptSource(name)).digest('hex'), name]),
 );
 
 /**

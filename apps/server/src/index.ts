@@ -1,4 +1,5 @@
 export { ConfigError, loadConfig, type ServerConfig } from './config.js';
 export { createLogger } from './log.js';
-export { loadScriptSource, SCRIPT_KEYS, type ScriptName } from './redis/scripts.js';
+export { loadScriptSource } from './redis/lua.js';
+export { ALL_SCRIPTS } from './redis/scripts/index.js';
 export { type RunningServer, startServer } from './server.js';

@@ -1,7 +1,9 @@
 /**
- * The Redis key layout. Device-scoped keys live in one of BUCKET_COUNT buckets, each with its own
- * hash tag `{b<n>}`, so every bucket script touches a single Redis Cluster slot. Fleet-wide keys
- * (patches, rollouts, pod leases) share the tag `{g}`.
+ * The Redis key layout, all of it. Device-scoped keys live in one of BUCKET_COUNT buckets, each with
+ * its own hash tag `{b<n>}`, so every bucket script touches a single Redis Cluster slot. Fleet-wide
+ * keys (patches, rollouts, pod leases) share the tag `{g}`. The Lua scripts build bucket keys with
+ * the same table (BUCKET_KEYS, turned into the generated include `keys`: `K.device(B, id)`), and get
+ * fleet-wide keys as KEYS from KeySpace: no key name is spelled anywhere else.
  */
 export const BUCKET_COUNT = 64;
 
@@ -17,56 +19,129 @@ export function bucketOf(deviceId: string): number {
 
 export const ALL_BUCKETS: readonly number[] = Array.from({ length: BUCKET_COUNT }, (_, i) => i);
 
-export class KeySpace {
-  constructor(readonly prefix: string) {}
+/**
+ * The keys of one bucket, after its prefix (`cf:{b7}:`). Each is a function of the ids it names;
+ * literal text and ids only, so the Lua include can be generated from it.
+ */
+export const BUCKET_KEYS = {
+  /** Device → when it next needs attention (deadline, retry, hint grace). Every bucket script's KEYS[1]. */
+  due: () => 'due',
+  /** Every device of the bucket (zset, score 0: ordered by id for paging). */
+  devices: () => 'devs',
+  /** Online device → the pod instance holding it. */
+  online: () => 'online',
+  /** Delivery events of the bucket (capped stream). */
+  events: () => 'events',
+  /** Continuous rollouts attached here (zset by seq): devices that register later join them. */
+  rollouts: () => 'ros',
+  /** A device: inventory, presence, credential digest, its active delivery. */
+  device: (deviceId: string) => `dev:${deviceId}`,
+  /** The device's queued deliveries (zset rolloutId by seq). */
+  queue: (deviceId: string) => `q:${deviceId}`,
+  /** Every delivery the device ever had (zset rolloutId by seq). */
+  deviceDeliveries: (deviceId: string) => `dl:${deviceId}`,
+  /** The device's recent state changes (capped list, newest first). */
+  history: (deviceId: string) => `h:${deviceId}`,
+  /** The bucket's copy of a rollout: what its scripts need, kept in step by rollout_sync_bucket. */
+  rollout: (rolloutId: string) => `ro:${rolloutId}`,
+  /** A rollout's targeted device ids in this bucket (target kind `devices`). */
+  rolloutDevices: (rolloutId: string) => `ro-ids:${rolloutId}`,
+  /** A rollout's deliveries of this bucket not finished yet. */
+  open: (rolloutId: string) => `open:${rolloutId}`,
+  /** A rollout's counters in this bucket: per state, per wave and state (`w1:queued`), timeouts. */
+  counts: (rolloutId: string) => `c:${rolloutId}`,
+  /** One delivery: (rollout, device). */
+  delivery: (rolloutId: string, deviceId: string) => `d:${rolloutId}:${deviceId}`,
+} as const satisfies Record<string, (...ids: string[]) => string>;
+type BucketKeys = typeof BUCKET_KEYS;
 
-  /** Prefix of every key of bucket n; scripts build the bucket's keys from it. */
-  bucket(n: number): string {
-    return `${this.prefix}:{b${n}}:`;
+/**
+ * BUCKET_KEYS as Lua: `K.<name>(B, ...)` for each key, B the bucket prefix. Each function is called
+ * with placeholders, and what it returns becomes the concatenation of its literals and arguments.
+ */
+export function bucketKeysLua(): string {
+  const lines = ['-- Generated from BUCKET_KEYS in keys.ts: the bucket key layout.', 'local K = {}'];
+  for (const [name, key] of Object.entries(BUCKET_KEYS) as [string, (...ids: string[]) => string][]) {
+    const params = Array.from({ length: key.length }, (_, i) => `a${i + 1}`);
+    const text = key(...params.map((p) => `\u0000${p}\u0000`));
+    const parts = text
+      .split('\u0000')
+      .filter((part) => part !== '')
+      .map((part) => (params.includes(part) ? part : `'${part}'`));
+    lines.push(
+      `function K.${name}(${['B', ...params].join(', ')}) return ${['B', ...parts].join(' .. ')} end`,
+    );
   }
-  bucketOfDevice(deviceId: string): string {
+  return `${lines.join('\n')}\n`;
+}
+
+/** A bucket: its prefix (what bucket scripts take as ARGV[1]) and its keys. */
+export class Bucket {
+  constructor(
+    readonly n: number,
+    readonly prefix: string,
+  ) {}
+
+  key<Name extends keyof BucketKeys>(name: Name, ...ids: Parameters<BucketKeys[Name]>): string {
+    return this.prefix + (BUCKET_KEYS[name] as (...ids: string[]) => string)(...ids);
+  }
+
+  /** The bucket's due set; passed as KEYS[1] so a cluster client routes the script to its slot. */
+  get due(): string {
+    return this.key('due');
+  }
+}
+
+export class KeySpace {
+  private readonly buckets: readonly Bucket[];
+
+  constructor(readonly prefix: string) {
+    this.buckets = ALL_BUCKETS.map((n) => new Bucket(n, `${prefix}:{b${n}}:`));
+  }
+
+  bucket(n: number): Bucket {
+    const bucket = this.buckets[n];
+    if (!bucket) throw new RangeError(`no bucket ${n}`);
+    return bucket;
+  }
+  bucketOfDevice(deviceId: string): Bucket {
     return this.bucket(bucketOf(deviceId));
   }
-  /** The bucket's due set; passed as KEYS[1] so a cluster client routes the script to its slot. */
-  due(bucket: string): string {
-    return `${bucket}due`;
+  /** Every bucket, in order. */
+  get allBuckets(): readonly Bucket[] {
+    return this.buckets;
   }
+
   device(deviceId: string): string {
-    return `${this.bucketOfDevice(deviceId)}dev:${deviceId}`;
+    return this.bucketOfDevice(deviceId).key('device', deviceId);
   }
   delivery(rolloutId: string, deviceId: string): string {
-    return `${this.bucketOfDevice(deviceId)}d:${rolloutId}:${deviceId}`;
-  }
-  deviceDeliveries(deviceId: string): string {
-    return `${this.bucketOfDevice(deviceId)}dl:${deviceId}`;
-  }
-  deviceHistory(deviceId: string): string {
-    return `${this.bucketOfDevice(deviceId)}h:${deviceId}`;
-  }
-  bucketDevices(n: number): string {
-    return `${this.bucket(n)}devs`;
-  }
-  bucketOnline(n: number): string {
-    return `${this.bucket(n)}online`;
-  }
-  rolloutCounts(n: number, rolloutId: string): string {
-    return `${this.bucket(n)}c:${rolloutId}`;
+    return this.bucketOfDevice(deviceId).key('delivery', rolloutId, deviceId);
   }
 
   private global(name: string): string {
     return `${this.prefix}:{g}:${name}`;
   }
+  /** Prefix of every patch hash (legacy_import names an existing patch by id). */
+  get patchPrefix(): string {
+    return this.global('patch:');
+  }
   patch(patchId: string): string {
-    return this.global(`patch:${patchId}`);
+    return `${this.patchPrefix}${patchId}`;
   }
   get patches(): string {
     return this.global('patches');
   }
+  /** name@version → patch id. */
   get patchNames(): string {
     return this.global('patchnames');
   }
+  /** Prefix of every rollout hash (patch_delete checks live rollouts by id). */
+  get rolloutPrefix(): string {
+    return this.global('rollout:');
+  }
   rollout(rolloutId: string): string {
-    return this.global(`rollout:${rolloutId}`);
+    return `${this.rolloutPrefix}${rolloutId}`;
   }
   get rollouts(): string {
     return this.global('rollouts');
@@ -115,10 +190,6 @@ export class KeySpace {
   /** Rollout events (created, paused, wave opened, …), capped. */
   get rolloutEvents(): string {
     return this.global('events');
-  }
-  /** Delivery events of bucket n, capped. */
-  bucketEvents(n: number): string {
-    return `${this.bucket(n)}events`;
   }
   /** How many entries of the original's `patch_files` list are imported (legacy migration). */
   get legacyImported(): string {

@@ -4,7 +4,8 @@ import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ReplicatedWrites } from './replicated-writes.js';
-import { defineScripts } from './scripts.js';
+import { defineScripts } from './script.js';
+import { ALL_SCRIPTS } from './scripts/index.js';
 
 let cluster: RedisClusterServer;
 const clients: Array<RedisClient | Redis> = [];
@@ -18,7 +19,7 @@ afterAll(async () => {
 
 function client(): RedisClient {
   const redis = connectTestRedis(cluster.url);
-  defineScripts(redis);
+  defineScripts(redis, ALL_SCRIPTS);
   clients.push(redis);
   return redis;
 }
@@ -53,7 +54,7 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
         }),
       );
     }
-    await Promise.all(keys.map((key) => writes.run('node_heartbeat', key, 'pod-a', 60_000)));
+    await Promise.all(keys.map((key) => writes.run('node_heartbeat', [key, 'pod-a', 60_000])));
     for (const key of keys) {
       const { replica } = await nodesOf(key);
       if (replica === null) throw new Error('every master has a replica here');
@@ -89,7 +90,7 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
     let done = false;
     const written = Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        writes.run('node_heartbeat', key, `pod-${i}`, 60_000).then(() => answered++),
+        writes.run('node_heartbeat', [key, `pod-${i}`, 60_000]).then(() => answered++),
       ),
     ).then(() => {
       done = true;

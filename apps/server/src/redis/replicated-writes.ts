@@ -1,6 +1,6 @@
 import { isCluster, type RedisClient } from '@camfleet/redis';
 import calculateSlot from 'cluster-key-slot';
-import { queueScript, type ScriptArg, type ScriptName } from './scripts.js';
+import { queueScript, type ScriptArg } from './script-calls.js';
 
 /** Replicas a write must reach before it is acknowledged (WAIT). */
 export interface ReplicaWait {
@@ -9,7 +9,7 @@ export interface ReplicaWait {
 }
 
 interface PendingWrite {
-  name: ScriptName;
+  name: string;
   args: ScriptArg[];
   resolve(reply: unknown): void;
   reject(error: unknown): void;
@@ -37,14 +37,14 @@ export class ReplicatedWrites {
     private readonly client: RedisClient,
     private readonly wait: ReplicaWait,
     /** Called when fewer replicas than asked confirmed a batch (the writes stand: the master has them). */
-    private readonly onShort: (scripts: ScriptName[], replicas: number) => void,
+    private readonly onShort: (scripts: string[], replicas: number) => void,
   ) {}
 
   /** Runs a script (KEYS[1] first) and resolves with its reply once the replicas confirmed it. */
-  run(name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
+  run(name: string, args: ScriptArg[]): Promise<unknown> {
     // Batches are made per master: a cluster client must know the slot map first.
     if (isCluster(this.client) && this.client.slots.length === 0)
-      return this.client.ping().then(() => this.run(name, ...args));
+      return this.client.ping().then(() => this.run(name, args));
     return new Promise((resolve, reject) => {
       const master = this.masterOf(String(args[0]));
       const queue = this.queues.get(master) ?? { pending: [], busy: false, scheduled: false };
@@ -78,7 +78,7 @@ export class ReplicatedWrites {
   private async send(writes: PendingWrite[]): Promise<void> {
     try {
       const pipeline = this.client.pipeline();
-      for (const write of writes) queueScript(pipeline, write.name, ...write.args);
+      for (const write of writes) queueScript(pipeline, write.name, write.args);
       pipeline.wait(this.wait.replicas, this.wait.timeoutMs);
       const results = (await pipeline.exec()) ?? [];
       const [waitError, confirmed] = results[writes.length] ?? [null, 0];

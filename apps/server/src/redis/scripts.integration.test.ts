@@ -3,7 +3,7 @@ import { keysEverywhere, waitFor } from '@camfleet/test-support';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GRACE_MS, ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
 import { bucketOf } from './keys.js';
-import { runScript, type ScriptReply } from './scripts.js';
+import { nodeGone, nodeHeartbeat, nodeReap, offerClaimMany } from './scripts/index.js';
 
 const suite = scriptDriverPerTest('t');
 let pod: ScriptDriver;
@@ -12,20 +12,30 @@ beforeEach(() => {
 });
 
 /** The delivery state a report reply names (or the error code). */
-function stateOf(reply: ScriptReply): string {
-  return reply.ok ? String(reply.values[0]) : reply.code;
+function stateOf(reply: Awaited<ReturnType<ScriptDriver['report']>>): string {
+  return reply.ok ? reply.state : reply.code;
 }
+
+/** A report's reply, as the script gives it. */
+const accepted = (state: string, attempt: number, duplicate = false) => ({
+  ok: true,
+  state,
+  attempt,
+  duplicate,
+  offerable: false,
+  slot: '',
+});
 
 /** Sum of a rollout's per-bucket counters. */
 async function counts(rolloutId: string) {
-  return (await pod.fleet.getRollout(rolloutId)).counts;
+  return (await pod.fleet.rollouts.get(rolloutId)).counts;
 }
 
 describe('device_register', () => {
   it('creates, then updates without moving first-seen', async () => {
-    const [first] = await pod.register('cam-1');
+    const { firstSeenAt: first } = await pod.register('cam-1');
     await pod.register('cam-1', { firmware: '2.0.0' });
-    const detail = await pod.fleet.getDevice('cam-1');
+    const detail = await pod.fleet.inventory.get('cam-1');
     expect(detail.device.firstSeenAt).toBe(first);
     expect(detail.device.firmwareVersion).toBe('2.0.0');
     expect(detail.device.online).toBe(true);
@@ -40,10 +50,10 @@ describe('device_register', () => {
     const ids = Array.from({ length: 600 }, (_, i) => `race-${i}`);
     // Every client registers every device: 7200 concurrent upserts of 600 devices.
     await Promise.all(clients.map((client) => Promise.all(ids.map((id) => client.register(id)))));
-    const stats = await pod.fleet.stats();
+    const stats = await pod.fleet.inventory.stats();
     expect(stats.devices).toBe(600);
     expect(stats.online).toBe(600);
-    const page = await pod.fleet.listDevices({ limit: 1000 });
+    const page = await pod.fleet.inventory.list({ limit: 1000 });
     expect(new Set(page.devices.map((d) => d.id))).toEqual(new Set(ids));
     await Promise.all(clients.map((c) => c.close()));
   });
@@ -62,9 +72,8 @@ describe('a delivery from offer to outcome', () => {
     // Claiming again re-sends the same attempt, it does not start another.
     expect(await pod.claim('cam-1')).toMatchObject({ attempt: 1 });
 
-    for (const status of ['downloading', 'installing', 'succeeded']) {
-      const reply = await pod.report('cam-1', rollout.id, 1, status);
-      expect(reply).toEqual({ ok: true, values: [status, 1, 0, 0, '', status === 'succeeded' ? 1 : 0] });
+    for (const status of ['downloading', 'installing', 'succeeded'] as const) {
+      expect(await pod.report('cam-1', rollout.id, 1, status)).toEqual(accepted(status, 1));
     }
     expect(await counts(rollout.id)).toMatchObject({ succeeded: 1, queued: 0, offered: 0, installing: 0 });
     expect(await pod.claim('cam-1')).toBeNull();
@@ -75,15 +84,9 @@ describe('a delivery from offer to outcome', () => {
     const rollout = await pod.rollout((await pod.publish()).id);
     await pod.claim('cam-1');
     await pod.report('cam-1', rollout.id, 1, 'installing');
-    expect(await pod.report('cam-1', rollout.id, 1, 'downloading')).toEqual({
-      ok: true,
-      values: ['installing', 1, 1, 0, '', 0],
-    });
+    expect(await pod.report('cam-1', rollout.id, 1, 'downloading')).toEqual(accepted('installing', 1, true));
     await pod.report('cam-1', rollout.id, 1, 'succeeded');
-    expect(await pod.report('cam-1', rollout.id, 1, 'succeeded')).toEqual({
-      ok: true,
-      values: ['succeeded', 1, 1, 0, '', 0],
-    });
+    expect(await pod.report('cam-1', rollout.id, 1, 'succeeded')).toEqual(accepted('succeeded', 1, true));
     expect(await counts(rollout.id)).toMatchObject({ succeeded: 1, installing: 0 });
   });
 
@@ -120,9 +123,7 @@ describe('a delivery from offer to outcome', () => {
       retryBackoff: { baseMs: 60_000, maxMs: 60_000 },
     });
     await pod.claim('cam-1');
-    expect(await pod.report('cam-1', rollout.id, 1, 'failed', 'disk full')).toMatchObject({
-      values: ['queued', 1, 0, 0, '', 0],
-    });
+    expect(await pod.report('cam-1', rollout.id, 1, 'failed', 'disk full')).toEqual(accepted('queued', 1));
     const waiting = await pod.delivery(rollout.id, 'cam-1');
     // Equal jitter: the retry comes between half and all of the backoff.
     const backoff = Number(waiting.retryAt) - Number(waiting.updatedAt);
@@ -133,12 +134,10 @@ describe('a delivery from offer to outcome', () => {
     // The backoff passes: only the time moves (the retry time is put in the past, the device due).
     const bucket = pod.keys.bucketOfDevice('cam-1');
     await pod.redis.hset(pod.keys.delivery(rollout.id, 'cam-1'), 'retryAt', 1);
-    await pod.redis.zadd(pod.keys.due(bucket), 1, 'cam-1');
+    await pod.redis.zadd(bucket.due, 1, 'cam-1');
     const retry = await pod.claim('cam-1');
     expect(retry?.attempt).toBe(2);
-    expect(await pod.report('cam-1', rollout.id, 2, 'failed', 'disk full')).toMatchObject({
-      values: ['failed', 2, 0, 0, '', 1],
-    });
+    expect(await pod.report('cam-1', rollout.id, 2, 'failed', 'disk full')).toEqual(accepted('failed', 2));
     const failed = await pod.delivery(rollout.id, 'cam-1');
     expect(failed).toMatchObject({ state: 'failed', failures: '2', lastError: 'disk full' });
     expect(await counts(rollout.id)).toMatchObject({ failed: 1, queued: 0 });
@@ -172,11 +171,11 @@ describe('deadlines', () => {
     const hinted = await waitFor(
       async () => {
         const hints = await pod.sweep('cam-1');
-        return hints.includes('cam-1') ? hints : null;
+        return hints.some((hint) => hint.deviceId === 'cam-1') ? hints : null;
       },
       { what: 'the sweep to hint the retry' },
     );
-    expect(hinted).toEqual(['cam-1', 'pod-a']);
+    expect(hinted).toEqual([{ deviceId: 'cam-1', instance: 'pod-a' }]);
     const delivery = await pod.delivery(rollout.id, 'cam-1');
     expect(delivery).toMatchObject({
       state: 'queued',
@@ -200,7 +199,7 @@ describe('deadlines', () => {
     );
     expect((await pod.delivery(rollout.id, 'cam-1')).failures).toBe('0');
     // Offline: nothing is due, nothing is offered.
-    expect(await pod.redis.zscore(pod.keys.due(pod.keys.bucketOfDevice('cam-1')), 'cam-1')).toBeNull();
+    expect(await pod.redis.zscore(pod.keys.bucketOfDevice('cam-1').due, 'cam-1')).toBeNull();
     expect(await pod.claim('cam-1')).toBeNull();
     await pod.register('cam-1');
     expect(await pod.claim('cam-1')).toMatchObject({ attempt: 2 });
@@ -225,7 +224,7 @@ describe('deadlines', () => {
     for (const id of ids) {
       const d = await pod.delivery(rollout.id, id);
       expect(d.failures).toBe('1');
-      const history = await pod.fleet.getDevice(id);
+      const history = await pod.fleet.inventory.get(id);
       expect(history.history.filter((h) => h.from === 'offered' && h.to === 'queued')).toHaveLength(1);
     }
     await other.close();
@@ -252,24 +251,24 @@ describe('queueing and continuity', () => {
     await pod.register(off, { online: false });
     const rollout = await pod.rollout((await pod.publish()).id);
     const bucket = pod.keys.bucketOfDevice(on1);
-    const claimMany = async () =>
-      (await runScript(
-        pod.redis,
-        'offer_claim_many',
-        pod.keys.due(bucket),
+    const claimMany = () =>
+      pod.scripts.run(offerClaimMany, {
         bucket,
-        GRACE_MS,
-        ...ids.flatMap((id) => [id, id === moved ? 'an-older-connection' : `conn-${id}`]),
-      )) as [string, string, number][];
+        graceMs: GRACE_MS,
+        sessions: ids.map((id) => ({
+          deviceId: id,
+          connectionId: id === moved ? 'an-older-connection' : `conn-${id}`,
+        })),
+      });
+    const offered = (replies: Awaited<ReturnType<typeof claimMany>>) =>
+      replies.slice(0, 3).map((reply) => (reply.kind === 'offer' ? [reply.rolloutId, reply.attempt] : null));
 
     const replies = await claimMany();
-    expect(replies.map(([kind]) => kind)).toEqual(['OFFER', 'OFFER', 'OFFER', 'NONE', 'NONE']);
-    expect(replies.slice(0, 3).map(([, rolloutId, attempt]) => [rolloutId, attempt])).toEqual(
-      Array(3).fill([rollout.id, 1]),
-    );
+    expect(replies.map((reply) => reply.kind)).toEqual(['offer', 'offer', 'offer', 'none', 'none']);
+    expect(offered(replies)).toEqual(Array(3).fill([rollout.id, 1]));
     expect((await counts(rollout.id)).offered).toBe(3);
     // Claimed again (a re-sent offer), and through the one-device script: the same attempt.
-    expect((await claimMany()).slice(0, 3).map(([, , attempt]) => attempt)).toEqual([1, 1, 1]);
+    expect(offered(await claimMany())).toEqual(Array(3).fill([rollout.id, 1]));
     expect((await pod.claim(on2))?.attempt).toBe(1);
     expect((await pod.claim(moved, '', `conn-${moved}`))?.attempt).toBe(1);
     expect((await counts(rollout.id)).offered).toBe(4);
@@ -278,10 +277,10 @@ describe('queueing and continuity', () => {
   it('gives a rollout to devices that register after it started', async () => {
     const rollout = await pod.rollout((await pod.publish()).id);
     expect(rollout.targeted).toBe(0);
-    const [, , , , offerable] = await pod.register('late-1');
-    expect(offerable).toBe(1);
+    const { offerable } = await pod.register('late-1');
+    expect(offerable).toBe(true);
     expect((await pod.claim('late-1'))?.rolloutId).toBe(rollout.id);
-    expect((await pod.fleet.getRollout(rollout.id)).targeted).toBe(1);
+    expect((await pod.fleet.rollouts.get(rollout.id)).targeted).toBe(1);
   });
 
   it('offers nothing to an offline device and everything once it connects', async () => {
@@ -295,10 +294,10 @@ describe('queueing and continuity', () => {
   it('ignores a disconnect from a connection that is no longer the current one', async () => {
     await pod.register('cam-1', { conn: 'old' });
     await pod.register('cam-1', { conn: 'new' });
-    expect(await pod.disconnect('cam-1', 'old')).toBe(0);
-    expect((await pod.fleet.getDevice('cam-1')).device.online).toBe(true);
-    expect(await pod.disconnect('cam-1', 'new')).toBe(1);
-    expect((await pod.fleet.getDevice('cam-1')).device.online).toBe(false);
+    expect(await pod.disconnect('cam-1', 'old')).toBe(false);
+    expect((await pod.fleet.inventory.get('cam-1')).device.online).toBe(true);
+    expect(await pod.disconnect('cam-1', 'new')).toBe(true);
+    expect((await pod.fleet.inventory.get('cam-1')).device.online).toBe(false);
   });
 });
 
@@ -310,7 +309,7 @@ describe('cancel', () => {
     await pod.report('a', rollout.id, 1, 'succeeded');
     await pod.claim('b');
     await pod.claim('e');
-    const canceled = await pod.fleet.cancelRollout(rollout.id, 'test');
+    const canceled = await pod.fleet.rollouts.cancel(rollout.id, 'test');
     expect(canceled).toMatchObject({ status: 'canceled', statusBy: 'test', reason: 'canceled by test' });
     expect(canceled.counts).toMatchObject({ succeeded: 1, canceled: 1, offered: 2, queued: 0 });
     // In flight: the device is asked to stop; it may honour it or carry on.
@@ -322,7 +321,7 @@ describe('cancel', () => {
     expect(await pod.claim('c')).toBeNull();
     // A device arriving later does not join a canceled rollout.
     await pod.register('d');
-    const final = await pod.fleet.getRollout(rollout.id);
+    const final = await pod.fleet.rollouts.get(rollout.id);
     expect(final.targeted).toBe(4);
     expect(final.counts).toMatchObject({ succeeded: 2, canceled: 2, offered: 0 });
   });
@@ -339,7 +338,7 @@ describe('cancel', () => {
   it('makes a late attach of a canceled rollout a no-op', async () => {
     await pod.register('cam-1');
     const rollout = await pod.rollout((await pod.publish()).id);
-    await pod.fleet.cancelRollout(rollout.id, 'test');
+    await pod.fleet.rollouts.cancel(rollout.id, 'test');
     await pod.fleet.rollouts.attach(rollout.id);
     expect(await counts(rollout.id)).toMatchObject({ canceled: 1, queued: 0 });
   });
@@ -352,12 +351,11 @@ describe('pod presence', () => {
     await other.register('on-b');
     const bucketA = pod.keys.bucketOfDevice('on-a');
     const bucketB = pod.keys.bucketOfDevice('on-b');
-    const { runScript } = await import('./scripts.js');
     for (const bucket of new Set([bucketA, bucketB])) {
-      await runScript(pod.redis, 'node_gone', pod.keys.due(bucket), bucket, 'pod-a', 3000);
+      await pod.scripts.run(nodeGone, { bucket, instance: 'pod-a', graceMs: 3000 });
     }
-    expect((await pod.fleet.getDevice('on-a')).device.online).toBe(false);
-    expect((await pod.fleet.getDevice('on-b')).device.online).toBe(true);
+    expect((await pod.fleet.inventory.get('on-a')).device.online).toBe(false);
+    expect((await pod.fleet.inventory.get('on-b')).device.online).toBe(true);
     await other.close();
   });
 });
@@ -379,7 +377,7 @@ describe('counters', () => {
         if (i % 3 === 2) await pod.report(id, rollout.id, 1, 'installing');
       }),
     );
-    const status = await pod.fleet.getRollout(rollout.id);
+    const status = await pod.fleet.rollouts.get(rollout.id);
     const stored = (await keysEverywhere(pod.redis, `${pod.keys.prefix}:{b*}:d:${rollout.id}:*`)).length;
     expect(status.targeted).toBe(stored);
     expect(DELIVERY_STATES.reduce((sum, s) => sum + status.counts[s], 0)).toBe(30);
@@ -390,9 +388,9 @@ describe('counters', () => {
 describe('node_reap', () => {
   const LEASE = 3_000;
   const beat = async (instance: string) =>
-    ((await runScript(pod.redis, 'node_heartbeat', pod.keys.nodes, instance, LEASE)) as [number, number])[1];
+    (await pod.scripts.run(nodeHeartbeat, { instance, leaseMs: LEASE })).at;
   const reap = (caller: string, seen: number) =>
-    runScript(pod.redis, 'node_reap', pod.keys.nodes, 10, caller, seen);
+    pod.scripts.run(nodeReap, { limit: 10, instance: caller, lastBeatAt: seen });
 
   it('declares dead only what lapsed before the last beat the caller saw answered, never while the caller lapsed', async () => {
     // Time is moved by moving every lease and beat back, as if Redis froze for longer than a lease.
@@ -423,8 +421,8 @@ describe('node_reap', () => {
 
   it('tells a pod its lease had been taken away', async () => {
     const lost = async () =>
-      ((await runScript(pod.redis, 'node_heartbeat', pod.keys.nodes, 'pod-d', LEASE)) as number[])[0];
-    expect(await lost()).toBe(1);
-    expect(await lost()).toBe(0);
+      (await pod.scripts.run(nodeHeartbeat, { instance: 'pod-d', leaseMs: LEASE })).lost;
+    expect(await lost()).toBe(true);
+    expect(await lost()).toBe(false);
   });
 });

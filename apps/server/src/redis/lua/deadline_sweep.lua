@@ -12,17 +12,17 @@ An attempt past its deadline times out: a failed attempt with backoff if the dev
 offline (it resumes when it reconnects). A canceled rollout's timed-out delivery ends.
 ]]
 -- @include time
--- @include common
+-- @include scheduling
 local B, limit, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
 local hints, released, finished = {}, {}, {}
 local timeouts, retries = 0, 0
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
 for _, dev in ipairs(due) do
-  local f = redis.call('HMGET', B .. 'dev:' .. dev, 'active', 'online', 'node')
+  local f = redis.call('HMGET', K.device(B, dev), 'active', 'online', 'node')
   local active, online = f[1] or '', f[2] == '1'
   if active ~= '' then
-    local k = delivery_key(B, active, dev)
+    local k = K.delivery(B, active, dev)
     local d = redis.call('HMGET', k, 'state', 'deadline', 'attempt')
     if INFLIGHT[d[1]] and tonumber(d[2]) <= now then
       local ro = rollout(B, active)
@@ -36,7 +36,7 @@ for _, dev in ipairs(due) do
         finish(B, active, dev, d[1], 'canceled', attempt, 'rollout ' .. ro.status .. '; no answer to the cancel', now)
         new_state = 'canceled'
       elseif online then
-        redis.call('HINCRBY', B .. 'c:' .. active, 'timeouts', 1)
+        redis.call('HINCRBY', K.counts(B, active), 'timeouts', 1)
         new_state = fail_attempt(B, active, dev, d[1], attempt, 'no report within the ack timeout', now)
         retried = new_state == 'queued'
       else

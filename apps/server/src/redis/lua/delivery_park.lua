@@ -6,10 +6,10 @@ Returns  1 if parked, 0 if the delivery is no longer waiting to start, or the de
          by that connection (a newer one un-parked it on register: a late park must not undo that)
 ]]
 -- @include time
--- @include common
+-- @include scheduling
 local B, dev, rid, grace, conn = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5] or ''
-if conn ~= '' and redis.call('HGET', B .. 'dev:' .. dev, 'conn') ~= conn then return 0 end
-local k = delivery_key(B, rid, dev)
+if conn ~= '' and redis.call('HGET', K.device(B, dev), 'conn') ~= conn then return 0 end
+local k = K.delivery(B, rid, dev)
 if redis.call('HGET', k, 'state') ~= 'queued' then return 0 end
 redis.call('HSET', k, 'parked', 1)
 reschedule(B, dev, now_ms(), grace)

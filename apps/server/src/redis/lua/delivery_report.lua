@@ -3,7 +3,7 @@ KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 deviceId, 3 rolloutId, 4 attempt, 5 status (downloading | installing |
          installed | succeeded | failed | canceled), 6 error ('' if none), 7 grace ms,
          8 firmware version the device runs ('' unless succeeded)
-Returns  {'OK', state, attempt, duplicate (0/1), offerable (0/1), slot ('hold' | 'release' | ''), final (0/1)}
+Returns  {'OK', state, attempt, duplicate (0/1), offerable (0/1), slot ('hold' | 'release' | '')}
          {'ERR', code, message}: NOT_FOUND | STALE_ATTEMPT | DELIVERY_FINISHED | INVALID_TRANSITION
 Compare-and-set on the attempt: a report for another attempt, or for a finished delivery, changes
 nothing. Repeating an accepted report is harmless (duplicate = 1). Progress never moves backwards.
@@ -12,20 +12,20 @@ is verified at once against the version the device says it runs. A success for t
 just timed out is still accepted: the device did install it.
 ]]
 -- @include time
--- @include common
+-- @include scheduling
 local B, dev, rid = ARGV[1], ARGV[2], ARGV[3]
 local attempt, status, err, grace, running = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
 local RANK = { queued = 0, offered = 1, downloading = 2, installing = 3, verifying = 4 }
 local TARGET = { downloading = 'downloading', installing = 'installing', installed = 'verifying' }
 local now = now_ms()
-local k = delivery_key(B, rid, dev)
+local k = K.delivery(B, rid, dev)
 if redis.call('EXISTS', k) == 0 then
   return { 'ERR', 'NOT_FOUND', 'no delivery of rollout ' .. rid .. ' for this device' }
 end
 local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq')
 local state, current = d[1], tonumber(d[2])
 if FINAL[state] then
-  if status == state and attempt == current then return { 'OK', state, current, 1, 0, '', 0 } end
+  if status == state and attempt == current then return { 'OK', state, current, 1, 0, '' } end
   return { 'ERR', 'DELIVERY_FINISHED', 'delivery already ' .. state }
 end
 if attempt ~= current then
@@ -37,18 +37,18 @@ end
 if status == 'canceled' and tonumber(d[3]) ~= attempt then
   return { 'ERR', 'INVALID_TRANSITION', 'no cancel was requested for attempt ' .. attempt }
 end
-redis.call('HSET', B .. 'dev:' .. dev, 'lastSeen', now)
+redis.call('HSET', K.device(B, dev), 'lastSeen', now)
 local ro = rollout(B, rid)
 
 local new_state
 if TARGET[status] then
   new_state = TARGET[status]
-  if RANK[new_state] <= RANK[state] then return { 'OK', state, current, 1, 0, '', 0 } end
+  if RANK[new_state] <= RANK[state] then return { 'OK', state, current, 1, 0, '' } end
   redis.call('HSET', k, 'deadline', now + ro.ack)
   set_state(B, rid, dev, state, new_state, attempt, false, now)
 elseif status == 'succeeded' then
   -- The device says what it runs now: the inventory shows it without waiting for a re-registration.
-  redis.call('HSET', B .. 'dev:' .. dev, 'firmware', running)
+  redis.call('HSET', K.device(B, dev), 'firmware', running)
   if running == ro.version then
     finish(B, rid, dev, state, 'succeeded', attempt, false, now)
     new_state = 'succeeded'
@@ -65,4 +65,4 @@ end
 local offerable = reschedule(B, dev, now, grace)
 local slot = ''
 if ro.limited then slot = INFLIGHT[new_state] and 'hold' or 'release' end
-return { 'OK', new_state, attempt, 0, offerable and 1 or 0, slot, FINAL[new_state] and 1 or 0 }
+return { 'OK', new_state, attempt, 0, offerable and 1 or 0, slot }

@@ -9,8 +9,9 @@ refused). provision: creates the device if needed; refused if it has a credentia
 rotate: a new secret, the old one stops working. revoke: no credential, refused from now on.
 ]]
 -- @include time
+-- @include keys
 local B, dev, action, hash = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local devkey = B .. 'dev:' .. dev
+local devkey = K.device(B, dev)
 local now = now_ms()
 local d = redis.call('HMGET', devkey, 'secret', 'revoked', 'node', 'conn', 'id')
 local has_secret, revoked, exists = d[1] and d[1] ~= '', d[2] == '1', d[5] ~= false
@@ -19,7 +20,7 @@ local function ensure_device(model, labels)
   if exists then return end
   redis.call('HSET', devkey, 'id', dev, 'firstSeen', now, 'lastSeen', now, 'active', '', 'online', 0, 'node', '',
     'conn', '', 'model', model, 'firmware', '', 'labels', labels)
-  redis.call('ZADD', B .. 'devs', 0, dev)
+  redis.call('ZADD', K.devices(B), 0, dev)
 end
 
 if action == 'enroll' then

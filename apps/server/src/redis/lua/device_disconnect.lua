@@ -6,5 +6,5 @@ In-flight work keeps its deadline; if it passes while the device is away, the at
 requeued without counting as a failure.
 ]]
 -- @include time
--- @include common
+-- @include scheduling
 return mark_offline(ARGV[1], ARGV[2], 'conn', ARGV[3], now_ms(), tonumber(ARGV[4]))

@@ -9,8 +9,6 @@ Returns  per device, in order: {restored (1 if the device was marked offline and
 Changes nothing when the device is online on this connection already, or when a newer connection
 holds it (online with another connection id, or offline but recorded with another one).
 ]]
--- @include time
--- @include common
 -- @include reconcile
 local B, instance, grace = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local replies = {}

@@ -11,26 +11,27 @@ that target the device and are continuous join; ones it stopped matching drop th
 delivery.
 ]]
 -- @include time
--- @include common
+-- @include targeting
+-- @include scheduling
 local B, dev = ARGV[1], ARGV[2]
 local firmware, instance, conn, grace = ARGV[4], ARGV[6], ARGV[7], tonumber(ARGV[8])
 local now = now_ms()
-local devkey = B .. 'dev:' .. dev
+local devkey = K.device(B, dev)
 if redis.call('EXISTS', devkey) == 0 then
   redis.call('HSET', devkey, 'id', dev, 'firstSeen', now, 'active', '', 'online', 0, 'node', '', 'conn', '')
 end
 redis.call('HSET', devkey, 'model', ARGV[3], 'firmware', firmware, 'labels', ARGV[5], 'lastSeen', now)
 if conn ~= '' then
   redis.call('HSET', devkey, 'online', 1, 'node', instance, 'conn', conn)
-  redis.call('HSET', B .. 'online', dev, instance)
+  redis.call('HSET', K.online(B), dev, instance)
 end
-redis.call('ZADD', B .. 'devs', 0, dev)
+redis.call('ZADD', K.devices(B), 0, dev)
 
 -- Verification: does the device now run what its active delivery installed?
 local left_rid, slot, final = '', '', ''
 local active = redis.call('HGET', devkey, 'active') or ''
 if active ~= '' then
-  local k = delivery_key(B, active, dev)
+  local k = K.delivery(B, active, dev)
   local d = redis.call('HMGET', k, 'state', 'attempt')
   local ro = rollout(B, active)
   local attempt, new_state = tonumber(d[2]), nil
@@ -49,11 +50,11 @@ if active ~= '' then
 end
 
 -- A reconnect retries deliveries parked for a slot (their pod may be gone).
-for _, rid in ipairs(redis.call('ZRANGE', B .. 'q:' .. dev, 0, -1)) do
-  redis.call('HSET', delivery_key(B, rid, dev), 'parked', 0)
+for _, rid in ipairs(redis.call('ZRANGE', K.queue(B, dev), 0, -1)) do
+  redis.call('HSET', K.delivery(B, rid, dev), 'parked', 0)
 end
 -- Continuous rollouts: join what now matches, drop what never started and no longer matches.
-for _, rid in ipairs(redis.call('ZRANGE', B .. 'ros', 0, -1)) do
+for _, rid in ipairs(redis.call('ZRANGE', K.rollouts(B), 0, -1)) do
   local ro = rollout(B, rid)
   if targets(B, rid, ro, dev) then create_delivery(B, rid, ro, dev, now) else untarget(B, rid, dev) end
 end

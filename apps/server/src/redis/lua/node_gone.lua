@@ -4,10 +4,10 @@ ARGV     1 B bucket prefix, 2 pod instance, 3 grace ms
 Returns  number of devices marked offline
 ]]
 -- @include time
--- @include common
+-- @include scheduling
 local B, instance, grace = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
-local held = redis.call('HGETALL', B .. 'online')
+local held = redis.call('HGETALL', K.online(B))
 local n = 0
 for i = 1, #held, 2 do
   if held[i + 1] == instance then

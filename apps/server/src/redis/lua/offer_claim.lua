@@ -14,6 +14,5 @@ Only for the connection that holds the device: a claim from a connection that wa
 pod may still be finishing a pass for it) gets {'NONE'} and changes nothing.
 ]]
 -- @include time
--- @include common
--- @include offer
+-- @include claims
 return claim_offer(ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5] or '', now_ms())

@@ -6,8 +6,7 @@ ARGV     1 B bucket prefix, 2 grace ms, 3.. pairs of device id and the connectio
 Returns  one offer_claim reply per device, in order ({'NONE'} | {'SLOT', …} | {'CANCEL', …} | {'OFFER', …})
 ]]
 -- @include time
--- @include common
--- @include offer
+-- @include claims
 local B, grace = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
 local replies = {}

@@ -4,7 +4,7 @@ ARGV     1 patchId, 2 name, 3 version, 4 notes, 5 actor, 6 artifact (JSON or '')
 Returns  {'OK', createdAt} or {'ERR', 'CONFLICT', message}
 ]]
 -- @include time
--- @include publish
+-- @include patches
 local name, version = ARGV[2], ARGV[3]
 local now = now_ms()
 local existing = publish_patch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], name, version, ARGV[4], ARGV[5], ARGV[6],

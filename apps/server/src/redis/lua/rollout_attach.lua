@@ -9,11 +9,12 @@ Returns  {created, dev1, node1, dev2, node2, …}: how many deliveries were crea
 Idempotent: replaying it (after a pod died mid-create) creates nothing twice.
 ]]
 -- @include time
--- @include common
+-- @include targeting
+-- @include scheduling
 local B, rid, grace = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local s = cjson.decode(ARGV[4])
 local now = now_ms()
-local rokey = B .. 'ro:' .. rid
+local rokey = K.rollout(B, rid)
 local known = redis.call('HGET', rokey, 'status')
 if known == 'canceled' or known == 'aborted' then return { 0 } end
 redis.call('HSET', rokey, 'id', rid, 'seq', s.seq, 'patchId', s.patchId, 'name', s.name, 'version', s.version,
@@ -21,17 +22,17 @@ redis.call('HSET', rokey, 'id', rid, 'seq', s.seq, 'patchId', s.patchId, 'name',
   'backoffBaseMs', s.backoffBaseMs, 'backoffMaxMs', s.backoffMaxMs, 'waves', s.waves, 'target', s.target,
   'selector', s.selector, 'limited', s.limited, 'supersede', s.supersede, 'status', s.status,
   'openWave', s.openWave)
-if s.continuous == '1' then redis.call('ZADD', B .. 'ros', s.seq, rid) end
+if s.continuous == '1' then redis.call('ZADD', K.rollouts(B), s.seq, rid) end
 
 local candidates
 if s.target == 'devices' then
   candidates = {}
   for i = 5, #ARGV do
-    redis.call('SADD', B .. 'ro-ids:' .. rid, ARGV[i])
-    if redis.call('EXISTS', B .. 'dev:' .. ARGV[i]) == 1 then candidates[#candidates + 1] = ARGV[i] end
+    redis.call('SADD', K.rolloutDevices(B, rid), ARGV[i])
+    if redis.call('EXISTS', K.device(B, ARGV[i])) == 1 then candidates[#candidates + 1] = ARGV[i] end
   end
 else
-  candidates = redis.call('ZRANGE', B .. 'devs', 0, -1)
+  candidates = redis.call('ZRANGE', K.devices(B), 0, -1)
 end
 local ro = rollout(B, rid)
 local reply = { 0 }
@@ -39,7 +40,7 @@ for _, dev in ipairs(candidates) do
   if targets(B, rid, ro, dev) and create_delivery(B, rid, ro, dev, now) == 1 then
     reply[1] = reply[1] + 1
     reschedule(B, dev, now, grace)
-    local f = redis.call('HMGET', B .. 'dev:' .. dev, 'online', 'node')
+    local f = redis.call('HMGET', K.device(B, dev), 'online', 'node')
     if f[1] == '1' and f[2] then
       reply[#reply + 1] = dev
       reply[#reply + 1] = f[2]

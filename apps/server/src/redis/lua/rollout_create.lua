@@ -8,7 +8,7 @@ ARGV     1 rolloutId, 2 settings (JSON object of string fields), 3 actor
 Returns  {'OK', seq, createdAt} or {'ERR', 'NOT_FOUND', message}
 ]]
 -- @include time
--- @include publish
+-- @include rollouts
 local now = now_ms()
 local seq = create_rollout({ patch = KEYS[1], rollout = KEYS[2], rollouts = KEYS[3], seq = KEYS[4],
   attaching = KEYS[5], live = KEYS[6], events = KEYS[7] }, ARGV[1], ARGV[2], ARGV[3], now)

@@ -8,26 +8,26 @@ ones finish as they are. Marks the copy even if the rollout never reached this b
 rollout_attach does nothing. Paused: nothing starts; in flight carries on.
 ]]
 -- @include time
--- @include common
+-- @include scheduling
 local B, rid, status, grace, reason = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6]
 local now = now_ms()
-redis.call('HSET', B .. 'ro:' .. rid, 'status', status, 'openWave', ARGV[4])
+redis.call('HSET', K.rollout(B, rid), 'status', status, 'openWave', ARGV[4])
 local notify = {}
 if status ~= 'canceled' and status ~= 'aborted' then return notify end
-redis.call('ZREM', B .. 'ros', rid)
-for _, dev in ipairs(redis.call('SMEMBERS', B .. 'open:' .. rid)) do
-  local k = delivery_key(B, rid, dev)
+redis.call('ZREM', K.rollouts(B), rid)
+for _, dev in ipairs(redis.call('SMEMBERS', K.open(B, rid))) do
+  local k = K.delivery(B, rid, dev)
   local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq')
   local attempt = tonumber(d[2])
   if d[1] == 'queued' then
-    redis.call('ZREM', B .. 'q:' .. dev, rid)
+    redis.call('ZREM', K.queue(B, dev), rid)
     finish(B, rid, dev, 'queued', 'canceled', attempt, reason, now)
     reschedule(B, dev, now, grace)
   elseif INFLIGHT[d[1]] and d[1] ~= 'verifying' and tonumber(d[3]) ~= attempt then
     redis.call('HSET', k, 'cancelReq', attempt)
     history(B, dev, { at = now, rolloutId = rid, attempt = attempt, from = d[1], to = d[1],
       error = 'cancel requested: ' .. reason })
-    local f = redis.call('HMGET', B .. 'dev:' .. dev, 'online', 'node')
+    local f = redis.call('HMGET', K.device(B, dev), 'online', 'node')
     if f[1] == '1' then
       notify[#notify + 1] = dev
       notify[#notify + 1] = f[2]

@@ -9,6 +9,7 @@ wave, if the open wave is still the one it evaluated. met: the open wave reached
 threshold at this time (soak starts). Repeating a transition already made changes nothing.
 ]]
 -- @include time
+-- @include events
 local action, actor, reason, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if redis.call('EXISTS', KEYS[1]) == 0 then return { 'ERR', 'NOT_FOUND', 'no such rollout' } end
 local r = redis.call('HMGET', KEYS[1], 'status', 'openWave', 'waves', 'id', 'waveMetAt')

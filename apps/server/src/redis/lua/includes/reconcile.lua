@@ -1,7 +1,9 @@
--- device_reconcile's check of one device (see device_reconcile.lua for the reply). Needs the time and
--- common includes.
+-- device_reconcile's check of one device (see device_reconcile.lua for the reply).
+-- @include time
+-- @include scheduling
+
 local function reconcile_device(B, dev, instance, conn, grace)
-  local devkey = B .. 'dev:' .. dev
+  local devkey = K.device(B, dev)
   local f = redis.call('HMGET', devkey, 'online', 'conn', 'active')
   if f[1] == false then return { 0, 0, '' } end
   local restored, offerable = 0, 0
@@ -11,7 +13,7 @@ local function reconcile_device(B, dev, instance, conn, grace)
     return { 0, 0, '' }
   else
     redis.call('HSET', devkey, 'online', 1, 'node', instance, 'conn', conn)
-    redis.call('HSET', B .. 'online', dev, instance)
+    redis.call('HSET', K.online(B), dev, instance)
     restored = 1
     offerable = reschedule(B, dev, now_ms(), grace) and 1 or 0
   end
@@ -20,12 +22,12 @@ local function reconcile_device(B, dev, instance, conn, grace)
   local parked = ''
   local active = f[3] or ''
   if active ~= '' then
-    local k = delivery_key(B, active, dev)
+    local k = K.delivery(B, active, dev)
     local d = redis.call('HMGET', k, 'state', 'parked')
     if d[1] == 'queued' and d[2] == '1' and startable(rollout(B, active), k, true) then parked = active end
   else
-    for _, rid in ipairs(redis.call('ZRANGE', B .. 'q:' .. dev, 0, -1)) do
-      local k = delivery_key(B, rid, dev)
+    for _, rid in ipairs(redis.call('ZRANGE', K.queue(B, dev), 0, -1)) do
+      local k = K.delivery(B, rid, dev)
       if startable(rollout(B, rid), k, true) then
         if redis.call('HGET', k, 'parked') == '1' then parked = rid end
         break

@@ -1,0 +1,34 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bucketKeysLua } from './keys.js';
+
+const LUA_DIR = join(import.meta.dirname, 'lua');
+const INCLUDE = /^-- @include (\w+)$/gm;
+
+/** An include's source: a file in lua/includes, or `keys`, generated from the key table. */
+function includeSource(name: string): string {
+  return name === 'keys' ? bucketKeysLua() : readFileSync(join(LUA_DIR, 'includes', `${name}.lua`), 'utf8');
+}
+
+/**
+ * A script's source with its `-- @include name` lines replaced by the includes, each once, the
+ * includes' own includes first (an include names what it needs, so a script names only what it uses).
+ */
+export function loadScriptSource(name: string): string {
+  const included = new Set<string>();
+  const expand = (source: string): string =>
+    source.replace(INCLUDE, (_, include: string) => {
+      if (included.has(include)) return '';
+      included.add(include);
+      return expand(includeSource(include));
+    });
+  return expand(readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8'));
+}
+
+/** The transition scripts in lua/ (not the includes). */
+export function scriptFiles(): string[] {
+  return readdirSync(LUA_DIR)
+    .filter((file) => file.endsWith('.lua'))
+    .map((file) => file.slice(0, -4))
+    .sort();
+}

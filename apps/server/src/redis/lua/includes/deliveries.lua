@@ -1,0 +1,86 @@
+-- A delivery's state changes: counters, history and events move in the same step, so rollout counts
+-- are exact at every moment without scanning devices. Every key a bucket script touches starts with
+-- the bucket prefix B (ARGV[1]), which carries the bucket's hash tag: one script stays in one slot.
+-- @include keys
+
+local INFLIGHT = { offered = true, downloading = true, installing = true, verifying = true }
+local FINAL = { succeeded = true, failed = true, canceled = true }
+local HISTORY_MAX = 50
+-- Each bucket keeps about this many delivery events (the event stream is bounded).
+local EVENTS_MAX = 5000
+
+local function nullable(value)
+  if value == nil or value == false or value == '' then return cjson.null end
+  return value
+end
+
+-- The bucket's copy of a rollout, as a table.
+local function rollout(B, rid)
+  local f = redis.call('HMGET', K.rollout(B, rid), 'status', 'openWave', 'limited', 'ackTimeoutMs', 'version',
+    'seq', 'maxAttempts', 'patchId', 'waves', 'target', 'selector', 'supersede')
+  return {
+    status = f[1], openWave = tonumber(f[2]) or 0, limited = f[3] == '1', ack = tonumber(f[4]) or 60000,
+    version = f[5], seq = f[6], maxAttempts = f[7], patchId = f[8], waves = f[9], target = f[10],
+    selector = f[11], supersede = f[12] == '1',
+  }
+end
+
+local function history(B, dev, entry)
+  local h = K.history(B, dev)
+  redis.call('LPUSH', h, cjson.encode(entry))
+  redis.call('LTRIM', h, 0, HISTORY_MAX - 1)
+end
+
+-- Moves a delivery to a new state. Counters (per state and per wave) and history change in the
+-- same step, so rollout counts are exact at every moment without scanning devices.
+local function set_state(B, rid, dev, from, to, attempt, err, now)
+  local k = K.delivery(B, rid, dev)
+  redis.call('HSET', k, 'state', to, 'updatedAt', now)
+  local counts = K.counts(B, rid)
+  local wave = redis.call('HGET', k, 'wave') or '0'
+  if from then
+    redis.call('HINCRBY', counts, from, -1)
+    redis.call('HINCRBY', counts, 'w' .. wave .. ':' .. from, -1)
+  end
+  redis.call('HINCRBY', counts, to, 1)
+  redis.call('HINCRBY', counts, 'w' .. wave .. ':' .. to, 1)
+  if FINAL[to] then
+    redis.call('SREM', K.open(B, rid), dev)
+    redis.call('HSET', k, 'finishedAt', now, 'retryAt', 0, 'deadline', 0, 'cancelReq', 0)
+  end
+  history(B, dev, { at = now, rolloutId = rid, attempt = attempt, from = nullable(from), to = to, error = nullable(err) })
+  redis.call('XADD', K.events(B), 'MAXLEN', '~', EVENTS_MAX, '*', 'kind', 'delivery', 'rid', rid, 'dev', dev,
+    'attempt', attempt, 'from', from or '', 'to', to, 'error', err or '', 'at', now)
+end
+
+-- Equal-jitter exponential backoff. The jitter is a hash of (device, rollout, attempt): spread
+-- across devices, yet the same if a script is replayed.
+local function backoff_ms(B, rid, dev, failures)
+  local ro = redis.call('HMGET', K.rollout(B, rid), 'backoffBaseMs', 'backoffMaxMs')
+  local base, cap = tonumber(ro[1]), tonumber(ro[2])
+  local delay = math.min(cap, base * 2 ^ (failures - 1))
+  local frac = tonumber(string.sub(redis.sha1hex(dev .. '|' .. rid .. '|' .. failures), 1, 8), 16) / 4294967295
+  return math.floor(delay / 2 + frac * delay / 2)
+end
+
+local function finish(B, rid, dev, from, to, attempt, err, now)
+  set_state(B, rid, dev, from, to, attempt, err, now)
+  local devkey = K.device(B, dev)
+  if redis.call('HGET', devkey, 'active') == rid then redis.call('HSET', devkey, 'active', '') end
+end
+
+-- A failed attempt (reported, timed out while connected, or rolled back): back off and retry, or
+-- give up. A rollout that was canceled or aborted does not retry. Returns the new state.
+local function fail_attempt(B, rid, dev, from, attempt, err, now)
+  local k = K.delivery(B, rid, dev)
+  local failures = redis.call('HINCRBY', k, 'failures', 1)
+  redis.call('HSET', k, 'lastError', err)
+  local status = redis.call('HGET', K.rollout(B, rid), 'status')
+  if failures >= tonumber(redis.call('HGET', k, 'maxAttempts')) or status == 'canceled' or status == 'aborted' then
+    finish(B, rid, dev, from, 'failed', attempt, err, now)
+    return 'failed'
+  end
+  redis.call('HSET', k, 'retryAt', now + backoff_ms(B, rid, dev, failures), 'deadline', 0)
+  set_state(B, rid, dev, from, 'queued', attempt, err, now)
+  return 'queued'
+end

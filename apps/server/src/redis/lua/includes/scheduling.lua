@@ -1,0 +1,76 @@
+-- When a device next needs attention: what may start, the bucket's due set, presence.
+-- @include deliveries
+
+-- Whether a queued delivery may start now as far as this bucket knows (status and wave, and not
+-- parked waiting for a slot unless `granted`); rate and in-flight limits are the rollout's,
+-- checked by the pod before it claims.
+local function startable(ro, k, granted)
+  if ro.status ~= 'active' then return false end
+  local d = redis.call('HMGET', k, 'wave', 'parked')
+  return tonumber(d[1]) <= ro.openWave and (granted or d[2] ~= '1')
+end
+
+-- The delivery this device would start next, if any: its active one, else the oldest queued one
+-- whose rollout lets it start. `grant` names a rollout for which the pod holds a fresh slot.
+local function next_delivery(B, dev, grant)
+  local active = redis.call('HGET', K.device(B, dev), 'active') or ''
+  if active ~= '' then return active, true end
+  for _, rid in ipairs(redis.call('ZRANGE', K.queue(B, dev), 0, -1)) do
+    if startable(rollout(B, rid), K.delivery(B, rid, dev), rid == grant) then return rid, false end
+  end
+  return nil, false
+end
+
+-- Recomputes when this device next needs attention, in the bucket's `due` set:
+--   in flight          -> its ack deadline (time out)
+--   waiting on backoff -> its retry time
+--   startable, online  -> now + grace (the holding pod should have offered it by then; if a hint
+--                         was lost, the sweeper hints again)
+--   otherwise          -> not due (offline devices get work when they connect; gated work when its
+--                         rollout changes, which is broadcast)
+-- Returns true when the device has work it could be offered right now.
+local function reschedule(B, dev, now, grace)
+  local f = redis.call('HMGET', K.device(B, dev), 'active', 'online')
+  local active, online = f[1] or '', f[2] == '1'
+  local due, offerable = false, false
+  if active ~= '' then
+    local k = K.delivery(B, active, dev)
+    local d = redis.call('HMGET', k, 'state', 'deadline', 'retryAt')
+    if INFLIGHT[d[1]] then
+      due = tonumber(d[2])
+    elseif d[1] == 'queued' then
+      local retry_at = tonumber(d[3]) or 0
+      if retry_at > now then due = retry_at else offerable = startable(rollout(B, active), k) end
+    end
+  else
+    offerable = next_delivery(B, dev, '') ~= nil
+  end
+  if offerable and online then due = now + grace end
+  if due then
+    redis.call('ZADD', K.due(B), due, dev)
+  else
+    redis.call('ZREM', K.due(B), dev)
+  end
+  return offerable
+end
+
+-- Marks dev offline if it is still held by the given connection (connId) or pod instance
+-- (node); a newer connection elsewhere wins. Returns 1 if it changed anything.
+-- Its work parked for a slot is un-parked: parked means "the pod holding the device retries it",
+-- and no pod holds it now. Whoever holds it next (a reconnect, or its pod putting it back online
+-- after being declared dead by mistake) finds the work offerable and parks it again if need be.
+local function mark_offline(B, dev, field, value, now, grace)
+  local devkey = K.device(B, dev)
+  if redis.call('HGET', devkey, field) ~= value then return 0 end
+  redis.call('HSET', devkey, 'online', 0, 'node', '', 'conn', '', 'lastSeen', now)
+  redis.call('HDEL', K.online(B), dev)
+  local rids = redis.call('ZRANGE', K.queue(B, dev), 0, -1)
+  local active = redis.call('HGET', devkey, 'active') or ''
+  if active ~= '' then rids[#rids + 1] = active end
+  for _, rid in ipairs(rids) do
+    local k = K.delivery(B, rid, dev)
+    if redis.call('HGET', k, 'parked') == '1' then redis.call('HSET', k, 'parked', 0) end
+  end
+  reschedule(B, dev, now, grace)
+  return 1
+end

@@ -1,0 +1,87 @@
+-- Which rollouts target a device, and the deliveries that follow from it: waves, selectors,
+-- supersede, creating and dropping queued deliveries.
+-- @include deliveries
+
+-- Stable wave of a device in a rollout: a hash of (rollout, device) placed on the cumulative
+-- percentages, so a device in the 1% canary stays in it.
+local function wave_of(rid, dev, waves)
+  local point = (tonumber(string.sub(redis.sha1hex(rid .. '|' .. dev), 1, 8), 16) % 10000) / 100
+  local i = 0
+  for percent in string.gmatch(waves or '100', '[^,]+') do
+    if point < tonumber(percent) then return i end
+    i = i + 1
+  end
+  return i - 1
+end
+
+-- Whether the device matches the rollout's selector (the contracts' matchesSelector, in Lua).
+local function selector_matches(selector_json, labels, model)
+  for _, r in ipairs(cjson.decode(selector_json)) do
+    local value = r.key == 'model' and model or labels[r.key]
+    local ok
+    if r.op == 'eq' then ok = value == r.value
+    elseif r.op == 'ne' then ok = value ~= r.value
+    elseif r.op == 'exists' then ok = value ~= nil
+    elseif r.op == 'absent' then ok = value == nil
+    else
+      local found = false
+      for _, v in ipairs(r.values) do if v == value then found = true end end
+      if r.op == 'in' then ok = value ~= nil and found else ok = value == nil or not found end
+    end
+    if not ok then return false end
+  end
+  return true
+end
+
+-- Whether rollout rid targets dev now.
+local function targets(B, rid, ro, dev)
+  if ro.target == 'devices' then
+    return redis.call('SISMEMBER', K.rolloutDevices(B, rid), dev) == 1
+  elseif ro.target == 'selector' then
+    local d = redis.call('HMGET', K.device(B, dev), 'labels', 'model')
+    return selector_matches(ro.selector, cjson.decode(d[1] or '{}'), d[2] or '')
+  end
+  return true
+end
+
+-- Cancels dev's queued, never-started deliveries of rollouts older than seq (supersede).
+local function supersede_older(B, dev, seq, rid, now)
+  local q = K.queue(B, dev)
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', q, '-inf', '(' .. seq)) do
+    local k = K.delivery(B, old, dev)
+    set_state(B, old, dev, redis.call('HGET', k, 'state'), 'canceled', tonumber(redis.call('HGET', k, 'attempt')),
+      'superseded by ' .. rid, now)
+    redis.call('ZREM', q, old)
+  end
+end
+
+-- Creates the queued delivery of rollout rid for dev unless it exists. Returns 1 if created.
+local function create_delivery(B, rid, ro, dev, now)
+  local k = K.delivery(B, rid, dev)
+  if redis.call('EXISTS', k) == 1 then return 0 end
+  if ro.supersede then supersede_older(B, dev, ro.seq, rid, now) end
+  redis.call('HSET', k, 'rid', rid, 'dev', dev, 'patchId', ro.patchId, 'state', 'queued', 'attempt', 0,
+    'failures', 0, 'maxAttempts', ro.maxAttempts, 'lastError', '', 'createdAt', now, 'updatedAt', now,
+    'retryAt', 0, 'deadline', 0, 'finishedAt', 0, 'wave', wave_of(rid, dev, ro.waves), 'cancelReq', 0, 'parked', 0)
+  redis.call('ZADD', K.queue(B, dev), ro.seq, rid)
+  redis.call('ZADD', K.deviceDeliveries(B, dev), ro.seq, rid)
+  redis.call('SADD', K.open(B, rid), dev)
+  set_state(B, rid, dev, false, 'queued', 0, false, now)
+  return 1
+end
+
+-- Removes a delivery that never started (its device stopped matching). Returns 1 if removed.
+local function untarget(B, rid, dev)
+  local k = K.delivery(B, rid, dev)
+  local d = redis.call('HMGET', k, 'state', 'attempt', 'wave')
+  if d[1] ~= 'queued' or tonumber(d[2]) ~= 0 then return 0 end
+  if redis.call('HGET', K.device(B, dev), 'active') == rid then return 0 end
+  local counts = K.counts(B, rid)
+  redis.call('HINCRBY', counts, 'queued', -1)
+  redis.call('HINCRBY', counts, 'w' .. d[3] .. ':queued', -1)
+  redis.call('DEL', k)
+  redis.call('ZREM', K.queue(B, dev), rid)
+  redis.call('ZREM', K.deviceDeliveries(B, dev), rid)
+  redis.call('SREM', K.open(B, rid), dev)
+  return 1
+end

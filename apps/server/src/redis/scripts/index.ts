@@ -1,0 +1,57 @@
+import { scriptFiles } from '../lua.js';
+import type { Script } from '../script.js';
+import { deadlineSweep, deliveryPark, deliveryReport, offerClaim, offerClaimMany } from './deliveries.js';
+import { deviceCredential, deviceDisconnect, deviceReconcile, deviceRegister, nodeGone } from './devices.js';
+import { nodeHeartbeat, nodeReap } from './nodes.js';
+import { legacyImport, patchDelete, patchPublish } from './patches.js';
+import { evalClaim, rolloutAttach, rolloutCreate, rolloutSyncBucket, rolloutTransition } from './rollouts.js';
+import { slotAcquire, slotRelease } from './slots.js';
+import { tokenRevoke, tokenState } from './tokens.js';
+
+/** Every transition script, as registered on each connection and preloaded on each master. */
+export const ALL_SCRIPTS: readonly Script<never, unknown>[] = [
+  deviceRegister,
+  deviceDisconnect,
+  deviceReconcile,
+  deviceCredential,
+  nodeGone,
+  offerClaim,
+  offerClaimMany,
+  deliveryReport,
+  deadlineSweep,
+  deliveryPark,
+  rolloutCreate,
+  rolloutAttach,
+  rolloutSyncBucket,
+  rolloutTransition,
+  evalClaim,
+  slotAcquire,
+  slotRelease,
+  patchPublish,
+  patchDelete,
+  legacyImport,
+  nodeHeartbeat,
+  nodeReap,
+  tokenState,
+  tokenRevoke,
+];
+
+/** Every .lua file (not an include) has a wrapper above, and every wrapper a file: checked at boot. */
+export function checkScriptList(): void {
+  const wrapped = new Set(ALL_SCRIPTS.map((script) => script.name));
+  const files = scriptFiles();
+  const missing = files.filter((file) => !wrapped.has(file));
+  const orphans = [...wrapped].filter((name) => !files.includes(name));
+  if (missing.length > 0 || orphans.length > 0)
+    throw new Error(
+      `Lua scripts and wrappers differ: unwrapped ${missing.join(', ') || '-'}; no file ${orphans.join(', ') || '-'}`,
+    );
+}
+
+export * from './deliveries.js';
+export * from './devices.js';
+export * from './nodes.js';
+export * from './patches.js';
+export * from './rollouts.js';
+export * from './slots.js';
+export * from './tokens.js';

@@ -1,0 +1,23 @@
+import { flag, globalScript, list, num, str } from '../script.js';
+
+/** node_heartbeat.lua: renews a pod instance's presence lease. */
+export const nodeHeartbeat = globalScript({
+  name: 'node_heartbeat',
+  numberOfKeys: 1,
+  keys: (_: { instance: string; leaseMs: number }, k) => [k.nodes],
+  argv: (i) => [i.instance, i.leaseMs],
+  decode: (reply) => {
+    const [lost, at] = list(reply);
+    /** `lost`: the lease had been taken away (declared dead while alive); `at`: Redis time of the beat. */
+    return { lost: flag(lost), at: num(at) };
+  },
+});
+
+/** node_reap.lua: claims pod instances whose lease expired, judged by the caller's last seen beat. */
+export const nodeReap = globalScript({
+  name: 'node_reap',
+  numberOfKeys: 1,
+  keys: (_: { limit: number; instance: string; lastBeatAt: number }, k) => [k.nodes],
+  argv: (i) => [i.limit, i.instance, i.lastBeatAt],
+  decode: (reply) => list(reply).map(str),
+});

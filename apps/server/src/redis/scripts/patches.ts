@@ -1,0 +1,77 @@
+import { globalScript, num, okValues } from '../script.js';
+import { rolloutRecordKeys } from './rollouts.js';
+
+/** patch_publish.lua: records a new patch; (name, version) is unique. */
+export const patchPublish = globalScript({
+  name: 'patch_publish',
+  numberOfKeys: 3,
+  keys: (
+    i: {
+      patchId: string;
+      name: string;
+      version: string;
+      notes: string;
+      actor: string;
+      artifact: string;
+      signature: string;
+    },
+    k,
+  ) => [k.patch(i.patchId), k.patches, k.patchNames],
+  argv: (i) => [i.patchId, i.name, i.version, i.notes, i.actor, i.artifact, i.signature],
+  decode: (reply) => {
+    const [createdAt] = okValues(reply, 'publish');
+    return { createdAt: num(createdAt) };
+  },
+});
+
+/** patch_delete.lua: removes a patch no live rollout uses. */
+export const patchDelete = globalScript({
+  name: 'patch_delete',
+  numberOfKeys: 4,
+  keys: (i: { patchId: string; rolloutPrefix: string }, k) => [
+    k.patch(i.patchId),
+    k.patches,
+    k.patchNames,
+    k.liveRollouts,
+  ],
+  argv: (i) => [i.patchId, i.rolloutPrefix],
+  decode: (reply, input) => {
+    okValues(reply, `patch ${input.patchId}`);
+  },
+});
+
+/**
+ * legacy_import.lua: one entry of the original system's `patch_files` list becomes a patch and a
+ * rollout to every device, once however many pods watch. True if this call imported the entry.
+ */
+export const legacyImport = globalScript({
+  name: 'legacy_import',
+  numberOfKeys: 10,
+  keys: (
+    i: {
+      index: number;
+      name: string;
+      patchId: string;
+      rolloutId: string;
+      settings: Record<string, string>;
+      actor: string;
+      skip: boolean;
+      patchPrefix: string;
+    },
+    k,
+  ) => [k.legacyImported, k.patches, k.patchNames, ...rolloutRecordKeys(i.patchId, i.rolloutId, k)],
+  argv: (i) => [
+    i.index,
+    i.name,
+    i.patchId,
+    i.rolloutId,
+    JSON.stringify(i.settings),
+    i.actor,
+    i.skip ? 'skip' : '',
+    i.patchPrefix,
+  ],
+  decode: (reply) => {
+    const [imported] = okValues(reply, 'legacy import');
+    return num(imported) === 1;
+  },
+});

@@ -1,0 +1,92 @@
+import type { KeySpace } from '../keys.js';
+import {
+  bucketScript,
+  flag,
+  globalScript,
+  type InBucket,
+  list,
+  num,
+  okValues,
+  pairs,
+  str,
+} from '../script.js';
+
+/** What may happen to a rollout: operators pause, resume, cancel, advance; the controller aborts, opens, meets. */
+export type RolloutAction = 'pause' | 'resume' | 'cancel' | 'abort' | 'advance' | 'open' | 'met';
+
+/** What recording a rollout of a patch touches, in rollout_create's KEYS order (legacy_import's too). */
+export const rolloutRecordKeys = (patchId: string, rolloutId: string, k: KeySpace) => [
+  k.patch(patchId),
+  k.rollout(rolloutId),
+  k.rollouts,
+  k.rolloutSeq,
+  k.attaching,
+  k.liveRollouts,
+  k.rolloutEvents,
+];
+
+/** rollout_create.lua: records a rollout of an existing patch (the fleet-wide part). */
+export const rolloutCreate = globalScript({
+  name: 'rollout_create',
+  numberOfKeys: 7,
+  keys: (i: { patchId: string; rolloutId: string; settings: Record<string, string>; actor: string }, k) =>
+    rolloutRecordKeys(i.patchId, i.rolloutId, k),
+  argv: (i) => [i.rolloutId, JSON.stringify(i.settings), i.actor],
+  decode: (reply, input) => {
+    const [seq, createdAt] = okValues(reply, `patch ${input.patchId}`);
+    return { seq: num(seq), createdAt: num(createdAt) };
+  },
+});
+
+/** rollout_attach.lua: brings a rollout into one bucket and queues it for the devices it targets there. */
+export const rolloutAttach = bucketScript({
+  name: 'rollout_attach',
+  argv: (i: InBucket & { rolloutId: string; graceMs: number; settings: string; deviceIds: string[] }) => [
+    i.rolloutId,
+    i.graceMs,
+    i.settings,
+    ...i.deviceIds,
+  ],
+  decode: (reply) => {
+    const [created, ...online] = list(reply);
+    /** `online`: the new deliveries' devices that are connected, with the pod holding each (to hint). */
+    return {
+      created: num(created),
+      online: pairs(online).map(([deviceId, instance]) => ({ deviceId, instance })),
+    };
+  },
+});
+
+/** rollout_sync_bucket.lua: the bucket's copy of a rollout follows its new status and open wave. */
+export const rolloutSyncBucket = bucketScript({
+  name: 'rollout_sync_bucket',
+  argv: (
+    i: InBucket & { rolloutId: string; status: string; openWave: number; graceMs: number; reason: string },
+  ) => [i.rolloutId, i.status, i.openWave, i.graceMs, i.reason],
+  /** Online devices asked to cancel an attempt in flight, with the pod holding each. */
+  decode: (reply) => pairs(list(reply)).map(([deviceId, instance]) => ({ deviceId, instance })),
+});
+
+/** rollout_transition.lua: an operator's or the controller's decision about a rollout. */
+export const rolloutTransition = globalScript({
+  name: 'rollout_transition',
+  numberOfKeys: 4,
+  keys: (
+    i: { rolloutId: string; action: RolloutAction; actor: string; reason: string; expectedWave: string },
+    k,
+  ) => [k.rollout(i.rolloutId), k.liveRollouts, k.evalQueue, k.rolloutEvents],
+  argv: (i) => [i.action, i.actor, i.reason, i.expectedWave],
+  decode: (reply, input) => {
+    const [status, openWave, changed] = okValues(reply, `rollout ${input.rolloutId}`);
+    return { status: str(status), openWave: num(openWave), changed: flag(changed) };
+  },
+});
+
+/** eval_claim.lua: claims rollouts whose gates are due for evaluation. */
+export const evalClaim = globalScript({
+  name: 'eval_claim',
+  numberOfKeys: 1,
+  keys: (_: { limit: number; fallbackMs: number }, k) => [k.evalQueue],
+  argv: (i) => [i.limit, i.fallbackMs],
+  decode: (reply) => list(reply).map(str),
+});
