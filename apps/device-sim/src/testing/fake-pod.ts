@@ -11,7 +11,7 @@ import {
   eventIdOf,
   FleetError,
   type FleetErrorCode,
-  type FleetService,
+  type FleetServices,
   type Offer,
   type OffersOptions,
   type Principal,
@@ -26,7 +26,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 
 /**
  * A test pod for device tests: the real `appRouter` served by tRPC's own WebSocket adapter, as the
- * server does, over `FakeFleet`, a scripted in-memory FleetService that tests drive directly.
+ * server does, over `FakeFleet`, scripted in-memory fleet services that tests drive directly.
  * Not a fleet implementation: deliveries move only when a test offers them.
  *
  * Device credentials follow the server's rules: `{deviceId, secret}` with the device's secret is the
@@ -75,6 +75,11 @@ const absent = (): never => {
   throw new FleetError('UNAVAILABLE', 'not in the test pod');
 };
 
+/** A service the test pod does not offer: every method refuses. */
+function absentService<T extends object>(): T {
+  return new Proxy({} as T, { get: () => absent });
+}
+
 /** An artifact request the test pods answered. */
 export interface ArtifactRequest {
   method: string;
@@ -95,8 +100,8 @@ export interface Admission {
   as: 'device' | 'enrollee' | 'refused';
 }
 
-/** The fleet behind one or more test pods; only the device side of the port is implemented. */
-export class FakeFleet implements FleetService {
+/** The fleet behind one or more test pods; only the device side of the services is implemented. */
+export class FakeFleet {
   /** Device secrets, provisioned or enrolled. */
   readonly secrets = new Map<string, string>();
   /** Ids whose credential was revoked: refused from then on, enrollment included. */
@@ -397,36 +402,30 @@ export class FakeFleet implements FleetService {
     return result(false);
   }
 
-  readonly publishPatch = absent;
-  readonly listPatches = absent;
-  readonly getPatch = absent;
-  readonly deletePatch = absent;
-  readonly createRollout = absent;
-  readonly listRollouts = absent;
-  readonly getRollout = absent;
-  readonly watchRollout = absent;
-  readonly watchRollouts = absent;
-  readonly cancelRollout = absent;
-  readonly pauseRollout = absent;
-  readonly resumeRollout = absent;
-  readonly advanceRollout = absent;
-  readonly listEvents = absent;
-  readonly followEvents = absent;
-  readonly listDevices = absent;
-  readonly getDevice = absent;
-  readonly stats = absent;
-  readonly watchStats = absent;
-  readonly provisionDevice = absent;
-  readonly rotateDevice = absent;
-  readonly revokeDevice = absent;
-  readonly createToken = absent;
-  readonly listTokens = absent;
-  readonly revokeToken = absent;
-  readonly createEnrollToken = absent;
-  readonly listEnrollTokens = absent;
-  readonly revokeEnrollToken = absent;
-  readonly recordAudit = absent;
-  readonly listAudit = absent;
+  /**
+   * The services the router calls: the device side, answered by this fake; the rest refused
+   * (no test pod serves operators).
+   */
+  readonly services: FleetServices = {
+    devices: {
+      register: (deviceId, connection, input) => this.registerDevice(deviceId, connection, input),
+      offers: (deviceId, options) => this.deviceOffers(deviceId, options),
+      report: (deviceId, input) => this.report(deviceId, input),
+    },
+    credentials: {
+      enroll: (deviceId, tokenId) => this.enrollDevice(deviceId, tokenId),
+      provision: absent,
+      rotate: absent,
+      revoke: absent,
+    },
+    patches: absentService(),
+    rollouts: absentService(),
+    inventory: absentService(),
+    events: absentService(),
+    tokens: absentService(),
+    enrollTokens: absentService(),
+    audit: absentService(),
+  };
 
   private push(deviceId: string, event: DeviceEvent): void {
     for (const subscriber of this.subscribers) if (subscriber.deviceId === deviceId) subscriber.push(event);
@@ -545,7 +544,7 @@ export class FakePod {
       // What the server's Authenticator does for a device: refuse the whole connection.
       createContext: ({ info, res }) => ({
         principal: fleet.admit(info.connectionParams ?? {}, res),
-        fleet,
+        fleet: fleet.services,
         connection: { connectionId: randomUUID(), subscriptions: { open: 0, max: 4 } },
       }),
     });

@@ -1,29 +1,17 @@
-import type { RedisClient } from '@camfleet/redis';
-import type { Logger } from 'pino';
-import type { Metrics } from '../metrics.js';
-import type { KeySpace } from '../redis/keys.js';
-import { runInEveryBucket, runScript } from '../redis/scripts.js';
+import { deadlineSweep, nodeGone, nodeHeartbeat, nodeReap } from '../redis/scripts/index.js';
+import type { RedisFleet } from './fleet.js';
 import { byInstanceOf, type HintBus } from './hints.js';
-import type { RedisFleetService } from './redis-fleet.js';
 
 export interface BackgroundOptions {
-  redis: RedisClient;
-  keys: KeySpace;
-  fleet: RedisFleetService;
+  fleet: RedisFleet;
   hints: HintBus;
-  instance: string;
-  log: Logger;
-  metrics: Metrics;
   sweepIntervalMs: number;
   leaseMs: number;
-  hintGraceMs: number;
   /** Importing the original system's `patch_files` list (FLEET_LEGACY_PATCH_LIST=on). */
   patchList?: { pollMs: number; pass: () => Promise<boolean> };
 }
 
 const SWEEP_BATCH = 1000;
-/** deadline_sweep's reply: hints, slots to release, finished rollouts, [claimed, timeouts, retries]. */
-type SweepReply = [string[], string[], string[], [number, number, number]];
 /**
  * How often a pod checks that Redis agrees with the sessions it holds (presence, parked work): one
  * script call per bucket and 100 local sessions, the safety net behind lost hints.
@@ -52,6 +40,10 @@ export class Background {
 
   constructor(private readonly o: BackgroundOptions) {}
 
+  private get deps() {
+    return this.o.fleet.deps;
+  }
+
   private get heartbeatMs(): number {
     return Math.max(100, Math.floor(this.o.leaseMs / 3));
   }
@@ -63,7 +55,7 @@ export class Background {
 
   start(): void {
     // Reconnected after a Redis outage: the other pods may reconnect later (their backoff).
-    this.o.redis.on('ready', this.onReady);
+    this.deps.redis.on('ready', this.onReady);
     this.loop('sweep', this.o.sweepIntervalMs, () => this.sweep());
     this.loop('heartbeat', this.heartbeatMs, () => this.heartbeat());
     this.loop('reap', Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.reap());
@@ -74,7 +66,7 @@ export class Background {
       return false;
     });
     this.loop('session-reconcile', SESSION_RECONCILE_MS, async () => {
-      await this.o.fleet.devices.reconcile();
+      await this.o.fleet.reconcile.reconcile();
       return false;
     });
     this.loop('rollout-revisions', 5_000, () => this.watchRevisions());
@@ -85,7 +77,7 @@ export class Background {
   /** Stops the loops and waits for a pass in progress to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.o.redis.off('ready', this.onReady);
+    this.deps.redis.off('ready', this.onReady);
     this.o.fleet.slots.stop();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
@@ -95,12 +87,12 @@ export class Background {
   /** Runs `work` every `intervalMs`, never overlapping itself; `work` returning true reruns at once. */
   private loop(name: string, intervalMs: number, work: () => Promise<boolean | undefined>): void {
     const pass = async (): Promise<boolean> => {
-      this.o.metrics.reconcileRuns.inc({ loop: name });
+      this.deps.metrics.reconcileRuns.inc({ loop: name });
       try {
         return (await work()) === true;
       } catch (error) {
-        this.o.metrics.reconcileErrors.inc({ loop: name });
-        if (!this.stopped) this.o.log.warn({ err: error, loop: name }, 'background loop failed; retrying');
+        this.deps.metrics.reconcileErrors.inc({ loop: name });
+        if (!this.stopped) this.deps.log.warn({ err: error, loop: name }, 'background loop failed; retrying');
         return false;
       }
     };
@@ -118,30 +110,26 @@ export class Background {
 
   /** Times out and retries due deliveries in every bucket; hints the pods holding devices with work. */
   async sweep(): Promise<boolean> {
-    const replies = (await runInEveryBucket(
-      this.o.redis,
-      this.o.keys,
-      'deadline_sweep',
-      SWEEP_BATCH,
-      this.o.hintGraceMs,
-    )) as SweepReply[];
+    const { scripts, metrics, redis, keys } = this.deps;
+    const replies = await scripts.runInEveryBucket(deadlineSweep, {
+      limit: SWEEP_BATCH,
+      graceMs: this.deps.hintGraceMs,
+    });
     const followUps: Promise<void>[] = [];
     let full = false;
-    for (const [hints, released, finished, [claimed, timeouts, retries]] of replies) {
-      this.o.metrics.sweepClaimed.inc(claimed);
-      this.o.metrics.timeouts.inc(timeouts);
-      this.o.metrics.retries.inc(retries);
-      if (hints.length >= SWEEP_BATCH * 2) full = true;
-      for (let i = 0; i < released.length; i += 2) {
-        followUps.push(
-          this.o.fleet.slots.release(released[i] as string, released[i + 1] as string, 'release'),
-        );
+    for (const reply of replies) {
+      metrics.sweepClaimed.inc(reply.claimed);
+      metrics.timeouts.inc(reply.timeouts);
+      metrics.retries.inc(reply.retries);
+      if (reply.hints.length >= SWEEP_BATCH) full = true;
+      for (const { rolloutId, deviceId } of reply.released) {
+        followUps.push(this.o.fleet.slots.release(rolloutId, deviceId, 'release'));
       }
-      for (const rolloutId of new Set(finished)) {
-        followUps.push(this.o.redis.zadd(this.o.keys.evalQueue, 0, rolloutId).then(() => undefined));
+      for (const rolloutId of new Set(reply.finished)) {
+        followUps.push(redis.zadd(keys.evalQueue, 0, rolloutId).then(() => undefined));
       }
     }
-    const byInstance = byInstanceOf(replies.flatMap(([hints]) => hints));
+    const byInstance = byInstanceOf(replies.flatMap((reply) => reply.hints));
     await Promise.all([this.o.hints.hint(byInstance), ...followUps]);
     return full;
   }
@@ -153,20 +141,17 @@ export class Background {
    */
   async heartbeat(): Promise<boolean> {
     const started = Date.now();
-    const [lost, at] = (await runScript(
-      this.o.redis,
-      'node_heartbeat',
-      this.o.keys.nodes,
-      this.o.instance,
-      this.o.leaseMs,
-    )) as [number, number];
+    const { lost, at } = await this.deps.scripts.run(nodeHeartbeat, {
+      instance: this.deps.instance,
+      leaseMs: this.o.leaseMs,
+    });
     this.lastBeatAt = at;
     // A beat that took longer than the beat interval: Redis (or this pod) stalled, and others' beats
     // may still be on their way.
     if (Date.now() - started > this.heartbeatMs) this.holdReaping();
-    if (lost === 1 && this.beats > 0) {
-      this.o.log.warn(
-        { instance: this.o.instance },
+    if (lost && this.beats > 0) {
+      this.deps.log.warn(
+        { instance: this.deps.instance },
         'this pod was declared dead while alive; restoring its devices',
       );
       this.restoring = true;
@@ -174,7 +159,7 @@ export class Background {
     this.beats++;
     if (this.restoring) {
       // Until it succeeds: a failed attempt is not forgotten by the next beat (which finds the lease).
-      await this.o.fleet.devices.reassertPresence();
+      await this.o.fleet.reconcile.reassertPresence();
       this.restoring = false;
     }
     return false;
@@ -185,29 +170,23 @@ export class Background {
     // Just back from a Redis outage or stall: the other pods get one lease to beat again first.
     if (Date.now() < this.reapHoldUntil || this.lastBeatAt === 0) return false;
     // Judged by the last beat this pod saw answered, not by one still on its way.
-    const dead = (await runScript(
-      this.o.redis,
-      'node_reap',
-      this.o.keys.nodes,
-      10,
-      this.o.instance,
-      this.lastBeatAt,
-    )) as string[];
+    const dead = await this.deps.scripts.run(nodeReap, {
+      limit: 10,
+      instance: this.deps.instance,
+      lastBeatAt: this.lastBeatAt,
+    });
     for (const instance of dead) {
-      const marked = (await runInEveryBucket(
-        this.o.redis,
-        this.o.keys,
-        'node_gone',
+      const marked = await this.deps.scripts.runInEveryBucket(nodeGone, {
         instance,
-        this.o.hintGraceMs,
-      )) as number[];
-      this.o.log.info(
+        graceMs: this.deps.hintGraceMs,
+      });
+      this.deps.log.info(
         { instance, devices: marked.reduce((a, b) => a + b, 0) },
         'pod instance gone; devices offline',
       );
       // It was only stalled and beat again meanwhile: its own check may have run before we marked
       // its devices offline, so tell it to put them back online now.
-      if ((await this.o.redis.zscore(this.o.keys.nodes, instance)) !== null)
+      if ((await this.deps.redis.zscore(this.deps.keys.nodes, instance)) !== null)
         await this.o.hints.reassert(instance);
     }
     return dead.length === 10;
@@ -218,28 +197,30 @@ export class Background {
    * last looked, every local device is evaluated again. Reads one field per live rollout.
    */
   async watchRevisions(): Promise<boolean> {
-    const ids = await this.o.redis.smembers(this.o.keys.liveRollouts);
-    const revs = await Promise.all(ids.map((id) => this.o.redis.hget(this.o.keys.rollout(id), 'rev')));
+    const { redis, keys } = this.deps;
+    const ids = await redis.smembers(keys.liveRollouts);
+    const revs = await Promise.all(ids.map((id) => redis.hget(keys.rollout(id), 'rev')));
     let changed = false;
     ids.forEach((id, i) => {
       const rev = revs[i] ?? '';
       if (this.revisions.has(id) && this.revisions.get(id) !== rev) changed = true;
       this.revisions.set(id, rev);
     });
-    if (changed) await this.o.fleet.devices.evaluateAll();
+    if (changed) await this.o.fleet.claims.evaluateAll();
     return false;
   }
 
   /** Finishes rollouts whose creating pod died between recording them and attaching every bucket. */
   async repairAttach(): Promise<boolean> {
-    const ids = await this.o.redis.smembers(this.o.keys.attaching);
+    const { redis, keys } = this.deps;
+    const ids = await redis.smembers(keys.attaching);
     if (ids.length === 0) return false;
-    const [seconds] = await this.o.redis.time();
+    const [seconds] = await redis.time();
     const nowMs = Number(seconds) * 1000;
     for (const id of ids) {
-      const createdAt = Number(await this.o.redis.hget(this.o.keys.rollout(id), 'createdAt'));
+      const createdAt = Number(await redis.hget(keys.rollout(id), 'createdAt'));
       if (nowMs - createdAt < ATTACH_STALL_MS) continue;
-      this.o.log.warn({ rolloutId: id }, 'finishing a rollout left half-attached');
+      this.deps.log.warn({ rolloutId: id }, 'finishing a rollout left half-attached');
       await this.o.fleet.rollouts.attach(id);
       await this.o.hints.broadcast();
     }

@@ -1,4 +1,4 @@
-import { runScript } from '../redis/scripts.js';
+import { evalClaim } from '../redis/scripts/index.js';
 import type { FleetDeps } from './deps.js';
 import { decide } from './gates.js';
 import type { Rollouts } from './rollouts.js';
@@ -20,13 +20,7 @@ export class RolloutController {
 
   /** One round: evaluates every rollout due now. Returns true if more may be due. */
   async round(batch = 20): Promise<boolean> {
-    const due = (await runScript(
-      this.deps.redis,
-      'eval_claim',
-      this.deps.keys.evalQueue,
-      batch,
-      FALLBACK_MS,
-    )) as string[];
+    const due = await this.deps.scripts.run(evalClaim, { limit: batch, fallbackMs: FALLBACK_MS });
     for (const rolloutId of due) await this.evaluate(rolloutId);
     return due.length === batch;
   }

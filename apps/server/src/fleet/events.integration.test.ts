@@ -23,12 +23,12 @@ describe('event stream', () => {
     await pod.register('cam-1');
     const rollout = await pod.rollout((await pod.publish()).id, { waves: [50, 100], advance: 'manual' });
     const other = await pod.rollout((await pod.publish()).id);
-    await pod.fleet.advanceRollout(rollout.id, 'ops');
+    await pod.fleet.rollouts.advance(rollout.id, 'ops');
     await pod.claim('cam-1');
     await pod.report('cam-1', rollout.id, 1, 'succeeded');
-    await pod.fleet.pauseRollout(other.id, 'ops', 'checking');
+    await pod.fleet.rollouts.pause(other.id, 'ops', 'checking');
 
-    const mine = await pod.fleet.listEvents({ rolloutId: rollout.id, limit: 100 });
+    const mine = await pod.fleet.events.list({ rolloutId: rollout.id, limit: 100 });
     // Each stream keeps its order; across streams, events are ordered by time (ties in any order).
     expect(mine.filter((e) => e.kind === 'rollout').map(describeEvent)).toEqual([
       `${rollout.id} created`,
@@ -40,7 +40,7 @@ describe('event stream', () => {
       'cam-1 offered>succeeded',
     ]);
     expect(mine.map((e) => e.at)).toEqual([...mine.map((e) => e.at)].sort((a, b) => a - b));
-    const all = await pod.fleet.listEvents({ limit: 100 });
+    const all = await pod.fleet.events.list({ limit: 100 });
     expect(
       all.find((e) => e.kind === 'rollout' && e.rolloutId === other.id && e.type === 'paused'),
     ).toMatchObject({
@@ -49,7 +49,7 @@ describe('event stream', () => {
     });
     // Paging: everything after an event, oldest first.
     const offered = mine.find((e) => e.kind === 'delivery' && e.to === 'offered')!;
-    const after = await pod.fleet.listEvents({ after: offered.id, rolloutId: rollout.id, limit: 100 });
+    const after = await pod.fleet.events.list({ after: offered.id, rolloutId: rollout.id, limit: 100 });
     expect(after.map(describeEvent)).toContain('cam-1 offered>succeeded');
     expect(after.map((e) => e.id)).not.toContain(offered.id);
   });
@@ -58,7 +58,7 @@ describe('event stream', () => {
     const controller = new AbortController();
     const seen: FleetEvent[] = [];
     const following = (async () => {
-      for await (const event of pod.fleet.followEvents({
+      for await (const event of pod.fleet.events.follow({
         rolloutId: null,
         after: null,
         signal: controller.signal,
@@ -72,7 +72,7 @@ describe('event stream', () => {
       what: 'live event',
     });
     const created = seen.find((e) => e.kind === 'rollout' && e.rolloutId === rollout.id)!;
-    await pod.fleet.pauseRollout(rollout.id, 'ops');
+    await pod.fleet.rollouts.pause(rollout.id, 'ops');
     await waitFor(() => seen.some((e) => e.kind === 'rollout' && e.type === 'paused'), {
       what: 'pause event',
     });
@@ -83,7 +83,7 @@ describe('event stream', () => {
     const resumed = new AbortController();
     const again: FleetEvent[] = [];
     const resuming = (async () => {
-      for await (const event of pod.fleet.followEvents({
+      for await (const event of pod.fleet.events.follow({
         rolloutId: rollout.id,
         after: created.id,
         signal: resumed.signal,

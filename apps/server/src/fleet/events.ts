@@ -1,6 +1,6 @@
-import type { DeliveryState, EventsInput, FleetEvent } from '@camfleet/contracts';
-import { ALL_BUCKETS } from '../redis/keys.js';
-import { type FleetDeps, sleep } from './deps.js';
+import type { DeliveryState, EventService, EventsInput, FleetEvent } from '@camfleet/contracts';
+import type { FleetDeps } from './deps.js';
+import { sleep } from './live-views.js';
 
 type StreamEntry = [id: string, fields: string[]];
 const POLL_MS = 250;
@@ -16,13 +16,13 @@ function position(streamId: string): [number, number] {
  * bucket (written by the same scripts that change the state, so no event is lost or invented).
  * Readers merge them by time. An event id is `<stream id>/<stream>`.
  */
-export class Events {
+export class Events implements EventService {
   private readonly streams: string[];
   private readonly tags: string[];
 
   constructor(private readonly deps: FleetDeps) {
-    this.streams = [deps.keys.rolloutEvents, ...ALL_BUCKETS.map((n) => deps.keys.bucketEvents(n))];
-    this.tags = ['g', ...ALL_BUCKETS.map((n) => `b${n}`)];
+    this.streams = [deps.keys.rolloutEvents, ...deps.keys.allBuckets.map((bucket) => bucket.key('events'))];
+    this.tags = ['g', ...deps.keys.allBuckets.map((bucket) => `b${bucket.n}`)];
   }
 
   async list(input: EventsInput): Promise<FleetEvent[]> {

@@ -110,14 +110,15 @@ export class HintBus {
   }
 }
 
-/** `[dev1, node1, dev2, node2, …]` (as scripts return them) → the devices each pod instance holds. */
-export function byInstanceOf(pairs: readonly string[]): Map<string, string[]> {
+/** Devices (as scripts name them, with the pod instance holding each) → the devices each instance holds. */
+export function byInstanceOf(
+  devices: readonly { deviceId: string; instance: string }[],
+): Map<string, string[]> {
   const byInstance = new Map<string, string[]>();
-  for (let i = 0; i + 1 < pairs.length; i += 2) {
-    const instance = pairs[i + 1] ?? '';
-    const devices = byInstance.get(instance) ?? [];
-    devices.push(pairs[i] ?? '');
-    byInstance.set(instance, devices);
+  for (const { deviceId, instance } of devices) {
+    const held = byInstance.get(instance) ?? [];
+    held.push(deviceId);
+    byInstance.set(instance, held);
   }
   return byInstance;
 }

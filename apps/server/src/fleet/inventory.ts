@@ -4,19 +4,24 @@ import {
   type DevicePage,
   FleetError,
   type FleetStats,
+  type InventoryService,
   type ListDevicesInput,
   matchesSelector,
   parseSelector,
 } from '@camfleet/contracts';
-import { ALL_BUCKETS, BUCKET_COUNT } from '../redis/keys.js';
+import { BUCKET_COUNT } from '../redis/keys.js';
 import type { FleetDeps } from './deps.js';
+import { SharedWatches, whenChanged } from './live-views.js';
 import { deliveryFrom, deviceFrom, historyFrom } from './records.js';
 
 /** Read-only views of devices for operators. */
-export class Inventory {
+export class Inventory implements InventoryService {
+  /** The fleet figures' read loop, shared by every watcher on this pod. */
+  private readonly watches = new SharedWatches();
+
   constructor(private readonly deps: FleetDeps) {}
 
-  async listDevices(input: ListDevicesInput): Promise<DevicePage> {
+  async list(input: ListDevicesInput): Promise<DevicePage> {
     const [startBucket, afterId] = parseCursor(input.cursor ?? null);
     const selector = input.selector ? parseSelector(input.selector) : null;
     const wanted = (device: Device) =>
@@ -28,7 +33,7 @@ export class Inventory {
       for (;;) {
         const want = input.limit - devices.length;
         const ids = await this.deps.redis.zrangebylex(
-          this.deps.keys.bucketDevices(n),
+          this.deps.keys.bucket(n).key('devices'),
           after ? `(${after}` : '-',
           '+',
           'LIMIT',
@@ -50,15 +55,16 @@ export class Inventory {
     return { devices, nextCursor: null };
   }
 
-  async getDevice(deviceId: string): Promise<DeviceDetail> {
+  async get(deviceId: string): Promise<DeviceDetail> {
+    const bucket = this.deps.keys.bucketOfDevice(deviceId);
     const [hash, rolloutIds, history] = await Promise.all([
-      this.deps.redis.hgetall(this.deps.keys.device(deviceId)),
-      this.deps.redis.zrange(this.deps.keys.deviceDeliveries(deviceId), 0, '-1'),
-      this.deps.redis.lrange(this.deps.keys.deviceHistory(deviceId), 0, -1),
+      this.deps.redis.hgetall(bucket.key('device', deviceId)),
+      this.deps.redis.zrange(bucket.key('deviceDeliveries', deviceId), 0, '-1'),
+      this.deps.redis.lrange(bucket.key('history', deviceId), 0, -1),
     ]);
     if (!hash.id) throw new FleetError('NOT_FOUND', `no device ${deviceId}`);
     const deliveries = await Promise.all(
-      rolloutIds.map((rolloutId) => this.deps.redis.hgetall(this.deps.keys.delivery(rolloutId, deviceId))),
+      rolloutIds.map((rolloutId) => this.deps.redis.hgetall(bucket.key('delivery', rolloutId, deviceId))),
     );
     return {
       device: deviceFrom(hash),
@@ -72,7 +78,10 @@ export class Inventory {
     const [patches, rollouts, ...perBucket] = await Promise.all([
       redis.zcard(keys.patches),
       redis.zcard(keys.rollouts),
-      ...ALL_BUCKETS.flatMap((n) => [redis.zcard(keys.bucketDevices(n)), redis.hvals(keys.bucketOnline(n))]),
+      ...keys.allBuckets.flatMap((bucket) => [
+        redis.zcard(bucket.key('devices')),
+        redis.hvals(bucket.key('online')),
+      ]),
     ]);
     let devices = 0;
     let online = 0;
@@ -93,6 +102,21 @@ export class Inventory {
         .map(([node, count]) => ({ node, devices: count }))
         .sort((a, b) => a.node.localeCompare(b.node)),
     };
+  }
+
+  /** Fleet figures read every bucket's presence: one loop per pod serves all its watchers. */
+  watchStats(intervalMs: number, signal: AbortSignal): AsyncGenerator<FleetStats> {
+    return this.watches.watch(
+      `stats:${intervalMs}`,
+      (stop) =>
+        whenChanged(
+          () => this.stats(),
+          (stats) => JSON.stringify(stats),
+          intervalMs,
+          stop,
+        ),
+      signal,
+    );
   }
 }
 

@@ -3,25 +3,24 @@ import {
   FleetError,
   type Patch,
   type PatchDetail,
+  type PatchService,
   type PublishPatchInput,
 } from '@camfleet/contracts';
 import type { ArtifactStorage } from '../artifacts/storage.js';
-import { parseReply, runScript } from '../redis/scripts.js';
-import { type FleetDeps, randomId, runDurable, unwrap } from './deps.js';
+import { patchDelete, patchPublish } from '../redis/scripts/index.js';
+import type { FleetDeps } from './deps.js';
+import { randomId } from './ids.js';
 import { patchFrom } from './records.js';
 
 /** Where a device downloads an artifact: relative to the pod it is connected to. */
 export const artifactUrl = (sha256: string): string => `/artifacts/${sha256}`;
 
 /** Patches: what operators publish, and the artifacts they point at. */
-export class Patches {
-  private storage: ArtifactStorage | null = null;
-
-  constructor(private readonly deps: FleetDeps) {}
-
-  attachStorage(storage: ArtifactStorage): void {
-    this.storage = storage;
-  }
+export class Patches implements PatchService {
+  constructor(
+    private readonly deps: FleetDeps,
+    private readonly storage: ArtifactStorage | null,
+  ) {}
 
   /** The uploaded bytes must be there, of the size the publisher says. */
   private async checkArtifact(upload: { sha256: string; size: number }): Promise<ArtifactRef> {
@@ -40,29 +39,21 @@ export class Patches {
     return { sha256: upload.sha256, size: upload.size, url: artifactUrl(upload.sha256) };
   }
 
-  async publishPatch(input: PublishPatchInput, actor: string): Promise<Patch> {
+  async publish(input: PublishPatchInput, actor: string): Promise<Patch> {
     const id = `pat_${randomId()}`;
     const artifact = input.artifact ? await this.checkArtifact(input.artifact) : null;
     if (input.signature && !artifact)
       throw new FleetError('INVALID_INPUT', 'a signature needs an artifact to sign');
     const signature = input.signature ?? null;
-    const reply = parseReply(
-      await runDurable(
-        this.deps,
-        'patch_publish',
-        this.deps.keys.patch(id),
-        this.deps.keys.patches,
-        this.deps.keys.patchNames,
-        id,
-        input.name,
-        input.version,
-        input.notes,
-        actor,
-        artifact ? JSON.stringify(artifact) : '',
-        signature ? JSON.stringify(signature) : '',
-      ),
-    );
-    const [createdAt] = unwrap(reply, 'publish') as [number];
+    const { createdAt } = await this.deps.scripts.runDurable(patchPublish, {
+      patchId: id,
+      name: input.name,
+      version: input.version,
+      notes: input.notes,
+      actor,
+      artifact: artifact ? JSON.stringify(artifact) : '',
+      signature: signature ? JSON.stringify(signature) : '',
+    });
     return {
       id,
       name: input.name,
@@ -75,14 +66,14 @@ export class Patches {
     };
   }
 
-  async listPatches(limit: number): Promise<Patch[]> {
+  async list(limit: number): Promise<Patch[]> {
     const ids = await this.deps.redis.zrevrange(this.deps.keys.patches, 0, limit - 1);
     const hashes = await Promise.all(ids.map((id) => this.deps.redis.hgetall(this.deps.keys.patch(id))));
     return hashes.filter((h) => h.id).map(patchFrom);
   }
 
   /** The patch, where its bytes are, and the (newest 200) rollouts that use it. */
-  async getPatch(patchId: string): Promise<PatchDetail> {
+  async get(patchId: string): Promise<PatchDetail> {
     const hash = await this.deps.redis.hgetall(this.deps.keys.patch(patchId));
     if (!hash.id) throw new FleetError('NOT_FOUND', `no patch ${patchId}`);
     const patch = patchFrom(hash);
@@ -104,21 +95,8 @@ export class Patches {
     };
   }
 
-  async deletePatch(patchId: string, _actor: string): Promise<{ patchId: string; deleted: true }> {
-    const k = this.deps.keys;
-    const reply = parseReply(
-      await runScript(
-        this.deps.redis,
-        'patch_delete',
-        k.patch(patchId),
-        k.patches,
-        k.patchNames,
-        k.liveRollouts,
-        patchId,
-        k.rollout(''),
-      ),
-    );
-    unwrap(reply, `patch ${patchId}`);
+  async delete(patchId: string, _actor: string): Promise<{ patchId: string; deleted: true }> {
+    await this.deps.scripts.run(patchDelete, { patchId, rolloutPrefix: this.deps.keys.rolloutPrefix });
     return { patchId, deleted: true };
   }
 }

@@ -14,6 +14,9 @@ import {
   type StateCounts,
 } from '@camfleet/contracts';
 
+import type { ClaimReply } from '../redis/scripts/index.js';
+import { deliveryIdOf } from './ids.js';
+
 /** Conversions from Redis hashes and script replies to contract types. */
 
 type Hash = Record<string, string>;
@@ -22,17 +25,6 @@ const num = (value: string | undefined): number => (value ? Number(value) : 0);
 const nullableNum = (value: string | undefined): number | null =>
   value && value !== '0' ? Number(value) : null;
 const nullableStr = (value: string | undefined): string | null => (value ? value : null);
-
-export function deliveryIdOf(rolloutId: string, deviceId: string): string {
-  return `${rolloutId}:${deviceId}`;
-}
-
-/** Splits a delivery id; null when it is not one. */
-export function parseDeliveryId(deliveryId: string): { rolloutId: string; deviceId: string } | null {
-  const colon = deliveryId.indexOf(':');
-  if (colon <= 0) return null;
-  return { rolloutId: deliveryId.slice(0, colon), deviceId: deliveryId.slice(colon + 1) };
-}
 
 function parseArtifact(text: string | undefined): ArtifactRef | null {
   return text ? (JSON.parse(text) as ArtifactRef) : null;
@@ -154,25 +146,24 @@ export function addCounts(totals: StateCounts, hash: Hash, prefix = ''): void {
   for (const state of DELIVERY_STATES) totals[state] += num(hash[`${prefix}${state}`]);
 }
 
-/** offer_claim's reply → the offer pushed to the device. */
-export function offerFrom(deviceId: string, reply: unknown[]): Offer {
-  const [rolloutId, attempt, deadlineAt, ackTimeoutMs, patchId, name, version, notes, artifact, signature] =
-    reply as [string, number, number, number, string, string, string, string, string, string];
-  const deliveryId = deliveryIdOf(rolloutId, deviceId);
+/** offer_claim's offer → the offer pushed to the device. */
+export function offerFrom(deviceId: string, claim: Extract<ClaimReply, { kind: 'offer' }>): Offer {
+  const deliveryId = deliveryIdOf(claim.rolloutId, deviceId);
+  const { patch } = claim;
   return {
-    offerId: `${deliveryId}#${attempt}`,
+    offerId: `${deliveryId}#${claim.attempt}`,
     deliveryId,
-    rolloutId,
-    attempt,
+    rolloutId: claim.rolloutId,
+    attempt: claim.attempt,
     patch: {
-      id: patchId,
-      name,
-      version,
-      notes,
-      artifact: parseArtifact(artifact),
-      signature: signature ? (JSON.parse(signature) as Signature) : null,
+      id: patch.id,
+      name: patch.name,
+      version: patch.version,
+      notes: patch.notes,
+      artifact: parseArtifact(patch.artifact),
+      signature: patch.signature ? (JSON.parse(patch.signature) as Signature) : null,
     },
-    ackTimeoutMs,
-    deadlineAt,
+    ackTimeoutMs: claim.ackTimeoutMs,
+    deadlineAt: claim.deadlineAt,
   };
 }

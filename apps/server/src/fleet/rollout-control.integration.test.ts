@@ -1,6 +1,7 @@
 import { waitFor } from '@camfleet/test-support';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { queueScript } from '../redis/scripts.js';
+import { queueScript } from '../redis/script-calls.js';
+import { slotAcquire, slotRelease } from '../redis/scripts/index.js';
 import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
 
 const suite = scriptDriverPerTest('rc');
@@ -11,7 +12,7 @@ beforeEach(() => {
 
 const ids = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`);
-const status = (rolloutId: string) => pod.fleet.getRollout(rolloutId);
+const status = (rolloutId: string) => pod.fleet.rollouts.get(rolloutId);
 
 type SlotCall = ['slot_acquire', string, string] | ['slot_release', string, string, 'release', string];
 
@@ -22,15 +23,20 @@ type SlotCall = ['slot_acquire', string, string] | ['slot_release', string, stri
  */
 async function backToBack(calls: SlotCall[]) {
   const multi = pod.redis.multi();
-  for (const [name, rolloutId, ...args] of calls) {
-    const k = pod.keys;
-    queueScript(multi, name, k.slots(rolloutId), k.limiter(rolloutId), k.rollout(rolloutId), ...args);
+  for (const call of calls) {
+    const [, rolloutId, deviceId] = call;
+    const args =
+      call[0] === 'slot_acquire'
+        ? slotAcquire.args({ rolloutId, deviceId }, pod.keys)
+        : slotRelease.args({ rolloutId, deviceId, action: call[3], finalState: call[4] }, pod.keys);
+    queueScript(multi, call[0], args);
   }
   const replies = (await multi.exec()) ?? [];
-  return replies.map(([error, reply]) => {
+  return replies.map(([error, reply], i) => {
     if (error) throw error;
-    const [granted, retryAfterMs, fresh] = Array.isArray(reply) ? (reply as number[]) : [0, 0, 0];
-    return { granted: granted === 1, retryAfterMs: retryAfterMs ?? 0, fresh: fresh === 1 };
+    return calls[i]?.[0] === 'slot_acquire'
+      ? slotAcquire.decode(reply, { rolloutId: '', deviceId: '' })
+      : { granted: false, retryAfterMs: 0, fresh: false };
   });
 }
 
@@ -90,10 +96,10 @@ describe('targeting', () => {
     const newer = await pod.rollout((await pod.publish()).id, { supersede: true });
     const before = await status(old.id);
     expect(before.counts).toMatchObject({ offered: 1, canceled: 1 });
-    const y = await pod.fleet.getDevice('y');
+    const y = await pod.fleet.inventory.get('y');
     expect(y.deliveries.find((d) => d.rolloutId === old.id)?.state).toBe('canceled');
     expect(y.history.find((h) => h.to === 'canceled')?.error).toBe(`superseded by ${newer.id}`);
-    expect((await pod.report('x', old.id, 1, 'succeeded')).ok).toBe(true);
+    expect(await pod.report('x', old.id, 1, 'succeeded')).toBeTruthy();
     expect((await pod.claim('x'))?.rolloutId).toBe(newer.id);
   });
 });
@@ -119,7 +125,7 @@ describe('waves', () => {
     expect(s.gate).toEqual({ kind: 'operator', wave: 1 });
     expect(await succeedAll(fleet, rollout.id)).toBe(inWave(0));
 
-    await pod.fleet.advanceRollout(rollout.id, 'ops');
+    await pod.fleet.rollouts.advance(rollout.id, 'ops');
     expect(await succeedAll(fleet, rollout.id)).toBe(inWave(1));
   });
 
@@ -196,8 +202,8 @@ describe('health gates', () => {
     expect(rollout.gate).toMatchObject({ kind: 'paused' });
     expect(await pod.claim(fleet[8]!)).toBeNull();
     // In flight carries on.
-    expect((await pod.report(fleet[5]!, rollout.id, 1, 'succeeded')).ok).toBe(true);
-    await pod.fleet.resumeRollout(rollout.id, 'ops');
+    expect(await pod.report(fleet[5]!, rollout.id, 1, 'succeeded')).toBeTruthy();
+    await pod.fleet.rollouts.resume(rollout.id, 'ops');
     expect((await pod.claim(fleet[8]!))?.rolloutId).toBe(rollout.id);
   });
 
@@ -206,7 +212,7 @@ describe('health gates', () => {
     expect(rollout.status).toBe('aborted');
     expect(rollout.counts).toMatchObject({ queued: 0, canceled: 5, installing: 2, failed: 2, succeeded: 3 });
     expect(await pod.claim(fleet[5]!)).toMatchObject({ cancel: true });
-    expect(await pod.fleet.resumeRollout(rollout.id, 'ops').catch((e: Error) => e.message)).toMatch(
+    expect(await pod.fleet.rollouts.resume(rollout.id, 'ops').catch((e: Error) => e.message)).toMatch(
       /only a paused rollout can be resumed; it is aborted/,
     );
   });
@@ -223,18 +229,18 @@ describe('pause and retries', () => {
     await pod.claim('cam');
     await pod.report('cam', first.id, 1, 'failed', 'flash error');
     const { retryAt } = await pod.delivery(first.id, 'cam');
-    await pod.fleet.pauseRollout(first.id, 'ops');
+    await pod.fleet.rollouts.pause(first.id, 'ops');
     // The paused rollout's retry gives way: the device gets the second rollout meanwhile.
     const other = await pod.claim('cam');
     expect(other?.rolloutId).toBe(second.id);
     await pod.report('cam', second.id, 1, 'succeeded');
-    await pod.fleet.resumeRollout(first.id, 'ops');
+    await pod.fleet.rollouts.resume(first.id, 'ops');
     // The retry keeps its backoff across the pause: the same retry time, still waiting.
     expect(await pod.claim('cam')).toBeNull();
     expect((await pod.delivery(first.id, 'cam')).retryAt).toBe(retryAt);
     // The backoff passes: only the time moves (the retry time is put in the past, the device due).
     await pod.redis.hset(pod.keys.delivery(first.id, 'cam'), 'retryAt', 1);
-    await pod.redis.zadd(pod.keys.due(pod.keys.bucketOfDevice('cam')), 1, 'cam');
+    await pod.redis.zadd(pod.keys.bucketOfDevice('cam').due, 1, 'cam');
     expect(await pod.claim('cam')).toMatchObject({ rolloutId: first.id, attempt: 2 });
   });
 });
@@ -247,14 +253,14 @@ describe('verified success', () => {
     const rollout = await pod.rollout(patch.id, { retryBackoff: { baseMs: 10, maxMs: 10 } });
     for (const id of ['good', 'bad']) {
       await pod.claim(id);
-      expect((await pod.report(id, rollout.id, 1, 'installed')).ok).toBe(true);
+      expect(await pod.report(id, rollout.id, 1, 'installed')).toBeTruthy();
     }
     expect((await status(rollout.id)).counts.verifying).toBe(2);
     await pod.register('good', { firmware: '2.0' });
     await pod.register('bad', { firmware: '1.0' });
     const s = await status(rollout.id);
     expect(s.counts).toMatchObject({ succeeded: 1, queued: 1, verifying: 0 });
-    const bad = await pod.fleet.getDevice('bad');
+    const bad = await pod.fleet.inventory.get('bad');
     expect(bad.deliveries[0]).toMatchObject({ state: 'queued', failures: 1 });
     expect(bad.deliveries[0]?.lastError).toBe('rolled back: device came back running 1.0, expected 2.0');
     expect(bad.device.firmwareVersion).toBe('1.0');
@@ -265,7 +271,7 @@ describe('verified success', () => {
     const rollout = await pod.rollout((await pod.publish('3.0')).id);
     await pod.claim('cam');
     const reply = await pod.report('cam', rollout.id, 1, 'succeeded', '', '2.9');
-    expect(reply.ok && reply.values[0]).toBe('queued');
+    expect(reply).toMatchObject({ ok: true, state: 'queued' });
   });
 });
 

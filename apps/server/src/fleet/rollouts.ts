@@ -2,18 +2,27 @@ import {
   type CreateRolloutInput,
   FleetError,
   parseSelector,
+  type RolloutService,
   type RolloutStatus,
   type StateCounts,
 } from '@camfleet/contracts';
-import { ALL_BUCKETS, bucketOf } from '../redis/keys.js';
-import { parseReply, runInEveryBucket, runScript } from '../redis/scripts.js';
-import { type FleetDeps, randomId, runDurable, throwPipelineErrors, unwrap, whenChanged } from './deps.js';
+import { bucketOf } from '../redis/keys.js';
+import { pipelineValues } from '../redis/pipeline.js';
+import {
+  type RolloutAction,
+  rolloutAttach,
+  rolloutCreate,
+  rolloutSyncBucket,
+  rolloutTransition,
+} from '../redis/scripts/index.js';
+import type { FleetDeps } from './deps.js';
 import { type GateFacts, gateOf } from './gates.js';
 import { byInstanceOf, type HintBus } from './hints.js';
+import { randomId } from './ids.js';
+import { SharedWatches, whenChanged } from './live-views.js';
 import { addCounts, emptyCounts, isLimited, rolloutFrom, rolloutSettingsFields } from './records.js';
 
 type Hash = Record<string, string>;
-export type RolloutAction = 'pause' | 'resume' | 'cancel' | 'abort' | 'advance' | 'open' | 'met';
 
 /** A rollout as the controller and status readers see it: record, counters and gate facts. */
 export interface RolloutView {
@@ -22,35 +31,23 @@ export interface RolloutView {
 }
 
 /** Rollouts: creation, operator and controller transitions, status with counters and gates. */
-export class Rollouts {
-  private hints: HintBus | null = null;
+export class Rollouts implements RolloutService {
+  /** Live views (a rollout, the list) shared by every subscriber on this pod. */
+  private readonly watches = new SharedWatches();
 
-  constructor(private readonly deps: FleetDeps) {}
-
-  attachHints(hints: HintBus): void {
-    this.hints = hints;
-  }
+  constructor(
+    private readonly deps: FleetDeps,
+    private readonly hints: HintBus,
+  ) {}
 
   async create(input: CreateRolloutInput, actor: string): Promise<RolloutStatus> {
     const id = `ro_${randomId()}`;
-    const k = this.deps.keys;
-    const reply = parseReply(
-      await runDurable(
-        this.deps,
-        'rollout_create',
-        k.patch(input.patchId),
-        k.rollout(id),
-        k.rollouts,
-        k.rolloutSeq,
-        k.attaching,
-        k.liveRollouts,
-        k.rolloutEvents,
-        id,
-        JSON.stringify(rolloutSettingsFields(input)),
-        actor,
-      ),
-    );
-    unwrap(reply, `patch ${input.patchId}`);
+    await this.deps.scripts.runDurable(rolloutCreate, {
+      patchId: input.patchId,
+      rolloutId: id,
+      settings: rolloutSettingsFields(input),
+      actor,
+    });
     // The attach hints exactly the devices that got work: no broadcast for every pod to re-check all.
     await this.attach(id);
     return this.get(id);
@@ -93,19 +90,15 @@ export class Rollouts {
     // Every bucket at once (Redis runs them back to back, about 50 µs a device: measured best for
     // the slowest offer), each hinting its online devices as soon as its deliveries exist.
     await Promise.all(
-      ALL_BUCKETS.map(async (n) => {
-        const bucket = this.deps.keys.bucket(n);
-        const reply = (await runScript(
-          this.deps.redis,
-          'rollout_attach',
-          this.deps.keys.due(bucket),
+      this.deps.keys.allBuckets.map(async (bucket) => {
+        const { online } = await this.deps.scripts.run(rolloutAttach, {
           bucket,
           rolloutId,
-          this.deps.hintGraceMs,
+          graceMs: this.deps.hintGraceMs,
           settings,
-          ...(idsByBucket.get(n) ?? []),
-        )) as [number, ...string[]];
-        await this.hints?.hint(byInstanceOf(reply.slice(1) as string[]));
+          deviceIds: idsByBucket.get(bucket.n) ?? [],
+        });
+        await this.hints.hint(byInstanceOf(online));
       }),
     );
     // Only now may its gates be judged: before, every wave looks empty (and an empty wave is met).
@@ -127,41 +120,29 @@ export class Rollouts {
     reason = '',
     expectedWave = '',
   ): Promise<boolean> {
-    const k = this.deps.keys;
-    const reply = parseReply(
-      await runScript(
-        this.deps.redis,
-        'rollout_transition',
-        k.rollout(rolloutId),
-        k.liveRollouts,
-        k.evalQueue,
-        k.rolloutEvents,
-        action,
-        actor,
-        reason,
-        expectedWave,
-      ),
-    );
-    const [status, openWave, changed] = unwrap(reply, `rollout ${rolloutId}`) as [string, number, number];
-    if (changed === 0 || action === 'met') return changed === 1;
+    const { status, openWave, changed } = await this.deps.scripts.run(rolloutTransition, {
+      rolloutId,
+      action,
+      actor,
+      reason,
+      expectedWave,
+    });
+    if (!changed || action === 'met') return changed;
     await this.sync(rolloutId, status, openWave, reason || `${action} by ${actor}`);
     return true;
   }
 
   /** Pushes status and open wave into every bucket's copy. */
   async sync(rolloutId: string, status: string, openWave: number, reason: string): Promise<void> {
-    const notify = (await runInEveryBucket(
-      this.deps.redis,
-      this.deps.keys,
-      'rollout_sync_bucket',
+    const notify = await this.deps.scripts.runInEveryBucket(rolloutSyncBucket, {
       rolloutId,
       status,
       openWave,
-      this.deps.hintGraceMs,
+      graceMs: this.deps.hintGraceMs,
       reason,
-    )) as string[][];
-    await this.hints?.hint(byInstanceOf(notify.flat()));
-    await this.hints?.broadcast();
+    });
+    await this.hints.hint(byInstanceOf(notify.flat()));
+    await this.hints.broadcast();
   }
 
   async get(rolloutId: string): Promise<RolloutStatus> {
@@ -178,8 +159,8 @@ export class Rollouts {
         .hgetall(this.deps.keys.rollout(rolloutId))
         .time()
         .exec()
-        .then((results) => throwPipelineErrors(results) as [Hash, [string, string]]),
-      Promise.all(ALL_BUCKETS.map((n) => redis.hgetall(this.deps.keys.rolloutCounts(n, rolloutId)))),
+        .then((results) => pipelineValues(results) as [Hash, [string, string]]),
+      Promise.all(this.deps.keys.allBuckets.map((bucket) => redis.hgetall(bucket.key('counts', rolloutId)))),
     ]);
     if (!hash?.id) throw new FleetError('NOT_FOUND', `no rollout ${rolloutId}`);
     const rollout = rolloutFrom(hash);
@@ -228,17 +209,51 @@ export class Rollouts {
     return Promise.all(ids.map((id) => this.get(id)));
   }
 
+  /** One read loop per pod and rollout, however many watch it. */
   watch(rolloutId: string, intervalMs: number, signal: AbortSignal): AsyncGenerator<RolloutStatus> {
-    return whenChanged(() => this.get(rolloutId), fingerprintOf, intervalMs, signal);
+    return this.watches.watch(
+      `rollout:${rolloutId}:${intervalMs}`,
+      (stop) => whenChanged(() => this.get(rolloutId), fingerprintOf, intervalMs, stop),
+      signal,
+    );
   }
 
   watchList(limit: number, intervalMs: number, signal: AbortSignal): AsyncGenerator<RolloutStatus[]> {
-    return whenChanged(
-      () => this.list(limit),
-      (list) => list.map(fingerprintOf).join('|'),
-      intervalMs,
+    return this.watches.watch(
+      `rollouts:${limit}:${intervalMs}`,
+      (stop) =>
+        whenChanged(
+          () => this.list(limit),
+          (list) => list.map(fingerprintOf).join('|'),
+          intervalMs,
+          stop,
+        ),
       signal,
     );
+  }
+
+  pause(rolloutId: string, actor: string, reason?: string): Promise<RolloutStatus> {
+    return this.act(rolloutId, 'pause', actor, reason ?? `paused by ${actor}`);
+  }
+  resume(rolloutId: string, actor: string): Promise<RolloutStatus> {
+    return this.act(rolloutId, 'resume', actor, '');
+  }
+  advance(rolloutId: string, actor: string): Promise<RolloutStatus> {
+    return this.act(rolloutId, 'advance', actor, '');
+  }
+  cancel(rolloutId: string, actor: string, reason?: string): Promise<RolloutStatus> {
+    return this.act(rolloutId, 'cancel', actor, reason ?? `canceled by ${actor}`);
+  }
+
+  /** An operator's transition, answered with the status after it. */
+  private async act(
+    rolloutId: string,
+    action: RolloutAction,
+    actor: string,
+    reason: string,
+  ): Promise<RolloutStatus> {
+    await this.transition(rolloutId, action, actor, reason);
+    return this.get(rolloutId);
   }
 }
 

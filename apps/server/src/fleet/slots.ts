@@ -1,7 +1,5 @@
-import { runScript } from '../redis/scripts.js';
+import { deliveryPark, slotAcquire, slotRelease } from '../redis/scripts/index.js';
 import type { FleetDeps } from './deps.js';
-
-export type ClaimOutcome = 'offered' | 'blocked' | 'none';
 
 /**
  * The fleet-wide limits of rate- and in-flight-limited rollouts, seen from one pod: slots are
@@ -12,19 +10,13 @@ export type ClaimOutcome = 'offered' | 'blocked' | 'none';
 export class Slots {
   private readonly waiting = new Map<string, Set<string>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private retryDevice: (deviceId: string, grantedRollout: string) => Promise<ClaimOutcome> = async () =>
-    'none';
+  private retryDevice: (deviceId: string, grantedRollout: string) => Promise<unknown> = async () => undefined;
 
   constructor(private readonly deps: FleetDeps) {}
 
   /** How to retry a parked device that now holds a slot (the device channel's claim). */
-  onRetry(retry: (deviceId: string, grantedRollout: string) => Promise<ClaimOutcome>): void {
+  onRetry(retry: (deviceId: string, grantedRollout: string) => Promise<unknown>): void {
     this.retryDevice = retry;
-  }
-
-  private keys(rolloutId: string): string[] {
-    const k = this.deps.keys;
-    return [k.slots(rolloutId), k.limiter(rolloutId), k.rollout(rolloutId)];
   }
 
   /**
@@ -35,13 +27,7 @@ export class Slots {
     rolloutId: string,
     deviceId: string,
   ): Promise<{ granted: boolean; retryAfterMs: number; fresh: boolean }> {
-    const [granted, retryAfterMs, fresh] = (await runScript(
-      this.deps.redis,
-      'slot_acquire',
-      ...this.keys(rolloutId),
-      deviceId,
-    )) as [number, number, number];
-    return { granted: granted === 1, retryAfterMs, fresh: fresh === 1 };
+    return this.deps.scripts.run(slotAcquire, { rolloutId, deviceId });
   }
 
   /** The device's delivery left flight (release) or made progress (hold: renew the lease). */
@@ -51,14 +37,7 @@ export class Slots {
     action: 'release' | 'hold',
     finalState = '',
   ): Promise<void> {
-    const free = (await runScript(
-      this.deps.redis,
-      'slot_release',
-      ...this.keys(rolloutId),
-      deviceId,
-      action,
-      finalState,
-    )) as number;
+    const free = await this.deps.scripts.run(slotRelease, { rolloutId, deviceId, action, finalState });
     if (action === 'release' && free > 0)
       await this.deps.redis.spublish(this.deps.keys.broadcastChannel, `cap:${rolloutId}`);
   }
@@ -69,21 +48,17 @@ export class Slots {
    */
   async park(rolloutId: string, deviceId: string, connectionId: string, retryAfterMs: number): Promise<void> {
     this.wait(rolloutId, deviceId);
-    const bucket = this.deps.keys.bucketOfDevice(deviceId);
-    const parked = await runScript(
-      this.deps.redis,
-      'delivery_park',
-      this.deps.keys.due(bucket),
-      bucket,
+    const parked = await this.deps.scripts.run(deliveryPark, {
+      bucket: this.deps.keys.bucketOfDevice(deviceId),
       deviceId,
       rolloutId,
-      this.deps.hintGraceMs,
+      graceMs: this.deps.hintGraceMs,
       connectionId,
-    );
+    });
     // Not parked (started meanwhile, or held by a newer connection): the entry above stays, harmless
     // (a retry of a device that needs no slot gives the slot back), since another session of the
     // device here may have put it there too.
-    if (parked === 1) this.retryLater(rolloutId, retryAfterMs);
+    if (parked) this.retryLater(rolloutId, retryAfterMs);
   }
 
   /** Puts the device on this pod's waiting list for the rollout (its delivery is parked in Redis). */

@@ -2,8 +2,7 @@ import { DELIVERY_STATES } from '@camfleet/contracts';
 import { startTestRedis, type TestRedis } from '@camfleet/test-support';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_BUCKETS } from '../redis/keys.js';
-import { runScript } from '../redis/scripts.js';
+import { nodeGone } from '../redis/scripts/index.js';
 import { ScriptDriver } from '../testing/script-driver.js';
 
 let server: TestRedis;
@@ -99,24 +98,21 @@ describe('delivery state machine (property)', () => {
                 case 'timeout': {
                   // The deadline passes (time is the only thing poked); the real sweep acts on it.
                   const bucket = pod.keys.bucketOfDevice(c.dev);
-                  const active = await pod.redis.hget(`${bucket}dev:${c.dev}`, 'active');
-                  if (active) await pod.redis.hset(`${bucket}d:${active}:${c.dev}`, 'deadline', 1);
-                  await pod.redis.zadd(pod.keys.due(bucket), 1, c.dev);
+                  const active = await pod.redis.hget(bucket.key('device', c.dev), 'active');
+                  if (active) await pod.redis.hset(bucket.key('delivery', active, c.dev), 'deadline', 1);
+                  await pod.redis.zadd(bucket.due, 1, c.dev);
                   await pod.sweep(c.dev);
                   break;
                 }
                 case 'podDeath':
-                  for (const n of ALL_BUCKETS) {
-                    const bucket = pod.keys.bucket(n);
-                    await runScript(pod.redis, 'node_gone', pod.keys.due(bucket), bucket, 'pod-a', 3000);
-                  }
+                  await pod.scripts.runInEveryBucket(nodeGone, { instance: 'pod-a', graceMs: 3000 });
                   break;
                 default: {
                   const rid = rollouts[c.rollout]!.id;
                   const act = {
-                    cancel: () => pod.fleet.cancelRollout(rid, 'p'),
-                    pause: () => pod.fleet.pauseRollout(rid, 'p'),
-                    resume: () => pod.fleet.resumeRollout(rid, 'p'),
+                    cancel: () => pod.fleet.rollouts.cancel(rid, 'p'),
+                    pause: () => pod.fleet.rollouts.pause(rid, 'p'),
+                    resume: () => pod.fleet.rollouts.resume(rid, 'p'),
                     abort: () => pod.fleet.rollouts.transition(rid, 'abort', 'p', 'abort'),
                   };
                   await act[c.op]().catch(() => undefined);
@@ -124,7 +120,7 @@ describe('delivery state machine (property)', () => {
               }
             }
             for (const rollout of rollouts) {
-              const status = await pod.fleet.getRollout(rollout.id);
+              const status = await pod.fleet.rollouts.get(rollout.id);
               const actual = Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as Record<string, number>;
               const perWave = status.waveCounts.map(() => ({ ...actual }));
               for (const dev of DEVICES) {

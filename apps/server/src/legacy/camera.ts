@@ -9,14 +9,14 @@ import {
 } from '@camfleet/contracts';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
+import type { RedisFleet } from '../fleet/fleet.js';
 import { deviceFrom } from '../fleet/records.js';
-import type { RedisFleetService } from '../fleet/redis-fleet.js';
 
 /** Updates a camera may still answer (it answers in order, and at most one is in flight). */
 const REMEMBERED_UPDATES = 16;
 
 export interface LegacyCameraDeps {
-  fleet: RedisFleetService;
+  fleet: RedisFleet;
   /** Where a patch without an uploaded artifact lives for legacy cameras: `<patchPath>/<name>`. */
   patchPath: string;
   log: Logger;
@@ -60,12 +60,12 @@ export class LegacyCamera {
     const { redis, keys } = this.deps.fleet.deps;
     const hash = await redis.hgetall(keys.device(this.deviceId));
     const known = hash.id ? deviceFrom(hash) : null;
-    await this.deps.fleet.registerDevice(this.deviceId, this.connection, {
+    await this.deps.fleet.devices.register(this.deviceId, this.connection, {
       model: known?.model ?? 'legacy',
       firmwareVersion: known?.firmwareVersion ?? 'unknown',
       labels: { ...known?.labels, protocol: 'legacy' },
     });
-    const events = this.deps.fleet.deviceOffers(this.deviceId, {
+    const events = this.deps.fleet.devices.offers(this.deviceId, {
       connection: this.connection,
       lastEventId: null,
       signal: this.stop.signal,
@@ -133,7 +133,7 @@ export class LegacyCamera {
       return;
     }
     try {
-      await this.deps.fleet.report(this.deviceId, {
+      await this.deps.fleet.devices.report(this.deviceId, {
         deliveryId: sent.deliveryId,
         attempt: sent.attempt,
         ...(status === 'success'

@@ -6,9 +6,11 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth.js';
 import type { LegacyConfig } from '../config.js';
-import { CLOSE, type Connections } from '../connections.js';
+import type { Connections } from '../connections.js';
+import type { RedisFleet } from '../fleet/fleet.js';
 import type { HintBus } from '../fleet/hints.js';
-import type { RedisFleetService } from '../fleet/redis-fleet.js';
+import { pathOf } from '../http/respond.js';
+import { takeOverDevice } from '../ws-context.js';
 import { LegacyCamera } from './camera.js';
 
 /** Legacy frames are small JSON answers; anything bigger is not one. */
@@ -16,7 +18,7 @@ const MAX_FRAME_BYTES = 16 * 1024;
 
 export interface LegacyGatewayDeps {
   config: LegacyConfig;
-  fleet: RedisFleetService;
+  fleet: RedisFleet;
   auth: Authenticator;
   connections: Connections;
   hints: HintBus;
@@ -46,14 +48,10 @@ export class LegacyGateway {
 
   constructor(private readonly deps: LegacyGatewayDeps) {}
 
-  static matches(path: string): boolean {
-    return path.startsWith('/ws/');
-  }
-
-  /** Takes over an HTTP upgrade for `/ws/…`: a legacy camera, or a clear HTTP refusal. */
-  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  /** Takes over an HTTP upgrade for `/ws/<pathId>`: a legacy camera, or a clear HTTP refusal. */
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pathId: string): Promise<void> {
     try {
-      const deviceId = this.admit(req);
+      const deviceId = this.admit(req, pathId);
       const { previous } = await this.deps.auth.legacyDevice(deviceId).catch((error: unknown) => {
         throw new Refused(
           403,
@@ -75,17 +73,10 @@ export class LegacyGateway {
         this.deps.connections.guard(ws);
         this.deps.connections.add(connectionId, ws, { kind: 'device', deviceId });
         // One connection per camera, the newest wins, as for typed cameras.
-        this.deps.connections.closeDevice(
-          deviceId,
-          CLOSE.replaced,
-          'replaced by a newer connection',
-          connectionId,
-        );
-        if (previous && previous.node !== this.deps.instance)
-          void this.deps.hints.drop(previous.node, previous.connectionId).catch(() => undefined);
+        void takeOverDevice(this.deps, deviceId, connectionId, previous).catch(() => undefined);
         ws.once('close', () => {
           this.deps.fleet.devices
-            .deviceDisconnected(deviceId, connectionId)
+            .disconnected(deviceId, connectionId)
             .catch((err: unknown) => this.deps.log.warn({ err, deviceId }, 'disconnect not recorded'));
         });
         camera.serve().catch((err: unknown) => {
@@ -96,7 +87,7 @@ export class LegacyGateway {
     } catch (error) {
       const refusal = error instanceof Refused ? error : new Refused(400, 'bad request');
       this.deps.log.info(
-        { status: refusal.status, reason: refusal.message, path: req.url?.split('?')[0] },
+        { status: refusal.status, reason: refusal.message, path: pathOf(req) },
         'legacy connection refused',
       );
       socket.end(
@@ -105,12 +96,12 @@ export class LegacyGateway {
     }
   }
 
-  /** The device id of the path, if the configuration lets it in. */
-  private admit(req: IncomingMessage): string {
+  /** The device id of the path (decoded by the router), if the configuration lets it in. */
+  private admit(req: IncomingMessage, pathId: string): string {
     const { config } = this.deps;
     if (!config.protocol) throw new Refused(404, 'the legacy device protocol is off (FLEET_LEGACY_PROTOCOL)');
     const url = new URL(req.url ?? '/', 'http://camfleet');
-    const id = DeviceId.safeParse(decodeURIComponent(url.pathname.slice('/ws/'.length)));
+    const id = DeviceId.safeParse(pathId);
     if (!id.success) throw new Refused(400, 'malformed device id');
     if (config.deviceIds && !config.deviceIds.has(id.data))
       throw new Refused(403, 'device id not on the legacy allow-list');

@@ -11,11 +11,11 @@ describe('importing the original patch_files list', () => {
     const names = Array.from({ length: 30 }, (_, i) => (i === 7 ? 'bad/name' : `fw-${i}.bin`));
     await a.redis.del(PATCH_LIST_KEY);
     await a.redis.rpush(PATCH_LIST_KEY, ...names);
-    const importers = [a, b].map((driver) => new PatchListImporter(driver.fleet.deps, driver.fleet, 60_000));
+    const importers = [a, b].map((driver) => new PatchListImporter(driver.fleet, 60_000));
     const imported = () => a.redis.get(a.keys.legacyImported).then(Number);
     while ((await imported()) < names.length) await Promise.all(importers.map((importer) => importer.pass()));
 
-    const rollouts = await a.fleet.listRollouts(100);
+    const rollouts = await a.fleet.rollouts.list(100);
     expect(rollouts).toHaveLength(names.length - 1);
     const byName = new Map(rollouts.map((r) => [r.patch.name, r]));
     for (const [i, name] of names.entries()) {
@@ -33,7 +33,7 @@ describe('importing the original patch_files list', () => {
 
     // Nothing new: a pass changes nothing.
     await Promise.all(importers.map((importer) => importer.pass()));
-    expect(await a.fleet.listRollouts(100)).toHaveLength(names.length - 1);
+    expect(await a.fleet.rollouts.list(100)).toHaveLength(names.length - 1);
     await b.close();
   });
 });

@@ -1,8 +1,8 @@
 import { CreateRolloutInput, PatchName } from '@camfleet/contracts';
-import { type FleetDeps, randomId } from '../fleet/deps.js';
+import type { RedisFleet } from '../fleet/fleet.js';
+import { randomId } from '../fleet/ids.js';
 import { rolloutSettingsFields } from '../fleet/records.js';
-import type { RedisFleetService } from '../fleet/redis-fleet.js';
-import { parseReply, runScript } from '../redis/scripts.js';
+import { legacyImport } from '../redis/scripts/index.js';
 
 /** The original system's list of patch file names (no camfleet prefix: operators push to it by hand). */
 export const PATCH_LIST_KEY = 'patch_files';
@@ -17,15 +17,14 @@ const PAGE = 100;
  */
 export class PatchListImporter {
   constructor(
-    private readonly deps: FleetDeps,
-    private readonly fleet: RedisFleetService,
+    private readonly fleet: RedisFleet,
     /** How long a camera may take to answer before the patch is sent again. */
     private readonly ackTimeoutMs: number,
   ) {}
 
   /** One pass; true when a full page was imported and more may be waiting. */
   async pass(): Promise<boolean> {
-    const { redis, keys } = this.deps;
+    const { redis, keys, scripts, log } = this.fleet.deps;
     const cursor = Number((await redis.get(keys.legacyImported)) ?? 0);
     const names = await redis.lrange(PATCH_LIST_KEY, cursor, cursor + PAGE - 1);
     for (const [i, name] of names.entries()) {
@@ -42,38 +41,24 @@ export class PatchListImporter {
           ackTimeoutMs: this.ackTimeoutMs,
         }),
       );
-      const reply = parseReply(
-        await runScript(
-          redis,
-          'legacy_import',
-          keys.legacyImported,
-          keys.patch(patchId),
-          keys.patches,
-          keys.patchNames,
-          keys.rollout(rolloutId),
-          keys.rollouts,
-          keys.rolloutSeq,
-          keys.attaching,
-          keys.liveRollouts,
-          keys.rolloutEvents,
-          index,
-          name,
-          patchId,
-          rolloutId,
-          JSON.stringify(settings),
-          PATCH_LIST_KEY,
-          valid ? '' : 'skip',
-        ),
-      );
-      const [imported] = reply.ok ? (reply.values as [number]) : [0];
+      const imported = await scripts.run(legacyImport, {
+        index,
+        name,
+        patchId,
+        rolloutId,
+        settings,
+        actor: PATCH_LIST_KEY,
+        skip: !valid,
+        patchPrefix: keys.patchPrefix,
+      });
       // Another pod got there first (or this one is behind): read the cursor again next pass.
-      if (imported !== 1) return false;
+      if (!imported) return false;
       if (!valid) {
-        this.deps.log.warn({ index, name }, `patch_files entry skipped: not a patch name camfleet accepts`);
+        log.warn({ index, name }, `patch_files entry skipped: not a patch name camfleet accepts`);
         continue;
       }
       await this.fleet.rollouts.attach(rolloutId);
-      this.deps.log.info({ index, name, rolloutId }, 'patch_files entry rolled out to every device');
+      log.info({ index, name, rolloutId }, 'patch_files entry rolled out to every device');
     }
     return names.length === PAGE;
   }

@@ -1,14 +1,38 @@
-import { type CreateRolloutInput, CreateRolloutInput as CreateRolloutSchema } from '@camfleet/contracts';
+import {
+  type CreateRolloutInput,
+  CreateRolloutInput as CreateRolloutSchema,
+  FleetError,
+  type ReportInput,
+} from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
 import { connectTestRedis, startTestRedis, type TestRedis } from '@camfleet/test-support';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { RedisFleetService } from '../fleet/redis-fleet.js';
+import { RedisFleet } from '../fleet/fleet.js';
+import { HintBus } from '../fleet/hints.js';
+import { deliveryIdOf } from '../fleet/ids.js';
 import { Metrics } from '../metrics.js';
 import { KeySpace } from '../redis/keys.js';
-import { defineScripts, parseReply, runScript } from '../redis/scripts.js';
+import { defineScripts, Scripts } from '../redis/script.js';
+import {
+  ALL_SCRIPTS,
+  deadlineSweep,
+  deliveryReport,
+  deviceDisconnect,
+  deviceRegister,
+  offerClaim,
+} from '../redis/scripts/index.js';
 
 export const GRACE_MS = 3_000;
+
+/** What offer_claim answered, as script tests read it: null for nothing. */
+export type ClaimSeen = {
+  rolloutId: string;
+  attempt: number;
+  deadline: number;
+  cancel?: boolean;
+  slot?: string;
+} | null;
 
 /**
  * Drives the Lua transitions directly against a real Redis, the way pods do, for script-level
@@ -17,7 +41,8 @@ export const GRACE_MS = 3_000;
 export class ScriptDriver {
   readonly redis: RedisClient;
   readonly keys: KeySpace;
-  readonly fleet: RedisFleetService;
+  readonly scripts: Scripts;
+  readonly fleet: RedisFleet;
 
   constructor(
     url: string,
@@ -25,21 +50,32 @@ export class ScriptDriver {
     readonly instance = 'pod-a',
   ) {
     this.redis = connectTestRedis(url);
-    defineScripts(this.redis);
+    defineScripts(this.redis, ALL_SCRIPTS);
     this.keys = new KeySpace(prefix);
-    this.fleet = new RedisFleetService({
-      redis: this.redis,
-      keys: this.keys,
-      instance,
-      log: pino({ level: 'silent' }),
-      hintGraceMs: GRACE_MS,
-      metrics: new Metrics(),
+    this.scripts = new Scripts(this.redis, this.keys);
+    const metrics = new Metrics();
+    // Hints go nowhere (no pod listens): script tests look at Redis, not at pushes.
+    const hints = new HintBus(this.redis, this.redis, this.keys, instance, metrics, {
+      devices: () => undefined,
+      broadcast: () => undefined,
+      capacity: () => undefined,
+      kick: () => undefined,
+      drop: () => undefined,
+      reassert: () => undefined,
     });
-  }
-
-  private bucket(deviceId: string): [string, string] {
-    const bucket = this.keys.bucketOfDevice(deviceId);
-    return [this.keys.due(bucket), bucket];
+    this.fleet = new RedisFleet(
+      {
+        redis: this.redis,
+        keys: this.keys,
+        scripts: this.scripts,
+        instance,
+        log: pino({ level: 'silent' }),
+        hintGraceMs: GRACE_MS,
+        metrics,
+      },
+      hints,
+      null,
+    );
   }
 
   register(
@@ -53,98 +89,119 @@ export class ScriptDriver {
     } = {},
   ) {
     const online = options.online ?? true;
-    return runScript(
-      this.redis,
-      'device_register',
-      ...this.bucket(deviceId),
+    return this.scripts.run(deviceRegister, {
+      bucket: this.keys.bucketOfDevice(deviceId),
       deviceId,
-      options.model ?? 'cam-x',
-      options.firmware ?? '1.0.0',
-      JSON.stringify(options.labels ?? {}),
-      online ? this.instance : '',
-      online ? (options.conn ?? `conn-${deviceId}`) : '',
-      GRACE_MS,
-    ) as Promise<[number, number, number, string, number, string, string, string]>;
+      model: options.model ?? 'cam-x',
+      firmwareVersion: options.firmware ?? '1.0.0',
+      labels: options.labels ?? {},
+      instance: online ? this.instance : '',
+      connectionId: online ? (options.conn ?? `conn-${deviceId}`) : '',
+      graceMs: GRACE_MS,
+    });
   }
 
   disconnect(deviceId: string, conn = `conn-${deviceId}`) {
-    return runScript(this.redis, 'device_disconnect', ...this.bucket(deviceId), deviceId, conn, GRACE_MS);
+    return this.scripts.run(deviceDisconnect, {
+      bucket: this.keys.bucketOfDevice(deviceId),
+      deviceId,
+      connectionId: conn,
+      graceMs: GRACE_MS,
+    });
   }
 
   /** offer_claim: null for nothing, `{ slot }` when a limited rollout needs a slot, or the offer. */
-  async claim(
-    deviceId: string,
-    grant = '',
-    conn = '',
-  ): Promise<{
-    rolloutId: string;
-    attempt: number;
-    deadline: number;
-    cancel?: boolean;
-    slot?: string;
-  } | null> {
-    const reply = (await runScript(
-      this.redis,
-      'offer_claim',
-      ...this.bucket(deviceId),
+  async claim(deviceId: string, grant = '', conn = ''): Promise<ClaimSeen> {
+    const reply = await this.scripts.run(offerClaim, {
+      bucket: this.keys.bucketOfDevice(deviceId),
       deviceId,
-      GRACE_MS,
+      graceMs: GRACE_MS,
       grant,
-      conn,
-    )) as [string, string, number, number];
-    const [kind, rolloutId, attempt, deadline] = reply;
-    if (kind === 'NONE') return null;
-    if (kind === 'SLOT') return { rolloutId, attempt: 0, deadline: 0, slot: rolloutId };
-    if (kind === 'CANCEL') return { rolloutId, attempt, deadline: 0, cancel: true };
-    return { rolloutId, attempt, deadline };
+      connectionId: conn,
+    });
+    switch (reply.kind) {
+      case 'none':
+        return null;
+      case 'slot':
+        return { rolloutId: reply.rolloutId, attempt: 0, deadline: 0, slot: reply.rolloutId };
+      case 'cancel':
+        return { rolloutId: reply.rolloutId, attempt: reply.attempt, deadline: 0, cancel: true };
+      case 'offer':
+        return { rolloutId: reply.rolloutId, attempt: reply.attempt, deadline: reply.deadlineAt };
+    }
   }
 
-  /** delivery_report; `succeeded` claims to run the rollout's version unless told otherwise. */
+  /**
+   * delivery_report; `succeeded` claims to run the rollout's version unless told otherwise. The
+   * decoded reply, or the code and message of the script's refusal (stale, finished, …).
+   */
   async report(
     deviceId: string,
     rolloutId: string,
     attempt: number,
-    status: string,
+    status: ReportInput['status'],
     error = '',
     running?: string,
   ) {
     const bucket = this.keys.bucketOfDevice(deviceId);
     const version =
-      running ?? (status === 'succeeded' ? await this.redis.hget(`${bucket}ro:${rolloutId}`, 'version') : '');
-    return parseReply(
-      await runScript(
-        this.redis,
-        'delivery_report',
-        ...this.bucket(deviceId),
-        deviceId,
-        rolloutId,
+      running ??
+      (status === 'succeeded' ? await this.redis.hget(bucket.key('rollout', rolloutId), 'version') : '');
+    const reply = this.scripts.run(deliveryReport, {
+      bucket,
+      deviceId,
+      rolloutId,
+      report: {
+        deliveryId: deliveryIdOf(rolloutId, deviceId),
         attempt,
         status,
-        error,
-        GRACE_MS,
-        version ?? '',
-      ),
+        ...(error ? { error } : {}),
+        ...(version ? { firmwareVersion: version } : {}),
+      } as ReportInput,
+      graceMs: GRACE_MS,
+    });
+    return reply.then(
+      (accepted) => ({ ok: true as const, ...accepted }),
+      (error: unknown) => {
+        if (!(error instanceof FleetError)) throw error;
+        return { ok: false as const, code: error.code, message: error.message };
+      },
     );
   }
 
-  /** One sweep pass over the device's bucket: the (device, pod) pairs it asks to hint. */
-  async sweep(deviceId: string, limit = 1000): Promise<string[]> {
-    const [hints] = (await runScript(
-      this.redis,
-      'deadline_sweep',
-      ...this.bucket(deviceId),
+  /** One sweep pass over the device's bucket: the devices it asks to hint, with the pod holding each. */
+  async sweep(deviceId: string, limit = 1000): Promise<{ deviceId: string; instance: string }[]> {
+    const { hints } = await this.scripts.run(deadlineSweep, {
+      bucket: this.keys.bucketOfDevice(deviceId),
       limit,
-      GRACE_MS,
-    )) as [string[]];
+      graceMs: GRACE_MS,
+    });
     return hints;
   }
 
+  /**
+   * Two devices with sessions on this pod and a rollout with one in-flight slot: `a` is offered it,
+   * `b` is parked waiting for it.
+   */
+  async oneSlotTwoDevices() {
+    await this.register('a');
+    await this.register('b');
+    const rollout = await this.rollout((await this.publish()).id, { maxInFlight: 1 });
+    const { sessions, claims } = this.fleet;
+    sessions.open('a', 'conn-a', null);
+    sessions.open('b', 'conn-b', null);
+    const outcomes = [await claims.evaluate('a'), await claims.evaluate('b')];
+    if (outcomes.join() !== 'offered,blocked')
+      throw new Error(`expected a offered, b blocked; got ${outcomes.join()}`);
+    return { rollout };
+  }
+
   async publish(version = `1.${Math.random().toString(36).slice(2, 8)}`) {
-    return this.fleet.publishPatch({ name: 'fw', version, notes: '' }, 'test');
+    return this.fleet.patches.publish({ name: 'fw', version, notes: '' }, 'test');
   }
 
   async rollout(patchId: string, settings: Partial<CreateRolloutInput> = {}) {
-    return this.fleet.createRollout(CreateRolloutSchema.parse({ patchId, ...settings }), 'test');
+    return this.fleet.rollouts.create(CreateRolloutSchema.parse({ patchId, ...settings }), 'test');
   }
 
   delivery(rolloutId: string, deviceId: string) {

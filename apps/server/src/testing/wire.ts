@@ -132,7 +132,7 @@ export class PodUnderTest {
   async passDeadline(rolloutId: string, deviceId: string): Promise<void> {
     const bucket = this.keys.bucketOfDevice(deviceId);
     await this.redis.hset(this.keys.delivery(rolloutId, deviceId), 'deadline', 1);
-    await this.redis.zadd(this.keys.due(bucket), 1, deviceId);
+    await this.redis.zadd(bucket.due, 1, deviceId);
   }
 
   /**
