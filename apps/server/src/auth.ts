@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { type AdminRole, DeviceId, type Principal } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { type Access, parseIssuedToken, sameDigest, sha256 } from './fleet/access.js';
+import { parseIssuedToken, sameDigest, sha256 } from './fleet/secrets.js';
+import type { AdminTokens, EnrollTokens } from './fleet/tokens.js';
 import type { KeySpace } from './redis/keys.js';
 
 /** Tokens configured at deploy time (a file or a Kubernetes Secret), stored as SHA-256 digests. */
@@ -47,7 +49,7 @@ export class Authenticator {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeySpace,
-    private readonly access: Access,
+    private readonly issued: { tokens: AdminTokens; enrollTokens: EnrollTokens },
     private readonly adminTokens: ConfiguredToken[],
     enrollToken: string | null,
   ) {
@@ -64,16 +66,19 @@ export class Authenticator {
     }
     if (match) return { kind: 'admin', name: match.name, role: match.role };
     const id = parseIssuedToken(token, 'cft');
-    const record = id ? await this.access.tokenRecord(this.keys.adminToken(id)) : null;
+    const record = id ? await this.issued.tokens.lookup(id) : null;
     if (record && sameDigest(digest, record.hash)) {
       return { kind: 'admin', name: record.name, role: record.role as AdminRole };
     }
     return null;
   }
 
-  /** `Authorization: Bearer <token>` on HTTP. No or bad token: anonymous (procedures then refuse). */
-  async fromAuthorizationHeader(header: string | undefined): Promise<Principal> {
-    const match = header ? /^Bearer (.+)$/i.exec(header) : null;
+  /**
+   * An HTTP request's admin, from `Authorization: Bearer <token>` (tRPC over HTTP, uploads, and every
+   * other admin route). No or bad token: anonymous (procedures then refuse).
+   */
+  async fromRequest(req: IncomingMessage): Promise<Principal> {
+    const match = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
     return (await this.admin(match?.[1])) ?? { kind: 'anonymous' };
   }
 
@@ -89,11 +94,6 @@ export class Authenticator {
     return stored && revoked !== '1' && sameDigest(sha256(match[2]), stored) ? id.data : null;
   }
 
-  /**
-   * WebSocket connectionParams: `{ token }` for an admin; `{ deviceId, secret }` for a device;
-   * `{ deviceId, enrollToken }` for a device without a credential yet (it may only enroll).
-   * Anything else refuses the whole connection.
-   */
   /**
    * A camera of the original system, which has no credential (the gateway already checked its
    * allow-list and token). An id with a credential of its own belongs to a camera on the typed
@@ -117,6 +117,11 @@ export class Authenticator {
     return { stored, revoked: revoked === '1', previous: node && conn ? { node, connectionId: conn } : null };
   }
 
+  /**
+   * WebSocket connectionParams: `{ token }` for an admin; `{ deviceId, secret }` for a device;
+   * `{ deviceId, enrollToken }` for a device without a credential yet (it may only enroll).
+   * Anything else refuses the whole connection.
+   */
   async fromConnectionParams(
     params: Readonly<Record<string, string | undefined>> | null,
   ): Promise<DeviceAuth> {
@@ -145,7 +150,7 @@ export class Authenticator {
       return { principal: { kind: 'enrollee', deviceId, enrollTokenId: null }, previous: null };
     }
     const tokenId = parseIssuedToken(enrollToken, 'cfe');
-    const record = tokenId ? await this.access.tokenRecord(this.keys.enrollToken(tokenId)) : null;
+    const record = tokenId ? await this.issued.enrollTokens.lookup(tokenId) : null;
     if (!record || !sameDigest(digest, record.hash)) throw refused('unknown enrollment token');
     return { principal: { kind: 'enrollee', deviceId, enrollTokenId: tokenId }, previous: null };
   }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import sirv from 'sirv';
+import { pathOf } from './http/respond.js';
 
 /** Where the dashboard's build lands in this repository (`pnpm dashboard:build`). */
 export const DEFAULT_DASHBOARD_DIR = join(import.meta.dirname, '..', '..', 'dashboard', 'dist');
@@ -34,8 +35,7 @@ export function dashboardHandler(dir: string): ((req: IncomingMessage, res: Serv
     },
   });
   return (req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (PAGE_ROUTES.test(path)) req.url = '/';
+    if (PAGE_ROUTES.test(pathOf(req))) req.url = '/';
     serve(req, res, () => {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found\n');

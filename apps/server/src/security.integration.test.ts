@@ -8,7 +8,7 @@ import { TRPCError } from '@trpc/server';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { sha256 } from './fleet/access.js';
+import { sha256 } from './fleet/secrets.js';
 import { createLogger } from './log.js';
 import { ADMIN_TOKEN, ENROLL_TOKEN, failure, PodUnderTest, podPerSuite } from './testing/wire.js';
 
@@ -302,7 +302,7 @@ describe('hostile connections', () => {
     );
     try {
       for (let i = 0; i < 200; i++) {
-        await slow.pod.fleet.registerDevice(`bulk-${i}`, null, {
+        await slow.pod.fleet.devices.register(`bulk-${i}`, null, {
           model: 'm',
           firmwareVersion: '1',
           labels: { a: 'x'.repeat(100) },

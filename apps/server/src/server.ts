@@ -1,10 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { appRouter, type FleetContext } from '@camfleet/contracts';
-import { connectRedis, describeTarget } from '@camfleet/redis';
-import { TRPCError } from '@trpc/server';
+import { connectRedis, describeTarget, type RedisClient } from '@camfleet/redis';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import type { Logger } from 'pino';
@@ -15,17 +13,22 @@ import { Authenticator, readTokensFile } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { CLOSE, Connections } from './connections.js';
 import { dashboardHandler } from './dashboard.js';
-import { sha256 } from './fleet/access.js';
 import { Background } from './fleet/background.js';
+import { RedisFleet } from './fleet/fleet.js';
 import { HintBus } from './fleet/hints.js';
-import { RedisFleetService } from './fleet/redis-fleet.js';
+import { sha256 } from './fleet/secrets.js';
+import { pathOf } from './http/respond.js';
+import { httpRoutes } from './http/routes.js';
 import { LegacyGateway } from './legacy/gateway.js';
 import { PatchListImporter } from './legacy/patch-list.js';
 import { Metrics } from './metrics.js';
 import { readLiveDeliveries } from './observability/live-deliveries.js';
 import { KeySpace } from './redis/keys.js';
 import { ReplicatedWrites } from './redis/replicated-writes.js';
-import { defineScripts, observeScripts, preloadScripts } from './redis/scripts.js';
+import { defineScripts, preloadScripts, Scripts } from './redis/script.js';
+import { ALL_SCRIPTS, checkScriptList } from './redis/scripts/index.js';
+import { shutDown } from './shutdown.js';
+import { wsContext } from './ws-context.js';
 
 /** Largest WebSocket frame a client may send: every device input is small. */
 const MAX_FRAME_BYTES = 64 * 1024;
@@ -38,16 +41,13 @@ const MAX_HTTP_BODY_BYTES = 2 * 1024 * 1024;
 export interface RunningServer {
   url: string;
   instance: string;
-  fleet: RedisFleetService;
+  fleet: RedisFleet;
   /** Graceful: not ready, clients told to reconnect elsewhere, connections drained, Redis closed. */
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
-  const instance = `${config.nodeId}.${randomBytes(3).toString('hex')}`;
-  const keys = new KeySpace(config.keyPrefix);
-  // One registry per pod (never prom-client's global one): pods in one process keep apart.
-  const metrics = new Metrics({ defaultMetrics: true });
+/** The pod's Redis connections: state changes, hints, bulk artifact chunks, and replicated writes. */
+function openRedis(config: ServerConfig, instance: string, metrics: Metrics, log: Logger) {
   // Commands wait out a Redis restart or failover in the offline queue instead of failing.
   const connect = (name: string, subscriber = false) =>
     connectRedis(config.redis, { name: `camfleet:${instance}${name}`, subscriber, waitOutOutages: true });
@@ -55,16 +55,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const subscriber = connect(':hints', true);
   // Artifact chunks get a connection of their own: bulk transfers never queue ahead of state changes.
   const artifactRedis = config.artifactStore === 'redis' ? connect(':artifacts') : null;
-  log.info({ redis: describeTarget(config.redis) }, 'redis');
   // WAIT blocks its connection: writes that wait for replicas get one of their own.
   const durableRedis = config.redisWaitReplicas > 0 ? connect(':durable') : null;
-  const redisClients = [
-    redis,
-    subscriber,
-    ...(artifactRedis ? [artifactRedis] : []),
-    ...(durableRedis ? [durableRedis] : []),
-  ];
-  defineScripts(redis);
+  const all = [redis, subscriber, artifactRedis, durableRedis].filter((c): c is RedisClient => c !== null);
+  for (const client of all)
+    client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  checkScriptList();
+  defineScripts(redis, ALL_SCRIPTS);
+  if (durableRedis) defineScripts(durableRedis, ALL_SCRIPTS);
   const replicated = durableRedis
     ? new ReplicatedWrites(
         durableRedis,
@@ -78,58 +76,53 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         },
       )
     : null;
-  if (durableRedis) defineScripts(durableRedis);
-  observeScripts(redis, metrics.observeScript);
-  for (const client of redisClients) {
-    client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  }
-  await preloadScripts(redis);
+  return { redis, subscriber, artifactRedis, all, replicated };
+}
 
-  const fleet = new RedisFleetService({
-    redis,
-    keys,
-    instance,
-    log,
-    hintGraceMs: config.hintGraceMs,
-    metrics,
-    replicated: replicated ?? undefined,
-  });
-  const storage = await openArtifactStorage(config, artifactRedis);
-  fleet.attachStorage(storage);
+/** Starts a pod: Redis, the fleet and its loops, then HTTP and WebSockets on one port. */
+export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const instance = `${config.nodeId}.${randomBytes(3).toString('hex')}`;
+  const keys = new KeySpace(config.keyPrefix);
+  // One registry per pod (never prom-client's global one): pods in one process keep apart.
+  const metrics = new Metrics({ defaultMetrics: true });
+  log.info({ redis: describeTarget(config.redis) }, 'redis');
+  const redis = openRedis(config, instance, metrics, log);
+  await preloadScripts(redis.redis, ALL_SCRIPTS);
+  const scripts = new Scripts(redis.redis, keys, redis.replicated, metrics.observeScript);
+  const storage = await openArtifactStorage(config, redis.artifactRedis);
   const connections = new Connections({
     messagesPerSecond: config.wsMessagesPerSecond,
     maxBufferedBytes: config.wsMaxBufferedBytes,
     log,
   });
-  const hints = new HintBus(subscriber, redis, keys, instance, metrics, {
-    devices: (ids) => void fleet.devices.evaluateMany(ids),
+
+  // The hint handlers run once hints arrive, after the fleet below exists.
+  const hints = new HintBus(redis.subscriber, redis.redis, keys, instance, metrics, {
+    devices: (ids) => void fleet.claims.evaluateMany(ids),
     broadcast: () => {
-      fleet.devices.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
+      fleet.claims.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
     },
     kick: (deviceId, code, reason) => connections.closeDevice(deviceId, code, reason),
     reassert: () => {
-      fleet.devices.reassertPresence().catch((err: unknown) => log.warn({ err }, 'presence not restored'));
+      fleet.reconcile.reassertPresence().catch((err: unknown) => log.warn({ err }, 'presence not restored'));
     },
     drop: (connectionId) => connections.close(connectionId, CLOSE.replaced, 'replaced by a newer connection'),
     capacity: (rolloutId) => {
       fleet.slots.retry(rolloutId).catch((err: unknown) => log.warn({ err, rolloutId }, 'slot retry failed'));
     },
   });
-  fleet.attachHints(hints);
-  fleet.access.onKick((deviceId, code, reason) => hints.kick(deviceId, code, reason));
+  const fleet = new RedisFleet(
+    { redis: redis.redis, keys, scripts, instance, log, hintGraceMs: config.hintGraceMs, metrics },
+    hints,
+    storage,
+  );
   await hints.start();
-  const patchList = new PatchListImporter(fleet.deps, fleet, config.legacy.ackTimeoutMs);
+  const patchList = new PatchListImporter(fleet, config.legacy.ackTimeoutMs);
   const background = new Background({
-    redis,
-    keys,
     fleet,
     hints,
-    instance,
-    log,
-    metrics,
     sweepIntervalMs: config.sweepIntervalMs,
     leaseMs: config.leaseMs,
-    hintGraceMs: config.hintGraceMs,
     ...(config.legacy.patchList
       ? { patchList: { pollMs: config.legacy.patchListPollMs, pass: () => patchList.pass() } }
       : {}),
@@ -137,9 +130,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   await background.heartbeat();
   background.start();
   metrics.bind({
-    sessions: () => fleet.devices.sessions.size,
+    sessions: () => fleet.sessions.size,
     connections: () => connections.countByKind(),
-    liveDeliveries: () => readLiveDeliveries(redis, keys, fleet.rollouts),
+    liveDeliveries: () => readLiveDeliveries(redis.redis, keys, fleet.rollouts),
   });
 
   const adminTokens = [
@@ -148,67 +141,28 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       : []),
     ...(config.adminTokensFile ? readTokensFile(config.adminTokensFile) : []),
   ];
-  const auth = new Authenticator(redis, keys, fleet.access, adminTokens, config.enrollToken);
-  const artifacts = new ArtifactHttp({ auth, fleet, storage, maxBytes: config.artifactMaxBytes, log });
-  let ready = true;
+  const auth = new Authenticator(redis.redis, keys, fleet, adminTokens, config.enrollToken);
   let draining = false;
 
-  const trpcHttp = createHTTPHandler({
+  const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: MAX_HTTP_BODY_BYTES,
     createContext: async ({ req }): Promise<FleetContext> => ({
-      principal: await auth.fromAuthorizationHeader(req.headers.authorization),
+      principal: await auth.fromRequest(req),
       fleet,
       connection: null,
     }),
     onError: ({ error, path, req }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') {
-        log.error({ err: error, path, url: (req.url ?? '').split('?')[0] }, 'request failed');
-      }
+      if (error.code === 'INTERNAL_SERVER_ERROR')
+        log.error({ err: error, path, url: pathOf(req) }, 'request failed');
     },
   });
-
   const dashboard = dashboardHandler(config.dashboardDir);
   if (!dashboard)
     log.info({ dir: config.dashboardDir }, 'no dashboard build: / answers 404 (pnpm dashboard:build)');
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/healthz') return sendJson(res, 200, { ok: true, instance });
-    if (path === '/readyz') {
-      const ok = ready && redisClients.every((client) => client.status === 'ready');
-      return sendJson(res, ok ? 200 : 503, { ready: ok, redis: redis.status });
-    }
-    if (path === '/metrics') return void sendMetrics(res, metrics, log);
-    // Draining: requests in progress finish, new ones go to another pod.
-    if (draining) return sendJson(res, 503, { error: 'shutting down' }, { connection: 'close' });
-    if (path.startsWith('/trpc/')) return void trpcHttp(req, res);
-    if (ArtifactHttp.matches(path)) return void artifacts.handle(req, res);
-    if (dashboard && (req.method === 'GET' || req.method === 'HEAD')) return dashboard(req, res);
-    sendJson(res, 404, { error: 'not found' });
-  };
-  const http: Server = createServer(onRequest);
-  // `Expect: 100-continue` (curl sends it for large uploads): an upload is refused before its body is sent.
-  http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (ArtifactHttp.matches(path)) return void artifacts.handle(req, res, true);
-    res.writeContinue();
-    onRequest(req, res);
-  });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-  const legacy = new LegacyGateway({ config: config.legacy, fleet, auth, connections, hints, instance, log });
-  // One port: typed clients on /trpc, the original system's cameras on /ws/<id>.
-  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/trpc' && !draining)
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
-    else if (LegacyGateway.matches(path) && !draining) void legacy.upgrade(req, socket, head);
-    else
-      socket.end(
-        `HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`,
-      );
-  });
   wss.on('connection', (ws) => {
     if (draining) return ws.close(1012, 'shutting down');
     connections.guard(ws);
@@ -217,55 +171,44 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     wss,
     router: appRouter,
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
-    createContext: async ({ res, info }): Promise<FleetContext> => {
-      const connectionId = randomUUID();
-      const { principal, previous } = await auth
-        .fromConnectionParams(info.connectionParams)
-        .catch((error: unknown) => {
-          connections.refused(connectionId, info.connectionParams, error);
-          throw error;
-        });
-      const connection = { connectionId, subscriptions: { open: 0, max: config.wsMaxSubscriptions } };
-      const deviceId = principal.kind === 'device' ? principal.deviceId : null;
-      if (deviceId && res.readyState !== res.OPEN) {
-        // The client gave up on this socket while its credentials were checked (Redis slow or
-        // frozen) and may be connected again elsewhere by now: a closed connection must not replace
-        // the device's live one (4002 tells it to stop for good).
-        throw new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'connection closed' });
-      }
-      connections.add(connection.connectionId, res, principal);
-      if (deviceId) {
-        res.once('close', () => {
-          fleet.devices
-            .deviceDisconnected(deviceId, connection.connectionId)
-            .catch((err: unknown) => log.warn({ err, deviceId }, 'disconnect not recorded'));
-        });
-        // One connection per device: the newest wins, an older one (here or on another pod) is closed
-        // — once this one registers. A socket that only authenticates is not yet the device: a client
-        // library still reconnecting for a connection its app gave up on (seen after pod drains) must
-        // not close the device's live connection with 4002, which tells it to stop for good.
-        let replaced = false;
-        const replaceOthers = async () => {
-          if (replaced) return;
-          replaced = true;
-          connections.closeDevice(deviceId, CLOSE.replaced, 'replaced by a newer connection', connectionId);
-          if (previous && previous.node !== instance) await hints.drop(previous.node, previous.connectionId);
-        };
-        const ownFleet = Object.create(fleet) as RedisFleetService;
-        ownFleet.registerDevice = async (...args: Parameters<RedisFleetService['registerDevice']>) => {
-          await replaceOthers();
-          return fleet.registerDevice(...args);
-        };
-        return { principal, fleet: ownFleet, connection };
-      }
-      return { principal, fleet, connection };
-    },
+    createContext: wsContext({
+      auth,
+      connections,
+      fleet,
+      hints,
+      instance,
+      maxSubscriptions: config.wsMaxSubscriptions,
+      log,
+    }),
     onError: ({ error, path, ctx }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') {
+      if (error.code === 'INTERNAL_SERVER_ERROR')
         log.error({ err: error, path, connectionId: ctx?.connection?.connectionId }, 'ws request failed');
-      }
     },
   });
+  const legacy = new LegacyGateway({ config: config.legacy, fleet, auth, connections, hints, instance, log });
+
+  const routes = httpRoutes({
+    instance,
+    readiness: () => ({
+      ready: !draining && redis.all.every((client) => client.status === 'ready'),
+      redis: redis.redis.status,
+    }),
+    draining: () => draining,
+    metrics,
+    log,
+    trpc: (req, res) => void trpc(req, res),
+    artifacts: new ArtifactHttp({ auth, fleet, storage, maxBytes: config.artifactMaxBytes, log }),
+    dashboard,
+    upgrades: {
+      trpc: (req, socket, head) =>
+        wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)),
+      legacy: (req, socket, head, params) => void legacy.upgrade(req, socket, head, params.deviceId ?? ''),
+    },
+  });
+  const http = createServer((req, res) => routes.request(req, res));
+  // `Expect: 100-continue` (curl sends it for large uploads): an upload is refused before its body is sent.
+  http.on('checkContinue', (req: IncomingMessage, res) => routes.requestExpectingContinue(req, res));
+  http.on('upgrade', (req, socket, head) => routes.upgrade(req, socket, head));
 
   // A large accept queue: thousands of devices of a dead pod reconnect within a second, and SYNs the
   // kernel drops are retried only after 1 s, 3 s, 7 s.
@@ -274,67 +217,21 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   );
   const { port } = http.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${host}:${port}`;
 
   let closing: Promise<void> | null = null;
   const close = () => {
-    closing ??= (async () => {
-      ready = false;
-      draining = true;
-      // Tell connected clients to reconnect elsewhere, spread over a short window: no thundering herd.
-      const clients = [...wss.clients];
-      const spreadMs = Math.min(config.shutdownGraceMs / 2, 2_000);
-      clients.forEach((ws, i) => {
-        setTimeout(() => ws.send(RECONNECT), (i / Math.max(clients.length, 1)) * spreadMs).unref();
-      });
-      legacy.close();
-      await waitUntil(() => wss.clients.size === 0, config.shutdownGraceMs);
-      for (const client of wss.clients) client.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
-      http.closeAllConnections();
-      await httpClosed;
-      // Leave Redis tidily if it answers in time; a pod must exit even while Redis is down.
-      const tidy = (async () => {
-        await background.stop();
-        await redis.zrem(keys.nodes, instance);
-        await Promise.all(redisClients.map((client) => client.quit()));
-      })().catch(() => undefined);
-      await Promise.race([tidy, new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs))]);
-      for (const client of redisClients) client.disconnect();
-    })();
+    draining = true;
+    closing ??= shutDown({
+      http,
+      wss,
+      closeOtherSockets: () => legacy.close(),
+      stopBackground: () => background.stop(),
+      leave: () => redis.redis.zrem(keys.nodes, instance),
+      redisClients: redis.all,
+      graceMs: config.shutdownGraceMs,
+    });
     return closing;
   };
 
-  return { url, instance, fleet, close };
-}
-
-/** Prometheus text exposition of this pod's registry. */
-async function sendMetrics(res: ServerResponse, metrics: Metrics, log: Logger): Promise<void> {
-  try {
-    const body = await metrics.render();
-    res.writeHead(200, { 'content-type': metrics.contentType });
-    res.end(body);
-  } catch (error) {
-    log.error({ err: error, url: '/metrics' }, 'metrics not rendered');
-    sendJson(res, 500, { error: 'metrics unavailable' });
-  }
-}
-
-/** tRPC's reconnect notification: the client opens a new connection (to another pod). */
-const RECONNECT = JSON.stringify({ id: null, method: 'reconnect' });
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return { url: `http://${host}:${port}`, instance, fleet, close };
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
-import type { AdminRole, FleetService } from '@camfleet/contracts';
+import { type AuditService, roleAtLeast } from '@camfleet/contracts';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth.js';
+import { pathOf, sendJson } from '../http/respond.js';
 import { isSha256 } from './common.js';
 import { parseRange, type RangeRequest } from './range.js';
 import { type ArtifactStorage, ArtifactTooLarge } from './storage.js';
@@ -12,14 +13,13 @@ import { type ArtifactStorage, ArtifactTooLarge } from './storage.js';
 const LINGER_MS = 2_000;
 const LINGER_BYTES = 4 * 1024 * 1024;
 
-const RANK: Record<AdminRole, number> = { viewer: 0, operator: 1, admin: 2 };
-
 /** One answer for every refused download, so nobody learns which artifacts exist or who was offered what. */
 const FORBIDDEN = { error: 'artifact not available to these credentials', code: 'FORBIDDEN' } as const;
 
 export interface ArtifactHttpDeps {
-  auth: Pick<Authenticator, 'admin' | 'deviceFromAuthorization'>;
-  fleet: Pick<FleetService, 'recordAudit'> & {
+  auth: Pick<Authenticator, 'fromRequest' | 'deviceFromAuthorization'>;
+  fleet: {
+    audit: AuditService;
     devices: { offeredArtifact(deviceId: string): Promise<string | null> };
   };
   storage: ArtifactStorage;
@@ -75,52 +75,41 @@ class UploadBody extends Transform {
 
 /**
  * `PUT /artifacts` (operators upload) and `GET|HEAD /artifacts/<sha256>` (a device downloads what
- * it is being offered, with ranges to resume).
+ * it is being offered, with ranges to resume). The HTTP router sends each its requests.
  */
 export class ArtifactHttp {
   constructor(private readonly deps: ArtifactHttpDeps) {}
 
-  static matches(path: string): boolean {
-    return path === '/artifacts' || path.startsWith('/artifacts/');
+  /** An upload; `expectsContinue` when it came with `Expect: 100-continue`. */
+  upload(req: IncomingMessage, res: ServerResponse, expectsContinue = false): Promise<void> {
+    return this.guarded(req, res, () => this.store(req, res, expectsContinue));
   }
 
-  /** Handles a request whose path `matches`; `expectsContinue` when it came with `Expect: 100-continue`. */
-  async handle(req: IncomingMessage, res: ServerResponse, expectsContinue = false): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+  /** A download of the artifact whose sha256 the path names. */
+  download(req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> {
+    return this.guarded(req, res, () => this.send(req, res, sha256));
+  }
+
+  /** A request whose method the route does not take. */
+  refuseMethod(req: IncomingMessage, res: ServerResponse, allow: string): void {
+    this.refuse(req, res, 405, { error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' }, { allow });
+  }
+
+  private async guarded(req: IncomingMessage, res: ServerResponse, work: () => Promise<void>): Promise<void> {
     try {
-      if (path === '/artifacts' || path === '/artifacts/') {
-        if (req.method === 'PUT') return await this.upload(req, res, expectsContinue);
-        return this.refuse(
-          req,
-          res,
-          405,
-          { error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' },
-          { allow: 'PUT' },
-        );
-      }
-      if (req.method === 'GET' || req.method === 'HEAD') {
-        return await this.download(req, res, path.slice('/artifacts/'.length));
-      }
-      this.refuse(
-        req,
-        res,
-        405,
-        { error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' },
-        { allow: 'GET, HEAD' },
-      );
+      await work();
     } catch (error) {
-      this.deps.log.error({ err: error, path, method: req.method }, 'artifact request failed');
+      this.deps.log.error({ err: error, path: pathOf(req), method: req.method }, 'artifact request failed');
       if (!res.headersSent)
         this.refuse(req, res, 500, { error: 'internal error', code: 'INTERNAL_SERVER_ERROR' });
       else res.destroy();
     }
   }
 
-  private async upload(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
+  private async store(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     const { auth, storage, maxBytes, log } = this.deps;
-    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const principal = await auth.admin(bearer);
-    if (principal?.kind !== 'admin') {
+    const principal = await auth.fromRequest(req);
+    if (principal.kind !== 'admin') {
       return this.refuse(
         req,
         res,
@@ -132,8 +121,8 @@ export class ArtifactHttp {
     const claimedHeader = req.headers['x-content-sha256'];
     const claimed = typeof claimedHeader === 'string' ? claimedHeader.trim().toLowerCase() : null;
     const audit = (ok: boolean, input: Record<string, unknown>, error: string | null) =>
-      this.deps.fleet
-        .recordAudit({
+      this.deps.fleet.audit
+        .record({
           actor: principal.name,
           role: principal.role,
           action: 'artifacts.upload',
@@ -147,7 +136,7 @@ export class ArtifactHttp {
       this.refuse(req, res, status, { error, code });
     };
 
-    if (RANK[principal.role] < RANK.operator) {
+    if (!roleAtLeast(principal.role, 'operator')) {
       return refuseAudited(403, 'FORBIDDEN', `role operator required, token has ${principal.role}`);
     }
     if (claimed !== null && !isSha256(claimed)) {
@@ -214,7 +203,7 @@ export class ArtifactHttp {
     }
   }
 
-  private async download(req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> {
+  private async send(req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> {
     const { auth, fleet, storage, log } = this.deps;
     const deviceId = await auth.deviceFromAuthorization(req.headers.authorization);
     const offered =
@@ -312,19 +301,4 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
 
 function isPrematureClose(error: Error): boolean {
   return 'code' in error && error.code === 'ERR_STREAM_PREMATURE_CLOSE';
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: object,
-  headers: OutgoingHttpHeaders = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
 }
