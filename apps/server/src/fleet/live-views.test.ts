@@ -1,7 +1,6 @@
 import { waitFor } from '@camfleet/test-support';
 import { describe, expect, it } from 'vitest';
-import { whenChanged } from './deps.js';
-import { SharedWatches } from './shared-watches.js';
+import { SharedWatches, whenChanged } from './live-views.js';
 
 /** Takes values from a watch until it has `count`, then stops watching. */
 async function take<T>(watch: AsyncGenerator<T>, count: number, stop: AbortController): Promise<T[]> {

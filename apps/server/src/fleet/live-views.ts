@@ -1,3 +1,38 @@
+/** Resolves after `ms`, or at once when the signal aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
+
+/**
+ * Reads `read()` every `intervalMs` and yields it when its fingerprint changed (the first read
+ * always): subscribers get pushes on change, and one read serves each tick, not each client poll.
+ */
+export async function* whenChanged<T>(
+  read: () => Promise<T>,
+  fingerprint: (value: T) => string,
+  intervalMs: number,
+  signal: AbortSignal,
+): AsyncGenerator<T> {
+  let last: string | null = null;
+  while (!signal.aborted) {
+    const value = await read();
+    const current = fingerprint(value);
+    if (current !== last) {
+      last = current;
+      yield value;
+    }
+    await sleep(intervalMs, signal);
+  }
+}
+
 /** What a subscriber has not taken yet: only the newest value matters (or the loop's error). */
 type Pending = { value: unknown } | { error: unknown };
 
