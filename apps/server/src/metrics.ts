@@ -26,6 +26,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  *                                                            attach-repair, rollout-gates, slot-reconcile, rollout-revisions,
  *                                                            legacy-patch-list)
  *   camfleet_reconcile_errors_total{loop}         counter    passes of a background loop that failed
+ *   camfleet_limit_refusals_total{limit}          counter    requests, sockets and subscriptions refused by a limit
+ *                                                            (contracts' LIMIT_NAMES)
+ *   camfleet_auth_failures_total{kind}            counter    refused credentials; kind: admin|device|enroll|artifact|legacy
  */
 
 /** How many live rollouts `camfleet_deliveries` reports at most (the newest ones). */
@@ -72,6 +75,8 @@ export class Metrics {
   readonly replicationShort: Counter<'script'>;
   readonly reconcileRuns: Counter<'loop'>;
   readonly reconcileErrors: Counter<'loop'>;
+  readonly limitRefusals: Counter<'limit'>;
+  readonly authFailures: Counter<'kind'>;
 
   /** `defaultMetrics`: also the Node process metrics (a pod wants them; script-level tests do not). */
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -168,6 +173,18 @@ export class Metrics {
       name: 'camfleet_reconcile_errors_total',
       help: 'Failed passes of each background loop',
       labelNames: ['loop'],
+      registers,
+    });
+    this.limitRefusals = new Counter({
+      name: 'camfleet_limit_refusals_total',
+      help: 'Requests, sockets and subscriptions this pod refused because of a limit, by limit',
+      labelNames: ['limit'],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'camfleet_auth_failures_total',
+      help: 'Credentials this pod refused, by kind of credential',
+      labelNames: ['kind'],
       registers,
     });
   }

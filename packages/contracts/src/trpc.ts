@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
-import { FleetError, type FleetErrorCode, TRPC_CODE_OF } from './errors.js';
+import { FleetError, type FleetErrorCode, LimitRefused, TRPC_CODE_OF } from './errors.js';
 import { roleAtLeast } from './roles.js';
 import type { AdminRole, ConnectionRef, FleetContext } from './services.js';
 
@@ -20,6 +20,7 @@ const t = initTRPC.context<FleetContext>().create({
       data: {
         ...data,
         fleetCode,
+        limit: cause instanceof LimitRefused ? cause.limit : null,
         zodIssues: cause instanceof ZodError ? z.flattenError(cause) : null,
       },
     };
