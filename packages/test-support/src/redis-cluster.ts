@@ -268,10 +268,10 @@ export class RedisClusterServer implements TestRedis {
   }
 
   /**
-   * What "clients can use it" means: every live node says cluster_state:ok with all slots ok, knows
+   * Waits until clients can use it. What that means: every live node says cluster_state:ok with all slots ok, knows
    * every node, sees the same live masters owning the slots, and every replica's link is up.
    */
-  private async awaitHealthy(what: string): Promise<void> {
+  async awaitHealthy(what = 'the cluster to settle'): Promise<void> {
     const live = () => this.nodes.filter((node) => node.running);
     const check = async (): Promise<boolean> => {
       // Cheapest first: while the cluster settles, one redis-cli per node per poll.
@@ -302,6 +302,20 @@ export class RedisClusterServer implements TestRedis {
         .map((entry) => entry.port);
       if (!ownerPorts.every((port) => this.node(port).running)) return false;
       const replicas = live().filter((node) => !ownerPorts.includes(node.port));
+      // A replica's INFO says slave before gossip tells the other nodes: until every node lists it
+      // as the replica of an owner, CLUSTER NODES (and a client's slot map) still shows a bare master.
+      const ownerIds = new Set(
+        views[0]!.filter((entry) => ownerPorts.includes(entry.port)).map((entry) => entry.id),
+      );
+      const listedAsReplica = (view: NodeView[], port: number) =>
+        view.some(
+          (entry) =>
+            entry.port === port &&
+            entry.flags.includes('slave') &&
+            !failed(entry) &&
+            ownerIds.has(entry.masterId ?? ''),
+        );
+      if (!views.every((view) => replicas.every((node) => listedAsReplica(view, node.port)))) return false;
       const links = await Promise.all(replicas.map((node) => redisInfo(node.port, 'replication')));
       return links.every((info) => info.get('role') === 'slave' && info.get('master_link_status') === 'up');
     };

@@ -10,7 +10,9 @@ import { ALL_SCRIPTS } from './scripts/index.js';
 let cluster: RedisClusterServer;
 const clients: Array<RedisClient | Redis> = [];
 beforeAll(async () => {
-  cluster = await RedisClusterServer.start({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1_000 });
+  // The default node timeout (5 s), not 1 s: on a loaded machine a 1 s stall of a master is a
+  // failover behind the test's back, which leaves its slots without a replica for a while.
+  cluster = await RedisClusterServer.start({ masters: 3, replicasPerMaster: 1 });
 });
 afterAll(async () => {
   for (const client of clients) client.disconnect();
@@ -26,6 +28,7 @@ function client(): RedisClient {
 
 /** The master serving a key's slot, and its replica (if it has one). */
 async function nodesOf(key: string): Promise<{ master: number; replica: number | null }> {
+  await cluster.awaitHealthy();
   const slot = calculateSlot(key);
   const owner = (await cluster.masters()).find((m) =>
     m.slots.split(' ').some((range) => {
