@@ -41,10 +41,21 @@ export type Principal =
   | { kind: 'enrollee'; deviceId: string; enrollTokenId: string | null };
 
 /** The live connection a call arrived on (WebSocket), if any. */
+/** Places for subscriptions: how many are open, how many may be. */
+export interface SubscriptionPlaces {
+  open: number;
+  max: number;
+}
+
 export interface ConnectionRef {
   connectionId: string;
   /** Subscriptions open on this connection, and how many it may have. */
-  subscriptions: { open: number; max: number };
+  subscriptions: SubscriptionPlaces;
+  /**
+   * Subscriptions open on this pod by the same principal (an admin token, a device) across all its
+   * connections: one object shared by them. Absent where one connection is all a principal has.
+   */
+  principalSubscriptions?: SubscriptionPlaces;
   /**
    * Makes this connection the device's only one: older connections of the device, on this pod or
    * another, are closed. Called when the device registers on it (not when it merely authenticates).

@@ -1,9 +1,9 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
-import { FleetError, type FleetErrorCode, LimitRefused, TRPC_CODE_OF } from './errors.js';
+import { FleetError, type FleetErrorCode, type LimitInfo, LimitRefused, TRPC_CODE_OF } from './errors.js';
 import { roleAtLeast } from './roles.js';
-import type { AdminRole, ConnectionRef, FleetContext } from './services.js';
+import type { AdminRole, ConnectionRef, FleetContext, SubscriptionPlaces } from './services.js';
 
 const t = initTRPC.context<FleetContext>().create({
   transformer: superjson,
@@ -61,19 +61,41 @@ export async function* holdingSubscription<T>(
 
 function holdSubscription(connection: ConnectionRef | null): () => void {
   if (!connection) return () => undefined;
-  const { subscriptions } = connection;
-  if (subscriptions.open >= subscriptions.max) {
-    throw new TRPCError({
-      code: 'TOO_MANY_REQUESTS',
-      message: `at most ${subscriptions.max} subscriptions per connection`,
-    });
+  const places: Array<[SubscriptionPlaces, LimitInfo, string]> = [
+    [
+      connection.subscriptions,
+      { name: 'subscriptions_per_connection', knob: 'FLEET_WS_MAX_SUBSCRIPTIONS', retryAfterSeconds: null },
+      'per connection',
+    ],
+  ];
+  if (connection.principalSubscriptions)
+    places.push([
+      connection.principalSubscriptions,
+      {
+        name: 'subscriptions_per_principal',
+        knob: 'FLEET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL',
+        retryAfterSeconds: null,
+      },
+      'per token or device on this pod',
+    ]);
+  for (const [held, limit, scope] of places) {
+    if (held.open >= held.max) throw limitError(limit, `at most ${held.max} subscriptions ${scope}`);
   }
-  subscriptions.open++;
-  let held = true;
+  for (const [held] of places) held.open++;
+  let holding = true;
   return () => {
-    if (held) subscriptions.open--;
-    held = false;
+    if (holding) for (const [held] of places) held.open--;
+    holding = false;
   };
+}
+
+/**
+ * A limit's refusal as tRPC sends it: TOO_MANY_REQUESTS, with the limit in `data.limit`. Thrown
+ * where the domain-error middleware cannot see it (inside a subscription's source) or by the edges.
+ */
+export function limitError(limit: LimitInfo, message: string): TRPCError {
+  const cause = new LimitRefused(limit, message);
+  return new TRPCError({ code: 'TOO_MANY_REQUESTS', message: cause.message, cause });
 }
 
 /** A call from an authenticated device; `ctx.deviceId` is who it is. */
