@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from './schemas.js';
 
 /**
  * The original system's device protocol, served for cameras that cannot be re-flashed yet: plain
@@ -6,8 +7,8 @@ import { z } from 'zod';
  * in order, echoing it.
  */
 export const LegacyUpdate = z.object({
-  patch_file: z.string().min(1).max(512),
-  patch_path: z.string().min(1).max(2048),
+  patch_file: safeText(512, 1),
+  patch_path: safeText(2048, 1),
   /** Unix seconds (a float) when the update was first sent: with patch_file, what an echo matches on. */
   timestamp: z.number().finite(),
 });
@@ -20,7 +21,7 @@ export type LegacyUpdateFrame = z.infer<typeof LegacyUpdateFrame>;
 /** Camera → server: the outcome of one update, with the update echoed. */
 export const LegacyAnswer = z.object({
   status: z.enum(['success', 'failed']),
-  device_id: z.string().min(1).max(128),
+  device_id: safeText(128, 1),
   update: LegacyUpdate,
 });
 export type LegacyAnswer = z.infer<typeof LegacyAnswer>;

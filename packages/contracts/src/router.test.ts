@@ -362,7 +362,7 @@ describe('schemas (property)', () => {
       fc.property(fc.string({ maxLength: 200 }), (text) => {
         const parsed = DeviceId.safeParse(text);
         if (parsed.success) {
-          expect(text).toMatch(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/);
+          expect(text).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
         }
       }),
     );

@@ -1,20 +1,21 @@
 import { z } from 'zod';
 import { ADMIN_ROLES } from '../roles.js';
-import { DeviceId, Labels, Timestamp } from '../schemas.js';
+import { DeviceId, Labels, nameRule, StoredDeviceId, safeText, Timestamp } from '../schemas.js';
+import { DeviceModel } from './device.schema.js';
 
 export { ADMIN_ROLES };
 export const AdminRoleName = z.enum(ADMIN_ROLES);
 
 /** A device's own secret, shown once: when provisioned, enrolled or rotated. */
 export const DeviceCredential = z.object({
-  deviceId: DeviceId,
+  deviceId: StoredDeviceId,
   secret: z.string(),
 });
 export type DeviceCredential = z.infer<typeof DeviceCredential>;
 
 export const ProvisionInput = z.object({
   deviceId: DeviceId,
-  model: z.string().min(1).max(64).default('unknown'),
+  model: DeviceModel.default('unknown'),
   labels: Labels.default({}),
 });
 export type ProvisionInput = z.infer<typeof ProvisionInput>;
@@ -27,12 +28,11 @@ const Expiry = z
   .nullable()
   .default(null);
 
+/** An admin or enrollment token's name (the name rule, plus `@`: `ci@build-host`). */
+export const TokenName = nameRule(64, '@');
+
 export const CreateTokenInput = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'letters, digits and . _ @ -'),
+  name: TokenName,
   role: AdminRoleName,
   /** Lifetime from now; null: until revoked. */
   expiresInMs: Expiry,
@@ -55,11 +55,7 @@ export const IssuedToken = TokenInfo.extend({ token: z.string() });
 export type IssuedToken = z.infer<typeof IssuedToken>;
 
 export const CreateEnrollTokenInput = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'letters, digits and . _ @ -'),
+  name: TokenName,
   /** How many devices may enroll with it; null: unlimited. */
   uses: z.number().int().min(1).max(10_000_000).nullable().default(null),
   expiresInMs: Expiry,
@@ -96,6 +92,6 @@ export const AuditEntry = z.object({
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
 export const AuditInput = z
-  .object({ limit: z.number().int().min(1).max(1000).default(100), actor: z.string().max(64).optional() })
+  .object({ limit: z.number().int().min(1).max(1000).default(100), actor: safeText(64).optional() })
   .default({ limit: 100 });
 export type AuditInput = z.infer<typeof AuditInput>;

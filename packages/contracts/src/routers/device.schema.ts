@@ -4,22 +4,29 @@ import {
   ArtifactRef,
   DeliveryId,
   DeliveryState,
-  DeviceId,
+  freeText,
   Labels,
   PatchId,
   RolloutId,
+  StoredDeviceId,
+  safeText,
   Timestamp,
 } from '../schemas.js';
 
+/** A device's model and firmware version: free text without control characters. */
+export const DeviceModel = safeText(64, 1);
+export const FirmwareVersion = safeText(64, 1);
+
 export const RegisterInput = z.object({
-  model: z.string().min(1).max(64),
-  firmwareVersion: z.string().min(1).max(64),
+  model: DeviceModel,
+  firmwareVersion: FirmwareVersion,
   labels: Labels.default({}),
 });
 export type RegisterInput = z.infer<typeof RegisterInput>;
 
+/** As stored: older versions stored ids with `:` and text unchecked, so output stays lax here. */
 export const Device = z.object({
-  id: DeviceId,
+  id: StoredDeviceId,
   model: z.string(),
   firmwareVersion: z.string(),
   labels: z.record(z.string(), z.string()),
@@ -72,9 +79,7 @@ export function eventIdOf(event: DeviceEvent): string {
   return event.type === 'offer' ? event.offer.offerId : `${event.deliveryId}#${event.attempt}!cancel`;
 }
 
-export const OffersInput = z
-  .object({ lastEventId: z.string().max(300).nullish() })
-  .default({ lastEventId: null });
+export const OffersInput = z.object({ lastEventId: safeText(300).nullish() }).default({ lastEventId: null });
 
 /**
  * downloading, installing: progress. installed: applied, the device restarts now and proves the
@@ -98,11 +103,12 @@ export const ReportInput = z
     attempt: z.number().int().positive().max(10_000),
     status: ReportStatus,
     progress: z.number().min(0).max(100).optional(),
-    error: z.string().min(1).max(1024).optional(),
+    /** Tab, CR and LF become spaces; other control characters are refused. */
+    error: freeText(1024, 1).optional(),
     /** Bytes downloaded so far (with `downloading`). */
     bytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
     /** The firmware version the device runs now (with `succeeded`). */
-    firmwareVersion: z.string().min(1).max(64).optional(),
+    firmwareVersion: FirmwareVersion.optional(),
   })
   .refine((r) => r.status !== 'failed' || r.error !== undefined, {
     message: 'a failed report needs an error',

@@ -1,11 +1,19 @@
 import { z } from 'zod';
-import { DeliveryId, DeliveryState, DeviceId, PatchId, RolloutId, Timestamp } from '../schemas.js';
+import {
+  DeliveryId,
+  DeliveryState,
+  PatchId,
+  RolloutId,
+  StoredDeviceId,
+  safeText,
+  Timestamp,
+} from '../schemas.js';
 import { Device } from './device.schema.js';
 import { SelectorText } from './rollout.schema.js';
 
 export const ListDevicesInput = z
   .object({
-    cursor: z.string().max(300).nullish(),
+    cursor: safeText(300).nullish(),
     limit: z.number().int().min(1).max(1000).default(100),
     online: z.boolean().optional(),
     /** Only devices whose labels (and model) match, in the rollouts' selector syntax. */
@@ -28,7 +36,7 @@ export type DevicePage = z.infer<typeof DevicePage>;
 export const Delivery = z.object({
   deliveryId: DeliveryId,
   rolloutId: RolloutId,
-  deviceId: DeviceId,
+  deviceId: StoredDeviceId,
   patchId: PatchId,
   state: DeliveryState,
   /** Offers made so far; reports must name the current one. */
@@ -62,7 +70,8 @@ export const DeviceDetail = z.object({
 });
 export type DeviceDetail = z.infer<typeof DeviceDetail>;
 
-export const DeviceIdInput = z.object({ deviceId: DeviceId });
+/** Names an existing device: ids stored by older versions (with `:`) too, to inspect or revoke them. */
+export const DeviceIdInput = z.object({ deviceId: StoredDeviceId });
 
 export const FleetStats = z.object({
   devices: z.number().int().nonnegative(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DeliveryState, DeviceId, RolloutId, Timestamp } from '../schemas.js';
+import { DeliveryState, RolloutId, StoredDeviceId, safeText, Timestamp } from '../schemas.js';
 
 /** Something that happened to a rollout or one of its deliveries, as kept in Redis (bounded). */
 export const FleetEvent = z.discriminatedUnion('kind', [
@@ -19,7 +19,7 @@ export const FleetEvent = z.discriminatedUnion('kind', [
     id: z.string(),
     at: Timestamp,
     rolloutId: RolloutId,
-    deviceId: DeviceId,
+    deviceId: StoredDeviceId,
     attempt: z.number().int(),
     from: DeliveryState.nullable(),
     to: DeliveryState,
@@ -32,7 +32,7 @@ export const EventsInput = z
   .object({
     rolloutId: RolloutId.optional(),
     /** Only events after this id (from a previous answer); default: the newest `limit`. */
-    after: z.string().max(64).optional(),
+    after: safeText(64).optional(),
     limit: z.number().int().min(1).max(1000).default(100),
   })
   .default({ limit: 100 });
@@ -42,7 +42,7 @@ export const FollowEventsInput = z
   .object({
     rolloutId: RolloutId.optional(),
     /** Set by the client on resubscribe (tracked ids). */
-    lastEventId: z.string().max(64).nullish(),
+    lastEventId: safeText(64).nullish(),
   })
   .default({});
 export type FollowEventsInput = z.infer<typeof FollowEventsInput>;

@@ -1,17 +1,11 @@
 import { z } from 'zod';
 import { Sha256, Signature } from '../manifest.js';
-import { ArtifactRef, PatchId, Timestamp } from '../schemas.js';
+import { ArtifactRef, nameRule, PatchId, safeText, Timestamp } from '../schemas.js';
 
-export const PatchName = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._ +-]*$/, 'letters, digits, space and . _ + - only');
-export const PatchVersion = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'letters, digits and . _ + - only');
+/** The name rule (schemas.ts), plus space and `+`. */
+export const PatchName = nameRule(128, ' +');
+/** The name rule, plus `+` (semver build metadata). */
+export const PatchVersion = nameRule(64, '+');
 
 /** An uploaded artifact (PUT /artifacts): what a patch installs. */
 export const ArtifactUpload = z.object({ sha256: Sha256, size: z.number().int().nonnegative() });
@@ -19,7 +13,7 @@ export const ArtifactUpload = z.object({ sha256: Sha256, size: z.number().int().
 export const PublishPatchInput = z.object({
   name: PatchName,
   version: PatchVersion,
-  notes: z.string().max(4096).default(''),
+  notes: safeText(4096).default(''),
   /** The bytes, uploaded first; optional for patches that carry no file. */
   artifact: ArtifactUpload.optional(),
   /** The publisher's Ed25519 signature of the manifest (name, version, sha256, size). */

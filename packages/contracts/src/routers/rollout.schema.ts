@@ -1,22 +1,26 @@
 import { z } from 'zod';
-import { DeviceId, PatchId, RolloutId, StateCounts, Timestamp } from '../schemas.js';
+import {
+  DeviceId,
+  PatchId,
+  RolloutId,
+  StateCounts,
+  StoredDeviceId,
+  safeText,
+  Timestamp,
+} from '../schemas.js';
 import { parseSelector, SelectorError } from '../selector.js';
 import { PatchName, PatchVersion } from './patch.schema.js';
 
-export const SelectorText = z
-  .string()
-  .min(1)
-  .max(1024)
-  .superRefine((text, ctx) => {
-    try {
-      parseSelector(text);
-    } catch (error) {
-      ctx.addIssue({
-        code: 'custom',
-        message: error instanceof SelectorError ? error.message : String(error),
-      });
-    }
-  });
+export const SelectorText = safeText(1024, 1).superRefine((text, ctx) => {
+  try {
+    parseSelector(text);
+  } catch (error) {
+    ctx.addIssue({
+      code: 'custom',
+      message: error instanceof SelectorError ? error.message : String(error),
+    });
+  }
+});
 
 export const RolloutTarget = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('all') }),
@@ -24,6 +28,13 @@ export const RolloutTarget = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('selector'), selector: SelectorText }),
 ]);
 export type RolloutTarget = z.infer<typeof RolloutTarget>;
+
+/** A target as stored: a rollout created by an older version may name device ids with `:`. */
+const StoredRolloutTarget = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('all') }),
+  z.object({ kind: z.literal('devices'), deviceIds: z.array(StoredDeviceId) }),
+  z.object({ kind: z.literal('selector'), selector: z.string() }),
+]);
 
 /** Cumulative percentages, increasing, ending at 100: `[1, 10, 50, 100]`. */
 export const Waves = z
@@ -98,7 +109,7 @@ export const Rollout = z.object({
   seq: z.number().int().positive(),
   patchId: PatchId,
   patch: z.object({ name: PatchName, version: PatchVersion }),
-  target: RolloutTarget,
+  target: StoredRolloutTarget,
   ackTimeoutMs: z.number().int(),
   maxAttempts: z.number().int(),
   retryBackoff: z.object({ baseMs: z.number().int(), maxMs: z.number().int() }),
@@ -137,7 +148,7 @@ export const RolloutStatus = Rollout.extend({
 export type RolloutStatus = z.infer<typeof RolloutStatus>;
 
 export const RolloutIdInput = z.object({ rolloutId: RolloutId });
-export const RolloutActionInput = z.object({ rolloutId: RolloutId, reason: z.string().max(500).optional() });
+export const RolloutActionInput = z.object({ rolloutId: RolloutId, reason: safeText(500).optional() });
 export const WatchRolloutInput = z.object({
   rolloutId: RolloutId,
   intervalMs: z.number().int().min(100).max(60_000).default(500),
