@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { type AdminRole, DeviceId, type Principal } from '@camfleet/contracts';
+import { type AdminRole, DeviceId, LimitRefused, limitError, type Principal } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import type { AuthThrottle, CredentialKind, LoginAttempt } from './auth-throttle.js';
 import { parseIssuedToken, sameDigest, sha256 } from './fleet/secrets.js';
 import type { AdminTokens, EnrollTokens } from './fleet/tokens.js';
 import type { KeySpace } from './redis/keys.js';
@@ -52,8 +53,31 @@ export class Authenticator {
     private readonly issued: { tokens: AdminTokens; enrollTokens: EnrollTokens },
     private readonly adminTokens: ConfiguredToken[],
     enrollToken: string | null,
+    /** Failed logins per address and (address, identity), shared by the pods; none in some tests. */
+    private readonly throttle: AuthThrottle | null = null,
   ) {
     this.enrollDigest = enrollToken ? sha256(enrollToken) : null;
+  }
+
+  /**
+   * Runs one credential check under the failed-login throttle: refused at once (TOO_MANY_REQUESTS,
+   * with Retry-After) while the address or the pair is throttled; a refusal is counted and audited.
+   */
+  private async throttled<T>(attempt: LoginAttempt, verify: () => Promise<T>): Promise<T> {
+    if (this.throttle) {
+      try {
+        await this.throttle.check(attempt);
+      } catch (error) {
+        if (error instanceof LimitRefused) throw limitError(error.limit, error.message);
+        throw error;
+      }
+    }
+    try {
+      return await verify();
+    } catch (error) {
+      if (error instanceof CredentialsRefused) await this.throttle?.failed(attempt, error.reason);
+      throw error;
+    }
   }
 
   /** An admin principal for a token, or null when it is unknown, expired or revoked. */
@@ -77,21 +101,39 @@ export class Authenticator {
    * An HTTP request's admin, from `Authorization: Bearer <token>` (tRPC over HTTP, uploads, and every
    * other admin route). No or bad token: anonymous (procedures then refuse).
    */
-  async fromRequest(req: IncomingMessage): Promise<Principal> {
-    const match = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
-    return (await this.admin(match?.[1])) ?? { kind: 'anonymous' };
+  async fromRequest(req: IncomingMessage, address: string): Promise<Principal> {
+    const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!token) return { kind: 'anonymous' };
+    const attempt: LoginAttempt = { address, identity: 'admin token', kind: 'admin_token' };
+    return this.throttled(attempt, async () => {
+      const principal = await this.admin(token);
+      if (!principal) throw refused('admin token unknown, expired or revoked');
+      return principal;
+    }).catch((error: unknown) => {
+      if (error instanceof CredentialsRefused) return { kind: 'anonymous' } as const;
+      throw error;
+    });
   }
 
   /**
    * HTTP downloads: `Authorization: Device <deviceId>:<secret>`. The device id, or null when the
    * credentials are missing or refused (one answer for both).
    */
-  async deviceFromAuthorization(header: string | undefined): Promise<string | null> {
+  async deviceFromAuthorization(header: string | undefined, address: string): Promise<string | null> {
     const match = header ? /^Device ([^:\s]+):(\S+)$/.exec(header) : null;
     const id = DeviceId.safeParse(match?.[1]);
-    if (!match?.[2] || !id.success) return null;
-    const [stored, revoked] = await this.redis.hmget(this.keys.device(id.data), 'secret', 'revoked');
-    return stored && revoked !== '1' && sameDigest(sha256(match[2]), stored) ? id.data : null;
+    const secret = match?.[2];
+    if (!secret || !id.success) return null;
+    const attempt: LoginAttempt = { address, identity: `device:${id.data}`, kind: 'artifact_device' };
+    return this.throttled(attempt, async () => {
+      const [stored, revoked] = await this.redis.hmget(this.keys.device(id.data), 'secret', 'revoked');
+      if (!stored || revoked === '1' || !sameDigest(sha256(secret), stored))
+        throw refused('device credentials refused for a download');
+      return id.data;
+    }).catch((error: unknown) => {
+      if (error instanceof CredentialsRefused) return null;
+      throw error;
+    });
   }
 
   /**
@@ -123,6 +165,20 @@ export class Authenticator {
    * Anything else refuses the whole connection.
    */
   async fromConnectionParams(
+    params: Readonly<Record<string, string | undefined>> | null,
+    address: string,
+  ): Promise<DeviceAuth> {
+    // Nothing presented is no login to count: refused at once, without a Redis call.
+    if (!params || [params.token, params.secret, params.enrollToken].every((value) => value === undefined))
+      return this.checkConnectionParams(params);
+    const claimed = params.deviceId;
+    const kind: CredentialKind =
+      claimed === undefined ? 'admin_token' : params.secret !== undefined ? 'device_secret' : 'enroll_token';
+    const identity = claimed === undefined ? 'admin token' : `device:${claimed.slice(0, 128)}`;
+    return this.throttled({ address, identity, kind }, () => this.checkConnectionParams(params));
+  }
+
+  private async checkConnectionParams(
     params: Readonly<Record<string, string | undefined>> | null,
   ): Promise<DeviceAuth> {
     if (!params) throw refused('no connection params');

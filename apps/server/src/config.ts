@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { parseHostList, parseRedisUrl, type RedisTarget, RedisTargetError } from '@camfleet/redis';
 import { z } from 'zod';
+import type { AdmissionLimits } from './admission.js';
+import type { AuthThrottleLimits } from './auth-throttle.js';
 import { DEFAULT_DASHBOARD_DIR } from './dashboard.js';
 
 const Milliseconds = (fallback: number) => z.coerce.number().int().min(10).max(3_600_000).default(fallback);
@@ -46,6 +48,21 @@ const Env = z.object({
   FLEET_WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
   FLEET_WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1000).default(10),
   FLEET_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(65_536).max(1_073_741_824).default(1_048_576),
+  /** Subscriptions one admin token or device may hold on a pod, across its connections. */
+  FLEET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).default(50),
+  /** WebSocket connections one admin token may hold on a pod. */
+  FLEET_MAX_CONNECTIONS_PER_TOKEN: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** Sockets waiting to authenticate: on a pod, and from one source address. */
+  FLEET_MAX_UNAUTHENTICATED: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  FLEET_MAX_UNAUTHENTICATED_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
+  /** A socket that has not authenticated by then is closed (4003). */
+  FLEET_AUTH_DEADLINE_MS: Milliseconds(10_000),
+  /** Failed logins per window: from one source address, and from it for one claimed identity. */
+  FLEET_AUTH_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  FLEET_AUTH_FAILURES_PER_IDENTITY: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  FLEET_AUTH_FAILURE_WINDOW_MS: Milliseconds(60_000),
+  /** Events a follower may have waiting before it is dropped (it resumes after its last event id). */
+  FLEET_EVENTS_FOLLOWER_QUEUE: z.coerce.number().int().min(10).max(1_000_000).default(5_000),
   /** Pending TCP connections the kernel queues (capped by net.core.somaxconn): a reconnect storm. */
   FLEET_LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
   FLEET_NODE_ID: z
@@ -84,7 +101,10 @@ const Env = z.object({
   FLEET_LEGACY_PROTOCOL: z.enum(['on', 'off']).default('off'),
   FLEET_LEGACY_DEVICE_IDS: z
     .string()
-    .regex(/^[A-Za-z0-9._:-]{1,128}(,[A-Za-z0-9._:-]{1,128})*$/, 'device ids separated by commas')
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(,[A-Za-z0-9][A-Za-z0-9._-]{0,127})*$/,
+      'device ids (letters, digits and . _ -, starting with a letter or digit; no :) separated by commas',
+    )
     .optional(),
   FLEET_LEGACY_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Where legacy cameras find a patch without an uploaded artifact: `<path>/<patch name>`. */
@@ -110,6 +130,9 @@ export interface ServerConfig {
   wsMessagesPerSecond: number;
   wsMaxSubscriptions: number;
   wsMaxBufferedBytes: number;
+  admission: AdmissionLimits;
+  authFailures: AuthThrottleLimits;
+  eventsFollowerQueue: number;
   listenBacklog: number;
   nodeId: string;
   keyPrefix: string;
@@ -175,6 +198,19 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     wsMessagesPerSecond: e.FLEET_WS_MESSAGES_PER_SECOND,
     wsMaxSubscriptions: e.FLEET_WS_MAX_SUBSCRIPTIONS,
     wsMaxBufferedBytes: e.FLEET_WS_MAX_BUFFERED_BYTES,
+    admission: {
+      authDeadlineMs: e.FLEET_AUTH_DEADLINE_MS,
+      maxUnauthenticated: e.FLEET_MAX_UNAUTHENTICATED,
+      maxUnauthenticatedPerAddress: e.FLEET_MAX_UNAUTHENTICATED_PER_ADDRESS,
+      maxConnectionsPerToken: e.FLEET_MAX_CONNECTIONS_PER_TOKEN,
+      maxSubscriptionsPerPrincipal: e.FLEET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL,
+    },
+    authFailures: {
+      perAddress: e.FLEET_AUTH_FAILURES_PER_ADDRESS,
+      perIdentity: e.FLEET_AUTH_FAILURES_PER_IDENTITY,
+      windowMs: e.FLEET_AUTH_FAILURE_WINDOW_MS,
+    },
+    eventsFollowerQueue: e.FLEET_EVENTS_FOLLOWER_QUEUE,
     listenBacklog: e.FLEET_LISTEN_BACKLOG,
     nodeId: e.FLEET_NODE_ID,
     keyPrefix: e.FLEET_KEY_PREFIX,

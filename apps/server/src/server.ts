@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { appRouter, type FleetContext } from '@camfleet/contracts';
+import { appRouter, type FleetContext, LimitRefused } from '@camfleet/contracts';
 import { connectRedis, describeTarget, type RedisClient } from '@camfleet/redis';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { Admission, addressOf } from './admission.js';
 import { ArtifactHttp } from './artifacts/http.js';
 import { openArtifactStorage } from './artifacts/index.js';
 import { Authenticator, readTokensFile } from './auth.js';
+import { AuthThrottle } from './auth-throttle.js';
 import type { ServerConfig } from './config.js';
 import { CLOSE, Connections } from './connections.js';
 import { dashboardHandler } from './dashboard.js';
@@ -17,7 +19,7 @@ import { Background } from './fleet/background.js';
 import { RedisFleet } from './fleet/fleet.js';
 import { HintBus } from './fleet/hints.js';
 import { sha256 } from './fleet/secrets.js';
-import { pathOf } from './http/respond.js';
+import { pathOf, refuseUpgrade } from './http/respond.js';
 import { httpRoutes } from './http/routes.js';
 import { LegacyGateway } from './legacy/gateway.js';
 import { PatchListImporter } from './legacy/patch-list.js';
@@ -112,7 +114,25 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   });
   const fleet = new RedisFleet(
-    { redis: redis.redis, keys, scripts, instance, log, hintGraceMs: config.hintGraceMs, metrics },
+    {
+      redis: redis.redis,
+      keys,
+      scripts,
+      instance,
+      log,
+      hintGraceMs: config.hintGraceMs,
+      metrics,
+      events: {
+        followerQueue: config.eventsFollowerQueue,
+        // The event feed's blocking read holds a connection of its own while anyone follows.
+        ...(config.redis.mode === 'cluster'
+          ? {}
+          : {
+              connectBlocking: () =>
+                connectRedis(config.redis, { name: `camfleet:${instance}:events`, waitOutOutages: true }),
+            }),
+      },
+    },
     hints,
     storage,
   );
@@ -141,15 +161,21 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       : []),
     ...(config.adminTokensFile ? readTokensFile(config.adminTokensFile) : []),
   ];
-  const auth = new Authenticator(redis.redis, keys, fleet, adminTokens, config.enrollToken);
+  const throttle = new AuthThrottle({ scripts, keys, audit: fleet.audit, metrics, log }, config.authFailures);
+  const auth = new Authenticator(redis.redis, keys, fleet, adminTokens, config.enrollToken, throttle);
+  const admission = new Admission(config.admission, (limit) => metrics.limitRefusals.inc({ limit }));
   let draining = false;
 
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: MAX_HTTP_BODY_BYTES,
-    createContext: async ({ req }): Promise<FleetContext> => ({
-      principal: await auth.fromRequest(req),
+    createContext: async ({ req, res }): Promise<FleetContext> => ({
+      principal: await auth.fromRequest(req, addressOf(req)).catch((error: unknown) => {
+        if (error instanceof Error && error.cause instanceof LimitRefused)
+          res.setHeader('retry-after', String(error.cause.limit.retryAfterSeconds ?? 1));
+        throw error;
+      }),
       fleet,
       connection: null,
     }),
@@ -163,9 +189,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     log.info({ dir: config.dashboardDir }, 'no dashboard build: / answers 404 (pnpm dashboard:build)');
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req: IncomingMessage) => {
     if (draining) return ws.close(1012, 'shutting down');
     connections.guard(ws);
+    admission.awaitCredentials(ws, addressOf(req));
   });
   applyWSSHandler({
     wss,
@@ -173,6 +200,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
     createContext: wsContext({
       auth,
+      admission,
       connections,
       fleet,
       hints,
@@ -181,6 +209,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log,
     }),
     onError: ({ error, path, ctx }) => {
+      // Subscription places are refused inside the router; the pod's own refusals count themselves.
+      const limit = error.cause instanceof LimitRefused ? error.cause.limit.name : null;
+      if (limit === 'subscriptions_per_connection' || limit === 'subscriptions_per_principal')
+        metrics.limitRefusals.inc({ limit });
       if (error.code === 'INTERNAL_SERVER_ERROR')
         log.error({ err: error, path, connectionId: ctx?.connection?.connectionId }, 'ws request failed');
     },
@@ -200,8 +232,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     artifacts: new ArtifactHttp({ auth, fleet, storage, maxBytes: config.artifactMaxBytes, log }),
     dashboard,
     upgrades: {
-      trpc: (req, socket, head) =>
-        wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)),
+      trpc: (req, socket, head) => {
+        const refusal = admission.refuseUpgrade(addressOf(req));
+        if (refusal) return refuseUpgrade(socket, 429, refusal);
+        wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+      },
       legacy: (req, socket, head, params) => void legacy.upgrade(req, socket, head, params.deviceId ?? ''),
     },
   });

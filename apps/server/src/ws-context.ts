@@ -3,6 +3,7 @@ import type { ConnectionRef, FleetContext } from '@camfleet/contracts';
 import { TRPCError } from '@trpc/server';
 import type { CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
 import type { Logger } from 'pino';
+import { type Admission, addressOf } from './admission.js';
 import type { Authenticator, DeviceAuth } from './auth.js';
 import { CLOSE, type Connections } from './connections.js';
 import type { RedisFleet } from './fleet/fleet.js';
@@ -10,6 +11,7 @@ import type { HintBus } from './fleet/hints.js';
 
 export interface WsContextDeps {
   auth: Authenticator;
+  admission: Admission;
   connections: Connections;
   fleet: RedisFleet;
   hints: HintBus;
@@ -39,18 +41,14 @@ export async function takeOverDevice(
  * subscription places, and for a device how it takes over from the device's older connections.
  */
 export function wsContext(deps: WsContextDeps) {
-  return async ({ res, info }: CreateWSSContextFnOptions): Promise<FleetContext> => {
+  return async ({ req, res, info }: CreateWSSContextFnOptions): Promise<FleetContext> => {
     const connectionId = randomUUID();
     const { principal, previous } = await deps.auth
-      .fromConnectionParams(info.connectionParams)
+      .fromConnectionParams(info.connectionParams, addressOf(req))
       .catch((error: unknown) => {
         deps.connections.refused(connectionId, info.connectionParams, error);
         throw error;
       });
-    const connection: ConnectionRef = {
-      connectionId,
-      subscriptions: { open: 0, max: deps.maxSubscriptions },
-    };
     const deviceId = principal.kind === 'device' ? principal.deviceId : null;
     if (deviceId && res.readyState !== res.OPEN) {
       // The client gave up on this socket while its credentials were checked (Redis slow or
@@ -58,6 +56,12 @@ export function wsContext(deps: WsContextDeps) {
       // the device's live one (4002 tells it to stop for good).
       throw new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'connection closed' });
     }
+    const principalSubscriptions = deps.admission.enter(res, principal);
+    const connection: ConnectionRef = {
+      connectionId,
+      subscriptions: { open: 0, max: deps.maxSubscriptions },
+      ...(principalSubscriptions ? { principalSubscriptions } : {}),
+    };
     deps.connections.add(connectionId, res, principal);
     if (deviceId) {
       res.once('close', () => {

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
-import { type AuditService, roleAtLeast } from '@camfleet/contracts';
+import { type AuditService, LimitRefused, roleAtLeast } from '@camfleet/contracts';
+import { TRPCError } from '@trpc/server';
 import type { Logger } from 'pino';
+import { addressOf } from '../admission.js';
 import type { Authenticator } from '../auth.js';
 import { pathOf, sendJson } from '../http/respond.js';
 import { isSha256 } from './common.js';
@@ -95,6 +97,31 @@ export class ArtifactHttp {
     this.refuse(req, res, 405, { error: 'method not allowed', code: 'METHOD_NOT_ALLOWED' }, { allow });
   }
 
+  /**
+   * A login under the failed-login throttle: its result, or undefined once a throttled client was
+   * answered 429 with Retry-After.
+   */
+  private async throttledLogin<T>(
+    req: IncomingMessage,
+    res: ServerResponse,
+    login: () => Promise<T>,
+  ): Promise<T | undefined> {
+    try {
+      return await login();
+    } catch (error) {
+      if (!(error instanceof TRPCError && error.cause instanceof LimitRefused)) throw error;
+      const { limit } = error.cause;
+      this.refuse(
+        req,
+        res,
+        429,
+        { error: error.message, code: 'TOO_MANY_REQUESTS', limit },
+        { 'retry-after': String(limit.retryAfterSeconds ?? 1) },
+      );
+      return undefined;
+    }
+  }
+
   private async guarded(req: IncomingMessage, res: ServerResponse, work: () => Promise<void>): Promise<void> {
     try {
       await work();
@@ -108,7 +135,8 @@ export class ArtifactHttp {
 
   private async store(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     const { auth, storage, maxBytes, log } = this.deps;
-    const principal = await auth.fromRequest(req);
+    const principal = await this.throttledLogin(req, res, () => auth.fromRequest(req, addressOf(req)));
+    if (!principal) return;
     if (principal.kind !== 'admin') {
       return this.refuse(
         req,
@@ -205,7 +233,11 @@ export class ArtifactHttp {
 
   private async send(req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> {
     const { auth, fleet, storage, log } = this.deps;
-    const deviceId = await auth.deviceFromAuthorization(req.headers.authorization);
+    const login = await this.throttledLogin(req, res, () =>
+      auth.deviceFromAuthorization(req.headers.authorization, addressOf(req)),
+    );
+    if (login === undefined) return;
+    const deviceId = login;
     const offered =
       deviceId !== null && isSha256(sha256) && (await fleet.devices.offeredArtifact(deviceId)) === sha256;
     const info = offered ? await storage.stat(sha256) : null;

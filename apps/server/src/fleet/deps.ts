@@ -17,4 +17,13 @@ export interface FleetDeps {
   hintGraceMs: number;
   /** This pod's metrics (its own registry). */
   metrics: Metrics;
+  /** The event feed's reads (default: polled on `redis`, 5,000 events a follower may have waiting). */
+  events?: {
+    /**
+     * A new connection for one blocking read over every stream. Absent on Redis Cluster, where a
+     * command cannot span the buckets' slots: the feed then polls.
+     */
+    connectBlocking?: () => RedisClient;
+    followerQueue?: number;
+  };
 }

@@ -1,28 +1,47 @@
 import type { DeliveryState, EventService, EventsInput, FleetEvent } from '@camfleet/contracts';
 import type { FleetDeps } from './deps.js';
-import { sleep } from './live-views.js';
+import {
+  blockingReader,
+  EventFeed,
+  type FeedItem,
+  pollingReader,
+  type StreamEntry,
+  streamIdBefore,
+  streamPosition,
+} from './event-feed.js';
 
-type StreamEntry = [id: string, fields: string[]];
+/** What the feed reads when the deps give no connection for blocking reads (Redis Cluster). */
 const POLL_MS = 250;
-
-/** `1732-5` → [1732, 5], for ordering entries of different streams by time. */
-function position(streamId: string): [number, number] {
-  const [ms, seq] = streamId.split('-');
-  return [Number(ms), Number(seq)];
-}
+const BATCH_MS = 50;
+const DEFAULT_QUEUE_LIMIT = 5_000;
 
 /**
  * The event stream: rollout events in one capped stream, delivery events in one capped stream per
  * bucket (written by the same scripts that change the state, so no event is lost or invented).
- * Readers merge them by time. An event id is `<stream id>/<stream>`.
+ * Readers merge them by time. An event id is `<stream id>/<stream>`. Followers share the pod's
+ * one feed; a follower resuming after an id first reads what it missed, then joins the feed.
  */
 export class Events implements EventService {
   private readonly streams: string[];
   private readonly tags: string[];
+  readonly feed: EventFeed<FleetEvent>;
 
   constructor(private readonly deps: FleetDeps) {
     this.streams = [deps.keys.rolloutEvents, ...deps.keys.allBuckets.map((bucket) => bucket.key('events'))];
     this.tags = ['g', ...deps.keys.allBuckets.map((bucket) => `b${bucket.n}`)];
+    const connectBlocking = deps.events?.connectBlocking;
+    this.feed = new EventFeed({
+      streams: this.streams,
+      openReader: () =>
+        connectBlocking
+          ? blockingReader(this.streams, connectBlocking)
+          : pollingReader(this.streams, deps.redis, POLL_MS),
+      decode: (perStream) => this.merge(perStream),
+      now: () => this.now(),
+      queueLimit: deps.events?.followerQueue ?? DEFAULT_QUEUE_LIMIT,
+      batchMs: BATCH_MS,
+      log: deps.log,
+    });
   }
 
   async list(input: EventsInput): Promise<FleetEvent[]> {
@@ -36,53 +55,82 @@ export class Events implements EventService {
           : redis.xrevrange(stream, '+', '-', 'COUNT', scan),
       ),
     )) as StreamEntry[][];
-    const events = this.merge(perStream).filter((e) => !input.rolloutId || e.rolloutId === input.rolloutId);
+    const events = this.merge(perStream)
+      .map((item) => item.value)
+      .filter((e) => !input.rolloutId || e.rolloutId === input.rolloutId);
     return input.after ? events.slice(0, input.limit) : events.slice(-input.limit);
   }
 
   /**
-   * Follows every stream from `after` (or from now), polling without blocking the shared
-   * connection. Around a resume, events of the same millisecond may come again: ids dedupe.
+   * Follows every stream from `after` (or from now). A resumed follower joins the feed first, then
+   * reads the streams from its cursors until it has caught up; what the feed brings after that is
+   * passed on only past each stream's cursor, so nothing comes twice and nothing is skipped.
    */
   async *follow(options: {
     rolloutId: string | null;
     after: string | null;
     signal: AbortSignal;
   }): AsyncGenerator<FleetEvent> {
-    let startMs: number;
-    if (options.after) startMs = position(streamIdOf(options.after))[0];
-    else {
-      const [seconds, micros] = await this.deps.redis.time();
-      startMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    }
-    const cursors = this.streams.map(() => `${startMs - 1}-18446744073709551615`);
-    if (options.after) cursors[this.tags.indexOf(tagOf(options.after))] = streamIdOf(options.after);
-    while (!options.signal.aborted) {
-      const perStream = (await Promise.all(
-        this.streams.map((stream, i) => this.deps.redis.xrange(stream, `(${cursors[i]}`, '+', 'COUNT', 500)),
-      )) as StreamEntry[][];
-      perStream.forEach((entries, i) => {
-        const last = entries[entries.length - 1];
-        if (last) cursors[i] = last[0];
-      });
-      for (const event of this.merge(perStream)) {
-        if (!options.rolloutId || event.rolloutId === options.rolloutId) yield event;
+    const wanted = (event: FleetEvent) => !options.rolloutId || event.rolloutId === options.rolloutId;
+    const follower = this.feed.join();
+    try {
+      let cursors: string[] | null = null;
+      if (options.after) {
+        const startMs = streamPosition(streamIdOf(options.after))[0];
+        cursors = this.streams.map(() => `${startMs - 1}-18446744073709551615`);
+        cursors[this.tags.indexOf(tagOf(options.after))] = streamIdOf(options.after);
+        for (;;) {
+          const from = cursors;
+          const perStream = (await Promise.all(
+            this.streams.map((stream, i) =>
+              this.deps.redis.xrange(stream, `(${from[i]}`, '+', 'COUNT', CATCH_UP_COUNT),
+            ),
+          )) as StreamEntry[][];
+          const missed = this.merge(perStream);
+          if (missed.length === 0 || options.signal.aborted) break;
+          for (const item of missed) {
+            from[item.stream] = item.streamId;
+            if (wanted(item.value)) yield item.value;
+          }
+        }
       }
-      await sleep(POLL_MS, options.signal);
+      for await (const batch of follower.batches(options.signal)) {
+        for (const item of batch) {
+          if (cursors) {
+            const seen = cursors[item.stream] ?? '0-0';
+            if (!streamIdBefore(seen, item.streamId)) continue;
+            cursors[item.stream] = item.streamId;
+          }
+          if (wanted(item.value)) yield item.value;
+        }
+      }
+    } finally {
+      follower.leave();
     }
   }
 
-  private merge(perStream: StreamEntry[][]): FleetEvent[] {
-    const all: Array<{ at: [number, number]; event: FleetEvent }> = [];
+  private async now(): Promise<number> {
+    const [seconds, micros] = await this.deps.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  private merge(perStream: StreamEntry[][]): FeedItem<FleetEvent>[] {
+    const all: Array<{ at: [number, number]; item: FeedItem<FleetEvent> }> = [];
     perStream.forEach((entries, i) => {
       for (const [id, fields] of entries) {
-        all.push({ at: position(id), event: eventFrom(`${id}/${this.tags[i]}`, fields) });
+        all.push({
+          at: streamPosition(id),
+          item: { stream: i, streamId: id, value: eventFrom(`${id}/${this.tags[i]}`, fields) },
+        });
       }
     });
     all.sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1]);
-    return all.map((x) => x.event);
+    return all.map((x) => x.item);
   }
 }
+
+/** Entries per stream and read while a resumed follower catches up. */
+const CATCH_UP_COUNT = 500;
 
 const streamIdOf = (eventId: string): string => eventId.split('/')[0] ?? '0-0';
 const tagOf = (eventId: string): string => eventId.split('/')[1] ?? 'g';

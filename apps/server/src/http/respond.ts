@@ -1,4 +1,6 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { LimitRefused } from '@camfleet/contracts';
 
 /** A JSON answer with its length. */
 export function sendJson(
@@ -21,4 +23,15 @@ export function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const query = url.indexOf('?');
   return query < 0 ? url : url.slice(0, query);
+}
+
+/** Refuses a WebSocket upgrade by a limit: a plain HTTP answer on the socket, with Retry-After. */
+export function refuseUpgrade(socket: Duplex, status: number, refusal: LimitRefused): void {
+  const body = JSON.stringify({ error: refusal.message, code: refusal.code, limit: refusal.limit });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      `Retry-After: ${refusal.limit.retryAfterSeconds ?? 1}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
 }

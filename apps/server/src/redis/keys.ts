@@ -200,6 +200,15 @@ export class KeySpace {
     return this.global('nodes');
   }
 
+  /**
+   * Failed logins from one source address, and from it for one claimed identity (a digest): both
+   * under the address's own hash tag, so one script counts both in one slot.
+   */
+  authFailures(address: string, identityDigest: string): { address: string; identity: string } {
+    const tag = `${this.prefix}:{auth:${address}}`;
+    return { address: `${tag}:n`, identity: `${tag}:id:${identityDigest}` };
+  }
+
   hintChannel(instance: string): string {
     return `${this.prefix}:hint:${instance}`;
   }

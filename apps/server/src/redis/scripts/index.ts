@@ -1,5 +1,6 @@
 import { scriptFiles } from '../lua.js';
 import type { Script } from '../script.js';
+import { authFailure, authThrottle } from './auth.js';
 import { deadlineSweep, deliveryPark, deliveryReport, offerClaim, offerClaimMany } from './deliveries.js';
 import { deviceCredential, deviceDisconnect, deviceReconcile, deviceRegister, nodeGone } from './devices.js';
 import { nodeHeartbeat, nodeReap } from './nodes.js';
@@ -34,6 +35,8 @@ export const ALL_SCRIPTS: readonly Script<never, unknown>[] = [
   nodeReap,
   tokenState,
   tokenRevoke,
+  authThrottle,
+  authFailure,
 ];
 
 /** Every .lua file (not an include) has a wrapper above, and every wrapper a file: checked at boot. */
@@ -48,6 +51,7 @@ export function checkScriptList(): void {
     );
 }
 
+export * from './auth.js';
 export * from './deliveries.js';
 export * from './devices.js';
 export * from './nodes.js';
