@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, describeError, EXIT, exitCodeOf, UsageError } from './errors.js';
 import type { Session } from './session.js';
-import { truncateAnsi } from './table.js';
+import { terminalLines, terminalText, truncateAnsi } from './table.js';
 import { formatTimestamp } from './time.js';
 import { durationOption } from './validate.js';
 
@@ -58,7 +58,7 @@ export async function watchList<T>(s: Session, watch: ListWatch<T>): Promise<nev
       formatTimestamp(s.now()),
     )}`;
     const lines = [title, ...(problem !== null ? [s.c.red(problem)] : []), '', ...body.split('\n')].map(
-      (line) => truncateAnsi(line, width),
+      (line) => truncateAnsi(terminalText(line, s.c), width),
     );
     if (!cursorHidden) {
       cursorHidden = true;
@@ -84,12 +84,12 @@ export async function watchList<T>(s: Session, watch: ListWatch<T>): Promise<nev
       if (tty) {
         if (last !== null) draw(watch.render(last), problem);
       } else if (problem !== null) {
-        io.stderr.write(`${s.ce.dim(`${formatTimestamp(s.now())} ${problem}`)}\n`);
+        io.stderr.write(`${terminalText(s.ce.dim(`${formatTimestamp(s.now())} ${problem}`), s.ce)}\n`);
       } else if (last !== null) {
         const key = JSON.stringify(last);
         if (key !== lastKey) {
           if (s.json) s.emitJsonLine(last);
-          else io.stdout.write(`${lastKey !== null ? '\n' : ''}${watch.render(last)}\n`);
+          else io.stdout.write(`${lastKey !== null ? '\n' : ''}${terminalLines(watch.render(last), s.c)}\n`);
           lastKey = key;
         }
       }

@@ -1,3 +1,4 @@
+import { escapeControls } from '@camfleet/present';
 import { Command, CommanderError } from 'commander';
 import { registerAuditCommand } from './commands/audit.js';
 import { registerCompletionCommand } from './commands/completion.js';
@@ -135,7 +136,8 @@ export async function runFleet(argv: readonly string[], io: FleetIO): Promise<nu
   } catch (error) {
     if (error instanceof CommanderError) return commanderExitCode(error);
     const message = describeError(error, errorContextOf(program, action, io));
-    if (message !== '') io.stderr.write(`error: ${message}\n`);
+    // What the server says may quote stored text: shown escaped, never obeyed.
+    if (message !== '') io.stderr.write(`error: ${message.split('\n').map(escapeControls).join('\n')}\n`);
     return exitCodeOf(error);
   } finally {
     stop.dispose();

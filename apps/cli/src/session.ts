@@ -1,4 +1,5 @@
 import { createAdminClient, endpointsOf, type FleetClient } from '@camfleet/client';
+import { escapeJsonControls } from '@camfleet/present';
 import type { Command } from 'commander';
 import { type Colors, colorsFor } from './colors.js';
 import {
@@ -10,7 +11,7 @@ import {
 } from './config-file.js';
 import { UsageError } from './errors.js';
 import type { FleetIO, OutStream } from './io.js';
-import { type Align, oneLine, table, truncate } from './table.js';
+import { type Align, oneLine, table, terminalLines, truncate } from './table.js';
 
 /** Options every command takes (declared once on the root program). */
 export interface GlobalOptions {
@@ -201,19 +202,25 @@ export class Session {
     return this.baseUrl;
   }
 
-  /** A line of human output on stdout. Never used in --json mode. */
+  /**
+   * A line of human output on stdout. Never used in --json mode. Control characters in it are
+   * shown escaped (terminalLines): all human output from the store ends up here or in a table.
+   */
   print(text: string): void {
-    this.io.stdout.write(`${text}\n`);
+    this.io.stdout.write(`${terminalLines(text, this.c)}\n`);
   }
 
   /** A side note on stderr (hints, empty results); suppressed in --json mode. */
   note(text: string): void {
-    if (!this.json) this.io.stderr.write(`${this.ce.dim(text)}\n`);
+    if (!this.json) this.io.stderr.write(`${terminalLines(this.ce.dim(text), this.ce)}\n`);
   }
 
-  /** The single JSON document of a --json run. */
+  /**
+   * The single JSON document of a --json run. JSON.stringify escapes C0 controls; DEL, C1 and
+   * bidi characters are escaped as \uXXXX too, so the document is safe to print as it is.
+   */
   emitJson(value: unknown): void {
-    this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    this.io.stdout.write(`${escapeJsonControls(JSON.stringify(value, null, 2))}\n`);
   }
 
   /**
@@ -221,7 +228,7 @@ export class Session {
    * the one command that prints a stream of documents instead of exactly one.
    */
   emitJsonLine(value: unknown): void {
-    this.io.stdout.write(`${JSON.stringify(value)}\n`);
+    this.io.stdout.write(`${escapeJsonControls(JSON.stringify(value))}\n`);
   }
 
   /** Human output, or the given value as the JSON document. */

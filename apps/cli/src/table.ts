@@ -1,4 +1,5 @@
 import { stripVTControlCharacters } from 'node:util';
+import { escapeControls } from '@camfleet/present';
 import Table from 'cli-table3';
 import stringWidth from 'string-width';
 import type { Colors } from './colors.js';
@@ -6,6 +7,49 @@ import type { Colors } from './colors.js';
 /** Text without its escape sequences (colours, cursor moves): what a terminal shows of it. */
 export function stripAnsi(text: string): string {
   return stripVTControlCharacters(text);
+}
+
+/**
+ * The colour codes the CLI writes itself (picocolors: one SGR number each); `8` (hidden) is not
+ * among them, so a stored `\u001b[8m` cannot hide what follows.
+ */
+const OWN_SGR = new RegExp(`${String.fromCharCode(0x1b)}\\[(\\d{1,3})m`, 'g');
+const OWN_SGR_CODES = new Set([0, 1, 2, 3, 4, 7, 9, 22, 23, 24, 27, 29, 39, 49]);
+for (const [from, to] of [
+  [30, 37],
+  [40, 47],
+  [90, 97],
+  [100, 107],
+]) {
+  for (let code = from ?? 0; code <= (to ?? 0); code++) OWN_SGR_CODES.add(code);
+}
+
+/**
+ * Text safe to write to a terminal: every control, bidi and lone-surrogate character shown as
+ * `\uXXXX` (escapeControls), so what a device stored (an escape that clears the screen or sets the
+ * title, a bell, a bidi override) is printed, never obeyed. With colours on, the colour codes the
+ * CLI writes itself are kept (so a stored colour code can colour a cell there, but never move the
+ * cursor, clear, retitle or hide). Every table cell, key-value and printed line goes through here;
+ * escaped text holds nothing to escape, so passing twice changes nothing.
+ */
+export function terminalText(text: string, c: Colors): string {
+  if (!c.isColorSupported) return escapeControls(text);
+  let out = '';
+  let last = 0;
+  for (const match of text.matchAll(OWN_SGR)) {
+    if (!OWN_SGR_CODES.has(Number(match[1]))) continue;
+    out += escapeControls(text.slice(last, match.index)) + match[0];
+    last = match.index + match[0].length;
+  }
+  return out + escapeControls(text.slice(last));
+}
+
+/** `terminalText` line by line: the text's own line breaks are kept (a table's rows). */
+export function terminalLines(text: string, c: Colors): string {
+  return text
+    .split('\n')
+    .map((line) => terminalText(line, c))
+    .join('\n');
 }
 
 /** Columns the text takes on a terminal: escapes take none, wide (East Asian, emoji) characters two. */
@@ -47,7 +91,7 @@ export function table(
   align: readonly Align[] = [],
   maxWidth: number | null = null,
 ): string {
-  const cells = rows.map((row) => row.map((cell) => String(cell)));
+  const cells = rows.map((row) => row.map((cell) => terminalText(String(cell), c)));
   const widths = maxWidth !== null ? fitWidths(head, cells, maxWidth) : null;
   const t = new Table({
     head: head.map((h) => c.bold(h)),
@@ -179,13 +223,15 @@ export class LiveTable {
 
   private widen(row: ReadonlyArray<string | number>): void {
     row.forEach((cell, i) => {
-      if (i < this.widths.length) this.widths[i] = Math.max(this.widths[i] ?? 0, visibleWidth(String(cell)));
+      if (i < this.widths.length) {
+        this.widths[i] = Math.max(this.widths[i] ?? 0, visibleWidth(terminalText(String(cell), this.c)));
+      }
     });
   }
 
   private render(row: ReadonlyArray<string | number>): string {
     const cells = this.widths.map((width, i) => {
-      const text = String(row[i] ?? '');
+      const text = terminalText(String(row[i] ?? ''), this.c);
       const padding = ' '.repeat(Math.max(0, width - visibleWidth(text)));
       return this.align[i] === 'right' ? padding + text : text + padding;
     });
@@ -199,7 +245,7 @@ export function keyValues(pairs: ReadonlyArray<readonly [string, string]>, c: Co
     chars: BORDERLESS,
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
   });
-  for (const [key, value] of pairs) t.push([c.dim(key), value]);
+  for (const [key, value] of pairs) t.push([c.dim(key), terminalLines(value, c)]);
   return trimLines(t.toString());
 }
 

@@ -7,6 +7,7 @@ import { type Colors, colorState } from '../../colors.js';
 import { CliError, EXIT, UsageError } from '../../errors.js';
 import type { FleetIO, OutStream } from '../../io.js';
 import { Session } from '../../session.js';
+import { terminalText } from '../../table.js';
 import { formatTimestamp } from '../../time.js';
 import { durationOption, rolloutIdArg } from '../../validate.js';
 import {
@@ -71,7 +72,10 @@ export function lineView(stream: OutStream, c: Colors, now: () => number): Watch
         .join(' ');
       const gate = status.gate !== null ? ` | ${gateText(status.gate, status.id, now())}` : '';
       stream.write(
-        `${formatTimestamp(now())} ${status.id} ${colorRolloutStatus(status.status, c)} wave ${waveLabel(status)} ${p.finished}/${p.targeted} finished ${counts}${gate}\n`,
+        `${terminalText(
+          `${formatTimestamp(now())} ${status.id} ${colorRolloutStatus(status.status, c)} wave ${waveLabel(status)} ${p.finished}/${p.targeted} finished ${counts}${gate}`,
+          c,
+        )}\n`,
       );
     },
     stop() {},
