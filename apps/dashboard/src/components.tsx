@@ -3,7 +3,7 @@ import { DELIVERY_STATES } from '@camfleet/contracts/states';
 import { countOf, finishedOf, percentOf, totalOf } from '@camfleet/present';
 import { useEffect, useState } from 'react';
 import { errorMessage } from './api.js';
-import { SEGMENTS } from './format.js';
+import { SEGMENTS, showText } from './format.js';
 
 /** A stacked bar of a rollout's deliveries by outcome; its label reads the same numbers. */
 export function ProgressBar({
@@ -79,7 +79,7 @@ export function ErrorNote({ error }: { error: unknown }) {
   if (error === null || error === undefined) return null;
   return (
     <p role="alert" className="error">
-      {errorMessage(error)}
+      {showText(errorMessage(error))}
     </p>
   );
 }

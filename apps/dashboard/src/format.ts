@@ -1,5 +1,21 @@
 import type { Gate, StateCounts } from '@camfleet/contracts';
-import { AGO_SPACED, formatAgo as ago, countOf, formatPercent, gateText } from '@camfleet/present';
+import {
+  AGO_SPACED,
+  formatAgo as ago,
+  countOf,
+  escapeControls,
+  formatPercent,
+  gateText,
+} from '@camfleet/present';
+
+/**
+ * Text from the store as the page shows it: control, bidi and lone-surrogate characters written
+ * as `\uXXXX` (escapeControls), so what a device or an older version stored cannot reorder or hide
+ * what is around it. Every device, patch, rollout and event string a view renders goes through here.
+ */
+export function showText(text: string): string {
+  return escapeControls(text);
+}
 
 export const ACTIVE_STATES = ['offered', 'downloading', 'installing', 'verifying'] as const;
 
@@ -42,8 +58,10 @@ export function formatMs(ms: number): string {
 /** What holds the rollout back, in words. */
 export function describeGate(gate: Gate | null): string {
   if (!gate) return 'none: deliveries proceed';
-  return gateText(gate, {
-    share: (share) => formatPercent(share, 0),
-    soak: (soak) => `wave ${soak.wave + 1} soaks until ${formatTime(soak.until)}`,
-  });
+  return showText(
+    gateText(gate, {
+      share: (share) => formatPercent(share, 0),
+      soak: (soak) => `wave ${soak.wave + 1} soaks until ${formatTime(soak.until)}`,
+    }),
+  );
 }

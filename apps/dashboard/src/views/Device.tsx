@@ -1,6 +1,6 @@
 import type { FleetEvent } from '@camfleet/contracts';
 import { ErrorNote, useQuery } from '../components.js';
-import { formatTime } from '../format.js';
+import { formatTime, showText } from '../format.js';
 import { useLive } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
@@ -34,17 +34,19 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
               <span className={d.device.online ? 'online' : 'offline'}>
                 {d.device.online ? 'online' : 'offline'}
               </span>
-              {d.device.node && ` on ${d.device.node}`}
+              {d.device.node && ` on ${showText(d.device.node)}`}
             </dd>
             <dt>Model</dt>
-            <dd>{d.device.model}</dd>
+            <dd>{showText(d.device.model)}</dd>
             <dt>Firmware</dt>
-            <dd>{d.device.firmwareVersion}</dd>
+            <dd>{showText(d.device.firmwareVersion)}</dd>
             <dt>Labels</dt>
             <dd>
-              {Object.entries(d.device.labels)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(', ') || '—'}
+              {showText(
+                Object.entries(d.device.labels)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(', '),
+              ) || '—'}
             </dd>
             <dt>First seen</dt>
             <dd>{formatTime(d.device.firstSeenAt)}</dd>
@@ -84,7 +86,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
                     <td>
                       {delivery.failures}/{delivery.maxAttempts}
                     </td>
-                    <td>{delivery.lastError ?? '—'}</td>
+                    <td>{delivery.lastError !== null ? showText(delivery.lastError) : '—'}</td>
                     <td>{formatTime(delivery.updatedAt)}</td>
                   </tr>
                 ))}
@@ -115,7 +117,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
                     <td>
                       {h.from ?? 'new'} → {h.to}
                     </td>
-                    <td>{h.error ?? '—'}</td>
+                    <td>{h.error !== null ? showText(h.error) : '—'}</td>
                   </tr>
                 ))}
               </tbody>

@@ -1,7 +1,7 @@
 import type { Device, FleetStats } from '@camfleet/contracts';
 import { useId, useState } from 'react';
 import { ErrorNote, useQuery } from '../components.js';
-import { formatAgo } from '../format.js';
+import { formatAgo, showText } from '../format.js';
 import { useLiveValue } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
@@ -115,15 +115,17 @@ export function DevicesPage() {
                 <td>
                   <Link to={`/devices/${encodeURIComponent(d.id)}`}>{d.id}</Link>
                 </td>
-                <td>{d.model}</td>
-                <td>{d.firmwareVersion}</td>
+                <td>{showText(d.model)}</td>
+                <td>{showText(d.firmwareVersion)}</td>
                 <td>
                   <span className={d.online ? 'online' : 'offline'}>{d.online ? 'online' : 'offline'}</span>
                 </td>
                 <td className="small">
-                  {Object.entries(d.labels)
-                    .map(([k, v]) => `${k}=${v}`)
-                    .join(', ')}
+                  {showText(
+                    Object.entries(d.labels)
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join(', '),
+                  )}
                 </td>
                 <td title={new Date(d.lastSeenAt).toLocaleString()}>{formatAgo(d.lastSeenAt)}</td>
               </tr>

@@ -1,7 +1,7 @@
 import type { FleetEvent } from '@camfleet/contracts';
 import { type FormEvent, useEffect, useId, useState } from 'react';
 import { ErrorNote } from '../components.js';
-import { formatClock } from '../format.js';
+import { formatClock, showText } from '../format.js';
 import { LiveBadge, useLive } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
@@ -9,9 +9,13 @@ import { useSession } from '../session.js';
 function describe(event: FleetEvent): string {
   if (event.kind === 'rollout') {
     const wave = event.wave === null ? '' : ` wave ${event.wave + 1}`;
-    return `rollout ${event.type.replace('_', ' ')}${wave} by ${event.actor}${event.reason ? `: ${event.reason}` : ''}`;
+    return showText(
+      `rollout ${event.type.replace('_', ' ')}${wave} by ${event.actor}${event.reason ? `: ${event.reason}` : ''}`,
+    );
   }
-  return `${event.from ?? 'new'} → ${event.to} (attempt ${event.attempt})${event.error ? `: ${event.error}` : ''}`;
+  return showText(
+    `${event.from ?? 'new'} → ${event.to} (attempt ${event.attempt})${event.error ? `: ${event.error}` : ''}`,
+  );
 }
 
 /**
@@ -65,7 +69,7 @@ function FollowFeed({
       </p>
       {live.error && (
         <p role="alert" className="error">
-          {live.error}
+          {showText(live.error)}
         </p>
       )}
       {events.length === 0 && <p className="muted">No events yet.</p>}

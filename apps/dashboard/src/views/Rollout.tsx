@@ -3,7 +3,7 @@ import { formatPercent, percentOf } from '@camfleet/present';
 import { useEffect, useId, useRef, useState } from 'react';
 import { errorMessage } from '../api.js';
 import { CountsTable, Legend, ProgressBar, type Sample, TimeChart } from '../components.js';
-import { activeCount, describeGate, formatMs, formatTime } from '../format.js';
+import { activeCount, describeGate, formatMs, formatTime, showText } from '../format.js';
 import { LiveBadge, useLive } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
@@ -46,7 +46,7 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
       </h1>
       {live.error && (
         <p role="alert" className="error">
-          {live.error}
+          {showText(live.error)}
         </p>
       )}
       {!status && !live.error && <p className="muted">Waiting for the first snapshot…</p>}
@@ -59,14 +59,14 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
               </span>{' '}
               {status.reason && (
                 <span className="muted">
-                  {status.reason}
-                  {status.statusBy && ` (by ${status.statusBy})`}
+                  {showText(status.reason)}
+                  {status.statusBy && ` (by ${showText(status.statusBy)})`}
                 </span>
               )}
             </p>
             <p>
-              Patch <strong>{status.patch.name}</strong> {status.patch.version} · created by{' '}
-              {status.createdBy} {formatTime(status.createdAt)}
+              Patch <strong>{showText(status.patch.name)}</strong> {showText(status.patch.version)} · created
+              by {showText(status.createdBy)} {formatTime(status.createdAt)}
             </p>
             <p aria-live="polite" data-testid="succeeded-count">
               {status.counts.succeeded} of {status.targeted} succeeded (
@@ -101,7 +101,7 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
                   ? 'all devices'
                   : status.target.kind === 'devices'
                     ? `${status.target.deviceIds.length} named devices`
-                    : status.target.selector}
+                    : showText(status.target.selector)}
               </dd>
               <dt>Advance</dt>
               <dd>

@@ -1,6 +1,6 @@
 import type { RolloutStatus } from '@camfleet/contracts';
 import { ErrorNote, Legend, ProgressBar } from '../components.js';
-import { formatAgo } from '../format.js';
+import { formatAgo, showText } from '../format.js';
 import { useLiveValue } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
@@ -41,7 +41,7 @@ export function RolloutsPage() {
                     <Link to={`/rollouts/${encodeURIComponent(r.id)}`}>{r.id}</Link>
                   </td>
                   <td>
-                    {r.patch.name} {r.patch.version}
+                    {showText(r.patch.name)} {showText(r.patch.version)}
                   </td>
                   <td>
                     <span className={`status status-${r.status}`}>{r.status}</span>
