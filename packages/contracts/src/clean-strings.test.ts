@@ -5,7 +5,7 @@ import { RegisterInput, ReportInput } from './routers/device.schema.js';
 import { DeviceIdInput, ListDevicesInput } from './routers/devices.schema.js';
 import { PublishPatchInput } from './routers/patch.schema.js';
 import { CreateRolloutInput, RolloutActionInput } from './routers/rollout.schema.js';
-import { DeviceId, Labels, safeText, StoredDeviceId, uncleanText } from './schemas.js';
+import { DeviceId, Labels, StoredDeviceId, safeText, uncleanText } from './schemas.js';
 
 /** One of each class of character no client text may hold. */
 const BAD: Array<[string, string]> = [
@@ -45,9 +45,9 @@ describe('safe text', () => {
   it('accepts ordinary Unicode: accents, CJK, emoji (a surrogate pair), spaces, ZWJ', () => {
     for (const text of ['Kamera Süd 北', 'café-ñ', 'セキュリティカメラ', 'cam 📷', '👩‍🔧 crew', 'a\u00a0b']) {
       expect(uncleanText(text)).toBeNull();
-      expect(RegisterInput.safeParse({ model: text, firmwareVersion: '1.0', labels: { site: text } }).success).toBe(
-        true,
-      );
+      expect(
+        RegisterInput.safeParse({ model: text, firmwareVersion: '1.0', labels: { site: text } }).success,
+      ).toBe(true);
     }
   });
 });
@@ -57,19 +57,30 @@ describe('every client-supplied string is guarded', () => {
   const fields: Array<[string, () => { success: boolean }]> = [
     ['register model', () => RegisterInput.safeParse({ model: attack, firmwareVersion: '1' })],
     ['register firmware', () => RegisterInput.safeParse({ model: 'm', firmwareVersion: attack })],
-    ['label value', () => RegisterInput.safeParse({ model: 'm', firmwareVersion: '1', labels: { site: attack } })],
+    [
+      'label value',
+      () => RegisterInput.safeParse({ model: 'm', firmwareVersion: '1', labels: { site: attack } }),
+    ],
     ['label key', () => Labels.safeParse({ [attack]: 'x' })],
     ['label value (bidi)', () => Labels.safeParse({ site: 'north\u202eevil' })],
     [
       'report firmware',
       () =>
-        ReportInput.safeParse({ deliveryId: 'ro_1:cam-1', attempt: 1, status: 'succeeded', firmwareVersion: attack }),
+        ReportInput.safeParse({
+          deliveryId: 'ro_1:cam-1',
+          attempt: 1,
+          status: 'succeeded',
+          firmwareVersion: attack,
+        }),
     ],
     [
       'report error',
       () => ReportInput.safeParse({ deliveryId: 'ro_1:cam-1', attempt: 1, status: 'failed', error: attack }),
     ],
-    ['delivery id', () => ReportInput.safeParse({ deliveryId: `ro_1:${attack}`, attempt: 1, status: 'installing' })],
+    [
+      'delivery id',
+      () => ReportInput.safeParse({ deliveryId: `ro_1:${attack}`, attempt: 1, status: 'installing' }),
+    ],
     ['provision model', () => ProvisionInput.safeParse({ deviceId: 'cam-1', model: attack })],
     ['patch notes', () => PublishPatchInput.safeParse({ name: 'fw', version: '1', notes: attack })],
     ['patch name', () => PublishPatchInput.safeParse({ name: attack, version: '1' })],
@@ -77,12 +88,19 @@ describe('every client-supplied string is guarded', () => {
     ['rollout reason', () => RolloutActionInput.safeParse({ rolloutId: 'ro_1', reason: attack })],
     [
       'rollout selector',
-      () => CreateRolloutInput.safeParse({ patchId: 'pat_1', target: { kind: 'selector', selector: 'site=a\u202e' } }),
+      () =>
+        CreateRolloutInput.safeParse({
+          patchId: 'pat_1',
+          target: { kind: 'selector', selector: 'site=a\u202e' },
+        }),
     ],
     ['selector in list', () => ListDevicesInput.safeParse({ selector: 'site\u0000' })],
     ['token name', () => CreateTokenInput.safeParse({ name: attack, role: 'viewer' })],
     ['enroll token name', () => CreateEnrollTokenInput.safeParse({ name: attack })],
-    ['legacy answer device id', () => LegacyAnswer.safeParse({ status: 'success', device_id: attack, update: {} })],
+    [
+      'legacy answer device id',
+      () => LegacyAnswer.safeParse({ status: 'success', device_id: attack, update: {} }),
+    ],
   ];
   it.each(fields)('%s', (_, parse) => {
     expect(parse().success).toBe(false);
@@ -126,7 +144,18 @@ describe('ids: letters, digits and . _ -, starting with a letter or digit, 1–1
   });
 
   it('refuses other characters, a leading symbol, empty and too long', () => {
-    for (const id of ['', '-cam', '.cam', '_cam', 'cam 1', 'cam/1', 'cam@1', 'cam+1', 'kamera-süd', 'x'.repeat(129)]) {
+    for (const id of [
+      '',
+      '-cam',
+      '.cam',
+      '_cam',
+      'cam 1',
+      'cam/1',
+      'cam@1',
+      'cam+1',
+      'kamera-süd',
+      'x'.repeat(129),
+    ]) {
       expect(DeviceId.safeParse(id).success).toBe(false);
     }
   });
@@ -137,7 +166,8 @@ describe('ids: letters, digits and . _ -, starting with a letter or digit, 1–1
     expect(DeviceIdInput.safeParse({ deviceId: 'old\u001bcam' }).success).toBe(false);
     expect(ProvisionInput.safeParse({ deviceId: 'old:cam' }).success).toBe(false);
     expect(
-      CreateRolloutInput.safeParse({ patchId: 'pat_1', target: { kind: 'devices', deviceIds: ['a:b'] } }).success,
+      CreateRolloutInput.safeParse({ patchId: 'pat_1', target: { kind: 'devices', deviceIds: ['a:b'] } })
+        .success,
     ).toBe(false);
   });
 

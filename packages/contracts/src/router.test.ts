@@ -71,6 +71,7 @@ function recordingFleet(overrides: Overrides = {}) {
       get: async () => ({ device, deliveries: [], history: [] }),
       stats: async () => ({ devices: 1, online: 1, patches: 1, rollouts: 0, nodes: [] }),
       watchStats: none,
+      checkIds: async () => ({ checked: 1, badCount: 0, bad: [] }),
     },
     events: { list: async () => [], follow: none },
     credentials: {
@@ -147,6 +148,15 @@ describe('roles', () => {
     await caller(viewer, fleet).patch.list();
     expect(await codeOf(caller(viewer, fleet).patch.publish({ name: 'fw', version: '2' }))).toBe('FORBIDDEN');
     expect(calls).toEqual(['patches.list']);
+  });
+
+  it('lets a viewer check the stored device ids (devices.checkIds), and no device or anonymous caller', async () => {
+    const { fleet, calls } = recordingFleet();
+    expect(await caller(viewer, fleet).devices.checkIds()).toEqual({ checked: 1, badCount: 0, bad: [] });
+    expect(await codeOf(caller(cam1, fleet).devices.checkIds())).toBe('UNAUTHORIZED');
+    expect(await codeOf(caller(anonymous, fleet).devices.checkIds({ limit: 5 }))).toBe('UNAUTHORIZED');
+    expect(await codeOf(caller(viewer, fleet).devices.checkIds({ limit: 0 }))).toBe('BAD_REQUEST');
+    expect(calls).toEqual(['inventory.checkIds']);
   });
 
   it('refuses device calls from anyone but a device', async () => {

@@ -18,7 +18,14 @@ import type {
   ReportInput,
   ReportResult,
 } from './routers/device.schema.js';
-import type { DeviceDetail, DevicePage, FleetStats, ListDevicesInput } from './routers/devices.schema.js';
+import type {
+  CheckIdsInput,
+  DeviceDetail,
+  DevicePage,
+  FleetStats,
+  IdCheck,
+  ListDevicesInput,
+} from './routers/devices.schema.js';
 import type { EventsInput, FleetEvent } from './routers/events.schema.js';
 import type { Patch, PatchDetail, PublishPatchInput } from './routers/patch.schema.js';
 import type { CreateRolloutInput, RolloutStatus } from './routers/rollout.schema.js';
@@ -107,6 +114,8 @@ export interface InventoryService {
   stats(): Promise<FleetStats>;
   /** Fleet figures now, then again whenever they change. */
   watchStats(intervalMs: number, signal: AbortSignal): AsyncIterable<FleetStats>;
+  /** Stored device ids that break today's id rule: every bucket's index read in batches (admin check). */
+  checkIds(input: CheckIdsInput): Promise<IdCheck>;
 }
 
 export interface EventService {

@@ -1,9 +1,12 @@
 import {
+  type CheckIdsInput,
   type Device,
   type DeviceDetail,
+  DeviceId,
   type DevicePage,
   FleetError,
   type FleetStats,
+  type IdCheck,
   type InventoryService,
   type ListDevicesInput,
   matchesSelector,
@@ -104,6 +107,38 @@ export class Inventory implements InventoryService {
     };
   }
 
+  /**
+   * Every stored device id checked against today's rule (`DeviceId`): each bucket's device index
+   * read in batches of ID_CHECK_BATCH by lexical range (no KEYS, no whole-set read). A one-off
+   * admin check, proportional to the fleet; nothing runs it on a timer.
+   */
+  async checkIds(input: CheckIdsInput): Promise<IdCheck> {
+    const result: IdCheck = { checked: 0, badCount: 0, bad: [] };
+    for (const bucket of this.deps.keys.allBuckets) {
+      let after = '';
+      for (;;) {
+        const ids = await this.deps.redis.zrangebylex(
+          bucket.key('devices'),
+          after ? `(${after}` : '-',
+          '+',
+          'LIMIT',
+          0,
+          ID_CHECK_BATCH,
+        );
+        result.checked += ids.length;
+        for (const id of ids) {
+          const problem = deviceIdProblem(id);
+          if (problem === null) continue;
+          result.badCount++;
+          if (result.bad.length < input.limit) result.bad.push({ deviceId: id, problem });
+        }
+        if (ids.length < ID_CHECK_BATCH) break;
+        after = ids[ids.length - 1] ?? after;
+      }
+    }
+    return result;
+  }
+
   /** Fleet figures read every bucket's presence: one loop per pod serves all its watchers. */
   watchStats(intervalMs: number, signal: AbortSignal): AsyncGenerator<FleetStats> {
     return this.watches.watch(
@@ -118,6 +153,17 @@ export class Inventory implements InventoryService {
       signal,
     );
   }
+}
+
+const ID_CHECK_BATCH = 1000;
+
+/** Why a stored id breaks today's rule, in words; null when it keeps it. */
+export function deviceIdProblem(id: string): string | null {
+  if (DeviceId.safeParse(id).success) return null;
+  if (id.includes(':') && DeviceId.safeParse(id.replaceAll(':', '-')).success) {
+    return "':' is not allowed (it cannot authenticate: Device <id>:<secret>); re-provision under a new id";
+  }
+  return `not a device id: ${DeviceId.safeParse(id).error?.issues[0]?.message ?? 'invalid'}`;
 }
 
 function parseCursor(cursor: string | null): [number, string] {

@@ -73,6 +73,28 @@ export type DeviceDetail = z.infer<typeof DeviceDetail>;
 /** Names an existing device: ids stored by older versions (with `:`) too, to inspect or revoke them. */
 export const DeviceIdInput = z.object({ deviceId: StoredDeviceId });
 
+export const CheckIdsInput = z
+  .object({
+    /** Report at most this many bad ids (the scan still counts them all). */
+    limit: z.number().int().min(1).max(10_000).default(1000),
+  })
+  .default({ limit: 1000 });
+export type CheckIdsInput = z.infer<typeof CheckIdsInput>;
+
+/**
+ * Stored device ids checked against today's rule (`DeviceId`): ids an older version accepted (with
+ * `:`) cannot authenticate an artifact download; they are listed, with why, to be re-provisioned.
+ */
+export const IdCheck = z.object({
+  /** Device ids read from the index. */
+  checked: z.number().int().nonnegative(),
+  /** How many break the rule (may exceed `bad.length`). */
+  badCount: z.number().int().nonnegative(),
+  /** As stored (may hold anything; printed escaped), with the rule they break. */
+  bad: z.array(z.object({ deviceId: z.string(), problem: z.string() })),
+});
+export type IdCheck = z.infer<typeof IdCheck>;
+
 export const FleetStats = z.object({
   devices: z.number().int().nonnegative(),
   online: z.number().int().nonnegative(),

@@ -1,10 +1,12 @@
 import { adminProcedure, holdingSubscription, router } from '../trpc.js';
 import { credentialsRouter } from './access.js';
 import {
+  CheckIdsInput,
   DeviceDetail,
   DeviceIdInput,
   DevicePage,
   FleetStats,
+  IdCheck,
   ListDevicesInput,
   WatchStatsInput,
 } from './devices.schema.js';
@@ -19,6 +21,11 @@ export const devicesRouter = router({
     .input(DeviceIdInput)
     .output(DeviceDetail)
     .query(({ ctx, input }) => ctx.fleet.inventory.get(input.deviceId)),
+  /** Stored device ids that break today's id rule (kept by older versions): a one-off admin check. */
+  checkIds: adminProcedure('viewer')
+    .input(CheckIdsInput)
+    .output(IdCheck)
+    .query(({ ctx, input }) => ctx.fleet.inventory.checkIds(input)),
   credentials: credentialsRouter,
 });
 
