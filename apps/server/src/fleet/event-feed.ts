@@ -182,9 +182,13 @@ export class FeedFollower<T> {
     readonly leave: () => void,
   ) {}
 
+  /**
+   * A new batch. A follower still holding more than its limit from earlier batches is too slow; one
+   * that has taken what it had gets any batch whole (one read holds at most 500 entries a stream).
+   */
   push(items: readonly FeedItem<T>[]): void {
     if (this.overflowed) return;
-    if (this.queue.length + items.length > this.limit) {
+    if (this.queue.length > this.limit) {
       this.overflowed = true;
       this.queue = [];
     } else this.queue.push(...items);

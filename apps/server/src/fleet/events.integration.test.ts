@@ -1,7 +1,9 @@
 import type { FleetEvent } from '@camfleet/contracts';
-import { startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
+import { isCluster } from '@camfleet/redis';
+import { connectTestRedis, startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptDriver } from '../testing/script-driver.js';
+import { Events } from './events.js';
 
 let server: TestRedis;
 let pod: ScriptDriver;
@@ -66,7 +68,7 @@ describe('event stream', () => {
         seen.push(event);
       }
     })();
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => pod.fleet.events.feed.liveFollowers === 1, { what: 'the follower to follow' });
     const rollout = await pod.rollout((await pod.publish()).id);
     await waitFor(() => seen.some((e) => e.kind === 'rollout' && e.rolloutId === rollout.id), {
       what: 'live event',
@@ -97,5 +99,53 @@ describe('event stream', () => {
     resumed.abort();
     await resuming;
     expect(again.some((e) => e.id === created.id)).toBe(false);
+  });
+
+  it('reads with one blocking XREAD where the engine allows it, and drops a follower that falls behind', async () => {
+    const blocking = !isCluster(pod.redis);
+    const events = new Events({
+      ...pod.fleet.deps,
+      events: {
+        followerQueue: 10,
+        ...(blocking ? { connectBlocking: () => connectTestRedis(server.url) } : {}),
+      },
+    });
+    const keeping = new AbortController();
+    const kept: FleetEvent[] = [];
+    const keeper = (async () => {
+      for await (const event of events.follow({ rolloutId: null, after: null, signal: keeping.signal }))
+        kept.push(event);
+    })();
+    // A follower that takes its first event and then stops reading.
+    const lagging = events.follow({ rolloutId: null, after: null, signal: new AbortController().signal });
+    const firstOfLagging = lagging.next();
+    await waitFor(() => events.feed.liveFollowers === 2, { what: 'both followers to follow' });
+    const patch = await pod.publish();
+    // One batch at a time: each rollout is seen by the reading follower before the next is made.
+    // 25 rounds of at least one event each: more than the 10 the lagging follower may hold.
+    for (let i = 0; i < 25; i++) {
+      const { id } = await pod.rollout(patch.id);
+      await waitFor(() => kept.some((e) => e.kind === 'rollout' && e.rolloutId === id), {
+        what: `the reading follower to see rollout ${i + 1}`,
+      });
+    }
+    expect((await firstOfLagging).done).toBe(false);
+    // More than 10 events waited for it: once it has taken what its first batch held, it is told
+    // which limit it hit (it resumes by id from there), and it never gets everything the other did.
+    let refusal: unknown = null;
+    for (let taken = 1; refusal === null && taken < kept.length; taken++) {
+      refusal = await lagging.next().then(
+        () => null,
+        (error: unknown) => error,
+      );
+    }
+    expect(refusal).toMatchObject({
+      code: 'TOO_MANY_REQUESTS',
+      cause: { limit: { name: 'follower_too_slow' } },
+    });
+    expect(events.feed.liveFollowers).toBe(1);
+    keeping.abort();
+    await keeper;
+    expect(events.feed.liveFollowers).toBe(0);
   });
 });
