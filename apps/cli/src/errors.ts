@@ -16,7 +16,8 @@ export const EXIT = {
 
 export const EXIT_CODES_HELP = `Exit codes:
   0  success (rollout watch: the rollout completed and every targeted device succeeded)
-  1  failure (rollout watch: the rollout was aborted or canceled, or some deliveries failed)
+  1  failure (rollout watch: the rollout was aborted or canceled, or some deliveries failed;
+     check ids: stored device ids break the id rule)
   2  usage or configuration error (bad flag, duration, percentage, waves or selector;
      bad device id, role or --credentials file; no server URL or token from the flags,
      FLEET_URL/FLEET_TOKEN or a context; an unknown --context or a malformed config file;

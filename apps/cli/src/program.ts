@@ -1,6 +1,7 @@
 import { escapeControls } from '@camfleet/present';
 import { Command, CommanderError } from 'commander';
 import { registerAuditCommand } from './commands/audit.js';
+import { registerCheckCommands } from './commands/check/index.js';
 import { registerCompletionCommand } from './commands/completion.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDeviceCommands } from './commands/devices/index.js';
@@ -89,6 +90,7 @@ export function buildProgram(io: FleetIO): Command {
   registerTokenCommands(program, io);
   registerEnrollTokenCommands(program, io);
   registerAuditCommand(program, io);
+  registerCheckCommands(program, io);
   registerKeysCommands(program, io);
   registerConfigCommands(program, io);
   registerCompletionCommand(program, io);

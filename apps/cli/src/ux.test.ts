@@ -60,6 +60,7 @@ const JSON_TESTED = new Set([
   'enroll-token list',
   'enroll-token revoke',
   'audit',
+  'check ids',
   'keys generate',
   'config set-context',
   'config use-context',

@@ -8,6 +8,7 @@ import {
   parseSelector,
   RolloutId,
   SelectorError,
+  StoredDeviceId,
   TokenIdInput,
 } from '@camfleet/contracts';
 import { UsageError } from './errors.js';
@@ -79,6 +80,15 @@ export function rolloutIdArg(id: string): string {
 
 export function deviceIdArg(id: string): string {
   check(`device id '${id}'`, DeviceId, id);
+  return id;
+}
+
+/**
+ * An existing device's id, as an older version may have stored it (with `:`): what `device show`
+ * and `device revoke` take, so the ids `fleet check ids` lists can be inspected and retired.
+ */
+export function storedDeviceIdArg(id: string): string {
+  check(`device id '${id}'`, StoredDeviceId, id);
   return id;
 }
 

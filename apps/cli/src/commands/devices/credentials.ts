@@ -5,7 +5,7 @@ import { checkCredentialsFile, saveCredential } from '../../credentials-file.js'
 import { CliError } from '../../errors.js';
 import type { FleetIO } from '../../io.js';
 import { Session } from '../../session.js';
-import { check, deviceIdArg, labelsOption } from '../../validate.js';
+import { check, deviceIdArg, labelsOption, storedDeviceIdArg } from '../../validate.js';
 
 interface ProvisionFlags {
   model?: string;
@@ -103,7 +103,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  fleet device revoke cam-0001   # e.g. a stolen camera')
     .action(async (id: string, _flags: unknown, command: Command) => {
       const s = Session.of(io, command);
-      const deviceId = deviceIdArg(id);
+      const deviceId = storedDeviceIdArg(id);
       const revoked = await s.withClient((client) => client.devices.credentials.revoke.mutate({ deviceId }));
       s.output(revoked, () => `revoked the credentials of ${revoked.deviceId}`);
     });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { withExamples } from '../../help.js';
 import type { FleetIO } from '../../io.js';
 import { Session } from '../../session.js';
-import { deviceIdArg } from '../../validate.js';
+import { storedDeviceIdArg } from '../../validate.js';
 import { deviceDetail } from './present.js';
 
 /** `show` (alias `get`): under both `fleet devices` and `fleet device`. */
@@ -16,7 +16,7 @@ export function registerShowCommand(parent: Command, io: FleetIO): void {
     .argument('<id>', 'device id')
     .action(async (id: string, _options: unknown, command: Command) => {
       const s = Session.of(io, command);
-      const deviceId = deviceIdArg(id);
+      const deviceId = storedDeviceIdArg(id);
       const detail = await s.withClient((client) => client.devices.get.query({ deviceId }));
       s.output(detail, () => deviceDetail(detail, s));
     });
