@@ -17,7 +17,8 @@ describe('device ids', () => {
 
   it('validates the prefix as part of a device id', () => {
     expect(prefixProblem('cam')).toBeNull();
-    expect(prefixProblem('lab.site:a_b')).toBeNull();
+    expect(prefixProblem('lab.site_a-b')).toBeNull();
+    expect(prefixProblem('lab:site')).toMatch(/letters, digits and \. _ - only/);
     expect(prefixProblem('-cam')).not.toBeNull();
     expect(prefixProblem('ca m')).not.toBeNull();
     expect(prefixProblem('x'.repeat(130))).not.toBeNull();

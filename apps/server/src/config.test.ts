@@ -145,5 +145,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...valid, FLEET_LEGACY_DEVICE_IDS: 'a,,b' })).toThrow(
       /FLEET_LEGACY_DEVICE_IDS/,
     );
+    // The device id rule: no ':' (it could never authenticate a download), a letter or digit first.
+    for (const ids of ['cam:1', 'cam-1,site:cam-2', '-cam', 'cam 1']) {
+      expect(() => loadConfig({ ...valid, FLEET_LEGACY_DEVICE_IDS: ids })).toThrow(/FLEET_LEGACY_DEVICE_IDS/);
+    }
+    expect(loadConfig({ ...valid, FLEET_LEGACY_DEVICE_IDS: 'Cam-01.a_b' }).legacy.deviceIds).toEqual(
+      new Set(['Cam-01.a_b']),
+    );
   });
 });
