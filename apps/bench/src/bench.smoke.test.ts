@@ -50,7 +50,7 @@ describe('pnpm bench (smoke)', () => {
     const run = await bench([...args, '--max-per-minute', '300', '--max-in-flight', '4', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
-    const { connect, fanout, memory, reconnect, throttled } = report.scenarios;
+    const { connect, fanout, memory, reconnect, throttled, hostile } = report.scenarios;
 
     expect(report.command).toContain('--devices 40');
     expect(report.machine.cores).toBeGreaterThan(0);
@@ -88,6 +88,13 @@ describe('pnpm bench (smoke)', () => {
     const span = throttled?.startSpanMs ?? 0;
     expect(span).toBeGreaterThan(0);
     expect((paced * 60_000) / (span + STAMP_SLACK_MS)).toBeLessThanOrEqual(300);
+    // 500 followers of one token share the pod's one feed: Redis does not work per follower (a poll
+    // per follower, as before, was ~50,000 commands/s on an idle fleet).
+    expect(hostile).toMatchObject({ connections: 50, subscriptionsPerConnection: 10 });
+    expect(hostile?.redisCommandsPerSecondOne).toBeGreaterThan(0);
+    expect(hostile?.redisCommandsPerSecondFlood).toBeLessThan(
+      2 * (hostile?.redisCommandsPerSecondOne ?? 0) + 1_000,
+    );
     expect(run.stdout).toContain('offer p50 / p99 / max');
   });
 

@@ -139,6 +139,10 @@ export class Cluster {
       FLEET_SWEEP_INTERVAL_MS: String(defaults.sweepIntervalMs),
       FLEET_LEASE_MS: String(defaults.leaseMs),
       FLEET_SHUTDOWN_GRACE_MS: String(defaults.shutdownGraceMs),
+      // The hostile scenario measures the shared event feed under 50 × 10 followers of one token:
+      // let the token hold them (by default a pod refuses it past 20 connections, 50 subscriptions).
+      FLEET_MAX_CONNECTIONS_PER_TOKEN: '100',
+      FLEET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '1000',
     };
     const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
     const pods = await Promise.all(

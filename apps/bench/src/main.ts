@@ -7,6 +7,7 @@ import { RedisClusterServer } from '@camfleet/test-support';
 import { CommanderError } from 'commander';
 import { bucketSpread } from './balance.js';
 import { Cluster } from './cluster.js';
+import { hostile } from './hostile.js';
 import { type BenchOptions, parseOptions } from './options.js';
 import { type BenchReport, formatTable, machineFacts, type RedisBalance } from './report.js';
 import * as scenario from './scenarios.js';
@@ -76,6 +77,14 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       report.scenarios.throttled = await scenario.throttled(cluster, options.throttledDevices, options);
       say(
         `throttled: ${report.scenarios.throttled.measuredPerMinute}/min, max in flight ${report.scenarios.throttled.maxInFlightSeen}`,
+      );
+      await save();
+    }
+    if (has('hostile')) {
+      report.scenarios.hostile = await hostile(cluster);
+      const h = report.scenarios.hostile;
+      say(
+        `hostile: Redis ${h.redisCommandsPerSecondOne} → ${h.redisCommandsPerSecondFlood} commands/s with ${h.connections}×${h.subscriptionsPerConnection} followers`,
       );
       await save();
     }

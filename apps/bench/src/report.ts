@@ -1,6 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import Table from 'cli-table3';
 import type { BucketSpread } from './balance.js';
+import type { HostileResult } from './hostile.js';
 import type { BenchOptions } from './options.js';
 import type {
   ConnectResult,
@@ -25,6 +26,7 @@ export interface BenchReport {
     memory?: MemoryResult;
     reconnect?: ReconnectResult;
     throttled?: ThrottledResult;
+    hostile?: HostileResult;
   };
   /** Every connection the cameras lost during the run, by reason (the reconnect scenario's kill included). */
   churn: Record<string, number>;
@@ -55,7 +57,7 @@ const bytes = (n: number) => (Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} Ki
 /** The human table: one row per figure. */
 export function formatTable(report: BenchReport): string {
   const table = new Table({ head: ['scenario', 'figure', 'value'] });
-  const { connect, fanout, memory, reconnect, throttled } = report.scenarios;
+  const { connect, fanout, memory, reconnect, throttled, hostile } = report.scenarios;
   const runs = (n: number) => (n > 1 ? ` (median of ${n})` : '');
   table.push(['setup', `enroll + connect ${report.provision.devices} cameras`, ms(report.provision.ms)]);
   if (connect) {
@@ -122,6 +124,27 @@ export function formatTable(report: BenchReport): string {
     table.push(
       ['throttled', `rate (limit ${throttled.limitPerMinute}/min)`, `${throttled.measuredPerMinute}/min`],
       ['throttled', `max in flight (cap ${throttled.maxInFlight})`, String(throttled.maxInFlightSeen)],
+    );
+  }
+  if (hostile) {
+    const mib = (n: number) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
+    const followers = `${hostile.connections}×${hostile.subscriptionsPerConnection}`;
+    table.push(
+      [
+        'hostile',
+        `Redis commands/s: 1 follower / ${followers}`,
+        `${hostile.redisCommandsPerSecondOne} / ${hostile.redisCommandsPerSecondFlood}`,
+      ],
+      [
+        'hostile',
+        `pod RSS: before / ${followers} following`,
+        `${mib(hostile.podRssBeforeBytes)} / ${mib(hostile.podRssFloodBytes)}`,
+      ],
+      [
+        'hostile',
+        `fleet.stats p50 / p99: 1 follower / ${followers}`,
+        `${ms(hostile.statsP50OneMs)} / ${ms(hostile.statsP99OneMs)} — ${ms(hostile.statsP50FloodMs)} / ${ms(hostile.statsP99FloodMs)}`,
+      ],
     );
   }
   for (const master of report.redis?.masters ?? []) {

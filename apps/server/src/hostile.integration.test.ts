@@ -105,7 +105,12 @@ describe('following events: one reader per pod, whatever the followers', () => {
         const index = c * 10 + s;
         admin.client.events.follow.subscribe(
           {},
-          { onData: () => void seen[index]++, onError: (error) => console.error(error) },
+          {
+            onData: () => {
+              seen[index] = (seen[index] ?? 0) + 1;
+            },
+            onError: (error) => console.error(error),
+          },
         );
       }
     }
