@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Sha256, Signature } from '../manifest.js';
-import { ArtifactRef, nameRule, PatchId, safeText, Timestamp } from '../schemas.js';
+import { ArtifactRef, freeText, nameRule, PatchId, Timestamp } from '../schemas.js';
 
 /** The name rule (schemas.ts), plus space and `+`. */
 export const PatchName = nameRule(128, ' +');
@@ -13,7 +13,7 @@ export const ArtifactUpload = z.object({ sha256: Sha256, size: z.number().int().
 export const PublishPatchInput = z.object({
   name: PatchName,
   version: PatchVersion,
-  notes: safeText(4096).default(''),
+  notes: freeText(4096).default(''), // pasted release notes: line breaks become spaces
   /** The bytes, uploaded first; optional for patches that carry no file. */
   artifact: ArtifactUpload.optional(),
   /** The publisher's Ed25519 signature of the manifest (name, version, sha256, size). */
