@@ -16,7 +16,12 @@ export interface AuthThrottleLimits {
 }
 
 /** What a login attempt was for, as metrics and the audit log name it. */
-export type CredentialKind = 'admin_token' | 'device_secret' | 'enroll_token' | 'artifact_device' | 'legacy_token';
+export type CredentialKind =
+  | 'admin_token'
+  | 'device_secret'
+  | 'enroll_token'
+  | 'artifact_device'
+  | 'legacy_token';
 
 export interface LoginAttempt {
   address: string;
@@ -74,7 +79,10 @@ export class AuthThrottle {
         error: reason,
       });
     } catch (err) {
-      this.deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'auth failure not recorded');
+      this.deps.log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'auth failure not recorded',
+      );
     }
   }
 
