@@ -1,3 +1,4 @@
+// Over 400 lines: one camera's connection lifecycle and install pipeline; split along the device protocol spec (#18).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DeviceCredentials, jitteredBackoff } from '@camfleet/client';
 import type {

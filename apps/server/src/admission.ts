@@ -17,7 +17,7 @@ export interface AdmissionLimits {
   maxUnauthenticatedPerAddress: number;
   /** Open WebSocket connections of one admin token on this pod. */
   maxConnectionsPerToken: number;
-  /** Open subscriptions of one principal (token or device) on this pod, across its connections. */
+  /** Open subscriptions of one admin token on this pod, across its connections. */
   maxSubscriptionsPerPrincipal: number;
 }
 
@@ -141,14 +141,11 @@ export class Admission {
   }
 }
 
-/** One key per principal that may hold several connections; null for those that cannot. */
+/**
+ * One key per principal that may hold several connections here: an admin token. A device holds one
+ * connection (a newer one replaces it), so its per-connection limit is its whole budget, and an
+ * idle fleet pays nothing per camera for this map.
+ */
 function principalKey(principal: Principal): string | null {
-  switch (principal.kind) {
-    case 'admin':
-      return `admin:${principal.name}`;
-    case 'device':
-      return `device:${principal.deviceId}`;
-    default:
-      return null;
-  }
+  return principal.kind === 'admin' ? `admin:${principal.name}` : null;
 }

@@ -48,7 +48,7 @@ const Env = z.object({
   FLEET_WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
   FLEET_WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1000).default(10),
   FLEET_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(65_536).max(1_073_741_824).default(1_048_576),
-  /** Subscriptions one admin token or device may hold on a pod, across its connections. */
+  /** Subscriptions one admin token may hold on a pod, across its connections. */
   FLEET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).default(50),
   /** WebSocket connections one admin token may hold on a pod. */
   FLEET_MAX_CONNECTIONS_PER_TOKEN: z.coerce.number().int().min(1).max(100_000).default(20),
