@@ -1,4 +1,4 @@
-import type { FleetEvent, RolloutStatus } from '@camfleet/contracts';
+import { type FleetEvent, OPEN_STATES, type RolloutStatus } from '@camfleet/contracts';
 import { maxInFlight, pacedPerMinute, waitFor } from '@camfleet/test-support';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TestFleet } from './harness.js';
@@ -84,11 +84,11 @@ describe('rollout control across three pods', () => {
     const stopped = await waitFor(
       async () => {
         const s = await fleet!.status(rolloutId);
-        return s.status === 'aborted' && s.counts.verifying + s.counts.installing + s.counts.offered === 0
-          ? s
-          : null;
+        // Aborted, and every delivery closed: the abort cancels the queued ones bucket by bucket,
+        // after the status has changed.
+        return s.status === 'aborted' && OPEN_STATES.every((state) => s.counts[state] === 0) ? s : null;
       },
-      { timeoutMs: 60_000, what: 'the rollout to abort' },
+      { timeoutMs: 60_000, what: 'the rollout to abort and close every delivery' },
     );
     console.info(
       `[e2e] canary: aborted after ${stopped.counts.failed} rolled-back cameras; ${stopped.counts.canceled} never got the patch`,
