@@ -95,3 +95,32 @@ export const AuditInput = z
   .object({ limit: z.number().int().min(1).max(1000).default(100), actor: safeText(64).optional() })
   .default({ limit: 100 });
 export type AuditInput = z.infer<typeof AuditInput>;
+
+/** Devices' own credentials. */
+export interface CredentialService {
+  /** Trades an enrollment for the device's own credential; refused if the id already has one. */
+  enroll(deviceId: string, enrollTokenId: string | null): Promise<DeviceCredential>;
+  provision(input: ProvisionInput, actor: string): Promise<DeviceCredential>;
+  rotate(deviceId: string, actor: string): Promise<DeviceCredential>;
+  /** From now on the device is refused; its open connection closes within a second. */
+  revoke(deviceId: string, actor: string): Promise<{ deviceId: string; revoked: true }>;
+}
+
+/** Admin tokens issued at runtime (configured ones live in the server's configuration). */
+export interface TokenService {
+  create(input: CreateTokenInput, actor: string): Promise<IssuedToken>;
+  list(): Promise<TokenInfo[]>;
+  revoke(id: string, actor: string): Promise<TokenInfo>;
+}
+
+export interface EnrollTokenService {
+  create(input: CreateEnrollTokenInput, actor: string): Promise<IssuedEnrollToken>;
+  list(): Promise<EnrollTokenInfo[]>;
+  revoke(id: string, actor: string): Promise<EnrollTokenInfo>;
+}
+
+export interface AuditService {
+  /** Appends to the audit log (every mutating admin call). */
+  record(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
+  list(input: AuditInput): Promise<AuditEntry[]>;
+}

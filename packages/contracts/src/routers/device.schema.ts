@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ConnectionRef } from '../connection.js';
 import { Signature } from '../manifest.js';
 import {
   ArtifactRef,
@@ -128,3 +129,18 @@ export const ReportResult = z.object({
   duplicate: z.boolean(),
 });
 export type ReportResult = z.infer<typeof ReportResult>;
+
+export interface OffersOptions {
+  connection: ConnectionRef;
+  /** Offer id the client saw last (tRPC tracked events); skip re-sending exactly that offer. */
+  lastEventId: string | null;
+  signal: AbortSignal;
+}
+
+/** What a camera does, as itself. */
+export interface DeviceService {
+  register(deviceId: string, connection: ConnectionRef | null, input: RegisterInput): Promise<Device>;
+  /** Events for one device: its current offer first, then offers and cancel requests, until the signal aborts. */
+  offers(deviceId: string, options: OffersOptions): AsyncIterable<DeviceEvent>;
+  report(deviceId: string, input: ReportInput): Promise<ReportResult>;
+}

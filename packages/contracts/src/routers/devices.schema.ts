@@ -103,3 +103,14 @@ export const FleetStats = z.object({
   nodes: z.array(z.object({ node: z.string(), devices: z.number().int().nonnegative() })),
 });
 export type FleetStats = z.infer<typeof FleetStats>;
+
+/** The device inventory, as operators see it. */
+export interface InventoryService {
+  list(input: ListDevicesInput): Promise<DevicePage>;
+  get(deviceId: string): Promise<DeviceDetail>;
+  stats(): Promise<FleetStats>;
+  /** Fleet figures now, then again whenever they change. */
+  watchStats(intervalMs: number, signal: AbortSignal): AsyncIterable<FleetStats>;
+  /** Stored device ids that break today's id rule: every bucket's index read in batches (admin check). */
+  checkIds(input: CheckIdsInput): Promise<IdCheck>;
+}

@@ -46,3 +46,14 @@ export const FollowEventsInput = z
   })
   .default({});
 export type FollowEventsInput = z.infer<typeof FollowEventsInput>;
+
+export interface EventService {
+  /** Stored events, oldest first: the newest `limit`, or those after `after`. */
+  list(input: EventsInput): Promise<FleetEvent[]>;
+  /** Events as they happen (after `after`, if given), until the signal aborts. */
+  follow(options: {
+    rolloutId: string | null;
+    after: string | null;
+    signal: AbortSignal;
+  }): AsyncIterable<FleetEvent>;
+}

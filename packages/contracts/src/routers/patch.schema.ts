@@ -45,3 +45,10 @@ export type PatchDetail = z.infer<typeof PatchDetail>;
 export const ListPatchesInput = z.object({ limit: z.number().int().min(1).max(500).default(100) }).default({
   limit: 100,
 });
+
+export interface PatchService {
+  publish(input: PublishPatchInput, actor: string): Promise<Patch>;
+  list(limit: number): Promise<Patch[]>;
+  get(patchId: string): Promise<PatchDetail>;
+  delete(patchId: string, actor: string): Promise<{ patchId: string; deleted: true }>;
+}

@@ -161,3 +161,18 @@ export const WatchIntervalMs = z.number().int().min(250).max(60_000).default(1_0
 export const WatchRolloutsInput = z
   .object({ limit: z.number().int().min(1).max(500).default(50), intervalMs: WatchIntervalMs })
   .default({ limit: 50, intervalMs: 1_000 });
+
+export interface RolloutService {
+  create(input: CreateRolloutInput, actor: string): Promise<RolloutStatus>;
+  list(limit: number): Promise<RolloutStatus[]>;
+  get(rolloutId: string): Promise<RolloutStatus>;
+  /** The newest rollouts now, then again whenever one of them changes. */
+  watchList(limit: number, intervalMs: number, signal: AbortSignal): AsyncIterable<RolloutStatus[]>;
+  /** Status snapshots, each one different from the last, until the signal aborts. */
+  watch(rolloutId: string, intervalMs: number, signal: AbortSignal): AsyncIterable<RolloutStatus>;
+  pause(rolloutId: string, actor: string, reason?: string): Promise<RolloutStatus>;
+  resume(rolloutId: string, actor: string): Promise<RolloutStatus>;
+  /** Opens the next wave now, whatever its gate. */
+  advance(rolloutId: string, actor: string): Promise<RolloutStatus>;
+  cancel(rolloutId: string, actor: string, reason?: string): Promise<RolloutStatus>;
+}
