@@ -1,4 +1,4 @@
-import { DeviceId, type Principal } from '@camfleet/contracts';
+import { DeviceId, LimitRefused, type Principal } from '@camfleet/contracts';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { CredentialsRefused } from './auth.js';
@@ -117,6 +117,9 @@ export class Connections {
     const fields = { connectionId, ...(claimed.success ? { deviceId: claimed.data } : {}) };
     if (error instanceof CredentialsRefused)
       this.log.info({ ...fields, reason: error.reason }, 'connection refused');
+    else if (error instanceof Error && error.cause instanceof LimitRefused)
+      // A throttled or limited client: counted in metrics; one info line, not a warning per try.
+      this.log.info({ ...fields, limit: error.cause.limit.name }, 'connection refused by a limit');
     else
       this.log.warn(
         { ...fields, err: error instanceof Error ? error.message : String(error) },
