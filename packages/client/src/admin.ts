@@ -63,6 +63,13 @@ export function errorDataField(error: unknown, field: string): unknown {
   return typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[field] : undefined;
 }
 
+/** The limit that refused a call (`data.limit.name` of a TOO_MANY_REQUESTS), if any. */
+export function limitNameOf(error: unknown): string | null {
+  const limit = errorDataField(error, 'limit');
+  const name = typeof limit === 'object' && limit !== null ? (limit as { name?: unknown }).name : null;
+  return typeof name === 'string' ? name : null;
+}
+
 /** The tRPC error code (`UNAUTHORIZED`, `BAD_REQUEST`, …) of a failed call, if any. */
 export function trpcCodeOf(error: unknown): string | null {
   const code = errorDataField(error, 'code');

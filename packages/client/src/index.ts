@@ -4,7 +4,7 @@ import superjson from 'superjson';
 import WebSocket from 'ws';
 import { adminClientOver, errorDataField, type FleetClient } from './admin.js';
 
-export { type FleetClient, trpcCodeOf } from './admin.js';
+export { type FleetClient, limitNameOf, trpcCodeOf } from './admin.js';
 export type WSClient = ReturnType<typeof createWSClient>;
 
 /** `http://host:port` → the tRPC HTTP and WebSocket endpoints of a pod. */

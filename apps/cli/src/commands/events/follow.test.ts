@@ -167,6 +167,38 @@ describe('events --follow', () => {
     expect(play.state.unsubscribed).toBe(1);
   });
 
+  it('resumes after the last event shown when the pod drops it as too slow a follower', async () => {
+    // The first stream brings one event and then the refusal; the second what came after it.
+    const tooSlow = serverError(
+      'TOO_MANY_REQUESTS',
+      'TOO_MANY_REQUESTS',
+      'more than 5000 events waited',
+      429,
+    );
+    (tooSlow.data as Record<string, unknown>).limit = {
+      name: 'follower_too_slow',
+      knob: 'X',
+      retryAfterSeconds: 1,
+    };
+    const first = playing([downloading], (observer) => observer.onError?.(tooSlow));
+    const second = playing([installing], ctrlC);
+    let streams = 0;
+    const result = await run(['events', '--follow'], {
+      routes,
+      subscriptions: {
+        'events.follow': (input: unknown, observer: Observer) =>
+          (streams++ === 0 ? first : second).subscriptions['events.follow'](input, observer),
+      },
+      signal: second.signal,
+    });
+    expect(result.code).toBe(130);
+    expect(result.calls.filter((c) => c.path === 'events.follow')).toEqual([
+      { path: 'events.follow', input: { lastEventId: offered.id } },
+      { path: 'events.follow', input: { lastEventId: downloading.id } },
+    ]);
+    expect(result.stdout).toMatch(/offered → downloading[\s\S]*downloading → installing/);
+  });
+
   it('keeps the exit code of a telling stream error', async () => {
     const play = playing([], (observer) =>
       observer.onError?.(serverError('FORBIDDEN', 'FORBIDDEN', 'role viewer required', 403)),

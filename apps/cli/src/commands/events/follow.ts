@@ -1,4 +1,4 @@
-import type { FleetClient } from '@camfleet/client';
+import { type FleetClient, limitNameOf } from '@camfleet/client';
 import { CliError, describeError, EXIT, exitCodeOf } from '../../errors.js';
 import type { EventsView } from './present.js';
 
@@ -63,20 +63,31 @@ export function followEvents(client: FleetClient, options: FollowOptions, view: 
         if (done) return;
         for (const event of events) seen.add(event.id);
         view.start(events);
-        const last = events.at(-1);
-        subscription = client.events.follow.subscribe(
-          { ...scope, ...(last !== undefined ? { lastEventId: last.id } : {}) },
-          {
-            onData: (envelope) => {
-              const event = envelope.data;
-              if (done || !seen.add(event.id)) return;
-              view.event(event);
+        let lastId = events.at(-1)?.id;
+        const follow = (): void => {
+          subscription = client.events.follow.subscribe(
+            { ...scope, ...(lastId !== undefined ? { lastEventId: lastId } : {}) },
+            {
+              onData: (envelope) => {
+                const event = envelope.data;
+                if (done || !seen.add(event.id)) return;
+                lastId = event.id;
+                view.event(event);
+              },
+              onError: (error) => {
+                // Fell behind the pod's feed (a slow terminal or pipe): resume after the last event shown.
+                if (limitNameOf(error) === 'follower_too_slow' && !done) {
+                  subscription?.unsubscribe();
+                  return follow();
+                }
+                fail(streamFailure(error));
+              },
+              onComplete: () => fail(new CliError(EXIT.UNREACHABLE, 'the server ended the event stream')),
             },
-            onError: (error) => fail(streamFailure(error)),
-            onComplete: () => fail(new CliError(EXIT.UNREACHABLE, 'the server ended the event stream')),
-          },
-        );
-        if (done) subscription.unsubscribe();
+          );
+        };
+        follow();
+        if (done) subscription?.unsubscribe();
       },
       (error: unknown) => fail(error),
     );
