@@ -2,6 +2,7 @@ import { limitError } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
 import type { Logger } from 'pino';
 import { sleep } from './live-views.js';
+import { Wakeable } from './wakeable.js';
 
 export type StreamEntry = [id: string, fields: string[]];
 
@@ -175,7 +176,7 @@ export class EventFeed<T> {
 export class FeedFollower<T> {
   private queue: FeedItem<T>[] = [];
   private overflowed = false;
-  private wake: (() => void) | null = null;
+  private readonly consumer = new Wakeable();
 
   constructor(
     private readonly limit: number,
@@ -192,34 +193,22 @@ export class FeedFollower<T> {
       this.overflowed = true;
       this.queue = [];
     } else this.queue.push(...items);
-    this.wake?.();
+    this.consumer.wake();
   }
 
   /** Batches as they come, until the signal aborts; throws once the follower fell behind. */
-  async *batches(signal: AbortSignal): AsyncGenerator<FeedItem<T>[]> {
-    const onAbort = () => this.wake?.();
-    signal.addEventListener('abort', onAbort);
-    try {
-      while (!signal.aborted) {
-        if (this.overflowed) {
-          throw limitError(
-            { name: 'follower_too_slow', knob: 'FLEET_EVENTS_FOLLOWER_QUEUE', retryAfterSeconds: 1 },
-            `more than ${this.limit} events waited for this follower; resume after the last event id`,
-          );
-        }
-        if (this.queue.length > 0) {
-          const batch = this.queue;
-          this.queue = [];
-          yield batch;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-        this.wake = null;
+  batches(signal: AbortSignal): AsyncGenerator<FeedItem<T>[]> {
+    return this.consumer.drain(() => {
+      if (this.overflowed) {
+        throw limitError(
+          { name: 'follower_too_slow', knob: 'FLEET_EVENTS_FOLLOWER_QUEUE', retryAfterSeconds: 1 },
+          `more than ${this.limit} events waited for this follower; resume after the last event id`,
+        );
       }
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+      if (this.queue.length === 0) return null;
+      const batch = this.queue;
+      this.queue = [];
+      return batch;
+    }, signal);
   }
 }

@@ -1,3 +1,5 @@
+import { Wakeable } from './wakeable.js';
+
 /** Resolves after `ms`, or at once when the signal aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -38,7 +40,7 @@ type Pending = { value: unknown } | { error: unknown };
 
 interface Subscriber {
   pending: Pending | null;
-  wake: (() => void) | null;
+  consumer: Wakeable;
 }
 
 interface Loop {
@@ -61,26 +63,19 @@ export class SharedWatches {
     signal: AbortSignal,
   ): AsyncGenerator<T> {
     const loop = this.loops.get(key) ?? this.open(key, start);
-    const me: Subscriber = { pending: loop.latest, wake: null };
+    const me: Subscriber = { pending: loop.latest, consumer: new Wakeable() };
     loop.subscribers.add(me);
-    const onAbort = () => me.wake?.();
-    signal.addEventListener('abort', onAbort);
+    const take = () => {
+      const next = me.pending;
+      me.pending = null;
+      return next;
+    };
     try {
-      while (!signal.aborted) {
-        const next = me.pending;
-        if (next) {
-          me.pending = null;
-          if ('error' in next) throw next.error;
-          yield next.value as T;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          me.wake = resolve;
-        });
-        me.wake = null;
+      for await (const next of me.consumer.drain(take, signal)) {
+        if ('error' in next) throw next.error;
+        yield next.value as T;
       }
     } finally {
-      signal.removeEventListener('abort', onAbort);
       loop.subscribers.delete(me);
       if (loop.subscribers.size === 0) {
         loop.stop.abort();
@@ -101,7 +96,7 @@ export class SharedWatches {
       loop.latest = pending;
       for (const subscriber of loop.subscribers) {
         subscriber.pending = pending;
-        subscriber.wake?.();
+        subscriber.consumer.wake();
       }
     };
     void (async () => {

@@ -1,4 +1,5 @@
 import { type DeviceEvent, eventIdOf } from '@camfleet/contracts';
+import { Wakeable } from './wakeable.js';
 
 /**
  * One device's offer subscription on this pod. It holds at most one pending event (a device has
@@ -7,7 +8,7 @@ import { type DeviceEvent, eventIdOf } from '@camfleet/contracts';
  */
 export class DeviceSession {
   private pending: DeviceEvent | null = null;
-  private wake: (() => void) | null = null;
+  private readonly consumer = new Wakeable();
   /** Set while a claim runs; `again` asks for one more pass when it ends. */
   evaluating = false;
   /** The running claim is part of a batch (a fan-out): another hint for it brings nothing new. */
@@ -32,28 +33,15 @@ export class DeviceSession {
     if (id === this.lastEventId) return;
     this.lastEventId = id;
     this.pending = event;
-    this.wake?.();
+    this.consumer.wake();
   }
 
-  async *events(signal: AbortSignal): AsyncGenerator<DeviceEvent> {
-    const onAbort = () => this.wake?.();
-    signal.addEventListener('abort', onAbort);
-    try {
-      while (!signal.aborted) {
-        const event = this.pending;
-        if (event) {
-          this.pending = null;
-          yield event;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-        this.wake = null;
-      }
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+  events(signal: AbortSignal): AsyncGenerator<DeviceEvent> {
+    return this.consumer.drain(() => {
+      const event = this.pending;
+      this.pending = null;
+      return event;
+    }, signal);
   }
 }
 
