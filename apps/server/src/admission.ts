@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isIPv6 } from 'node:net';
 import {
   type LimitInfo,
   type LimitName,
@@ -7,6 +8,7 @@ import {
   type Principal,
   type SubscriptionPlaces,
 } from '@camfleet/contracts';
+import { TRPCError } from '@trpc/server';
 import type { WebSocket } from 'ws';
 
 export interface AdmissionLimits {
@@ -42,6 +44,24 @@ export function addressOf(req: IncomingMessage): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
+/**
+ * What per-address limits count by: an IPv4 address, or an IPv6 address's /64 (one host usually
+ * has a whole /64, and could rotate through it to dodge a per-address limit).
+ */
+export function addressKey(address: string): string {
+  if (!isIPv6(address)) return address;
+  const [head = '', tail = ''] = address.split('%')[0]?.split('::') ?? [];
+  const left = head ? head.split(':') : [];
+  const right = address.includes('::') && tail ? tail.split(':') : [];
+  const groups = address.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group || '0', 16).toString(16))
+    .join(':')}::/64`;
+}
+
 interface PrincipalSlot {
   connections: number;
   subscriptions: SubscriptionPlaces;
@@ -65,7 +85,7 @@ export class Admission {
 
   /** Before a WebSocket upgrade: null to go on, or the limit that refuses it. */
   refuseUpgrade(address: string): LimitRefused | null {
-    const fromAddress = this.waitingByAddress.get(address) ?? 0;
+    const fromAddress = this.waitingByAddress.get(addressKey(address)) ?? 0;
     let refusal: LimitRefused | null = null;
     if (this.unauthenticated >= this.limits.maxUnauthenticated)
       refusal = new LimitRefused(
@@ -85,15 +105,12 @@ export class Admission {
    * A fresh socket: counted as waiting until it authenticates or closes, and closed with 4003 if
    * it has not authenticated within the deadline.
    */
-  awaitCredentials(ws: WebSocket, address: string): void {
+  awaitCredentials(ws: WebSocket, clientAddress: string): void {
+    const address = addressKey(clientAddress);
     this.unauthenticated++;
     this.waitingByAddress.set(address, (this.waitingByAddress.get(address) ?? 0) + 1);
-    const deadline = setTimeout(() => {
-      this.onRefused('auth_deadline');
-      ws.close(AUTH_DEADLINE_CLOSE, `not authenticated within ${this.limits.authDeadlineMs} ms`);
-    }, this.limits.authDeadlineMs);
-    deadline.unref();
     let waiting = true;
+    let deadline: NodeJS.Timeout | undefined;
     const done = () => {
       if (!waiting) return;
       waiting = false;
@@ -103,6 +120,13 @@ export class Admission {
       if (left > 0) this.waitingByAddress.set(address, left);
       else this.waitingByAddress.delete(address);
     };
+    deadline = setTimeout(() => {
+      this.onRefused('auth_deadline');
+      // Its place is free at once, whether or not the peer answers the close handshake.
+      done();
+      ws.close(AUTH_DEADLINE_CLOSE, `not authenticated within ${this.limits.authDeadlineMs} ms`);
+    }, this.limits.authDeadlineMs);
+    deadline.unref();
     this.waiting.set(ws, done);
     ws.once('close', done);
   }
@@ -113,6 +137,9 @@ export class Admission {
    */
   enter(ws: WebSocket, principal: Principal): SubscriptionPlaces | undefined {
     this.waiting.get(ws)?.();
+    // Closed while its credentials were checked: its close has been and gone, so it must hold nothing.
+    if (ws.readyState !== ws.OPEN)
+      throw new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'connection closed' });
     const key = principalKey(principal);
     if (!key) return undefined;
     const slot = this.principals.get(key) ?? {

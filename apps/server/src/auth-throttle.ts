@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type LimitInfo, LimitRefused } from '@camfleet/contracts';
 import type { Logger } from 'pino';
+import { addressKey } from './admission.js';
 import type { AuditLog } from './fleet/audit.js';
 import type { Metrics } from './metrics.js';
 import type { KeySpace } from './redis/keys.js';
@@ -31,10 +32,14 @@ export interface LoginAttempt {
 }
 
 /**
- * Failed logins, counted in Redis so every pod sees them: per source address and per (address,
- * claimed identity), never per identity alone, so failures from one address cannot lock a real
- * device or operator out from another. Past a limit, the address (or pair) is refused before any
- * credential is checked, with the time until its window ends. Failures are counted and audited.
+ * Failed logins, counted in Redis so every pod sees them: per source address (an IPv6 /64) and per
+ * (address, claimed identity), never per identity alone, so failures from one address cannot lock
+ * a real device or operator out from another. Past a limit, the address (or pair) is refused before
+ * any credential is checked, with the time until its window ends. Failures are counted and audited.
+ *
+ * The check reads and a failure counts: logins that succeed cost one read and nothing else (a
+ * fleet reconnecting, a CLI's parallel calls). Attempts already in flight when a limit is reached
+ * are still checked; the per-address cap on sockets waiting to authenticate bounds that burst.
  */
 export class AuthThrottle {
   constructor(
@@ -48,7 +53,7 @@ export class AuthThrottle {
     private readonly limits: AuthThrottleLimits,
   ) {}
 
-  /** Throws TOO_MANY_REQUESTS (with Retry-After) when the attempt's address or pair is throttled. */
+  /** Throws LimitRefused (with Retry-After) when the attempt's address or pair is throttled. */
   async check(attempt: LoginAttempt): Promise<void> {
     const throttled = await this.deps.scripts.run(authThrottle, {
       ...this.keysOf(attempt),
@@ -88,6 +93,6 @@ export class AuthThrottle {
 
   private keysOf(attempt: LoginAttempt) {
     const digest = createHash('sha256').update(attempt.identity).digest('hex').slice(0, 24);
-    return this.deps.keys.authFailures(attempt.address, digest);
+    return this.deps.keys.authFailures(addressKey(attempt.address), digest);
   }
 }

@@ -19,6 +19,25 @@ export function streamIdBefore(a: string, b: string): boolean {
   return am < bm || (am === bm && as < bs);
 }
 
+/**
+ * Entries of several streams, each read with COUNT `count`, cut where all of them are known
+ * complete: a stream that returned `count` entries may hold more before the others' later ones, so
+ * nothing past its last entry is taken this round (it comes, in order, with the next read). Taking
+ * it would let a follower see a later event of one stream before an earlier one of another, and a
+ * resume after the later one would skip the earlier.
+ */
+export function completePrefix(perStream: StreamEntry[][], count: number): StreamEntry[][] {
+  let bound: string | null = null;
+  for (const entries of perStream) {
+    const last = entries[entries.length - 1];
+    if (entries.length >= count && last && (bound === null || streamIdBefore(last[0], bound)))
+      bound = last[0];
+  }
+  if (bound === null) return perStream;
+  const limit = bound;
+  return perStream.map((entries) => entries.filter(([id]) => !streamIdBefore(limit, id)));
+}
+
 /** Reads the streams after per-stream cursors (exclusive), COUNT at most per stream. */
 export interface StreamReader {
   /** New entries by stream index; may wait a few seconds for some to appear. */
@@ -26,7 +45,7 @@ export interface StreamReader {
   close(): void;
 }
 
-const READ_COUNT = 500;
+export const READ_COUNT = 500;
 /** How long one blocking read waits before it asks again (an idle pod: one command per period). */
 const BLOCK_MS = 5_000;
 
@@ -34,8 +53,13 @@ const BLOCK_MS = 5_000;
  * One XREAD BLOCK over every stream on a connection of its own: woken by the first write, idle
  * otherwise. Not on Redis Cluster, where one command cannot span the buckets' slots.
  */
-export function blockingReader(streams: readonly string[], connect: () => RedisClient): StreamReader {
+export function blockingReader(
+  streams: readonly string[],
+  connect: () => RedisClient,
+  log: Logger,
+): StreamReader {
   const connection = connect();
+  connection.on('error', (err: Error) => log.warn({ err: err.message }, 'event feed connection error'));
   return {
     async read(cursors) {
       const reply = (await connection.xread(
@@ -146,12 +170,12 @@ export class EventFeed<T> {
         try {
           if (!cursors) {
             const startMs = await now();
-            cursors = streams.map(() => `${startMs - 1}-18446744073709551615`);
             if (!isCurrent()) break;
-            reader = openReader();
+            reader ??= openReader();
+            cursors = streams.map(() => `${startMs - 1}-18446744073709551615`);
             this.started = true;
           }
-          const perStream = await (reader as StreamReader).read(cursors);
+          const perStream = completePrefix(await (reader as StreamReader).read(cursors), READ_COUNT);
           if (!isCurrent()) break;
           perStream.forEach((entries, i) => {
             const last = entries[entries.length - 1];

@@ -2,9 +2,11 @@ import type { DeliveryState, EventService, EventsInput, FleetEvent } from '@camf
 import type { FleetDeps } from './deps.js';
 import {
   blockingReader,
+  completePrefix,
   EventFeed,
   type FeedItem,
   pollingReader,
+  READ_COUNT,
   type StreamEntry,
   streamIdBefore,
   streamPosition,
@@ -34,7 +36,7 @@ export class Events implements EventService {
       streams: this.streams,
       openReader: () =>
         connectBlocking
-          ? blockingReader(this.streams, connectBlocking)
+          ? blockingReader(this.streams, connectBlocking, deps.log)
           : pollingReader(this.streams, deps.redis, POLL_MS),
       decode: (perStream) => this.merge(perStream),
       now: () => this.now(),
@@ -83,10 +85,10 @@ export class Events implements EventService {
           const from = cursors;
           const perStream = (await Promise.all(
             this.streams.map((stream, i) =>
-              this.deps.redis.xrange(stream, `(${from[i]}`, '+', 'COUNT', CATCH_UP_COUNT),
+              this.deps.redis.xrange(stream, `(${from[i]}`, '+', 'COUNT', READ_COUNT),
             ),
           )) as StreamEntry[][];
-          const missed = this.merge(perStream);
+          const missed = this.merge(completePrefix(perStream, READ_COUNT));
           if (missed.length === 0 || options.signal.aborted) break;
           for (const item of missed) {
             from[item.stream] = item.streamId;
@@ -128,9 +130,6 @@ export class Events implements EventService {
     return all.map((x) => x.item);
   }
 }
-
-/** Entries per stream and read while a resumed follower catches up. */
-const CATCH_UP_COUNT = 500;
 
 const streamIdOf = (eventId: string): string => eventId.split('/')[0] ?? '0-0';
 const tagOf = (eventId: string): string => eventId.split('/')[1] ?? 'g';

@@ -4,7 +4,7 @@ import Router, { type HTTPMethod } from 'find-my-way';
 import type { Logger } from 'pino';
 import type { ArtifactHttp } from '../artifacts/http.js';
 import type { Metrics } from '../metrics.js';
-import { pathOf, sendJson } from './respond.js';
+import { endRefusedUpgrade, pathOf, sendJson } from './respond.js';
 
 type Handle = (req: IncomingMessage, res: ServerResponse) => void;
 type Upgrade = (
@@ -111,11 +111,14 @@ export function httpRoutes(deps: HttpRoutesDeps) {
     },
     /** An HTTP upgrade: a route's WebSocket, or a plain HTTP refusal written on the socket. */
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+      // Node hands over an upgrade's socket without its error listener: a peer that resets while it
+      // is refused or upgraded must not take the pod down.
+      socket.on('error', () => socket.destroy());
       const found = req.method === 'GET' ? upgrades.find('GET', pathOf(req)) : null;
       const upgrade = (found?.store as { upgrade?: Upgrade } | undefined)?.upgrade;
       if (!found || !upgrade || deps.draining()) {
         const status = deps.draining() ? '503 Service Unavailable' : '404 Not Found';
-        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+        endRefusedUpgrade(socket, `HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
         return;
       }
       upgrade(req, socket, head, found.params);

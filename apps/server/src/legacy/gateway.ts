@@ -9,7 +9,7 @@ import type { LegacyConfig } from '../config.js';
 import type { Connections } from '../connections.js';
 import type { RedisFleet } from '../fleet/fleet.js';
 import type { HintBus } from '../fleet/hints.js';
-import { pathOf } from '../http/respond.js';
+import { endRefusedUpgrade, pathOf } from '../http/respond.js';
 import { takeOverDevice } from '../ws-context.js';
 import { LegacyCamera } from './camera.js';
 
@@ -90,7 +90,8 @@ export class LegacyGateway {
         { status: refusal.status, reason: refusal.message, path: pathOf(req) },
         'legacy connection refused',
       );
-      socket.end(
+      endRefusedUpgrade(
+        socket,
         `HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status]}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${refusal.message}\n`,
       );
     }

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { DeliveryState, RolloutId, StoredDeviceId, safeText, Timestamp } from '../schemas.js';
+import { DeliveryState, RolloutId, StoredDeviceId, Timestamp } from '../schemas.js';
+
+/** An event's id: `<stream entry id>/<stream>` (`g` for rollouts, `b<n>` for a bucket's deliveries). */
+export const EventId = z
+  .string()
+  .max(64)
+  .regex(/^\d{1,20}-\d{1,20}\/(g|b\d{1,4})$/, 'an event id looks like 1733450000000-0/b12');
 
 /** Something that happened to a rollout or one of its deliveries, as kept in Redis (bounded). */
 export const FleetEvent = z.discriminatedUnion('kind', [
@@ -32,7 +38,7 @@ export const EventsInput = z
   .object({
     rolloutId: RolloutId.optional(),
     /** Only events after this id (from a previous answer); default: the newest `limit`. */
-    after: safeText(64).optional(),
+    after: EventId.optional(),
     limit: z.number().int().min(1).max(1000).default(100),
   })
   .default({ limit: 100 });
@@ -42,7 +48,7 @@ export const FollowEventsInput = z
   .object({
     rolloutId: RolloutId.optional(),
     /** Set by the client on resubscribe (tracked ids). */
-    lastEventId: safeText(64).nullish(),
+    lastEventId: EventId.nullish(),
   })
   .default({});
 export type FollowEventsInput = z.infer<typeof FollowEventsInput>;
