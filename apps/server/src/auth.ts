@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { type AdminRole, DeviceId, LimitRefused, limitError, type Principal } from '@camfleet/contracts';
+import {
+  type AdminRole,
+  DeviceId,
+  LimitRefused,
+  limitError,
+  type Principal,
+  roleAtLeast,
+} from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
@@ -129,6 +136,36 @@ export class Authenticator {
       const [stored, revoked] = await this.redis.hmget(this.keys.device(id.data), 'secret', 'revoked');
       if (!stored || revoked === '1' || !sameDigest(sha256(secret), stored))
         throw refused('device credentials refused for a download');
+      return id.data;
+    }).catch((error: unknown) => {
+      if (error instanceof CredentialsRefused) return null;
+      throw error;
+    });
+  }
+
+  /**
+   * hawkBit DDI: `Authorization: TargetToken <secret>` for the controller (device) `deviceId`, or
+   * `GatewayToken <token>` (an admin token of role operator or more, for a gateway acting for its
+   * devices). The device id, or null when refused (one answer for every reason).
+   */
+  async ddiDevice(deviceId: string, header: string | undefined, address: string): Promise<string | null> {
+    const match = /^(TargetToken|GatewayToken) (\S+)$/.exec(header ?? '');
+    const id = DeviceId.safeParse(deviceId);
+    const token = match?.[2];
+    if (!match || !token || !id.success) return null;
+    const gateway = match[1] === 'GatewayToken';
+    const attempt: LoginAttempt = gateway
+      ? { address, identity: 'admin token', kind: 'admin_token' }
+      : { address, identity: `device:${id.data}`, kind: 'device_secret' };
+    return this.throttled(attempt, async () => {
+      if (gateway) {
+        const admin = await this.admin(token);
+        if (admin?.kind !== 'admin' || !roleAtLeast(admin.role, 'operator'))
+          throw refused('gateway token unknown or below operator');
+        return id.data;
+      }
+      const { stored, revoked } = await this.credentialOf(id.data);
+      if (!stored || revoked || !sameDigest(sha256(token), stored)) throw refused('wrong target token');
       return id.data;
     }).catch((error: unknown) => {
       if (error instanceof CredentialsRefused) return null;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AdmissionLimits } from './admission.js';
 import type { AuthThrottleLimits } from './auth-throttle.js';
 import { DEFAULT_DASHBOARD_DIR } from './dashboard.js';
+import type { DdiConfig } from './ddi/controller.js';
 
 const Milliseconds = (fallback: number) => z.coerce.number().int().min(10).max(3_600_000).default(fallback);
 
@@ -114,6 +115,13 @@ const Env = z.object({
   FLEET_LEGACY_PATCH_LIST_POLL_MS: Milliseconds(1_000),
   /** Ack timeout of the rollouts made from `patch_files`: the original resent after 60 s unanswered. */
   FLEET_LEGACY_ACK_TIMEOUT_MS: Milliseconds(60_000),
+  /** hawkBit DDI for off-the-shelf agents (SWUpdate, RAUC): on when a tenant is named. */
+  FLEET_DDI_TENANT: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits and . _ - (at most 64)')
+    .optional(),
+  FLEET_DDI_POLL_ACTIVE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
+  FLEET_DDI_POLL_IDLE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -148,6 +156,8 @@ export interface ServerConfig {
   /** Chunk size of the Redis store, and read size of both: the memory one transfer holds. */
   artifactChunkBytes: number;
   legacy: LegacyConfig;
+  /** The DDI API's tenant and poll sleeps, or null when it is off. */
+  ddi: DdiConfig | null;
   dashboardDir: string;
 }
 
@@ -224,6 +234,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     artifactMaxBytes: e.FLEET_ARTIFACT_MAX_BYTES,
     artifactChunkBytes: e.FLEET_ARTIFACT_CHUNK_BYTES,
     dashboardDir: e.FLEET_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR,
+    ddi: e.FLEET_DDI_TENANT
+      ? {
+          tenant: e.FLEET_DDI_TENANT,
+          pollActiveSeconds: e.FLEET_DDI_POLL_ACTIVE_SECONDS,
+          pollIdleSeconds: e.FLEET_DDI_POLL_IDLE_SECONDS,
+        }
+      : null,
     legacy: {
       protocol: e.FLEET_LEGACY_PROTOCOL === 'on',
       deviceIds: e.FLEET_LEGACY_DEVICE_IDS ? new Set(e.FLEET_LEGACY_DEVICE_IDS.split(',')) : null,

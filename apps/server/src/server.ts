@@ -15,6 +15,8 @@ import { AuthThrottle } from './auth-throttle.js';
 import type { ServerConfig } from './config.js';
 import { CLOSE, Connections } from './connections.js';
 import { dashboardHandler } from './dashboard.js';
+import { DdiController } from './ddi/controller.js';
+import { ddiRoutes } from './ddi/http.js';
 import { Background } from './fleet/background.js';
 import { RedisFleet } from './fleet/fleet.js';
 import { HintBus } from './fleet/hints.js';
@@ -219,6 +221,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const legacy = new LegacyGateway({ config: config.legacy, fleet, auth, connections, hints, instance, log });
 
+  const artifacts = new ArtifactHttp({ auth, fleet, storage, maxBytes: config.artifactMaxBytes, log });
+  const ddi = config.ddi
+    ? ddiRoutes({
+        controller: new DdiController({ fleet, storage, instance }, config.ddi),
+        auth,
+        artifacts,
+        log,
+      })
+    : [];
   const routes = httpRoutes({
     instance,
     readiness: () => ({
@@ -229,7 +240,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     metrics,
     log,
     trpc: (req, res) => void trpc(req, res),
-    artifacts: new ArtifactHttp({ auth, fleet, storage, maxBytes: config.artifactMaxBytes, log }),
+    artifacts,
+    ddi,
     dashboard,
     upgrades: {
       trpc: (req, socket, head) => {

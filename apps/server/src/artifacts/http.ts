@@ -88,8 +88,17 @@ export class ArtifactHttp {
   }
 
   /** A download of the artifact whose sha256 the path names. */
-  download(req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> {
-    return this.guarded(req, res, () => this.send(req, res, sha256));
+  /**
+   * Sends an artifact to the device it is offered to. `device` names the device another door
+   * authenticated (the DDI API's TargetToken); by default the `Device <id>:<secret>` header does.
+   */
+  download(
+    req: IncomingMessage,
+    res: ServerResponse,
+    sha256: string,
+    device?: () => Promise<string | null>,
+  ): Promise<void> {
+    return this.guarded(req, res, () => this.send(req, res, sha256, device));
   }
 
   /** A request whose method the route does not take. */
@@ -231,10 +240,17 @@ export class ArtifactHttp {
     }
   }
 
-  private async send(req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> {
+  private async send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    sha256: string,
+    device?: () => Promise<string | null>,
+  ): Promise<void> {
     const { auth, fleet, storage, log } = this.deps;
-    const login = await this.throttledLogin(req, res, () =>
-      auth.deviceFromAuthorization(req.headers.authorization, addressOf(req)),
+    const login = await this.throttledLogin(
+      req,
+      res,
+      device ?? (() => auth.deviceFromAuthorization(req.headers.authorization, addressOf(req))),
     );
     if (login === undefined) return;
     const deviceId = login;

@@ -37,11 +37,14 @@ export class DeviceSession {
   }
 
   events(signal: AbortSignal): AsyncGenerator<DeviceEvent> {
-    return this.consumer.drain(() => {
-      const event = this.pending;
-      this.pending = null;
-      return event;
-    }, signal);
+    return this.consumer.drain(() => this.take(), signal);
+  }
+
+  /** What was pushed and not yet taken (a polled device's session reads it once). */
+  take(): DeviceEvent | null {
+    const event = this.pending;
+    this.pending = null;
+    return event;
   }
 }
 

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.js';
 import { endRefusedUpgrade, pathOf, sendJson } from './respond.js';
 
 type Handle = (req: IncomingMessage, res: ServerResponse) => void;
+type Params = Record<string, string | undefined>;
 type Upgrade = (
   req: IncomingMessage,
   socket: Duplex,
@@ -26,6 +27,8 @@ export interface HttpRoutesDeps {
   artifacts: ArtifactHttp;
   /** The dashboard's static files, or null when no build is there. */
   dashboard: Handle | null;
+  /** hawkBit DDI's controller routes (`/{tenant}/controller/v1/…`), when the DDI API is on. */
+  ddi: Array<[HTTPMethod[], string, (req: IncomingMessage, res: ServerResponse, params: Params) => void]>;
   /** WebSocket upgrades: the typed protocol on /trpc, the original system's cameras on /ws/<id>. */
   upgrades: { trpc: Upgrade; legacy: Upgrade };
 }
@@ -82,6 +85,13 @@ export function httpRoutes(deps: HttpRoutesDeps) {
   router.on(['PUT', 'POST', 'PATCH', 'DELETE'], '/artifacts/:sha256', (req, res) =>
     deps.artifacts.refuseMethod(req, res, 'GET, HEAD'),
   );
+
+  for (const [methods, path, handle] of deps.ddi) {
+    router.on(methods, path, (req, res, params) => {
+      if (deps.draining()) return sendJson(res, 503, { error: 'shutting down' }, { connection: 'close' });
+      handle(req, res, params);
+    });
+  }
 
   // Upgrades have no response to write to: each route keeps its handler in its store.
   const upgrades = Router();

@@ -195,6 +195,10 @@ export class KeySpace {
   get legacyImported(): string {
     return this.global('legacy:patch-files-imported');
   }
+  /** Artifact sha256 → "sha1,md5" (DDI agents want both; computed once). */
+  get ddiHashes(): string {
+    return this.global('ddi-hashes');
+  }
   /** Pod instance → lease expiry. */
   get nodes(): string {
     return this.global('nodes');
