@@ -50,7 +50,7 @@ describe('pnpm bench (smoke)', () => {
     const run = await bench([...args, '--max-per-minute', '300', '--max-in-flight', '4', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
-    const { connect, fanout, memory, reconnect, throttled, hostile } = report.scenarios;
+    const { connect, fanout, memory, reconnect, throttled, hostile, ddi } = report.scenarios;
 
     expect(report.command).toContain('--devices 40');
     expect(report.machine.cores).toBeGreaterThan(0);
@@ -95,6 +95,10 @@ describe('pnpm bench (smoke)', () => {
     expect(hostile?.redisCommandsPerSecondFlood).toBeLessThan(
       2 * (hostile?.redisCommandsPerSecondOne ?? 0) + 1_000,
     );
+    // 40 DDI controllers polled the first pod twice; the second pass is measured.
+    expect(ddi).toMatchObject({ controllers: 40, polls: 40 });
+    expect(ddi?.podCpuMsPer1000Polls).toBeGreaterThan(0);
+    expect(ddi?.redisCommandsPerPoll).toBeGreaterThan(1);
     expect(run.stdout).toContain('offer p50 / p99 / max');
   });
 

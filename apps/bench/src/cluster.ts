@@ -113,6 +113,9 @@ function countersOf(info: string): RedisCounters {
   return { cpuMs: (field('used_cpu_sys') + field('used_cpu_user')) * 1000, calls, keys };
 }
 
+/** The tenant of the pods' DDI API (the ddi scenario). */
+export const DDI_TENANT = 'bench';
+
 /** Redis, K pods and S simulator processes, all real processes on this machine. */
 export class Cluster {
   private constructor(
@@ -143,6 +146,8 @@ export class Cluster {
       // let the token hold them (by default a pod refuses it past 20 connections, 50 subscriptions).
       FLEET_MAX_CONNECTIONS_PER_TOKEN: '100',
       FLEET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '1000',
+      // The ddi scenario's controllers poll the pods' hawkBit DDI API.
+      FLEET_DDI_TENANT: DDI_TENANT,
     };
     const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
     const pods = await Promise.all(

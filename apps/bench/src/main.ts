@@ -3,10 +3,11 @@
  * of the performance issue, one JSON document (`--out`) and a table.
  */
 import { writeFile } from 'node:fs/promises';
-import { RedisClusterServer } from '@camfleet/test-support';
+import { RedisClusterServer, TEST_TOKENS } from '@camfleet/test-support';
 import { CommanderError } from 'commander';
 import { bucketSpread } from './balance.js';
 import { Cluster } from './cluster.js';
+import { ddi } from './ddi.js';
 import { hostile } from './hostile.js';
 import { type BenchOptions, parseOptions } from './options.js';
 import { type BenchReport, formatTable, machineFacts, type RedisBalance } from './report.js';
@@ -85,6 +86,14 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       const h = report.scenarios.hostile;
       say(
         `hostile: Redis ${h.redisCommandsPerSecondOne} → ${h.redisCommandsPerSecondFlood} commands/s with ${h.connections}×${h.subscriptionsPerConnection} followers`,
+      );
+      await save();
+    }
+    if (has('ddi')) {
+      report.scenarios.ddi = await ddi(cluster, options.devices, TEST_TOKENS.admin);
+      const d = report.scenarios.ddi;
+      say(
+        `ddi: ${d.polls} polls at ${d.pollsPerSecond}/s, pod ${d.podCpuMsPer1000Polls} ms CPU per 1000 polls`,
       );
       await save();
     }

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-export const SCENARIOS = ['connect', 'fanout', 'memory', 'hostile', 'reconnect', 'throttled'] as const;
+export const SCENARIOS = ['connect', 'fanout', 'memory', 'hostile', 'ddi', 'reconnect', 'throttled'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

@@ -1,6 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import Table from 'cli-table3';
 import type { BucketSpread } from './balance.js';
+import type { DdiResult } from './ddi.js';
 import type { HostileResult } from './hostile.js';
 import type { BenchOptions } from './options.js';
 import type {
@@ -27,6 +28,7 @@ export interface BenchReport {
     reconnect?: ReconnectResult;
     throttled?: ThrottledResult;
     hostile?: HostileResult;
+    ddi?: DdiResult;
   };
   /** Every connection the cameras lost during the run, by reason (the reconnect scenario's kill included). */
   churn: Record<string, number>;
@@ -57,7 +59,7 @@ const bytes = (n: number) => (Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} Ki
 /** The human table: one row per figure. */
 export function formatTable(report: BenchReport): string {
   const table = new Table({ head: ['scenario', 'figure', 'value'] });
-  const { connect, fanout, memory, reconnect, throttled, hostile } = report.scenarios;
+  const { connect, fanout, memory, reconnect, throttled, hostile, ddi } = report.scenarios;
   const runs = (n: number) => (n > 1 ? ` (median of ${n})` : '');
   table.push(['setup', `enroll + connect ${report.provision.devices} cameras`, ms(report.provision.ms)]);
   if (connect) {
@@ -144,6 +146,21 @@ export function formatTable(report: BenchReport): string {
         'hostile',
         `fleet.stats p50 / p99: 1 follower / ${followers}`,
         `${ms(hostile.statsP50OneMs)} / ${ms(hostile.statsP99OneMs)} — ${ms(hostile.statsP50FloodMs)} / ${ms(hostile.statsP99FloodMs)}`,
+      ],
+    );
+  }
+  if (ddi) {
+    table.push(
+      ['ddi', `polls of ${ddi.controllers} idle controllers, one pod`, `${ddi.pollsPerSecond}/s`],
+      [
+        'ddi',
+        'per 1000 polls: pod CPU / Redis CPU / Redis commands per poll',
+        `${ms(ddi.podCpuMsPer1000Polls)} / ${ms(ddi.redisCpuMsPer1000Polls)} / ${ddi.redisCommandsPerPoll}`,
+      ],
+      [
+        'ddi',
+        '10,000 controllers every 60 s: polls/s, share of one pod core',
+        `${ddi.at10kEvery60s.pollsPerSecond}/s, ${(ddi.at10kEvery60s.podCoreShare * 100).toFixed(1)} %`,
       ],
     );
   }
