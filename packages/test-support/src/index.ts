@@ -23,5 +23,21 @@ export { type MonitoredCommand, monitorRedis, parseMonitorLine } from './redis-m
 export { freePorts } from './redis-node.js';
 export { type RedisSentinelOptions, RedisSentinelServer } from './redis-sentinel.js';
 export type { Failover, RedisServerOptions, TestRedis, TestRedisMode } from './redis-types.js';
+export {
+  type BuildSwuOptions,
+  buildSwu,
+  liveProcessGroup,
+  makeSigningKey,
+  type RunSwuOptions,
+  runSwu,
+  type SigningKey,
+  SWUPDATE_HARDWARE,
+  type Swu,
+  SwupdateAgent,
+  type SwupdateAgentOptions,
+  type SwupdateExit,
+  type SwuRun,
+  swDescription,
+} from './swupdate.js';
 export { startTestRedis, type TestRedisOptions, testRedisMode } from './test-redis.js';
 export { type WaitOptions, waitFor } from './wait.js';
