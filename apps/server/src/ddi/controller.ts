@@ -57,6 +57,10 @@ export class DdiController {
 
   /** A poll: the device is seen, and whatever it should run (or stop) now is claimed for it. */
   async poll(deviceId: string): Promise<DdiWork> {
+    // Installed and waiting for the agent's restart to confirm it: its action stays the answer, and
+    // the poll is not a registration (one with the old version would read as a rollback).
+    const verifying = await this.verifyingAction(deviceId);
+    if (verifying !== null) return { kind: 'deployment', actionId: verifying };
     const event = await this.claim(deviceId);
     if (!event) return { kind: 'none' };
     const [rolloutId, attempt] =
@@ -172,6 +176,15 @@ export class DdiController {
       fleet.sessions.close(session);
       await fleet.devices.disconnected(deviceId, connectionId);
     }
+  }
+
+  /** The action of the device's delivery that is verifying (installed, not yet confirmed), if any. */
+  private async verifyingAction(deviceId: string): Promise<number | null> {
+    const { redis, keys } = this.deps.fleet.deps;
+    const active = await redis.hget(keys.device(deviceId), 'active');
+    if (!active) return null;
+    const [state, attempt] = await redis.hmget(keys.delivery(active, deviceId), 'state', 'attempt');
+    return state === 'verifying' ? this.actionIdOf(active, Number(attempt)) : null;
   }
 
   private async known(deviceId: string) {

@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildSwu, makeSigningKey, type SigningKey, SwupdateAgent, waitFor } from '@camfleet/test-support';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TestFleet } from './harness.js';
+
+/**
+ * Debian's real, unmodified `swupdate` (suricatta, hawkBit mode) as a camera of a camfleet fleet:
+ * two pods as processes, the agent polling one of them, operators on the other through `fleet`.
+ */
+const TENANT = 'cams';
+let fleet: TestFleet;
+let signing: SigningKey;
+const agents: SwupdateAgent[] = [];
+
+beforeAll(async () => {
+  fleet = await TestFleet.up(2, {
+    podEnv: {
+      FLEET_DDI_TENANT: TENANT,
+      FLEET_DDI_POLL_ACTIVE_SECONDS: '1',
+      FLEET_DDI_POLL_IDLE_SECONDS: '1',
+    },
+  });
+  signing = await makeSigningKey(fleet.workDir);
+});
+/** Agents of one test stop with it: a camera runs one agent at a time. */
+afterEach(async () => {
+  for (const started of agents.splice(0)) await started.stop().catch(() => undefined);
+});
+afterAll(async () => {
+  await fleet?.down();
+});
+
+/** A provisioned camera: its id and secret (the agent's target token). */
+async function provision(deviceId: string): Promise<string> {
+  const { secret } = await fleet.admin.client.devices.credentials.provision.mutate({
+    deviceId,
+    model: 'swu-cam',
+  });
+  return secret;
+}
+
+function agent(deviceId: string, token: string, options: { pod?: number; confirm?: boolean } = {}) {
+  return SwupdateAgent.start({
+    serverUrl: fleet.pods[options.pod ?? 1]?.url ?? '',
+    tenant: TENANT,
+    controllerId: deviceId,
+    targetToken: token,
+    certPath: signing.certPath,
+    workDir: join(fleet.workDir, `agent-${deviceId}-${agents.length}`),
+    confirmSuccess: options.confirm ?? false,
+  }).then((started) => {
+    agents.push(started);
+    return started;
+  });
+}
+
+/** A signed image installing `payload` at `installPath`, published with `fleet patch publish`. */
+async function publish(version: string, installPath: string, payload: Buffer, corruptHash = false) {
+  const swu = await buildSwu({
+    dir: fleet.workDir,
+    signing,
+    version,
+    payloadName: 'payload.bin',
+    payload,
+    installPath,
+    corruptHash,
+  });
+  const patch = await fleet.fleetJson<{ id: string }>([
+    'patch',
+    'publish',
+    swu.path,
+    '--name',
+    'cam-fw',
+    '--version',
+    version,
+  ]);
+  return patch.id;
+}
+
+describe('SWUpdate (suricatta, hawkBit DDI) against camfleet', () => {
+  it('installs a signed image, confirms it after its restart, and the rollout counts it with a WebSocket camera', {
+    timeout: 150_000,
+  }, async () => {
+    const secret = await provision('swu-1');
+    const installPath = join(fleet.workDir, 'installed', 'swu-1', 'payload.bin');
+    const payload = randomBytes(256 * 1024);
+    const patchId = await publish('2.0.0', installPath, payload);
+    const sim = fleet.sim(['--devices', '3', '--prefix', 'ws-swu']);
+    await fleet.waitOnline(3);
+    const first = await agent('swu-1', secret);
+    // Every camera there is: three on the WebSocket protocol and the SWUpdate one.
+    const rolloutId = await fleet.rollOutPatch(patchId, ['--ack-timeout', '60s']);
+    // Installed and waiting for its restart ("pending testing"): camfleet has it as verifying.
+    await waitFor(async () => (await fleet.status(rolloutId)).counts.verifying === 1, {
+      timeoutMs: 60_000,
+      what: 'the agent to install the image',
+    });
+    expect(await readFile(installPath)).toEqual(payload);
+    // The "reboot": the agent stops and starts again confirming success.
+    await first.stop();
+    const confirming = await agent('swu-1', secret, { confirm: true });
+    const done = await fleet.waitSettled(rolloutId, { timeoutMs: 60_000 }).catch(async (error: unknown) => {
+      console.log(
+        JSON.stringify(await fleet.status(rolloutId)),
+        JSON.stringify((await fleet.admin.client.devices.get.query({ deviceId: 'swu-1' })).history),
+        confirming.log().split('\n').slice(-30).join('\n'),
+      );
+      throw error;
+    });
+    // One rollout, the DDI camera and the WebSocket cameras counted together.
+    expect(done.counts).toMatchObject({ succeeded: 4, failed: 0 });
+    const device = await fleet.admin.client.devices.get.query({ deviceId: 'swu-1' });
+    expect(device.device).toMatchObject({ firmwareVersion: '2.0.0', labels: { protocol: 'ddi' } });
+    // What the agent reported on the way, in the delivery's history.
+    const states = device.history.map((entry) => entry.to);
+    expect(states).toEqual(expect.arrayContaining(['offered', 'downloading', 'succeeded']));
+    // Rollouts are continuous: this one would also go to the cameras the next tests register.
+    await fleet.admin.client.rollout.cancel.mutate({ rolloutId });
+    await sim.finish();
+  });
+
+  it('reports an install that fails its hash check as failed, and retries it per the rollout', {
+    timeout: 150_000,
+  }, async () => {
+    const secret = await provision('swu-bad');
+    const installPath = join(fleet.workDir, 'installed', 'swu-bad', 'payload.bin');
+    const patchId = await publish('3.0.0', installPath, randomBytes(64 * 1024), true);
+    const bad = await agent('swu-bad', secret);
+    const rolloutId = await fleet.rollOutPatch(patchId, [
+      '--devices',
+      'swu-bad',
+      '--max-attempts',
+      '2',
+      '--retry-base',
+      '1s',
+      '--retry-max',
+      '1s',
+    ]);
+    const settled = await waitFor(
+      async () => {
+        const status = await fleet.status(rolloutId);
+        return status.counts.failed === 1 ? status : null;
+      },
+      { timeoutMs: 90_000, what: 'both attempts to fail' },
+    ).catch(async (error: unknown) => {
+      console.log(JSON.stringify(await fleet.status(rolloutId)), bad.log().split('\n').slice(-40).join('\n'));
+      throw error;
+    });
+    expect(settled.counts.succeeded).toBe(0);
+    const device = await fleet.admin.client.devices.get.query({ deviceId: 'swu-bad' });
+    const delivery = device.deliveries.find((d) => d.rolloutId === rolloutId);
+    expect(delivery).toMatchObject({ state: 'failed', attempt: 2 });
+    await expect(readFile(installPath)).rejects.toThrow();
+  });
+
+  it('refuses a wrong target token: 401 on every poll, nothing installed, the failure audited', async () => {
+    await provision('swu-wrong');
+    const wrong = await agent('swu-wrong', 'not-the-secret-of-this-camera');
+    await wrong.waitForLog(/401/, 30_000);
+    const audit = await fleet.admin.client.audit.list.query({ limit: 200 });
+    expect(
+      audit.some((entry) => entry.action === 'auth.device_secret' && entry.actor === 'device:swu-wrong'),
+    ).toBe(true);
+    const device = await fleet.admin.client.devices.get.query({ deviceId: 'swu-wrong' });
+    expect(device.device.labels.protocol).toBeUndefined();
+  });
+});
