@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { buildSwu, makeSigningKey, type SigningKey, SwupdateAgent, waitFor } from '@camfleet/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -155,9 +156,78 @@ describe('SWUpdate (suricatta, hawkBit DDI) against camfleet', () => {
     await expect(readFile(installPath)).rejects.toThrow();
   });
 
+  it('takes a cancel that comes before the download: the agent is told and the delivery is canceled', async () => {
+    const secret = await provision('swu-cancel');
+    const installPath = join(fleet.workDir, 'installed', 'swu-cancel', 'payload.bin');
+    const patchId = await publish('4.0.0', installPath, randomBytes(16 * 1024));
+    const rolloutId = await fleet.rollOutPatch(patchId, ['--devices', 'swu-cancel', '--ack-timeout', '60s']);
+    // The camera's agent polls once and is offered the action, then is away (powered off) before
+    // it downloads anything; the operator cancels meanwhile.
+    const poll = await fetch(`${fleet.pods[1]?.url}/${TENANT}/controller/v1/swu-cancel`, {
+      headers: { authorization: `TargetToken ${secret}` },
+    });
+    expect(((await poll.json()) as { _links: object })._links).toHaveProperty('deploymentBase');
+    expect((await fleet.status(rolloutId)).counts.offered).toBe(1);
+    const canceled = await fleet.fleet(['rollout', 'cancel', rolloutId]);
+    expect(canceled.code, canceled.stderr).toBe(0);
+    // Back on, the agent finds the cancel request instead of the deployment, and confirms it.
+    const back = await agent('swu-cancel', secret);
+    await waitFor(async () => (await fleet.status(rolloutId)).counts.canceled === 1, {
+      timeoutMs: 60_000,
+      what: 'the agent to confirm the cancel',
+    });
+    expect(back.log()).toMatch(/cancel/i);
+    await expect(readFile(installPath)).rejects.toThrow();
+  });
+
+  it('keeps polling through a load balancer when the pod it reached is killed, and the install completes', async () => {
+    const secret = await provision('swu-lb');
+    const installPath = join(fleet.workDir, 'installed', 'swu-lb', 'payload.bin');
+    const payload = randomBytes(64 * 1024);
+    const patchId = await publish('5.0.0', installPath, payload);
+    // A TCP balancer in front of the pods (a Kubernetes Service): new connections go to the first live pod.
+    let target = fleet.pods[1];
+    const balancer = createServer((client) => {
+      const upstream = connect(Number(new URL(target?.url ?? '').port), '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', drop);
+      upstream.on('error', drop);
+    });
+    await new Promise<void>((resolve) => balancer.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = balancer.address() as AddressInfo;
+      const started = await SwupdateAgent.start({
+        serverUrl: `http://127.0.0.1:${address.port}`,
+        tenant: TENANT,
+        controllerId: 'swu-lb',
+        targetToken: secret,
+        certPath: signing.certPath,
+        workDir: join(fleet.workDir, 'agent-swu-lb'),
+      });
+      agents.push(started);
+      await started.waitForLog(/Suricatta awakened/, 30_000);
+      // The pod the agent polls dies; the balancer sends it to the other one from then on.
+      await fleet.pods[1]?.kill('SIGKILL');
+      target = fleet.pods[0];
+      const rolloutId = await fleet.rollOutPatch(patchId, ['--devices', 'swu-lb', '--ack-timeout', '60s']);
+      await waitFor(async () => (await fleet.status(rolloutId)).counts.verifying === 1, {
+        timeoutMs: 60_000,
+        what: 'the agent to install through the other pod',
+      });
+      expect(await readFile(installPath)).toEqual(payload);
+    } finally {
+      balancer.close();
+    }
+  });
+
   it('refuses a wrong target token: 401 on every poll, nothing installed, the failure audited', async () => {
     await provision('swu-wrong');
-    const wrong = await agent('swu-wrong', 'not-the-secret-of-this-camera');
+    // Pod 1: the test before killed pod 2.
+    const wrong = await agent('swu-wrong', 'not-the-secret-of-this-camera', { pod: 0 });
     await wrong.waitForLog(/401/, 30_000);
     const audit = await fleet.admin.client.audit.list.query({ limit: 200 });
     expect(
