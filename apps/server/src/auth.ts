@@ -151,9 +151,9 @@ export class Authenticator {
   async ddiDevice(deviceId: string, header: string | undefined, address: string): Promise<string | null> {
     const match = /^(TargetToken|GatewayToken) (\S+)$/.exec(header ?? '');
     const id = DeviceId.safeParse(deviceId);
-    const token = match?.[2];
-    if (!match || !token || !id.success) return null;
-    const gateway = match[1] === 'GatewayToken';
+    if (!id.success) return null;
+    const token = match?.[2] ?? '';
+    const gateway = match?.[1] === 'GatewayToken';
     const attempt: LoginAttempt = gateway
       ? { address, identity: 'admin token', kind: 'admin_token' }
       : { address, identity: `device:${id.data}`, kind: 'device_secret' };
@@ -164,6 +164,8 @@ export class Authenticator {
           throw refused('gateway token unknown or below operator');
         return id.data;
       }
+      // A poll without a token is a failed login too: counted, audited, throttled.
+      if (!token) throw refused('no target token');
       const { stored, revoked } = await this.credentialOf(id.data);
       if (!stored || revoked || !sameDigest(sha256(token), stored)) throw refused('wrong target token');
       return id.data;
