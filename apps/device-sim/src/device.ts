@@ -1,6 +1,6 @@
 // Over 400 lines: one camera's connection lifecycle and install pipeline; split along the device protocol spec (#18).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DeviceCredentials, jitteredBackoff } from '@camfleet/client';
+import { jitteredBackoff } from '@camfleet/client';
 import type {
   ArtifactRef,
   Offer,
@@ -8,7 +8,8 @@ import type {
   ReportResult,
   DeviceEvent as ServerEvent,
 } from '@camfleet/contracts';
-import { CLOSE_CODES, Connection } from './connection.js';
+import { DeviceAuth } from './auth.js';
+import { type DeviceContext, type OfferRef, pause, refOf } from './context.js';
 import { type CredentialStore, Credentials } from './credentials.js';
 import {
   artifactMismatch,
@@ -22,14 +23,14 @@ import {
   DEFAULT_FAULTS,
   type FaultOptions,
   type InstallPlan,
-  nextBlipMs,
   planInstall,
   type Random,
 } from './faults.js';
 import type { InstallHold } from './hold.js';
 import { DeliveryLedger, type OfferDecision } from './ledger.js';
-import { classifyFailure, describeFailure, isCredentialFailure } from './outcome.js';
+import { classifyFailure, describeFailure } from './outcome.js';
 import { ProgressThrottle } from './progress.js';
+import { Session } from './session.js';
 import { checkSignature, NO_SIGNATURE_POLICY, type SignaturePolicy } from './signatures.js';
 import { type DeviceCounters, type DeviceSnapshot, emptyCounters } from './summary.js';
 
@@ -84,12 +85,6 @@ export type DeviceState =
   | 'replaced'
   | 'failed'
   | 'stopped';
-
-interface OfferRef {
-  deviceId: string;
-  deliveryId: string;
-  attempt: number;
-}
 
 export type DeviceEvent =
   | { type: 'connected'; deviceId: string; url: string }
@@ -185,8 +180,6 @@ export class SimulatedDevice {
   readonly id: string;
   readonly counters: DeviceCounters = emptyCounters();
   private firmware: string;
-  private currentState: DeviceState = 'new';
-  private rejection: string | null = null;
   private readonly completed: CompletedDelivery[] = [];
   private readonly faults: FaultOptions;
   private readonly signatures: SignaturePolicy;
@@ -196,30 +189,14 @@ export class SimulatedDevice {
   private readonly ledger = new DeliveryLedger();
   private readonly works = new Map<string, Work>();
   private readonly resending = new Set<string>();
-  /** Aborted by stop(): ends every sleep and retry loop. */
+  /** Aborted by stop(), or when the session stops for good: ends every sleep and retry loop. */
   private readonly lifetime = new AbortController();
-
-  private connection: Connection | null = null;
-  private registered = false;
-  private urlIndex = 0;
-  private reconnectAttempt = 0;
-  private subscribeAttempt = 0;
-  /** The last event id seen (an offer's, or a cancel's), so a new session resumes after it. */
-  private lastEventId: string | null = null;
-  /** Set by a crash or restart: the next reconnect waits this long instead of backing off. */
-  private downtimeMs: number | null = null;
-  private readonly readyWaiters = new Set<() => void>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly credentials: CredentialStore;
-  /** A secret obtained by enrolling (kept even if the store failed to save it). */
-  private enrolledSecret: string | null = null;
-  /** Closed with 4001 (credentials revoked or rotated): the next session checks them once more. */
-  private recheck = false;
+  private readonly auth: DeviceAuth;
+  private readonly session: Session;
 
   constructor(private readonly options: DeviceOptions) {
     if (options.urls.length === 0) throw new Error('a device needs at least one URL');
     this.id = options.id;
-    this.credentials = options.credentials ?? Credentials.inMemory();
     this.firmware = options.firmwareVersion;
     this.faults = { ...DEFAULT_FAULTS, ...options.faults };
     this.signatures = options.signatures ?? NO_SIGNATURE_POLICY;
@@ -227,10 +204,26 @@ export class SimulatedDevice {
     const backoff = options.backoff ?? { baseMs: 250, maxMs: 10_000 };
     this.backoff = jitteredBackoff(backoff.baseMs, backoff.maxMs);
     this.slow = this.random() < this.faults.slowRate;
+    const ctx: DeviceContext = {
+      id: this.id,
+      counters: this.counters,
+      faults: this.faults,
+      random: this.random,
+      backoff: this.backoff,
+      lifetime: this.lifetime.signal,
+      emit: (event) => this.emit(event),
+    };
+    const credentials = options.credentials ?? Credentials.inMemory();
+    this.auth = new DeviceAuth(ctx, credentials, options.enrollToken ?? null);
+    this.session = new Session(ctx, this.lifetime, this.auth, {
+      ...options,
+      firmware: () => this.firmware,
+      onServerEvent: (event) => this.handleEvent(event),
+    });
   }
 
   get state(): DeviceState {
-    return this.currentState;
+    return this.session.state;
   }
 
   get firmwareVersion(): string {
@@ -239,11 +232,11 @@ export class SimulatedDevice {
 
   /** Registered on a live connection. */
   get connected(): boolean {
-    return this.registered && this.connection !== null;
+    return this.session.connected;
   }
 
   get rejected(): boolean {
-    return this.currentState === 'rejected';
+    return this.state === 'rejected';
   }
 
   /**
@@ -251,7 +244,7 @@ export class SimulatedDevice {
    * it to know nothing more can happen, instead of waiting to see that nothing does.
    */
   get scheduled(): number {
-    return this.timers.size;
+    return this.session.scheduled;
   }
 
   /** Attempts being installed plus final reports being re-sent. */
@@ -262,276 +255,34 @@ export class SimulatedDevice {
   record(): DeviceRecord {
     return {
       id: this.id,
-      state: this.currentState,
-      url: this.connection?.url ?? null,
+      state: this.state,
+      url: this.session.url,
       firmwareVersion: this.firmware,
       connected: this.connected,
       rejected: this.rejected,
-      rejection: this.rejection,
+      rejection: this.session.rejection,
       counters: { ...this.counters },
       completed: [...this.completed],
     };
   }
 
   start(): void {
-    if (this.currentState !== 'new') return;
-    this.connect();
+    this.session.start();
   }
 
   /** Closes the connection and abandons all work. */
   async stop(): Promise<void> {
-    if (this.isOver()) return;
-    this.currentState = 'stopped';
-    await this.shutdown();
+    await this.session.stop();
   }
 
   /** Simulates a crash: drop the connection, forget the subscription position, come back later. */
   crash(): void {
-    const connection = this.connection;
-    if (!connection || this.isOver()) return;
-    this.counters.crashes++;
-    this.downtimeMs = this.faults.crashDowntimeMs;
-    this.lastEventId = null;
-    this.emit({ type: 'crash', deviceId: this.id });
-    connection.drop('simulated crash');
+    this.session.crash();
   }
 
   /** Simulates a network blip: drop the connection and fail over at once. */
   disconnect(): void {
-    this.connection?.drop('simulated disconnect');
-  }
-
-  // ── connection lifecycle ────────────────────────────────────────────────────
-
-  private isOver(): boolean {
-    return (
-      this.currentState === 'stopped' ||
-      this.currentState === 'rejected' ||
-      this.currentState === 'replaced' ||
-      this.currentState === 'failed'
-    );
-  }
-
-  /**
-   * Opens a session: with the device's secret if it has one (then registers), else with the
-   * enrollment token (then enrolls, and opens a session with the secret it got).
-   */
-  private connect(): void {
-    if (this.isOver()) return;
-    const url = this.options.urls[this.urlIndex % this.options.urls.length]!;
-    const secret = this.enrolledSecret ?? this.credentials.secretOf(this.id) ?? null;
-    const enrollToken = this.options.enrollToken ?? null;
-    let credentials: DeviceCredentials;
-    if (secret !== null) credentials = { secret };
-    else if (enrollToken !== null) credentials = { enrollToken };
-    else {
-      this.handleRejected('no credentials: no secret for this device and no enrollment token');
-      return;
-    }
-    const enrolling = secret === null;
-    this.currentState = enrolling ? 'enrolling' : 'connecting';
-    const connection: Connection = new Connection({
-      url,
-      deviceId: this.id,
-      credentials,
-      connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
-      ...(this.options.localAddress ? { localAddress: this.options.localAddress } : {}),
-      onOpen: () => {
-        // Sessions only: an enrollment connection is not one.
-        if (!enrolling) this.counters.connects++;
-      },
-      onLost: (reason, closeCode) => this.handleLost(connection, reason, closeCode),
-      onRejected: (message) => this.handleRejected(message),
-    });
-    this.connection = connection;
-    void (enrolling ? this.enroll(connection) : this.establish(connection));
-  }
-
-  /** Trades the enrollment token for the device's own secret, keeps it, and reconnects with it. */
-  private async enroll(connection: Connection): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      if (!this.isCurrent(connection)) return;
-      let secret: string;
-      try {
-        ({ secret } = await connection.client.device.enroll.mutate());
-      } catch (error) {
-        if (!this.isCurrent(connection)) return;
-        if (isCredentialFailure(error)) {
-          return this.handleRejected(`enrollment refused: ${describeFailure(error)}`);
-        }
-        if (classifyFailure(error) === 'final') {
-          return this.handleFatal(`enrollment refused: ${describeFailure(error)}`);
-        }
-        if (!(await this.pause(this.backoff(attempt)))) return;
-        continue;
-      }
-      // Shown once: kept whatever happens next (lost connection, stopped device).
-      await this.adopt(secret);
-      // Lost meanwhile: the pending reconnect uses the secret.
-      if (!this.isCurrent(connection)) return;
-      this.connection = null;
-      await connection.close();
-      this.connect();
-      return;
-    }
-  }
-
-  private async adopt(secret: string): Promise<void> {
-    this.enrolledSecret = secret;
-    this.counters.enrollments++;
-    this.emit({ type: 'enrolled', deviceId: this.id });
-    try {
-      await this.credentials.save(this.id, secret);
-    } catch (error) {
-      const message = `enrolled, but its secret was not saved: ${error instanceof Error ? error.message : String(error)}`;
-      this.emit({ type: 'warning', deviceId: this.id, message });
-    }
-  }
-
-  /** Registers (retrying while the server is briefly unable), then subscribes to offers. */
-  private async establish(connection: Connection): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      if (!this.isCurrent(connection)) return;
-      try {
-        await connection.client.device.register.mutate({
-          model: this.options.model,
-          firmwareVersion: this.firmware,
-          labels: this.options.labels ?? {},
-        });
-        break;
-      } catch (error) {
-        if (!this.isCurrent(connection)) return;
-        if (isCredentialFailure(error)) return this.handleRejected(describeFailure(error));
-        if (classifyFailure(error) === 'final') {
-          return this.handleFatal(`register refused: ${describeFailure(error)}`);
-        }
-        if (!(await this.pause(this.backoff(attempt)))) return;
-      }
-    }
-    if (!this.isCurrent(connection)) return;
-    this.registered = true;
-    this.recheck = false;
-    this.reconnectAttempt = 0;
-    this.currentState = 'online';
-    this.emit({ type: 'connected', deviceId: this.id, url: connection.url });
-    for (const wake of this.readyWaiters) wake();
-    this.readyWaiters.clear();
-    this.scheduleBlip(connection);
-    this.subscribe(connection);
-  }
-
-  private subscribe(connection: Connection): void {
-    let settled = false;
-    let subscription: { unsubscribe: () => void } | null = null;
-    const retry = async (): Promise<void> => {
-      if (settled || !this.isCurrent(connection)) return;
-      settled = true;
-      subscription?.unsubscribe();
-      // Re-register too: a subscription refused as NOT_FOUND means the server forgot us.
-      this.registered = false;
-      if (!(await this.pause(this.backoff(this.subscribeAttempt++)))) return;
-      void this.establish(connection);
-    };
-    subscription = connection.client.device.offers.subscribe(
-      { lastEventId: this.lastEventId },
-      {
-        onStarted: () => {
-          if (this.isCurrent(connection))
-            this.emit({ type: 'subscribed', deviceId: this.id, url: connection.url });
-        },
-        onData: (envelope) => {
-          if (!this.isCurrent(connection)) return;
-          this.subscribeAttempt = 0;
-          this.lastEventId = envelope.id;
-          this.handleEvent(envelope.data);
-        },
-        onError: (error) => {
-          if (!this.isCurrent(connection)) return;
-          if (classifyFailure(error) === 'credentials') return this.handleRejected(describeFailure(error));
-          void retry();
-        },
-        onComplete: () => void retry(),
-      },
-    );
-  }
-
-  private isCurrent(connection: Connection): boolean {
-    return this.connection === connection && connection.alive && !this.isOver();
-  }
-
-  private handleLost(connection: Connection, reason: string, closeCode: number | null): void {
-    if (this.connection !== connection) return;
-    this.connection = null;
-    this.registered = false;
-    if (this.isOver()) return;
-    if (closeCode === CLOSE_CODES.replaced) {
-      this.handleReplaced(reason);
-      return;
-    }
-    let delay: number;
-    if (closeCode === CLOSE_CODES.credentials) {
-      // Revoked or rotated: check once, at once, whether the secret still works. Closed so again
-      // before that session registered: take it as the answer.
-      if (this.recheck) {
-        this.handleRejected(reason);
-        return;
-      }
-      this.recheck = true;
-      delay = 0;
-    } else {
-      delay = this.downtimeMs ?? this.backoff(this.reconnectAttempt++);
-    }
-    this.downtimeMs = null;
-    this.currentState = 'offline';
-    this.counters.reconnects++;
-    this.emit({ type: 'disconnected', deviceId: this.id, url: connection.url, reason });
-    this.urlIndex++;
-    this.later(delay, () => this.connect());
-  }
-
-  private handleRejected(message: string): void {
-    if (this.isOver()) return;
-    this.currentState = 'rejected';
-    this.rejection = message;
-    this.emit({ type: 'rejected', deviceId: this.id, message });
-    void this.shutdown();
-  }
-
-  /** Another instance of this device is connected now: leave it be, and stop for good. */
-  private handleReplaced(message: string): void {
-    if (this.isOver()) return;
-    this.currentState = 'replaced';
-    this.rejection = message;
-    this.counters.replaced++;
-    this.emit({ type: 'replaced', deviceId: this.id, message });
-    void this.shutdown();
-  }
-
-  private handleFatal(message: string): void {
-    if (this.isOver()) return;
-    this.currentState = 'failed';
-    this.rejection = message;
-    this.emit({ type: 'fatal', deviceId: this.id, message });
-    void this.shutdown();
-  }
-
-  private async shutdown(): Promise<void> {
-    this.lifetime.abort();
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    this.readyWaiters.clear();
-    const connection = this.connection;
-    this.connection = null;
-    this.registered = false;
-    await connection?.close();
-  }
-
-  private scheduleBlip(connection: Connection): void {
-    const delay = nextBlipMs(this.faults, this.random);
-    if (delay === null) return;
-    this.later(delay, () => {
-      if (this.isCurrent(connection)) connection.drop('simulated disconnect');
-    });
+    this.session.disconnect();
   }
 
   // ── offers, cancels and installs ────────────────────────────────────────────
@@ -544,7 +295,7 @@ export class SimulatedDevice {
   private handleOffer(offer: Offer): void {
     this.counters.offersReceived++;
     const decision = this.ledger.decide(offer.deliveryId, offer.attempt);
-    const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
+    const ref = refOf(this.id, offer);
     this.emit({ ...ref, type: 'offer', decision: decision.kind });
     switch (decision.kind) {
       case 'install': {
@@ -610,7 +361,7 @@ export class SimulatedDevice {
     this.works.set(key, work);
     this.ledger.start(offer.deliveryId, offer.attempt);
     this.counters.installsStarted++;
-    const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
+    const ref = refOf(this.id, offer);
     this.emit({ ...ref, type: 'install-started', version: offer.patch.version });
     const plan = planInstall(this.faults, this.slow, this.random);
     const base = { deliveryId: offer.deliveryId, attempt: offer.attempt };
@@ -716,7 +467,7 @@ export class SimulatedDevice {
       work.phase = 'hung';
       this.counters.installsHung++;
       this.complete(offer, 'hung');
-      const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
+      const ref = refOf(this.id, offer);
       this.emit({ ...ref, type: 'install-hung', version: offer.patch.version });
       await sleep(offer.ackTimeoutMs, undefined, { signal: steps });
       return { kind: 'stopped' };
@@ -724,7 +475,7 @@ export class SimulatedDevice {
     await this.options.installHold?.(steps);
     if (plan.crashAtMs !== null) {
       await sleep(plan.crashAtMs, undefined, { signal: steps });
-      this.crash();
+      this.session.crash();
       await this.options.afterCrashHold?.(steps);
       await sleep(plan.applyMs - plan.crashAtMs, undefined, { signal: steps });
     } else {
@@ -746,7 +497,7 @@ export class SimulatedDevice {
     progress: (status: 'downloading', percent: number, bytes: number) => Promise<boolean>,
   ): Promise<Applied> {
     const { offer } = work;
-    const secretOf = (): string | null => this.enrolledSecret ?? this.credentials.secretOf(this.id) ?? null;
+    const secretOf = (): string | null => this.auth.secret();
     if (secretOf() === null) {
       return { kind: 'failed', error: 'download failed: no secret to authenticate with' };
     }
@@ -775,12 +526,12 @@ export class SimulatedDevice {
         pumping = false;
       }
     };
-    const ref = { deviceId: this.id, deliveryId: offer.deliveryId, attempt: offer.attempt };
+    const ref = refOf(this.id, offer);
     let result: Awaited<ReturnType<typeof downloadArtifact>>;
     try {
       result = await downloadArtifact({
         artifact,
-        baseUrl: () => this.connection?.url ?? this.options.urls[this.urlIndex % this.options.urls.length]!,
+        baseUrl: () => this.session.baseUrl(),
         // Asked per request: a secret rotated meanwhile (4001, re-checked) is the one to use.
         authorization: () => authorizationOf(this.id, secretOf() ?? ''),
         signal,
@@ -827,12 +578,7 @@ export class SimulatedDevice {
     const outcome = await this.report(report, signal, offer);
     if (outcome.kind !== 'landed') return null;
     this.complete(offer, 'canceled');
-    this.emit({
-      type: 'install-canceled',
-      deviceId: this.id,
-      deliveryId: offer.deliveryId,
-      attempt: offer.attempt,
-    });
+    this.emit({ type: 'install-canceled', ...refOf(this.id, offer) });
     return report;
   }
 
@@ -852,15 +598,9 @@ export class SimulatedDevice {
       this.firmware = offer.patch.version;
     }
     const running = this.firmware;
-    // A restart forgets the subscription position, as a crash does; the ledger is kept on flash.
-    this.lastEventId = null;
-    const connection = this.connection;
-    if (connection) {
-      this.downtimeMs = this.faults.rebootMs;
-      connection.drop('restarting into the new firmware');
-    }
-    // (Already offline: the pending reconnect registers with the version it runs now.)
-    return (await this.ready(signal)) ? running : null;
+    // The ledger is kept on flash: it survives the restart.
+    this.session.restart(this.faults.rebootMs, 'restarting into the new firmware');
+    return (await this.session.ready(signal)) ? running : null;
   }
 
   /** The same attempt was offered again after it finished here: repeat its final report. */
@@ -884,7 +624,7 @@ export class SimulatedDevice {
    */
   private async report(input: ReportInput, signal: AbortSignal, offer: Offer): Promise<ReportOutcome> {
     for (let attempt = 0; ; attempt++) {
-      const connection = await this.ready(signal);
+      const connection = await this.session.ready(signal);
       if (!connection) return { kind: 'aborted' };
       try {
         const result = await connection.client.device.report.mutate(input, { signal });
@@ -894,11 +634,11 @@ export class SimulatedDevice {
         if (signal.aborted) return { kind: 'aborted' };
         const kind = classifyFailure(error);
         if (kind === 'credentials') {
-          this.handleRejected(describeFailure(error));
+          this.session.reject(describeFailure(error));
           return { kind: 'aborted' };
         }
         if (kind === 'final') return this.rejectReport(input, offer, describeFailure(error));
-        if (!(await this.pause(this.backoff(attempt), signal))) return { kind: 'aborted' };
+        if (!(await pause(this.backoff(attempt), signal))) return { kind: 'aborted' };
       }
     }
   }
@@ -930,41 +670,6 @@ export class SimulatedDevice {
   }
 
   // ── small helpers ───────────────────────────────────────────────────────────
-
-  /** The current registered connection, waiting for one if need be; null once `signal` aborts. */
-  private async ready(signal: AbortSignal): Promise<Connection | null> {
-    while (!signal.aborted) {
-      if (this.registered && this.connection?.alive) return this.connection;
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          this.readyWaiters.delete(wake);
-          signal.removeEventListener('abort', wake);
-          resolve();
-        };
-        this.readyWaiters.add(wake);
-        signal.addEventListener('abort', wake, { once: true });
-      });
-    }
-    return null;
-  }
-
-  /** Sleeps; false if the device stopped (or `signal` aborted) meanwhile. */
-  private async pause(ms: number, signal: AbortSignal = this.lifetime.signal): Promise<boolean> {
-    try {
-      await sleep(ms, undefined, { signal });
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private later(ms: number, run: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      run();
-    }, ms);
-    this.timers.add(timer);
-  }
 
   private emit(event: DeviceEvent): void {
     this.options.onEvent?.(event);
