@@ -15,6 +15,7 @@ import {
   waitFor,
 } from '@camfleet/test-support';
 import { expect } from 'vitest';
+import { KeySpace } from '../../apps/server/src/redis/keys.js';
 
 /** The simulator's --summary document (the fields these tests read). */
 export interface SimSummary {
@@ -187,6 +188,21 @@ export class TestFleet {
         what: `rollout ${rolloutId} to settle${targeted === undefined ? '' : ` with ${targeted} devices`}`,
       },
     );
+  }
+
+  /**
+   * The device's attempt in flight times out now: its deadline is set in the past and the device is
+   * due, so the pods' own sweeper acts on it (only the time moves).
+   */
+  async passDeadline(rolloutId: string, deviceId: string): Promise<void> {
+    const keys = new KeySpace('cf');
+    const redis = connectTestRedis(this.redis.url);
+    try {
+      await redis.hset(keys.delivery(rolloutId, deviceId), 'deadline', 1);
+      await redis.zadd(keys.bucketOfDevice(deviceId).due, 1, deviceId);
+    } finally {
+      redis.disconnect();
+    }
   }
 
   /** Pod instances holding a presence lease in Redis right now. */

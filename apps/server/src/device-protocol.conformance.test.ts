@@ -18,9 +18,16 @@ afterAll(async () => {
   await pod?.close();
 });
 
+/** Enrolls a device with the pod's token: its own secret. */
+async function secretOf(deviceId: string): Promise<string> {
+  const credentials = await pod.enroll(deviceId);
+  if (!('secret' in credentials)) throw new Error('enrollment gave no secret');
+  return credentials.secret;
+}
+
 /** A registered device on a raw socket, with its offers subscription (request id 2). */
 async function registeredDevice(deviceId: string): Promise<RawDevice> {
-  const { secret } = await pod.enroll(deviceId);
+  const secret = await secretOf(deviceId);
   const device = await RawDevice.open(pod.url, { deviceId, secret });
   await device.result(
     device.request('mutation', 'device.register', { model: 'cam-x', firmwareVersion: '1.0.0' }),
@@ -357,7 +364,7 @@ describe('device protocol 1: connection-level refusals', () => {
   });
 
   it('closes the older connection with 4002 when the same device registers on a newer one', async () => {
-    const { secret } = await pod.enroll('proto-6');
+    const secret = await secretOf('proto-6');
     const older = await RawDevice.open(pod.url, { deviceId: 'proto-6', secret });
     await older.result(older.request('mutation', 'device.register', { model: 'm', firmwareVersion: '1' }));
     const newer = await RawDevice.open(pod.url, { deviceId: 'proto-6', secret });

@@ -10,6 +10,7 @@ export {
   TEST_TOKENS,
   type Tokens,
 } from './processes.js';
+export { CAMERA_PY_DIR, type CameraEvent, DEBIAN_PYTHON, PythonCamera } from './python-camera.js';
 export { RawDevice, type ServerFrame, type WireErrorOf } from './raw-device.js';
 export { freePort, RedisServer } from './redis.js';
 export { parseInfo, type RedisCliOptions, redisCli, redisInfo } from './redis-cli.js';
