@@ -1,15 +1,9 @@
 // Over 400 lines: one camera's connection lifecycle and install pipeline; split along the device protocol spec (#18).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jitteredBackoff } from '@camfleet/client';
-import type {
-  ArtifactRef,
-  Offer,
-  ReportInput,
-  ReportResult,
-  DeviceEvent as ServerEvent,
-} from '@camfleet/contracts';
+import type { ArtifactRef, Offer, ReportInput } from '@camfleet/contracts';
 import { DeviceAuth } from './auth.js';
-import { type DeviceContext, type OfferRef, pause, refOf } from './context.js';
+import { type DeviceContext, type OfferRef, refOf } from './context.js';
 import { type CredentialStore, Credentials } from './credentials.js';
 import {
   artifactMismatch,
@@ -28,8 +22,9 @@ import {
 } from './faults.js';
 import type { InstallHold } from './hold.js';
 import { DeliveryLedger, type OfferDecision } from './ledger.js';
-import { classifyFailure, describeFailure } from './outcome.js';
+import { Offers, type Work } from './offers.js';
 import { ProgressThrottle } from './progress.js';
+import { Reports } from './reports.js';
 import { Session } from './session.js';
 import { checkSignature, NO_SIGNATURE_POLICY, type SignaturePolicy } from './signatures.js';
 import { type DeviceCounters, type DeviceSnapshot, emptyCounters } from './summary.js';
@@ -143,30 +138,6 @@ export interface DeviceRecord extends DeviceSnapshot {
   completed: CompletedDelivery[];
 }
 
-/**
- * Where an attempt is. Only `downloading` and `installing` (applying included) can be canceled;
- * later the outcome is already being reported, or the device is restarting into it.
- */
-type WorkPhase = 'downloading' | 'installing' | 'hung' | 'reporting' | 'canceling' | 'rebooting';
-
-/** One attempt being worked on; aborted when superseded by a newer attempt or the device stops. */
-interface Work {
-  offer: Offer;
-  controller: AbortController;
-  /** Aborted when the device honours a cancel request: the install stops and reports `canceled`. */
-  cancel: AbortController;
-  phase: WorkPhase;
-  /** What this device decided on a cancel request for the attempt, once it got one. */
-  cancelDecision: CancelDecision | null;
-}
-
-type ReportOutcome =
-  | { kind: 'landed'; result: ReportResult }
-  | { kind: 'rejected'; reason: string }
-  | { kind: 'aborted' };
-
-type CancelRequest = Extract<ServerEvent, { type: 'cancel' }>;
-
 /** How downloading and applying went: `stopped` when a progress report was refused or the attempt hung. */
 type Applied = { kind: 'applied' } | { kind: 'failed'; error: string } | { kind: 'stopped' };
 
@@ -180,19 +151,18 @@ export class SimulatedDevice {
   readonly id: string;
   readonly counters: DeviceCounters = emptyCounters();
   private firmware: string;
-  private readonly completed: CompletedDelivery[] = [];
   private readonly faults: FaultOptions;
   private readonly signatures: SignaturePolicy;
   private readonly random: Random;
   private readonly backoff: (attempt: number) => number;
   private readonly slow: boolean;
   private readonly ledger = new DeliveryLedger();
-  private readonly works = new Map<string, Work>();
-  private readonly resending = new Set<string>();
   /** Aborted by stop(), or when the session stops for good: ends every sleep and retry loop. */
   private readonly lifetime = new AbortController();
   private readonly auth: DeviceAuth;
   private readonly session: Session;
+  private readonly reports: Reports;
+  private readonly offers: Offers;
 
   constructor(private readonly options: DeviceOptions) {
     if (options.urls.length === 0) throw new Error('a device needs at least one URL');
@@ -218,8 +188,10 @@ export class SimulatedDevice {
     this.session = new Session(ctx, this.lifetime, this.auth, {
       ...options,
       firmware: () => this.firmware,
-      onServerEvent: (event) => this.handleEvent(event),
+      onServerEvent: (event) => this.offers.handle(event),
     });
+    this.reports = new Reports(ctx, this.session);
+    this.offers = new Offers(ctx, this.ledger, this.reports, (work) => this.install(work));
   }
 
   get state(): DeviceState {
@@ -249,7 +221,7 @@ export class SimulatedDevice {
 
   /** Attempts being installed plus final reports being re-sent. */
   get busy(): number {
-    return this.works.size + this.resending.size;
+    return this.offers.busy;
   }
 
   record(): DeviceRecord {
@@ -262,7 +234,7 @@ export class SimulatedDevice {
       rejected: this.rejected,
       rejection: this.session.rejection,
       counters: { ...this.counters },
-      completed: [...this.completed],
+      completed: [...this.reports.completed],
     };
   }
 
@@ -287,79 +259,11 @@ export class SimulatedDevice {
 
   // ── offers, cancels and installs ────────────────────────────────────────────
 
-  private handleEvent(event: ServerEvent): void {
-    if (event.type === 'offer') this.handleOffer(event.offer);
-    else this.handleCancel(event);
-  }
-
-  private handleOffer(offer: Offer): void {
-    this.counters.offersReceived++;
-    const decision = this.ledger.decide(offer.deliveryId, offer.attempt);
-    const ref = refOf(this.id, offer);
-    this.emit({ ...ref, type: 'offer', decision: decision.kind });
-    switch (decision.kind) {
-      case 'install': {
-        if (decision.supersedes !== null) {
-          this.works.get(workKey(offer.deliveryId, decision.supersedes))?.controller.abort();
-        }
-        if (decision.alreadySucceeded) this.counters.installsRepeated++;
-        void this.install(offer);
-        return;
-      }
-      case 'resend':
-        this.counters.duplicateOffers++;
-        void this.resend(offer, decision.report);
-        return;
-      case 'in-progress':
-      case 'ignore':
-        this.counters.duplicateOffers++;
-        return;
-    }
-  }
-
-  /**
-   * A request to stop an attempt. While it downloads or installs, the device honours it (reports
-   * `canceled`) or, with --refuse-cancel-rate, refuses and carries on. Anything else is ignored:
-   * an unknown or finished attempt, a hung one, one already reporting its outcome or restarting
-   * into it, or a repeat of a request already decided.
-   */
-  private handleCancel(request: CancelRequest): void {
-    const work = this.works.get(workKey(request.deliveryId, request.attempt));
-    const cancellable =
-      work !== undefined &&
-      work.cancelDecision === null &&
-      (work.phase === 'downloading' || work.phase === 'installing');
-    let decision: CancelDecision = 'ignored';
-    if (!cancellable) {
-      this.counters.cancelsIgnored++;
-    } else if (this.random() < this.faults.refuseCancelRate) {
-      decision = 'refused';
-      this.counters.cancelsRefused++;
-    } else {
-      decision = 'accepted';
-      this.counters.cancelsAccepted++;
-    }
-    const { deliveryId, attempt, reason } = request;
-    this.emit({ type: 'cancel', deviceId: this.id, deliveryId, attempt, decision, reason });
-    if (!cancellable) return;
-    work.cancelDecision = decision;
-    if (decision === 'accepted') work.cancel.abort();
-  }
-
-  private async install(offer: Offer): Promise<void> {
-    const key = workKey(offer.deliveryId, offer.attempt);
-    const work: Work = {
-      offer,
-      controller: new AbortController(),
-      cancel: new AbortController(),
-      phase: 'downloading',
-      cancelDecision: null,
-    };
+  private async install(work: Work): Promise<void> {
+    const { offer } = work;
     // `signal` abandons the attempt (superseded, device stopped); `steps` also ends on a cancel.
     const signal = AbortSignal.any([work.controller.signal, this.lifetime.signal]);
     const steps = AbortSignal.any([signal, work.cancel.signal]);
-    this.works.set(key, work);
-    this.ledger.start(offer.deliveryId, offer.attempt);
     this.counters.installsStarted++;
     const ref = refOf(this.id, offer);
     this.emit({ ...ref, type: 'install-started', version: offer.patch.version });
@@ -380,7 +284,7 @@ export class SimulatedDevice {
         this.firmware = version;
         finalReport = { ...base, status: 'succeeded', progress: 100, firmwareVersion: version };
       }
-      const outcome = await this.report(finalReport, signal, offer);
+      const outcome = await this.reports.send(finalReport, signal, offer);
       if (outcome.kind !== 'landed') {
         // Refused: the staged image is discarded (with a restart ahead, it never runs).
         finalReport = null;
@@ -388,7 +292,7 @@ export class SimulatedDevice {
       }
       if (applied.kind === 'failed') {
         this.counters.installsFailed++;
-        this.complete(offer, 'failed', applied.error);
+        this.reports.complete(offer, 'failed', applied.error);
         this.emit({ ...ref, type: 'install-failed', error: applied.error });
         return;
       }
@@ -396,21 +300,20 @@ export class SimulatedDevice {
       this.ledger.markAccepted(offer.deliveryId, offer.attempt);
       this.emit({ ...ref, type: 'install-done', version });
       if (finalReport.status === 'succeeded') {
-        this.complete(offer, 'succeeded');
+        this.reports.complete(offer, 'succeeded');
         return;
       }
       // The server now waits for the device to prove the version by registering with it.
       work.phase = 'rebooting';
       const running = await this.reboot(offer, plan.rollsBack, signal);
       if (running === null) return;
-      this.complete(offer, plan.rollsBack ? 'rolled-back' : 'installed');
+      this.reports.complete(offer, plan.rollsBack ? 'rolled-back' : 'installed');
       this.emit({ ...ref, type: 'rebooted', version: running, rolledBack: plan.rollsBack });
     } catch (error) {
       if (!steps.aborted) throw error;
       finalReport = signal.aborted ? null : await this.reportCanceled(work, signal);
     } finally {
-      this.ledger.finish(offer.deliveryId, offer.attempt, finalReport);
-      this.works.delete(key);
+      work.end(finalReport);
     }
   }
 
@@ -440,7 +343,7 @@ export class SimulatedDevice {
         progress: percent,
         ...(bytes === undefined ? {} : { bytes }),
       };
-      const outcome = await this.report(input, steps, offer);
+      const outcome = await this.reports.send(input, steps, offer);
       if (outcome.kind === 'aborted') steps.throwIfAborted();
       return outcome.kind === 'landed';
     };
@@ -466,7 +369,7 @@ export class SimulatedDevice {
       // or a newer attempt supersedes it; it was never installed, so that one is no repeat.
       work.phase = 'hung';
       this.counters.installsHung++;
-      this.complete(offer, 'hung');
+      this.reports.complete(offer, 'hung');
       const ref = refOf(this.id, offer);
       this.emit({ ...ref, type: 'install-hung', version: offer.patch.version });
       await sleep(offer.ackTimeoutMs, undefined, { signal: steps });
@@ -575,9 +478,9 @@ export class SimulatedDevice {
     const { offer } = work;
     const report: ReportInput = { deliveryId: offer.deliveryId, attempt: offer.attempt, status: 'canceled' };
     // A STALE_ATTEMPT or DELIVERY_FINISHED answer is fine: counted as reportsRejected, as ever.
-    const outcome = await this.report(report, signal, offer);
+    const outcome = await this.reports.send(report, signal, offer);
     if (outcome.kind !== 'landed') return null;
-    this.complete(offer, 'canceled');
+    this.reports.complete(offer, 'canceled');
     this.emit({ type: 'install-canceled', ...refOf(this.id, offer) });
     return report;
   }
@@ -603,98 +506,7 @@ export class SimulatedDevice {
     return (await this.session.ready(signal)) ? running : null;
   }
 
-  /** The same attempt was offered again after it finished here: repeat its final report. */
-  private async resend(offer: Offer, report: ReportInput): Promise<void> {
-    const key = workKey(offer.deliveryId, offer.attempt);
-    if (this.resending.has(key)) return;
-    this.resending.add(key);
-    try {
-      const outcome = await this.report(report, this.lifetime.signal, offer);
-      if (outcome.kind === 'landed' && (report.status === 'installed' || report.status === 'succeeded')) {
-        this.ledger.markAccepted(offer.deliveryId, offer.attempt);
-      }
-    } finally {
-      this.resending.delete(key);
-    }
-  }
-
-  /**
-   * Sends a report until it lands, retrying through disconnects (on whatever session is current).
-   * A domain error, or an answer saying the delivery ended regardless, is final: counted as rejected.
-   */
-  private async report(input: ReportInput, signal: AbortSignal, offer: Offer): Promise<ReportOutcome> {
-    for (let attempt = 0; ; attempt++) {
-      const connection = await this.session.ready(signal);
-      if (!connection) return { kind: 'aborted' };
-      try {
-        const result = await connection.client.device.report.mutate(input, { signal });
-        if (!contradicts(input.status, result.state)) return { kind: 'landed', result };
-        return this.rejectReport(input, offer, `delivery is ${result.state}`);
-      } catch (error) {
-        if (signal.aborted) return { kind: 'aborted' };
-        const kind = classifyFailure(error);
-        if (kind === 'credentials') {
-          this.session.reject(describeFailure(error));
-          return { kind: 'aborted' };
-        }
-        if (kind === 'final') return this.rejectReport(input, offer, describeFailure(error));
-        if (!(await pause(this.backoff(attempt), signal))) return { kind: 'aborted' };
-      }
-    }
-  }
-
-  private rejectReport(input: ReportInput, offer: Offer, reason: string): ReportOutcome {
-    this.counters.reportsRejected++;
-    this.complete(offer, 'rejected', reason);
-    this.emit({
-      type: 'report-rejected',
-      deviceId: this.id,
-      deliveryId: input.deliveryId,
-      attempt: input.attempt,
-      status: input.status,
-      reason,
-    });
-    return { kind: 'rejected', reason };
-  }
-
-  private complete(offer: Offer, outcome: CompletedDelivery['outcome'], reason?: string): void {
-    this.completed.push({
-      deliveryId: offer.deliveryId,
-      rolloutId: offer.rolloutId,
-      attempt: offer.attempt,
-      patchVersion: offer.patch.version,
-      outcome,
-      ...(reason === undefined ? {} : { reason }),
-      at: Date.now(),
-    });
-  }
-
-  // ── small helpers ───────────────────────────────────────────────────────────
-
   private emit(event: DeviceEvent): void {
     this.options.onEvent?.(event);
-  }
-}
-
-function workKey(deliveryId: string, attempt: number): string {
-  return `${deliveryId}#${attempt}`;
-}
-
-function isOver(state: ReportResult['state']): boolean {
-  return state === 'succeeded' || state === 'failed' || state === 'canceled';
-}
-
-/** Whether the server's answer to a report says the delivery ended without it. */
-function contradicts(status: ReportInput['status'], state: ReportResult['state']): boolean {
-  switch (status) {
-    case 'downloading':
-    case 'installing':
-      return isOver(state);
-    case 'installed':
-      // Accepted: verifying (or already verified, when repeated).
-      return state === 'failed' || state === 'canceled';
-    default:
-      // A final report landed; whatever the delivery does next (a retry, …) is the server's business.
-      return false;
   }
 }
