@@ -10,6 +10,8 @@ import type { DeviceCounters } from './summary.js';
  */
 export interface DeviceContext {
   readonly id: string;
+  /** The version the camera runs: registered on every session, changed by an install. */
+  readonly firmware: { version: string };
   readonly counters: DeviceCounters;
   readonly faults: FaultOptions;
   /** Drawn in a fixed order (slowness, cancels, install plans, blips): tests inject it. */

@@ -43,3 +43,42 @@ export class ProgressThrottle {
     return Math.min(4, Math.floor((4 * received) / this.size));
   }
 }
+
+/**
+ * Sends progress reports one at a time, so they reach the server in order without piling up: a
+ * count that comes while one is in flight waits, and a newer count replaces it (only the latest
+ * matters). Stops sending once `signal` aborts.
+ */
+export class ProgressSender {
+  private queued: number | null = null;
+  private pumping = false;
+  private sending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly send: (bytes: number) => Promise<void>,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  push(bytes: number): void {
+    this.queued = bytes;
+    if (!this.pumping) this.sending = this.pump();
+  }
+
+  /** Resolves once the report in flight, and the one waiting, if any, are sent. */
+  settled(): Promise<void> {
+    return this.sending;
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.queued !== null && !this.signal.aborted) {
+        const bytes = this.queued;
+        this.queued = null;
+        await this.send(bytes);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+}

@@ -10,8 +10,6 @@ import { ReconnectPolicy } from './reconnect.js';
 
 export interface SessionOptions
   extends Pick<DeviceOptions, 'urls' | 'model' | 'labels' | 'connectTimeoutMs' | 'localAddress'> {
-  /** The version the camera runs: registered on every session. */
-  firmware: () => string;
   /** An offer or a cancel pushed on the offers subscription. */
   onServerEvent: (event: ServerEvent) => void;
 }
@@ -233,7 +231,7 @@ export class Session {
     const registered = await this.call(connection, refusal, () =>
       connection.client.device.register.mutate({
         model: this.options.model,
-        firmwareVersion: this.options.firmware(),
+        firmwareVersion: this.ctx.firmware.version,
         labels: this.options.labels ?? {},
       }),
     );
