@@ -1,0 +1,3 @@
+"""A reference camfleet camera, written from docs/device-protocol.md alone."""
+
+PROTOCOL_VERSION = 1
