@@ -129,6 +129,10 @@ class Session:
             pass
         except RpcError as e:
             log("error", message=f"refused: {e}")
+            if e.data_code == "UNAUTHORIZED":
+                # The pod also answers the call sent behind refused credentials (or a second enroll).
+                log("error", message="credentials refused: an operator must provision or rotate this device")
+                raise Stop(EXIT_CREDENTIALS)
             if e.data_code == "BAD_REQUEST" and e.path == "device.register":
                 raise Stop(EXIT_USAGE)  # our model, version or labels break the rules: fix the flags
             await conn.close(1000, "error")
@@ -137,7 +141,9 @@ class Session:
             self.worker.reporter.disconnected()
         info = await conn.closed
         self.conn = None
-        log("closed", code=info.code, reason=info.reason)
+        log("closed", code=info.code, reason=info.reason, reconnectNotice=info.reconnect_notice,
+            **({"connectionError": info.connection_error.fleet_code or info.connection_error.data_code}
+               if info.connection_error else {}))
         return self._after_close(info, self._registered)
 
     async def _enroll(self, conn: Connection) -> float | None:
