@@ -2,6 +2,7 @@ export { formatDuration, parseDuration } from './duration.js';
 export * from './errors.js';
 export * from './legacy.js';
 export * from './manifest.js';
+export * from './protocol/frames.js';
 export { roleAtLeast } from './roles.js';
 export { type AppRouter, appRouter } from './router.js';
 export * from './routers/access.schema.js';

@@ -2,6 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { FleetError, type FleetErrorCode, type LimitInfo, LimitRefused, TRPC_CODE_OF } from './errors.js';
+import type { WireError } from './protocol/frames.js';
 import { roleAtLeast } from './roles.js';
 import type { AdminRole, ConnectionRef, FleetContext, SubscriptionPlaces } from './services.js';
 
@@ -23,7 +24,8 @@ const t = initTRPC.context<FleetContext>().create({
         limit: cause instanceof LimitRefused ? cause.limit : null,
         zodIssues: cause instanceof ZodError ? z.flattenError(cause) : null,
       },
-    };
+      // What devices are promised: the protocol's JSON Schemas are generated from WireError.
+    } satisfies WireError;
   },
 });
 
