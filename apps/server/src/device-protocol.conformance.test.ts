@@ -1,3 +1,4 @@
+import { loadProtocolSchemas } from '@camfleet/contracts/protocol/validate';
 import { RawDevice, type WireErrorOf, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENROLL_TOKEN, PodUnderTest } from './testing/wire.js';
@@ -10,6 +11,8 @@ import { ENROLL_TOKEN, PodUnderTest } from './testing/wire.js';
 const AUTH_DEADLINE_MS = 400;
 
 let pod: PodUnderTest;
+/** Every raw device of these tests: what the server sent each is checked against the committed schemas. */
+const opened: RawDevice[] = [];
 
 beforeAll(async () => {
   pod = await PodUnderTest.start({ FLEET_AUTH_DEADLINE_MS: String(AUTH_DEADLINE_MS) });
@@ -17,6 +20,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await pod?.close();
 });
+
+function track(device: RawDevice): RawDevice {
+  opened.push(device);
+  return device;
+}
 
 /** Enrolls a device with the pod's token: its own secret. */
 async function secretOf(deviceId: string): Promise<string> {
@@ -28,7 +36,7 @@ async function secretOf(deviceId: string): Promise<string> {
 /** A registered device on a raw socket, with its offers subscription (request id 2). */
 async function registeredDevice(deviceId: string): Promise<RawDevice> {
   const secret = await secretOf(deviceId);
-  const device = await RawDevice.open(pod.url, { deviceId, secret });
+  const device = track(await RawDevice.open(pod.url, { deviceId, secret }));
   await device.result(
     device.request('mutation', 'device.register', { model: 'cam-x', firmwareVersion: '1.0.0' }),
   );
@@ -313,7 +321,7 @@ describe('device protocol 1: what a hostile client sends is refused as documente
 describe('device protocol 1: connection-level refusals', () => {
   it('refuses a wrong secret with one id-null UNAUTHORIZED frame and closes, changing no device', async () => {
     await pod.enroll('proto-2');
-    const device = await RawDevice.open(pod.url, { deviceId: 'proto-2', secret: 'cfd_wrong' });
+    const device = track(await RawDevice.open(pod.url, { deviceId: 'proto-2', secret: 'cfd_wrong' }));
     const error = await device.error(null);
     expect(error).toMatchObject({
       code: -32001,
@@ -325,7 +333,7 @@ describe('device protocol 1: connection-level refusals', () => {
   });
 
   it('refuses a second enrollment of an enrolled id', async () => {
-    const device = await RawDevice.open(pod.url, { deviceId: 'proto-2', enrollToken: ENROLL_TOKEN });
+    const device = track(await RawDevice.open(pod.url, { deviceId: 'proto-2', enrollToken: ENROLL_TOKEN }));
     expect((await device.error(null)).data.code).toBe('UNAUTHORIZED');
     await device.closed();
   });
@@ -365,12 +373,22 @@ describe('device protocol 1: connection-level refusals', () => {
 
   it('closes the older connection with 4002 when the same device registers on a newer one', async () => {
     const secret = await secretOf('proto-6');
-    const older = await RawDevice.open(pod.url, { deviceId: 'proto-6', secret });
+    const older = track(await RawDevice.open(pod.url, { deviceId: 'proto-6', secret }));
     await older.result(older.request('mutation', 'device.register', { model: 'm', firmwareVersion: '1' }));
-    const newer = await RawDevice.open(pod.url, { deviceId: 'proto-6', secret });
+    const newer = track(await RawDevice.open(pod.url, { deviceId: 'proto-6', secret }));
     await newer.result(newer.request('mutation', 'device.register', { model: 'm', firmwareVersion: '1' }));
     expect(await older.closed()).toBe(4002);
     expect(newer.closeCode).toBeNull();
     newer.close();
+  });
+});
+
+// Last: by now every test above has collected what the server sent.
+describe('device protocol 1: the schemas', () => {
+  it('sent only frames the committed JSON Schemas (docs/device-protocol/schemas) describe', () => {
+    const schemas = loadProtocolSchemas();
+    const texts = opened.flatMap((device) => device.texts);
+    expect(texts.length).toBeGreaterThan(50);
+    for (const text of texts) schemas.checkServerText(text);
   });
 });
