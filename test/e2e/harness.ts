@@ -205,6 +205,18 @@ export class TestFleet {
     }
   }
 
+  /** The device's retry backoff is over now: its next attempt is due (only the time moves). */
+  async passRetryBackoff(rolloutId: string, deviceId: string): Promise<void> {
+    const keys = new KeySpace('cf');
+    const redis = connectTestRedis(this.redis.url);
+    try {
+      await redis.hset(keys.delivery(rolloutId, deviceId), 'retryAt', 1);
+      await redis.zadd(keys.bucketOfDevice(deviceId).due, 1, deviceId);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
   /** Pod instances holding a presence lease in Redis right now. */
   async redisLeases(): Promise<string[]> {
     const redis = connectTestRedis(this.redis.url);
