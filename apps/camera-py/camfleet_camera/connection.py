@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import websockets
+import websockets.client
 import websockets.exceptions
 
 from . import frames
@@ -86,6 +86,7 @@ class Connection:
         self._notice = False
         self._keepalive_timeout = False
         self._conn_error: RpcError | None = None
+        self._closing: asyncio.Task[None] | None = None  # held: asyncio keeps only weak references
         loop = asyncio.get_running_loop()
         self.closed: asyncio.Future[CloseInfo] = loop.create_future()
         self._reader = loop.create_task(self._read())
@@ -96,7 +97,7 @@ class Connection:
         cls, base_url: str, device_id: str, *, secret: str | None = None, enroll_token: str | None = None
     ) -> "Connection":
         # The spec's keepalive is text PING/PONG, not WebSocket ping frames: turn those off.
-        ws = await websockets.connect(
+        ws = await websockets.client.connect(
             ws_url(base_url), ping_interval=None, max_size=MAX_FRAME_BYTES * 16, close_timeout=2, open_timeout=10
         )
         conn = cls(ws, base_url)
@@ -171,7 +172,8 @@ class Connection:
         elif isinstance(frame, ReconnectNotice):
             # The pod is draining: close and let the session connect again (to the next URL).
             self._notice = True
-            asyncio.get_running_loop().create_task(self.ws.close(NORMAL_CLOSE, "reconnect requested"))
+            close = self.ws.close(NORMAL_CLOSE, "reconnect requested")
+            self._closing = asyncio.get_running_loop().create_task(close)
         elif isinstance(frame, ErrorFrame):
             if frame.id is None:
                 # Connection-level: refused credentials, a throttled login, a frame the server could not parse.

@@ -31,11 +31,11 @@ class RpcError(Exception):
 
     @classmethod
     def from_json(cls, value: Any) -> "RpcError":
-        body = _unwrap(value) if isinstance(value, dict) else None
+        body = _unwrap(value)
         if not isinstance(body, dict):
             return cls(message=f"malformed error: {value!r:.200}")
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
-        limit = data.get("limit") if isinstance(data.get("limit"), dict) else {}
+        data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
+        limit: dict[str, Any] = data["limit"] if isinstance(data.get("limit"), dict) else {}
         retry = limit.get("retryAfterSeconds")
         return cls(
             message=str(body.get("message", "")),

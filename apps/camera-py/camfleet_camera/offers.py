@@ -33,7 +33,8 @@ _REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\
 class Link(Protocol):
     """What a delivery needs from the session: the current registered connection, and more."""
 
-    authorization: str  # "Device <id>:<secret>" for artifact downloads
+    @property
+    def authorization(self) -> str: ...  # "Device <id>:<secret>" for artifact downloads
 
     async def ready(self) -> Connection: ...  # waits for a registered connection (reports resent)
 
@@ -68,27 +69,34 @@ class Reporter:
         self._lock = asyncio.Lock()
         self._pending: tuple[dict[str, Any], asyncio.Future[dict[str, Any]]] | None = None
         self._conn: Connection | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # asyncio keeps only weak references
 
     async def send(self, report: dict[str, Any]) -> dict[str, Any]:
         async with self._lock:  # one at a time: reports of an attempt stay in order
             fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending = (report, fut)
             if self._conn is not None:
-                asyncio.get_running_loop().create_task(self._try(self._conn))
+                task = asyncio.get_running_loop().create_task(self._try(self._conn))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
             return await fut
 
     async def connected(self, conn: Connection) -> None:
-        """Called by the session right after `device.register`: re-sends the unanswered report."""
+        """Called by the session right after `device.register`: re-sends the unanswered report
+        (even if whoever sent it stopped waiting: it may have changed the server's state)."""
         self._conn = conn
-        if self._pending is not None and not self._pending[1].done():
+        if self._pending is not None:
             await self._try(conn)
 
     def disconnected(self) -> None:
         self._conn = None
 
     async def _try(self, conn: Connection) -> None:
-        while self._pending is not None and not self._pending[1].done():
-            report, fut = self._pending
+        if self._pending is None:
+            return
+        report, fut = self._pending
+        ids = {"deliveryId": report["deliveryId"], "attempt": report["attempt"], "status": report["status"]}
+        while True:
             try:
                 answer = await conn.call("device.report", report)
             except ConnectionLost:
@@ -96,17 +104,18 @@ class Reporter:
             except RpcError as e:
                 code = e.fleet_code or e.data_code
                 if e.fleet_code == "UNAVAILABLE" or e.data_code in RETRYABLE_CODES:
-                    log("report", **_ids(report), status=report["status"], errorCode=code, retry=True)
+                    log("report", **ids, errorCode=code, retry=True)
                     await asyncio.sleep(e.retry_after_s or 1.0 + random.random())  # the same report, later
-                    continue
-                log("report", **_ids(report), status=report["status"], errorCode=code, message=e.message)
+                    if self._pending is not None and self._pending[1] is fut:
+                        continue
+                    return
+                log("report", **ids, errorCode=code, message=e.message)
                 self._settle(fut)
                 if not fut.done():
                     fut.set_exception(ReportRefused(e))
                 return
             extra = {k: report[k] for k in ("progress", "bytes") if k in report}
-            log("report", **_ids(report), status=report["status"], state=answer.get("state"),
-                duplicate=answer.get("duplicate"), **extra)
+            log("report", **ids, state=answer.get("state"), duplicate=answer.get("duplicate"), **extra)
             self._settle(fut)
             if not fut.done():
                 fut.set_result(answer)
@@ -115,10 +124,6 @@ class Reporter:
     def _settle(self, fut: asyncio.Future[dict[str, Any]]) -> None:
         if self._pending is not None and self._pending[1] is fut:
             self._pending = None
-
-
-def _ids(report: dict[str, Any]) -> dict[str, Any]:
-    return {"deliveryId": report["deliveryId"], "attempt": report["attempt"]}
 
 
 class Job:
@@ -184,6 +189,10 @@ class Job:
         except asyncio.CancelledError:
             self._outcome("abandoned")
             raise
+        except Exception as e:  # a bug or a broken disk: say so rather than go silent until the timeout
+            log("error", message=f"delivery {self.offer_id}: {type(e).__name__}: {e}")
+            with contextlib.suppress(Exception):
+                await self._final({"status": "failed", "error": clean_error(f"camera error: {e}")})
         finally:
             self.phase = "done"
             self.worker.job_done(self)
@@ -218,10 +227,10 @@ class Job:
                 urljoin(conn.base_url, self.artifact["url"]), authorization=self.worker.link.authorization,
                 part=part, size=size, sha256=sha, rate=self.worker.options.download_rate,
                 on_bytes=progress.on_bytes))
+            either: set[asyncio.Future[Any]] = {fetch, conn.closed}
             try:
                 while not fetch.done() and not conn.closed.done():
-                    await asyncio.wait({fetch, conn.closed}, timeout=progress.heartbeat_in(),
-                                       return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(either, timeout=progress.heartbeat_in(), return_when=asyncio.FIRST_COMPLETED)
                     if not fetch.done() and not conn.closed.done() and progress.heartbeat_in() <= 0:
                         await progress.send()  # a stalled or slow transfer still reports
             finally:

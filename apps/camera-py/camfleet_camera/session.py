@@ -27,7 +27,7 @@ EXIT_REPLACED = 4  # 4002: another process is this device now
 
 def full_jitter(n: int, rand: Callable[[], float] = random.random) -> float:
     """Seconds to wait before a connect: random in [0, min(10 s, 250 ms × 2^n)], n = failed connects in a row."""
-    return rand() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(n, 16))
+    return rand() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** min(n, 16))
 
 
 class Stop(Exception):
@@ -57,6 +57,7 @@ class Session:
         self._ready = asyncio.Event()
         self._restart = False
         self._registered = False
+        self._closing: asyncio.Task[CloseInfo] | None = None
 
     # -- what a delivery needs (offers.Link) --
     @property
@@ -73,7 +74,7 @@ class Session:
         """--reboot: drop the connection and come back registering the installed version."""
         self._restart = True
         if self.conn is not None:
-            asyncio.get_running_loop().create_task(self.conn.close(1000, "restart"))
+            self._closing = asyncio.get_running_loop().create_task(self.conn.close(1000, "restart"))
 
     # -- the loop --
     async def run(self) -> int:

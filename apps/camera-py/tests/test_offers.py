@@ -5,7 +5,7 @@ import io
 import sys
 import tempfile
 import unittest
-from typing import Any
+from typing import Any, cast
 
 from camfleet_camera.connection import CloseInfo, ConnectionLost
 from camfleet_camera.frames import RpcError
@@ -63,26 +63,26 @@ class ReporterTest(unittest.IsolatedAsyncioTestCase):
         task = asyncio.create_task(reporter.send(REPORT))
         await asyncio.sleep(0.01)
         self.assertFalse(task.done())
-        await reporter.connected(conn)
+        await reporter.connected(cast(Any, conn))
         self.assertEqual((await task)["state"], "installing")
         self.assertEqual(conn.sent, [REPORT])
 
     async def test_resent_after_the_answer_was_lost(self) -> None:
         reporter = Reporter()
         first = FakeConn([ConnectionLost(CloseInfo(1006, ""))])
-        await reporter.connected(first)
+        await reporter.connected(cast(Any, first))
         task = asyncio.create_task(reporter.send(REPORT))
         await asyncio.sleep(0.01)
         self.assertFalse(task.done())
         reporter.disconnected()
         second = FakeConn([{"state": "installing", "duplicate": True}])
-        await reporter.connected(second)  # before the subscribe: section 7, step 3
+        await reporter.connected(cast(Any, second))  # before the subscribe: section 7, step 3
         self.assertTrue((await task)["duplicate"])
         self.assertEqual(second.sent, [REPORT])
 
     async def test_refusal_is_raised(self) -> None:
         reporter = Reporter()
-        await reporter.connected(FakeConn([RpcError("old", data_code="CONFLICT", fleet_code="STALE_ATTEMPT")]))
+        await reporter.connected(cast(Any, FakeConn([RpcError("old", data_code="CONFLICT", fleet_code="STALE_ATTEMPT")])))
         with self.assertRaises(ReportRefused) as ctx:
             await reporter.send(REPORT)
         self.assertEqual(ctx.exception.error.fleet_code, "STALE_ATTEMPT")
@@ -91,7 +91,7 @@ class ReporterTest(unittest.IsolatedAsyncioTestCase):
         reporter = Reporter()
         conn = FakeConn([RpcError("redis", data_code="SERVICE_UNAVAILABLE", fleet_code="UNAVAILABLE",
                                   retry_after_s=0.01)])
-        await reporter.connected(conn)
+        await reporter.connected(cast(Any, conn))
         await reporter.send(REPORT)
         self.assertEqual(conn.sent, [REPORT, REPORT])
 
@@ -110,7 +110,7 @@ class WorkerTest(unittest.IsolatedAsyncioTestCase):
         self.conn = FakeConn()
         self.link = FakeLink(self.conn)
         self.worker = Worker(self.link, self.state, Options({}, False, None, False, 1.0), "1.0.0")
-        await self.worker.reporter.connected(self.conn)  # type: ignore[arg-type]
+        await self.worker.reporter.connected(cast(Any, self.conn))
 
     async def asyncTearDown(self) -> None:
         self.worker.stop()

@@ -3,6 +3,7 @@ import hashlib
 import tempfile
 import unittest
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,7 +20,7 @@ def _pem(key: Ed25519PrivateKey, directory: str, name: str) -> str:
     return str(path)
 
 
-def _patch(key: Ed25519PrivateKey | None, key_id: str | None = None, version: str = "2.0.0") -> dict:
+def _patch(key: Ed25519PrivateKey | None, key_id: str | None = None, version: str = "2.0.0") -> dict[str, Any]:
     patch = {"name": "fw", "version": version, "artifact": {"sha256": SHA, "size": 14, "url": "/x"},
              "signature": None}
     if key is not None:
