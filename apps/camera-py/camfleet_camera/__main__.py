@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import signal
 import sys
@@ -76,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     firmware = state.load_firmware() or args.firmware
     log("start", deviceId=args.device_id, stateDir=str(state.path), firmwareVersion=firmware,
         trustedKeys=sorted(keys), urls=urls)
-    return asyncio.run(_run(Session(urls, identity, state, options, firmware)))
+    loop = asyncio.new_event_loop()
+    code = loop.run_until_complete(_run(Session(urls, identity, state, options, firmware)))
+    # Not asyncio.run(): it would wait for a download thread still blocked in the network (up to
+    # its 30 s timeout). Everything worth keeping is on disk already (files are flushed as written).
+    sys.stdout.flush()
+    os._exit(code)
 
 
 async def _run(session: Session) -> int:
