@@ -167,6 +167,19 @@ describe('the Python reference camera against real pods', () => {
     await proxy.close();
   });
 
+  it('keeps an attempt alive through a download longer than its ack timeout, by its progress reports', async () => {
+    const patch = await publish(1024 * 1024);
+    const camera = pythonCamera('py-slow', fleet.urls, ['--download-rate', String(96 * 1024)]);
+    await camera.waitEvent((e) => e.event === 'subscribed', 'its subscription');
+    const rolloutId = await fleet.rollOutPatch(patch.id, ['--devices', 'py-slow', '--ack-timeout', '6s']);
+    const done = await waitDelivery(rolloutId, 'py-slow', ['succeeded'], 'succeeded');
+    expect(done).toMatchObject({ attempt: 1, failures: 0 });
+    const reports = camera.named('report').filter((e) => e.status === 'downloading');
+    // Longer than the ack timeout: only the progress reports kept the attempt's deadline ahead.
+    expect(Number(reports.at(-1)?.t) - Number(reports[0]?.t)).toBeGreaterThan(6_000);
+    await camera.stop();
+  });
+
   it('refuses an artifact whose stored bytes were tampered with, and one whose signature does not verify', async () => {
     const patch = await publish(64 * 1024);
     const stored = join(artifactDir, patch.sha256);

@@ -90,6 +90,25 @@ describe('a delivery from offer to outcome', () => {
     expect(await counts(rollout.id)).toMatchObject({ succeeded: 1, installing: 0 });
   });
 
+  it('moves the deadline on with more progress in the same state: a download longer than the ack timeout stays alive', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id, { ackTimeoutMs: 60_000 });
+    await pod.claim('cam-1');
+    await pod.report('cam-1', rollout.id, 1, 'downloading');
+    const key = pod.keys.delivery(rollout.id, 'cam-1');
+    const history = await pod.redis.llen(pod.keys.bucketOfDevice('cam-1').key('history', 'cam-1'));
+    // Only the time moves: the deadline is put where the sweeper would act on it.
+    await pod.redis.hset(key, 'deadline', 1);
+    expect(await pod.report('cam-1', rollout.id, 1, 'downloading')).toEqual(accepted('downloading', 1));
+    const deadline = Number(await pod.redis.hget(key, 'deadline'));
+    const [seconds] = await pod.redis.time();
+    expect(deadline).toBeGreaterThan(Number(seconds) * 1000 + 30_000);
+    expect(Number(await pod.redis.zscore(pod.keys.bucketOfDevice('cam-1').due, 'cam-1'))).toBe(deadline);
+    // No transition: no history entry, the counters unchanged.
+    expect(await pod.redis.llen(pod.keys.bucketOfDevice('cam-1').key('history', 'cam-1'))).toBe(history);
+    expect(await counts(rollout.id)).toMatchObject({ downloading: 1, offered: 0 });
+  });
+
   it('rejects stale, finished and unknown reports and changes nothing', async () => {
     await pod.register('cam-1');
     const rollout = await pod.rollout((await pod.publish()).id);

@@ -6,7 +6,8 @@ ARGV     1 B bucket prefix, 2 deviceId, 3 rolloutId, 4 attempt, 5 status (downlo
 Returns  {'OK', state, attempt, duplicate (0/1), offerable (0/1), slot ('hold' | 'release' | '')}
          {'ERR', code, message}: NOT_FOUND | STALE_ATTEMPT | DELIVERY_FINISHED | INVALID_TRANSITION
 Compare-and-set on the attempt: a report for another attempt, or for a finished delivery, changes
-nothing. Repeating an accepted report is harmless (duplicate = 1). Progress never moves backwards.
+nothing. Repeating an accepted report is harmless (duplicate = 1). Progress never moves backwards;
+progress within the state the delivery is in moves its deadline on (a long download stays alive).
 `installed` waits for the device to come back running the new version (verifying); `succeeded`
 is verified at once against the version the device says it runs. A success for the attempt that
 just timed out is still accepted: the device did install it.
@@ -43,8 +44,17 @@ local ro = rollout(B, rid)
 local new_state
 if TARGET[status] then
   new_state = TARGET[status]
-  if RANK[new_state] <= RANK[state] then return { 'OK', state, current, 1, 0, '' } end
+  local progress = RANK[new_state] == RANK[state] and new_state ~= 'verifying'
+  if RANK[new_state] < RANK[state] or (RANK[new_state] == RANK[state] and not progress) then
+    return { 'OK', state, current, 1, 0, '' }
+  end
   redis.call('HSET', k, 'deadline', now + ro.ack)
+  if progress then
+    -- More progress in the same state: the device is at work, so its deadline (and a limited
+    -- rollout's slot lease) moves on; no transition, no history.
+    reschedule(B, dev, now, grace)
+    return { 'OK', state, current, 0, 0, ro.limited and 'hold' or '' }
+  end
   set_state(B, rid, dev, state, new_state, attempt, false, now)
 elseif status == 'succeeded' then
   -- The device says what it runs now: the inventory shows it without waiting for a re-registration.
