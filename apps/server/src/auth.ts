@@ -4,8 +4,8 @@ import {
   type AdminRole,
   DeviceId,
   LimitRefused,
-  limitError,
   type Principal,
+  refusalError,
   roleAtLeast,
 } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
@@ -75,7 +75,7 @@ export class Authenticator {
       try {
         await this.throttle.check(attempt);
       } catch (error) {
-        if (error instanceof LimitRefused) throw limitError(error.limit, error.message);
+        if (error instanceof LimitRefused) throw refusalError(error);
         throw error;
       }
     }

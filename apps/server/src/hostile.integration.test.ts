@@ -17,7 +17,10 @@ interface RawOutcome {
   retryAfter: string | null;
   /** The first frame the server sent (an `id: null` error for a refused context), out of its superjson envelope. */
   first: {
-    error?: { data?: { code?: string; limit?: { name: string; retryAfterSeconds: number | null } } };
+    error?: {
+      message?: string;
+      data?: { code?: string; limit?: { name: string; retryAfterSeconds: number | null } };
+    };
   } | null;
   closeCode: number | null;
 }
@@ -273,6 +276,8 @@ describe('failed logins are throttled across pods, per address', () => {
       expect(throttled.first?.error?.data?.code).toBe('TOO_MANY_REQUESTS');
       expect(throttled.first?.error?.data?.limit?.name).toBe('auth_failures_per_identity');
       expect(throttled.first?.error?.data?.limit?.retryAfterSeconds).toBeGreaterThan(0);
+      // The message names its limit once.
+      expect(throttled.first?.error?.message?.match(/\(limit /g)).toHaveLength(1);
     }
     // The real device, from another address, is not locked out.
     const device = createDeviceClient({

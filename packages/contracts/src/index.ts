@@ -14,4 +14,4 @@ export * from './routers/rollout.schema.js';
 export * from './schemas.js';
 export * from './selector.js';
 export type * from './services.js';
-export { createCallerFactory, limitError } from './trpc.js';
+export { createCallerFactory, limitError, refusalError } from './trpc.js';

@@ -96,8 +96,12 @@ function holdSubscription(connection: ConnectionRef | null): () => void {
  * where the domain-error middleware cannot see it (inside a subscription's source) or by the edges.
  */
 export function limitError(limit: LimitInfo, message: string): TRPCError {
-  const cause = new LimitRefused(limit, message);
-  return new TRPCError({ code: 'TOO_MANY_REQUESTS', message: cause.message, cause });
+  return refusalError(new LimitRefused(limit, message));
+}
+
+/** A refusal a service already made, as tRPC sends it (its message already names the limit). */
+export function refusalError(refusal: LimitRefused): TRPCError {
+  return new TRPCError({ code: 'TOO_MANY_REQUESTS', message: refusal.message, cause: refusal });
 }
 
 /** A call from an authenticated device; `ctx.deviceId` is who it is. */

@@ -109,6 +109,20 @@ describe('a delivery from offer to outcome', () => {
     expect(await counts(rollout.id)).toMatchObject({ downloading: 1, offered: 0 });
   });
 
+  it('counts a rolled-back success once when the device sends it again, and still takes a late real success', async () => {
+    await pod.register('cam-1');
+    const patch = await pod.publish();
+    const rollout = await pod.rollout(patch.id, { retryBackoff: { baseMs: 60_000, maxMs: 60_000 } });
+    await pod.claim('cam-1');
+    const rolledBack = () => pod.report('cam-1', rollout.id, 1, 'succeeded', '', 'old-version');
+    expect(stateOf(await rolledBack())).toBe('queued');
+    expect(await rolledBack()).toEqual(accepted('queued', 1, true));
+    expect(await pod.delivery(rollout.id, 'cam-1')).toMatchObject({ failures: '1' });
+    expect(await pod.report('cam-1', rollout.id, 1, 'succeeded', '', patch.version)).toEqual(
+      accepted('succeeded', 1),
+    );
+  });
+
   it('rejects stale, finished and unknown reports and changes nothing', async () => {
     await pod.register('cam-1');
     const rollout = await pod.rollout((await pod.publish()).id);

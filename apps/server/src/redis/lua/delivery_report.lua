@@ -10,7 +10,8 @@ nothing. Repeating an accepted report is harmless (duplicate = 1). Progress neve
 progress within the state the delivery is in moves its deadline on (a long download stays alive).
 `installed` waits for the device to come back running the new version (verifying); `succeeded`
 is verified at once against the version the device says it runs. A success for the attempt that
-just timed out is still accepted: the device did install it.
+just timed out or failed is still accepted when it names the patch's version: the device did
+install it; one naming another version again is a duplicate (its failure was counted once).
 ]]
 -- @include time
 -- @include scheduling
@@ -32,8 +33,13 @@ end
 if attempt ~= current then
   return { 'ERR', 'STALE_ATTEMPT', 'attempt ' .. attempt .. ' is not the current attempt ' .. current }
 end
-if state == 'queued' and status ~= 'succeeded' then
-  return { 'ERR', 'STALE_ATTEMPT', 'attempt ' .. attempt .. ' timed out; wait for the next offer' }
+if state == 'queued' then
+  if status ~= 'succeeded' then
+    return { 'ERR', 'STALE_ATTEMPT', 'attempt ' .. attempt .. ' timed out; wait for the next offer' }
+  end
+  -- The attempt already ended: a success counts only if it proves the patch's version. Another
+  -- version (a rolled-back report sent again after a lost answer) was counted already.
+  if running ~= rollout(B, rid).version then return { 'OK', state, current, 1, 0, '' } end
 end
 if status == 'canceled' and tonumber(d[3]) ~= attempt then
   return { 'ERR', 'INVALID_TRANSITION', 'no cancel was requested for attempt ' .. attempt }
