@@ -54,7 +54,7 @@ export const Offer = z.object({
     signature: Signature.nullable(),
   }),
   /** Report within this long, or the attempt times out. */
-  ackTimeoutMs: z.number().int(),
+  ackTimeoutMs: z.number().int().positive(),
   deadlineAt: Timestamp,
 });
 export type Offer = z.infer<typeof Offer>;
