@@ -194,23 +194,21 @@ export class TestFleet {
    * The device's attempt in flight times out now: its deadline is set in the past and the device is
    * due, so the pods' own sweeper acts on it (only the time moves).
    */
-  async passDeadline(rolloutId: string, deviceId: string): Promise<void> {
-    const keys = new KeySpace('cf');
-    const redis = connectTestRedis(this.redis.url);
-    try {
-      await redis.hset(keys.delivery(rolloutId, deviceId), 'deadline', 1);
-      await redis.zadd(keys.bucketOfDevice(deviceId).due, 1, deviceId);
-    } finally {
-      redis.disconnect();
-    }
+  passDeadline(rolloutId: string, deviceId: string): Promise<void> {
+    return this.dueNow(rolloutId, deviceId, 'deadline');
   }
 
   /** The device's retry backoff is over now: its next attempt is due (only the time moves). */
-  async passRetryBackoff(rolloutId: string, deviceId: string): Promise<void> {
+  passRetryBackoff(rolloutId: string, deviceId: string): Promise<void> {
+    return this.dueNow(rolloutId, deviceId, 'retryAt');
+  }
+
+  /** Puts one of a delivery's times in the past and makes its device due for the sweeper. */
+  private async dueNow(rolloutId: string, deviceId: string, field: 'deadline' | 'retryAt'): Promise<void> {
     const keys = new KeySpace('cf');
     const redis = connectTestRedis(this.redis.url);
     try {
-      await redis.hset(keys.delivery(rolloutId, deviceId), 'retryAt', 1);
+      await redis.hset(keys.delivery(rolloutId, deviceId), field, 1);
       await redis.zadd(keys.bucketOfDevice(deviceId).due, 1, deviceId);
     } finally {
       redis.disconnect();

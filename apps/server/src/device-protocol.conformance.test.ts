@@ -61,6 +61,11 @@ function offersOf(device: RawDevice): OfferSeen[] {
     .map(([, event]) => event.offer as OfferSeen);
 }
 
+/** A `device.report` request of the offer's delivery; `fields` adds to or overrides its attempt and status. */
+function report(device: RawDevice, deliveryId: string, fields: Record<string, unknown>): number {
+  return device.request('mutation', 'device.report', { deliveryId, attempt: 1, ...fields });
+}
+
 /** Sends a request and returns its error, checking that Redis is exactly as before. */
 async function refusedWithoutChange(
   device: RawDevice,
@@ -132,40 +137,22 @@ describe('device protocol 1: what a hostile client sends is refused as documente
     expect(Object.keys(wrongTypes.data.zodIssues?.fieldErrors ?? {}).sort()).toEqual(['attempt', 'status']);
 
     const failedWithoutError = await refusedWithoutChange(device, () =>
-      device.request('mutation', 'device.report', {
-        deliveryId: offer.deliveryId,
-        attempt: 1,
-        status: 'failed',
-      }),
+      report(device, offer.deliveryId, { status: 'failed' }),
     );
     expect(failedWithoutError.data.zodIssues?.fieldErrors).toHaveProperty('error');
     const succeededWithoutVersion = await refusedWithoutChange(device, () =>
-      device.request('mutation', 'device.report', {
-        deliveryId: offer.deliveryId,
-        attempt: 1,
-        status: 'succeeded',
-      }),
+      report(device, offer.deliveryId, { status: 'succeeded' }),
     );
     expect(succeededWithoutVersion.data.zodIssues?.fieldErrors).toHaveProperty('firmwareVersion');
   });
 
   it('refuses control characters and oversize text, in reports and in registration', async () => {
     const control = await refusedWithoutChange(device, () =>
-      device.request('mutation', 'device.report', {
-        deliveryId: offer.deliveryId,
-        attempt: 1,
-        status: 'failed',
-        error: 'disk \u001b[31mfull',
-      }),
+      report(device, offer.deliveryId, { status: 'failed', error: 'disk \u001b[31mfull' }),
     );
     expect(control.data.zodIssues?.fieldErrors).toHaveProperty('error');
     const longError = await refusedWithoutChange(device, () =>
-      device.request('mutation', 'device.report', {
-        deliveryId: offer.deliveryId,
-        attempt: 1,
-        status: 'failed',
-        error: 'x'.repeat(1025),
-      }),
+      report(device, offer.deliveryId, { status: 'failed', error: 'x'.repeat(1025) }),
     );
     expect(longError.data.code).toBe('BAD_REQUEST');
     const bidi = await refusedWithoutChange(device, () =>
@@ -221,11 +208,7 @@ describe('device protocol 1: what a hostile client sends is refused as documente
 
   it('refuses canceled without a cancel request: CONFLICT, INVALID_TRANSITION', async () => {
     const error = await refusedWithoutChange(device, () =>
-      device.request('mutation', 'device.report', {
-        deliveryId: offer.deliveryId,
-        attempt: 1,
-        status: 'canceled',
-      }),
+      report(device, offer.deliveryId, { status: 'canceled' }),
     );
     expect(error).toMatchObject({
       code: -32009,
@@ -234,14 +217,7 @@ describe('device protocol 1: what a hostile client sends is refused as documente
   });
 
   it('refuses a report for an attempt that timed out, and for it once a newer attempt is offered: STALE_ATTEMPT', async () => {
-    await device.result(
-      device.request('mutation', 'device.report', {
-        deliveryId: offer.deliveryId,
-        attempt: 1,
-        status: 'downloading',
-        progress: 10,
-      }),
-    );
+    await device.result(report(device, offer.deliveryId, { status: 'downloading', progress: 10 }));
     const rolloutId = offer.deliveryId.split(':')[0] ?? '';
     await pod.passDeadline(rolloutId, 'proto-1');
     const second = await waitFor(() => offersOf(device).find((o) => o.attempt === 2), {
@@ -249,11 +225,7 @@ describe('device protocol 1: what a hostile client sends is refused as documente
     });
     expect(second.offerId).toBe(`${offer.deliveryId}#2`);
     const stale = await refusedWithoutChange(device, () =>
-      device.request('mutation', 'device.report', {
-        deliveryId: offer.deliveryId,
-        attempt: 1,
-        status: 'installing',
-      }),
+      report(device, offer.deliveryId, { status: 'installing' }),
     );
     expect(stale).toMatchObject({ code: -32009, data: { code: 'CONFLICT', fleetCode: 'STALE_ATTEMPT' } });
     expect(stale.message).toContain('attempt 1 is not the current attempt 2');
