@@ -6,7 +6,16 @@ import type { WireError } from './protocol/frames.js';
 import { roleAtLeast } from './roles.js';
 import type { AdminRole, ConnectionRef, FleetContext, SubscriptionPlaces } from './services.js';
 
-const t = initTRPC.context<FleetContext>().create({
+/**
+ * What a procedure says about itself, for the edges that read the router (the REST API and its
+ * OpenAPI document): `role` is set by `adminProcedure`, from the same value its check enforces.
+ */
+export interface ProcedureMeta {
+  role?: AdminRole;
+}
+
+const builder = initTRPC.context<FleetContext>().meta<ProcedureMeta>();
+const t = builder.create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
     const cause = error.cause;
@@ -150,7 +159,9 @@ const audited = t.middleware(async ({ ctx, type, path, getRawInput, next }) => {
 
 /** A call from an admin whose role is at least `role`; `ctx.actor` names them for audit fields. */
 export function adminProcedure(role: AdminRole) {
-  return publicProcedure.use(audited).use(({ ctx, next }) => {
+  // The role as metadata too: the REST API and its OpenAPI document read it from the router.
+  const procedure = publicProcedure.meta({ role });
+  return procedure.use(audited).use(({ ctx, next }) => {
     const principal = ctx.principal;
     if (principal.kind !== 'admin') {
       throw new TRPCError({ code: 'UNAUTHORIZED', message: 'admin token required' });
