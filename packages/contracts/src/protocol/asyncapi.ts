@@ -3,6 +3,8 @@
  * WebSocket channel, every frame as a message whose payload is a `$ref` to its generated JSON
  * Schema file, and the pod's operations on them. Written by `pnpm protocol:schemas`.
  */
+
+import { jsonText } from '../json-schema.js';
 import type { Device, DeviceEvent } from '../routers/device.schema.js';
 import type {
   ConnectionParamsMessage,
@@ -23,7 +25,6 @@ import type {
   WireError,
 } from './frames.js';
 import {
-  jsonText,
   PROTOCOL_VERSION,
   type ProtocolSchemaName,
   protocolSchemaFiles,
