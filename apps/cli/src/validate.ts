@@ -23,6 +23,21 @@ export function durationOption(flag: string, text: string | undefined): number |
   return ms;
 }
 
+/** RFC 3339: a date, a time with seconds (a fraction allowed), and Z or an offset. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** A moment flag in RFC 3339 (`2026-12-24T01:00:00+01:00`), as epoch milliseconds. */
+export function timeOption(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = RFC3339.test(text.trim()) ? Date.parse(text.trim().replace(' ', 'T')) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw new UsageError(
+      `invalid time for ${flag}: '${text}' (RFC 3339 with a zone, e.g. 2026-12-24T01:00:00Z or 2026-12-24T02:00:00+01:00)`,
+    );
+  }
+  return ms;
+}
+
 /** A whole-number flag within [min, max]. */
 export function intOption(
   flag: string,

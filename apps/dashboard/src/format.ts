@@ -62,6 +62,7 @@ export function describeGate(gate: Gate | null): string {
     gateText(gate, {
       share: (share) => formatPercent(share, 0),
       soak: (soak) => `wave ${soak.wave + 1} soaks until ${formatTime(soak.until)}`,
+      at: (ms) => `at ${formatTime(ms)}`,
     }),
   );
 }

@@ -6,6 +6,7 @@ import { formatPercent } from './units.js';
 const plain: GateWording = {
   share: (share) => formatPercent(share),
   soak: (gate) => `soaking until ${gate.until}`,
+  at: (ms) => `at ${ms}`,
 };
 
 describe('gateText', () => {
@@ -19,6 +20,7 @@ describe('gateText', () => {
       'waiting for wave 1 to reach 95% success (80% now)',
     ],
     [{ kind: 'soak', wave: 1, until: 1234 }, 'soaking until 1234'],
+    [{ kind: 'scheduled', startsAt: 5678 }, 'scheduled to start at 5678'],
   ] as Array<[Gate, string]>)('describes %j', (gate, text) => {
     expect(gateText(gate, plain)).toBe(text);
   });

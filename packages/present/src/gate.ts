@@ -8,6 +8,8 @@ export interface GateWording {
   share: (share: number) => string;
   /** How the soak reads: when it ends, on the surface's own clock. */
   soak: (gate: SoakGate) => string;
+  /** A moment (epoch ms) on the surface's own clock: when a scheduled rollout starts. */
+  at: (ms: number) => string;
   /** How to open the wave an operator waits for (the CLI names its command), after a colon. */
   advanceHint?: string;
 }
@@ -31,5 +33,7 @@ export function gateText(gate: Gate, wording: GateWording): string {
       )} now)`;
     case 'soak':
       return wording.soak(gate);
+    case 'scheduled':
+      return `scheduled to start ${wording.at(gate.startsAt)}`;
   }
 }

@@ -122,6 +122,19 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
               <dd>
                 up to {status.maxAttempts}, ack timeout {formatMs(status.ackTimeoutMs)}
               </dd>
+              <dt>Schedule</dt>
+              <dd>
+                {status.startAt === null && status.endBy === null
+                  ? 'none'
+                  : [
+                      status.startAt !== null ? `starts ${formatTime(status.startAt)}` : null,
+                      status.endBy !== null
+                        ? `ends ${formatTime(status.endBy)} (${status.atEnd === 'finish' ? 'in-flight finishes' : 'open work canceled'})`
+                        : null,
+                    ]
+                      .filter((part) => part !== null)
+                      .join(', ')}
+              </dd>
             </dl>
           </details>
         </>

@@ -1,6 +1,6 @@
 import { evalClaim } from '../redis/scripts/index.js';
 import type { FleetDeps } from './deps.js';
-import { decide } from './gates.js';
+import { decide, SCHEDULE_ACTOR } from './gates.js';
 import type { Rollouts } from './rollouts.js';
 
 const FALLBACK_MS = 5_000;
@@ -61,6 +61,19 @@ export class RolloutController {
           log.info({ wave: facts.openWave + 1 }, 'wave opened');
         }
         return;
+      case 'start':
+        if (await this.rollouts.transition(rolloutId, 'start', SCHEDULE_ACTOR, 'its schedule started it'))
+          log.info({ startAt: facts.rollout.startAt }, 'scheduled rollout started');
+        return;
+      case 'end': {
+        const finish = facts.rollout.atEnd === 'finish';
+        const reason = finish
+          ? 'its schedule ended it: nothing new starts, what is in flight finishes'
+          : 'its schedule ended it: what was still open is canceled';
+        if (await this.rollouts.transition(rolloutId, 'end', SCHEDULE_ACTOR, reason, '', finish))
+          log.info({ endBy: facts.rollout.endBy, atEnd: facts.rollout.atEnd }, 'scheduled rollout ended');
+        return;
+      }
       case 'wait':
         if (decision.until !== null && decision.until < facts.now + FALLBACK_MS) {
           await this.deps.redis.zadd(this.deps.keys.evalQueue, decision.until, rolloutId);

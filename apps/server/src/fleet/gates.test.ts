@@ -14,6 +14,7 @@ function facts(settings: Record<string, unknown>, over: Partial<GateFacts> = {})
     rollout,
     status: 'active',
     reason: null,
+    statusBy: null,
     openWave: 0,
     waveMetAt: 0,
     counts: counts({}),
@@ -93,5 +94,31 @@ describe('waves', () => {
     });
     expect(decide(paused)).toEqual({ action: 'wait', until: null });
     expect(gateOf(paused)).toEqual({ kind: 'paused', reason: 'checking logs' });
+  });
+});
+
+describe('schedules', () => {
+  const waiting = { status: 'paused', statusBy: 'schedule' } as const;
+
+  it('waits for its start, shown as a scheduled gate, and starts once the start came', () => {
+    const settings = { startAt: 1_060_000 };
+    expect(decide(facts(settings, waiting))).toEqual({ action: 'wait', until: 1_060_000 });
+    expect(gateOf(facts(settings, waiting))).toEqual({ kind: 'scheduled', startsAt: 1_060_000 });
+    expect(decide(facts(settings, { ...waiting, now: 1_060_000 }))).toEqual({ action: 'start' });
+  });
+
+  it('leaves a scheduled rollout an operator paused or resumed alone until its end', () => {
+    const settings = { startAt: 1_000_000, endBy: 2_000_000 };
+    const paused = { status: 'paused', statusBy: 'alice', reason: 'hold on' } as const;
+    expect(decide(facts(settings, paused))).toEqual({ action: 'wait', until: 2_000_000 });
+    expect(gateOf(facts(settings, paused))).toEqual({ kind: 'paused', reason: 'hold on' });
+    expect(decide(facts(settings, { ...paused, now: 2_000_000 }))).toEqual({ action: 'end' });
+  });
+
+  it('ends at endBy whatever else holds it, and looks again at the nearest of soak and end', () => {
+    const settings = { waves: [10, 100], soakMs: 60_000, endBy: 1_030_000 };
+    const met = { waveCounts: [counts({ succeeded: 10 })], waveMetAt: 990_000 };
+    expect(decide(facts(settings, met))).toEqual({ action: 'wait', until: 1_030_000 });
+    expect(decide(facts(settings, { ...met, now: 1_030_000 }))).toEqual({ action: 'end' });
   });
 });

@@ -5,6 +5,8 @@ export interface GateFacts {
   rollout: Rollout;
   status: 'active' | 'paused';
   reason: string | null;
+  /** Who set the status: `schedule` while a scheduled rollout waits for its start. */
+  statusBy: string | null;
   openWave: number;
   /** When the open wave reached its success threshold (0: not yet). */
   waveMetAt: number;
@@ -19,8 +21,23 @@ export type GateDecision =
   | { action: 'trip'; reason: string }
   | { action: 'met' }
   | { action: 'open' }
-  /** Nothing to do now; look again at `until` (soak end) or on the next trigger. */
+  /** Its schedule's start came: the rollout starts. */
+  | { action: 'start' }
+  /** Its schedule's end came: the rollout ends (`atEnd` says how). */
+  | { action: 'end' }
+  /** Nothing to do now; look again at `until` (soak end, schedule) or on the next trigger. */
   | { action: 'wait'; until: number | null };
+
+/** The actor of a rollout's scheduled transitions: a rollout paused by it waits for its start. */
+export const SCHEDULE_ACTOR = 'schedule';
+
+/** Waiting for its schedule's start (not paused by an operator, not started early). */
+function awaitingStart(f: GateFacts): f is GateFacts & { rollout: { startAt: number } } {
+  return f.status === 'paused' && f.statusBy === SCHEDULE_ACTOR && f.rollout.startAt !== null;
+}
+
+const earliest = (...times: Array<number | null>): number | null =>
+  times.reduce<number | null>((a, b) => (b === null ? a : a === null ? b : Math.min(a, b)), null);
 
 const total = (c: StateCounts): number => Object.values(c).reduce((a, b) => a + b, 0);
 const percent = (x: number): string => `${Math.round(x * 1000) / 10}%`;
@@ -43,8 +60,21 @@ export function failureTrip(f: GateFacts): string | null {
   return `failure threshold: ${failures} of ${completed} completed ${what} (${percent(failures / completed)} > ${percent(threshold)})`;
 }
 
-/** What the controller should do next for a live rollout. */
+/**
+ * What the controller should do next for a live rollout: its schedule first (end, start), then
+ * its gates; a wait names the next moment the schedule needs a look.
+ */
 export function decide(f: GateFacts): GateDecision {
+  const { startAt, endBy } = f.rollout;
+  if (endBy !== null && f.now >= endBy) return { action: 'end' };
+  const waiting = awaitingStart(f);
+  if (waiting && f.now >= f.rollout.startAt) return { action: 'start' };
+  const decision = decideGates(f);
+  if (decision.action !== 'wait') return decision;
+  return { action: 'wait', until: earliest(decision.until, waiting ? startAt : null, endBy) };
+}
+
+function decideGates(f: GateFacts): GateDecision {
   if (f.status !== 'active') return { action: 'wait', until: null };
   const trip = failureTrip(f);
   if (trip) return { action: 'trip', reason: trip };
@@ -59,6 +89,7 @@ export function decide(f: GateFacts): GateDecision {
 
 /** What holds the rollout back right now, for operators. */
 export function gateOf(f: GateFacts): Gate | null {
+  if (awaitingStart(f)) return { kind: 'scheduled', startsAt: f.rollout.startAt };
   if (f.status === 'paused') return { kind: 'paused', reason: f.reason ?? 'paused' };
   const lastWave = f.rollout.waves.length - 1;
   if (f.openWave >= lastWave) return null;

@@ -79,6 +79,9 @@ export function rolloutFrom(hash: Hash): Rollout {
     countTimeouts: hash.countTimeouts === '1',
     snapshot: hash.snapshot === '1',
     supersede: hash.supersede === '1',
+    startAt: nullableNum(hash.startAt),
+    endBy: nullableNum(hash.endBy),
+    atEnd: hash.atEnd === 'finish' ? 'finish' : 'cancel',
     createdAt: num(hash.createdAt),
     createdBy: hash.createdBy ?? '',
   };
@@ -106,6 +109,9 @@ export function rolloutSettingsFields(input: CreateRolloutInput): Record<string,
     countTimeouts: input.countTimeouts ? '1' : '0',
     snapshot: input.snapshot ? '1' : '0',
     supersede: input.supersede ? '1' : '0',
+    startAt: optional(input.startAt),
+    endBy: optional(input.endBy),
+    atEnd: input.atEnd,
   };
 }
 

@@ -119,6 +119,8 @@ export class Rollouts implements RolloutService {
     actor: string,
     reason = '',
     expectedWave = '',
+    /** A schedule's end with `atEnd: finish`: deliveries in flight are not asked to stop. */
+    finishInFlight = false,
   ): Promise<boolean> {
     const { status, openWave, changed } = await this.deps.scripts.run(rolloutTransition, {
       rolloutId,
@@ -128,18 +130,25 @@ export class Rollouts implements RolloutService {
       expectedWave,
     });
     if (!changed || action === 'met') return changed;
-    await this.sync(rolloutId, status, openWave, reason || `${action} by ${actor}`);
+    await this.sync(rolloutId, status, openWave, reason || `${action} by ${actor}`, finishInFlight);
     return true;
   }
 
   /** Pushes status and open wave into every bucket's copy. */
-  async sync(rolloutId: string, status: string, openWave: number, reason: string): Promise<void> {
+  async sync(
+    rolloutId: string,
+    status: string,
+    openWave: number,
+    reason: string,
+    finishInFlight = false,
+  ): Promise<void> {
     const notify = await this.deps.scripts.runInEveryBucket(rolloutSyncBucket, {
       rolloutId,
       status,
       openWave,
       graceMs: this.deps.hintGraceMs,
       reason,
+      finishInFlight,
     });
     await this.hints.hint(byInstanceOf(notify.flat()));
     await this.hints.broadcast();
@@ -181,6 +190,7 @@ export class Rollouts implements RolloutService {
           rollout,
           status: stored,
           reason: hash.reason || null,
+          statusBy: hash.statusBy || null,
           openWave: Number(hash.openWave ?? 0),
           waveMetAt: Number(hash.waveMetAt ?? 0),
           counts,

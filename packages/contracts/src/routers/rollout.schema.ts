@@ -57,6 +57,9 @@ export const RetryBackoff = z
   })
   .refine((b) => b.maxMs >= b.baseMs, 'retryBackoff.maxMs must be at least baseMs');
 
+/** What a schedule's end does: cancel what is open, or let what is in flight finish. */
+export const AtEnd = z.enum(['cancel', 'finish']);
+
 export const CreateRolloutInput = z.object({
   patchId: PatchId,
   target: RolloutTarget.default({ kind: 'all' }),
@@ -88,6 +91,15 @@ export const CreateRolloutInput = z.object({
   snapshot: z.boolean().default(false),
   /** Cancel queued deliveries of older rollouts for the devices this one targets. */
   supersede: z.boolean().default(false),
+  /** Epoch ms (Redis time) before which nothing is offered: the rollout waits paused by its schedule. */
+  startAt: Timestamp.nullable().default(null),
+  /** Epoch ms (Redis time) at which the rollout ends, as `atEnd` says. */
+  endBy: Timestamp.nullable().default(null),
+  /** At `endBy`: `cancel` everything still open (devices at work are asked to stop), or `finish`: nothing new starts, what is in flight completes. */
+  atEnd: AtEnd.default('cancel'),
+}).refine((r) => r.startAt === null || r.endBy === null || r.endBy > r.startAt, {
+  message: 'endBy must come after startAt',
+  path: ['endBy'],
 });
 export type CreateRolloutInput = z.infer<typeof CreateRolloutInput>;
 
@@ -101,6 +113,8 @@ export const Gate = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('operator'), wave: z.number().int() }),
   z.object({ kind: z.literal('success'), wave: z.number().int(), needed: z.number(), reached: z.number() }),
   z.object({ kind: z.literal('soak'), wave: z.number().int(), until: Timestamp }),
+  /** Waiting for its schedule's start. */
+  z.object({ kind: z.literal('scheduled'), startsAt: Timestamp }),
 ]);
 export type Gate = z.infer<typeof Gate>;
 
@@ -126,6 +140,9 @@ export const Rollout = z.object({
   countTimeouts: z.boolean(),
   snapshot: z.boolean(),
   supersede: z.boolean(),
+  startAt: Timestamp.nullable(),
+  endBy: Timestamp.nullable(),
+  atEnd: AtEnd,
   createdAt: Timestamp,
   createdBy: z.string(),
 });

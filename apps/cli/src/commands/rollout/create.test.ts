@@ -73,6 +73,28 @@ describe('rollout create: targets', () => {
   });
 });
 
+describe('rollout create: schedule', () => {
+  it('sends --start-at and --end-by (RFC 3339, any zone) as epoch ms, and --at-end', async () => {
+    expect(
+      await sent(
+        '--all',
+        '--start-at',
+        '2026-12-24T02:00:00+01:00',
+        '--end-by',
+        '2026-12-24T05:30:00.5Z',
+        '--at-end',
+        'finish',
+      ),
+    ).toEqual({
+      patchId: 'pat_abc123',
+      target: { kind: 'all' },
+      startAt: Date.UTC(2026, 11, 24, 1, 0, 0),
+      endBy: Date.UTC(2026, 11, 24, 5, 30, 0, 500),
+      atEnd: 'finish',
+    });
+  });
+});
+
 describe('rollout create: flags', () => {
   it('sends every flag, converted, and nothing else', async () => {
     const input = await sent(
@@ -210,6 +232,15 @@ describe('rollout create: flags', () => {
       /--on-failure, --min-sample, --count-timeouts only apply/,
     ],
     [['--snapshot', 'yes'], /too many arguments|unknown/],
+    [['--start-at', '2026-12-24 01:00'], /invalid time for --start-at: '2026-12-24 01:00' \(RFC 3339/],
+    [['--end-by', '2026-12-24T01:00:00'], /invalid time for --end-by: .* \(RFC 3339 with a zone/],
+    [['--end-by', 'tomorrow'], /invalid time for --end-by/],
+    [['--at-end', 'finish'], /--at-end only applies with --end-by/],
+    [['--end-by', '2026-12-24T01:00:00Z', '--at-end', 'stop'], /Allowed choices are cancel, finish/],
+    [
+      ['--start-at', '2026-12-24T05:00:00Z', '--end-by', '2026-12-24T01:00:00Z'],
+      /endBy must come after startAt/,
+    ],
   ])('%j: exit 2, nothing sent', async (flags, message) => {
     const result = await run([...CREATE, '--all', ...flags], { routes });
     expect(result.code).toBe(2);

@@ -12,6 +12,7 @@ import {
   listOption,
   percentOption,
   selectorOption,
+  timeOption,
 } from '../../validate.js';
 import { patchLabel, targetText } from './present.js';
 
@@ -39,6 +40,10 @@ export interface CreateOptions {
   retryMax?: string;
   snapshot?: boolean;
   supersede?: boolean;
+  startAt?: string;
+  endBy?: string;
+  /** commander only lets the choices through. */
+  atEnd?: 'cancel' | 'finish';
 }
 
 export type CreateRolloutRequest = Parameters<FleetClient['rollout']['create']['mutate']>[0];
@@ -125,6 +130,10 @@ export function createRolloutInput(options: CreateOptions): CreateRolloutRequest
   const ramp = rampOption(options.ramp);
   const failureThreshold = percentOption('--failure-threshold', options.failureThreshold);
   const minSample = intOption('--min-sample', options.minSample, 1, 1_000_000);
+  const startAt = timeOption('--start-at', options.startAt);
+  const endBy = timeOption('--end-by', options.endBy);
+  if (options.atEnd !== undefined && endBy === undefined)
+    throw new UsageError('--at-end only applies with --end-by (without an end, nothing happens at one)');
   // Without a failure threshold nothing ever trips: these would be silently ignored.
   if (failureThreshold === undefined) {
     const orphans = [
@@ -164,6 +173,9 @@ export function createRolloutInput(options: CreateOptions): CreateRolloutRequest
     ...(options.countTimeouts === true ? { countTimeouts: true } : {}),
     ...(options.snapshot === true ? { snapshot: true } : {}),
     ...(options.supersede === true ? { supersede: true } : {}),
+    ...given('startAt', startAt),
+    ...given('endBy', endBy),
+    ...given('atEnd', options.atEnd),
   };
   check('rollout', CreateRolloutInput, input);
   return input;
@@ -226,6 +238,14 @@ export function registerCreateCommand(rollout: Command, io: FleetIO): void {
     .option('--retry-max <duration>', 'longest retry backoff (server default 60s)')
     .option('--snapshot', 'only the devices targeted now; devices that match later do not join')
     .option('--supersede', 'cancel queued deliveries of older rollouts for the targeted devices')
+    .option('--start-at <time>', 'offer nothing before this moment (RFC 3339, e.g. 2026-12-24T01:00:00Z)')
+    .option('--end-by <time>', 'end the rollout at this moment (RFC 3339); --at-end says how')
+    .addOption(
+      new Option(
+        '--at-end <what>',
+        'at --end-by: cancel what is open, or finish: start nothing new, let what is in flight complete (default cancel)',
+      ).choices(['cancel', 'finish']),
+    )
     .addHelpText(
       'after',
       `
@@ -237,7 +257,9 @@ Examples:
   fleet rollout create --patch pat_x --all
   fleet rollout create --patch pat_x --selector 'site=berlin' --waves 1,10,100 \\
     --success-threshold 95% --soak 10m --failure-threshold 5% --on-failure abort
-  ROLLOUT=$(fleet rollout create --patch "$PATCH" --devices cam-0001,cam-0002)`,
+  ROLLOUT=$(fleet rollout create --patch "$PATCH" --devices cam-0001,cam-0002)
+  fleet rollout create --patch pat_x --all --start-at 2026-12-24T01:00:00+01:00 \
+    --end-by 2026-12-24T05:00:00+01:00 --at-end finish`,
     )
     .action(async (options: CreateOptions, command: Command) => {
       const s = Session.of(io, command);

@@ -6,6 +6,7 @@ import { captured, hasAnsi, NOW, rolloutFixture, wavedFixture } from '../../test
 import {
   colorRolloutStatus,
   gateText,
+  scheduleDetail,
   statusCause,
   statusLine,
   statusSummary,
@@ -85,5 +86,19 @@ describe('rollout status, waves and gates', () => {
       expect(hasAnsi(colorRolloutStatus(status, c))).toBe(true);
       expect(stripAnsi(colorRolloutStatus(status, c))).toBe(status);
     }
+  });
+});
+
+describe('scheduleDetail', () => {
+  const now = Date.UTC(2026, 11, 24, 0, 0, 0);
+  it('says when the rollout starts and ends, and what its end does', () => {
+    expect(
+      scheduleDetail({ startAt: now + 3_600_000, endBy: now + 4 * 3_600_000, atEnd: 'finish' }, now),
+    ).toBe(
+      'starts 2026-12-24T01:00:00.000Z (in 1h), ends 2026-12-24T04:00:00.000Z (in 4h): what is in flight finishes',
+    );
+    expect(scheduleDetail({ startAt: null, endBy: now + 60_000, atEnd: 'cancel' }, now)).toBe(
+      'ends 2026-12-24T00:01:00.000Z (in 1m): what is open is canceled',
+    );
   });
 });

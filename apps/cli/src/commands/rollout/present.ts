@@ -37,6 +37,7 @@ export function gateText(gate: Gate, rolloutId: string, now: number): string {
     share: (share) => formatPercent(share),
     advanceHint: `fleet rollout advance ${rolloutId}`,
     soak: (soak) => `soaking until ${formatTimeOfDay(soak.until, now)} (${formatIn(soak.until, now)})`,
+    at: (ms) => `at ${formatTimeOfDay(ms, now)} (${formatIn(ms, now)})`,
   });
 }
 
@@ -195,6 +196,23 @@ export function wavesTable(status: RolloutStatus, s: Session): string {
   );
 }
 
+/** `starts 14:00 (in 2h), ends 18:00 (in 6h): finish what is in flight`, in the operator's time zone. */
+export function scheduleDetail(
+  status: Pick<RolloutStatus, 'startAt' | 'endBy' | 'atEnd'>,
+  now: number,
+): string {
+  const at = (ms: number) => `${new Date(ms).toISOString()} (${formatIn(ms, now)})`;
+  const parts = [
+    ...(status.startAt !== null ? [`starts ${at(status.startAt)}`] : []),
+    ...(status.endBy !== null
+      ? [
+          `ends ${at(status.endBy)}: ${status.atEnd === 'finish' ? 'what is in flight finishes' : 'what is open is canceled'}`,
+        ]
+      : []),
+  ];
+  return parts.join(', ');
+}
+
 export function rolloutDetail(status: RolloutStatus, s: Session): string {
   const { c } = s;
   const p = progressOf(status);
@@ -207,6 +225,9 @@ export function rolloutDetail(status: RolloutStatus, s: Session): string {
       ['Created', `${formatWhen(status.createdAt, s.now())} by ${status.createdBy}`],
       ['Wave', wavesDetail(status)],
       ...(status.gate !== null ? [['Gate', gateText(status.gate, status.id, s.now())] as const] : []),
+      ...(status.startAt !== null || status.endBy !== null
+        ? [['Schedule', scheduleDetail(status, s.now())] as const]
+        : []),
       ['Limits', limitsDetail(status, s)],
       ['Health', healthDetail(status, s)],
       [

@@ -1,15 +1,18 @@
 --[[ rollout_sync_bucket: bring the bucket's copy of a rollout in line with its new status / open wave.
 KEYS[1]  bucket due set
-ARGV     1 B bucket prefix, 2 rolloutId, 3 status, 4 open wave, 5 grace ms, 6 reason
+ARGV     1 B bucket prefix, 2 rolloutId, 3 status, 4 open wave, 5 grace ms, 6 reason,
+         7 'finish' to let deliveries in flight complete (no cancel requests), '' otherwise
 Returns  {deviceId, podInstance, ...} online devices asked to cancel an attempt in flight
 Canceled or aborted: queued deliveries end canceled; deliveries in flight get a cancel request
 (the device stops and reports canceled, or carries on and reports its real outcome); verifying
-ones finish as they are. Marks the copy even if the rollout never reached this bucket, so a late
+ones finish as they are; with 'finish' (a schedule's end) those in flight are not asked to stop
+and report their real outcome. Marks the copy even if the rollout never reached this bucket, so a late
 rollout_attach does nothing. Paused: nothing starts; in flight carries on.
 ]]
 -- @include time
 -- @include scheduling
 local B, rid, status, grace, reason = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6]
+local finish_in_flight = ARGV[7] == 'finish'
 local now = now_ms()
 redis.call('HSET', K.rollout(B, rid), 'status', status, 'openWave', ARGV[4])
 local notify = {}
@@ -23,7 +26,7 @@ for _, dev in ipairs(redis.call('SMEMBERS', K.open(B, rid))) do
     redis.call('ZREM', K.queue(B, dev), rid)
     finish(B, rid, dev, 'queued', 'canceled', attempt, reason, now)
     reschedule(B, dev, now, grace)
-  elseif INFLIGHT[d[1]] and d[1] ~= 'verifying' and tonumber(d[3]) ~= attempt then
+  elseif INFLIGHT[d[1]] and d[1] ~= 'verifying' and tonumber(d[3]) ~= attempt and not finish_in_flight then
     redis.call('HSET', k, 'cancelReq', attempt)
     history(B, dev, { at = now, rolloutId = rid, attempt = attempt, from = d[1], to = d[1],
       error = 'cancel requested: ' .. reason })

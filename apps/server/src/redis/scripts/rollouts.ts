@@ -12,7 +12,16 @@ import {
 } from '../script.js';
 
 /** What may happen to a rollout: operators pause, resume, cancel, advance; the controller aborts, opens, meets. */
-export type RolloutAction = 'pause' | 'resume' | 'cancel' | 'abort' | 'advance' | 'open' | 'met';
+export type RolloutAction =
+  | 'pause'
+  | 'resume'
+  | 'cancel'
+  | 'abort'
+  | 'advance'
+  | 'open'
+  | 'met'
+  | 'start'
+  | 'end';
 
 /** What recording a rollout of a patch touches, in rollout_create's KEYS order (legacy_import's too). */
 export const rolloutRecordKeys = (patchId: string, rolloutId: string, k: KeySpace) => [
@@ -61,8 +70,16 @@ export const rolloutAttach = bucketScript({
 export const rolloutSyncBucket = bucketScript({
   name: 'rollout_sync_bucket',
   argv: (
-    i: InBucket & { rolloutId: string; status: string; openWave: number; graceMs: number; reason: string },
-  ) => [i.rolloutId, i.status, i.openWave, i.graceMs, i.reason],
+    i: InBucket & {
+      rolloutId: string;
+      status: string;
+      openWave: number;
+      graceMs: number;
+      reason: string;
+      /** Deliveries in flight complete (a schedule's end with `atEnd: finish`). */
+      finishInFlight?: boolean;
+    },
+  ) => [i.rolloutId, i.status, i.openWave, i.graceMs, i.reason, i.finishInFlight ? 'finish' : ''],
   /** Online devices asked to cancel an attempt in flight, with the pod holding each. */
   decode: (reply) => pairs(list(reply)).map(([deviceId, instance]) => ({ deviceId, instance })),
 });

@@ -13,6 +13,10 @@ local function create_rollout(keys, rid, settings, actor, now)
   for field, value in pairs(cjson.decode(settings)) do
     redis.call('HSET', keys.rollout, field, value)
   end
+  -- A start in the future: the rollout waits, paused by its schedule, until the controller starts it.
+  if (tonumber(redis.call('HGET', keys.rollout, 'startAt')) or 0) > now then
+    redis.call('HSET', keys.rollout, 'status', 'paused', 'statusBy', 'schedule', 'reason', 'scheduled')
+  end
   redis.call('ZADD', keys.rollouts, seq, rid)
   redis.call('SADD', keys.attaching, rid)
   redis.call('SADD', keys.live, rid)
