@@ -5,6 +5,8 @@ import type { AdmissionLimits } from './admission.js';
 import type { AuthThrottleLimits } from './auth-throttle.js';
 import { DEFAULT_DASHBOARD_DIR } from './dashboard.js';
 import type { DdiConfig } from './ddi/controller.js';
+import { WEBHOOK_ENV, webhookSettingsOf } from './webhooks/config.js';
+import type { WebhookSettings } from './webhooks/settings.js';
 
 const Milliseconds = (fallback: number) => z.coerce.number().int().min(10).max(3_600_000).default(fallback);
 
@@ -123,6 +125,7 @@ const Env = z.object({
   FLEET_DDI_POLL_ACTIVE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(10),
   FLEET_DDI_POLL_IDLE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...WEBHOOK_ENV,
 });
 
 export interface ServerConfig {
@@ -159,6 +162,8 @@ export interface ServerConfig {
   /** The DDI API's tenant and poll sleeps, or null when it is off. */
   ddi: DdiConfig | null;
   dashboardDir: string;
+  /** Webhooks: where they may go, timeouts, retries, limits (docs/webhooks.md). */
+  webhooks: WebhookSettings;
 }
 
 /** The original system's cameras and patch list (the migration). */
@@ -234,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     artifactMaxBytes: e.FLEET_ARTIFACT_MAX_BYTES,
     artifactChunkBytes: e.FLEET_ARTIFACT_CHUNK_BYTES,
     dashboardDir: e.FLEET_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR,
+    webhooks: webhookSettingsOf(e),
     ddi: e.FLEET_DDI_TENANT
       ? {
           tenant: e.FLEET_DDI_TENANT,

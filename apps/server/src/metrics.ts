@@ -29,6 +29,15 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  *   camfleet_limit_refusals_total{limit}          counter    requests, sockets and subscriptions refused by a limit
  *                                                            (contracts' LIMIT_NAMES)
  *   camfleet_auth_failures_total{kind}            counter    refused credentials; kind: admin|device|enroll|artifact|legacy
+ *
+ *   Webhooks (registered on this registry by webhooks/metrics.ts; loops webhook-pump, webhook-send above):
+ *   camfleet_webhook_sends_total{outcome}         counter    webhook requests sent; outcome: delivered|http|redirect|
+ *                                                            timeout|network|refused
+ *   camfleet_webhook_given_up_total               counter    deliveries given up (most attempts or longest age)
+ *   camfleet_webhook_dropped_total                counter    deliveries dropped from a full endpoint backlog
+ *   camfleet_webhook_disabled_total               counter    endpoints this pod disabled after consecutive failures
+ *   camfleet_webhook_backlog                      gauge      deliveries waiting, all endpoints (read at scrape time)
+ *   camfleet_webhook_endpoints_disabled           gauge      endpoints disabled now (read at scrape time)
  */
 
 /** How many live rollouts `camfleet_deliveries` reports at most (the newest ones). */

@@ -32,6 +32,7 @@ import { ReplicatedWrites } from './redis/replicated-writes.js';
 import { defineScripts, preloadScripts, Scripts } from './redis/script.js';
 import { ALL_SCRIPTS, checkScriptList } from './redis/scripts/index.js';
 import { shutDown } from './shutdown.js';
+import { WebhookLoops } from './webhooks/loops.js';
 import { wsContext } from './ws-context.js';
 
 /** Largest WebSocket frame a client may send: every device input is small. */
@@ -124,6 +125,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log,
       hintGraceMs: config.hintGraceMs,
       metrics,
+      webhooks: config.webhooks,
       events: {
         followerQueue: config.eventsFollowerQueue,
         // The event feed's blocking read holds a connection of its own while anyone follows.
@@ -151,6 +153,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   await background.heartbeat();
   background.start();
+  // Webhook sends run off every request path: their own loops, bounded per pod.
+  const webhooks = new WebhookLoops(fleet.deps, fleet.webhooks, config.leaseMs);
+  webhooks.start();
   metrics.bind({
     sessions: () => fleet.sessions.size,
     connections: () => connections.countByKind(),
@@ -272,7 +277,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       http,
       wss,
       closeOtherSockets: () => legacy.close(),
-      stopBackground: () => background.stop(),
+      stopBackground: () => Promise.all([background.stop(), webhooks.close()]).then(() => undefined),
       leave: () => redis.redis.zrem(keys.nodes, instance),
       redisClients: redis.all,
       graceMs: config.shutdownGraceMs,

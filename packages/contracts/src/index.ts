@@ -11,6 +11,7 @@ export * from './routers/devices.schema.js';
 export * from './routers/events.schema.js';
 export * from './routers/patch.schema.js';
 export * from './routers/rollout.schema.js';
+export * from './routers/webhooks.schema.js';
 export * from './schemas.js';
 export * from './selector.js';
 export type * from './services.js';

@@ -92,6 +92,15 @@ function recordingFleet(overrides: Overrides = {}) {
       },
       list: async () => [],
     },
+    webhooks: {
+      create: async () => null as never,
+      list: async () => [],
+      get: async () => null as never,
+      delete: async () => null as never,
+      enable: async () => null as never,
+      deliveries: async () => [],
+      test: async () => null as never,
+    },
   };
   // Every method but audit.record counts as a call that reached the fleet.
   const fleet = Object.fromEntries(

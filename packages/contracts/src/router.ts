@@ -4,6 +4,7 @@ import { devicesRouter, fleetRouter } from './routers/devices.js';
 import { eventsRouter } from './routers/events.js';
 import { patchRouter } from './routers/patch.js';
 import { rolloutRouter } from './routers/rollout.js';
+import { webhooksRouter } from './routers/webhooks.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -16,6 +17,7 @@ export const appRouter = router({
   tokens: tokensRouter,
   enrollTokens: enrollTokensRouter,
   audit: auditRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

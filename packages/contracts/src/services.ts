@@ -11,6 +11,7 @@ import type { InventoryService } from './routers/devices.schema.js';
 import type { EventService } from './routers/events.schema.js';
 import type { PatchService } from './routers/patch.schema.js';
 import type { RolloutService } from './routers/rollout.schema.js';
+import type { WebhookService } from './routers/webhooks.schema.js';
 
 export type { SubscriptionPlaces } from './connection.js';
 export type { AdminRole, ConnectionRef, Principal };
@@ -33,6 +34,7 @@ export interface FleetServices {
   tokens: TokenService;
   enrollTokens: EnrollTokenService;
   audit: AuditService;
+  webhooks: WebhookService;
 }
 
 export interface FleetContext {

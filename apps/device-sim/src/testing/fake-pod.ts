@@ -425,6 +425,7 @@ export class FakeFleet {
     tokens: absentService(),
     enrollTokens: absentService(),
     audit: absentService(),
+    webhooks: absentService(),
   };
 
   private push(deviceId: string, event: DeviceEvent): void {

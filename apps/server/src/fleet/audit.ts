@@ -2,7 +2,7 @@ import type { AuditEntry, AuditInput, AuditService } from '@camfleet/contracts';
 import type { FleetDeps } from './deps.js';
 
 /** Entries the audit stream keeps. */
-const AUDIT_MAX = 100_000;
+export const AUDIT_MAX = 100_000;
 
 /** Who did what: every mutating admin call (and artifact upload), in a capped stream. */
 export class AuditLog implements AuditService {

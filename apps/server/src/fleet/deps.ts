@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
 import type { Scripts } from '../redis/script.js';
+import type { WebhookSettings } from '../webhooks/settings.js';
 
 /** What every part of the Redis fleet shares. */
 export interface FleetDeps {
@@ -26,4 +27,6 @@ export interface FleetDeps {
     connectBlocking?: () => RedisClient;
     followerQueue?: number;
   };
+  /** How this pod sends webhooks (default: WEBHOOK_DEFAULTS). */
+  webhooks?: WebhookSettings;
 }

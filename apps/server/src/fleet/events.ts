@@ -134,7 +134,8 @@ export class Events implements EventService {
 const streamIdOf = (eventId: string): string => eventId.split('/')[0] ?? '0-0';
 const tagOf = (eventId: string): string => eventId.split('/')[1] ?? 'g';
 
-function eventFrom(id: string, fields: string[]): FleetEvent {
+/** A stream entry's fields as the event they record (`id`: `<stream id>/<stream tag>`). */
+export function eventFrom(id: string, fields: string[]): FleetEvent {
   const f: Record<string, string> = {};
   for (let i = 0; i < fields.length; i += 2) f[fields[i] ?? ''] = fields[i + 1] ?? '';
   if (f.kind === 'rollout') {

@@ -1,5 +1,6 @@
 import type { FleetServices } from '@camfleet/contracts';
 import type { ArtifactStorage } from '../artifacts/storage.js';
+import { WebhookEndpoints } from '../webhooks/endpoints.js';
 import { AuditLog } from './audit.js';
 import { OfferClaims } from './claims.js';
 import { RolloutController } from './controller.js';
@@ -37,6 +38,7 @@ export class RedisFleet implements FleetServices {
   readonly tokens: AdminTokens;
   readonly enrollTokens: EnrollTokens;
   readonly audit: AuditLog;
+  readonly webhooks: WebhookEndpoints;
 
   constructor(
     readonly deps: FleetDeps,
@@ -58,5 +60,6 @@ export class RedisFleet implements FleetServices {
       hints.kick(deviceId, code, reason),
     );
     this.audit = new AuditLog(deps);
+    this.webhooks = new WebhookEndpoints(deps);
   }
 }

@@ -56,12 +56,39 @@ export const BUCKET_KEYS = {
 type BucketKeys = typeof BUCKET_KEYS;
 
 /**
- * BUCKET_KEYS as Lua: `K.<name>(B, ...)` for each key, B the bucket prefix. Each function is called
- * with placeholders, and what it returns becomes the concatenation of its literals and arguments.
+ * The webhook keys, after the webhook prefix (`cf:{g}:wh:`): fleet-wide, so every webhook script
+ * runs in the one slot of `{g}`. Generated into the Lua include `webhook_keys` as `W.<name>(P, ...)`.
  */
-export function bucketKeysLua(): string {
-  const lines = ['-- Generated from BUCKET_KEYS in keys.ts: the bucket key layout.', 'local K = {}'];
-  for (const [name, key] of Object.entries(BUCKET_KEYS) as [string, (...ids: string[]) => string][]) {
+export const WEBHOOK_KEYS = {
+  /** Endpoint id → creation time. */
+  endpoints: () => 'endpoints',
+  /** An endpoint: URL, patterns, signing secret, enabled, counters. */
+  endpoint: (endpointId: string) => `ep:${endpointId}`,
+  /** Delivery id (`<endpoint>/<event>`) → when it is next tried, or when its claim's lease ends. */
+  due: () => 'due',
+  /** One event's delivery to one endpoint. */
+  delivery: (endpointId: string, eventId: string) => `d:${endpointId}:${eventId}`,
+  /** An endpoint's backlog: event ids not delivered yet, by event time. */
+  pending: (endpointId: string) => `pending:${endpointId}`,
+  /** An endpoint's finished deliveries (delivered, given up, dropped), by when they ended; capped. */
+  log: (endpointId: string) => `log:${endpointId}`,
+  /** Event stream (`g`, `b<n>`) → the last entry fanned out into deliveries. */
+  cursors: () => 'cursors',
+  /** Which pod fans the event streams out (a lease). */
+  pump: () => 'pump',
+} as const satisfies Record<string, (...ids: string[]) => string>;
+type WebhookKeys = typeof WEBHOOK_KEYS;
+
+/**
+ * A key table as Lua: `<table>.<name>(<prefix>, ...)` for each key. Each function is called with
+ * placeholders, and what it returns becomes the concatenation of its literals and arguments.
+ */
+function keysLua(
+  table: Record<string, (...ids: string[]) => string>,
+  lua: { name: string; prefix: string; source: string },
+): string {
+  const lines = [`-- Generated from ${lua.source}.`, `local ${lua.name} = {}`];
+  for (const [name, key] of Object.entries(table)) {
     const params = Array.from({ length: key.length }, (_, i) => `a${i + 1}`);
     const text = key(...params.map((p) => `\u0000${p}\u0000`));
     const parts = text
@@ -69,10 +96,28 @@ export function bucketKeysLua(): string {
       .filter((part) => part !== '')
       .map((part) => (params.includes(part) ? part : `'${part}'`));
     lines.push(
-      `function K.${name}(${['B', ...params].join(', ')}) return ${['B', ...parts].join(' .. ')} end`,
+      `function ${lua.name}.${name}(${[lua.prefix, ...params].join(', ')}) return ${[lua.prefix, ...parts].join(' .. ')} end`,
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** BUCKET_KEYS as Lua: `K.<name>(B, ...)`, B the bucket prefix (the include `keys`). */
+export function bucketKeysLua(): string {
+  return keysLua(BUCKET_KEYS, {
+    name: 'K',
+    prefix: 'B',
+    source: 'BUCKET_KEYS in keys.ts: the bucket key layout',
+  });
+}
+
+/** WEBHOOK_KEYS as Lua: `W.<name>(P, ...)`, P the webhook prefix (the include `webhook_keys`). */
+export function webhookKeysLua(): string {
+  return keysLua(WEBHOOK_KEYS, {
+    name: 'W',
+    prefix: 'P',
+    source: 'WEBHOOK_KEYS in keys.ts: the webhook key layout',
+  });
 }
 
 /** A bucket: its prefix (what bucket scripts take as ARGV[1]) and its keys. */
@@ -202,6 +247,15 @@ export class KeySpace {
   /** Pod instance → lease expiry. */
   get nodes(): string {
     return this.global('nodes');
+  }
+
+  /** Prefix of the webhook keys (what webhook scripts take as ARGV[1]). */
+  get webhookPrefix(): string {
+    return this.global('wh:');
+  }
+  /** A webhook key (WEBHOOK_KEYS). */
+  webhook<Name extends keyof WebhookKeys>(name: Name, ...ids: Parameters<WebhookKeys[Name]>): string {
+    return this.webhookPrefix + (WEBHOOK_KEYS[name] as (...ids: string[]) => string)(...ids);
   }
 
   /**

@@ -1,13 +1,19 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bucketKeysLua } from './keys.js';
+import { bucketKeysLua, webhookKeysLua } from './keys.js';
 
 const LUA_DIR = join(import.meta.dirname, 'lua');
 const INCLUDE = /^-- @include (\w+)$/gm;
 
-/** An include's source: a file in lua/includes, or `keys`, generated from the key table. */
+/** Includes generated from the key tables: `keys` (buckets) and `webhook_keys`. */
+const GENERATED: Readonly<Record<string, () => string>> = {
+  keys: bucketKeysLua,
+  webhook_keys: webhookKeysLua,
+};
+
+/** An include's source: a file in lua/includes, or one generated from a key table. */
 function includeSource(name: string): string {
-  return name === 'keys' ? bucketKeysLua() : readFileSync(join(LUA_DIR, 'includes', `${name}.lua`), 'utf8');
+  return GENERATED[name]?.() ?? readFileSync(join(LUA_DIR, 'includes', `${name}.lua`), 'utf8');
 }
 
 /**

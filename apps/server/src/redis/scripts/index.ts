@@ -8,6 +8,17 @@ import { legacyImport, patchDelete, patchPublish } from './patches.js';
 import { evalClaim, rolloutAttach, rolloutCreate, rolloutSyncBucket, rolloutTransition } from './rollouts.js';
 import { slotAcquire, slotRelease } from './slots.js';
 import { tokenRevoke, tokenState } from './tokens.js';
+import {
+  webhookClaim,
+  webhookCreate,
+  webhookDelete,
+  webhookDisable,
+  webhookDone,
+  webhookEnable,
+  webhookEnqueue,
+  webhookPumpLease,
+  webhookRetry,
+} from './webhooks.js';
 
 /** Every transition script, as registered on each connection and preloaded on each master. */
 export const ALL_SCRIPTS: readonly Script<never, unknown>[] = [
@@ -37,6 +48,15 @@ export const ALL_SCRIPTS: readonly Script<never, unknown>[] = [
   tokenRevoke,
   authThrottle,
   authFailure,
+  webhookCreate,
+  webhookDelete,
+  webhookEnable,
+  webhookDisable,
+  webhookEnqueue,
+  webhookClaim,
+  webhookDone,
+  webhookRetry,
+  webhookPumpLease,
 ];
 
 /** Every .lua file (not an include) has a wrapper above, and every wrapper a file: checked at boot. */
@@ -59,3 +79,4 @@ export * from './patches.js';
 export * from './rollouts.js';
 export * from './slots.js';
 export * from './tokens.js';
+export * from './webhooks.js';
