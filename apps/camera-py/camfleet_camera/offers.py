@@ -180,6 +180,12 @@ class Job:
                         return
                     continue  # the server knew of no cancel: carry on (from the start)
                 break
+            window = self.offer.get("installWindow")
+            if isinstance(window, dict) and time.time() * 1000 >= float(window.get("closesAt", 0)):
+                # Its maintenance window closed before the install could begin (section 5): the
+                # server offers the attempt again in the next window; the download is kept.
+                self._outcome("window-closed")
+                return
             await self._apply()
         except ReportRefused as e:
             self._refused(e.error)

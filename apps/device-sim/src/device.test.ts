@@ -485,6 +485,25 @@ describe('restarts, rollbacks and cancel requests', () => {
     expect(slowApply.fake.reportsOf('del-2').map((r) => r.status)).toEqual(['installing', 'succeeded']);
   });
 
+  it('begins no install once the offer’s maintenance window closed, and installs the next attempt inside its window', async () => {
+    const { fake, fleet } = await setup({ faults: { reboot: false, downloadMs: 10, applyMs: 10 } });
+    const now = Date.now();
+    fake.offer('cam-0001', 'del-1', 1, '2.7.0', {}, { opensAt: now - 60_000, closesAt: now - 1 });
+    await waitFor(() => fake.reportsOf('del-1').some((r) => r.status === 'downloading'), {
+      what: 'the download of attempt 1',
+    });
+    fake.offer('cam-0001', 'del-1', 2, '2.7.0', {}, { opensAt: now - 60_000, closesAt: now + 600_000 });
+    await waitFor(() => fleet.summary().installsDone === 1);
+    await settled(fleet);
+    const statuses = (attempt: number) =>
+      fake
+        .reportsOf('del-1')
+        .filter((r) => r.attempt === attempt)
+        .map((r) => r.status);
+    expect(statuses(1)).not.toContain('installing');
+    expect(statuses(2)).toEqual(['downloading', 'installing', 'succeeded']);
+  });
+
   it('comes back on the old version after a rollback; the retry installs again and is no repeat', async () => {
     let rollingBack = true; // all draws 0 while rolling back: the restart rolls back; 0.99 after
     const { fake, fleet } = await setup({

@@ -146,6 +146,10 @@ export class Installer {
     } else {
       await sleep(plan.downloadMs, undefined, { signal: steps });
     }
+    // The offer's maintenance window (spec: offers): an install begins only before it closes; past
+    // that the attempt is left to the server, which offers it again in the next window.
+    const window = offer.installWindow;
+    if (window !== null && Date.now() >= window.closesAt) return { kind: 'stopped' };
     work.phase = 'installing';
     if (applies && !(await progress('installing', 50))) return { kind: 'stopped' };
     if (plan.hangs) {

@@ -122,6 +122,12 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
               <dd>
                 up to {status.maxAttempts}, ack timeout {formatMs(status.ackTimeoutMs)}
               </dd>
+              <dt>Maintenance windows</dt>
+              <dd>
+                {status.windows.length === 0
+                  ? 'any time'
+                  : `${status.windows.map((w) => `${w.days.join(',')} ${w.start}-${w.end}`).join('; ')} device-local (tz label, else ${status.windowZone}); ${status.windowWaiting} waiting`}
+              </dd>
               <dt>Schedule</dt>
               <dd>
                 {status.startAt === null && status.endBy === null

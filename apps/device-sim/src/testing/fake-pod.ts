@@ -257,6 +257,7 @@ export class FakeFleet {
     attempt = 1,
     version = '2.0.0',
     patch: Partial<Pick<Offer['patch'], 'name' | 'artifact' | 'signature'>> = {},
+    installWindow: Offer['installWindow'] = null,
   ): Offer {
     const offer: Offer = {
       offerId: `off-${++this.seq}`,
@@ -273,6 +274,7 @@ export class FakeFleet {
       },
       ackTimeoutMs: this.ackTimeoutMs,
       deadlineAt: Date.now() + 60_000,
+      installWindow,
     };
     this.deliveries.set(deliveryId, {
       deviceId,

@@ -22,6 +22,7 @@ import { parseDeliveryId } from './ids.js';
 import type { DeviceSessions } from './sessions.js';
 import type { Slots } from './slots.js';
 import { TickBatch } from './tick-batch.js';
+import { zoneInfo } from './zones.js';
 
 /** Reports of progress, not of an outcome: they need not wait for replicas. */
 const PROGRESS_REPORTS: ReadonlySet<string> = new Set(['downloading', 'installing']);
@@ -64,6 +65,7 @@ export class DeviceChannel implements DeviceService {
       instance: connection ? this.deps.instance : '',
       connectionId: connection?.connectionId ?? '',
       graceMs: this.deps.hintGraceMs,
+      zone: zoneInfo(input.labels.tz, Date.now()),
     });
     if (reply.left)
       await this.afterDelivery(reply.left.rolloutId, deviceId, reply.left.slot, reply.left.state);

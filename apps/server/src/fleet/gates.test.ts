@@ -19,6 +19,7 @@ function facts(settings: Record<string, unknown>, over: Partial<GateFacts> = {})
     waveMetAt: 0,
     counts: counts({}),
     waveCounts: [],
+    waveWindowed: [0, 0, 0],
     timeouts: 0,
     now: 1_000_000,
     ...over,
@@ -120,5 +121,21 @@ describe('schedules', () => {
     const met = { waveCounts: [counts({ succeeded: 10 })], waveMetAt: 990_000 };
     expect(decide(facts(settings, met))).toEqual({ action: 'wait', until: 1_030_000 });
     expect(decide(facts(settings, { ...met, now: 1_030_000 }))).toEqual({ action: 'end' });
+  });
+});
+
+describe('waves with maintenance windows', () => {
+  const waves = { waves: [50, 100], successThreshold: 0.9 };
+  it('judges a wave on the devices that could run: those waiting for their window are left out', () => {
+    const over = { waveCounts: [counts({ succeeded: 5, queued: 5 })], waveWindowed: [5, 0] };
+    expect(decide(facts(waves, over))).toEqual({ action: 'open' });
+    // The same wave with the queued devices not waiting for a window: 50% succeeded.
+    expect(decide(facts(waves, { ...over, waveWindowed: [0, 0] }))).toEqual({ action: 'wait', until: null });
+  });
+
+  it('does not open the next wave while every device of the open one waits for its window', () => {
+    const over = { waveCounts: [counts({ queued: 5 })], waveWindowed: [5, 0] };
+    expect(decide(facts(waves, over))).toEqual({ action: 'wait', until: null });
+    expect(gateOf(facts(waves, over))).toMatchObject({ kind: 'success', reached: 0 });
   });
 });

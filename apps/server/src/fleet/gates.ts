@@ -12,6 +12,8 @@ export interface GateFacts {
   waveMetAt: number;
   counts: StateCounts;
   waveCounts: StateCounts[];
+  /** Per wave: queued deliveries waiting for their device's maintenance window. */
+  waveWindowed: number[];
   /** Attempts that timed out on a connected device. */
   timeouts: number;
   now: number;
@@ -42,11 +44,17 @@ const earliest = (...times: Array<number | null>): number | null =>
 const total = (c: StateCounts): number => Object.values(c).reduce((a, b) => a + b, 0);
 const percent = (x: number): string => `${Math.round(x * 1000) / 10}%`;
 
-/** Share of a wave's devices that succeeded; an empty wave has nothing to wait for. */
-export function waveSuccess(counts: StateCounts | undefined): number {
+/**
+ * Share of a wave's devices that succeeded, among those that could run: devices waiting for their
+ * maintenance window are left out. An empty wave has nothing to wait for; a wave whose devices all
+ * wait for their windows has not run yet.
+ */
+export function waveSuccess(counts: StateCounts | undefined, windowed = 0): number {
   if (!counts) return 1;
   const targeted = total(counts);
-  return targeted === 0 ? 1 : counts.succeeded / targeted;
+  if (targeted === 0) return 1;
+  const couldRun = targeted - windowed;
+  return couldRun <= 0 ? 0 : counts.succeeded / couldRun;
 }
 
 /** The failure-threshold verdict: a reason to trip, or null. */
@@ -80,7 +88,7 @@ function decideGates(f: GateFacts): GateDecision {
   if (trip) return { action: 'trip', reason: trip };
   const lastWave = f.rollout.waves.length - 1;
   if (f.openWave >= lastWave || f.rollout.advance === 'manual') return { action: 'wait', until: null };
-  if (waveSuccess(f.waveCounts[f.openWave]) < f.rollout.successThreshold)
+  if (waveSuccess(f.waveCounts[f.openWave], f.waveWindowed[f.openWave]) < f.rollout.successThreshold)
     return { action: 'wait', until: null };
   if (f.waveMetAt === 0) return f.rollout.soakMs === 0 ? { action: 'open' } : { action: 'met' };
   const until = f.waveMetAt + f.rollout.soakMs;
@@ -94,7 +102,7 @@ export function gateOf(f: GateFacts): Gate | null {
   const lastWave = f.rollout.waves.length - 1;
   if (f.openWave >= lastWave) return null;
   if (f.rollout.advance === 'manual') return { kind: 'operator', wave: f.openWave + 1 };
-  const reached = waveSuccess(f.waveCounts[f.openWave]);
+  const reached = waveSuccess(f.waveCounts[f.openWave], f.waveWindowed[f.openWave]);
   if (reached < f.rollout.successThreshold) {
     return { kind: 'success', wave: f.openWave, needed: f.rollout.successThreshold, reached };
   }

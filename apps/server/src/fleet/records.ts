@@ -82,6 +82,8 @@ export function rolloutFrom(hash: Hash): Rollout {
     startAt: nullableNum(hash.startAt),
     endBy: nullableNum(hash.endBy),
     atEnd: hash.atEnd === 'finish' ? 'finish' : 'cancel',
+    windows: hash.windows ? (JSON.parse(hash.windows) as Rollout['windows']) : [],
+    windowZone: hash.windowZone || 'UTC',
     createdAt: num(hash.createdAt),
     createdBy: hash.createdBy ?? '',
   };
@@ -112,6 +114,8 @@ export function rolloutSettingsFields(input: CreateRolloutInput): Record<string,
     startAt: optional(input.startAt),
     endBy: optional(input.endBy),
     atEnd: input.atEnd,
+    windows: input.windows.length > 0 ? JSON.stringify(input.windows) : '',
+    windowZone: input.windowZone,
   };
 }
 
@@ -171,5 +175,6 @@ export function offerFrom(deviceId: string, claim: Extract<ClaimReply, { kind: '
     },
     ackTimeoutMs: claim.ackTimeoutMs,
     deadlineAt: claim.deadlineAt,
+    installWindow: claim.window,
   };
 }

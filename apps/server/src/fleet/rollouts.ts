@@ -21,6 +21,7 @@ import { byInstanceOf, type HintBus } from './hints.js';
 import { randomId } from './ids.js';
 import { SharedWatches, whenChanged } from './live-views.js';
 import { addCounts, emptyCounts, isLimited, rolloutFrom, rolloutSettingsFields } from './records.js';
+import { windowsRule, zoneInfo } from './zones.js';
 
 type Hash = Record<string, string>;
 
@@ -79,6 +80,8 @@ export class Rollouts implements RolloutService {
       supersede: rollout.supersede ? '1' : '0',
       status: hash.status,
       openWave: hash.openWave,
+      windows: windowsRule(rollout.windows),
+      wz: rollout.windows.length > 0 ? zoneInfo(rollout.windowZone, Date.now()) : '',
     });
     const idsByBucket = new Map<number, string[]>();
     if (rollout.target.kind === 'devices') {
@@ -176,10 +179,15 @@ export class Rollouts implements RolloutService {
     const counts = emptyCounts();
     const waveCounts: StateCounts[] = rollout.waves.map(() => emptyCounts());
     let timeouts = 0;
+    let windowWaiting = 0;
+    const waveWindowed = rollout.waves.map(() => 0);
     for (const bucketCounts of buckets) {
       addCounts(counts, bucketCounts);
       for (const [i, wave] of waveCounts.entries()) addCounts(wave, bucketCounts, `w${i}:`);
       timeouts += Number(bucketCounts.timeouts ?? 0);
+      windowWaiting += Number(bucketCounts.windowed ?? 0);
+      for (const i of waveWindowed.keys())
+        waveWindowed[i] = (waveWindowed[i] ?? 0) + Number(bucketCounts[`w${i}:windowed`] ?? 0);
     }
     const targeted = Object.values(counts).reduce((a, b) => a + b, 0);
     const open = counts.queued + counts.offered + counts.downloading + counts.installing + counts.verifying;
@@ -195,6 +203,7 @@ export class Rollouts implements RolloutService {
           waveMetAt: Number(hash.waveMetAt ?? 0),
           counts,
           waveCounts,
+          waveWindowed,
           timeouts,
           now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
         }
@@ -207,6 +216,7 @@ export class Rollouts implements RolloutService {
       statusAt: hash.statusAt ? Number(hash.statusAt) : null,
       targeted,
       counts,
+      windowWaiting,
       wave: Number(hash.openWave ?? 0),
       waveCounts,
       gate: facts ? gateOf(facts) : null,

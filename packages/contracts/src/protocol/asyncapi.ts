@@ -80,6 +80,7 @@ export const EXAMPLE_OFFER = {
     },
     ackTimeoutMs: 60000,
     deadlineAt: 1796526123906,
+    installWindow: null,
   },
 } satisfies DeviceEvent;
 

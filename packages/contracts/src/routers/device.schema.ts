@@ -56,6 +56,12 @@ export const Offer = z.object({
   /** Report within this long, or the attempt times out. */
   ackTimeoutMs: z.number().int().positive(),
   deadlineAt: Timestamp,
+  /**
+   * The device's maintenance window this offer was made in, when the rollout has windows: begin
+   * the install before `closesAt` (one under way when it closes finishes); past it, wait for the
+   * next offer. Null: any time.
+   */
+  installWindow: z.object({ opensAt: Timestamp, closesAt: Timestamp }).nullable(),
 });
 export type Offer = z.infer<typeof Offer>;
 

@@ -57,50 +57,99 @@ export const RetryBackoff = z
   })
   .refine((b) => b.maxMs >= b.baseMs, 'retryBackoff.maxMs must be at least baseMs');
 
+export const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
+export const Weekday = z.enum(WEEKDAYS);
+/** A time of day: `HH:MM` or `HH:MM:SS`, 24-hour. */
+export const TimeOfDay = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'a time of day looks like 01:00 or 01:00:30');
+
+/**
+ * A recurring maintenance window in the device's local time: installs are offered only inside it.
+ * `end` at or before `start` runs past midnight (the day named is the day it opens).
+ */
+export const MaintenanceWindow = z
+  .object({
+    days: z.array(Weekday).min(1).max(7),
+    start: TimeOfDay,
+    end: TimeOfDay,
+  })
+  .refine((w) => w.start !== w.end, {
+    message: 'a window needs a length: start and end differ',
+    path: ['end'],
+  })
+  .refine((w) => new Set(w.days).size === w.days.length, { message: 'a day is named twice', path: ['days'] });
+export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
+
+/** An IANA time zone name (`Europe/Berlin`, `UTC`), as the runtime's ICU knows them. */
+export const TimeZone = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine(isTimeZone, 'an IANA time zone such as Europe/Berlin or UTC');
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What a schedule's end does: cancel what is open, or let what is in flight finish. */
 export const AtEnd = z.enum(['cancel', 'finish']);
 
-export const CreateRolloutInput = z.object({
-  patchId: PatchId,
-  target: RolloutTarget.default({ kind: 'all' }),
-  /** A device must report within this long after an offer (or its last report). */
-  ackTimeoutMs: z.number().int().min(100).max(86_400_000).default(60_000),
-  maxAttempts: z.number().int().min(1).max(100).default(5),
-  retryBackoff: RetryBackoff.default({ baseMs: 2_000, maxMs: 60_000 }),
-  waves: Waves.default([100]),
-  /** auto: a wave opens when the previous one met the success threshold and soaked. */
-  advance: z.enum(['auto', 'manual']).default('auto'),
-  soakMs: z
-    .number()
-    .int()
-    .min(0)
-    .max(30 * 86_400_000)
-    .default(0),
-  /** Share of a wave's devices that must succeed before the next wave opens (auto). */
-  successThreshold: z.number().min(0).max(1).default(1),
-  maxInFlight: z.number().int().min(1).max(1_000_000).nullable().default(null),
-  maxPerMinute: z.number().int().min(1).max(10_000_000).nullable().default(null),
-  ramp: Ramp.nullable().default(null),
-  /** Share of completed deliveries that may fail before the rollout trips (null: never). */
-  failureThreshold: z.number().min(0).max(1).nullable().default(null),
-  minSample: z.number().int().min(1).max(1_000_000).default(10),
-  onFailure: z.enum(['pause', 'abort']).default('pause'),
-  /** Count attempts that timed out as failures for the threshold. */
-  countTimeouts: z.boolean().default(false),
-  /** Only devices targeted at creation; later matches do not join. */
-  snapshot: z.boolean().default(false),
-  /** Cancel queued deliveries of older rollouts for the devices this one targets. */
-  supersede: z.boolean().default(false),
-  /** Epoch ms (Redis time) before which nothing is offered: the rollout waits paused by its schedule. */
-  startAt: Timestamp.nullable().default(null),
-  /** Epoch ms (Redis time) at which the rollout ends, as `atEnd` says. */
-  endBy: Timestamp.nullable().default(null),
-  /** At `endBy`: `cancel` everything still open (devices at work are asked to stop), or `finish`: nothing new starts, what is in flight completes. */
-  atEnd: AtEnd.default('cancel'),
-}).refine((r) => r.startAt === null || r.endBy === null || r.endBy > r.startAt, {
-  message: 'endBy must come after startAt',
-  path: ['endBy'],
-});
+export const CreateRolloutInput = z
+  .object({
+    patchId: PatchId,
+    target: RolloutTarget.default({ kind: 'all' }),
+    /** A device must report within this long after an offer (or its last report). */
+    ackTimeoutMs: z.number().int().min(100).max(86_400_000).default(60_000),
+    maxAttempts: z.number().int().min(1).max(100).default(5),
+    retryBackoff: RetryBackoff.default({ baseMs: 2_000, maxMs: 60_000 }),
+    waves: Waves.default([100]),
+    /** auto: a wave opens when the previous one met the success threshold and soaked. */
+    advance: z.enum(['auto', 'manual']).default('auto'),
+    soakMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400_000)
+      .default(0),
+    /** Share of a wave's devices that must succeed before the next wave opens (auto). */
+    successThreshold: z.number().min(0).max(1).default(1),
+    maxInFlight: z.number().int().min(1).max(1_000_000).nullable().default(null),
+    maxPerMinute: z.number().int().min(1).max(10_000_000).nullable().default(null),
+    ramp: Ramp.nullable().default(null),
+    /** Share of completed deliveries that may fail before the rollout trips (null: never). */
+    failureThreshold: z.number().min(0).max(1).nullable().default(null),
+    minSample: z.number().int().min(1).max(1_000_000).default(10),
+    onFailure: z.enum(['pause', 'abort']).default('pause'),
+    /** Count attempts that timed out as failures for the threshold. */
+    countTimeouts: z.boolean().default(false),
+    /** Only devices targeted at creation; later matches do not join. */
+    snapshot: z.boolean().default(false),
+    /** Cancel queued deliveries of older rollouts for the devices this one targets. */
+    supersede: z.boolean().default(false),
+    /** Epoch ms (Redis time) before which nothing is offered: the rollout waits paused by its schedule. */
+    startAt: Timestamp.nullable().default(null),
+    /** Epoch ms (Redis time) at which the rollout ends, as `atEnd` says. */
+    endBy: Timestamp.nullable().default(null),
+    /** At `endBy`: `cancel` everything still open (devices at work are asked to stop), or `finish`: nothing new starts, what is in flight completes. */
+    atEnd: AtEnd.default('cancel'),
+    /**
+     * Installs are offered only inside these windows, in each device's local time: the zone of its
+     * `tz` label, else `windowZone`. Empty: any time.
+     */
+    windows: z.array(MaintenanceWindow).max(14).default([]),
+    /** The zone of devices without a (valid) `tz` label. */
+    windowZone: TimeZone.default('UTC'),
+  })
+  .refine((r) => r.startAt === null || r.endBy === null || r.endBy > r.startAt, {
+    message: 'endBy must come after startAt',
+    path: ['endBy'],
+  });
 export type CreateRolloutInput = z.infer<typeof CreateRolloutInput>;
 
 /** `completed` is derived: nothing open and at least one device targeted (a later device can reopen it). */
@@ -143,6 +192,8 @@ export const Rollout = z.object({
   startAt: Timestamp.nullable(),
   endBy: Timestamp.nullable(),
   atEnd: AtEnd,
+  windows: z.array(MaintenanceWindow),
+  windowZone: z.string(),
   createdAt: Timestamp,
   createdBy: z.string(),
 });
@@ -157,6 +208,8 @@ export const RolloutStatus = Rollout.extend({
   /** Devices with a delivery of this rollout, in any state. */
   targeted: z.number().int().nonnegative(),
   counts: StateCounts,
+  /** Of the queued deliveries, those waiting for their device's maintenance window to open. */
+  windowWaiting: z.number().int().nonnegative(),
   /** Index of the newest open wave. */
   wave: z.number().int().nonnegative(),
   waveCounts: z.array(StateCounts),

@@ -95,6 +95,50 @@ describe('rollout create: schedule', () => {
   });
 });
 
+describe('rollout create: maintenance windows', () => {
+  it('sends --window (repeatable, day ranges, daily, seconds) and --window-zone', async () => {
+    expect(
+      await sent(
+        '--all',
+        '--window',
+        'Mon-Fri 01:00-04:00',
+        '--window',
+        'Sat,Sun 22:00-2:00',
+        '--window',
+        'daily 03:00:30-03:10',
+        '--window',
+        'fri-mon 12:00-13:00',
+        '--window-zone',
+        'Europe/Berlin',
+      ),
+    ).toEqual({
+      patchId: 'pat_abc123',
+      target: { kind: 'all' },
+      windows: [
+        { days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri'], start: '01:00', end: '04:00' },
+        { days: ['Sat', 'Sun'], start: '22:00', end: '02:00' },
+        { days: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'], start: '03:00:30', end: '03:10' },
+        { days: ['Fri', 'Sat', 'Sun', 'Mon'], start: '12:00', end: '13:00' },
+      ],
+      windowZone: 'Europe/Berlin',
+    });
+  });
+
+  it.each([
+    [['--window', 'weekdays 01:00-04:00'], /'weekdays' is not a weekday/],
+    [['--window', 'Mon 1am-4am'], /invalid --window 'Mon 1am-4am' \(DAYS HH:MM-HH:MM/],
+    [['--window', 'Mon 25:00-04:00'], /a time of day looks like/],
+    [['--window', 'Mon 04:00-04:00'], /start and end differ/],
+    [['--window-zone', 'Europe/Berlin'], /--window-zone only applies with --window/],
+    [['--window', 'Mon 01:00-04:00', '--window-zone', 'Mars/Olympus'], /an IANA time zone/],
+  ])('%j: exit 2, nothing sent', async (flags, message) => {
+    const result = await run([...CREATE, '--all', ...flags], { routes });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.calls).toEqual([]);
+  });
+});
+
 describe('rollout create: flags', () => {
   it('sends every flag, converted, and nothing else', async () => {
     const input = await sent(

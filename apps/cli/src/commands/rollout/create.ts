@@ -1,5 +1,14 @@
 import type { FleetClient } from '@camfleet/client';
-import { CreateRolloutInput, DeviceId, Ramp, type RolloutTarget, Waves } from '@camfleet/contracts';
+import {
+  CreateRolloutInput,
+  DeviceId,
+  MaintenanceWindow,
+  Ramp,
+  type RolloutTarget,
+  TimeZone,
+  Waves,
+  WEEKDAYS,
+} from '@camfleet/contracts';
 import { type Command, Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { FleetIO } from '../../io.js';
@@ -44,6 +53,9 @@ export interface CreateOptions {
   endBy?: string;
   /** commander only lets the choices through. */
   atEnd?: 'cancel' | 'finish';
+  /** One entry per `--window` given. */
+  window?: string[];
+  windowZone?: string;
 }
 
 export type CreateRolloutRequest = Parameters<FleetClient['rollout']['create']['mutate']>[0];
@@ -107,6 +119,44 @@ export function rampOption(text: string | undefined): CreateRolloutInput['ramp']
   return ramp;
 }
 
+type Day = (typeof WEEKDAYS)[number];
+const WINDOW_HINT =
+  "DAYS HH:MM-HH:MM, e.g. 'Mon-Fri 01:00-04:00', 'Sat,Sun 22:00-02:00', 'daily 03:00-05:00'";
+
+/** `Mon-Fri`, `Sat,Sun`, `daily`: the weekdays named, a range wrapping past Sunday if need be. */
+function daysOf(text: string, window: string): Day[] {
+  if (text.toLowerCase() === 'daily') return [...WEEKDAYS];
+  const index = (name: string): number => {
+    const i = WEEKDAYS.findIndex((day) => day.toLowerCase() === name.toLowerCase());
+    if (i < 0) throw new UsageError(`invalid --window '${window}': '${name}' is not a weekday (Mon … Sun)`);
+    return i;
+  };
+  return text.split(',').flatMap((part) => {
+    const [from, to] = part.split('-');
+    if (to === undefined) return [WEEKDAYS[index(from ?? '')] as Day];
+    const [a, b] = [index(from ?? ''), index(to)];
+    const length = ((b - a + 7) % 7) + 1;
+    return Array.from({ length }, (_, i) => WEEKDAYS[(a + i) % 7] as Day);
+  });
+}
+
+/** `--window 'Mon-Fri 01:00-04:00'` (repeatable): recurring maintenance windows in device-local time. */
+export function windowsOption(texts: readonly string[] | undefined): MaintenanceWindow[] | undefined {
+  if (texts === undefined) return undefined;
+  return texts.map((text) => {
+    const match = /^\s*(\S+)\s+(\d{1,2}:\d{2}(?::\d{2})?)-(\d{1,2}:\d{2}(?::\d{2})?)\s*$/.exec(text);
+    if (!match) throw new UsageError(`invalid --window '${text}' (${WINDOW_HINT})`);
+    const pad = (time: string) => time.padStart(time.indexOf(':') === 1 ? time.length + 1 : time.length, '0');
+    const window = {
+      days: [...new Set(daysOf(match[1] ?? '', text))],
+      start: pad(match[2] ?? ''),
+      end: pad(match[3] ?? ''),
+    };
+    check(`--window '${text}'`, MaintenanceWindow, window);
+    return window;
+  });
+}
+
 /** `{ key: value }` if the value is defined, `{}` otherwise: flags not given are not sent. */
 function given<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
@@ -134,6 +184,11 @@ export function createRolloutInput(options: CreateOptions): CreateRolloutRequest
   const endBy = timeOption('--end-by', options.endBy);
   if (options.atEnd !== undefined && endBy === undefined)
     throw new UsageError('--at-end only applies with --end-by (without an end, nothing happens at one)');
+  const windows = windowsOption(options.window);
+  if (options.windowZone !== undefined) {
+    if (windows === undefined) throw new UsageError('--window-zone only applies with --window');
+    check('--window-zone', TimeZone, options.windowZone);
+  }
   // Without a failure threshold nothing ever trips: these would be silently ignored.
   if (failureThreshold === undefined) {
     const orphans = [
@@ -176,6 +231,8 @@ export function createRolloutInput(options: CreateOptions): CreateRolloutRequest
     ...given('startAt', startAt),
     ...given('endBy', endBy),
     ...given('atEnd', options.atEnd),
+    ...given('windows', windows),
+    ...given('windowZone', options.windowZone),
   };
   check('rollout', CreateRolloutInput, input);
   return input;
@@ -246,6 +303,15 @@ export function registerCreateCommand(rollout: Command, io: FleetIO): void {
         'at --end-by: cancel what is open, or finish: start nothing new, let what is in flight complete (default cancel)',
       ).choices(['cancel', 'finish']),
     )
+    .option(
+      '--window <days times>',
+      "offer installs only inside this window of each device's local time, e.g. 'Mon-Fri 01:00-04:00' (repeatable)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option(
+      '--window-zone <zone>',
+      'the time zone of devices without a tz label (IANA, e.g. Europe/Berlin; default UTC)',
+    )
     .addHelpText(
       'after',
       `
@@ -259,7 +325,9 @@ Examples:
     --success-threshold 95% --soak 10m --failure-threshold 5% --on-failure abort
   ROLLOUT=$(fleet rollout create --patch "$PATCH" --devices cam-0001,cam-0002)
   fleet rollout create --patch pat_x --all --start-at 2026-12-24T01:00:00+01:00 \
-    --end-by 2026-12-24T05:00:00+01:00 --at-end finish`,
+    --end-by 2026-12-24T05:00:00+01:00 --at-end finish
+  fleet rollout create --patch pat_x --all --window 'Mon-Fri 01:00-04:00' --window-zone Europe/Berlin
+    (each device's own zone comes from its tz label, e.g. --labels tz=America/New_York)`,
     )
     .action(async (options: CreateOptions, command: Command) => {
       const s = Session.of(io, command);

@@ -11,6 +11,7 @@ import {
   statusLine,
   statusSummary,
   waveLabel,
+  windowsDetail,
 } from './present.js';
 
 describe('rollout progress', () => {
@@ -99,6 +100,18 @@ describe('scheduleDetail', () => {
     );
     expect(scheduleDetail({ startAt: null, endBy: now + 60_000, atEnd: 'cancel' }, now)).toBe(
       'ends 2026-12-24T00:01:00.000Z (in 1m): what is open is canceled',
+    );
+  });
+});
+
+describe('windowsDetail', () => {
+  it('lists the windows, whose zone applies, and how many devices wait for theirs', () => {
+    const windows = [{ days: ['Mon', 'Fri'] as const, start: '01:00', end: '04:00' }].map((w) => ({
+      ...w,
+      days: [...w.days],
+    }));
+    expect(windowsDetail({ windows, windowZone: 'Europe/Berlin', windowWaiting: 3 })).toBe(
+      'Mon,Fri 01:00-04:00 device-local (tz label, else Europe/Berlin); 3 waiting for their window',
     );
   });
 });

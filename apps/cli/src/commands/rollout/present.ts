@@ -213,6 +213,15 @@ export function scheduleDetail(
   return parts.join(', ');
 }
 
+/** `Mon-Fri 01:00-04:00 device-local (tz label, else UTC); 12 waiting for their window`. */
+export function windowsDetail(
+  status: Pick<RolloutStatus, 'windows' | 'windowZone' | 'windowWaiting'>,
+): string {
+  const windows = status.windows.map((w) => `${w.days.join(',')} ${w.start}-${w.end}`).join('; ');
+  const waiting = status.windowWaiting > 0 ? `; ${status.windowWaiting} waiting for their window` : '';
+  return `${windows} device-local (tz label, else ${status.windowZone})${waiting}`;
+}
+
 export function rolloutDetail(status: RolloutStatus, s: Session): string {
   const { c } = s;
   const p = progressOf(status);
@@ -228,6 +237,7 @@ export function rolloutDetail(status: RolloutStatus, s: Session): string {
       ...(status.startAt !== null || status.endBy !== null
         ? [['Schedule', scheduleDetail(status, s.now())] as const]
         : []),
+      ...(status.windows.length > 0 ? [['Windows', windowsDetail(status)] as const] : []),
       ['Limits', limitsDetail(status, s)],
       ['Health', healthDetail(status, s)],
       [

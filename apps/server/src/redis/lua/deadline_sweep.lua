@@ -7,6 +7,8 @@ Returns  { {deviceId, podInstance, ...}  online devices with work to be offered 
            {rolloutId, ...},             rollouts with a delivery that finished (to re-evaluate gates)
            {claimed, timeouts, retries} } due devices claimed; attempts past their deadline; of those,
                                          attempts given another try (for the pod's metrics)
+An attempt whose device's maintenance window closed before its install began goes back to the
+queue, no attempt lost: it is offered again in the device's next window.
 An attempt past its deadline times out: a failed attempt with backoff if the device is connected
 (or was verifying: it did not come back with the new version), requeued uncounted if the device is
 offline (it resumes when it reconnects). A canceled rollout's timed-out delivery ends.
@@ -23,12 +25,18 @@ for _, dev in ipairs(due) do
   local active, online = f[1] or '', f[2] == '1'
   if active ~= '' then
     local k = K.delivery(B, active, dev)
-    local d = redis.call('HMGET', k, 'state', 'deadline', 'attempt')
+    local d = redis.call('HMGET', k, 'state', 'deadline', 'attempt', 'winEnd')
+    local window_closed = (d[1] == 'offered' or d[1] == 'downloading') and (tonumber(d[4]) or 0) > 0
+      and now >= tonumber(d[4])
     if INFLIGHT[d[1]] and tonumber(d[2]) <= now then
       local ro = rollout(B, active)
       local attempt, new_state, retried = tonumber(d[3]), nil, false
-      timeouts = timeouts + 1
-      if d[1] == 'verifying' then
+      if not window_closed then timeouts = timeouts + 1 end
+      if window_closed and ro.status ~= 'canceled' and ro.status ~= 'aborted' then
+        redis.call('HSET', k, 'retryAt', 0, 'deadline', 0, 'winEnd', 0)
+        set_state(B, active, dev, d[1], 'queued', attempt, 'maintenance window closed before the install began', now)
+        new_state = 'queued'
+      elseif d[1] == 'verifying' then
         new_state = fail_attempt(B, active, dev, d[1], attempt, 'did not come back running ' .. ro.version
           .. ' within the ack timeout', now)
         retried = new_state == 'queued'

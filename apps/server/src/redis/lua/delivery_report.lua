@@ -54,7 +54,11 @@ if TARGET[status] then
   if RANK[new_state] < RANK[state] or (RANK[new_state] == RANK[state] and not progress) then
     return { 'OK', state, current, 1, 0, '' }
   end
-  redis.call('HSET', k, 'deadline', now + ro.ack)
+  local deadline = now + ro.ack
+  -- Until the install begins, the attempt lives no longer than the device's maintenance window.
+  local win_end = tonumber(redis.call('HGET', k, 'winEnd')) or 0
+  if new_state == 'downloading' and win_end > 0 then deadline = math.min(deadline, win_end) end
+  redis.call('HSET', k, 'deadline', deadline)
   if progress then
     -- More progress in the same state: the device is at work, so its deadline (and a limited
     -- rollout's slot lease) moves on; no transition, no history.

@@ -1,7 +1,8 @@
 --[[ device_register: a device says hello (first time, again after a reconnect, or after a restart).
 KEYS[1]  bucket due set (names the bucket's slot)
 ARGV     1 B bucket prefix, 2 deviceId, 3 model, 4 firmwareVersion, 5 labels (JSON),
-         6 pod instance ('' when not connected), 7 connection id ('' when none), 8 grace ms
+         6 pod instance ('' when not connected), 7 connection id ('' when none), 8 grace ms,
+         9 its zone from its `tz` label ("offset,until,next", see windows.lua; '' when none)
 Returns  {firstSeenAt, lastSeenAt, online (0/1), node, offerable (0/1), rolloutId of a delivery that
           left flight here ('' if none), its slot action ('release' | ''), its final state ('' if open)}
 Upserts inventory and presence. The firmware version proves an installed patch: the active
@@ -20,7 +21,8 @@ local devkey = K.device(B, dev)
 if redis.call('EXISTS', devkey) == 0 then
   redis.call('HSET', devkey, 'id', dev, 'firstSeen', now, 'active', '', 'online', 0, 'node', '', 'conn', '')
 end
-redis.call('HSET', devkey, 'model', ARGV[3], 'firmware', firmware, 'labels', ARGV[5], 'lastSeen', now)
+redis.call('HSET', devkey, 'model', ARGV[3], 'firmware', firmware, 'labels', ARGV[5], 'lastSeen', now,
+  'tz', ARGV[9] or '')
 if conn ~= '' then
   redis.call('HSET', devkey, 'online', 1, 'node', instance, 'conn', conn)
   redis.call('HSET', K.online(B), dev, instance)

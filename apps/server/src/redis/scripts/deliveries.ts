@@ -14,6 +14,8 @@ export type ClaimReply =
       attempt: number;
       deadlineAt: number;
       ackTimeoutMs: number;
+      /** The maintenance window the offer was made in (its rollout has windows), or null. */
+      window: { opensAt: number; closesAt: number } | null;
       patch: {
         id: string;
         name: string;
@@ -37,6 +39,8 @@ function claimReply(reply: unknown): ClaimReply {
     notes,
     artifact,
     signature,
+    opensAt,
+    closesAt,
   ] = list(reply);
   switch (kind) {
     case 'SLOT':
@@ -50,6 +54,7 @@ function claimReply(reply: unknown): ClaimReply {
         attempt: num(attempt),
         deadlineAt: num(deadlineAt),
         ackTimeoutMs: num(ackTimeoutMs),
+        window: num(closesAt) > 0 ? { opensAt: num(opensAt), closesAt: num(closesAt) } : null,
         patch: {
           id: str(patchId),
           name: str(name),

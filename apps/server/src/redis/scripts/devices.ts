@@ -13,6 +13,8 @@ export const deviceRegister = bucketScript({
       instance: string;
       connectionId: string;
       graceMs: number;
+      /** Its zone for maintenance windows ("offset,until,next" from its `tz` label; '' for none). */
+      zone?: string;
     },
   ) => [
     i.deviceId,
@@ -22,6 +24,7 @@ export const deviceRegister = bucketScript({
     i.instance,
     i.connectionId,
     i.graceMs,
+    i.zone ?? '',
   ],
   decode: (reply) => {
     const [firstSeenAt, lastSeenAt, online, node, offerable, leftRollout, slot, finalState] = list(reply);

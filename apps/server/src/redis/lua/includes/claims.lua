@@ -1,6 +1,7 @@
 -- What device `dev` should get now (see offer_claim.lua for the replies). Shared by offer_claim and
 -- offer_claim_many.
 -- @include scheduling
+-- @include windows
 
 local function claim_offer(B, dev, grace, grant, conn, now)
   local devkey = K.device(B, dev)
@@ -45,16 +46,33 @@ local function claim_offer(B, dev, grace, grant, conn, now)
   local d = redis.call('HMGET', k, 'state', 'attempt', 'deadline')
   local state, attempt, deadline = d[1], tonumber(d[2]), tonumber(d[3])
   local ro = rollout(B, active)
+  local opens, closes = window_of(B, ro, dev, now)
   if state == 'queued' then
+    if opens and opens > now then
+      -- Outside the device's maintenance window: its work waits, active, until the window opens
+      -- (before any slot is taken: a waiting device holds no place of a limited rollout).
+      mark_window_wait(B, active, k, true)
+      redis.call('ZREM', K.queue(B, dev), active)
+      redis.call('HSET', devkey, 'active', active)
+      redis.call('HSET', k, 'retryAt', opens)
+      reschedule(B, dev, now, grace)
+      return { 'NONE' }
+    end
     if ro.limited and grant ~= active then return { 'SLOT', active } end
+    mark_window_wait(B, active, k, false)
     attempt = attempt + 1
     deadline = now + ro.ack
+    -- Until the install begins, the attempt lives no longer than the window (the sweeper requeues it).
+    if closes then deadline = math.min(deadline, closes) end
     redis.call('ZREM', K.queue(B, dev), active)
     redis.call('HSET', devkey, 'active', active)
-    redis.call('HSET', k, 'attempt', attempt, 'deadline', deadline, 'retryAt', 0, 'parked', 0)
+    redis.call('HSET', k, 'attempt', attempt, 'deadline', deadline, 'retryAt', 0, 'parked', 0,
+      'winOpens', opens or 0, 'winEnd', closes or 0)
     set_state(B, active, dev, 'queued', 'offered', attempt, false, now)
   end
   reschedule(B, dev, now, grace)
   local p = redis.call('HMGET', K.rollout(B, active), 'patchId', 'name', 'version', 'notes', 'artifact', 'signature')
-  return { 'OFFER', active, attempt, deadline, ro.ack, p[1], p[2], p[3], p[4], p[5], p[6] or '' }
+  local w = redis.call('HMGET', k, 'winOpens', 'winEnd')
+  return { 'OFFER', active, attempt, deadline, ro.ack, p[1], p[2], p[3], p[4], p[5], p[6] or '',
+    tonumber(w[1]) or 0, tonumber(w[2]) or 0 }
 end

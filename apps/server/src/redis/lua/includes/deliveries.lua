@@ -17,11 +17,11 @@ end
 -- The bucket's copy of a rollout, as a table.
 local function rollout(B, rid)
   local f = redis.call('HMGET', K.rollout(B, rid), 'status', 'openWave', 'limited', 'ackTimeoutMs', 'version',
-    'seq', 'maxAttempts', 'patchId', 'waves', 'target', 'selector', 'supersede')
+    'seq', 'maxAttempts', 'patchId', 'waves', 'target', 'selector', 'supersede', 'windows', 'wz')
   return {
     status = f[1], openWave = tonumber(f[2]) or 0, limited = f[3] == '1', ack = tonumber(f[4]) or 60000,
     version = f[5], seq = f[6], maxAttempts = f[7], patchId = f[8], waves = f[9], target = f[10],
-    selector = f[11], supersede = f[12] == '1',
+    selector = f[11], supersede = f[12] == '1', windows = f[13] or '', wz = f[14] or '',
   }
 end
 
@@ -65,6 +65,14 @@ end
 
 local function finish(B, rid, dev, from, to, attempt, err, now)
   set_state(B, rid, dev, from, to, attempt, err, now)
+  local k = K.delivery(B, rid, dev)
+  if redis.call('HGET', k, 'winWait') == '1' then
+    -- It ended while waiting for a maintenance window: no longer counted as waiting.
+    local wave = redis.call('HGET', k, 'wave') or '0'
+    redis.call('HSET', k, 'winWait', 0)
+    redis.call('HINCRBY', K.counts(B, rid), 'windowed', -1)
+    redis.call('HINCRBY', K.counts(B, rid), 'w' .. wave .. ':windowed', -1)
+  end
   local devkey = K.device(B, dev)
   if redis.call('HGET', devkey, 'active') == rid then redis.call('HSET', devkey, 'active', '') end
 end

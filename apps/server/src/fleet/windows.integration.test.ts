@@ -1,0 +1,210 @@
+import type { DeviceCredentials } from '@camfleet/client';
+import type { MaintenanceWindow } from '@camfleet/contracts';
+import { waitFor } from '@camfleet/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PodUnderTest } from '../testing/wire.js';
+
+/**
+ * Maintenance windows in each camera's local time, across a window boundary. The boundary is set
+ * relative to Redis time (the clock the pods use), never by faking a clock: the windows are written
+ * as the wall-clock times that moment has in each zone.
+ */
+
+let pod: PodUnderTest;
+
+beforeAll(async () => {
+  pod = await PodUnderTest.start({ FLEET_SWEEP_INTERVAL_MS: '200' });
+});
+afterAll(async () => {
+  await pod?.close();
+});
+
+async function redisNow(): Promise<number> {
+  const [seconds, micros] = await pod.redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/** The wall-clock time `HH:MM:SS` of a moment in a zone. */
+function clockIn(zone: string, ms: number): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone: zone,
+    hourCycle: 'h23',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).format(ms);
+}
+
+/** A daily window from one moment to another, as a device in `zone` reads its clock. */
+function dailyIn(zone: string, from: number, to: number): MaintenanceWindow {
+  return {
+    days: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
+    start: clockIn(zone, from),
+    end: clockIn(zone, to),
+  };
+}
+
+/** A registered camera with the given labels, following its offers. */
+async function camera(deviceId: string, labels: Record<string, string>, credentials?: DeviceCredentials) {
+  const device = await pod.connectDevice(deviceId, credentials);
+  await device.client.device.register.mutate({ model: 'cam', firmwareVersion: '1.0.0', labels });
+  return device;
+}
+
+async function patchId(): Promise<string> {
+  const patch = await pod.admin.client.patch.publish.mutate({
+    name: 'fw',
+    version: `v${Math.random().toString(36).slice(2)}`,
+  });
+  return patch.id;
+}
+
+async function deliveryOf(rolloutId: string, deviceId: string) {
+  const detail = await pod.admin.client.devices.get.query({ deviceId });
+  const delivery = detail.deliveries.find((d) => d.rolloutId === rolloutId);
+  const offered = detail.history.find((h) => h.rolloutId === rolloutId && h.to === 'offered');
+  return { delivery, offeredAt: offered?.at ?? null };
+}
+
+const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+
+describe('maintenance windows', () => {
+  it('offers each camera its install inside its own window: three zones, one boundary crossed', async () => {
+    const now = await redisNow();
+    // Far enough ahead for the setup below on a loaded machine.
+    const boundary = now + 8_000;
+    const tokyo = await camera('win-tokyo', { tz: 'Asia/Tokyo' });
+    const berlin = await camera('win-berlin', { tz: 'Europe/Berlin' });
+    const newYork = await camera('win-ny', { tz: 'America/New_York' });
+    // No tz label: the rollout's zone (Tokyo) applies.
+    const unlabeled = await camera('win-unlabeled', {});
+    const created = await pod.admin.client.rollout.create.mutate({
+      patchId: await patchId(),
+      target: { kind: 'devices', deviceIds: ['win-tokyo', 'win-berlin', 'win-ny', 'win-unlabeled'] },
+      windows: [
+        // Open in Tokyo now, until 10 minutes from now (elsewhere: hours away).
+        dailyIn('Asia/Tokyo', now - 60_000, now + 600_000),
+        // Opens in Berlin at the boundary (elsewhere: hours away).
+        dailyIn('Europe/Berlin', boundary, boundary + 600_000),
+      ],
+      windowZone: 'Asia/Tokyo',
+    });
+    expect(created.windows).toHaveLength(2);
+
+    // Inside their window now: Tokyo and the unlabeled camera are offered at once, told until when.
+    for (const device of [tokyo, unlabeled]) {
+      const offer = await waitFor(() => device.offers.find((o) => o.rolloutId === created.id), {
+        what: 'an offer inside the window',
+      });
+      expect(offer.installWindow?.closesAt).toBe(second(now + 600_000));
+      expect(Number(offer.installWindow?.opensAt)).toBeLessThanOrEqual(now);
+    }
+    // Berlin and New York wait, counted as waiting for their windows.
+    await waitFor(
+      async () => (await pod.admin.client.rollout.get.query({ rolloutId: created.id })).windowWaiting === 2,
+      { what: 'Berlin and New York counted as waiting for their windows' },
+    );
+    expect(berlin.offers.filter((o) => o.rolloutId === created.id)).toEqual([]);
+
+    // Berlin's window opens at the boundary: offered then, not before.
+    const offer = await waitFor(() => berlin.offers.find((o) => o.rolloutId === created.id), {
+      timeoutMs: 30_000,
+      what: 'the Berlin offer once its window opened',
+    });
+    expect(offer.installWindow).toEqual({ opensAt: second(boundary), closesAt: second(boundary + 600_000) });
+    const { offeredAt } = await deliveryOf(created.id, 'win-berlin');
+    expect(offeredAt).toBeGreaterThanOrEqual(second(boundary));
+
+    // New York's windows are hours away: it still waits, due when the nearer one opens.
+    const ny = await deliveryOf(created.id, 'win-ny');
+    expect(ny.delivery).toMatchObject({ state: 'queued', attempt: 0 });
+    expect(Number(ny.delivery?.retryAt)).toBeGreaterThan(now + 3_600_000);
+    expect(newYork.offers.filter((o) => o.rolloutId === created.id)).toEqual([]);
+    expect((await pod.admin.client.rollout.get.query({ rolloutId: created.id })).windowWaiting).toBe(1);
+    await pod.admin.client.rollout.cancel.mutate({ rolloutId: created.id });
+    expect((await pod.admin.client.rollout.get.query({ rolloutId: created.id })).windowWaiting).toBe(0);
+  });
+
+  it('lets an install under way when the window closes finish; requeues one that had not begun, without losing an attempt', async () => {
+    const now = await redisNow();
+    // Far enough ahead for both cameras to be offered and report on a loaded machine.
+    const closes = now + 8_000;
+    const installing = await camera('win-close-1', { tz: 'UTC' });
+    const downloading = await camera('win-close-2', { tz: 'UTC' });
+    const created = await pod.admin.client.rollout.create.mutate({
+      patchId: await patchId(),
+      target: { kind: 'devices', deviceIds: ['win-close-1', 'win-close-2'] },
+      windows: [dailyIn('UTC', now - 60_000, closes)],
+    });
+    const [first, second_] = await Promise.all(
+      [installing, downloading].map((device) =>
+        waitFor(() => device.offers.find((o) => o.rolloutId === created.id), { what: 'the offer' }),
+      ),
+    );
+    if (!first || !second_) throw new Error('no offers');
+    await installing.client.device.report.mutate({
+      deliveryId: first.deliveryId,
+      attempt: 1,
+      status: 'installing',
+    });
+    await downloading.client.device.report.mutate({
+      deliveryId: second_.deliveryId,
+      attempt: 1,
+      status: 'downloading',
+    });
+
+    const requeued = await waitFor(
+      async () => {
+        const { delivery } = await deliveryOf(created.id, 'win-close-2');
+        return delivery?.state === 'queued' ? delivery : null;
+      },
+      { timeoutMs: 30_000, what: 'the download requeued when its window closed' },
+    );
+    expect(requeued).toMatchObject({ failures: 0 });
+    const { history } = await pod.admin.client.devices.get.query({ deviceId: 'win-close-2' });
+    const back = history.find(
+      (h) => h.rolloutId === created.id && h.from === 'downloading' && h.to === 'queued',
+    );
+    expect(back?.error).toBe('maintenance window closed before the install began');
+    // Due again in tomorrow's window.
+    expect(Number(requeued.retryAt)).toBeGreaterThan(now + 20 * 3_600_000);
+    await expect(
+      downloading.client.device.report.mutate({
+        deliveryId: second_.deliveryId,
+        attempt: 1,
+        status: 'downloading',
+      }),
+    ).rejects.toMatchObject({ data: { fleetCode: 'STALE_ATTEMPT' } });
+
+    // The install that had begun finishes after the close, and counts.
+    const version = (await pod.admin.client.rollout.get.query({ rolloutId: created.id })).patch.version;
+    const done = await installing.client.device.report.mutate({
+      deliveryId: first.deliveryId,
+      attempt: 1,
+      status: 'succeeded',
+      firmwareVersion: version,
+    });
+    expect(done.state).toBe('succeeded');
+    await pod.admin.client.rollout.cancel.mutate({ rolloutId: created.id });
+  });
+
+  it('gives a limited rollout’s place to a camera inside its window, not to one waiting for its window', async () => {
+    const now = await redisNow();
+    const waiting = await camera('win-cap-ny', { tz: 'America/New_York' });
+    const inside = await camera('win-cap-tokyo', { tz: 'Asia/Tokyo' });
+    const created = await pod.admin.client.rollout.create.mutate({
+      patchId: await patchId(),
+      target: { kind: 'devices', deviceIds: ['win-cap-ny', 'win-cap-tokyo'] },
+      windows: [dailyIn('Asia/Tokyo', now - 60_000, now + 600_000)],
+      maxInFlight: 1,
+    });
+    await waitFor(() => inside.offers.find((o) => o.rolloutId === created.id), {
+      what: 'the camera inside its window offered the one place',
+    });
+    expect(waiting.offers.filter((o) => o.rolloutId === created.id)).toEqual([]);
+    const status = await pod.admin.client.rollout.get.query({ rolloutId: created.id });
+    expect(status.counts.offered).toBe(1);
+    expect(status.windowWaiting).toBe(1);
+    await pod.admin.client.rollout.cancel.mutate({ rolloutId: created.id });
+  });
+});
