@@ -57,7 +57,9 @@ function nextChange(zone: string, from: number, offset: number): number {
         if (offsetSeconds(zone, mid) === offset) low = mid;
         else high = mid;
       }
-      return high;
+      // Offsets change on a whole second: the first one with the new offset.
+      const whole = Math.floor(high / 1000) * 1000;
+      return offsetSeconds(zone, whole) !== offset ? whole : whole + 1000;
     }
     step = next;
   }
