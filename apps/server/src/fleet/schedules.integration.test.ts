@@ -73,6 +73,9 @@ describe('scheduled rollouts', () => {
     expect(started.statusBy).toBe('schedule');
     expect(started.statusAt).toBeGreaterThanOrEqual(startAt);
     expect(Number(started.statusAt) - startAt).toBeLessThan(SWEEP_MS + LOAD_SLACK_MS);
+    console.info(
+      `[schedule] started ${Number(started.statusAt) - startAt} ms after its startAt (sweep ${SWEEP_MS} ms)`,
+    );
     const offer = await waitFor(() => device.offers.find((o) => o.rolloutId === created.id), {
       what: 'the offer after the start',
     });
@@ -121,6 +124,9 @@ describe('scheduled rollouts', () => {
     expect(ended.statusBy).toBe('schedule');
     expect(ended.statusAt).toBeGreaterThanOrEqual(endBy);
     expect(Number(ended.statusAt) - endBy).toBeLessThan(SWEEP_MS + LOAD_SLACK_MS);
+    console.info(
+      `[schedule] ended ${Number(ended.statusAt) - endBy} ms after its endBy (sweep ${SWEEP_MS} ms)`,
+    );
     expect(ended.counts.canceled).toBe(1); // the offline device's queued delivery
     await waitFor(() => working.cancels.find((c) => c.deliveryId === offer.deliveryId), {
       what: 'the cancel request to the device at work',
