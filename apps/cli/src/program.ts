@@ -12,6 +12,7 @@ import { registerPatchCommands } from './commands/patch/index.js';
 import { registerRolloutCommands } from './commands/rollout/index.js';
 import { registerStatsCommand } from './commands/stats.js';
 import { registerTokenCommands } from './commands/tokens/index.js';
+import { registerWebhookCommands } from './commands/webhooks/index.js';
 import { CliError, describeError, type ErrorContext, EXIT, EXIT_CODES_HELP, exitCodeOf } from './errors.js';
 import { commandPath, withExamples } from './help.js';
 import type { FleetIO } from './io.js';
@@ -43,6 +44,8 @@ const LIST_COMMANDS: Readonly<Record<string, string>> = {
   'enroll-token': 'fleet enroll-token list',
   'enroll-tokens': 'fleet enroll-token list',
   events: 'fleet rollout list',
+  webhook: 'fleet webhook list',
+  webhooks: 'fleet webhook list',
 };
 
 /**
@@ -90,6 +93,7 @@ export function buildProgram(io: FleetIO): Command {
   registerTokenCommands(program, io);
   registerEnrollTokenCommands(program, io);
   registerAuditCommand(program, io);
+  registerWebhookCommands(program, io);
   registerCheckCommands(program, io);
   registerKeysCommands(program, io);
   registerConfigCommands(program, io);

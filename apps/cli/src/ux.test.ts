@@ -68,6 +68,13 @@ const JSON_TESTED = new Set([
   'config current-context',
   'config delete-context',
   'completion',
+  'webhook create',
+  'webhook list',
+  'webhook show',
+  'webhook deliveries',
+  'webhook test',
+  'webhook delete',
+  'webhook enable',
 ]);
 
 describe('--json everywhere', () => {
