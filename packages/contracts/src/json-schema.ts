@@ -7,6 +7,13 @@
  */
 import { type core, z } from 'zod';
 import { ReportInput } from './routers/device.schema.js';
+import { RetryBackoff, SelectorText, Waves } from './routers/rollout.schema.js';
+import {
+  WEBHOOK_EVENT_TYPES,
+  WEBHOOK_WILDCARDS,
+  WebhookEventPattern,
+  WebhookUrl,
+} from './routers/webhooks.schema.js';
 import { Labels } from './schemas.js';
 
 export type JsonSchema = core.JSONSchema.BaseSchema;
@@ -88,7 +95,24 @@ function describe(json: JsonSchema, text: string): void {
 interface ByHand {
   /** How many refinements it expresses: one more added to the schema fails generation. */
   readonly refinements: number;
-  readonly express: (json: JsonSchema) => void;
+  /** Writes the rules into the generated schema; `zodSchema` is the schema that carries them. */
+  readonly express: (json: JsonSchema, zodSchema: core.$ZodType) => void;
+}
+
+/**
+ * A safeText refined once more: the text rule of the safeText (checked against zod as any text rule
+ * is), and the further rule in words.
+ */
+function refinedText(rule: string): ByHand {
+  return {
+    refinements: 2,
+    express: (json, zodSchema) => {
+      const parent = zodSchema._zod.parent;
+      if (!parent || !applyTextRule(parent, json))
+        throw new Error('a schema json-schema.ts expresses as refinedText no longer refines a safeText');
+      describe(json, rule);
+    },
+  };
 }
 
 /** Object-level refinements, by the schema that carries them. */
@@ -118,6 +142,45 @@ const BY_HAND = new Map<core.$ZodType, ByHand>([
       },
     },
   ],
+  [
+    Waves,
+    {
+      refinements: 2,
+      express: (json) => {
+        // Increasing cannot be said; "ends at 100" can only as "holds 100" (sound: the last one is).
+        json.contains = { const: 100 };
+        describe(json, 'Cumulative percentages, each greater than the one before; the last one is 100.');
+      },
+    },
+  ],
+  [
+    RetryBackoff,
+    {
+      refinements: 1,
+      express: (json) => describe(json, 'maxMs is at least baseMs.'),
+    },
+  ],
+  [
+    SelectorText,
+    refinedText(
+      'A label selector: comma-separated requirements key=value, key!=value, key in (a,b), key notin (a,b), key, !key (the key model matches the device model).',
+    ),
+  ],
+  [
+    WebhookEventPattern,
+    {
+      refinements: 1,
+      express: (json) => {
+        json.enum = [...WEBHOOK_WILDCARDS, ...WEBHOOK_EVENT_TYPES];
+      },
+    },
+  ],
+  [
+    WebhookUrl,
+    refinedText(
+      'An http or https URL without user:password@ or #fragment. The pod refuses a host that resolves to a loopback, private or link-local address unless it is configured to allow it.',
+    ),
+  ],
 ]);
 
 /** How many `.refine()`/`.superRefine()` the schema carries (a clone keeps its original's). */
@@ -130,32 +193,64 @@ function ancestors(zodSchema: core.$ZodType): core.$ZodType[] {
   return parent ? [parent, ...ancestors(parent)] : [];
 }
 
+/** What generation does with a refinement nobody expressed: fail, or say it in the description. */
+export type Unexpressed = 'throw' | 'describe';
+
+/** The messages of a schema's own refinements (a `.superRefine()` has none). */
+function refinementMessages(zodSchema: core.$ZodType): string[] {
+  return (zodSchema._zod.def.checks ?? [])
+    .filter((check) => check._zod.def.check === 'custom')
+    .map((check) => {
+      const error: unknown = (check._zod.def as { error?: unknown }).error;
+      let message: unknown = null;
+      try {
+        message = typeof error === 'function' ? error({ code: 'custom', input: undefined }) : null;
+      } catch {
+        // a message made from the value: none to show
+      }
+      if (message !== null && typeof message === 'object' && 'message' in message) message = message.message;
+      return typeof message === 'string' && message !== '' ? message : 'a rule this schema does not state';
+    });
+}
+
 function expressRefinements(
   file: string,
   zodSchema: core.$ZodType,
   json: JsonSchema,
   path: (string | number)[],
+  unexpressed: Unexpressed,
 ) {
   const count = refinements(zodSchema);
   if (count === 0) return;
   const where = `${file} at ${path.join('/') || '(root)'}`;
   const byHand = BY_HAND.get(zodSchema);
-  if (byHand?.refinements === count) return byHand.express(json);
-  if (byHand)
-    throw new Error(`${where}: ${count} refinements, but json-schema.ts expresses ${byHand.refinements}`);
+  if (byHand?.refinements === count) return byHand.express(json, zodSchema);
   // `.refine().refine()`: the first is the parent of the second, whose rule covers both.
-  if ([...BY_HAND.keys()].some((refined) => ancestors(refined).includes(zodSchema))) return;
+  if (!byHand && [...BY_HAND.keys()].some((refined) => ancestors(refined).includes(zodSchema))) return;
   // A text rule stands for one refinement: a second one beside it would go unsaid.
-  const rule = json.type === 'string' && count === 1 ? textRuleOf(zodSchema, json) : null;
-  if (!rule)
-    throw new Error(
-      `${where}: a .refine()/.superRefine() that JSON Schema cannot express; ` +
-        'write it by hand in packages/contracts/src/json-schema.ts',
-    );
+  if (!byHand && count === 1 && applyTextRule(zodSchema, json)) return;
+  if (unexpressed === 'describe') {
+    for (const message of refinementMessages(zodSchema))
+      describe(json, `Also checked by the server: ${message}.`);
+    return;
+  }
+  throw new Error(
+    byHand
+      ? `${where}: ${count} refinements, but json-schema.ts expresses ${byHand.refinements}`
+      : `${where}: a .refine()/.superRefine() that JSON Schema cannot express; ` +
+          'write it by hand in packages/contracts/src/json-schema.ts',
+  );
+}
+
+/** Writes the text rule that judges strings as `zodSchema` does into `json`; false when none does. */
+function applyTextRule(zodSchema: core.$ZodType, json: JsonSchema): boolean {
+  const rule = json.type === 'string' ? textRuleOf(zodSchema, json) : null;
+  if (!rule) return false;
   if (json.pattern === undefined || json.pattern === rule.pattern) json.pattern = rule.pattern;
   else if (!json.allOf?.some((part) => part.pattern === rule.pattern))
     json.allOf = [...(json.allOf ?? []), { pattern: rule.pattern }];
   describe(json, rule.description);
+  return true;
 }
 
 export interface JsonSchemaOptions {
@@ -166,20 +261,32 @@ export interface JsonSchemaOptions {
   readonly io: 'input' | 'output';
   /** Where the schema goes (a file, an operation), for the message when generation fails. */
   readonly where: string;
+  /**
+   * A refinement neither written by hand here nor a known text rule, or a type JSON Schema has
+   * none for: `throw` (the default; the device protocol's files), or `describe` the refinement,
+   * its message in the description, and accept anything for the type (the REST API's document,
+   * which must not stop a pod over a new field nobody described yet).
+   */
+  readonly unexpressed?: Unexpressed;
 }
 
 /**
- * The JSON Schema of a zod schema, draft 2020-12, every part inline, refinements expressed (or
- * generation fails, naming `where`). Keys are in zod's order: pass the result to `canonical`.
+ * The JSON Schema of a zod schema, draft 2020-12, every part inline, refinements expressed (or, as
+ * `unexpressed` says, generation fails naming `where`, or the description says them). Keys are in zod's order: pass the result to `canonical`.
  */
-export function zodJsonSchema(schema: z.ZodType, { io, where }: JsonSchemaOptions): JsonSchema {
+export function zodJsonSchema(
+  schema: z.ZodType,
+  { io, where, unexpressed = 'throw' }: JsonSchemaOptions,
+): JsonSchema {
   return z.toJSONSchema(schema, {
     target: 'draft-2020-12',
     io,
-    unrepresentable: 'throw',
+    // Lenient documents say "anything" where zod has no JSON Schema (a date, a function).
+    unrepresentable: unexpressed === 'throw' ? 'throw' : 'any',
     cycles: 'throw',
     reused: 'inline',
-    override: ({ zodSchema, jsonSchema, path }) => expressRefinements(where, zodSchema, jsonSchema, path),
+    override: ({ zodSchema, jsonSchema, path }) =>
+      expressRefinements(where, zodSchema, jsonSchema, path, unexpressed),
   });
 }
 
