@@ -22,6 +22,7 @@ import { RedisFleet } from './fleet/fleet.js';
 import { HintBus } from './fleet/hints.js';
 import { sha256 } from './fleet/secrets.js';
 import { pathOf, refuseUpgrade } from './http/respond.js';
+import { restRoutes } from './http/rest.js';
 import { httpRoutes } from './http/routes.js';
 import { LegacyGateway } from './legacy/gateway.js';
 import { PatchListImporter } from './legacy/patch-list.js';
@@ -173,19 +174,22 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const admission = new Admission(config.admission, (limit) => metrics.limitRefusals.inc({ limit }));
   let draining = false;
 
+  /** An HTTP request's context, for tRPC over HTTP and the REST API alike: its Bearer token's principal. */
+  const httpContext = async (req: IncomingMessage): Promise<FleetContext> => ({
+    principal: await auth.fromRequest(req, addressOf(req)),
+    fleet,
+    connection: null,
+  });
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: MAX_HTTP_BODY_BYTES,
-    createContext: async ({ req, res }): Promise<FleetContext> => ({
-      principal: await auth.fromRequest(req, addressOf(req)).catch((error: unknown) => {
+    createContext: ({ req, res }) =>
+      httpContext(req).catch((error: unknown) => {
         if (error instanceof Error && error.cause instanceof LimitRefused)
           res.setHeader('retry-after', String(error.cause.limit.retryAfterSeconds ?? 1));
         throw error;
       }),
-      fleet,
-      connection: null,
-    }),
     onError: ({ error, path, req }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR')
         log.error({ err: error, path, url: pathOf(req) }, 'request failed');
@@ -247,6 +251,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     trpc: (req, res) => void trpc(req, res),
     artifacts,
     ddi,
+    rest: restRoutes({
+      context: httpContext,
+      maxBodyBytes: MAX_HTTP_BODY_BYTES,
+      draining: () => draining,
+      log,
+    }),
     dashboard,
     upgrades: {
       trpc: (req, socket, head) => {

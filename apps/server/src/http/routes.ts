@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ArtifactHttp } from '../artifacts/http.js';
 import type { Metrics } from '../metrics.js';
 import { endRefusedUpgrade, pathOf, sendJson } from './respond.js';
+import type { RestRoute } from './rest.js';
 
 type Handle = (req: IncomingMessage, res: ServerResponse) => void;
 type Params = Record<string, string | undefined>;
@@ -29,6 +30,8 @@ export interface HttpRoutesDeps {
   dashboard: Handle | null;
   /** hawkBit DDI's controller routes (`/{tenant}/controller/v1/…`), when the DDI API is on. */
   ddi: Array<[HTTPMethod[], string, (req: IncomingMessage, res: ServerResponse, params: Params) => void]>;
+  /** The REST API (`/api/v1/…`, http/rest.ts); it answers a draining pod's 503 itself, in its error format. */
+  rest: RestRoute[];
   /** WebSocket upgrades: the typed protocol on /trpc, the original system's cameras on /ws/<id>. */
   upgrades: { trpc: Upgrade; legacy: Upgrade };
 }
@@ -92,6 +95,8 @@ export function httpRoutes(deps: HttpRoutesDeps) {
       handle(req, res, params);
     });
   }
+
+  for (const [methods, path, handle] of deps.rest) router.on(methods, path, handle);
 
   // Upgrades have no response to write to: each route keeps its handler in its store.
   const upgrades = Router();
