@@ -38,6 +38,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  *   camfleet_webhook_disabled_total               counter    endpoints this pod disabled after consecutive failures
  *   camfleet_webhook_backlog                      gauge      deliveries waiting, all endpoints (read at scrape time)
  *   camfleet_webhook_endpoints_disabled           gauge      endpoints disabled now (read at scrape time)
+ *   camfleet_webhook_sends_in_flight              gauge      webhook sends under way on this pod
  */
 
 /** How many live rollouts `camfleet_deliveries` reports at most (the newest ones). */

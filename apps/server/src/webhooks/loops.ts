@@ -23,7 +23,11 @@ export class WebhookLoops {
     /** How long the pump's lease lasts: a dead pump is replaced within it (the pods' presence lease). */
     leaseMs: number,
   ) {
-    this.metrics = new WebhookMetrics(deps.metrics.registry, () => endpoints.summary());
+    this.metrics = new WebhookMetrics(
+      deps.metrics.registry,
+      () => endpoints.summary(),
+      () => this.sender.sending,
+    );
     this.pump = new WebhookPump(deps, endpoints.settings, leaseMs, this.metrics);
     this.sender = new WebhookSender(deps, endpoints.settings, endpoints.policy, this.metrics);
     this.pollMs = endpoints.settings.pollMs;

@@ -15,6 +15,7 @@ const SOURCE_TIMEOUT_MS = 2_000;
  *   camfleet_webhook_disabled_total         counter  endpoints this pod disabled after consecutive failures
  *   camfleet_webhook_backlog                gauge    deliveries waiting, all endpoints (read at scrape time)
  *   camfleet_webhook_endpoints_disabled     gauge    endpoints disabled now (read at scrape time)
+ *   camfleet_webhook_sends_in_flight        gauge    sends under way on this pod (at most FLEET_WEBHOOK_CONCURRENCY)
  */
 export class WebhookMetrics {
   readonly sends: Counter<'outcome'>;
@@ -22,7 +23,11 @@ export class WebhookMetrics {
   readonly dropped: Counter;
   readonly disabled: Counter;
 
-  constructor(registry: Registry, source: () => Promise<{ backlog: number; disabled: number }>) {
+  constructor(
+    registry: Registry,
+    source: () => Promise<{ backlog: number; disabled: number }>,
+    inFlight: () => number = () => 0,
+  ) {
     const registers = [registry];
     this.sends = new Counter({
       name: 'camfleet_webhook_sends_total',
@@ -45,6 +50,14 @@ export class WebhookMetrics {
       name: 'camfleet_webhook_disabled_total',
       help: 'Webhook endpoints this pod disabled after consecutive failed attempts',
       registers,
+    });
+    new Gauge({
+      name: 'camfleet_webhook_sends_in_flight',
+      help: 'Webhook sends under way on this pod',
+      registers,
+      collect() {
+        this.set(inFlight());
+      },
     });
     // Both gauges from one read per scrape.
     let reading: Promise<{ backlog: number; disabled: number } | null> | null = null;
