@@ -305,3 +305,20 @@ describe('the REST adapter', () => {
       expect(answers.problems(path, 'post', 400, reply.body), JSON.stringify(reply.body)).toBeNull();
   });
 });
+
+// Last: it throttles this address for admin tokens, on this pod's Redis.
+describe('failed logins', () => {
+  it('are throttled as over tRPC: 429 with the limit and Retry-After', async () => {
+    const path = `${REST_BASE}/rollouts`;
+    let reply = await call({ method: 'GET', path, token: 'not-a-token' });
+    for (let tries = 0; reply.status === 401 && tries < 20; tries++)
+      reply = await call({ method: 'GET', path, token: 'not-a-token' });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(429);
+    expect(reply.body).toMatchObject({ code: 'TOO_MANY_REQUESTS', fleetCode: 'TOO_MANY_REQUESTS' });
+    expect((reply.body as { limit: { name: string } }).limit.name).toMatch(/^auth_failures_per_/);
+    expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(answers.problems(path, 'get', 429, reply.body)).toBeNull();
+    // The real token too, from this address: the throttle stands before any check.
+    expect((await call({ method: 'GET', path, token: ADMIN_TOKEN })).status).toBe(429);
+  });
+});

@@ -45,16 +45,24 @@ const DRAINING: RestAnswer = {
 
 const METHODS: HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-/** The request's JSON body: undefined when empty; refused unless it is `application/json`. */
+/** Past the limit, how much more of a body is read and dropped so the client gets its 413 to read. */
+const DRAIN_FACTOR = 4;
+
+/**
+ * The request's JSON body: undefined when empty; refused unless it is `application/json`. A body
+ * over the limit is read on (and dropped) up to a few times the limit, so the client, still
+ * sending, is not cut off before it reads the refusal; past that the connection is closed.
+ */
 async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes)
-      throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `the body is over ${maxBytes} bytes` });
-    chunks.push(chunk);
+    if (size <= maxBytes) chunks.push(chunk);
+    else if (size > maxBytes * DRAIN_FACTOR) break;
   }
+  if (size > maxBytes)
+    throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: `the body is over ${maxBytes} bytes` });
   if (size === 0) return undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json')
@@ -72,9 +80,11 @@ const routePath = (op: RestOperation) => `${REST_BASE}${op.path.replace(/\{([^}]
 /** The REST API's routes: each path with its operations, 405 for other methods, 404 below /api/v1. */
 export function restRoutes(deps: RestDeps): RestRoute[] {
   const send = (req: IncomingMessage, res: ServerResponse, answer: RestAnswer, procedure?: string) => {
-    if (answer.status >= 500)
+    if (answer.error?.code === 'INTERNAL_SERVER_ERROR')
       deps.log.error({ err: answer.error, path: pathOf(req), procedure }, 'REST request failed');
-    sendJson(res, answer.status, answer.body, answer.headers);
+    // A body left unread (refused before it was read, or too large): this connection cannot carry another request.
+    const close = req.complete ? {} : { connection: 'close' };
+    sendJson(res, answer.status, answer.body, { ...answer.headers, ...close });
   };
   const refuse = (code: 'NOT_FOUND' | 'METHOD_NOT_SUPPORTED', message: string, headers = {}) =>
     ((req, res) => {
