@@ -25,7 +25,7 @@ export const WEBHOOK_DEFAULTS: WebhookSettings = {
   timeoutMs: 10_000,
   concurrency: 16,
   maxBacklog: 1_000,
-  retry: { baseMs: 2_000, maxMs: 600_000, maxAttempts: 12, maxAgeMs: 86_400_000 },
+  retry: { baseMs: 2_000, maxMs: 600_000, maxAttempts: 20, maxAgeMs: 86_400_000 },
   disableAfter: 50,
   pollMs: 250,
 };

@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { signatureOf, verifyWebhook, webhookHeaders } from './signature.js';
 
@@ -15,14 +18,26 @@ describe('webhook signatures', () => {
   });
 
   it.skipIf(spawnSync('openssl', ['version']).error !== undefined)(
-    'matches the shell recipe of docs/webhooks.md (openssl)',
+    'accepts and refuses as the shell recipe of docs/webhooks.md does (openssl, run as it stands there)',
     () => {
-      const openssl = spawnSync(
-        'sh',
-        ['-c', 'printf "%s.%s" "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d" " -f1'],
-        { env: { ...process.env, TS: '1733450000', BODY, SECRET }, encoding: 'utf8' },
-      );
-      expect(`v1=${openssl.stdout.trim()}`).toBe(signatureOf(SECRET, 1733450000, BODY));
+      const docs = readFileSync(join(import.meta.dirname, '../../../../docs/webhooks.md'), 'utf8');
+      const recipe = /Shell \(`openssl`\)[\s\S]*?```sh\n([\s\S]*?)```/.exec(docs)?.[1];
+      if (!recipe) throw new Error('no shell recipe in docs/webhooks.md');
+      const dir = mkdtempSync(join(tmpdir(), 'camfleet-sig-'));
+      writeFileSync(join(dir, 'body.json'), BODY);
+      const check = (ts: number, sig: string) =>
+        spawnSync('sh', ['-c', recipe], {
+          cwd: dir,
+          env: { ...process.env, TS: String(ts), SIG: sig, SECRET },
+          encoding: 'utf8',
+        });
+      const now = Math.floor(Date.now() / 1000);
+      expect(check(now, signatureOf(SECRET, now, BODY)).status).toBe(0);
+      const forged = check(now, signatureOf('whsec_other', now, BODY));
+      expect([forged.status, forged.stderr.trim()]).toEqual([1, 'bad signature']);
+      const old = check(now - 600, signatureOf(SECRET, now - 600, BODY));
+      expect([old.status, old.stderr.trim()]).toEqual([1, 'stale timestamp']);
+      rmSync(dir, { recursive: true, force: true });
     },
   );
 
