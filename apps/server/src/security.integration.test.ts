@@ -378,6 +378,13 @@ describe('fuzzing every procedure (property)', () => {
     ['enrollTokens.list', admin, (c) => c.enrollTokens.list()],
     ['enrollTokens.revoke', admin, (c, i) => c.enrollTokens.revoke(i)],
     ['audit.list', admin, (c, i) => c.audit.list(i)],
+    ['webhooks.create', admin, (c, i) => c.webhooks.create(i)],
+    ['webhooks.list', admin, (c) => c.webhooks.list()],
+    ['webhooks.get', admin, (c, i) => c.webhooks.get(i)],
+    ['webhooks.delete', admin, (c, i) => c.webhooks.delete(i)],
+    ['webhooks.enable', admin, (c, i) => c.webhooks.enable(i)],
+    ['webhooks.deliveries', admin, (c, i) => c.webhooks.deliveries(i)],
+    ['webhooks.test', admin, (c, i) => c.webhooks.test(i)],
   ];
 
   it('never crashes a procedure and never changes state on a rejected input', async () => {

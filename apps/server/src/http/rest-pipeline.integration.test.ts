@@ -13,11 +13,11 @@ const suite = podPerSuite();
 const dir = mkdtempSync(join(tmpdir(), 'camfleet-ci-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The CI step of docs/rest-api.md, as written there. */
+/** The CI step the README shows, as written there. */
 function pipelineScript(): string {
-  const doc = readFileSync(fileURLToPath(new URL('../../../../docs/rest-api.md', import.meta.url)), 'utf8');
-  const script = /```sh\n(#!\/usr\/bin\/env bash\n# publish-canary\.sh[\s\S]*?)```/.exec(doc)?.[1];
-  if (!script) throw new Error('docs/rest-api.md has no publish-canary.sh block');
+  const readme = readFileSync(fileURLToPath(new URL('../../../../README.md', import.meta.url)), 'utf8');
+  const script = /```sh\n(#!\/usr\/bin\/env bash\n# publish-canary\.sh[\s\S]*?)```/.exec(readme)?.[1];
+  if (!script) throw new Error('README.md has no publish-canary.sh block');
   return script;
 }
 
@@ -34,7 +34,7 @@ async function runStep(file: string, env: Record<string, string>) {
   }
 }
 
-it('the CI step of docs/rest-api.md ships an artifact to a canary and then everyone, with curl alone', async () => {
+it('the CI step the README shows ships an artifact to a canary and then everyone, with curl alone', async () => {
   const { pod } = suite;
   const { token } = await pod.admin.client.tokens.create.mutate({ name: 'ci', role: 'operator' });
   // Cameras of the selected site that install whatever they are offered; one elsewhere.

@@ -3,7 +3,7 @@ import { sleep } from '../fleet/live-views.js';
 import type { WebhookEndpoints } from './endpoints.js';
 import { WebhookMetrics } from './metrics.js';
 import { WebhookPump } from './pump.js';
-import { WebhookSender } from './sender.js';
+import { ERROR_PAUSE_MS, WebhookSender } from './sender.js';
 
 /**
  * A pod's webhook work, beside its other loops: the pump (while this pod holds its lease) and the
@@ -47,14 +47,16 @@ export class WebhookLoops {
     const { metrics, log } = this.deps;
     while (!this.stop.signal.aborted) {
       let more = false;
+      let pauseMs = this.pollMs;
       metrics.reconcileRuns.inc({ loop: 'webhook-pump' });
       try {
         more = await this.pump.pass();
       } catch (error) {
         metrics.reconcileErrors.inc({ loop: 'webhook-pump' });
+        pauseMs = Math.max(this.pollMs, ERROR_PAUSE_MS);
         if (!this.stop.signal.aborted) log.warn({ err: error }, 'webhook pump failed; retrying');
       }
-      if (!more) await sleep(this.pollMs, this.stop.signal);
+      if (!more) await sleep(pauseMs, this.stop.signal);
     }
   }
 }

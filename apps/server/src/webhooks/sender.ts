@@ -13,6 +13,9 @@ import { LOG_KEEP, sendLeaseMs, type WebhookSettings } from './settings.js';
 import { webhookHeaders } from './signature.js';
 import type { TargetPolicy } from './targets.js';
 
+/** How long the loop pauses after Redis failed it (at least its poll interval). */
+export const ERROR_PAUSE_MS = 1_000;
+
 /**
  * A pod's webhook sends: it claims due deliveries (a lease each) up to its free places, at most
  * `concurrency` at once, POSTs them and records each outcome with one script. Nothing of a send
@@ -55,17 +58,21 @@ export class WebhookSender {
     while (!signal.aborted) {
       const free = this.settings.concurrency - this.inFlight.size;
       let claimed = 0;
+      let failed = false;
       if (free > 0) {
         this.deps.metrics.reconcileRuns.inc({ loop: 'webhook-send' });
         try {
           claimed = this.claim(free, await this.deps.scripts.run(webhookClaim, this.claimInput(free)));
         } catch (error) {
           this.deps.metrics.reconcileErrors.inc({ loop: 'webhook-send' });
+          failed = true;
           if (!signal.aborted) this.deps.log.warn({ err: error }, 'webhook claim failed; retrying');
         }
       }
-      // Nothing more was due: look again after a while. Full: as soon as a send ends.
-      if (!signal.aborted) await this.nap(claimed < free ? this.settings.pollMs : this.settings.timeoutMs);
+      // Nothing more was due: look again after a while (Redis failing: a while longer). Full: as soon
+      // as a send ends.
+      const idleMs = failed ? Math.max(this.settings.pollMs, ERROR_PAUSE_MS) : this.settings.pollMs;
+      if (!signal.aborted) await this.nap(claimed < free ? idleMs : this.settings.timeoutMs);
     }
   }
 
