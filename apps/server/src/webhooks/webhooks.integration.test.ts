@@ -248,7 +248,8 @@ describe('webhooks from pods to a receiver', () => {
       { what: 'the endpoint to be disabled' },
     );
     expect(disabled.disabledAt).not.toBeNull();
-    expect(disabled.disabledReason).toBe('3 consecutive failed attempts; the last: HTTP 503: nope');
+    // At the limit (3), or one more when the other pod's attempt failed in between.
+    expect(disabled.disabledReason).toMatch(/^[34] consecutive failed attempts; the last: HTTP 503: nope$/);
     expect((await f.webhooks.list()).find((e) => e.id === endpoint.id)?.enabled).toBe(false);
     const audit = await f.driver.fleet.audit.list({ limit: 10 });
     expect(audit.find((a) => a.action === 'webhooks.disabled')).toMatchObject({
