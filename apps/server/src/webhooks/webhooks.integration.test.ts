@@ -248,8 +248,11 @@ describe('webhooks from pods to a receiver', () => {
       { what: 'the endpoint to be disabled' },
     );
     expect(disabled.disabledAt).not.toBeNull();
-    // At the limit (3), or one more when the other pod's attempt failed in between.
-    expect(disabled.disabledReason).toMatch(/^[34] consecutive failed attempts; the last: HTTP 503: nope$/);
+    // At the limit (3), or more when attempts in flight on the other pod failed in between.
+    const [, failures] =
+      /^(\d+) consecutive failed attempts; the last: HTTP 503: nope$/.exec(disabled.disabledReason ?? '') ??
+      [];
+    expect(Number(failures)).toBeGreaterThanOrEqual(3);
     expect((await f.webhooks.list()).find((e) => e.id === endpoint.id)?.enabled).toBe(false);
     const audit = await f.driver.fleet.audit.list({ limit: 10 });
     expect(audit.find((a) => a.action === 'webhooks.disabled')).toMatchObject({
