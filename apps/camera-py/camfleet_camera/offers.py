@@ -216,6 +216,15 @@ class Job:
         if self.artifact is not None:
             self.phase = "download"
             await self._download()
+        window = self.offer.get("installWindow")
+        if isinstance(window, dict):
+            # Downloaded ahead of its maintenance window (section 5): the install waits for it to
+            # open, and a cancel may still stop it meanwhile.
+            wait_s = float(window.get("opensAt", 0)) / 1000 - time.time()
+            if wait_s > 0:
+                self.phase = "window"
+                log("window-wait", deliveryId=self.delivery_id, attempt=self.attempt, seconds=round(wait_s, 3))
+                await asyncio.sleep(wait_s)
 
     async def _download(self) -> None:
         assert self.artifact is not None

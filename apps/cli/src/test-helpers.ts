@@ -215,6 +215,7 @@ export function rolloutFixture(
     atEnd: 'cancel',
     windows: [],
     windowZone: 'UTC',
+    downloadAhead: false,
     createdAt: NOW - 60_000,
     createdBy: 'alice',
     status: targeted > 0 && open === 0 ? 'completed' : 'active',

@@ -504,6 +504,17 @@ describe('restarts, rollbacks and cancel requests', () => {
     expect(statuses(2)).toEqual(['downloading', 'installing', 'succeeded']);
   });
 
+  it('downloads ahead of its maintenance window and begins the install only once it opens', async () => {
+    const { fake, fleet } = await setup({ faults: { reboot: false, downloadMs: 10, applyMs: 10 } });
+    const opensAt = Date.now() + 300;
+    fake.offer('cam-0001', 'del-1', 1, '2.8.0', {}, { opensAt, closesAt: opensAt + 600_000 });
+    await waitFor(() => fleet.summary().installsDone === 1);
+    await settled(fleet);
+    const reports = fake.reportsOf('del-1');
+    expect(reports.map((r) => r.status)).toEqual(['downloading', 'installing', 'succeeded']);
+    expect(fake.reportTimes('del-1')[1]).toBeGreaterThanOrEqual(opensAt);
+  });
+
   it('comes back on the old version after a rollback; the retry installs again and is no repeat', async () => {
     let rollingBack = true; // all draws 0 while rolling back: the restart rolls back; 0.99 after
     const { fake, fleet } = await setup({

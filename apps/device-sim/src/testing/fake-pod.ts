@@ -119,7 +119,7 @@ export class FakeFleet {
   /** Open connections per device (enrollee ones included). */
   private readonly sockets = new Map<string, Set<WebSocket>>();
   readonly registrations: { deviceId: string; input: RegisterInput }[] = [];
-  readonly reports: { deviceId: string; input: ReportInput }[] = [];
+  readonly reports: { deviceId: string; input: ReportInput; at: number }[] = [];
   readonly deliveries = new Map<string, FakeDelivery>();
   /** Attempts whose device came back from its restart on another version than the patch's. */
   readonly rollbacks: { deliveryId: string; attempt: number; firmwareVersion: string }[] = [];
@@ -313,6 +313,11 @@ export class FakeFleet {
     return this.reports.filter((r) => r.input.deliveryId === deliveryId).map((r) => r.input);
   }
 
+  /** When each report of a delivery arrived (this process's clock), in order. */
+  reportTimes(deliveryId: string): number[] {
+    return this.reports.filter((r) => r.input.deliveryId === deliveryId).map((r) => r.at);
+  }
+
   async registerDevice(
     deviceId: string,
     _connection: ConnectionRef | null,
@@ -379,7 +384,7 @@ export class FakeFleet {
   }
 
   async report(deviceId: string, input: ReportInput): Promise<ReportResult> {
-    this.reports.push({ deviceId, input });
+    this.reports.push({ deviceId, input, at: Date.now() });
     if (this.reportFailure) throw new FleetError(this.reportFailure.code, this.reportFailure.message);
     const delivery = this.deliveries.get(input.deliveryId);
     if (!delivery || delivery.deviceId !== deviceId) throw new FleetError('NOT_FOUND', 'no such delivery');

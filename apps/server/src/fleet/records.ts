@@ -84,6 +84,7 @@ export function rolloutFrom(hash: Hash): Rollout {
     atEnd: hash.atEnd === 'finish' ? 'finish' : 'cancel',
     windows: hash.windows ? (JSON.parse(hash.windows) as Rollout['windows']) : [],
     windowZone: hash.windowZone || 'UTC',
+    downloadAhead: hash.downloadAhead === '1',
     createdAt: num(hash.createdAt),
     createdBy: hash.createdBy ?? '',
   };
@@ -116,6 +117,7 @@ export function rolloutSettingsFields(input: CreateRolloutInput): Record<string,
     atEnd: input.atEnd,
     windows: input.windows.length > 0 ? JSON.stringify(input.windows) : '',
     windowZone: input.windowZone,
+    downloadAhead: input.downloadAhead ? '1' : '0',
   };
 }
 

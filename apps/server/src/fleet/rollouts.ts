@@ -82,6 +82,7 @@ export class Rollouts implements RolloutService {
       openWave: hash.openWave,
       windows: windowsRule(rollout.windows),
       wz: rollout.windows.length > 0 ? zoneInfo(rollout.windowZone, Date.now()) : '',
+      downloadAhead: rollout.downloadAhead ? '1' : '0',
     });
     const idsByBucket = new Map<number, string[]>();
     if (rollout.target.kind === 'devices') {

@@ -188,6 +188,48 @@ describe('maintenance windows', () => {
     await pod.admin.client.rollout.cancel.mutate({ rolloutId: created.id });
   });
 
+  it('with download-ahead offers at once, keeps the quiet attempt alive until its window, and refuses an install before it', async () => {
+    const now = await redisNow();
+    // Far enough ahead for the setup below on a loaded machine.
+    const opens = now + 6_000;
+    const device = await camera('win-ahead', { tz: 'Europe/Berlin' });
+    const created = await pod.admin.client.rollout.create.mutate({
+      patchId: await patchId(),
+      target: { kind: 'devices', deviceIds: ['win-ahead'] },
+      windows: [dailyIn('Europe/Berlin', opens, opens + 600_000)],
+      downloadAhead: true,
+      // Far shorter than the wait for the window: only the window keeps the attempt alive.
+      ackTimeoutMs: 1_000,
+    });
+    const offer = await waitFor(() => device.offers.find((o) => o.rolloutId === created.id), {
+      what: 'the offer ahead of the window',
+    });
+    expect(offer.installWindow).toEqual({ opensAt: second(opens), closesAt: second(opens + 600_000) });
+    expect((await deliveryOf(created.id, 'win-ahead')).offeredAt).toBeLessThan(second(opens));
+    await device.client.device.report.mutate({
+      deliveryId: offer.deliveryId,
+      attempt: 1,
+      status: 'downloading',
+      progress: 100,
+    });
+    await expect(
+      device.client.device.report.mutate({ deliveryId: offer.deliveryId, attempt: 1, status: 'installing' }),
+    ).rejects.toMatchObject({ data: { fleetCode: 'INVALID_TRANSITION' } });
+    // Quiet until the window opens (far past its ack timeout), then it installs: still attempt 1.
+    await waitFor(async () => (await redisNow()) >= second(opens), {
+      timeoutMs: 20_000,
+      what: 'the window to open',
+    });
+    const installing = await device.client.device.report.mutate({
+      deliveryId: offer.deliveryId,
+      attempt: 1,
+      status: 'installing',
+    });
+    expect(installing).toMatchObject({ state: 'installing', attempt: 1 });
+    expect((await deliveryOf(created.id, 'win-ahead')).delivery).toMatchObject({ failures: 0 });
+    await pod.admin.client.rollout.cancel.mutate({ rolloutId: created.id });
+  });
+
   it('gives a limited rollout’s place to a camera inside its window, not to one waiting for its window', async () => {
     const now = await redisNow();
     const waiting = await camera('win-cap-ny', { tz: 'America/New_York' });

@@ -145,6 +145,11 @@ export const CreateRolloutInput = z
     windows: z.array(MaintenanceWindow).max(14).default([]),
     /** The zone of devices without a (valid) `tz` label. */
     windowZone: TimeZone.default('UTC'),
+    /**
+     * With windows: offer at once, so devices download ahead of their window; the offer's
+     * `installWindow` says when the install may begin. Without: the offer comes when the window opens.
+     */
+    downloadAhead: z.boolean().default(false),
   })
   .refine((r) => r.startAt === null || r.endBy === null || r.endBy > r.startAt, {
     message: 'endBy must come after startAt',
@@ -194,6 +199,7 @@ export const Rollout = z.object({
   atEnd: AtEnd,
   windows: z.array(MaintenanceWindow),
   windowZone: z.string(),
+  downloadAhead: z.boolean(),
   createdAt: Timestamp,
   createdBy: z.string(),
 });

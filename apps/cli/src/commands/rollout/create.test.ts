@@ -110,6 +110,7 @@ describe('rollout create: maintenance windows', () => {
         'fri-mon 12:00-13:00',
         '--window-zone',
         'Europe/Berlin',
+        '--download-ahead',
       ),
     ).toEqual({
       patchId: 'pat_abc123',
@@ -121,6 +122,7 @@ describe('rollout create: maintenance windows', () => {
         { days: ['Fri', 'Sat', 'Sun', 'Mon'], start: '12:00', end: '13:00' },
       ],
       windowZone: 'Europe/Berlin',
+      downloadAhead: true,
     });
   });
 
@@ -130,6 +132,7 @@ describe('rollout create: maintenance windows', () => {
     [['--window', 'Mon 25:00-04:00'], /a time of day looks like/],
     [['--window', 'Mon 04:00-04:00'], /start and end differ/],
     [['--window-zone', 'Europe/Berlin'], /--window-zone only applies with --window/],
+    [['--download-ahead'], /--download-ahead only applies with --window/],
     [['--window', 'Mon 01:00-04:00', '--window-zone', 'Mars/Olympus'], /an IANA time zone/],
   ])('%j: exit 2, nothing sent', async (flags, message) => {
     const result = await run([...CREATE, '--all', ...flags], { routes });

@@ -56,6 +56,7 @@ export interface CreateOptions {
   /** One entry per `--window` given. */
   window?: string[];
   windowZone?: string;
+  downloadAhead?: boolean;
 }
 
 export type CreateRolloutRequest = Parameters<FleetClient['rollout']['create']['mutate']>[0];
@@ -185,6 +186,8 @@ export function createRolloutInput(options: CreateOptions): CreateRolloutRequest
   if (options.atEnd !== undefined && endBy === undefined)
     throw new UsageError('--at-end only applies with --end-by (without an end, nothing happens at one)');
   const windows = windowsOption(options.window);
+  if (options.downloadAhead === true && windows === undefined)
+    throw new UsageError('--download-ahead only applies with --window');
   if (options.windowZone !== undefined) {
     if (windows === undefined) throw new UsageError('--window-zone only applies with --window');
     check('--window-zone', TimeZone, options.windowZone);
@@ -233,6 +236,7 @@ export function createRolloutInput(options: CreateOptions): CreateRolloutRequest
     ...given('atEnd', options.atEnd),
     ...given('windows', windows),
     ...given('windowZone', options.windowZone),
+    ...(options.downloadAhead === true ? { downloadAhead: true } : {}),
   };
   check('rollout', CreateRolloutInput, input);
   return input;
@@ -312,6 +316,7 @@ export function registerCreateCommand(rollout: Command, io: FleetIO): void {
       '--window-zone <zone>',
       'the time zone of devices without a tz label (IANA, e.g. Europe/Berlin; default UTC)',
     )
+    .option('--download-ahead', 'with --window: offer at once, so cameras download before their window opens')
     .addHelpText(
       'after',
       `

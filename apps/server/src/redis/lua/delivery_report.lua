@@ -44,6 +44,12 @@ end
 if status == 'canceled' and tonumber(d[3]) ~= attempt then
   return { 'ERR', 'INVALID_TRANSITION', 'no cancel was requested for attempt ' .. attempt }
 end
+if status == 'installing' or status == 'installed' or status == 'succeeded' then
+  local opens = tonumber(redis.call('HGET', k, 'winOpens')) or 0
+  if opens > now then
+    return { 'ERR', 'INVALID_TRANSITION', 'the maintenance window of attempt ' .. attempt .. ' opens at ' .. opens }
+  end
+end
 redis.call('HSET', K.device(B, dev), 'lastSeen', now)
 local ro = rollout(B, rid)
 
@@ -56,8 +62,12 @@ if TARGET[status] then
   end
   local deadline = now + ro.ack
   -- Until the install begins, the attempt lives no longer than the device's maintenance window.
-  local win_end = tonumber(redis.call('HGET', k, 'winEnd')) or 0
-  if new_state == 'downloading' and win_end > 0 then deadline = math.min(deadline, win_end) end
+  local win = redis.call('HMGET', k, 'winOpens', 'winEnd')
+  local win_opens, win_end = tonumber(win[1]) or 0, tonumber(win[2]) or 0
+  if new_state == 'downloading' and win_end > 0 then
+    -- Downloaded ahead, it may wait quietly for its window to open; never past its close.
+    deadline = math.min(math.max(deadline, win_opens + ro.ack), win_end)
+  end
   redis.call('HSET', k, 'deadline', deadline)
   if progress then
     -- More progress in the same state: the device is at work, so its deadline (and a limited

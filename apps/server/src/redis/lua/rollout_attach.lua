@@ -2,7 +2,8 @@
 KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 rolloutId, 3 grace ms, 4 settings (JSON: seq, patchId, name, version, notes,
          artifact, signature, ackTimeoutMs, maxAttempts, backoffBaseMs, backoffMaxMs, waves, target, selector,
-         continuous, limited, supersede, status, openWave, windows, wz), 5.. device ids of this bucket
+         continuous, limited, supersede, status, openWave, windows, wz, downloadAhead), 5.. device
+         ids of this bucket
          (target 'devices')
 Returns  {created, dev1, node1, dev2, node2, …}: how many deliveries were created (0 when replayed,
          or when the rollout ended first), and the online devices among them with the pod instance
@@ -22,7 +23,7 @@ redis.call('HSET', rokey, 'id', rid, 'seq', s.seq, 'patchId', s.patchId, 'name',
   'notes', s.notes, 'artifact', s.artifact, 'signature', s.signature, 'ackTimeoutMs', s.ackTimeoutMs, 'maxAttempts', s.maxAttempts,
   'backoffBaseMs', s.backoffBaseMs, 'backoffMaxMs', s.backoffMaxMs, 'waves', s.waves, 'target', s.target,
   'selector', s.selector, 'limited', s.limited, 'supersede', s.supersede, 'status', s.status,
-  'openWave', s.openWave, 'windows', s.windows or '', 'wz', s.wz or '')
+  'openWave', s.openWave, 'windows', s.windows or '', 'wz', s.wz or '', 'downloadAhead', s.downloadAhead or '0')
 if s.continuous == '1' then redis.call('ZADD', K.rollouts(B), s.seq, rid) end
 
 local candidates

@@ -48,7 +48,7 @@ local function claim_offer(B, dev, grace, grant, conn, now)
   local ro = rollout(B, active)
   local opens, closes = window_of(B, ro, dev, now)
   if state == 'queued' then
-    if opens and opens > now then
+    if opens and opens > now and not ro.downloadAhead then
       -- Outside the device's maintenance window: its work waits, active, until the window opens
       -- (before any slot is taken: a waiting device holds no place of a limited rollout).
       mark_window_wait(B, active, k, true)
@@ -62,6 +62,8 @@ local function claim_offer(B, dev, grace, grant, conn, now)
     mark_window_wait(B, active, k, false)
     attempt = attempt + 1
     deadline = now + ro.ack
+    -- Downloading ahead, the device may stay quiet until its window opens.
+    if opens and opens > now then deadline = opens + ro.ack end
     -- Until the install begins, the attempt lives no longer than the window (the sweeper requeues it).
     if closes then deadline = math.min(deadline, closes) end
     redis.call('ZREM', K.queue(B, dev), active)

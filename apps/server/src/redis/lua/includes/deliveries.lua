@@ -17,11 +17,13 @@ end
 -- The bucket's copy of a rollout, as a table.
 local function rollout(B, rid)
   local f = redis.call('HMGET', K.rollout(B, rid), 'status', 'openWave', 'limited', 'ackTimeoutMs', 'version',
-    'seq', 'maxAttempts', 'patchId', 'waves', 'target', 'selector', 'supersede', 'windows', 'wz')
+    'seq', 'maxAttempts', 'patchId', 'waves', 'target', 'selector', 'supersede', 'windows', 'wz',
+    'downloadAhead')
   return {
     status = f[1], openWave = tonumber(f[2]) or 0, limited = f[3] == '1', ack = tonumber(f[4]) or 60000,
     version = f[5], seq = f[6], maxAttempts = f[7], patchId = f[8], waves = f[9], target = f[10],
     selector = f[11], supersede = f[12] == '1', windows = f[13] or '', wz = f[14] or '',
+    downloadAhead = f[15] == '1',
   }
 end
 
