@@ -42,6 +42,7 @@ describe('parseCli', () => {
       rollbackRate: 0,
       refuseCancelRate: 0,
       dropDownloadRate: 0,
+      installWindow: 'obey',
     });
     expect(options).toMatchObject({ trustedKeyFiles: [], requireSignature: false });
   });
@@ -90,6 +91,8 @@ describe('parseCli', () => {
       '0.3',
       '--drop-download-rate',
       '0.4',
+      '--install-window',
+      'ignore',
       '--trusted-keys',
       'keys/old.pub.pem, keys/new.pub.pem',
       '--require-signature',
@@ -125,6 +128,7 @@ describe('parseCli', () => {
         rollbackRate: 0.1,
         refuseCancelRate: 0.3,
         dropDownloadRate: 0.4,
+        installWindow: 'ignore',
       },
       trustedKeyFiles: ['keys/old.pub.pem', 'keys/new.pub.pem'],
       requireSignature: true,

@@ -187,6 +187,14 @@ export function buildProgram(): Command {
         .default(d.rollbackRate),
     )
     .addOption(
+      new Option(
+        '--install-window <what>',
+        "what devices do with an offer's maintenance window: obey it, or ignore it (to test the server's checks)",
+      )
+        .choices(['obey', 'ignore'])
+        .default(d.installWindow),
+    )
+    .addOption(
       new Option('--refuse-cancel-rate <p>', 'chance a device refuses a cancel request and carries on')
         .argParser(probability)
         .default(d.refuseCancelRate),
@@ -342,6 +350,7 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
         rollbackRate: flags.rollbackRate,
         refuseCancelRate: flags.refuseCancelRate,
         dropDownloadRate: flags.dropDownloadRate,
+        installWindow: flags.installWindow,
       },
       trustedKeyFiles: flags.trustedKeys ?? [],
       requireSignature: flags.requireSignature,

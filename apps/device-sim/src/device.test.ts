@@ -504,6 +504,16 @@ describe('restarts, rollbacks and cancel requests', () => {
     expect(statuses(2)).toEqual(['downloading', 'installing', 'succeeded']);
   });
 
+  it('with --install-window ignore begins the install whatever the window says (to test the server)', async () => {
+    const { fake, fleet } = await setup({
+      faults: { reboot: false, downloadMs: 10, applyMs: 10, installWindow: 'ignore' },
+    });
+    const now = Date.now();
+    fake.offer('cam-0001', 'del-1', 1, '2.9.0', {}, { opensAt: now + 600_000, closesAt: now + 700_000 });
+    await waitFor(() => fleet.summary().installsDone === 1);
+    expect(fake.reportsOf('del-1').map((r) => r.status)).toEqual(['downloading', 'installing', 'succeeded']);
+  });
+
   it('downloads ahead of its maintenance window and begins the install only once it opens', async () => {
     const { fake, fleet } = await setup({ faults: { reboot: false, downloadMs: 10, applyMs: 10 } });
     const opensAt = Date.now() + 300;

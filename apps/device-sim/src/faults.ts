@@ -56,6 +56,12 @@ export interface FaultOptions {
    * have nothing to download.
    */
   dropDownloadRate: number;
+  /**
+   * What the device does with an offer's maintenance window: `obey` it (begin the install only
+   * inside it, as the protocol says) or `ignore` it, as a careless camera would, to test that the
+   * server refuses an install before the window and takes back an attempt when it closes.
+   */
+  installWindow: 'obey' | 'ignore';
 }
 
 export const DEFAULT_FAULTS: FaultOptions = {
@@ -73,6 +79,7 @@ export const DEFAULT_FAULTS: FaultOptions = {
   rollbackRate: 0,
   refuseCancelRate: 0,
   dropDownloadRate: 0,
+  installWindow: 'obey',
 };
 
 /** Null if the options are usable, else what is wrong with them. */
