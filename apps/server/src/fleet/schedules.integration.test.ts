@@ -1,4 +1,3 @@
-import type { DeviceCredentials } from '@camfleet/client';
 import { waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failure, PodUnderTest } from '../testing/wire.js';
@@ -21,26 +20,6 @@ afterAll(async () => {
   await pod?.close();
 });
 
-async function redisNow(): Promise<number> {
-  const [seconds, micros] = await pod.redis.time();
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-}
-
-async function patchId(): Promise<string> {
-  const patch = await pod.admin.client.patch.publish.mutate({
-    name: 'fw',
-    version: `v${Math.random().toString(36).slice(2)}`,
-  });
-  return patch.id;
-}
-
-/** A registered device with its offers subscription. */
-async function camera(deviceId: string, credentials?: DeviceCredentials) {
-  const device = await pod.connectDevice(deviceId, credentials);
-  await device.client.device.register.mutate({ model: 'cam', firmwareVersion: '1.0.0' });
-  return device;
-}
-
 function status(rolloutId: string) {
   return pod.admin.client.rollout.get.query({ rolloutId });
 }
@@ -52,10 +31,10 @@ async function rolloutEvents(rolloutId: string): Promise<string[]> {
 
 describe('scheduled rollouts', () => {
   it('waits paused by its schedule, offers nothing before its start, and starts on time', async () => {
-    const device = await camera('sched-1');
-    const startAt = (await redisNow()) + 2_000;
+    const device = await pod.registeredDevice('sched-1');
+    const startAt = (await pod.redisNow()) + 2_000;
     const created = await pod.admin.client.rollout.create.mutate({
-      patchId: await patchId(),
+      patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['sched-1'] },
       startAt,
     });
@@ -89,19 +68,22 @@ describe('scheduled rollouts', () => {
   });
 
   it('starts at once when an operator resumes it early, and its schedule then leaves it alone', async () => {
-    const startAt = (await redisNow()) + 60_000;
-    const created = await pod.admin.client.rollout.create.mutate({ patchId: await patchId(), startAt });
+    const startAt = (await pod.redisNow()) + 60_000;
+    const created = await pod.admin.client.rollout.create.mutate({
+      patchId: await pod.publishPatch(),
+      startAt,
+    });
     const resumed = await pod.admin.client.rollout.resume.mutate({ rolloutId: created.id });
     expect(resumed).toMatchObject({ status: 'active', statusBy: 'admin', gate: null });
     await pod.admin.client.rollout.cancel.mutate({ rolloutId: created.id });
   });
 
   it('at endBy with atEnd cancel: asks the device at work to stop and cancels what is queued', async () => {
-    const working = await camera('sched-work-1');
+    const working = await pod.registeredDevice('sched-work-1');
     await pod.enroll('sched-offline-1');
-    const endBy = (await redisNow()) + 2_500;
+    const endBy = (await pod.redisNow()) + 2_500;
     const created = await pod.admin.client.rollout.create.mutate({
-      patchId: await patchId(),
+      patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['sched-work-1', 'sched-offline-1'] },
       endBy,
     });
@@ -135,11 +117,11 @@ describe('scheduled rollouts', () => {
   });
 
   it('at endBy with atEnd finish: starts nothing new, and the device at work completes', async () => {
-    const working = await camera('sched-work-2');
+    const working = await pod.registeredDevice('sched-work-2');
     const offline = await pod.enroll('sched-offline-2');
-    const endBy = (await redisNow()) + 2_500;
+    const endBy = (await pod.redisNow()) + 2_500;
     const created = await pod.admin.client.rollout.create.mutate({
-      patchId: await patchId(),
+      patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['sched-work-2', 'sched-offline-2'] },
       endBy,
       atEnd: 'finish',
@@ -167,7 +149,7 @@ describe('scheduled rollouts', () => {
     expect(working.cancels.filter((c) => c.deliveryId === offer.deliveryId)).toEqual([]);
     expect((await status(created.id)).counts).toMatchObject({ succeeded: 1, canceled: 1 });
     // The offline device, back now, is offered nothing from it.
-    const late = await camera('sched-offline-2', offline);
+    const late = await pod.registeredDevice('sched-offline-2', {}, offline);
     await waitFor(
       async () => (await pod.admin.client.devices.get.query({ deviceId: 'sched-offline-2' })).device.online,
       {
@@ -178,14 +160,14 @@ describe('scheduled rollouts', () => {
   });
 
   it('refuses an end that is not in the future (server time), and an end before the start', async () => {
-    const patch = await patchId();
+    const patch = await pod.publishPatch();
     const before = await pod.digest();
-    const past = (await redisNow()) - 1_000;
+    const past = (await pod.redisNow()) - 1_000;
     expect(await failure(pod.admin.client.rollout.create.mutate({ patchId: patch, endBy: past }))).toEqual({
       trpc: 'BAD_REQUEST',
       fleet: 'INVALID_INPUT',
     });
-    const now = await redisNow();
+    const now = await pod.redisNow();
     expect(
       await failure(
         pod.admin.client.rollout.create.mutate({ patchId: patch, startAt: now + 10_000, endBy: now + 5_000 }),

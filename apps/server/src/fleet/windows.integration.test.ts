@@ -1,4 +1,3 @@
-import type { DeviceCredentials } from '@camfleet/client';
 import type { MaintenanceWindow } from '@camfleet/contracts';
 import { waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,11 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pod?.close();
 });
-
-async function redisNow(): Promise<number> {
-  const [seconds, micros] = await pod.redis.time();
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-}
 
 /** The wall-clock time `HH:MM:SS` of a moment in a zone. */
 function clockIn(zone: string, ms: number): string {
@@ -44,21 +38,6 @@ function dailyIn(zone: string, from: number, to: number): MaintenanceWindow {
   };
 }
 
-/** A registered camera with the given labels, following its offers. */
-async function camera(deviceId: string, labels: Record<string, string>, credentials?: DeviceCredentials) {
-  const device = await pod.connectDevice(deviceId, credentials);
-  await device.client.device.register.mutate({ model: 'cam', firmwareVersion: '1.0.0', labels });
-  return device;
-}
-
-async function patchId(): Promise<string> {
-  const patch = await pod.admin.client.patch.publish.mutate({
-    name: 'fw',
-    version: `v${Math.random().toString(36).slice(2)}`,
-  });
-  return patch.id;
-}
-
 async function deliveryOf(rolloutId: string, deviceId: string) {
   const detail = await pod.admin.client.devices.get.query({ deviceId });
   const delivery = detail.deliveries.find((d) => d.rolloutId === rolloutId);
@@ -70,16 +49,16 @@ const second = (ms: number) => Math.floor(ms / 1000) * 1000;
 
 describe('maintenance windows', () => {
   it('offers each camera its install inside its own window: three zones, one boundary crossed', async () => {
-    const now = await redisNow();
+    const now = await pod.redisNow();
     // Far enough ahead for the setup below on a loaded machine.
     const boundary = now + 8_000;
-    const tokyo = await camera('win-tokyo', { tz: 'Asia/Tokyo' });
-    const berlin = await camera('win-berlin', { tz: 'Europe/Berlin' });
-    const newYork = await camera('win-ny', { tz: 'America/New_York' });
+    const tokyo = await pod.registeredDevice('win-tokyo', { tz: 'Asia/Tokyo' });
+    const berlin = await pod.registeredDevice('win-berlin', { tz: 'Europe/Berlin' });
+    const newYork = await pod.registeredDevice('win-ny', { tz: 'America/New_York' });
     // No tz label: the rollout's zone (Tokyo) applies.
-    const unlabeled = await camera('win-unlabeled', {});
+    const unlabeled = await pod.registeredDevice('win-unlabeled', {});
     const created = await pod.admin.client.rollout.create.mutate({
-      patchId: await patchId(),
+      patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['win-tokyo', 'win-berlin', 'win-ny', 'win-unlabeled'] },
       windows: [
         // Open in Tokyo now, until 10 minutes from now (elsewhere: hours away).
@@ -126,13 +105,13 @@ describe('maintenance windows', () => {
   });
 
   it('lets an install under way when the window closes finish; requeues one that had not begun, without losing an attempt', async () => {
-    const now = await redisNow();
+    const now = await pod.redisNow();
     // Far enough ahead for both cameras to be offered and report on a loaded machine.
     const closes = now + 8_000;
-    const installing = await camera('win-close-1', { tz: 'UTC' });
-    const downloading = await camera('win-close-2', { tz: 'UTC' });
+    const installing = await pod.registeredDevice('win-close-1', { tz: 'UTC' });
+    const downloading = await pod.registeredDevice('win-close-2', { tz: 'UTC' });
     const created = await pod.admin.client.rollout.create.mutate({
-      patchId: await patchId(),
+      patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['win-close-1', 'win-close-2'] },
       windows: [dailyIn('UTC', now - 60_000, closes)],
     });
@@ -189,12 +168,12 @@ describe('maintenance windows', () => {
   });
 
   it('with download-ahead offers at once, keeps the quiet attempt alive until its window, and refuses an install before it', async () => {
-    const now = await redisNow();
+    const now = await pod.redisNow();
     // Far enough ahead for the setup below on a loaded machine.
     const opens = now + 6_000;
-    const device = await camera('win-ahead', { tz: 'Europe/Berlin' });
+    const device = await pod.registeredDevice('win-ahead', { tz: 'Europe/Berlin' });
     const created = await pod.admin.client.rollout.create.mutate({
-      patchId: await patchId(),
+      patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['win-ahead'] },
       windows: [dailyIn('Europe/Berlin', opens, opens + 600_000)],
       downloadAhead: true,
@@ -216,7 +195,7 @@ describe('maintenance windows', () => {
       device.client.device.report.mutate({ deliveryId: offer.deliveryId, attempt: 1, status: 'installing' }),
     ).rejects.toMatchObject({ data: { fleetCode: 'INVALID_TRANSITION' } });
     // Quiet until the window opens (far past its ack timeout), then it installs: still attempt 1.
-    await waitFor(async () => (await redisNow()) >= second(opens), {
+    await waitFor(async () => (await pod.redisNow()) >= second(opens), {
       timeoutMs: 20_000,
       what: 'the window to open',
     });
@@ -231,11 +210,11 @@ describe('maintenance windows', () => {
   });
 
   it('gives a limited rollout’s place to a camera inside its window, not to one waiting for its window', async () => {
-    const now = await redisNow();
-    const waiting = await camera('win-cap-ny', { tz: 'America/New_York' });
-    const inside = await camera('win-cap-tokyo', { tz: 'Asia/Tokyo' });
+    const now = await pod.redisNow();
+    const waiting = await pod.registeredDevice('win-cap-ny', { tz: 'America/New_York' });
+    const inside = await pod.registeredDevice('win-cap-tokyo', { tz: 'Asia/Tokyo' });
     const created = await pod.admin.client.rollout.create.mutate({
-      patchId: await patchId(),
+      patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['win-cap-ny', 'win-cap-tokyo'] },
       windows: [dailyIn('Asia/Tokyo', now - 60_000, now + 600_000)],
       maxInFlight: 1,

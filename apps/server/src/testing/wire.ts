@@ -116,12 +116,34 @@ export class PodUnderTest {
     };
   }
 
-  async publishAndRollOut(settings: RolloutSettings = {}) {
+  /** A camera that registered (with these labels) and follows its offers. */
+  async registeredDevice(
+    deviceId: string,
+    labels: Record<string, string> = {},
+    credentials?: DeviceCredentials,
+  ) {
+    const device = await this.connectDevice(deviceId, credentials);
+    await device.client.device.register.mutate({ model: 'cam', firmwareVersion: '1.0.0', labels });
+    return device;
+  }
+
+  /** Redis's clock in ms: the one every pod's deadlines and schedules use. */
+  async redisNow(): Promise<number> {
+    const [seconds, micros] = await this.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  /** A patch without a file, of a fresh version: its id. */
+  async publishPatch(): Promise<string> {
     const patch = await this.admin.client.patch.publish.mutate({
       name: 'fw',
       version: `v${Math.random().toString(36).slice(2)}`,
     });
-    return this.admin.client.rollout.create.mutate({ patchId: patch.id, ...settings });
+    return patch.id;
+  }
+
+  async publishAndRollOut(settings: RolloutSettings = {}) {
+    return this.admin.client.rollout.create.mutate({ patchId: await this.publishPatch(), ...settings });
   }
 
   /**
