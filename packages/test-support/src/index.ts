@@ -42,4 +42,5 @@ export {
   swDescription,
 } from './swupdate.js';
 export { startTestRedis, type TestRedisOptions, testRedisMode } from './test-redis.js';
+export { startTestS3, TestS3 } from './test-s3.js';
 export { type WaitOptions, waitFor } from './wait.js';

@@ -12,6 +12,8 @@ export interface StorageUnderTest {
   pendingBytes(): Promise<number>;
   /** Bytes held in all: finished artifacts and unfinished uploads. */
   heldBytes(): Promise<number>;
+  /** Bytes the store must gather before any reach the backend (an S3 part); default: its chunk. */
+  bufferBytes?: number;
   close(): Promise<void>;
 }
 
@@ -195,7 +197,7 @@ export function describeStorage(name: string, make: MakeStorage): void {
       let produced = 0;
       // Bytes the storage may hold in memory (its chunk plus what streams buffer) before they must
       // have reached the backend: if put() buffered the whole artifact, these waits would time out.
-      const slack = chunkBytes + 4 * piece;
+      const slack = (t.bufferBytes ?? chunkBytes) + 4 * piece;
       async function* pieces() {
         while (produced < total) {
           if (produced % (1024 * 1024) === 0 && produced > 0) {

@@ -17,12 +17,11 @@ export interface StoredArtifact {
  * Where artifact bytes live, addressed by their SHA-256. Implementations stream in and out with
  * memory bounded by their chunk size, never buffering a whole file.
  *
- * Adding an object store (S3, GCS, …) means one more implementation of this interface: `put`
- * streams to a temporary object and copies/renames it to `<sha256>` once the digest is known,
- * `read` maps ranges onto ranged GETs, `stat` onto a HEAD; no fake is shipped.
+ * An object store (S3) is one more implementation: `put` streams to a temporary object and copies
+ * it to `<sha256>` once the digest is known, `read` maps ranges onto ranged GETs, `stat` onto a HEAD.
  */
 export interface ArtifactStorage {
-  readonly kind: 'redis' | 'filesystem';
+  readonly kind: 'redis' | 'filesystem' | 's3';
   /** Streams the bytes in, hashing them; refuses (ArtifactTooLarge) past maxBytes. */
   put(source: Readable, maxBytes: number): Promise<StoredArtifact>;
   stat(sha256: string): Promise<{ size: number } | null>;
@@ -31,6 +30,11 @@ export interface ArtifactStorage {
   delete(sha256: string): Promise<void>;
   /** Where the bytes are, for operators ("redis", "filesystem:/var/lib/camfleet/…"). */
   describe(sha256: string): string;
+  /**
+   * Stores that devices can fetch from directly: a URL for exactly this artifact, valid for
+   * `seconds`. Absent: devices download through a pod.
+   */
+  presign?(sha256: string, seconds: number): Promise<string>;
 }
 
 export class ArtifactTooLarge extends Error {
