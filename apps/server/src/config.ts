@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { parseHostList, parseRedisUrl, type RedisTarget, RedisTargetError } from '@camfleet/redis';
 import { z } from 'zod';
 import type { AdmissionLimits } from './admission.js';
+import { ARTIFACT_S3_ENV, artifactS3Of, type PresignConfig, type S3Config } from './artifacts/config.js';
 import type { AuthThrottleLimits } from './auth-throttle.js';
 import { DEFAULT_DASHBOARD_DIR } from './dashboard.js';
 import type { DdiConfig } from './ddi/controller.js';
@@ -80,8 +81,8 @@ const Env = z.object({
   FLEET_HINT_GRACE_MS: Milliseconds(3_000),
   FLEET_LEASE_MS: Milliseconds(10_000),
   FLEET_SHUTDOWN_GRACE_MS: Milliseconds(5_000),
-  /** Where uploaded artifacts live: chunks in Redis, or files in a directory (a shared volume). */
-  FLEET_ARTIFACT_STORE: z.enum(['redis', 'filesystem']).default('redis'),
+  /** Where uploaded artifacts live: chunks in Redis, files in a directory (a shared volume), or S3. */
+  FLEET_ARTIFACT_STORE: z.enum(['redis', 'filesystem', 's3']).default('redis'),
   FLEET_ARTIFACT_DIR: z.string().min(1).optional(),
   /** The dashboard's built files (default: the repository's apps/dashboard/dist; the image copies them). */
   FLEET_DASHBOARD_DIR: z.string().min(1).optional(),
@@ -126,6 +127,7 @@ const Env = z.object({
   FLEET_DDI_POLL_IDLE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...WEBHOOK_ENV,
+  ...ARTIFACT_S3_ENV,
 });
 
 export interface ServerConfig {
@@ -152,9 +154,13 @@ export interface ServerConfig {
   leaseMs: number;
   shutdownGraceMs: number;
   logLevel: string;
-  artifactStore: 'redis' | 'filesystem';
+  artifactStore: 'redis' | 'filesystem' | 's3';
   /** The artifact directory (filesystem store only). */
   artifactDir: string | null;
+  /** The bucket and its client settings (s3 store only). */
+  s3: S3Config | null;
+  /** Presigned download URLs in offers and DDI links. */
+  artifactPresign: PresignConfig;
   artifactMaxBytes: number;
   /** Chunk size of the Redis store, and read size of both: the memory one transfer holds. */
   artifactChunkBytes: number;
@@ -201,6 +207,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
       'invalid configuration:\n  FLEET_ARTIFACT_DIR is required when FLEET_ARTIFACT_STORE=filesystem',
     );
   }
+  const artifacts = artifactS3Of(e.FLEET_ARTIFACT_STORE, e);
+  if ('problem' in artifacts) throw new ConfigError(`invalid configuration:\n  ${artifacts.problem}`);
   return {
     redis: redisTargetOf(e),
     redisWaitReplicas: e.FLEET_REDIS_WAIT_REPLICAS,
@@ -236,6 +244,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     logLevel: e.LOG_LEVEL,
     artifactStore: e.FLEET_ARTIFACT_STORE,
     artifactDir: e.FLEET_ARTIFACT_DIR ?? null,
+    s3: artifacts.s3,
+    artifactPresign: artifacts.presign,
     artifactMaxBytes: e.FLEET_ARTIFACT_MAX_BYTES,
     artifactChunkBytes: e.FLEET_ARTIFACT_CHUNK_BYTES,
     dashboardDir: e.FLEET_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR,

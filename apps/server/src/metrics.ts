@@ -29,6 +29,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  *   camfleet_limit_refusals_total{limit}          counter    requests, sockets and subscriptions refused by a limit
  *                                                            (contracts' LIMIT_NAMES)
  *   camfleet_auth_failures_total{kind}            counter    refused credentials; kind: admin|device|enroll|artifact|legacy
+ *   camfleet_artifact_bytes_served_total          counter    artifact bytes this pod sent to devices (~0 with presigned URLs)
  *
  *   Webhooks (registered on this registry by webhooks/metrics.ts; loops webhook-pump, webhook-send above):
  *   camfleet_webhook_sends_total{outcome}         counter    webhook requests sent; outcome: delivered|http|redirect|
@@ -75,6 +76,7 @@ export class Metrics {
   readonly connections: Gauge<'kind'>;
   readonly offersSent: Counter<'type'>;
   readonly reports: Counter<'status' | 'outcome'>;
+  readonly artifactBytesServed: Counter;
   readonly deliveries: Gauge<'rollout' | 'state'>;
   readonly liveRollouts: Gauge;
   readonly timeouts: Counter;
@@ -120,6 +122,11 @@ export class Metrics {
       name: 'camfleet_offers_sent_total',
       help: 'Offers and cancel requests pushed to devices by this pod',
       labelNames: ['type'],
+      registers,
+    });
+    this.artifactBytesServed = new Counter({
+      name: 'camfleet_artifact_bytes_served_total',
+      help: 'Artifact bytes this pod sent to devices (presigned downloads bypass it)',
       registers,
     });
     this.reports = new Counter({

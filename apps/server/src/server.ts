@@ -127,6 +127,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       hintGraceMs: config.hintGraceMs,
       metrics,
       webhooks: config.webhooks,
+      artifactPresign: config.artifactPresign,
       events: {
         followerQueue: config.eventsFollowerQueue,
         // The event feed's blocking read holds a connection of its own while anyone follows.
@@ -230,7 +231,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const legacy = new LegacyGateway({ config: config.legacy, fleet, auth, connections, hints, instance, log });
 
-  const artifacts = new ArtifactHttp({ auth, fleet, storage, maxBytes: config.artifactMaxBytes, log });
+  const artifacts = new ArtifactHttp({
+    auth,
+    fleet,
+    storage,
+    maxBytes: config.artifactMaxBytes,
+    log,
+    served: (bytes) => metrics.artifactBytesServed.inc(bytes),
+  });
   const ddi = config.ddi
     ? ddiRoutes({
         controller: new DdiController({ fleet, storage, instance }, config.ddi),

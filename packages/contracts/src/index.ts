@@ -6,6 +6,7 @@ export * from './protocol/frames.js';
 export { roleAtLeast } from './roles.js';
 export { type AppRouter, appRouter } from './router.js';
 export * from './routers/access.schema.js';
+export * from './routers/artifact-url.schema.js';
 export * from './routers/device.schema.js';
 export * from './routers/devices.schema.js';
 export * from './routers/events.schema.js';

@@ -48,6 +48,7 @@ function recordingFleet(overrides: Overrides = {}) {
         state: 'succeeded' as const,
         duplicate: false,
       }),
+      artifactUrl: async () => ({ url: '/artifacts/x', expiresAt: null }),
     },
     patches: {
       publish: async () => patch,

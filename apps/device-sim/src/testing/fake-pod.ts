@@ -418,6 +418,7 @@ export class FakeFleet {
       register: (deviceId, connection, input) => this.registerDevice(deviceId, connection, input),
       offers: (deviceId, options) => this.deviceOffers(deviceId, options),
       report: (deviceId, input) => this.report(deviceId, input),
+      artifactUrl: async () => absent(),
     },
     credentials: {
       enroll: (deviceId, tokenId) => this.enrollDevice(deviceId, tokenId),

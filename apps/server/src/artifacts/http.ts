@@ -27,6 +27,8 @@ export interface ArtifactHttpDeps {
   storage: ArtifactStorage;
   maxBytes: number;
   log: Logger;
+  /** Counts the artifact bytes sent to devices. */
+  served?: (bytes: number) => void;
 }
 
 /** The body's digest differs from the one the uploader announced (X-Content-SHA256). */
@@ -299,7 +301,13 @@ export class ArtifactHttp {
     if (req.method === 'HEAD') return void res.end();
     // pipeline: backpressure from the socket, and the storage read is torn down if the client leaves.
     await new Promise<void>((resolve) => {
-      pipeline(storage.read(sha256, range), res, (error) => {
+      const counted = new Transform({
+        transform: (chunk: Buffer, _encoding, callback) => {
+          this.deps.served?.(chunk.length);
+          callback(null, chunk);
+        },
+      });
+      pipeline(storage.read(sha256, range), counted, res, (error) => {
         if (error && !res.writableFinished && error.name !== 'AbortError' && !isPrematureClose(error)) {
           log.warn({ err: error, sha256, deviceId }, 'artifact download failed');
         }

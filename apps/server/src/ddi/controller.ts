@@ -23,7 +23,15 @@ export type DdiWork =
 export interface DdiDeployment {
   actionId: number;
   patch: { name: string; version: string };
-  artifact: { filename: string; sha256: string; sha1: string; md5: string; size: number } | null;
+  artifact: {
+    filename: string;
+    sha256: string;
+    sha1: string;
+    md5: string;
+    size: number;
+    /** A presigned URL of the object store (presigning on); absent: the pod serves it. */
+    url?: string;
+  } | null;
 }
 
 /** A feedback's outcome: applied (or a repeat), or for an action that is no longer open. */
@@ -90,6 +98,7 @@ export class DdiController {
             sha256: artifact.sha256,
             size: artifact.size,
             ...(await this.hashesOf(artifact.sha256)),
+            ...(await this.presigned(deviceId, artifact.sha256)),
           }
         : null,
     };
@@ -248,6 +257,12 @@ export class DdiController {
       return { status: state === 'offered' ? 'downloading' : 'installing', ...withProgress };
     }
     return null; // scheduled, resumed: nothing camfleet tracks
+  }
+
+  /** `{url}` presigned for the device, when presigning is on and the artifact is its to fetch now. */
+  private async presigned(deviceId: string, sha256: string): Promise<{ url?: string }> {
+    const url = await this.deps.fleet.artifactLinks.presignedFor(deviceId, sha256);
+    return url ? { url } : {};
   }
 
   /** SHA-1 and MD5 of an artifact (DDI agents want them), computed once and kept in Redis. */

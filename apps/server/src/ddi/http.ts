@@ -150,6 +150,8 @@ export function ddiRoutes(deps: DdiHttpDeps): Array<[HTTPMethod[], string, Handl
 function deploymentBody(found: DdiDeployment, base: string) {
   const artifact = found.artifact;
   const module = String(found.actionId);
+  const href =
+    artifact?.url ?? `${base}/softwaremodules/${module}/artifacts/${artifact?.sha256}/${artifact?.filename}`;
   return {
     id: String(found.actionId),
     deployment: {
@@ -167,12 +169,8 @@ function deploymentBody(found: DdiDeployment, base: string) {
                   hashes: { sha1: artifact.sha1, md5: artifact.md5, sha256: artifact.sha256 },
                   size: artifact.size,
                   _links: {
-                    'download-http': {
-                      href: `${base}/softwaremodules/${module}/artifacts/${artifact.sha256}/${artifact.filename}`,
-                    },
-                    download: {
-                      href: `${base}/softwaremodules/${module}/artifacts/${artifact.sha256}/${artifact.filename}`,
-                    },
+                    'download-http': { href },
+                    download: { href },
                   },
                 },
               ]

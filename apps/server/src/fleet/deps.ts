@@ -1,5 +1,6 @@
 import type { RedisClient } from '@camfleet/redis';
 import type { Logger } from 'pino';
+import type { PresignConfig } from '../artifacts/config.js';
 import type { Metrics } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
 import type { Scripts } from '../redis/script.js';
@@ -29,4 +30,6 @@ export interface FleetDeps {
   };
   /** How this pod sends webhooks (default: WEBHOOK_DEFAULTS). */
   webhooks?: WebhookSettings;
+  /** Presigned artifact URLs in offers (default: off, devices download through a pod). */
+  artifactPresign?: PresignConfig;
 }

@@ -1,4 +1,6 @@
 import {
+  type ArtifactUrl,
+  type ArtifactUrlInput,
   type ConnectionRef,
   type Device,
   type DeviceEvent,
@@ -9,6 +11,7 @@ import {
   type ReportInput,
   type ReportResult,
 } from '@camfleet/contracts';
+import type { ArtifactLinks } from '../artifacts/links.js';
 import { pipelineValues } from '../redis/pipeline.js';
 import {
   deliveryReport,
@@ -49,6 +52,7 @@ export class DeviceChannel implements DeviceService {
     private readonly sessions: DeviceSessions,
     private readonly slots: Slots,
     private readonly claims: OfferClaims,
+    private readonly links: ArtifactLinks,
   ) {
     this.soon = new TickBatch<string>((deviceIds) => void claims.evaluateMany(deviceIds));
   }
@@ -100,11 +104,18 @@ export class DeviceChannel implements DeviceService {
             { deviceId, connectionId, deliveryId, attempt },
             event.type === 'offer' ? 'offer pushed' : 'cancel pushed',
           );
-        yield event;
+        // Signed as it leaves, so the URL's lifetime starts when the device gets it.
+        yield event.type === 'offer'
+          ? { ...event, offer: await this.links.forOffer(deviceId, event.offer) }
+          : event;
       }
     } finally {
       this.sessions.close(session);
     }
+  }
+
+  artifactUrl(deviceId: string, input: ArtifactUrlInput): Promise<ArtifactUrl> {
+    return this.links.forAttempt(deviceId, input);
   }
 
   /** The device's connection closed: offline, unless a newer connection already holds it. */

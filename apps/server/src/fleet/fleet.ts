@@ -1,4 +1,5 @@
 import type { FleetServices } from '@camfleet/contracts';
+import { ArtifactLinks } from '../artifacts/links.js';
 import type { ArtifactStorage } from '../artifacts/storage.js';
 import { WebhookEndpoints } from '../webhooks/endpoints.js';
 import { AuditLog } from './audit.js';
@@ -28,6 +29,7 @@ export class RedisFleet implements FleetServices {
   readonly claims: OfferClaims;
   readonly reconcile: SessionReconcile;
   readonly controller: RolloutController;
+  readonly artifactLinks: ArtifactLinks;
 
   readonly devices: DeviceChannel;
   readonly patches: Patches;
@@ -48,7 +50,12 @@ export class RedisFleet implements FleetServices {
     this.slots = new Slots(deps);
     this.claims = new OfferClaims(deps, this.sessions, this.slots);
     this.reconcile = new SessionReconcile(deps, this.sessions, this.slots, this.claims);
-    this.devices = new DeviceChannel(deps, this.sessions, this.slots, this.claims);
+    this.artifactLinks = new ArtifactLinks({
+      ...deps,
+      storage,
+      presign: deps.artifactPresign ?? { enabled: false, ttlSeconds: 900 },
+    });
+    this.devices = new DeviceChannel(deps, this.sessions, this.slots, this.claims, this.artifactLinks);
     this.patches = new Patches(deps, storage);
     this.rollouts = new Rollouts(deps, hints);
     this.controller = new RolloutController(deps, this.rollouts);

@@ -13,6 +13,7 @@ import {
   safeText,
   Timestamp,
 } from '../schemas.js';
+import type { ArtifactUrl, ArtifactUrlInput } from './artifact-url.schema.js';
 
 /** A device's model and firmware version: free text without control characters. */
 export const DeviceModel = safeText(64, 1);
@@ -149,4 +150,6 @@ export interface DeviceService {
   /** Events for one device: its current offer first, then offers and cancel requests, until the signal aborts. */
   offers(deviceId: string, options: OffersOptions): AsyncIterable<DeviceEvent>;
   report(deviceId: string, input: ReportInput): Promise<ReportResult>;
+  /** A fresh URL for the artifact of the device's current attempt (its earlier one expired). */
+  artifactUrl(deviceId: string, input: ArtifactUrlInput): Promise<ArtifactUrl>;
 }

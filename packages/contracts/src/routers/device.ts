@@ -1,6 +1,7 @@
 import { tracked } from '@trpc/server';
 import { deviceProcedure, holdingSubscription, router } from '../trpc.js';
 import { enrollProcedure } from './access.js';
+import { ArtifactUrl, ArtifactUrlInput } from './artifact-url.schema.js';
 import { Device, eventIdOf, OffersInput, RegisterInput, ReportInput, ReportResult } from './device.schema.js';
 
 /** What a camera calls, as itself. */
@@ -35,4 +36,10 @@ export const deviceRouter = router({
     .input(ReportInput)
     .output(ReportResult)
     .mutation(({ ctx, input }) => ctx.fleet.devices.report(ctx.deviceId, input)),
+
+  /** A fresh download URL for the current attempt's artifact (a presigned one expired). */
+  artifactUrl: deviceProcedure
+    .input(ArtifactUrlInput)
+    .output(ArtifactUrl)
+    .mutation(({ ctx, input }) => ctx.fleet.devices.artifactUrl(ctx.deviceId, input)),
 });
