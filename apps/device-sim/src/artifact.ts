@@ -20,6 +20,8 @@ export interface ArtifactSource {
   baseUrl: () => string;
   /** Its own secret: one rotated meanwhile (4001, re-checked) is the one to use. */
   secret: () => string | null;
+  /** A fresh URL for the offer's artifact from the server (device.artifactUrl): a presigned one expired. */
+  refreshUrl?: (offer: Offer, signal: AbortSignal) => Promise<string>;
 }
 
 /** Sends a `downloading` report; false if the server refused it. Throws once the attempt aborts. */
@@ -92,6 +94,11 @@ export class Artifacts {
           counters.downloadBytes += delta;
           if (throttle.due(received)) reports.push(received);
         },
+        ...(this.source.refreshUrl
+          ? {
+              refreshUrl: () => this.source.refreshUrl?.(offer, signal) ?? Promise.resolve(artifact.url),
+            }
+          : {}),
         onResume: (from) => {
           counters.downloadResumes++;
           this.ctx.emit({ ...refOf(this.ctx.id, offer), type: 'download-resumed', from });

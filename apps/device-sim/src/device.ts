@@ -1,5 +1,5 @@
 import { jitteredBackoff } from '@camfleet/client';
-import type { ReportInput } from '@camfleet/contracts';
+import type { Offer, ReportInput } from '@camfleet/contracts';
 import { Artifacts } from './artifact.js';
 import { DeviceAuth } from './auth.js';
 import type { DeviceContext, OfferRef } from './context.js';
@@ -170,7 +170,20 @@ export class SimulatedDevice {
       onServerEvent: (event) => this.offers.handle(event),
     });
     this.reports = new Reports(ctx, this.session);
-    const source = { baseUrl: () => this.session.baseUrl(), secret: () => auth.secret() };
+    const source = {
+      baseUrl: () => this.session.baseUrl(),
+      secret: () => auth.secret(),
+      refreshUrl: async (offer: Offer, signal: AbortSignal) => {
+        const connection = await this.session.ready(signal);
+        signal.throwIfAborted();
+        if (!connection) throw new Error('no connection to ask for a fresh URL');
+        const fresh = await connection.client.device.artifactUrl.mutate(
+          { deliveryId: offer.deliveryId, attempt: offer.attempt },
+          { signal },
+        );
+        return fresh.url;
+      },
+    };
     const artifacts = new Artifacts(ctx, source, {
       ...options,
       signatures: options.signatures ?? NO_SIGNATURE_POLICY,

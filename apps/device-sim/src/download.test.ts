@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ArtifactRef } from '@camfleet/contracts';
 import { waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -216,5 +218,67 @@ describe('download helpers', () => {
     // Started over (a 200 to a resume): from there, the quarters count again.
     expect(slow.due(0)).toBe(false);
     expect(slow.due(260)).toBe(true);
+  });
+});
+
+describe('downloadArtifact from a presigned (absolute) URL', () => {
+  /** A stand-in object store: serves BYTES (with ranges) at `/obj?sig=fresh`, 403 for any other signature. */
+  let store: Server;
+  let storeUrl: string;
+  const seen: Array<{ sig: string | null; headers: IncomingHttpHeaders }> = [];
+  beforeAll(async () => {
+    store = createServer((req, res) => {
+      const sig = new URL(req.url ?? '', 'http://x').searchParams.get('sig');
+      seen.push({ sig, headers: req.headers });
+      if (sig !== 'fresh') return void res.writeHead(403).end('expired');
+      const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      const headers = { 'content-length': BYTES.length - from };
+      if (from > 0)
+        res.writeHead(206, {
+          ...headers,
+          'content-range': `bytes ${from}-${BYTES.length - 1}/${BYTES.length}`,
+        });
+      else res.writeHead(200, headers);
+      res.end(BYTES.subarray(from));
+    });
+    await new Promise<void>((resolve) => store.listen(0, '127.0.0.1', resolve));
+    storeUrl = `http://127.0.0.1:${(store.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => store.close(resolve));
+  });
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  it('sends no device credential there, refreshes the URL once it is refused, and resumes on the fresh one', async () => {
+    let refreshes = 0;
+    const { done, resumes } = download({
+      artifact: { ...artifact, url: `${storeUrl}/obj?sig=stale` },
+      cuts: [100_000],
+      refreshUrl: async () => {
+        refreshes++;
+        return `${storeUrl}/obj?sig=fresh`;
+      },
+    });
+    await expect(done).resolves.toEqual({ sha256: SHA, size: BYTES.length, overflow: false });
+    expect(refreshes).toBe(1);
+    expect(resumes).toEqual([100_000]);
+    expect(seen.map((s) => s.sig)).toEqual(['stale', 'fresh', 'fresh']);
+    expect(
+      seen.every((s) => s.headers.authorization === undefined && s.headers['if-range'] === undefined),
+    ).toBe(true);
+    expect(seen[2]?.headers.range).toBe('bytes=100000-');
+    expect(fake.artifactRequests).toEqual([]);
+  });
+
+  it('gives up when the server refuses a fresh URL (the attempt is over)', async () => {
+    const { done } = download({
+      artifact: { ...artifact, url: `${storeUrl}/obj?sig=stale` },
+      refreshUrl: async () => {
+        throw new Error('attempt 1 is not the current attempt 2');
+      },
+    });
+    await expect(done).rejects.toThrow('download refused: attempt 1 is not the current attempt 2');
   });
 });

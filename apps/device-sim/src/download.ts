@@ -37,6 +37,11 @@ export interface DownloadOptions {
   onBytes?: (received: number, delta: number) => void;
   /** About to resume from byte `from`. */
   onResume?: (from: number) => void;
+  /**
+   * A fresh URL for the artifact (device.artifactUrl), asked when an absolute (presigned) URL is
+   * refused: it expired. Throws when the server refuses (the attempt is over).
+   */
+  refreshUrl?: () => Promise<string>;
 }
 
 /** Given a request's "it stalled" cut, calls it when that request's connection stalls. */
@@ -95,22 +100,30 @@ export async function downloadArtifact(options: DownloadOptions): Promise<Downlo
     options.onBytes?.(0, 0);
   };
 
+  let path = artifact.url;
+  /** A refreshed URL was refused before it brought a byte: the next refusal is final. */
+  let refreshed = false;
+
   for (;;) {
     signal.throwIfAborted();
+    const base = options.baseUrl();
+    const url = artifactUrl(base, path);
+    // The device's credential goes to its pods only; a presigned URL carries its own authority, and
+    // the store's ETag is not the sha256 (its content under a digest's name never changes anyway).
+    const toPod = url.origin === new URL(base).origin;
     const { authorization } = options;
-    const headers: OutgoingHttpHeaders = {
-      authorization: typeof authorization === 'string' ? authorization : authorization(),
-    };
+    const headers: OutgoingHttpHeaders = {};
+    if (toPod) headers.authorization = typeof authorization === 'string' ? authorization : authorization();
     if (received > 0) {
       headers.range = `bytes=${received}-`;
-      headers['if-range'] = `"${artifact.sha256}"`;
+      if (toPod) headers['if-range'] = `"${artifact.sha256}"`;
       options.onResume?.(received);
     }
     /** Bytes this request brought. */
     let gained = 0;
     let problem: string;
     try {
-      const response = await open(artifactUrl(options.baseUrl(), artifact.url), headers, options, signal);
+      const response = await open(url, headers, options, signal);
       const status = response.statusCode ?? 0;
       // The total length the server says the file has (to tell a clean end from a cut), if it says.
       let total: number | null = null;
@@ -132,6 +145,13 @@ export async function downloadArtifact(options: DownloadOptions): Promise<Downlo
           if (received >= artifact.size) return finish(hash, received, false);
           restart();
           throw new Interrupted('range not satisfiable');
+        }
+        if ((status === 401 || status === 403) && !toPod && options.refreshUrl && !refreshed) {
+          path = await options.refreshUrl().catch((error: unknown) => {
+            throw new DownloadError(`download refused: ${error instanceof Error ? error.message : error}`);
+          });
+          refreshed = true;
+          continue;
         }
         if (status === 401 || status === 403) throw new DownloadError(`download refused: HTTP ${status}`);
         if (status === 404) throw new DownloadError('download failed: artifact not found (HTTP 404)');
@@ -167,6 +187,7 @@ export async function downloadArtifact(options: DownloadOptions): Promise<Downlo
     // Bytes arrived: resume at once. None: back off, and give up after a few.
     if (gained > 0) {
       failures = 0;
+      refreshed = false;
       continue;
     }
     if (++failures >= maxFailures) throw new DownloadError(`download failed: ${problem}`);
