@@ -10,6 +10,7 @@ import {
   type CameraEvent,
   DEBIAN_PYTHON,
   PythonCamera,
+  startTestS3,
   TEST_TOKENS,
   waitFor,
 } from '@camfleet/test-support';
@@ -272,6 +273,71 @@ describe('the Python reference camera against real pods', () => {
     await proxy.close();
   });
 
+  it('downloads from the object store with a presigned URL, and takes a fresh one when it expired mid-download', async () => {
+    const s3 = await startTestS3();
+    // The store behind a proxy that holds the camera's download midway (its request line names the bucket).
+    const proxy = await artifactProxy(s3.endpoint, 'hold', 256 * 1024, `GET /${s3.bucket}/`);
+    const ttlSeconds = 2;
+    const s3Fleet = await TestFleet.up(1, {
+      podEnv: {
+        ...s3.env(),
+        FLEET_S3_ENDPOINT: proxy.url,
+        FLEET_ARTIFACT_URL_TTL_SECONDS: String(ttlSeconds),
+      },
+    });
+    try {
+      const file = join(s3Fleet.workDir, 'fw.bin');
+      const bytes = randomBytes(1024 * 1024);
+      await writeFile(file, bytes);
+      const patch = await s3Fleet.fleetJson<{ id: string; artifact: { sha256: string } }>([
+        'patch',
+        'publish',
+        file,
+        '--name',
+        'cam-fw',
+        '--version',
+        '5.0.0',
+      ]);
+      const camera = new PythonCamera([
+        '--url',
+        s3Fleet.urls,
+        '--id',
+        'py-s3',
+        '--enroll-token',
+        TEST_TOKENS.enroll,
+        '--state-dir',
+        join(s3Fleet.workDir, 'state-py-s3'),
+      ]);
+      cameras.push(camera);
+      await camera.waitEvent((e) => e.event === 'subscribed', 'its subscription');
+      const rolloutId = await s3Fleet.rollOutPatch(patch.id, ['--devices', 'py-s3']);
+      await waitFor(() => proxy.interfered() > 0, { what: 'the presigned download held midway' });
+      const heldAt = Date.now();
+      // The URL's lifetime passes while the download is held, then the connection breaks.
+      await waitFor(() => Date.now() > heldAt + ttlSeconds * 1000 + 1_000, { what: 'the URL to expire' });
+      proxy.cutHeld();
+      const done = await waitFor(
+        async () => {
+          const { deliveries } = await s3Fleet.admin.client.devices.get.query({ deviceId: 'py-s3' });
+          const found = deliveries.find((d) => d.rolloutId === rolloutId);
+          return found?.state === 'succeeded' ? found : null;
+        },
+        { timeoutMs: 60_000, what: 'the delivery to succeed after a fresh URL' },
+      );
+      expect(done.attempt).toBe(1);
+      const downloads = camera.named('download');
+      expect(downloads.some((e) => e.cut === '403')).toBe(true);
+      expect(downloads.some((e) => Number(e.resumedFrom) > 0 && e.complete === true)).toBe(true);
+      const installed = await readFile(join(s3Fleet.workDir, 'state-py-s3', 'installed.bin'));
+      expect(createHash('sha256').update(installed).digest('hex')).toBe(patch.artifact.sha256);
+      await camera.stop();
+    } finally {
+      await proxy.close();
+      await s3Fleet.down();
+      await s3.destroy();
+    }
+  });
+
   it('survives its pod killed mid-download: reconnects to the other pod and resumes there', async () => {
     const patch = await publish(1536 * 1024);
     const [first, second] = fleet.pods;
@@ -305,7 +371,13 @@ describe('the Python reference camera against real pods', () => {
  * network cut); `hold` stops forwarding until `release()`, so a test acts while the camera is
  * certainly mid-download.
  */
-async function artifactProxy(target: string, mode: 'cut' | 'hold', after: number) {
+async function artifactProxy(
+  target: string,
+  mode: 'cut' | 'hold',
+  after: number,
+  /** The start of the request line of a download (a pod's, by default). */
+  downloadPrefix = 'GET /artifacts/',
+) {
   const { hostname, port } = new URL(target);
   let interfered = 0;
   let release: () => void = () => undefined;
@@ -313,13 +385,15 @@ async function artifactProxy(target: string, mode: 'cut' | 'hold', after: number
     release = resolve;
   });
   const sockets = new Set<Socket>();
+  /** The held download's sockets. */
+  const held = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = tcpConnect(Number(port), hostname);
     sockets.add(client).add(upstream);
     let download = false;
     let sent = 0;
     client.on('data', (chunk: Buffer) => {
-      if (interfered === 0 && chunk.toString('latin1').startsWith('GET /artifacts/')) download = true;
+      if (interfered === 0 && chunk.toString('latin1').startsWith(downloadPrefix)) download = true;
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
@@ -328,6 +402,7 @@ async function artifactProxy(target: string, mode: 'cut' | 'hold', after: number
       if (interfered === 0) interfered++;
       if (mode === 'cut') return end();
       upstream.pause();
+      held.add(client).add(upstream);
       void released.then(() => {
         client.write(chunk);
         upstream.resume();
@@ -348,6 +423,11 @@ async function artifactProxy(target: string, mode: 'cut' | 'hold', after: number
     /** Downloads cut or held so far (at most one). */
     interfered: () => interfered,
     release: () => release(),
+    /** Breaks the held download's connection (the camera sees a cut); later downloads pass. */
+    cutHeld: () => {
+      for (const socket of held) socket.destroy();
+      held.clear();
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

@@ -88,7 +88,7 @@ class _Pacer:
 async def fetch(
     url: str,
     *,
-    authorization: str,
+    authorization: str | None,
     part: Path,
     size: int,
     sha256: str,
@@ -129,7 +129,7 @@ def _check(part: Path, digest: "hashlib._Hash", length: int, size: int, sha256: 
 
 async def _get(
     url: str,
-    authorization: str,
+    authorization: str | None,
     part: Path,
     have: int,
     digest: "hashlib._Hash",
@@ -142,11 +142,15 @@ async def _get(
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = cls(parts.hostname or "", parts.port, timeout=HTTP_TIMEOUT_S)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    headers = {"Authorization": authorization}
+    # A pod's URL takes the device's credential; a presigned one (authorization None) must not.
+    headers = {"Authorization": authorization} if authorization else {}
     if have:
-        # If-Range with the ETag (the quoted sha256): a 206 only if it is still the same file.
         headers["Range"] = f"bytes={have}-"
-        headers["If-Range"] = f'"{sha256}"'
+        if authorization:
+            # If-Range with the pod's ETag (the quoted sha256): a 206 only if it is still the same
+            # file. An object store's ETag is not the sha256, and the object under a digest's name
+            # never changes.
+            headers["If-Range"] = f'"{sha256}"'
     try:
         try:
             await asyncio.to_thread(conn.request, "GET", path, headers=headers)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -235,11 +235,16 @@ class Job:
         progress.bytes = min(_length(part), size)
         await progress.send()  # "downloading" at once: the offer's deadline is short
         failures = 0
+        url: str = self.artifact["url"]
+        refreshed = False
         while True:
             conn = await self.worker.link.ready()
             resumed_from = _length(part)
+            # A presigned (absolute) URL carries its own signature: no credentials (section 6).
+            presigned = urlsplit(url).scheme in ("http", "https")
             fetch = asyncio.get_running_loop().create_task(download.fetch(
-                urljoin(conn.base_url, self.artifact["url"]), authorization=self.worker.link.authorization,
+                urljoin(conn.base_url, url),
+                authorization=None if presigned else self.worker.link.authorization,
                 part=part, size=size, sha256=sha, rate=self.worker.options.download_rate,
                 on_bytes=progress.on_bytes))
             either: set[asyncio.Future[Any]] = {fetch, conn.closed}
@@ -273,7 +278,16 @@ class Job:
                 continue
             except download.Forbidden:
                 self._log_download(part, resumed_from, size, cut="403")
-                raise
+                # Refreshed already and still refused, with nothing fetched since: not an expiry.
+                if not presigned or (refreshed and _length(part) == resumed_from):
+                    raise
+                # The presigned URL expired: a fresh one (refused like a report if the attempt ended).
+                try:
+                    fresh = await conn.call("device.artifactUrl", {"deliveryId": self.delivery_id, "attempt": self.attempt})
+                except RpcError as e:
+                    raise ReportRefused(e) from None
+                url, refreshed = str(fresh["url"]), True
+                continue
             except ReportRefused:
                 self._log_download(part, resumed_from, size, cut="report refused")
                 raise

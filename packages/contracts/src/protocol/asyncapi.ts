@@ -7,6 +7,8 @@
 import { jsonText } from '../json-schema.js';
 import type { Device, DeviceEvent } from '../routers/device.schema.js';
 import type {
+  ArtifactUrlRequest,
+  ArtifactUrlResponse,
   ConnectionParamsMessage,
   EnrollRequest,
   EnrollResponse,
@@ -188,6 +190,25 @@ const reportResponse: MessageSpec<ReportResponse> = {
     },
   },
 };
+const artifactUrlRequest: MessageSpec<ArtifactUrlRequest> = {
+  schema: 'artifact-url-request',
+  title: 'device.artifactUrl',
+  summary: 'A fresh download URL for the artifact of the current attempt (a presigned one expired).',
+  example: {
+    id: 4,
+    method: 'mutation',
+    params: { path: 'device.artifactUrl', input: { json: { deliveryId: DELIVERY_ID, attempt: 1 } } },
+  },
+};
+const artifactUrlResponse: MessageSpec<ArtifactUrlResponse> = {
+  schema: 'artifact-url-response',
+  title: 'device.artifactUrl result',
+  summary: 'The URL, and when it stops working (null: the pod’s own, which does not).',
+  example: {
+    id: 4,
+    result: { type: 'data', data: { json: { url: `/artifacts/${SHA256}`, expiresAt: null } } },
+  },
+};
 const enrollRequest: MessageSpec<EnrollRequest> = {
   schema: 'enroll-request',
   title: 'device.enroll',
@@ -256,6 +277,8 @@ const MESSAGES = {
   subscriptionStopped,
   reportRequest,
   reportResponse,
+  artifactUrlRequest,
+  artifactUrlResponse,
   enrollRequest,
   enrollResponse,
   requestBatch,
@@ -335,6 +358,14 @@ const OPERATIONS: Record<string, OperationSpec> = {
     description: 'Progress or outcome of an attempt; idempotent.',
     messages: ['reportRequest'],
     reply: ['reportResponse', 'errorResponse'],
+  },
+  receiveArtifactUrl: {
+    action: 'receive',
+    title: 'Artifact URL',
+    description:
+      'A fresh download URL for the current attempt; refused like a report when the attempt is not current.',
+    messages: ['artifactUrlRequest'],
+    reply: ['artifactUrlResponse', 'errorResponse'],
   },
   receiveRequestBatch: {
     action: 'receive',

@@ -12,6 +12,7 @@ import {
 import { z } from 'zod';
 import { FLEET_ERROR_CODES, LIMIT_NAMES, type LimitInfo } from '../errors.js';
 import { DeviceCredential } from '../routers/access.schema.js';
+import { ArtifactUrl, ArtifactUrlInput } from '../routers/artifact-url.schema.js';
 import {
   Device,
   DeviceEvent,
@@ -106,6 +107,9 @@ export type OffersRequest = z.input<typeof OffersRequest>;
 export const ReportRequest = request('mutation', 'device.report', ReportInput);
 export type ReportRequest = z.input<typeof ReportRequest>;
 
+export const ArtifactUrlRequest = request('mutation', 'device.artifactUrl', ArtifactUrlInput);
+export type ArtifactUrlRequest = z.input<typeof ArtifactUrlRequest>;
+
 /** enroll takes no input; the envelope is still required, and `{"json": null}` is what to send. */
 export const EnrollRequest = request('mutation', 'device.enroll', z.null());
 export type EnrollRequest = z.input<typeof EnrollRequest>;
@@ -118,7 +122,13 @@ export const SubscriptionStop = z.object({
 });
 export type SubscriptionStop = z.input<typeof SubscriptionStop>;
 
-export const DeviceRequest = z.union([RegisterRequest, OffersRequest, ReportRequest, EnrollRequest]);
+export const DeviceRequest = z.union([
+  RegisterRequest,
+  OffersRequest,
+  ReportRequest,
+  ArtifactUrlRequest,
+  EnrollRequest,
+]);
 
 /** tRPC clients may send several requests in one frame (after a reconnect, say); each is answered apart. */
 export const RequestBatch = z.array(z.union([DeviceRequest, SubscriptionStop]));
@@ -195,6 +205,8 @@ export const ReportResponse = response(ReportResult);
 export type ReportResponse = z.infer<typeof ReportResponse>;
 export const EnrollResponse = response(DeviceCredential);
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
+export const ArtifactUrlResponse = response(ArtifactUrl);
+export type ArtifactUrlResponse = z.infer<typeof ArtifactUrlResponse>;
 
 export const SubscriptionStarted = answer(z.object({ type: z.literal('started') }));
 export type SubscriptionStarted = z.infer<typeof SubscriptionStarted>;
@@ -229,6 +241,7 @@ export type ReconnectNotice = z.infer<typeof ReconnectNotice>;
 export const ServerFrame = z.union([
   RegisterResponse,
   ReportResponse,
+  ArtifactUrlResponse,
   EnrollResponse,
   SubscriptionStarted,
   OffersEvent,

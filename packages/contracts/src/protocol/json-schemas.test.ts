@@ -207,6 +207,21 @@ const SAMPLES: Record<ProtocolSchemaName, { valid: unknown[]; invalid: unknown[]
       { deliveryId: DELIVERY, attempt: 1, state: 'verifying' },
     ],
   },
+  'artifact-url-input': {
+    valid: [{ deliveryId: DELIVERY, attempt: 1 }],
+    invalid: [
+      { deliveryId: DELIVERY },
+      { deliveryId: DELIVERY, attempt: 0 },
+      { deliveryId: 'x', attempt: 1 },
+    ],
+  },
+  'artifact-url': {
+    valid: [
+      { url: '/artifacts/abc', expiresAt: null },
+      { url: 'https://s3.example/b/k?X-Amz-Signature=1', expiresAt: 1796526123906 },
+    ],
+    invalid: [{ url: '/artifacts/abc' }, { url: 1, expiresAt: null }],
+  },
   'device-credential': {
     valid: [{ deviceId: 'cam-0009', secret: 'cfd_x' }],
     invalid: [{ deviceId: 'cam-0009' }, { deviceId: '-cam', secret: 'cfd_x' }],
@@ -275,6 +290,13 @@ const SAMPLES: Record<ProtocolSchemaName, { valid: unknown[]; invalid: unknown[]
       request('mutation', 'device.report', { ...report, status: 'succeeded' }),
     ],
   },
+  'artifact-url-request': {
+    valid: [request('mutation', 'device.artifactUrl', { deliveryId: DELIVERY, attempt: 2 })],
+    invalid: [
+      request('mutation', 'device.artifactUrl', { deliveryId: DELIVERY }),
+      request('query', 'device.artifactUrl', { deliveryId: DELIVERY, attempt: 2 }),
+    ],
+  },
   'enroll-request': {
     valid: [request('mutation', 'device.enroll', null)],
     invalid: [
@@ -313,6 +335,13 @@ const SAMPLES: Record<ProtocolSchemaName, { valid: unknown[]; invalid: unknown[]
   'report-response': {
     valid: [answer({ deliveryId: DELIVERY, attempt: 1, state: 'succeeded', duplicate: true })],
     invalid: [answer(device)],
+  },
+  'artifact-url-response': {
+    valid: [answer({ url: '/artifacts/abc', expiresAt: null })],
+    invalid: [
+      answer({ url: '/artifacts/abc' }),
+      answer({ url: '/artifacts/abc', expiresAt: null, extra: 1 }),
+    ],
   },
   'enroll-response': {
     valid: [answer({ deviceId: 'cam-0009', secret: 'cfd_x' })],

@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import { canonical, type JsonSchema, jsonText, zodJsonSchema } from '../json-schema.js';
 import { DeviceCredential } from '../routers/access.schema.js';
+import { ArtifactUrl, ArtifactUrlInput } from '../routers/artifact-url.schema.js';
 import {
   Device,
   DeviceEvent,
@@ -16,6 +17,8 @@ import {
   ReportResult,
 } from '../routers/device.schema.js';
 import {
+  ArtifactUrlRequest,
+  ArtifactUrlResponse,
   ClientFrame,
   ConnectionParamsMessage,
   EnrollRequest,
@@ -103,6 +106,20 @@ export const PROTOCOL_SCHEMAS = [
     io: 'output',
   },
   {
+    name: 'artifact-url-input',
+    title: 'device.artifactUrl input',
+    description: "Asks for a fresh download URL for the artifact of the device's current attempt.",
+    schema: ArtifactUrlInput,
+    io: 'input',
+  },
+  {
+    name: 'artifact-url',
+    title: 'device.artifactUrl output: ArtifactUrl',
+    description: 'A download URL (presigned by the object store, or the pod’s own) and when it expires.',
+    schema: ArtifactUrl,
+    io: 'output',
+  },
+  {
     name: 'device-credential',
     title: 'device.enroll output: DeviceCredential',
     description: "The device's own secret, shown this once.",
@@ -143,6 +160,13 @@ export const PROTOCOL_SCHEMAS = [
     title: 'device.report request',
     description: SENT,
     schema: ReportRequest,
+    io: 'input',
+  },
+  {
+    name: 'artifact-url-request',
+    title: 'device.artifactUrl request',
+    description: SENT,
+    schema: ArtifactUrlRequest,
     io: 'input',
   },
   {
@@ -202,6 +226,13 @@ export const PROTOCOL_SCHEMAS = [
     title: 'device.report result',
     description: RECEIVED,
     schema: ReportResponse,
+    io: 'output',
+  },
+  {
+    name: 'artifact-url-response',
+    title: 'device.artifactUrl result',
+    description: RECEIVED,
+    schema: ArtifactUrlResponse,
     io: 'output',
   },
   {

@@ -21,6 +21,7 @@ export const PROTOCOL_DOCS_DIR = fileURLToPath(new URL('../../../../docs/device-
 const SERVER_FRAMES: readonly ProtocolSchemaName[] = [
   'register-response',
   'report-response',
+  'artifact-url-response',
   'enroll-response',
   'subscription-started',
   'offers-event',
@@ -33,6 +34,7 @@ const CLIENT_FRAMES: readonly ProtocolSchemaName[] = [
   'register-request',
   'offers-request',
   'report-request',
+  'artifact-url-request',
   'enroll-request',
   'subscription-stop',
   'request-batch',
