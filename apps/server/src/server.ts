@@ -236,6 +236,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     fleet,
     storage,
     maxBytes: config.artifactMaxBytes,
+    ...(config.artifactStore === 'redis'
+      ? {
+          tooLargeHint:
+            'the Redis store is for small files: firmware images belong in object storage (FLEET_ARTIFACT_STORE=s3)',
+        }
+      : {}),
     log,
     served: (bytes) => metrics.artifactBytesServed.inc(bytes),
   });

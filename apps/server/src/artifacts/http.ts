@@ -26,6 +26,8 @@ export interface ArtifactHttpDeps {
   };
   storage: ArtifactStorage;
   maxBytes: number;
+  /** Said with a refusal past `maxBytes`: where bigger files belong (the Redis store points to S3). */
+  tooLargeHint?: string;
   log: Logger;
   /** Counts the artifact bytes sent to devices. */
   served?: (bytes: number) => void;
@@ -101,6 +103,12 @@ export class ArtifactHttp {
     device?: () => Promise<string | null>,
   ): Promise<void> {
     return this.guarded(req, res, () => this.send(req, res, sha256, device));
+  }
+
+  /** Why an upload is too large, and where a file that size belongs. */
+  private tooLarge(): string {
+    const { maxBytes, tooLargeHint } = this.deps;
+    return `artifacts may have at most ${maxBytes} bytes (FLEET_ARTIFACT_MAX_BYTES)${tooLargeHint ? `; ${tooLargeHint}` : ''}`;
   }
 
   /** A request whose method the route does not take. */
@@ -191,7 +199,7 @@ export class ArtifactHttp {
     }
     const announced = req.headers['content-length'];
     if (announced !== undefined && Number(announced) > maxBytes) {
-      return refuseAudited(413, 'TOO_LARGE', `artifacts may have at most ${maxBytes} bytes`);
+      return refuseAudited(413, 'TOO_LARGE', this.tooLarge());
     }
     if (expectsContinue) res.writeContinue();
 
@@ -223,7 +231,7 @@ export class ArtifactHttp {
         return;
       }
       if (error instanceof ArtifactTooLarge) {
-        return refuseAudited(413, 'TOO_LARGE', `artifacts may have at most ${maxBytes} bytes`);
+        return refuseAudited(413, 'TOO_LARGE', this.tooLarge());
       }
       if (error instanceof DigestMismatch) {
         await audit(false, { sha256: claimed, actual: error.actual }, error.message);
