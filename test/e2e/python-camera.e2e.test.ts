@@ -64,6 +64,20 @@ function pythonCamera(id: string, urls: string, extra: string[] = []): PythonCam
   return camera;
 }
 
+/**
+ * A camera behind a proxy that holds its first download midway, with a rollout to it started: a
+ * fault the test injects next lands mid-download by construction.
+ */
+async function heldDownload(id: string, rolloutFlags: string[] = []) {
+  const patch = await publish(1024 * 1024);
+  const proxy = await artifactProxy(fleet.pods[0]?.url ?? '', 'hold', 256 * 1024);
+  const camera = pythonCamera(id, proxy.url);
+  await camera.waitEvent((e) => e.event === 'subscribed', 'its subscription');
+  const rolloutId = await fleet.rollOutPatch(patch.id, ['--devices', id, ...rolloutFlags]);
+  await waitFor(() => proxy.interfered() > 0, { what: `${id}: the download held midway` });
+  return { patch, proxy, camera, rolloutId };
+}
+
 /** Publishes a signed random file of `size` bytes as a new patch. */
 async function publish(size: number): Promise<{ id: string; version: string; sha256: string }> {
   const file = join(fleet.workDir, `fw-${randomBytes(4).toString('hex')}.bin`);
@@ -220,12 +234,7 @@ describe('the Python reference camera against real pods', () => {
   });
 
   it('honours a cancel that arrives mid-download with a canceled report, and deletes the partial file', async () => {
-    const patch = await publish(1024 * 1024);
-    const proxy = await artifactProxy(fleet.pods[0]?.url ?? '', 'hold', 256 * 1024);
-    const camera = pythonCamera('py-cancel', proxy.url);
-    await camera.waitEvent((e) => e.event === 'subscribed', 'its subscription');
-    const rolloutId = await fleet.rollOutPatch(patch.id, ['--devices', 'py-cancel']);
-    await waitFor(() => proxy.interfered() > 0, { what: 'the download held midway' });
+    const { patch, proxy, camera, rolloutId } = await heldDownload('py-cancel');
     await fleet.admin.client.rollout.cancel.mutate({ rolloutId });
     await camera.waitEvent((e) => e.event === 'cancel', 'the cancel request');
     const canceled = await waitDelivery(rolloutId, 'py-cancel', ['canceled'], 'canceled');
@@ -240,20 +249,13 @@ describe('the Python reference camera against real pods', () => {
   });
 
   it('drops an attempt that timed out once its report is refused as STALE_ATTEMPT, and finishes the next attempt', async () => {
-    const patch = await publish(1024 * 1024);
-    const proxy = await artifactProxy(fleet.pods[0]?.url ?? '', 'hold', 256 * 1024);
-    const camera = pythonCamera('py-stale', proxy.url);
-    await camera.waitEvent((e) => e.event === 'subscribed', 'its subscription');
     // A backoff far longer than the test: attempt 2 comes only when the test moves the time.
-    const rolloutId = await fleet.rollOutPatch(patch.id, [
-      '--devices',
-      'py-stale',
+    const { proxy, camera, rolloutId } = await heldDownload('py-stale', [
       '--retry-base',
       '1h',
       '--retry-max',
       '1h',
     ]);
-    await waitFor(() => proxy.interfered() > 0, { what: 'the download of attempt 1 held midway' });
     await fleet.passDeadline(rolloutId, 'py-stale');
     await waitDelivery(rolloutId, 'py-stale', ['queued'], 'attempt 1 timed out');
     proxy.release();
