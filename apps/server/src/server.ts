@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { Admission, addressOf } from './admission.js';
 import { ArtifactHttp } from './artifacts/http.js';
-import { openArtifactStorage } from './artifacts/index.js';
+import { openArtifactStorage, uploadLimitOf } from './artifacts/index.js';
 import { Authenticator, readTokensFile } from './auth.js';
 import { AuthThrottle } from './auth-throttle.js';
 import type { ServerConfig } from './config.js';
@@ -235,13 +235,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     auth,
     fleet,
     storage,
-    maxBytes: config.artifactMaxBytes,
-    ...(config.artifactStore === 'redis'
-      ? {
-          tooLargeHint:
-            'the Redis store is for small files: firmware images belong in object storage (FLEET_ARTIFACT_STORE=s3)',
-        }
-      : {}),
+    ...uploadLimitOf(config.artifactStore, config.artifactMaxBytes),
     log,
     served: (bytes) => metrics.artifactBytesServed.inc(bytes),
   });

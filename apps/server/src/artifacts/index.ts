@@ -2,7 +2,7 @@ import type { RedisClient } from '@camfleet/redis';
 import type { S3Config } from './config.js';
 import { FsArtifactStorage } from './fs-storage.js';
 import { RedisArtifactStorage } from './redis-storage.js';
-import { S3ArtifactStorage } from './s3-storage.js';
+import { MAX_COPY_BYTES, S3ArtifactStorage } from './s3-storage.js';
 import type { ArtifactStorage } from './storage.js';
 
 export { FsArtifactStorage } from './fs-storage.js';
@@ -40,4 +40,24 @@ export async function openArtifactStorage(
   }
   if (!redis) throw new Error('the Redis artifact store needs a Redis connection');
   return new RedisArtifactStorage(redis, config.keyPrefix, { chunkBytes: config.artifactChunkBytes });
+}
+
+/**
+ * The largest upload a store takes, and what a refusal past it says: the configured limit, capped
+ * for S3 at what one copy can move (the upload lands under a temporary key first), and for the
+ * Redis store a pointer to where firmware images belong.
+ */
+export function uploadLimitOf(
+  store: ArtifactStoreConfig['artifactStore'],
+  configuredMaxBytes: number,
+): { maxBytes: number; tooLargeHint?: string } {
+  if (store === 'redis')
+    return {
+      maxBytes: configuredMaxBytes,
+      tooLargeHint:
+        'the Redis store is for small files: firmware images belong in object storage (FLEET_ARTIFACT_STORE=s3)',
+    };
+  if (store === 's3' && configuredMaxBytes > MAX_COPY_BYTES)
+    return { maxBytes: MAX_COPY_BYTES, tooLargeHint: 'the S3 store takes at most 5 GiB per artifact' };
+  return { maxBytes: configuredMaxBytes };
 }
