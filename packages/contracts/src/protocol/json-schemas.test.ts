@@ -4,16 +4,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { safeText } from '../schemas.js';
-import {
-  ASYNCAPI_FILE,
-  asyncApiDocument,
-  asyncApiExamples,
-  EXAMPLE_CONFLICT,
-  EXAMPLE_DEVICE,
-  EXAMPLE_OFFER,
-  protocolDocuments,
-  SCHEMAS_FOLDER,
-} from './asyncapi.js';
+import { ASYNCAPI_FILE, asyncApiDocument, protocolDocuments, SCHEMAS_FOLDER } from './asyncapi.js';
+import { asyncApiExamples, EXAMPLE_CONFLICT, EXAMPLE_DEVICE, EXAMPLE_OFFER } from './asyncapi-messages.js';
 import { PROTOCOL_SCHEMAS, type ProtocolSchemaName, protocolJsonSchema } from './json-schemas.js';
 import { loadProtocolSchemas, PROTOCOL_DOCS_DIR, type ProtocolSchemas } from './validate.js';
 
