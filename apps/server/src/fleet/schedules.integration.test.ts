@@ -32,7 +32,8 @@ async function rolloutEvents(rolloutId: string): Promise<string[]> {
 describe('scheduled rollouts', () => {
   it('waits paused by its schedule, offers nothing before its start, and starts on time', async () => {
     const device = await pod.registeredDevice('sched-1');
-    const startAt = (await pod.redisNow()) + 2_000;
+    // Far enough ahead that the rollout is still waiting when create answers, on a loaded machine.
+    const startAt = (await pod.redisNow()) + 5_000;
     const created = await pod.admin.client.rollout.create.mutate({
       patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['sched-1'] },
@@ -81,7 +82,8 @@ describe('scheduled rollouts', () => {
   it('at endBy with atEnd cancel: asks the device at work to stop and cancels what is queued', async () => {
     const working = await pod.registeredDevice('sched-work-1');
     await pod.enroll('sched-offline-1');
-    const endBy = (await pod.redisNow()) + 2_500;
+    // Far enough ahead for the offer and a report before the end, on a loaded machine.
+    const endBy = (await pod.redisNow()) + 6_000;
     const created = await pod.admin.client.rollout.create.mutate({
       patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['sched-work-1', 'sched-offline-1'] },
@@ -119,7 +121,8 @@ describe('scheduled rollouts', () => {
   it('at endBy with atEnd finish: starts nothing new, and the device at work completes', async () => {
     const working = await pod.registeredDevice('sched-work-2');
     const offline = await pod.enroll('sched-offline-2');
-    const endBy = (await pod.redisNow()) + 2_500;
+    // Far enough ahead for the offer and a report before the end, on a loaded machine.
+    const endBy = (await pod.redisNow()) + 6_000;
     const created = await pod.admin.client.rollout.create.mutate({
       patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['sched-work-2', 'sched-offline-2'] },
