@@ -100,6 +100,34 @@ describe('pnpm bench (smoke)', () => {
     expect(ddi?.podCpuMsPer1000Polls).toBeGreaterThan(0);
     expect(ddi?.redisCommandsPerPoll).toBeGreaterThan(1);
     expect(run.stdout).toContain('offer p50 / p99 / max');
+    // Opt-in (--scenario artifacts): not part of the default run.
+    expect(report.scenarios.artifacts).toBeUndefined();
+  });
+
+  it('measures the artifact bytes through the pods per delivery, presigned and pod-served', {
+    timeout: 120_000,
+  }, async () => {
+    const out = join(dir, 'artifacts.json');
+    const args = ['--scenario', 'artifacts', '--devices', '12', '--throttled-devices', '1', '--sims', '1'];
+    const run = await bench([...args, '--pods', '2', '--artifact-mib', '1', '--out', out]);
+    expect(run.code, run.stderr).toBe(0);
+    const { artifacts } = (JSON.parse(await readFile(out, 'utf8')) as BenchReport).scenarios;
+    const size = 1024 * 1024;
+    expect(artifacts).toMatchObject({ artifactBytes: size, devices: 12, pods: 2 });
+    for (const result of [artifacts?.presigned, artifacts?.podServed]) {
+      expect(result?.deliveries).toBe(12);
+      // Every camera downloaded (and verified) the whole artifact, wherever from.
+      expect(result?.bytesDownloadedPerDelivery).toBeGreaterThanOrEqual(size);
+      expect(result?.allSucceededMs).toBeGreaterThan(0);
+    }
+    // Presigned: the cameras read the object store, the pods carry (next to) none of the bytes.
+    expect(artifacts?.presigned.presigned).toBe(true);
+    expect(artifacts?.presigned.bytesThroughPodsPerDelivery).toBeLessThan(size / 100);
+    // Pod-served: every byte of every delivery went through a pod.
+    expect(artifacts?.podServed.presigned).toBe(false);
+    expect(artifacts?.podServed.bytesThroughPodsPerDelivery).toBeGreaterThanOrEqual(size);
+    expect(artifacts?.podServed.bytesThroughPods).toBeGreaterThanOrEqual(12 * size);
+    expect(run.stdout).toContain('presigned: per delivery, bytes through the pods');
   });
 
   it('refuses an unknown scenario with usage and exit code 2', async () => {

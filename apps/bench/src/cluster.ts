@@ -13,7 +13,7 @@ import {
   TEST_TOKENS,
   type TestRedis,
 } from '@camfleet/test-support';
-import type { Command, Reply, Request, Response, SimConfig } from './protocol.js';
+import type { Command, Reply, Request, Response, SignaturePolicy, SimConfig } from './protocol.js';
 
 /** The reply a command gets (same `type`). */
 type ReplyTo<C extends Command> = Extract<Reply, { type: C['type'] }>;
@@ -29,6 +29,12 @@ export interface ClusterOptions {
   cpuProfDir: string | null;
   redis: 'single' | 'cluster';
   clusterMasters: number;
+  /** More pod environment (the artifacts scenario: the S3 store, presigning on or off). */
+  podEnv?: Record<string, string>;
+  /** The pods' FLEET_NODE_ID is `<podName>-<n>` (default bench-pod). */
+  podName?: string;
+  /** What the cameras trust and require of a patch's signature (default: nothing checked). */
+  signatures?: SignaturePolicy;
 }
 
 /** CPU time (user + system) and resident memory of a process, from /proc. */
@@ -148,13 +154,14 @@ export class Cluster {
       FLEET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: '1000',
       // The ddi scenario's controllers poll the pods' hawkBit DDI API.
       FLEET_DDI_TENANT: DDI_TENANT,
+      ...options.podEnv,
     };
     const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
     const pods = await Promise.all(
       Array.from({ length: options.pods }, async (_, i) =>
         PodProcess.start(
           redis.url,
-          `bench-pod-${i + 1}`,
+          `${options.podName ?? 'bench-pod'}-${i + 1}`,
           { ...podEnv, PORT: String(await freePort()) },
           TEST_TOKENS,
           nodeArgs,
@@ -177,6 +184,7 @@ export class Cluster {
             // 127.0.0.2, .3, …: each source address has its own ~28k ephemeral ports.
             localAddress: `127.0.0.${2 + i}`,
             enrollToken: TEST_TOKENS.enroll,
+            ...(options.signatures ? { signatures: options.signatures } : {}),
           },
           nodeArgs,
         ),

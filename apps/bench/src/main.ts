@@ -5,11 +5,12 @@
 import { writeFile } from 'node:fs/promises';
 import { RedisClusterServer, TEST_TOKENS } from '@camfleet/test-support';
 import { CommanderError } from 'commander';
+import { artifacts } from './artifacts.js';
 import { bucketSpread } from './balance.js';
 import { Cluster } from './cluster.js';
 import { ddi } from './ddi.js';
 import { hostile } from './hostile.js';
-import { type BenchOptions, parseOptions } from './options.js';
+import { ARTIFACT_DEVICES_MAX, type BenchOptions, parseOptions } from './options.js';
 import { type BenchReport, formatTable, machineFacts, type RedisBalance } from './report.js';
 import * as scenario from './scenarios.js';
 import { medianOf } from './stats.js';
@@ -94,6 +95,20 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       const d = report.scenarios.ddi;
       say(
         `ddi: ${d.polls} polls at ${d.pollsPerSecond}/s, pod ${d.podCpuMsPer1000Polls} ms CPU per 1000 polls`,
+      );
+      await save();
+    }
+    if (has('artifacts')) {
+      // Fleets of their own (the S3 store), beside this idle one.
+      report.scenarios.artifacts = await artifacts({
+        devices: Math.min(options.devices, ARTIFACT_DEVICES_MAX),
+        pods: options.pods,
+        artifactBytes: options.artifactMib * 1024 * 1024,
+        logLevel: options.logLevel,
+      });
+      const { presigned, podServed } = report.scenarios.artifacts;
+      say(
+        `artifacts: bytes through the pods per delivery ${presigned.bytesThroughPodsPerDelivery} presigned, ${podServed.bytesThroughPodsPerDelivery} pod-served (artifact ${report.scenarios.artifacts.artifactBytes} B)`,
       );
       await save();
     }

@@ -1,7 +1,20 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-export const SCENARIOS = ['connect', 'fanout', 'memory', 'hostile', 'ddi', 'reconnect', 'throttled'] as const;
+export const SCENARIOS = [
+  'connect',
+  'fanout',
+  'memory',
+  'hostile',
+  'ddi',
+  'reconnect',
+  'throttled',
+  'artifacts',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+/** Cameras in each of the artifacts scenario's two fleets at most: enough to load the store, quick. */
+export const ARTIFACT_DEVICES_MAX = 1_000;
+/** What runs without --scenario: all but artifacts (two more fleets and GiBs through s3rver: opt-in). */
+export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'artifacts');
 
 export interface BenchOptions {
   devices: number;
@@ -21,6 +34,8 @@ export interface BenchOptions {
   /** One Redis instance, or a Redis Cluster of `clusterMasters` masters (no replicas). */
   redis: 'single' | 'cluster';
   clusterMasters: number;
+  /** The artifacts scenario's artifact, in MiB. */
+  artifactMib: number;
 }
 
 function positive(max: number) {
@@ -55,9 +70,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       ),
     )
     .addOption(
-      new Option('--scenario <list>', `comma-separated: ${SCENARIOS.join(',')}`)
+      new Option(
+        '--scenario <list>',
+        `comma-separated: ${SCENARIOS.join(',')} (artifacts only when named: an s3rver and two more fleets of min(devices, ${ARTIFACT_DEVICES_MAX}) cameras, presigned and pod-served downloads)`,
+      )
         .argParser(scenarioList)
-        .default([...SCENARIOS], 'all'),
+        .default([...DEFAULT_SCENARIOS], 'all but artifacts'),
     )
     .addOption(
       new Option('--repeat <n>', 'runs of connect and fanout (median)').argParser(positive(20)).default(3),
@@ -90,6 +108,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     .addOption(
       new Option('--cluster-masters <n>', 'masters of the cluster').argParser(positive(16)).default(3),
     )
+    .addOption(
+      new Option('--artifact-mib <n>', 'the artifacts scenario’s artifact size (MiB)')
+        .argParser(positive(64))
+        .default(2),
+    )
     .exitOverride()
     .parse(argv, { from: 'user' });
   type Flags = Omit<BenchOptions, 'sims' | 'scenarios' | 'out' | 'cpuProfDir'> & {
@@ -115,5 +138,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     cpuProfDir: o.cpuProf ?? null,
     redis: o.redis,
     clusterMasters: o.clusterMasters,
+    artifactMib: o.artifactMib,
   };
 }

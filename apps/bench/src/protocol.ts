@@ -12,6 +12,14 @@ export interface SimConfig {
   /** Source address of this process's sockets (127.0.0.x). */
   localAddress: string;
   enrollToken: string;
+  /** Trusted publisher keys (PEM) and whether an install needs their signature (default: unchecked). */
+  signatures?: SignaturePolicy;
+}
+
+/** The device simulator's signature policy, as JSON can carry it. */
+export interface SignaturePolicy {
+  trustedKeys: string[];
+  requireSignature: boolean;
 }
 
 /** The device groups' label, so each rollout targets one group only. */
@@ -31,6 +39,8 @@ export type Command =
   | { type: 'watch'; url: string }
   | { type: 'resubscribed' }
   | { type: 'usage' }
+  /** Artifact bytes the cameras received, and their verified installs, failures and refusals. */
+  | { type: 'downloads' }
   | { type: 'stop' };
 
 export interface ConnectResult {
@@ -64,6 +74,14 @@ export interface UsageResult {
   lost: Record<string, number>;
 }
 
+export interface DownloadsResult {
+  /** Artifact bytes received over all downloads (resumed ones included). */
+  downloadBytes: number;
+  installsDone: number;
+  checksumFailures: number;
+  signatureRefusals: number;
+}
+
 export type Reply =
   /** Sent once, unasked, when the process is listening. */
   | { type: 'ready' }
@@ -74,6 +92,7 @@ export type Reply =
   | { type: 'watch'; deviceIds: string[] }
   | ({ type: 'resubscribed' } & ResubscribedResult)
   | ({ type: 'usage' } & UsageResult)
+  | ({ type: 'downloads' } & DownloadsResult)
   | { type: 'stop' }
   | { type: 'error'; message: string };
 

@@ -1,5 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import Table from 'cli-table3';
+import type { ArtifactRun, ArtifactsResult } from './artifacts.js';
 import type { BucketSpread } from './balance.js';
 import type { DdiResult } from './ddi.js';
 import type { HostileResult } from './hostile.js';
@@ -29,6 +30,7 @@ export interface BenchReport {
     throttled?: ThrottledResult;
     hostile?: HostileResult;
     ddi?: DdiResult;
+    artifacts?: ArtifactsResult;
   };
   /** Every connection the cameras lost during the run, by reason (the reconnect scenario's kill included). */
   churn: Record<string, number>;
@@ -54,12 +56,17 @@ export function machineFacts(): BenchReport['machine'] {
 }
 
 const ms = (n: number) => `${Math.round(n).toLocaleString('en-US')} ms`;
+const mib = (n: number) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
+const percentOf = (part: number, whole: number) => {
+  const percent = (100 * part) / whole;
+  return `${percent.toFixed(percent >= 10 ? 0 : 2)} %`;
+};
 const bytes = (n: number) => (Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${Math.round(n)} B`);
 
 /** The human table: one row per figure. */
 export function formatTable(report: BenchReport): string {
   const table = new Table({ head: ['scenario', 'figure', 'value'] });
-  const { connect, fanout, memory, reconnect, throttled, hostile, ddi } = report.scenarios;
+  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts } = report.scenarios;
   const runs = (n: number) => (n > 1 ? ` (median of ${n})` : '');
   table.push(['setup', `enroll + connect ${report.provision.devices} cameras`, ms(report.provision.ms)]);
   if (connect) {
@@ -129,7 +136,6 @@ export function formatTable(report: BenchReport): string {
     );
   }
   if (hostile) {
-    const mib = (n: number) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
     const followers = `${hostile.connections}×${hostile.subscriptionsPerConnection}`;
     table.push(
       [
@@ -163,6 +169,27 @@ export function formatTable(report: BenchReport): string {
         `${ddi.at10kEvery60s.pollsPerSecond}/s, ${(ddi.at10kEvery60s.podCoreShare * 100).toFixed(1)} %`,
       ],
     );
+  }
+  if (artifacts) {
+    const label = (run: ArtifactRun) => (run.presigned ? 'presigned' : 'pod-served');
+    table.push([
+      'artifacts',
+      `artifact size; ${artifacts.devices} deliveries per run, ${artifacts.pods} pods`,
+      `${mib(artifacts.artifactBytes)} (${artifacts.artifactBytes.toLocaleString('en-US')} B)`,
+    ]);
+    for (const run of [artifacts.presigned, artifacts.podServed])
+      table.push(
+        [
+          'artifacts',
+          `${label(run)}: per delivery, bytes through the pods (${percentOf(run.bytesThroughPodsPerDelivery, artifacts.artifactBytes)} of the artifact) / received by the camera`,
+          `${run.bytesThroughPodsPerDelivery.toLocaleString('en-US')} B / ${run.bytesDownloadedPerDelivery.toLocaleString('en-US')} B`,
+        ],
+        [
+          'artifacts',
+          `${label(run)}: all ${run.deliveries} succeeded / pod CPU per 1000 deliveries`,
+          `${ms(run.allSucceededMs)} / ${ms(run.podCpuMsPer1000)}`,
+        ],
+      );
   }
   for (const master of report.redis?.masters ?? []) {
     if (report.redis?.mode !== 'cluster') break;

@@ -126,7 +126,11 @@ async function rollOut(
   return { rolloutId: rollout.id, createdAt };
 }
 
-async function succeeded(cluster: Cluster, rolloutId: string, devices: number): Promise<RolloutStatus> {
+export async function succeeded(
+  cluster: Cluster,
+  rolloutId: string,
+  devices: number,
+): Promise<RolloutStatus> {
   let last: RolloutStatus | null = null;
   try {
     return await waitFor(

@@ -70,6 +70,7 @@ function fleetOf(group: Group): Fleet {
     connectTimeoutMs: 30_000,
     backoff: { baseMs: 250, maxMs: 5_000 },
     staggerMs: 0,
+    ...(config.signatures ? { signatures: config.signatures } : {}),
     onEvent: record,
   });
 }
@@ -161,6 +162,10 @@ async function handle(command: Command): Promise<Reply> {
         subscribed: subscribed.size,
         lost: lostByReason,
       };
+    }
+    case 'downloads': {
+      const { downloadBytes, installsDone, checksumFailures, signatureRefusals } = main.summary();
+      return { type: 'downloads', downloadBytes, installsDone, checksumFailures, signatureRefusals };
     }
     case 'stop':
       await Promise.all([main.stop(), throttled.stop()]);
