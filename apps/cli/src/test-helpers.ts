@@ -159,7 +159,7 @@ export function patchFixture(overrides: Partial<Patch> = {}): Patch {
 
 /** A patch as `patch.get` returns it: no artifact, no rollouts, unless overridden. */
 export function patchDetailFixture(overrides: Partial<PatchDetail> = {}): PatchDetail {
-  return { ...patchFixture(), storage: null, rollouts: [], ...overrides };
+  return { ...patchFixture(), storage: null, deltas: [], rollouts: [], ...overrides };
 }
 
 const ZERO: StateCounts = {
@@ -228,6 +228,7 @@ export function rolloutFixture(
     wave: 0,
     waveCounts: [full],
     gate: null,
+    deltas: { installs: 0, savedBytes: 0 },
     ...overrides,
   };
 }

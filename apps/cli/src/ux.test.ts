@@ -37,6 +37,7 @@ const JSON_TESTED = new Set([
   'patch list',
   'patch show',
   'patch delete',
+  'patch delta',
   'rollout create',
   'rollout status',
   'rollout list',

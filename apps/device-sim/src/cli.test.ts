@@ -96,6 +96,10 @@ describe('parseCli', () => {
       '--trusted-keys',
       'keys/old.pub.pem, keys/new.pub.pem',
       '--require-signature',
+      '--image-dir',
+      'images',
+      '--firmware-image',
+      'fw-0.9.1.bin',
       '--stagger-ms',
       '0',
       '--summary',
@@ -132,6 +136,8 @@ describe('parseCli', () => {
       },
       trustedKeyFiles: ['keys/old.pub.pem', 'keys/new.pub.pem'],
       requireSignature: true,
+      imageDir: 'images',
+      firmwareImage: 'fw-0.9.1.bin',
       holdInstallsFile: null,
       staggerMs: 0,
       summaryFile: 'out.json',
@@ -146,6 +152,14 @@ describe('parseCli', () => {
     expect(run(['--url', URL, '--token', 't', '--no-reboot', '--rollback-rate', '0']).faults.reboot).toBe(
       false,
     );
+  });
+
+  it('keeps images with --image-dir; --firmware-image needs it', () => {
+    expect(run(['--url', URL, '--token', 't'])).toMatchObject({ imageDir: null, firmwareImage: null });
+    expect(exit(['--url', URL, '--token', 't', '--firmware-image', 'fw.bin'])).toMatchObject({
+      code: EXIT_BAD_FLAGS,
+      output: expect.stringMatching(/--firmware-image needs --image-dir/),
+    });
   });
 
   it('takes trusted keys without requiring signatures, but not the other way round', () => {

@@ -31,6 +31,10 @@ export interface CliOptions {
   trustedKeyFiles: string[];
   /** Install only patches whose manifest a trusted key signed. */
   requireSignature: boolean;
+  /** Where devices keep the images they run (so they can apply deltas); null: they keep none. */
+  imageDir: string | null;
+  /** The image file the devices start on (taken into imageDir); null: unknown. */
+  firmwareImage: string | null;
   /** Installs wait after their `installing` report until this file exists; null: no hold. */
   holdInstallsFile: string | null;
   staggerMs: number;
@@ -220,6 +224,14 @@ export function buildProgram(): Command {
     )
     .option('--require-signature', 'install only patches signed by a trusted key', false)
     .option(
+      '--image-dir <dir>',
+      'keep the images devices run here (content-addressed), so that they apply deltas offered for them',
+    )
+    .option(
+      '--firmware-image <file>',
+      'the image file the devices run at start (the base of a delta from --firmware); needs --image-dir',
+    )
+    .option(
       '--hold-installs <file>',
       'hold every install after its "installing" report until <file> exists (tests: a cancel lands mid-install)',
     )
@@ -250,6 +262,8 @@ interface RawFlags extends FaultOptions {
   credentials?: string;
   trustedKeys?: string[];
   requireSignature: boolean;
+  imageDir?: string;
+  firmwareImage?: string;
   holdInstalls?: string;
   staggerMs: number;
   summary?: string;
@@ -320,6 +334,9 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   if (flags.requireSignature && !flags.trustedKeys) {
     return usage('--require-signature needs --trusted-keys: without a trusted key nothing verifies');
   }
+  if (flags.firmwareImage !== undefined && flags.imageDir === undefined) {
+    return usage('--firmware-image needs --image-dir: the devices keep their images there');
+  }
   if (!flags.reboot && flags.rollbackRate > 0) {
     return usage('--rollback-rate needs restarts: rollbacks happen at the restart, and --no-reboot has none');
   }
@@ -354,6 +371,8 @@ export function parseCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
       },
       trustedKeyFiles: flags.trustedKeys ?? [],
       requireSignature: flags.requireSignature,
+      imageDir: flags.imageDir ?? null,
+      firmwareImage: flags.firmwareImage ?? null,
       holdInstallsFile: flags.holdInstalls ?? null,
       staggerMs: flags.staggerMs,
       summaryFile: flags.summary ?? null,

@@ -10,8 +10,11 @@ import type { DeviceCounters } from './summary.js';
  */
 export interface DeviceContext {
   readonly id: string;
-  /** The version the camera runs: registered on every session, changed by an install. */
-  readonly firmware: { version: string };
+  /**
+   * The version the camera runs (registered on every session, changed by an install) and, when it
+   * keeps its images, the sha256 of the image it runs (null: unknown).
+   */
+  readonly firmware: { version: string; image: string | null };
   readonly counters: DeviceCounters;
   readonly faults: FaultOptions;
   /** Drawn in a fixed order (slowness, cancels, install plans, blips): tests inject it. */

@@ -1,12 +1,13 @@
 import { jitteredBackoff } from '@camfleet/client';
 import type { Offer, ReportInput } from '@camfleet/contracts';
-import { Artifacts } from './artifact.js';
+import { Artifacts, type OfferFile } from './artifact.js';
 import { DeviceAuth } from './auth.js';
 import type { DeviceContext, OfferRef } from './context.js';
 import { type CredentialStore, Credentials } from './credentials.js';
 import type { StallWatch } from './download.js';
 import { DEFAULT_FAULTS, type FaultOptions, type Random } from './faults.js';
 import type { InstallHold } from './hold.js';
+import type { ImageStore } from './images.js';
 import { Installer } from './install.js';
 import { DeliveryLedger, type OfferDecision } from './ledger.js';
 import { Offers } from './offers.js';
@@ -32,6 +33,10 @@ export interface DeviceOptions {
   faults?: Partial<FaultOptions>;
   /** Trusted publisher keys and whether a valid signature is required (default: none, not required). */
   signatures?: SignaturePolicy;
+  /** Where it keeps the images it runs, so that it can apply deltas (default: it keeps none). */
+  images?: ImageStore;
+  /** The sha256 of the image it starts on, kept in `images`. */
+  firmwareImage?: string;
   /** Keeps each install between its `installing` report and the apply until released (tests). */
   installHold?: InstallHold;
   /**
@@ -85,6 +90,8 @@ export type DeviceEvent =
   | (OfferRef & { type: 'install-done'; version: string })
   | (OfferRef & { type: 'install-failed'; error: string })
   | (OfferRef & { type: 'install-hung'; version: string })
+  /** The offer's delta failed to download or apply: the full artifact comes instead. */
+  | (OfferRef & { type: 'delta-failed'; error: string })
   /** An artifact download was interrupted and resumes from byte `from`. */
   | (OfferRef & { type: 'download-resumed'; from: number })
   | (OfferRef & { type: 'install-canceled' })
@@ -135,7 +142,7 @@ export class SimulatedDevice {
   readonly counters: DeviceCounters = emptyCounters();
   /** Aborted by stop(), or when the session stops for good: ends every sleep and retry loop. */
   private readonly lifetime = new AbortController();
-  private readonly firmware: { version: string };
+  private readonly firmware: { version: string; image: string | null };
   private readonly session: Session;
   private readonly reports: Reports;
   private readonly offers: Offers;
@@ -143,7 +150,7 @@ export class SimulatedDevice {
   constructor(private readonly options: DeviceOptions) {
     if (options.urls.length === 0) throw new Error('a device needs at least one URL');
     this.id = options.id;
-    this.firmware = { version: options.firmwareVersion };
+    this.firmware = { version: options.firmwareVersion, image: options.firmwareImage ?? null };
     const faults = { ...DEFAULT_FAULTS, ...options.faults };
     const random = options.random ?? Math.random;
     const backoff = options.backoff ?? { baseMs: 250, maxMs: 10_000 };
@@ -173,12 +180,16 @@ export class SimulatedDevice {
     const source = {
       baseUrl: () => this.session.baseUrl(),
       secret: () => auth.secret(),
-      refreshUrl: async (offer: Offer, signal: AbortSignal) => {
+      refreshUrl: async (offer: Offer, file: OfferFile, signal: AbortSignal) => {
         const connection = await this.session.ready(signal);
         signal.throwIfAborted();
         if (!connection) throw new Error('no connection to ask for a fresh URL');
         const fresh = await connection.client.device.artifactUrl.mutate(
-          { deliveryId: offer.deliveryId, attempt: offer.attempt },
+          {
+            deliveryId: offer.deliveryId,
+            attempt: offer.attempt,
+            ...(file === 'delta' ? { delta: true } : {}),
+          },
           { signal },
         );
         return fresh.url;

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +34,8 @@ export interface DownloadOptions {
    * only the request they stalled on purpose is cut, however slowly a loaded machine serves the others.
    */
   watchStall?: StallWatch;
+  /** Also write the bytes to this file (devices that keep their image, to apply deltas to it later). */
+  saveTo?: string;
   /** Bytes of the file received so far (it drops to 0 if the server restarts the file), and the new ones. */
   onBytes?: (received: number, delta: number) => void;
   /** About to resume from byte `from`. */
@@ -85,8 +88,21 @@ export function artifactMismatch(artifact: ArtifactRef, got: Downloaded): string
   return null;
 }
 
-/** Downloads the artifact to nowhere, hashing it. Throws DownloadError, or an AbortError once `signal` aborts. */
+/**
+ * Downloads the artifact, hashing it, to nowhere (or to `saveTo`). Throws DownloadError, or an
+ * AbortError once `signal` aborts.
+ */
 export async function downloadArtifact(options: DownloadOptions): Promise<Downloaded> {
+  if (options.saveTo === undefined) return download(options, null);
+  const fd = openSync(options.saveTo, 'w');
+  try {
+    return await download(options, fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function download(options: DownloadOptions, fd: number | null): Promise<Downloaded> {
   const { artifact, signal } = options;
   const maxFailures = options.maxFailures ?? 6;
   const backoff = options.backoff ?? ((attempt: number) => Math.min(5_000, 200 * 2 ** attempt));
@@ -97,6 +113,7 @@ export async function downloadArtifact(options: DownloadOptions): Promise<Downlo
   const restart = (): void => {
     hash = createHash('sha256');
     received = 0;
+    if (fd !== null) ftruncateSync(fd, 0);
     options.onBytes?.(0, 0);
   };
 
@@ -164,6 +181,7 @@ export async function downloadArtifact(options: DownloadOptions): Promise<Downlo
         const cutting = cut !== undefined && received + piece.length >= cut;
         if (cutting) piece = piece.subarray(0, cut - received);
         hash.update(piece);
+        if (fd !== null) writeSync(fd, piece, 0, piece.length, received);
         received += piece.length;
         gained += piece.length;
         options.onBytes?.(received, piece.length);

@@ -4,6 +4,7 @@ import type { StallWatch } from './download.js';
 import type { FaultOptions, Random } from './faults.js';
 import type { InstallHold } from './hold.js';
 import { deviceIdOf } from './ids.js';
+import type { ImageStore } from './images.js';
 import type { SignaturePolicy } from './signatures.js';
 import { type FleetSummary, summarize } from './summary.js';
 
@@ -26,6 +27,9 @@ export interface FleetOptions {
   afterCrashHold?: InstallHold;
   /** Trusted publisher keys, and whether every install needs a valid signature. */
   signatures?: SignaturePolicy;
+  /** Where the devices keep the images they run (so they can apply deltas), and the one they start on. */
+  images?: ImageStore;
+  firmwareImage?: string;
   /** A download connection silent this long is cut and resumed (default 30s). */
   downloadStallMs?: number;
   /** Says when a download connection stalled, instead of `downloadStallMs` of silence (tests). */
@@ -80,6 +84,8 @@ export class Fleet {
           ...(options.labels ? { labels: options.labels } : {}),
           ...(options.faults ? { faults: options.faults } : {}),
           ...(options.signatures ? { signatures: options.signatures } : {}),
+          ...(options.images ? { images: options.images } : {}),
+          ...(options.firmwareImage ? { firmwareImage: options.firmwareImage } : {}),
           ...(options.installHold ? { installHold: options.installHold } : {}),
           ...(options.afterCrashHold ? { afterCrashHold: options.afterCrashHold } : {}),
           ...(options.downloadStallMs ? { downloadStallMs: options.downloadStallMs } : {}),

@@ -22,8 +22,14 @@ export interface InstallParts {
   artifacts: Artifacts;
 }
 
-/** How downloading and applying went: `stopped` when a progress report was refused or the attempt hung. */
-type Applied = { kind: 'applied' } | { kind: 'failed'; error: string } | { kind: 'stopped' };
+/**
+ * How downloading and applying went: `stopped` when a progress report was refused or the attempt
+ * hung; `fromDelta` when the image was rebuilt from the offer's delta.
+ */
+type Applied =
+  | { kind: 'applied'; fromDelta: boolean }
+  | { kind: 'failed'; error: string }
+  | { kind: 'stopped' };
 
 const FAILURE_MESSAGE = 'simulated install failure';
 
@@ -58,14 +64,15 @@ export class Installer {
       const applied = await this.apply(work, plan, steps);
       if (applied.kind === 'stopped') return;
       work.phase = 'reporting';
+      const fromDelta = applied.kind === 'applied' && applied.fromDelta ? { delta: true } : {};
       if (applied.kind === 'failed') {
         finalReport = { ...base, status: 'failed', error: applied.error };
       } else if (this.ctx.faults.reboot) {
-        finalReport = { ...base, status: 'installed', progress: 100 };
+        finalReport = { ...base, status: 'installed', progress: 100, ...fromDelta };
       } else {
         // Applied in place: it runs the patch now.
-        this.ctx.firmware.version = version;
-        finalReport = { ...base, status: 'succeeded', progress: 100, firmwareVersion: version };
+        this.runs(offer);
+        finalReport = { ...base, status: 'succeeded', progress: 100, firmwareVersion: version, ...fromDelta };
       }
       const outcome = await reports.send(finalReport, signal, offer);
       if (outcome.kind !== 'landed') {
@@ -134,15 +141,24 @@ export class Installer {
       plan.applyMs > 0 || plan.hangs || plan.crashAtMs !== null || this.options.installHold !== undefined;
     if (downloads && !(await progress('downloading', 0, artifact ? 0 : undefined)))
       return { kind: 'stopped' };
+    let fromDelta = false;
     if (artifact) {
-      const downloaded = await artifacts.download(
-        offer,
-        artifact,
-        plan.downloadCuts,
-        steps,
-        (percent, bytes) => progress('downloading', percent, bytes),
-      );
-      if (downloaded.kind !== 'verified') return downloaded;
+      const downloading = (percent: number, bytes: number) => progress('downloading', percent, bytes);
+      // A delta for the image it runs, if it can use one; one that fails to apply falls back to the
+      // full artifact in the same attempt.
+      const delta = await artifacts.usableDelta(offer);
+      const rebuilt = delta ? await artifacts.fromDelta(offer, delta, steps, downloading) : null;
+      if (rebuilt?.kind === 'stopped') return rebuilt;
+      if (rebuilt?.kind === 'failed') {
+        this.ctx.counters.deltaFallbacks++;
+        this.ctx.emit({ ...refOf(this.ctx.id, offer), type: 'delta-failed', error: rebuilt.error });
+      }
+      fromDelta = rebuilt?.kind === 'verified';
+      if (fromDelta) this.ctx.counters.deltaInstalls++;
+      if (!fromDelta) {
+        const downloaded = await artifacts.download(offer, artifact, plan.downloadCuts, steps, downloading);
+        if (downloaded.kind !== 'verified') return downloaded;
+      }
     } else {
       await sleep(plan.downloadMs, undefined, { signal: steps });
     }
@@ -175,7 +191,14 @@ export class Installer {
     } else {
       await sleep(plan.applyMs, undefined, { signal: steps });
     }
-    return plan.fails ? { kind: 'failed', error: FAILURE_MESSAGE } : { kind: 'applied' };
+    return plan.fails ? { kind: 'failed', error: FAILURE_MESSAGE } : { kind: 'applied', fromDelta };
+  }
+
+  /** The device now runs the offer's patch (and its image, when it keeps images). */
+  private runs(offer: Offer): void {
+    const { firmware } = this.ctx;
+    firmware.version = offer.patch.version;
+    firmware.image = offer.patch.artifact?.sha256 ?? firmware.image;
   }
 
   /** Stops on the server's request and says so; the final report to remember, or null if refused. */
@@ -205,7 +228,7 @@ export class Installer {
       counters.rollbacks++;
       this.parts.ledger.markRolledBack(offer.deliveryId, offer.attempt);
     } else {
-      firmware.version = offer.patch.version;
+      this.runs(offer);
     }
     const running = firmware.version;
     // The ledger is kept on flash: it survives the restart.

@@ -4,6 +4,7 @@ import { Credentials, CredentialsFileError } from './credentials.js';
 import { Fleet } from './fleet.js';
 import { releasedByFile } from './hold.js';
 import { IdleTracker } from './idle.js';
+import { ImageStore } from './images.js';
 import { formatRejections, Reporter } from './output.js';
 import { loadTrustedKeys, TrustedKeyError } from './signatures.js';
 
@@ -34,6 +35,19 @@ async function main(): Promise<number> {
     process.stderr.write(`error: --trusted-keys ${error.message}\n`);
     return EXIT_BAD_FLAGS;
   }
+  let images: { store: ImageStore; firmwareImage: string | null } | null = null;
+  if (options.imageDir !== null) {
+    try {
+      const store = await ImageStore.open(options.imageDir);
+      const firmwareImage = options.firmwareImage === null ? null : await store.adopt(options.firmwareImage);
+      images = { store, firmwareImage };
+    } catch (error) {
+      process.stderr.write(
+        `error: --image-dir/--firmware-image: ${error instanceof Error ? error.message : error}\n`,
+      );
+      return EXIT_BAD_FLAGS;
+    }
+  }
   const reporter = new Reporter({
     live: process.stdout.isTTY === true,
     quiet: options.quiet,
@@ -53,6 +67,8 @@ async function main(): Promise<number> {
     labels: options.labels,
     faults: options.faults,
     signatures: { trustedKeys, requireSignature: options.requireSignature },
+    ...(images ? { images: images.store } : {}),
+    ...(images?.firmwareImage ? { firmwareImage: images.firmwareImage } : {}),
     ...(options.holdInstallsFile ? { installHold: releasedByFile(options.holdInstallsFile) } : {}),
     staggerMs: options.staggerMs,
     onEvent: (event) => {

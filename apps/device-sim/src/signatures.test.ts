@@ -13,7 +13,15 @@ const stranger = generateSigningKeys();
 const artifact = { sha256: 'ab'.repeat(32), size: 1234, url: `/artifacts/${'ab'.repeat(32)}` };
 
 function patch(overrides: Partial<Offer['patch']> = {}, key = oldKey): Offer['patch'] {
-  const base = { id: 'pat_1', name: 'fw', version: '2.0.0', notes: '', artifact, signature: null };
+  const base = {
+    id: 'pat_1',
+    name: 'fw',
+    version: '2.0.0',
+    notes: '',
+    artifact,
+    delta: null,
+    signature: null,
+  };
   const signature = signManifest(
     { name: 'fw', version: '2.0.0', sha256: artifact.sha256, size: 1234 },
     key.privateKeyPem,

@@ -50,6 +50,10 @@ export interface DeviceCounters {
   checksumFailures: number;
   /** Offers refused for their signature (--trusted-keys, --require-signature): reported `failed`. */
   signatureRefusals: number;
+  /** Images rebuilt from an offer's delta instead of downloading the full artifact. */
+  deltaInstalls: number;
+  /** Deltas that failed to download or apply: the full artifact was downloaded instead. */
+  deltaFallbacks: number;
 }
 
 export interface FleetSummary extends DeviceCounters {
@@ -86,6 +90,8 @@ export function emptyCounters(): DeviceCounters {
     downloadBytes: 0,
     checksumFailures: 0,
     signatureRefusals: 0,
+    deltaInstalls: 0,
+    deltaFallbacks: 0,
   };
 }
 
@@ -131,6 +137,8 @@ export function formatSummaryLine(s: FleetSummary): string {
   if (s.downloadBytes > 0 || s.downloadResumes > 0) {
     parts.push(`downloaded ${formatBytes(s.downloadBytes)} (${s.downloadResumes} resumed)`);
   }
+  if (s.deltaInstalls + s.deltaFallbacks > 0)
+    parts.push(`deltas ${s.deltaInstalls} applied, ${s.deltaFallbacks} fell back to the full image`);
   if (s.checksumFailures > 0) parts.push(`${s.checksumFailures} checksum failures`);
   if (s.signatureRefusals > 0) parts.push(`${s.signatureRefusals} signature refusals`);
   if (s.reportsRejected > 0) parts.push(`${s.reportsRejected} reports rejected`);

@@ -1,8 +1,9 @@
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { parseHostList, parseRedisUrl, type RedisTarget, RedisTargetError } from '@camfleet/redis';
 import { z } from 'zod';
 import type { AdmissionLimits } from './admission.js';
 import { ARTIFACT_S3_ENV, artifactS3Of, type PresignConfig, type S3Config } from './artifacts/config.js';
+import type { DeltaOptions } from './artifacts/zstd-delta.js';
 import type { AuthThrottleLimits } from './auth-throttle.js';
 import { DEFAULT_DASHBOARD_DIR } from './dashboard.js';
 import type { DdiConfig } from './ddi/controller.js';
@@ -98,6 +99,10 @@ const Env = z.object({
     .min(4096)
     .max(16 * 1024 * 1024)
     .default(256 * 1024),
+  /** Scratch space for making a delta: base, target and delta side by side (default: the temp dir). */
+  FLEET_DELTA_DIR: z.string().min(1).optional(),
+  /** zstd's level for deltas: higher is smaller and slower (19: best short of --ultra). */
+  FLEET_DELTA_LEVEL: z.coerce.number().int().min(1).max(19).default(19),
   /**
    * The original system's device protocol (`/ws/<device_id>`, no credentials): off unless asked
    * for, and then limited by an allow-list of ids and/or a shared token (`?token=`).
@@ -164,6 +169,8 @@ export interface ServerConfig {
   artifactMaxBytes: number;
   /** Chunk size of the Redis store, and read size of both: the memory one transfer holds. */
   artifactChunkBytes: number;
+  /** Making deltas (patch.createDelta): where the files go while zstd works, and its level. */
+  delta: DeltaOptions;
   legacy: LegacyConfig;
   /** The DDI API's tenant and poll sleeps, or null when it is off. */
   ddi: DdiConfig | null;
@@ -248,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     artifactPresign: artifacts.presign,
     artifactMaxBytes: e.FLEET_ARTIFACT_MAX_BYTES,
     artifactChunkBytes: e.FLEET_ARTIFACT_CHUNK_BYTES,
+    delta: { dir: e.FLEET_DELTA_DIR ?? tmpdir(), level: e.FLEET_DELTA_LEVEL },
     dashboardDir: e.FLEET_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR,
     webhooks: webhookSettingsOf(e),
     ddi: e.FLEET_DDI_TENANT

@@ -128,6 +128,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       metrics,
       webhooks: config.webhooks,
       artifactPresign: config.artifactPresign,
+      delta: config.delta,
       events: {
         followerQueue: config.eventsFollowerQueue,
         // The event feed's blocking read holds a connection of its own while anyone follows.

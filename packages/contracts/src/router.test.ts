@@ -53,8 +53,9 @@ function recordingFleet(overrides: Overrides = {}) {
     patches: {
       publish: async () => patch,
       list: async () => [patch],
-      get: async () => ({ ...patch, storage: null, rollouts: [] }),
+      get: async () => ({ ...patch, storage: null, deltas: [], rollouts: [] }),
       delete: async () => ({ patchId: 'pat_1', deleted: true as const }),
+      createDelta: async () => null as never,
     },
     rollouts: {
       create: async () => null as never,

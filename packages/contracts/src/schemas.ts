@@ -135,3 +135,18 @@ export const ArtifactRef = z.object({
   url: z.string().max(2048),
 });
 export type ArtifactRef = z.infer<typeof ArtifactRef>;
+
+/** How a delta rebuilds the artifact: `zstd -d --long=31 --patch-from=<running image> <delta>`. */
+export const DELTA_FORMATS = ['zstd-patch'] as const;
+
+/**
+ * A binary delta of the artifact against the image of version `fromVersion` (whose sha256 is
+ * `baseSha256`): applied to that image it yields exactly the artifact (its sha256 and size, which
+ * the signature covers).
+ */
+export const DeltaRef = ArtifactRef.extend({
+  format: z.enum(DELTA_FORMATS),
+  fromVersion: z.string(),
+  baseSha256: z.string().regex(/^[a-f0-9]{64}$/),
+});
+export type DeltaRef = z.infer<typeof DeltaRef>;

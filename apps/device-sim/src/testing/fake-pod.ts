@@ -256,7 +256,7 @@ export class FakeFleet {
     deliveryId: string,
     attempt = 1,
     version = '2.0.0',
-    patch: Partial<Pick<Offer['patch'], 'name' | 'artifact' | 'signature'>> = {},
+    patch: Partial<Pick<Offer['patch'], 'name' | 'artifact' | 'delta' | 'signature'>> = {},
     installWindow: Offer['installWindow'] = null,
   ): Offer {
     const offer: Offer = {
@@ -270,6 +270,7 @@ export class FakeFleet {
         version,
         notes: '',
         artifact: patch.artifact ?? null,
+        delta: patch.delta ?? null,
         signature: patch.signature ?? null,
       },
       ackTimeoutMs: this.ackTimeoutMs,
@@ -442,7 +443,7 @@ export class FakeFleet {
 
   /**
    * A test double of the pod's artifact endpoint: `GET|HEAD /artifacts/<sha256>` with
-   * `Authorization: Device <id>:<secret>`, for a device whose open attempt offers that artifact
+   * `Authorization: Device <id>:<secret>`, for a device whose open attempt offers that artifact (or delta)
    * (403 for anything else); `Range: bytes=<from>-` → 206 + Content-Range, unless `If-Range` names
    * another ETag (then the whole file, 200); ETag `"<sha256>"`. Cuts and tampering per the switches.
    */
@@ -473,7 +474,7 @@ export class FakeFleet {
           d.deviceId === auth[1] &&
           !d.over &&
           ['offered', 'downloading', 'installing'].includes(d.state) &&
-          d.offer.patch.artifact?.sha256 === sha256,
+          (d.offer.patch.artifact?.sha256 === sha256 || d.offer.patch.delta?.sha256 === sha256),
       );
     if (!allowed || stored === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
       answer(403);

@@ -8,6 +8,7 @@ import { addressOf } from '../admission.js';
 import type { Authenticator } from '../auth.js';
 import { pathOf, sendJson } from '../http/respond.js';
 import { isSha256 } from './common.js';
+import type { ArtifactLinks } from './links.js';
 import { parseRange, type RangeRequest } from './range.js';
 import { type ArtifactStorage, ArtifactTooLarge } from './storage.js';
 
@@ -22,7 +23,7 @@ export interface ArtifactHttpDeps {
   auth: Pick<Authenticator, 'fromRequest' | 'deviceFromAuthorization'>;
   fleet: {
     audit: AuditService;
-    devices: { offeredArtifact(deviceId: string): Promise<string | null> };
+    artifactLinks: Pick<ArtifactLinks, 'mayFetch'>;
   };
   storage: ArtifactStorage;
   maxBytes: number;
@@ -265,7 +266,7 @@ export class ArtifactHttp {
     if (login === undefined) return;
     const deviceId = login;
     const offered =
-      deviceId !== null && isSha256(sha256) && (await fleet.devices.offeredArtifact(deviceId)) === sha256;
+      deviceId !== null && isSha256(sha256) && (await fleet.artifactLinks.mayFetch(deviceId, sha256));
     const info = offered ? await storage.stat(sha256) : null;
     if (!info) {
       if (offered) log.warn({ sha256, deviceId }, 'an offered artifact is missing from storage');

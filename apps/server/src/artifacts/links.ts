@@ -18,6 +18,8 @@ interface CurrentAttempt {
   attempt: number;
   deadline: number;
   sha256: string | null;
+  /** The delta offered for the version the device runs, if its rollout has one. */
+  deltaSha256: string | null;
 }
 
 export interface ArtifactLinksDeps {
@@ -46,15 +48,26 @@ export class ArtifactLinks {
     return this.deps.presign.enabled && this.deps.storage?.presign !== undefined;
   }
 
-  /** The offer as pushed: its artifact's URL presigned when presigning is on and the device may fetch it. */
+  /** The offer as pushed: its artifact's (and delta's) URL presigned when presigning is on and the device may fetch it. */
   async forOffer(deviceId: string, offer: Offer): Promise<Offer> {
-    const artifact = offer.patch.artifact;
+    const { artifact, delta } = offer.patch;
     if (!artifact || !this.presigning) return offer;
     try {
       const current = await this.current(deviceId);
       if (!current || !this.fetchable(current, offer.rolloutId, offer.attempt, artifact.sha256)) return offer;
       const { url } = await this.sign(artifact.sha256, current.deadline);
-      return { ...offer, patch: { ...offer.patch, artifact: { ...artifact, url } } };
+      const deltaUrl =
+        delta && current.deltaSha256 === delta.sha256
+          ? (await this.sign(delta.sha256, current.deadline)).url
+          : null;
+      return {
+        ...offer,
+        patch: {
+          ...offer.patch,
+          artifact: { ...artifact, url },
+          delta: delta && deltaUrl ? { ...delta, url: deltaUrl } : delta,
+        },
+      };
     } catch (err) {
       // The pod URL still works: an offer is never held back for want of a signature.
       this.deps.log.warn({ err, deviceId, deliveryId: offer.deliveryId }, 'artifact URL not presigned');
@@ -79,8 +92,16 @@ export class ArtifactLinks {
       throw new FleetError('FORBIDDEN', 'artifact not available to these credentials');
     if (current.deadline <= this.now())
       throw new FleetError('STALE_ATTEMPT', `attempt ${input.attempt} timed out; wait for the next offer`);
-    if (!this.presigning) return { url: artifactUrl(current.sha256), expiresAt: null };
-    return this.sign(current.sha256, current.deadline);
+    const sha256 = input.delta ? current.deltaSha256 : current.sha256;
+    if (!sha256) throw new FleetError('NOT_FOUND', `attempt ${input.attempt} was offered no delta`);
+    if (!this.presigning) return { url: artifactUrl(sha256), expiresAt: null };
+    return this.sign(sha256, current.deadline);
+  }
+
+  /** The pod-served download's rule: the artifact (or delta) of the device's attempt in flight. */
+  async mayFetch(deviceId: string, sha256: string): Promise<boolean> {
+    const current = await this.current(deviceId);
+    return current !== null && this.fetchable(current, current.rolloutId, current.attempt, sha256);
   }
 
   /** DDI: a presigned URL for the artifact, if presigning is on and it is the device's to fetch now. */
@@ -96,7 +117,8 @@ export class ArtifactLinks {
       current.rolloutId === rolloutId &&
       current.attempt === attempt &&
       FETCHABLE.has(current.state) &&
-      current.sha256 === sha256
+      current.sha256 !== null &&
+      (current.sha256 === sha256 || current.deltaSha256 === sha256)
     );
   }
 
@@ -115,17 +137,19 @@ export class ArtifactLinks {
    */
   private async current(deviceId: string, rolloutId?: string): Promise<CurrentAttempt | null> {
     const { keys, redis } = this.deps;
-    const active = await redis.hget(keys.device(deviceId), 'active');
+    const [active, firmware] = await redis.hmget(keys.device(deviceId), 'active', 'firmware');
     const wanted = rolloutId ?? active;
     if (!wanted) return null;
-    const [fields, artifact] = pipelineValues(
+    // Both in one round trip: a fleet downloading at once asks this once per request.
+    const [fields, files] = pipelineValues(
       await redis
         .pipeline()
         .hmget(keys.delivery(wanted, deviceId), 'state', 'attempt', 'deadline')
-        .hget(keys.bucketOfDevice(deviceId).key('rollout', wanted), 'artifact')
+        .hmget(keys.bucketOfDevice(deviceId).key('rollout', wanted), 'artifact', `deltaSha:${firmware ?? ''}`)
         .exec(),
     );
     const [state, attempt, deadline] = Array.isArray(fields) ? fields : [];
+    const [artifact, deltaSha256] = Array.isArray(files) ? files : [];
     if (typeof state !== 'string') return null;
     return {
       // Not the active delivery: whatever its state says, it is not being worked on.
@@ -135,6 +159,7 @@ export class ArtifactLinks {
       deadline: Number(deadline),
       sha256:
         typeof artifact === 'string' && artifact ? (JSON.parse(artifact) as { sha256: string }).sha256 : null,
+      deltaSha256: typeof deltaSha256 === 'string' && deltaSha256 ? deltaSha256 : null,
     };
   }
 }

@@ -155,6 +155,52 @@ describe('artifacts in S3, downloaded with presigned URLs', () => {
       ),
     ).toEqual({ trpc: 'NOT_FOUND', fleet: 'NOT_FOUND' });
   });
+
+  it('makes a delta from the store, and presigns it for devices on its base version only', async () => {
+    const base = randomBytes(1024 * 1024);
+    const next = Buffer.concat([base, randomBytes(4096)]);
+    const publish = async (version: string, file: Buffer) => {
+      expect((await pod.upload(file)).ok).toBe(true);
+      return pod.t.admin.client.patch.publish.mutate({
+        name: 'cam-delta',
+        version,
+        artifact: { sha256: sha(file), size: file.length },
+      });
+    };
+    const from = await publish('1.0.0', base);
+    const to = await publish('2.0.0', next);
+    const delta = await pod.t.admin.client.patch.createDelta.mutate({ patchId: to.id, fromPatchId: from.id });
+    expect(await s3.bytesOnDisk(`signed/${delta.sha256}`)).toBe(delta.size);
+    const onBase = await pod.t.registeredDevice('cam-s3-d1', {}, undefined, '1.0.0');
+    const older = await pod.t.registeredDevice('cam-s3-d2', {}, undefined, '0.9.0');
+    await pod.t.admin.client.rollout.create.mutate({
+      patchId: to.id,
+      target: { kind: 'devices', deviceIds: ['cam-s3-d1', 'cam-s3-d2'] },
+    });
+    const offerTo = (device: typeof onBase) =>
+      waitFor(() => device.offers.find((o) => o.patch.id === to.id), { what: 'the offer' });
+    const [offer, olderOffer] = await Promise.all([offerTo(onBase), offerTo(older)]);
+    expect(olderOffer.patch.delta).toBeNull();
+    expect(offer.patch.delta).toMatchObject({ sha256: delta.sha256, size: delta.size, fromVersion: '1.0.0' });
+    const url = offer.patch.delta?.url ?? '';
+    expect(url.startsWith(`${s3.endpoint}/${s3.bucket}/signed/${delta.sha256}?`)).toBe(true);
+    expect(sha(Buffer.from(await (await fetch(url)).arrayBuffer()))).toBe(delta.sha256);
+    const fresh = await onBase.client.device.artifactUrl.mutate({
+      deliveryId: offer.deliveryId,
+      attempt: offer.attempt,
+      delta: true,
+    });
+    expect(fresh.url).toContain(`/signed/${delta.sha256}?`);
+    expect(
+      await failure(
+        older.client.device.artifactUrl.mutate({
+          deliveryId: olderOffer.deliveryId,
+          attempt: olderOffer.attempt,
+          delta: true,
+        }),
+      ),
+    ).toEqual({ trpc: 'NOT_FOUND', fleet: 'NOT_FOUND' });
+  });
 });
 
 describe('artifacts in S3 with presigning off: served by the pod', () => {

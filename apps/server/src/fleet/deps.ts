@@ -1,6 +1,7 @@
 import type { RedisClient } from '@camfleet/redis';
 import type { Logger } from 'pino';
 import type { PresignConfig } from '../artifacts/config.js';
+import type { DeltaOptions } from '../artifacts/zstd-delta.js';
 import type { Metrics } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
 import type { Scripts } from '../redis/script.js';
@@ -32,4 +33,6 @@ export interface FleetDeps {
   webhooks?: WebhookSettings;
   /** Presigned artifact URLs in offers (default: off, devices download through a pod). */
   artifactPresign?: PresignConfig;
+  /** Where and how deltas are made (default: the temp dir, level 19). */
+  delta?: DeltaOptions;
 }

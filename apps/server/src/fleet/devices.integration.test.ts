@@ -87,27 +87,48 @@ describe('the device channel', () => {
     expect(await pod.delivery(rollout.id, 'cam-2')).toEqual(before);
   });
 
-  it('knows the artifact of the attempt in flight, and no other', async () => {
-    await pod.register('cam-1');
-    expect(await pod.fleet.devices.offeredArtifact('cam-1')).toBeNull();
-    // A patch with an artifact, recorded without storage (the driver's fleet has none to check).
-    const sha256 = 'a'.repeat(64);
+  it("lets a device fetch its attempt's artifact, and the delta for the version it runs, and nothing else", async () => {
+    await pod.register('cam-1'); // runs 1.0.0
+    await pod.register('cam-2', { firmware: '0.9.0' });
+    const links = pod.fleet.artifactLinks;
+    // A patch with an artifact and a delta from 1.0.0, recorded without storage (the driver's fleet has none).
+    const [sha256, deltaSha, otherSha] = ['a', 'b', 'c'].map((c) => c.repeat(64)) as [string, string, string];
     const patchId = 'pat_withfile';
     await pod.redis.hset(pod.keys.patch(patchId), {
       id: patchId,
       name: 'fw',
       version: '3',
       notes: '',
-      artifact: JSON.stringify({ sha256, size: 3, url: `/artifacts/${sha256}` }),
+      artifact: JSON.stringify({ sha256, size: 300, url: `/artifacts/${sha256}` }),
+      deltas: JSON.stringify({
+        '1.0.0': {
+          fromVersion: '1.0.0',
+          format: 'zstd-patch',
+          sha256: deltaSha,
+          size: 100,
+          baseSha256: otherSha,
+        },
+      }),
       signature: '',
       createdAt: 1,
       createdBy: 't',
     });
+    expect(await links.mayFetch('cam-1', sha256)).toBe(false);
     const rollout = await pod.rollout(patchId);
-    expect(await pod.fleet.devices.offeredArtifact('cam-1')).toBeNull();
-    await pod.claim('cam-1');
-    expect(await pod.fleet.devices.offeredArtifact('cam-1')).toBe(sha256);
-    await pod.report('cam-1', rollout.id, 1, 'succeeded', '', '3');
-    expect(await pod.fleet.devices.offeredArtifact('cam-1')).toBeNull();
+    expect(await links.mayFetch('cam-1', sha256)).toBe(false); // not offered yet
+    expect((await pod.claim('cam-1'))?.delta).toContain(deltaSha);
+    expect((await pod.claim('cam-2'))?.delta).toBe('');
+    expect(await links.mayFetch('cam-1', sha256)).toBe(true);
+    expect(await links.mayFetch('cam-1', deltaSha)).toBe(true);
+    expect(await links.mayFetch('cam-1', otherSha)).toBe(false);
+    expect(await links.mayFetch('cam-2', sha256)).toBe(true);
+    expect(await links.mayFetch('cam-2', deltaSha)).toBe(false); // runs another version
+    // Installs from the delta are counted with the bytes each saved, once (a repeat is a duplicate).
+    await pod.report('cam-1', rollout.id, 1, 'succeeded', '', '3', true);
+    await pod.report('cam-1', rollout.id, 1, 'succeeded', '', '3', true);
+    await pod.report('cam-2', rollout.id, 1, 'succeeded', '', '3');
+    expect((await pod.fleet.rollouts.get(rollout.id)).deltas).toEqual({ installs: 1, savedBytes: 200 });
+    expect(await links.mayFetch('cam-1', sha256)).toBe(false);
+    expect(await links.mayFetch('cam-1', deltaSha)).toBe(false);
   });
 });

@@ -12,7 +12,6 @@ import {
   type ReportResult,
 } from '@camfleet/contracts';
 import type { ArtifactLinks } from '../artifacts/links.js';
-import { pipelineValues } from '../redis/pipeline.js';
 import {
   deliveryReport,
   deviceDisconnect,
@@ -186,28 +185,5 @@ export class DeviceChannel implements DeviceService {
       await this.slots.release(rolloutId, deviceId, slot, state === 'succeeded' ? 'succeeded' : '');
     }
     if (!IN_FLIGHT.has(state)) this.gateChecks.add(rolloutId);
-  }
-
-  /**
-   * The artifact (sha256) of the device's current attempt, if one is in flight: the only bytes it
-   * may download.
-   */
-  async offeredArtifact(deviceId: string): Promise<string | null> {
-    const { keys, redis } = this.deps;
-    const active = await redis.hget(keys.device(deviceId), 'active');
-    if (!active) return null;
-    const bucket = keys.bucketOfDevice(deviceId);
-    // Both in one round trip: a fleet downloading at once asks this once per request.
-    const [state, artifact] = pipelineValues(
-      await redis
-        .pipeline()
-        .hget(keys.delivery(active, deviceId), 'state')
-        .hget(bucket.key('rollout', active), 'artifact')
-        .exec(),
-    );
-    if (state !== 'offered' && state !== 'downloading' && state !== 'installing') return null;
-    return typeof artifact === 'string' && artifact
-      ? (JSON.parse(artifact) as { sha256: string }).sha256
-      : null;
   }
 }

@@ -20,6 +20,7 @@ import { type GateFacts, gateOf } from './gates.js';
 import { byInstanceOf, type HintBus } from './hints.js';
 import { randomId } from './ids.js';
 import { SharedWatches, whenChanged } from './live-views.js';
+import { offeredDeltas } from './patches.js';
 import { addCounts, emptyCounts, isLimited, rolloutFrom, rolloutSettingsFields } from './records.js';
 import { windowsRule, zoneInfo } from './zones.js';
 
@@ -83,6 +84,7 @@ export class Rollouts implements RolloutService {
       windows: windowsRule(rollout.windows),
       wz: rollout.windows.length > 0 ? zoneInfo(rollout.windowZone, Date.now()) : '',
       downloadAhead: rollout.downloadAhead ? '1' : '0',
+      deltas: offeredDeltas(hash.deltas, hash.artifact),
     });
     const idsByBucket = new Map<number, string[]>();
     if (rollout.target.kind === 'devices') {
@@ -181,12 +183,15 @@ export class Rollouts implements RolloutService {
     const waveCounts: StateCounts[] = rollout.waves.map(() => emptyCounts());
     let timeouts = 0;
     let windowWaiting = 0;
+    const deltas = { installs: 0, savedBytes: 0 };
     const waveWindowed = rollout.waves.map(() => 0);
     for (const bucketCounts of buckets) {
       addCounts(counts, bucketCounts);
       for (const [i, wave] of waveCounts.entries()) addCounts(wave, bucketCounts, `w${i}:`);
       timeouts += Number(bucketCounts.timeouts ?? 0);
       windowWaiting += Number(bucketCounts.windowed ?? 0);
+      deltas.installs += Number(bucketCounts.deltaInstalls ?? 0);
+      deltas.savedBytes += Number(bucketCounts.deltaSaved ?? 0);
       for (const i of waveWindowed.keys())
         waveWindowed[i] = (waveWindowed[i] ?? 0) + Number(bucketCounts[`w${i}:windowed`] ?? 0);
     }
@@ -221,6 +226,7 @@ export class Rollouts implements RolloutService {
       wave: Number(hash.openWave ?? 0),
       waveCounts,
       gate: facts ? gateOf(facts) : null,
+      deltas,
     };
     return { status, facts };
   }

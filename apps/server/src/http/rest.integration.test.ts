@@ -50,6 +50,23 @@ const newRollout = async (pod: PodUnderTest) =>
     waves: [50, 100],
     advance: 'manual',
   });
+/** Two versions of a patch with artifacts, the second a small change of the first: what a delta is made of. */
+const newVersions = async (pod: PodUnderTest) => {
+  const base = randomBytes(64 * 1024);
+  const name = unique('rest-delta');
+  const publish = async (version: string, bytes: Buffer) => {
+    await fetch(`${pod.url}/artifacts`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: bytes,
+    });
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    return pod.admin.client.patch.publish.mutate({ name, version, artifact: { sha256, size: bytes.length } });
+  };
+  const from = await publish('1', base);
+  const to = await publish('2', Buffer.concat([base, randomBytes(16)]));
+  return { from: from.id, to: to.id };
+};
 const newWebhook = async (pod: PodUnderTest) =>
   (await pod.admin.client.webhooks.create.mutate({ url: DEAD_END, events: ['rollout.aborted'] })).id;
 const newDevice = async (pod: PodUnderTest) =>
@@ -64,6 +81,10 @@ const SAMPLES: Record<string, (pod: PodUnderTest) => Promise<Sample>> = {
   'patch.publish': async () => ({ body: { name: 'rest-fw', version: unique('v'), notes: 'from REST' } }),
   'patch.get': async (pod) => ({ params: { patchId: (await newPatch(pod)).id } }),
   'patch.delete': async (pod) => ({ params: { patchId: (await newPatch(pod)).id } }),
+  'patch.createDelta': async (pod) => {
+    const { from, to } = await newVersions(pod);
+    return { params: { patchId: to }, body: { fromPatchId: from } };
+  },
   'rollout.create': async (pod) => ({
     body: {
       patchId: (await newPatch(pod)).id,

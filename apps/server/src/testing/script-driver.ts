@@ -32,6 +32,8 @@ export type ClaimSeen = {
   deadline: number;
   cancel?: boolean;
   slot?: string;
+  /** An offer's delta for the version the device runs (JSON), or ''. */
+  delta?: string;
 } | null;
 
 /**
@@ -127,7 +129,12 @@ export class ScriptDriver {
       case 'cancel':
         return { rolloutId: reply.rolloutId, attempt: reply.attempt, deadline: 0, cancel: true };
       case 'offer':
-        return { rolloutId: reply.rolloutId, attempt: reply.attempt, deadline: reply.deadlineAt };
+        return {
+          rolloutId: reply.rolloutId,
+          attempt: reply.attempt,
+          deadline: reply.deadlineAt,
+          delta: reply.patch.delta,
+        };
     }
   }
 
@@ -142,6 +149,7 @@ export class ScriptDriver {
     status: ReportInput['status'],
     error = '',
     running?: string,
+    fromDelta = false,
   ) {
     const bucket = this.keys.bucketOfDevice(deviceId);
     const version =
@@ -157,6 +165,7 @@ export class ScriptDriver {
         status,
         ...(error ? { error } : {}),
         ...(version ? { firmwareVersion: version } : {}),
+        ...(fromDelta ? { delta: true } : {}),
       } as ReportInput,
       graceMs: GRACE_MS,
     });

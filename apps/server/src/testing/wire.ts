@@ -121,9 +121,10 @@ export class PodUnderTest {
     deviceId: string,
     labels: Record<string, string> = {},
     credentials?: DeviceCredentials,
+    firmwareVersion = '1.0.0',
   ) {
     const device = await this.connectDevice(deviceId, credentials);
-    await device.client.device.register.mutate({ model: 'cam', firmwareVersion: '1.0.0', labels });
+    await device.client.device.register.mutate({ model: 'cam', firmwareVersion, labels });
     return device;
   }
 

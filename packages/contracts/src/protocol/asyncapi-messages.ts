@@ -62,6 +62,7 @@ export const EXAMPLE_OFFER = {
       version: '2.0.0',
       notes: '',
       artifact: { sha256: SHA256, size: 14, url: `/artifacts/${SHA256}` },
+      delta: null,
       signature: null,
     },
     ackTimeoutMs: 60000,

@@ -46,6 +46,13 @@ export const REST_ROUTES: Readonly<Record<string, RestRoute>> = {
     path: '/patches/{patchId}',
     summary: 'Delete a patch (refused while a live rollout uses it)',
   },
+  'patch.createDelta': {
+    method: 'POST',
+    path: '/patches/{patchId}/deltas',
+    summary:
+      "Make a binary delta from an earlier version's artifact (offered by rollouts created afterwards)",
+    status: 201,
+  },
   'rollout.create': { method: 'POST', path: '/rollouts', summary: 'Start a rollout', status: 201 },
   'rollout.list': {
     method: 'GET',

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { DeliveryId, Timestamp } from '../schemas.js';
 
-/** device.artifactUrl: a fresh download URL for the artifact of the device's current attempt. */
+/** device.artifactUrl: a fresh download URL for the artifact (or delta) of the device's current attempt. */
 export const ArtifactUrlInput = z.object({
   deliveryId: DeliveryId,
   attempt: z.number().int().positive().max(10_000),
+  /** The URL of the offer's delta instead of its full artifact. */
+  delta: z.boolean().optional(),
 });
 export type ArtifactUrlInput = z.infer<typeof ArtifactUrlInput>;
 

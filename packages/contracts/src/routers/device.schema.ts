@@ -5,6 +5,7 @@ import {
   ArtifactRef,
   DeliveryId,
   DeliveryState,
+  DeltaRef,
   freeText,
   Labels,
   PatchId,
@@ -52,6 +53,11 @@ export const Offer = z.object({
     version: z.string(),
     notes: z.string(),
     artifact: ArtifactRef.nullable(),
+    /**
+     * A smaller download for a device on `delta.fromVersion`: applied to its running image it
+     * yields the artifact. Optional to use; one that fails to apply falls back to `artifact`.
+     */
+    delta: DeltaRef.nullable(),
     signature: Signature.nullable(),
   }),
   /** Report within this long, or the attempt times out. */
@@ -117,6 +123,8 @@ export const ReportInput = z
     bytes: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
     /** The firmware version the device runs now (with `succeeded`). */
     firmwareVersion: FirmwareVersion.optional(),
+    /** With `installed` or `succeeded`: the image was rebuilt from the offer's delta (bytes saved are counted). */
+    delta: z.boolean().optional(),
   })
   .refine((r) => r.status !== 'failed' || r.error !== undefined, {
     message: 'a failed report needs an error',

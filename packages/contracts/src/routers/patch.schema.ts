@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Sha256, Signature } from '../manifest.js';
-import { ArtifactRef, freeText, nameRule, PatchId, Timestamp } from '../schemas.js';
+import { ArtifactRef, DELTA_FORMATS, freeText, nameRule, PatchId, Timestamp } from '../schemas.js';
 
 /** The name rule (schemas.ts), plus space and `+`. */
 export const PatchName = nameRule(128, ' +');
@@ -36,9 +36,33 @@ export type Patch = z.infer<typeof Patch>;
 
 export const GetPatchInput = z.object({ patchId: PatchId });
 
-/** A patch with where its bytes are kept and which rollouts use it. */
+/**
+ * A delta of a patch's artifact from an earlier patch of the same name (`fromVersion`): stored
+ * beside the full artifact, offered to devices that run exactly `fromVersion`.
+ */
+export const PatchDelta = z.object({
+  fromPatchId: PatchId,
+  fromVersion: z.string(),
+  format: z.enum(DELTA_FORMATS),
+  sha256: Sha256,
+  size: z.number().int().nonnegative(),
+  /** The artifact of `fromPatchId`: the image the delta applies to. */
+  baseSha256: Sha256,
+  /** What applying it yields: the patch's own artifact. */
+  targetSha256: Sha256,
+  createdAt: Timestamp,
+  createdBy: z.string(),
+});
+export type PatchDelta = z.infer<typeof PatchDelta>;
+
+/** patch.createDelta: a delta from `fromPatchId` (same name, another version, both with artifacts). */
+export const CreateDeltaInput = z.object({ patchId: PatchId, fromPatchId: PatchId });
+export type CreateDeltaInput = z.infer<typeof CreateDeltaInput>;
+
+/** A patch with where its bytes are kept, its deltas, and which rollouts use it. */
 export const PatchDetail = Patch.extend({
   storage: z.string().nullable(),
+  deltas: z.array(PatchDelta),
   rollouts: z.array(z.object({ id: z.string(), status: z.string() })),
 });
 export type PatchDetail = z.infer<typeof PatchDetail>;
@@ -51,4 +75,6 @@ export interface PatchService {
   list(limit: number): Promise<Patch[]>;
   get(patchId: string): Promise<PatchDetail>;
   delete(patchId: string, actor: string): Promise<{ patchId: string; deleted: true }>;
+  /** Makes (or returns the existing) delta; rollouts created afterwards offer it. */
+  createDelta(input: CreateDeltaInput, actor: string): Promise<PatchDelta>;
 }

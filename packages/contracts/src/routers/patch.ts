@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { adminProcedure, router } from '../trpc.js';
-import { GetPatchInput, ListPatchesInput, Patch, PatchDetail, PublishPatchInput } from './patch.schema.js';
+import {
+  CreateDeltaInput,
+  GetPatchInput,
+  ListPatchesInput,
+  Patch,
+  PatchDelta,
+  PatchDetail,
+  PublishPatchInput,
+} from './patch.schema.js';
 
 export const patchRouter = router({
   publish: adminProcedure('operator')
@@ -20,4 +28,9 @@ export const patchRouter = router({
     .input(GetPatchInput)
     .output(z.object({ patchId: z.string(), deleted: z.literal(true) }))
     .mutation(({ ctx, input }) => ctx.fleet.patches.delete(input.patchId, ctx.actor)),
+  /** Computes a binary delta from an earlier version's artifact (takes as long as compressing the image). */
+  createDelta: adminProcedure('operator')
+    .input(CreateDeltaInput)
+    .output(PatchDelta)
+    .mutation(({ ctx, input }) => ctx.fleet.patches.createDelta(input, ctx.actor)),
 });

@@ -220,6 +220,8 @@ export const RolloutStatus = Rollout.extend({
   wave: z.number().int().nonnegative(),
   waveCounts: z.array(StateCounts),
   gate: Gate.nullable(),
+  /** Installs rebuilt from a delta, and the download bytes they saved (full size − delta size, each). */
+  deltas: z.object({ installs: z.number().int().nonnegative(), savedBytes: z.number().int().nonnegative() }),
 });
 export type RolloutStatus = z.infer<typeof RolloutStatus>;
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { withExamples } from '../../help.js';
 import type { FleetIO } from '../../io.js';
 import { registerDeleteCommand } from './delete.js';
+import { registerDeltaCommand } from './delta.js';
 import { registerListCommand } from './list.js';
 import { registerPublishCommand } from './publish.js';
 import { registerShowCommand } from './show.js';
@@ -13,10 +14,12 @@ export function registerPatchCommands(program: Command, io: FleetIO): void {
     'fleet patch publish cam-fw-1.5.0.bin --name cam-firmware --version 1.5.0',
     'fleet patch list',
     'fleet patch show pat_x',
+    'fleet patch delta pat_new --from pat_old',
   ]);
 
   registerPublishCommand(patch, io);
   registerListCommand(patch, io);
   registerShowCommand(patch, io);
+  registerDeltaCommand(patch, io);
   registerDeleteCommand(patch, io);
 }

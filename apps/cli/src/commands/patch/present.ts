@@ -28,6 +28,13 @@ export function patchDetail(patch: Patch | PatchDetail, s: Session): string {
   ]);
   if ('storage' in patch) {
     pairs.push(['Storage', patch.storage ?? s.c.dim('none')]);
+    if (patch.deltas.length > 0)
+      pairs.push([
+        'Deltas',
+        patch.deltas
+          .map((d) => `from ${d.fromVersion} (${d.fromPatchId}): ${sizeText(d.size)}, sha256 ${d.sha256}`)
+          .join('\n'),
+      ]);
     pairs.push([
       'Rollouts',
       patch.rollouts.length === 0

@@ -5,7 +5,14 @@ import {
   type RolloutStatus,
   type RolloutTarget,
 } from '@camfleet/contracts';
-import { gateText as describeGate, formatPercent, openOf, progressOf, totalOf } from '@camfleet/present';
+import {
+  gateText as describeGate,
+  formatBytes,
+  formatPercent,
+  openOf,
+  progressOf,
+  totalOf,
+} from '@camfleet/present';
 import { type Colors, colorState } from '../../colors.js';
 import type { Session } from '../../session.js';
 import { keyValues } from '../../table.js';
@@ -238,6 +245,14 @@ export function rolloutDetail(status: RolloutStatus, s: Session): string {
         ? [['Schedule', scheduleDetail(status, s.now())] as const]
         : []),
       ...(status.windows.length > 0 ? [['Windows', windowsDetail(status)] as const] : []),
+      ...(status.deltas.installs > 0
+        ? [
+            [
+              'Deltas',
+              `${status.deltas.installs} installed from a delta, ${formatBytes(status.deltas.savedBytes)} not downloaded`,
+            ] as const,
+          ]
+        : []),
       ['Limits', limitsDetail(status, s)],
       ['Health', healthDetail(status, s)],
       [

@@ -2,7 +2,8 @@
 KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 deviceId, 3 rolloutId, 4 attempt, 5 status (downloading | installing |
          installed | succeeded | failed | canceled), 6 error ('' if none), 7 grace ms,
-         8 firmware version the device runs ('' unless succeeded)
+         8 firmware version the device runs ('' unless succeeded), 9 '1' when the install was rebuilt from
+         the offer's delta (with installed or succeeded)
 Returns  {'OK', state, attempt, duplicate (0/1), offerable (0/1), slot ('hold' | 'release' | '')}
          {'ERR', code, message}: NOT_FOUND | STALE_ATTEMPT | DELIVERY_FINISHED | INVALID_TRANSITION
 Compare-and-set on the attempt: a report for another attempt, or for a finished delivery, changes
@@ -17,6 +18,7 @@ install it; one naming another version again is a duplicate (its failure was cou
 -- @include scheduling
 local B, dev, rid = ARGV[1], ARGV[2], ARGV[3]
 local attempt, status, err, grace, running = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
+local from_delta = ARGV[9] == '1'
 local RANK = { queued = 0, offered = 1, downloading = 2, installing = 3, verifying = 4 }
 local TARGET = { downloading = 'downloading', installing = 'installing', installed = 'verifying' }
 local now = now_ms()
@@ -52,6 +54,16 @@ if status == 'installing' or status == 'installed' or status == 'succeeded' then
 end
 redis.call('HSET', K.device(B, dev), 'lastSeen', now)
 local ro = rollout(B, rid)
+if from_delta and RANK[state] < RANK.verifying
+    and (status == 'installed' or (status == 'succeeded' and running == ro.version)) then
+  -- Rebuilt from the delta for the version it ran when offered (its firmware changes only below).
+  local fw = redis.call('HGET', K.device(B, dev), 'firmware') or ''
+  local saved = tonumber(redis.call('HGET', K.rollout(B, rid), 'deltaSaved:' .. fw))
+  if saved then
+    redis.call('HINCRBY', K.counts(B, rid), 'deltaInstalls', 1)
+    redis.call('HINCRBY', K.counts(B, rid), 'deltaSaved', saved)
+  end
+end
 
 local new_state
 if TARGET[status] then

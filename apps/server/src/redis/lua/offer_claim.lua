@@ -6,7 +6,7 @@ Returns  {'NONE'}                      nothing to send now
          {'SLOT', rolloutId}           the next delivery's rollout has limits: get a slot, then call again
          {'CANCEL', rolloutId, attempt} the in-flight delivery's rollout was canceled: ask the device to stop
          {'OFFER', rolloutId, attempt, deadlineAt, ackTimeoutMs, patchId, name, version, notes, artifact,
-                                        signature}
+                                        signature, windowOpensAt, windowClosesAt, delta (JSON or '')}
 Starts the device's next startable delivery (queued -> offered, attempt+1), starts a retry whose
 backoff passed, or returns the in-flight offer unchanged (re-sent after a reconnect; the device
 dedupes by deliveryId and attempt). A queued active delivery whose rollout was paused gives way.

@@ -2,7 +2,8 @@
 KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 rolloutId, 3 grace ms, 4 settings (JSON: seq, patchId, name, version, notes,
          artifact, signature, ackTimeoutMs, maxAttempts, backoffBaseMs, backoffMaxMs, waves, target, selector,
-         continuous, limited, supersede, status, openWave, windows, wz, downloadAhead), 5.. device
+         continuous, limited, supersede, status, openWave, windows, wz, downloadAhead, deltas: {version:
+         {ref, sha256, saved}}), 5.. device
          ids of this bucket
          (target 'devices')
 Returns  {created, dev1, node1, dev2, node2, …}: how many deliveries were created (0 when replayed,
@@ -24,6 +25,11 @@ redis.call('HSET', rokey, 'id', rid, 'seq', s.seq, 'patchId', s.patchId, 'name',
   'backoffBaseMs', s.backoffBaseMs, 'backoffMaxMs', s.backoffMaxMs, 'waves', s.waves, 'target', s.target,
   'selector', s.selector, 'limited', s.limited, 'supersede', s.supersede, 'status', s.status,
   'openWave', s.openWave, 'windows', s.windows or '', 'wz', s.wz or '', 'downloadAhead', s.downloadAhead or '0')
+-- Per version a device may run: the delta offered to it (JSON), its sha256 (what it may then fetch)
+-- and the bytes it saves (counted when an install reports using it).
+for version, d in pairs(s.deltas or {}) do
+  redis.call('HSET', rokey, 'delta:' .. version, d.ref, 'deltaSha:' .. version, d.sha256, 'deltaSaved:' .. version, d.saved)
+end
 if s.continuous == '1' then redis.call('ZADD', K.rollouts(B), s.seq, rid) end
 
 local candidates

@@ -23,6 +23,8 @@ export type ClaimReply =
         notes: string;
         artifact: string;
         signature: string;
+        /** The delta for the version the device runs (JSON), or ''. */
+        delta: string;
       };
     };
 
@@ -41,6 +43,7 @@ function claimReply(reply: unknown): ClaimReply {
     signature,
     opensAt,
     closesAt,
+    delta,
   ] = list(reply);
   switch (kind) {
     case 'SLOT':
@@ -62,6 +65,7 @@ function claimReply(reply: unknown): ClaimReply {
           notes: str(notes),
           artifact: str(artifact),
           signature: str(signature),
+          delta: str(delta),
         },
       };
     default:
@@ -105,6 +109,7 @@ export const deliveryReport = bucketScript({
     i.report.error ?? '',
     i.graceMs,
     i.report.firmwareVersion ?? '',
+    i.report.delta ? '1' : '',
   ],
   decode: (reply, input) => {
     const [state, attempt, duplicate, offerable, slot] = okValues(

@@ -4,7 +4,7 @@ import { authFailure, authThrottle } from './auth.js';
 import { deadlineSweep, deliveryPark, deliveryReport, offerClaim, offerClaimMany } from './deliveries.js';
 import { deviceCredential, deviceDisconnect, deviceReconcile, deviceRegister, nodeGone } from './devices.js';
 import { nodeHeartbeat, nodeReap } from './nodes.js';
-import { legacyImport, patchDelete, patchPublish } from './patches.js';
+import { legacyImport, patchDelete, patchDelta, patchPublish } from './patches.js';
 import { evalClaim, rolloutAttach, rolloutCreate, rolloutSyncBucket, rolloutTransition } from './rollouts.js';
 import { slotAcquire, slotRelease } from './slots.js';
 import { tokenRevoke, tokenState } from './tokens.js';
@@ -41,6 +41,7 @@ export const ALL_SCRIPTS: readonly Script<never, unknown>[] = [
   slotRelease,
   patchPublish,
   patchDelete,
+  patchDelta,
   legacyImport,
   nodeHeartbeat,
   nodeReap,

@@ -1,4 +1,5 @@
-import { globalScript, num, okValues } from '../script.js';
+import type { PatchDelta } from '@camfleet/contracts';
+import { globalScript, num, okValues, str } from '../script.js';
 import { rolloutRecordKeys } from './rollouts.js';
 
 /** patch_publish.lua: records a new patch; (name, version) is unique. */
@@ -21,6 +22,18 @@ export const patchPublish = globalScript({
   decode: (reply) => {
     const [createdAt] = okValues(reply, 'publish');
     return { createdAt: num(createdAt) };
+  },
+});
+
+/** patch_delta.lua: records a delta of the patch's artifact (or answers the one kept for that version). */
+export const patchDelta = globalScript({
+  name: 'patch_delta',
+  numberOfKeys: 1,
+  keys: (i: { patchId: string; record: Omit<PatchDelta, 'createdAt'> }, k) => [k.patch(i.patchId)],
+  argv: (i) => [i.record.fromVersion, JSON.stringify(i.record), i.record.targetSha256],
+  decode: (reply, input) => {
+    const [record] = okValues(reply, `patch ${input.patchId}`);
+    return JSON.parse(str(record)) as PatchDelta;
   },
 });
 

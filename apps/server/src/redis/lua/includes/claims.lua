@@ -5,7 +5,7 @@
 
 local function claim_offer(B, dev, grace, grant, conn, now)
   local devkey = K.device(B, dev)
-  local presence = redis.call('HMGET', devkey, 'online', 'conn')
+  local presence = redis.call('HMGET', devkey, 'online', 'conn', 'firmware')
   if presence[1] ~= '1' then return { 'NONE' } end
   if conn ~= '' and presence[2] ~= conn then return { 'NONE' } end
 
@@ -73,8 +73,10 @@ local function claim_offer(B, dev, grace, grant, conn, now)
     set_state(B, active, dev, 'queued', 'offered', attempt, false, now)
   end
   reschedule(B, dev, now, grace)
-  local p = redis.call('HMGET', K.rollout(B, active), 'patchId', 'name', 'version', 'notes', 'artifact', 'signature')
+  -- The delta for the version the device runs, if the rollout has one (rollout_attach wrote them).
+  local p = redis.call('HMGET', K.rollout(B, active), 'patchId', 'name', 'version', 'notes', 'artifact', 'signature',
+    'delta:' .. (presence[3] or ''))
   local w = redis.call('HMGET', k, 'winOpens', 'winEnd')
   return { 'OFFER', active, attempt, deadline, ro.ack, p[1], p[2], p[3], p[4], p[5], p[6] or '',
-    tonumber(w[1]) or 0, tonumber(w[2]) or 0 }
+    tonumber(w[1]) or 0, tonumber(w[2]) or 0, p[7] or '' }
 end

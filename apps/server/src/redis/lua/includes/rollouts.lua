@@ -4,12 +4,12 @@
 -- rollout_attach). keys: patch, rollout, rollouts, seq, attaching, live, events. Returns its
 -- sequence number, or nil when the patch does not exist.
 local function create_rollout(keys, rid, settings, actor, now)
-  local p = redis.call('HMGET', keys.patch, 'id', 'name', 'version', 'notes', 'artifact', 'signature')
+  local p = redis.call('HMGET', keys.patch, 'id', 'name', 'version', 'notes', 'artifact', 'signature', 'deltas')
   if not p[1] then return nil end
   local seq = redis.call('INCR', keys.seq)
   redis.call('HSET', keys.rollout, 'id', rid, 'seq', seq, 'patchId', p[1], 'name', p[2], 'version', p[3],
     'notes', p[4], 'artifact', p[5], 'signature', p[6] or '', 'createdAt', now, 'createdBy', actor, 'status', 'active',
-    'statusAt', now, 'statusBy', actor, 'reason', '', 'openWave', 0, 'waveMetAt', 0, 'rev', 1)
+    'statusAt', now, 'statusBy', actor, 'reason', '', 'openWave', 0, 'waveMetAt', 0, 'rev', 1, 'deltas', p[7] or '')
   for field, value in pairs(cjson.decode(settings)) do
     redis.call('HSET', keys.rollout, field, value)
   end
