@@ -50,11 +50,15 @@ describe('pnpm bench (smoke)', () => {
     const run = await bench([...args, '--max-per-minute', '300', '--max-in-flight', '4', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
-    const { connect, fanout, memory, reconnect, throttled, hostile, ddi } = report.scenarios;
+    const { connect, fanout, memory, reconnect, throttled, hostile, ddi, onepod } = report.scenarios;
 
     expect(report.command).toContain('--devices 40');
     expect(report.machine.cores).toBeGreaterThan(0);
-    expect(report.provision.devices).toBe(80);
+    expect(report.provision?.devices).toBe(80);
+    // The lean generator is the default camera of connect, fanout and reconnect.
+    expect(report.options.cameras).toBe('lean');
+    expect(fanout?.cameras).toBe('lean');
+    expect(reconnect?.cameras).toBe('lean');
     expect(connect).toMatchObject({ devices: 40 });
     expect(connect?.readyP99Ms).toBeLessThanOrEqual(connect?.allReadyMs ?? 0);
     // Every device got the offer, each once in the figures, and every delivery succeeded.
@@ -64,6 +68,38 @@ describe('pnpm bench (smoke)', () => {
     expect(fanout?.offerMaxMs).toBeLessThanOrEqual(fanout?.allSucceededMs ?? 0);
     expect(fanout?.scriptCallsPerDelivery.delivery_report).toBeGreaterThanOrEqual(1);
     expect(fanout?.redisCommandsPerDelivery).toBeGreaterThan(0);
+    // What a delivery cost, from each process's own accounting (µs), for fan-out and reconnect.
+    for (const cost of [fanout, reconnect, onepod?.lean, onepod?.sim]) {
+      expect(cost?.podCpuUsPerDelivery).toBeGreaterThan(0);
+      expect(cost?.redisCpuUsPerDelivery).toBeGreaterThan(0);
+      expect(cost?.generatorCpuUsPerDelivery).toBeGreaterThan(0);
+      // At least the report's own script, its commands counted one by one.
+      expect(cost?.redisCommandsPerDelivery).toBeGreaterThan(1);
+    }
+    // Every lean camera answered every offer with a report the server took as succeeded: the
+    // fan-out, the round-trip count's fan-out and the killed pod's 20. None refused, none gave up.
+    const lean = report.generator?.lean;
+    expect(report.generator?.cameras).toBe('lean');
+    expect(lean?.enrolled).toBe(40);
+    expect(lean?.offers).toBeGreaterThanOrEqual(100);
+    expect(lean?.reportsSent).toBe(lean?.offers);
+    expect(lean?.reportsSucceeded).toBe(lean?.offers);
+    expect(lean?.reportErrors).toEqual({});
+    expect(lean).toMatchObject({ rejected: 0, replaced: 0 });
+    // Registered and subscribed at setup, again after the connect storm, and 20 after the kill.
+    expect(lean?.registered).toBeGreaterThanOrEqual(100);
+    expect(lean?.subscribed).toBe(lean?.registered);
+    expect(lean?.closes['1006']).toBeGreaterThanOrEqual(20);
+    // One pod, 40 cameras, five fan-outs with each kind of camera, all succeeded (else it throws).
+    expect(onepod?.devices).toBe(40);
+    for (const run of [onepod?.lean, onepod?.sim]) {
+      expect(run?.runs).toHaveLength(5);
+      expect(run?.offerP99Ms).toBeLessThanOrEqual(run?.allSucceededMs ?? 0);
+    }
+    expect(onepod?.lean.cameras).toBe('lean');
+    expect(onepod?.sim.cameras).toBe('sim');
+    // What the lean camera is for: it costs less than the full simulator for the same deliveries.
+    expect(onepod?.lean.generatorCpuUsPerDelivery).toBeLessThan(onepod?.sim.generatorCpuUsPerDelivery ?? 0);
     // Each delivery's one report is one script call, seen by MONITOR as a client's EVALSHA.
     expect(fanout?.roundTrips.byCommandPerDelivery['script:delivery_report']).toBeGreaterThanOrEqual(1);
     expect(fanout?.roundTrips.redisRoundTripsPerDelivery).toBeGreaterThan(1);
@@ -100,8 +136,41 @@ describe('pnpm bench (smoke)', () => {
     expect(ddi?.podCpuMsPer1000Polls).toBeGreaterThan(0);
     expect(ddi?.redisCommandsPerPoll).toBeGreaterThan(1);
     expect(run.stdout).toContain('offer p50 / p99 / max');
+    expect(run.stdout).toContain('CPU per delivery: pods / Redis / lean cameras');
+    expect(run.stdout).toContain('lean: offer p50 / p99, 40 devices, 1 pod (median of 5)');
     // Opt-in (--scenario artifacts): not part of the default run.
     expect(report.scenarios.artifacts).toBeUndefined();
+  });
+
+  it('still drives connect, fanout and reconnect with the full simulator (--cameras sim)', {
+    timeout: 120_000,
+  }, async () => {
+    const out = join(dir, 'sim.json');
+    const args = ['--cameras', 'sim', '--scenario', 'connect,fanout,reconnect', '--devices', '12'];
+    const run = await bench([
+      ...args,
+      '--pods',
+      '2',
+      '--sims',
+      '1',
+      '--throttled-devices',
+      '1',
+      '--out',
+      out,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
+    const { connect, fanout, reconnect } = report.scenarios;
+    expect(connect).toMatchObject({ devices: 12 });
+    expect(fanout).toMatchObject({ devices: 12, cameras: 'sim' });
+    expect(reconnect).toMatchObject({ devices: 6, cameras: 'sim' });
+    for (const cost of [fanout, reconnect]) {
+      expect(cost?.podCpuUsPerDelivery).toBeGreaterThan(0);
+      expect(cost?.redisCpuUsPerDelivery).toBeGreaterThan(0);
+      expect(cost?.generatorCpuUsPerDelivery).toBeGreaterThan(0);
+    }
+    expect(report.generator).toEqual({ cameras: 'sim', lean: null });
+    expect(run.stdout).toContain('CPU per delivery: pods / Redis / sim cameras');
   });
 
   it('measures the artifact bytes through the pods per delivery, presigned and pod-served', {

@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAdminClient } from '@camfleet/client';
 import { mastersOf, type RedisClient } from '@camfleet/redis';
@@ -13,6 +13,7 @@ import {
   TEST_TOKENS,
   type TestRedis,
 } from '@camfleet/test-support';
+import type { CameraKind } from './lean-camera.js';
 import type { Command, Reply, Request, Response, SignaturePolicy, SimConfig } from './protocol.js';
 
 /** The reply a command gets (same `type`). */
@@ -23,6 +24,8 @@ export interface ClusterOptions {
   sims: number;
   /** Main devices in all; split evenly over the simulators. */
   devices: number;
+  /** The main devices' camera: the lean generator or the full device simulator. */
+  cameras: CameraKind;
   throttledDevices: number;
   throttledApplyMs: number;
   logLevel: string;
@@ -37,16 +40,35 @@ export interface ClusterOptions {
   signatures?: SignaturePolicy;
 }
 
-/** CPU time (user + system) and resident memory of a process, from /proc. */
+/**
+ * CPU time (user + system) and resident memory of a process, from /proc: the CPU time to the
+ * nanosecond from the scheduler's accounting of each of its threads (`task/<tid>/schedstat`), else
+ * in clock ticks of 10 ms (`stat`), too coarse for a window of a few dozen deliveries.
+ */
 export async function processUsage(pid: number): Promise<{ cpuMs: number; rssBytes: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuMs: await threadsCpuMs(pid).catch(() => ticksCpuMs(pid)), rssBytes: rssKb * 1024 };
+}
+
+async function threadsCpuMs(pid: number): Promise<number> {
+  const tasks = await readdir(`/proc/${pid}/task`);
+  const ns = await Promise.all(
+    tasks.map(async (tid) => {
+      // A thread that ended meanwhile counts nothing (Node's threads live as long as the process).
+      const text = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
+      return Number(text.split(' ')[0]);
+    }),
+  );
+  return ns.reduce((a, b) => a + b, 0) / 1e6;
+}
+
+async function ticksCpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   // Linux reports CPU time in clock ticks of 1/100 s (USER_HZ).
-  return { cpuMs: ticks * 10, rssBytes: rssKb * 1024 };
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** A simulator process, driven over IPC. */
@@ -130,6 +152,7 @@ export class Cluster {
     readonly pods: PodProcess[],
     readonly sims: SimProcess[],
     readonly admin: ReturnType<typeof createAdminClient>,
+    readonly cameras: CameraKind,
   ) {}
 
   static async up(options: ClusterOptions): Promise<Cluster> {
@@ -179,6 +202,7 @@ export class Cluster {
             // Each simulator starts on its own pod, so devices spread evenly whatever the counts.
             urls: [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)],
             devices: share(options.devices, i),
+            cameras: options.cameras,
             throttledDevices: share(options.throttledDevices, i),
             throttledApplyMs: options.throttledApplyMs,
             // 127.0.0.2, .3, …: each source address has its own ~28k ephemeral ports.
@@ -193,7 +217,7 @@ export class Cluster {
     const redisClient = connectTestRedis(redis.url);
     await redisClient.ping();
     const admin = createAdminClient(pods[0]?.url ?? '', TEST_TOKENS.admin);
-    return new Cluster(redis, redisClient, pods, sims, admin);
+    return new Cluster(redis, redisClient, pods, sims, admin, options.cameras);
   }
 
   /** Asks every simulator, in parallel. */

@@ -10,17 +10,73 @@ import { bucketSpread } from './balance.js';
 import { Cluster } from './cluster.js';
 import { ddi } from './ddi.js';
 import { hostile } from './hostile.js';
-import { ARTIFACT_DEVICES_MAX, type BenchOptions, parseOptions } from './options.js';
+import type { LeanCounters } from './lean-camera.js';
+import {
+  ARTIFACT_DEVICES_MAX,
+  type BenchOptions,
+  ONEPOD_DEVICES_MAX,
+  ONEPOD_RUNS,
+  parseOptions,
+} from './options.js';
 import { type BenchReport, formatTable, machineFacts, type RedisBalance } from './report.js';
 import * as scenario from './scenarios.js';
 import { medianOf } from './stats.js';
 
 const say = (text: string) => process.stderr.write(`[bench] ${text}\n`);
 
+/** The lean cameras' counters of every process, summed. */
+function sumCounters(all: LeanCounters[]): LeanCounters | null {
+  const [first, ...rest] = all;
+  if (!first) return null;
+  const sum: LeanCounters = structuredClone(first);
+  const add = (into: Record<string, number>, from: Record<string, number>) => {
+    for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
+  };
+  for (const c of rest) {
+    for (const key of Object.keys(c) as (keyof LeanCounters)[]) {
+      const value = c[key];
+      if (typeof value === 'number') (sum[key] as number) += value;
+    }
+    add(sum.reportErrors, c.reportErrors);
+    add(sum.closes, c.closes);
+  }
+  return sum;
+}
+
 async function run(options: BenchOptions): Promise<BenchReport> {
   const has = (name: BenchOptions['scenarios'][number]) => options.scenarios.includes(name);
+  const report: BenchReport = {
+    command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+    startedAt: new Date().toISOString(),
+    machine: machineFacts(),
+    options,
+    scenarios: {},
+    churn: {},
+  };
+  // Written after each scenario: a run that fails late keeps what it measured.
+  const save = async () => {
+    if (options.out) await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
+  };
+  if (has('onepod')) {
+    // First, on a machine with no other fleet up: one pod, its own Redis and cameras.
+    const devices = Math.min(options.devices, ONEPOD_DEVICES_MAX);
+    say(`onepod: ${devices} cameras on one pod, ${ONEPOD_RUNS} fan-outs with lean cameras, then simulated`);
+    report.scenarios.onepod = await scenario.onePod({
+      devices,
+      runs: ONEPOD_RUNS,
+      logLevel: options.logLevel,
+      cpuProfDir: options.cpuProfDir,
+      say,
+    });
+    const { lean, sim } = report.scenarios.onepod;
+    say(
+      `onepod: offer p99 ${lean.offerP99Ms} ms lean, ${sim.offerP99Ms} ms simulated (medians of ${ONEPOD_RUNS})`,
+    );
+    await save();
+    if (options.scenarios.every((name) => name === 'onepod')) return report;
+  }
   say(
-    `${options.devices} cameras (+${options.throttledDevices} throttled), ${options.pods} pods, ${options.sims} simulators`,
+    `${options.devices} cameras (${options.cameras}) (+${options.throttledDevices} throttled), ${options.pods} pods, ${options.sims} camera processes`,
   );
   const cluster = await Cluster.up(options);
   try {
@@ -28,21 +84,8 @@ async function run(options: BenchOptions): Promise<BenchReport> {
     const baseline = idle.map((u, i) => ({ rssBytes: u.rssBytes, heapBytes: heaps[i] ?? 0 }));
     const total = options.devices + options.throttledDevices;
     const provisioned = await cluster.all({ type: 'provision' });
-    const provision = { devices: total, ms: Math.max(...provisioned.map((p) => p.ms)) };
-    say(`setup: ${total} cameras enrolled and subscribed in ${provision.ms} ms`);
-    const report: BenchReport = {
-      command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
-      startedAt: new Date().toISOString(),
-      machine: machineFacts(),
-      options,
-      provision,
-      scenarios: {},
-      churn: {},
-    };
-    // Written after each scenario: a run that fails late keeps what it measured.
-    const save = async () => {
-      if (options.out) await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
-    };
+    report.provision = { devices: total, ms: Math.max(...provisioned.map((p) => p.ms)) };
+    say(`setup: ${total} cameras enrolled and subscribed in ${report.provision.ms} ms`);
     if (has('memory')) {
       // Right after setup, idle a moment: what an idle connected device costs, not a storm's garbage.
       await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -65,7 +108,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
         runs.push(await scenario.fanout(cluster, options.devices));
         const last = runs.at(-1);
         say(
-          `fanout ${i + 1}/${options.repeat}: offer p99 ${last?.offerP99Ms} ms, all succeeded ${last?.allSucceededMs} ms`,
+          `fanout ${i + 1}/${options.repeat}: offer p99 ${last?.offerP99Ms} ms, all succeeded ${last?.allSucceededMs} ms; µs per delivery pods ${last?.podCpuUsPerDelivery}, Redis ${last?.redisCpuUsPerDelivery}, ${options.cameras} cameras ${last?.generatorCpuUsPerDelivery}; ${last?.redisCommandsPerDelivery} Redis commands`,
         );
       }
       const roundTrips = await scenario.fanoutRoundTrips(cluster, options.devices);
@@ -115,14 +158,20 @@ async function run(options: BenchOptions): Promise<BenchReport> {
     // Last: it kills a pod.
     if (has('reconnect')) {
       report.scenarios.reconnect = await scenario.reconnect(cluster);
+      const r = report.scenarios.reconnect;
       say(
-        `reconnect: ${report.scenarios.reconnect.devices} resubscribed in ${report.scenarios.reconnect.allResubscribedMs} ms`,
+        `reconnect: ${r.devices} resubscribed in ${r.allResubscribedMs} ms; µs per device pods ${r.podCpuUsPerDelivery}, Redis ${r.redisCpuUsPerDelivery}, cameras ${r.generatorCpuUsPerDelivery}; ${r.redisCommandsPerDelivery} Redis commands`,
       );
     }
     report.redis = await redisBalance(cluster, options);
-    for (const usage of await cluster.all({ type: 'usage' }))
+    const usages = await cluster.all({ type: 'usage' });
+    for (const usage of usages)
       for (const [reason, n] of Object.entries(usage.lost))
         report.churn[reason] = (report.churn[reason] ?? 0) + n;
+    report.generator = {
+      cameras: options.cameras,
+      lean: sumCounters(usages.flatMap((usage) => (usage.lean ? [usage.lean] : []))),
+    };
     await save();
     return report;
   } finally {

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { CameraKind } from './lean-camera.js';
 
 export const SCENARIOS = [
   'connect',
@@ -9,10 +10,14 @@ export const SCENARIOS = [
   'reconnect',
   'throttled',
   'artifacts',
+  'onepod',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Cameras in each of the artifacts scenario's two fleets at most: enough to load the store, quick. */
 export const ARTIFACT_DEVICES_MAX = 1_000;
+/** Cameras of the onepod scenario at most (issue #21: 1,000 over one pod), and its runs per camera. */
+export const ONEPOD_DEVICES_MAX = 1_000;
+export const ONEPOD_RUNS = 5;
 /** What runs without --scenario: all but artifacts (two more fleets and GiBs through s3rver: opt-in). */
 export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'artifacts');
 
@@ -20,6 +25,8 @@ export interface BenchOptions {
   devices: number;
   pods: number;
   sims: number;
+  /** The main group's camera in connect, fanout, memory and reconnect: lean generator or simulator. */
+  cameras: CameraKind;
   scenarios: Scenario[];
   /** Runs of connect and fan-out; the figures are their medians. */
   repeat: number;
@@ -71,8 +78,16 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     )
     .addOption(
       new Option(
+        '--cameras <kind>',
+        'the main cameras (connect, fanout, memory, reconnect): lean = pre-encoded frames over raw ws, sim = the full device simulator',
+      )
+        .choices(['lean', 'sim'])
+        .default('lean'),
+    )
+    .addOption(
+      new Option(
         '--scenario <list>',
-        `comma-separated: ${SCENARIOS.join(',')} (artifacts only when named: an s3rver and two more fleets of min(devices, ${ARTIFACT_DEVICES_MAX}) cameras, presigned and pod-served downloads)`,
+        `comma-separated: ${SCENARIOS.join(',')} (artifacts only when named: an s3rver and two more fleets of min(devices, ${ARTIFACT_DEVICES_MAX}) cameras, presigned and pod-served downloads; onepod: a fleet of its own, min(devices, ${ONEPOD_DEVICES_MAX}) cameras on one pod, ${ONEPOD_RUNS} fan-outs with each kind of camera)`,
       )
         .argParser(scenarioList)
         .default([...DEFAULT_SCENARIOS], 'all but artifacts'),
@@ -125,6 +140,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   return {
     devices: o.devices,
     pods: o.pods,
+    cameras: o.cameras,
     // At most ~12.5k sockets a simulator by default: well under the per-process file limit.
     sims: o.sims ?? Math.max(2, Math.ceil(o.devices / 12_500)),
     scenarios: o.scenario,

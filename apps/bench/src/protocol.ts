@@ -1,4 +1,5 @@
-/** What the benchmark tells a simulator process, and what it answers (over the IPC channel). */
+/** What the benchmark tells a camera process, and what it answers (over the IPC channel). */
+import type { CameraKind, LeanCounters } from './lean-camera.js';
 
 /** How a simulator process is set up (passed as JSON in BENCH_SIM). */
 export interface SimConfig {
@@ -6,6 +7,8 @@ export interface SimConfig {
   urls: string[];
   /** Devices that take part in connect, fan-out, memory and reconnect (apply time 0, no restart). */
   devices: number;
+  /** Which camera the main devices are: the lean generator or the full device simulator. */
+  cameras: CameraKind;
   /** A separate group with a real apply time, for the throttled rollout. */
   throttledDevices: number;
   throttledApplyMs: number;
@@ -72,6 +75,8 @@ export interface UsageResult {
   subscribed: number;
   /** Connections lost since the process started, by reason. */
   lost: Record<string, number>;
+  /** What the lean cameras did (null when the main group is the simulator). */
+  lean: LeanCounters | null;
 }
 
 export interface DownloadsResult {

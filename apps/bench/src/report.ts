@@ -4,11 +4,14 @@ import type { ArtifactRun, ArtifactsResult } from './artifacts.js';
 import type { BucketSpread } from './balance.js';
 import type { DdiResult } from './ddi.js';
 import type { HostileResult } from './hostile.js';
+import type { CameraKind, LeanCounters } from './lean-camera.js';
 import type { BenchOptions } from './options.js';
 import type {
   ConnectResult,
+  DeliveryCost,
   FanoutResult,
   MemoryResult,
+  OnePodResult,
   ReconnectResult,
   RoundTripResult,
   ThrottledResult,
@@ -20,8 +23,8 @@ export interface BenchReport {
   startedAt: string;
   machine: { cores: number; cpu: string; memoryBytes: number; node: string; platform: string };
   options: BenchOptions;
-  /** Enrolling and first connecting every camera (not a scenario: the setup). */
-  provision: { devices: number; ms: number };
+  /** Enrolling and first connecting every camera (not a scenario: the setup; absent for onepod alone). */
+  provision?: { devices: number; ms: number };
   scenarios: {
     connect?: ConnectResult & { runs: ConnectResult[] };
     fanout?: FanoutResult & { runs: FanoutResult[]; roundTrips: RoundTripResult };
@@ -31,7 +34,10 @@ export interface BenchReport {
     hostile?: HostileResult;
     ddi?: DdiResult;
     artifacts?: ArtifactsResult;
+    onepod?: OnePodResult;
   };
+  /** The main cameras' kind, and what the lean ones did over the whole run (summed over processes). */
+  generator?: { cameras: CameraKind; lean: LeanCounters | null };
   /** Every connection the cameras lost during the run, by reason (the reconnect scenario's kill included). */
   churn: Record<string, number>;
   /** Keys and work per Redis master at the end of the run, and how the buckets fall on them. */
@@ -56,6 +62,10 @@ export function machineFacts(): BenchReport['machine'] {
 }
 
 const ms = (n: number) => `${Math.round(n).toLocaleString('en-US')} ms`;
+const us = (n: number) => `${n.toLocaleString('en-US', { maximumFractionDigits: 1 })} µs`;
+/** Pods / Redis / generator CPU per delivery, and Redis commands per delivery. */
+const costRow = (c: DeliveryCost) =>
+  `${us(c.podCpuUsPerDelivery)} / ${us(c.redisCpuUsPerDelivery)} / ${us(c.generatorCpuUsPerDelivery)}; ${c.redisCommandsPerDelivery} commands`;
 const mib = (n: number) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
 const percentOf = (part: number, whole: number) => {
   const percent = (100 * part) / whole;
@@ -66,9 +76,15 @@ const bytes = (n: number) => (Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} Ki
 /** The human table: one row per figure. */
 export function formatTable(report: BenchReport): string {
   const table = new Table({ head: ['scenario', 'figure', 'value'] });
-  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts } = report.scenarios;
+  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts, onepod } = report.scenarios;
   const runs = (n: number) => (n > 1 ? ` (median of ${n})` : '');
-  table.push(['setup', `enroll + connect ${report.provision.devices} cameras`, ms(report.provision.ms)]);
+  const cameras = report.generator?.cameras ?? report.options.cameras;
+  if (report.provision)
+    table.push([
+      'setup',
+      `enroll + connect ${report.provision.devices} cameras (main: ${cameras})`,
+      ms(report.provision.ms),
+    ]);
   if (connect) {
     const label = `${connect.devices} devices${runs(connect.runs.length)}`;
     table.push(
@@ -98,8 +114,8 @@ export function formatTable(report: BenchReport): string {
       ],
       [
         'fanout',
-        'CPU per 1000 deliveries: Redis / pods',
-        `${ms(fanout.redisCpuMsPer1000)} / ${ms(fanout.podCpuMsPer1000)}`,
+        `CPU per delivery: pods / Redis / ${fanout.cameras} cameras; Redis commands`,
+        costRow(fanout),
       ],
     );
   }
@@ -107,7 +123,7 @@ export function formatTable(report: BenchReport): string {
     table.push(
       ['memory', `pod RSS per device (${memory.devices} devices)`, bytes(memory.podBytesPerDevice)],
       ['memory', 'pod heap per device', bytes(memory.podHeapBytesPerDevice)],
-      ['memory', 'simulator RSS per device', bytes(memory.simBytesPerDevice)],
+      ['memory', `camera process RSS per device (${cameras})`, bytes(memory.simBytesPerDevice)],
       [
         'memory',
         `floor: bare ws / bare tRPC + 1 subscription (${memory.floor.connections} clients)`,
@@ -127,7 +143,33 @@ export function formatTable(report: BenchReport): string {
         'their pending work: all offered / all succeeded',
         `${ms(reconnect.allOfferedMs)} / ${ms(reconnect.allSucceededMs)}`,
       ],
+      [
+        'reconnect',
+        `per device, kill → all succeeded: CPU pods / Redis / ${reconnect.cameras} cameras; Redis commands`,
+        costRow(reconnect),
+      ],
     );
+  }
+  if (onepod) {
+    for (const run of [onepod.lean, onepod.sim])
+      table.push(
+        [
+          'onepod',
+          `${run.cameras}: offer p50 / p99, ${onepod.devices} devices, 1 pod${runs(run.runs.length)}`,
+          `${ms(run.offerP50Ms)} / ${ms(run.offerP99Ms)}`,
+        ],
+        ['onepod', `${run.cameras}: all succeeded`, ms(run.allSucceededMs)],
+        ['onepod', `${run.cameras}: CPU per delivery: pod / Redis / cameras; Redis commands`, costRow(run)],
+      );
+  }
+  const lean = report.generator?.lean;
+  if (lean) {
+    const refused = Object.values(lean.reportErrors).reduce((a, b) => a + b, 0);
+    table.push([
+      'generator',
+      'lean cameras: offers / reports answered succeeded / refused / PONGs / reconnect notices',
+      `${lean.offers} / ${lean.reportsSucceeded} / ${refused} / ${lean.pongs} / ${lean.reconnectNotices}`,
+    ]);
   }
   if (throttled) {
     table.push(

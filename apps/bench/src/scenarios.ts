@@ -1,10 +1,11 @@
 import type { RolloutStatus } from '@camfleet/contracts';
 import { maxInFlight, pacedPerMinute, waitFor } from '@camfleet/test-support';
-import type { Cluster } from './cluster.js';
+import { Cluster } from './cluster.js';
 import { type FloorResult, floor } from './floor.js';
+import type { CameraKind } from './lean-camera.js';
 import { GROUP_LABEL, type Group } from './protocol.js';
 import { countRoundTrips } from './round-trips.js';
-import { deltas, median, quantile, round } from './stats.js';
+import { deltas, median, medianOf, quantile, round } from './stats.js';
 
 const LONG = { timeoutMs: 300_000, intervalMs: 10 };
 
@@ -17,8 +18,23 @@ export interface ConnectResult {
   connectsPerSecond: number;
 }
 
-export interface FanoutResult {
+/**
+ * What a window of work cost per delivery, from each process's own accounting: CPU time of the
+ * pods (/proc, the scheduler's per-thread time), of Redis (INFO used_cpu_*) and of the camera
+ * processes (process.cpuUsage), in µs per delivery; Redis commands per delivery from INFO
+ * commandstats, so the commands scripts run count one by one, not one EVALSHA.
+ */
+export interface DeliveryCost {
+  podCpuUsPerDelivery: number;
+  redisCpuUsPerDelivery: number;
+  redisCommandsPerDelivery: number;
+  /** The load generator's own CPU (the lean cameras', or the simulator's). */
+  generatorCpuUsPerDelivery: number;
+}
+
+export interface FanoutResult extends DeliveryCost {
   devices: number;
+  cameras: CameraKind;
   offerP50Ms: number;
   offerP99Ms: number;
   offerMaxMs: number;
@@ -26,14 +42,10 @@ export interface FanoutResult {
   offerFirstMs: number;
   createMs: number;
   allSucceededMs: number;
-  redisCommandsPerDelivery: number;
   /** Redis calls per delivery by command (INFO commandstats), e.g. evalsha, xadd. */
   redisCallsPerDelivery: Record<string, number>;
   /** Lua script calls per delivery by script (the pods' own counters). */
   scriptCallsPerDelivery: Record<string, number>;
-  redisCpuMsPer1000: number;
-  podCpuMsPer1000: number;
-  simCpuMsPer1000: number;
 }
 
 export interface MemoryResult {
@@ -46,9 +58,15 @@ export interface MemoryResult {
   simBytesPerDevice: number;
 }
 
-export interface ReconnectResult {
+/**
+ * The reconnect scenario's cost per delivery (DeliveryCost) is of the whole window from the kill
+ * until the work created for the killed pod's devices all succeeded, divided by those devices: each
+ * one's reconnect, register, resubscribe and delivery.
+ */
+export interface ReconnectResult extends DeliveryCost {
   /** The devices the killed pod held. */
   devices: number;
+  cameras: CameraKind;
   /** From the kill until each of them is subscribed on another pod (the median device, and all). */
   resubscribedP50Ms: number;
   allResubscribedMs: number;
@@ -201,46 +219,67 @@ const perDelivery = (counts: Record<string, number>, devices: number) =>
       .map(([key, n]) => [key, round(n / devices, 2)]),
   );
 
-/** Redis calls and CPU, pods' CPU, per-script calls, simulators' CPU: what a fan-out costs. */
-const costCounters = (cluster: Cluster) =>
-  Promise.all([
+/** Counters a cost is the difference of: Redis (calls, CPU), the pods' CPU, the cameras' CPU. */
+interface CostCounters {
+  redisCpuMs: number;
+  redisCalls: Record<string, number>;
+  podCpuMs: number[];
+  generatorCpuMs: number[];
+}
+
+async function costCounters(cluster: Cluster): Promise<CostCounters> {
+  const [redis, pods, sims] = await Promise.all([
     cluster.redisCounters(),
     cluster.podsUsage(),
-    scriptCalls(cluster),
     cluster.all({ type: 'usage' }),
   ] as const);
+  return {
+    redisCpuMs: redis.cpuMs,
+    redisCalls: redis.calls,
+    podCpuMs: pods.map((p) => p.cpuMs),
+    generatorCpuMs: sims.map((s) => s.cpuMs),
+  };
+}
+
+/** Per delivery between two readings; a pod gone meanwhile (reads 0) counts nothing. */
+function costPerDelivery(before: CostCounters, after: CostCounters, deliveries: number): DeliveryCost {
+  const spent = (a: number[], b: number[]) => a.reduce((sum, x, i) => sum + Math.max(0, x - (b[i] ?? 0)), 0);
+  const us = (ms: number) => round((ms * 1000) / deliveries, 1);
+  const calls = Object.values(deltas(before.redisCalls, after.redisCalls)).reduce((a, b) => a + b, 0);
+  return {
+    podCpuUsPerDelivery: us(spent(after.podCpuMs, before.podCpuMs)),
+    redisCpuUsPerDelivery: us(after.redisCpuMs - before.redisCpuMs),
+    redisCommandsPerDelivery: round(calls / deliveries, 2),
+    generatorCpuUsPerDelivery: us(spent(after.generatorCpuMs, before.generatorCpuMs)),
+  };
+}
 
 /** One rollout to every main device: offer latency, time to all succeeded, and its cost. */
 export async function fanout(cluster: Cluster, devices: number): Promise<FanoutResult> {
   // Counted from before the patch is published: one patch's commands are noise per delivery.
-  const [redisBefore, podsBefore, scriptsBefore, simsBefore] = await costCounters(cluster);
+  const [before, scriptsBefore] = await Promise.all([costCounters(cluster), scriptCalls(cluster)]);
   const { rolloutId, createdAt } = await rollOut(cluster, 'main');
   const createMs = Date.now() - createdAt;
   await succeeded(cluster, rolloutId, devices);
   const allSucceededMs = Date.now() - createdAt;
-  const [redisAfter, podsAfter, scriptsAfter, simsAfter] = await costCounters(cluster);
+  const [after, scriptsAfter] = await Promise.all([costCounters(cluster), scriptCalls(cluster)]);
   const offeredMs = (await cluster.all({ type: 'offers', rolloutId })).flatMap((r) =>
     r.offeredAt.map((at) => at - createdAt),
   );
   if (offeredMs.length !== devices)
     throw new Error(`${offeredMs.length} of ${devices} devices saw the offer`);
-  const redisCalls = deltas(redisBefore.calls, redisAfter.calls);
-  const cpuMs = (after: { cpuMs: number }[], before: { cpuMs: number }[]) =>
-    after.reduce((sum, p, i) => sum + p.cpuMs - (before[i]?.cpuMs ?? 0), 0);
   return {
     devices,
+    cameras: cluster.cameras,
     offerP50Ms: quantile(offeredMs, 0.5),
     offerP99Ms: quantile(offeredMs, 0.99),
     offerMaxMs: Math.max(...offeredMs),
     offerFirstMs: Math.min(...offeredMs),
     createMs,
     allSucceededMs,
-    redisCommandsPerDelivery: round(Object.values(redisCalls).reduce((a, b) => a + b, 0) / devices, 2),
-    redisCallsPerDelivery: perDelivery(redisCalls, devices),
+    ...costPerDelivery(before, after, devices),
+    redisCallsPerDelivery: perDelivery(deltas(before.redisCalls, after.redisCalls), devices),
     scriptCallsPerDelivery: perDelivery(deltas(scriptsBefore, scriptsAfter), devices),
-    redisCpuMsPer1000: round(((redisAfter.cpuMs - redisBefore.cpuMs) * 1000) / devices, 0),
-    podCpuMsPer1000: round((cpuMs(podsAfter, podsBefore) * 1000) / devices, 0),
-    simCpuMsPer1000: round((cpuMs(simsAfter, simsBefore) * 1000) / devices, 0),
   };
 }
 
@@ -345,7 +384,7 @@ export async function reconnect(cluster: Cluster): Promise<ReconnectResult> {
   const victim = cluster.pods.length - 1;
   const url = cluster.pods[victim]?.url ?? '';
   const deviceIds = (await cluster.all({ type: 'watch', url })).flatMap((r) => r.deviceIds);
-  const stop = await cpuWindow(cluster);
+  const [stop, before] = await Promise.all([cpuWindow(cluster), costCounters(cluster)]);
   const killedAt = Date.now();
   await cluster.kill(victim);
   const rolloutIds: string[] = [];
@@ -369,6 +408,7 @@ export async function reconnect(cluster: Cluster): Promise<ReconnectResult> {
   for (const [i, rolloutId] of rolloutIds.entries())
     await succeeded(cluster, rolloutId, Math.min(MAX_TARGET_IDS, deviceIds.length - i * MAX_TARGET_IDS));
   const allSucceededMs = Date.now() - killedAt;
+  const after = await costCounters(cluster);
   const offered = await Promise.all(
     rolloutIds.map((rolloutId) => cluster.all({ type: 'offers', rolloutId })),
   );
@@ -377,11 +417,70 @@ export async function reconnect(cluster: Cluster): Promise<ReconnectResult> {
     throw new Error(`${offeredAt.length} of ${deviceIds.length} re-offered`);
   return {
     devices: deviceIds.length,
+    cameras: cluster.cameras,
     resubscribedP50Ms: quantile(back, 0.5),
     cpu,
     allResubscribedMs: Math.max(...back),
     lost,
     allOfferedMs: Math.max(...offeredAt) - killedAt,
     allSucceededMs,
+    ...costPerDelivery(before, after, deviceIds.length),
   };
+}
+
+export interface OnePodRuns extends FanoutResult {
+  runs: FanoutResult[];
+}
+
+export interface OnePodResult {
+  devices: number;
+  /** The headline: the lean generator's cameras, then the same with the full device simulator's. */
+  lean: OnePodRuns;
+  sim: OnePodRuns;
+}
+
+/**
+ * Issue #21 part 5: a fleet of its own, one pod and `devices` cameras, fanned out `runs` times with
+ * each kind of camera (the lean generator, then the full device simulator: what real clients cost);
+ * the medians. Run with no other fleet up, so nothing else shares the machine.
+ */
+export async function onePod(options: {
+  devices: number;
+  runs: number;
+  logLevel: string;
+  cpuProfDir: string | null;
+  say: (text: string) => void;
+}): Promise<OnePodResult> {
+  const one = async (cameras: CameraKind): Promise<OnePodRuns> => {
+    const cluster = await Cluster.up({
+      pods: 1,
+      sims: 1,
+      devices: options.devices,
+      cameras,
+      throttledDevices: 0,
+      throttledApplyMs: 0,
+      logLevel: options.logLevel,
+      cpuProfDir: options.cpuProfDir,
+      redis: 'single',
+      clusterMasters: 1,
+      podName: `bench-onepod-${cameras}`,
+    });
+    try {
+      await cluster.all({ type: 'provision' });
+      const runs: FanoutResult[] = [];
+      for (let i = 0; i < options.runs; i++) {
+        runs.push(await fanout(cluster, options.devices));
+        const last = runs.at(-1);
+        options.say(
+          `onepod ${cameras} ${i + 1}/${options.runs}: offer p99 ${last?.offerP99Ms} ms, all succeeded ${last?.allSucceededMs} ms`,
+        );
+      }
+      return { ...medianOf(runs), runs };
+    } finally {
+      await cluster.down();
+    }
+  };
+  const lean = await one('lean');
+  const sim = await one('sim');
+  return { devices: options.devices, lean, sim };
 }

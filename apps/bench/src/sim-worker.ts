@@ -1,9 +1,13 @@
 /**
- * A simulator process of the benchmark: the device simulator's Fleet, driven over IPC, recording
- * when each device subscribed and got offers. Times are epoch ms (one clock: one machine).
+ * A camera process of the benchmark: the main group's cameras (the lean generator, `lean-camera.ts`,
+ * or the device simulator's Fleet), and the throttled group (always the simulator: it has a real
+ * apply time), driven over IPC, recording when each camera subscribed and got offers. Times are
+ * epoch ms (one clock: one machine). The simulator's modules (tRPC client, zod, superjson) are
+ * loaded only when a group of this process uses it.
  */
-import { Credentials, type DeviceEvent, Fleet } from '@camfleet/device-sim';
+import type { DeviceEvent, Fleet } from '@camfleet/device-sim';
 import { waitFor } from '@camfleet/test-support';
+import { type LeanEvent, LeanFleet } from './lean-camera.js';
 import {
   type Command,
   GROUP_LABEL,
@@ -14,7 +18,17 @@ import {
 } from './protocol.js';
 
 const config = JSON.parse(process.env.BENCH_SIM ?? '') as SimConfig;
-const credentials = Credentials.inMemory();
+const needsSim = config.cameras === 'sim' || config.throttledDevices > 0;
+const sim = needsSim ? await import('@camfleet/device-sim') : null;
+
+/** Secrets of every camera of this process (both kinds: the lean ones keep theirs here too). */
+const secrets = new Map<string, string>();
+const credentials = {
+  secretOf: (deviceId: string) => secrets.get(deviceId),
+  save: async (deviceId: string, secret: string) => {
+    secrets.set(deviceId, secret);
+  },
+};
 
 /** Apply time 0 and no restart: the figures are the backend's, not a camera's flash speed. */
 const INSTANT = { downloadMs: 0, applyMs: 0, reboot: false } as const;
@@ -36,7 +50,7 @@ let watch: {
   lost: Record<string, number>;
 } | null = null;
 
-function record(event: DeviceEvent): void {
+function record(event: DeviceEvent | LeanEvent): void {
   const now = Date.now();
   if (event.type === 'subscribed') {
     subscribed.set(event.deviceId, event.url);
@@ -56,30 +70,49 @@ function record(event: DeviceEvent): void {
   }
 }
 
-function fleetOf(group: Group): Fleet {
-  return new Fleet({
-    urls: config.urls,
-    devices: group === 'main' ? config.devices : config.throttledDevices,
-    credentials,
-    enrollToken: config.enrollToken,
-    prefix: `${group === 'main' ? 's' : 't'}${config.index}`,
-    labels: { [GROUP_LABEL]: group },
+/** What the worker needs of a group of cameras, lean or simulated. */
+interface Cameras {
+  readonly devices: readonly { readonly id: string; start(): void }[];
+  stop(): Promise<void>;
+}
+
+const fleetOptions = (group: Group) => ({
+  urls: config.urls,
+  devices: group === 'main' ? config.devices : config.throttledDevices,
+  credentials,
+  enrollToken: config.enrollToken,
+  prefix: `${group === 'main' ? 's' : 't'}${config.index}`,
+  labels: { [GROUP_LABEL]: group },
+  // A storm of thousands: give a busy accept queue time rather than abandoning sockets.
+  connectTimeoutMs: 30_000,
+  backoff: { baseMs: 250, maxMs: 5_000 },
+  onEvent: record,
+});
+
+/** The device simulator's cameras of a group. */
+function simFleetOf(group: Group): Fleet {
+  if (!sim) throw new Error('the device simulator is not loaded in this process');
+  return new sim.Fleet({
+    ...fleetOptions(group),
     faults: group === 'main' ? INSTANT : { ...INSTANT, applyMs: config.throttledApplyMs },
     localAddresses: [config.localAddress],
-    // A storm of thousands: give a busy accept queue time rather than abandoning sockets.
-    connectTimeoutMs: 30_000,
-    backoff: { baseMs: 250, maxMs: 5_000 },
     staggerMs: 0,
     ...(config.signatures ? { signatures: config.signatures } : {}),
-    onEvent: record,
   });
 }
 
 /** Thousands of devices per process: minutes, not the seconds a test waits. */
 const SLOW = { timeoutMs: 900_000, intervalMs: 10, what: 'every device to subscribe' };
 
-let main = fleetOf('main');
-const throttled = fleetOf('throttled');
+/** The lean main group: kept across disconnects (a camera keeps its version and last event id). */
+const lean =
+  config.cameras === 'lean'
+    ? new LeanFleet({ ...fleetOptions('main'), localAddress: config.localAddress })
+    : null;
+let simMain: Fleet | null = lean ? null : simFleetOf('main');
+let main: Cameras = lean ?? (simMain as Fleet);
+const throttled: Cameras =
+  config.throttledDevices > 0 ? simFleetOf('throttled') : { devices: [], stop: async () => undefined };
 
 /** Devices enrolling at once per simulator: a steady stream the pods can absorb, not a storm. */
 const ENROLLING_AT_ONCE = 256;
@@ -103,7 +136,11 @@ async function provision(): Promise<Reply> {
 
 /** Every main device starts now, at once: a connect storm with the secrets they enrolled with. */
 async function connect(): Promise<Reply> {
-  main = fleetOf('main');
+  // The simulator's cameras are made anew (as `pnpm sim` would start them); the lean ones restart.
+  if (!lean) {
+    simMain = simFleetOf('main');
+    main = simMain;
+  }
   const ready = new Map<string, number>();
   firstReady = ready;
   // Only the main group is timed (a throttled device's blip during the storm must not count).
@@ -161,10 +198,12 @@ async function handle(command: Command): Promise<Reply> {
         heapUsedBytes: heapUsed,
         subscribed: subscribed.size,
         lost: lostByReason,
+        lean: lean?.counters ?? null,
       };
     }
     case 'downloads': {
-      const { downloadBytes, installsDone, checksumFailures, signatureRefusals } = main.summary();
+      if (!simMain) throw new Error('downloads: the lean cameras download nothing');
+      const { downloadBytes, installsDone, checksumFailures, signatureRefusals } = simMain.summary();
       return { type: 'downloads', downloadBytes, installsDone, checksumFailures, signatureRefusals };
     }
     case 'stop':
