@@ -115,6 +115,9 @@ export class Admission {
       if (!waiting) return;
       waiting = false;
       clearTimeout(deadline);
+      // Authenticated (or closed): nothing of the wait stays with the connection.
+      ws.off('close', done);
+      this.waiting.delete(ws);
       this.unauthenticated--;
       const left = (this.waitingByAddress.get(address) ?? 1) - 1;
       if (left > 0) this.waitingByAddress.set(address, left);

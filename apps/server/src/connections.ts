@@ -1,6 +1,7 @@
+import type { IncomingMessage } from 'node:http';
 import { DeviceId, LimitRefused, type Principal } from '@camfleet/contracts';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import { CredentialsRefused } from './auth.js';
 
 export interface ConnectionLimits {
@@ -43,36 +44,75 @@ export class Connections {
     this.log = limits.log;
   }
 
-  /** Applies the limits to a fresh socket, before anything is read from it. */
+  /**
+   * Applies the limits to a fresh socket, before anything is read from it. A `PodSocket` keeps the
+   * limits' state in its own fields and shares one listener and `send` with every other socket; any
+   * other socket (the legacy gateway's) gets a listener and a `send` wrapper of its own.
+   */
   guard(ws: WebSocket): void {
-    let tokens = this.limits.messagesPerSecond * 2;
-    let refilled = Date.now();
-    ws.on('message', () => {
-      const now = Date.now();
-      tokens = Math.min(
-        this.limits.messagesPerSecond * 2,
-        tokens + ((now - refilled) * this.limits.messagesPerSecond) / 1000,
-      );
-      refilled = now;
-      tokens -= 1;
-      if (tokens < 0 && ws.readyState === ws.OPEN) {
-        const reason = `more than ${this.limits.messagesPerSecond} messages per second`;
-        this.logOf(ws).info({ reason }, 'connection dropped');
-        ws.close(CLOSE.policy, reason);
-      }
-    });
+    if (ws instanceof PodSocket) {
+      ws.guardedBy = this;
+      ws.tokens = this.limits.messagesPerSecond * 2;
+      ws.refilled = ws.heard = Date.now();
+      ws.on('message', onPodSocketMessage);
+      return;
+    }
+    const state = { tokens: this.limits.messagesPerSecond * 2, refilled: Date.now() };
+    ws.on('message', () => this.spend(ws, state));
     const send = ws.send.bind(ws);
     ws.send = ((data: Parameters<WebSocket['send']>[0], ...rest: unknown[]) => {
-      if (ws.bufferedAmount > this.limits.maxBufferedBytes) {
-        if (ws.readyState === ws.OPEN) {
-          const reason = `more than ${this.limits.maxBufferedBytes} unsent bytes`;
-          this.logOf(ws).info({ reason }, 'connection dropped');
-        }
-        ws.terminate();
-        return;
-      }
-      (send as (...args: unknown[]) => void)(data, ...rest);
+      if (this.mayQueue(ws)) (send as (...args: unknown[]) => void)(data, ...rest);
     }) as WebSocket['send'];
+  }
+
+  /** One message's token; over the rate the client is told and dropped. */
+  spend(ws: WebSocket, state: { tokens: number; refilled: number }): void {
+    const now = Date.now();
+    const rate = this.limits.messagesPerSecond;
+    state.tokens = Math.min(rate * 2, state.tokens + ((now - state.refilled) * rate) / 1000) - 1;
+    state.refilled = now;
+    if (state.tokens < 0 && ws.readyState === ws.OPEN) {
+      const reason = `more than ${rate} messages per second`;
+      this.logOf(ws).info({ reason }, 'connection dropped');
+      ws.close(CLOSE.policy, reason);
+    }
+  }
+
+  /** Whether a frame may be queued on the socket; a client that does not read is dropped instead. */
+  mayQueue(ws: WebSocket): boolean {
+    if (ws.bufferedAmount <= this.limits.maxBufferedBytes) return true;
+    if (ws.readyState === ws.OPEN) {
+      const reason = `more than ${this.limits.maxBufferedBytes} unsent bytes`;
+      this.logOf(ws).info({ reason }, 'connection dropped');
+    }
+    ws.terminate();
+    return false;
+  }
+
+  /**
+   * One keepalive for all the `PodSocket`s in `sockets` instead of two timers per connection: a
+   * socket quiet for `pingMs` gets the text frame `PING`, and one that sends nothing within
+   * `pongWaitMs` after it is terminated. Any frame from the client counts as a sign of life. Checked
+   * every `tickMs`, so a PING goes within `tickMs` after the quiet time, and so does a termination.
+   */
+  keepAlive(
+    sockets: Iterable<WebSocket>,
+    { pingMs, pongWaitMs, tickMs = 1_000 }: { pingMs: number; pongWaitMs: number; tickMs?: number },
+  ): () => void {
+    const timer = setInterval(() => {
+      const now = Date.now();
+      for (const ws of sockets) {
+        if (!(ws instanceof PodSocket) || ws.readyState !== ws.OPEN) continue;
+        if (ws.pinged === 0) {
+          if (now - ws.heard >= pingMs) {
+            ws.pinged = now;
+            ws.send('PING');
+          }
+        } else if (now - ws.pinged >= pongWaitMs) ws.terminate();
+      }
+    }, tickMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** An authenticated connection; a device's is found again by its device id. */
@@ -153,4 +193,54 @@ export class Connections {
   close(connectionId: string, code: number, reason: string): void {
     this.byId.get(connectionId)?.ws.close(code, reason);
   }
+}
+
+/**
+ * The pod's WebSocket class (`new WebSocketServer({ WebSocket: PodSocket })`): the state of its
+ * limits and keepalive lives in fields, and the rate limit and the unsent-bytes cap are one shared
+ * listener and one `send` on the prototype, so an idle connection carries no closures or timers
+ * for them.
+ */
+export class PodSocket extends WebSocket {
+  guardedBy: Connections | null = null;
+  /** Message-rate tokens left, and when they were last refilled (ms). */
+  tokens = 0;
+  refilled = 0;
+  /** When the client was last heard (ms), and when its unanswered PING went (0: none). */
+  heard = 0;
+  pinged = 0;
+
+  override send(
+    data: Parameters<WebSocket['send']>[0],
+    options?: Parameters<WebSocket['send']>[1] | ((err?: Error) => void),
+    cb?: (err?: Error) => void,
+  ): void {
+    if (this.guardedBy && !this.guardedBy.mayQueue(this)) return;
+    if (typeof options === 'function') super.send(data, options);
+    else super.send(data, options ?? {}, cb);
+  }
+}
+
+function onPodSocketMessage(this: WebSocket): void {
+  if (!(this instanceof PodSocket)) return;
+  this.heard = Date.now();
+  this.pinged = 0;
+  this.guardedBy?.spend(this, this);
+}
+
+/**
+ * What of an upgrade request a tRPC connection keeps: its URL, Host header and client address (the
+ * adapter reads the URL for `connectionParams=1`, the context the address). The adapter's closures
+ * hold the request for the connection's whole life; the `IncomingMessage` itself would keep its
+ * headers, raw headers and stream state alive per idle connection.
+ */
+export function upgradeRequest(req: IncomingMessage): IncomingMessage {
+  const kept = {
+    method: req.method,
+    url: req.url,
+    headers: { host: req.headers.host },
+    socket: { remoteAddress: req.socket.remoteAddress },
+  };
+  // Only these fields are read after the upgrade (tRPC's createURL, addressOf, onError's logging).
+  return kept as unknown as IncomingMessage;
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { appRouter, type FleetContext, LimitRefused } from '@camfleet/contracts';
 import { connectRedis, describeTarget, type RedisClient } from '@camfleet/redis';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { applyWSSHandler } from '@trpc/server/adapters/ws';
+import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { Admission, addressOf } from './admission.js';
@@ -13,7 +13,7 @@ import { openArtifactStorage, uploadLimitOf } from './artifacts/index.js';
 import { Authenticator, readTokensFile } from './auth.js';
 import { AuthThrottle } from './auth-throttle.js';
 import type { ServerConfig } from './config.js';
-import { CLOSE, Connections } from './connections.js';
+import { CLOSE, Connections, PodSocket, upgradeRequest } from './connections.js';
 import { dashboardHandler } from './dashboard.js';
 import { DdiController } from './ddi/controller.js';
 import { ddiRoutes } from './ddi/http.js';
@@ -201,16 +201,21 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   if (!dashboard)
     log.info({ dir: config.dashboardDir }, 'no dashboard build: / answers 404 (pnpm dashboard:build)');
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-  wss.on('connection', (ws, req: IncomingMessage) => {
-    if (draining) return ws.close(1012, 'shutting down');
-    connections.guard(ws);
-    admission.awaitCredentials(ws, addressOf(req));
+  // Compression stays off (ws's default for servers): a deflate context per socket costs far more
+  // than the small frames it would save.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    perMessageDeflate: false,
+    WebSocket: PodSocket,
   });
-  applyWSSHandler({
+  // tRPC's own keepalive would arm two timers per connection and re-arm them on every frame; one
+  // sweep over the pod's sockets does the same (device protocol section 7).
+  const stopKeepAlive = connections.keepAlive(wss.clients, { pingMs: 30_000, pongWaitMs: 10_000 });
+  const serveTrpc = getWSConnectionHandler({
+    // Named for the options' type only: this handler serves the sockets passed to it below.
     wss,
     router: appRouter,
-    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
     createContext: wsContext({
       auth,
       admission,
@@ -229,6 +234,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       if (error.code === 'INTERNAL_SERVER_ERROR')
         log.error({ err: error, path, connectionId: ctx?.connection?.connectionId }, 'ws request failed');
     },
+  });
+  wss.on('connection', (ws, req: IncomingMessage) => {
+    if (draining) return ws.close(1012, 'shutting down');
+    connections.guard(ws);
+    admission.awaitCredentials(ws, addressOf(req));
+    // The connection keeps only what it reads of the upgrade request, not the request itself.
+    serveTrpc(ws, upgradeRequest(req));
   });
   const legacy = new LegacyGateway({ config: config.legacy, fleet, auth, connections, hints, instance, log });
 
@@ -292,6 +304,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   let closing: Promise<void> | null = null;
   const close = () => {
     draining = true;
+    stopKeepAlive();
     closing ??= shutDown({
       http,
       wss,

@@ -36,6 +36,21 @@ export async function takeOverDevice(
     await deps.hints.drop(previous.node, previous.connectionId);
 }
 
+/** The connection's credentials, checked once; a refusal is logged without what was presented. */
+async function authenticate(
+  deps: Pick<WsContextDeps, 'auth' | 'connections'>,
+  connectionId: string,
+  info: CreateWSSContextFnOptions['info'],
+  address: string,
+): ReturnType<Authenticator['fromConnectionParams']> {
+  try {
+    return await deps.auth.fromConnectionParams(info.connectionParams, address);
+  } catch (error) {
+    deps.connections.refused(connectionId, info.connectionParams, error);
+    throw error;
+  }
+}
+
 /**
  * The context of a tRPC WebSocket connection: who it is (its connectionParams, checked once), its
  * subscription places, and for a device how it takes over from the device's older connections.
@@ -43,12 +58,9 @@ export async function takeOverDevice(
 export function wsContext(deps: WsContextDeps) {
   return async ({ req, res, info }: CreateWSSContextFnOptions): Promise<FleetContext> => {
     const connectionId = randomUUID();
-    const { principal, previous } = await deps.auth
-      .fromConnectionParams(info.connectionParams, addressOf(req))
-      .catch((error: unknown) => {
-        deps.connections.refused(connectionId, info.connectionParams, error);
-        throw error;
-      });
+    // No closure here may capture `info` (it holds the presented secret) or `req`: the closures
+    // below live as long as the connection.
+    const { principal, previous } = await authenticate(deps, connectionId, info, addressOf(req));
     const deviceId = principal.kind === 'device' ? principal.deviceId : null;
     if (deviceId && res.readyState !== res.OPEN) {
       // The client gave up on this socket while its credentials were checked (Redis slow or
