@@ -1,5 +1,6 @@
 import {
   type CreateRolloutInput,
+  DELIVERY_STATES,
   FleetError,
   parseSelector,
   type RolloutService,
@@ -182,19 +183,19 @@ export class Rollouts implements RolloutService {
     const counts = emptyCounts();
     const waveCounts: StateCounts[] = rollout.waves.map(() => emptyCounts());
     let timeouts = 0;
-    let windowWaiting = 0;
     const deltas = { installs: 0, savedBytes: 0 };
     const waveWindowed = rollout.waves.map(() => 0);
+    // The scripts count per wave only: the rollout's totals are the waves' sums.
     for (const bucketCounts of buckets) {
-      addCounts(counts, bucketCounts);
       for (const [i, wave] of waveCounts.entries()) addCounts(wave, bucketCounts, `w${i}:`);
       timeouts += Number(bucketCounts.timeouts ?? 0);
-      windowWaiting += Number(bucketCounts.windowed ?? 0);
       deltas.installs += Number(bucketCounts.deltaInstalls ?? 0);
       deltas.savedBytes += Number(bucketCounts.deltaSaved ?? 0);
       for (const i of waveWindowed.keys())
         waveWindowed[i] = (waveWindowed[i] ?? 0) + Number(bucketCounts[`w${i}:windowed`] ?? 0);
     }
+    for (const wave of waveCounts) for (const state of DELIVERY_STATES) counts[state] += wave[state];
+    const windowWaiting = waveWindowed.reduce((a, b) => a + b, 0);
     const targeted = Object.values(counts).reduce((a, b) => a + b, 0);
     const open = counts.queued + counts.offered + counts.downloading + counts.installing + counts.verifying;
     const stored = hash.status as RolloutStatus['status'];

@@ -8,8 +8,11 @@ import { failure, PodUnderTest } from '../testing/wire.js';
  */
 
 const SWEEP_MS = 500;
-/** How late a scheduled transition may come beyond one sweep on a loaded machine. */
-const LOAD_SLACK_MS = 1_500;
+/**
+ * How late a scheduled transition may come beyond one sweep on a loaded machine: generous (a busy
+ * 2-core CI box stalls the pod for seconds), yet far below "missed" (the next check is minutes off).
+ */
+const LOAD_SLACK_MS = 8_000;
 
 let pod: PodUnderTest;
 

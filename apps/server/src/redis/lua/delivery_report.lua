@@ -23,11 +23,13 @@ local RANK = { queued = 0, offered = 1, downloading = 2, installing = 3, verifyi
 local TARGET = { downloading = 'downloading', installing = 'installing', installed = 'verifying' }
 local now = now_ms()
 local k = K.delivery(B, rid, dev)
-if redis.call('EXISTS', k) == 0 then
+-- Everything this script reads of the delivery, at once.
+local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq', 'winOpens', 'winEnd')
+if not d[1] then
   return { 'ERR', 'NOT_FOUND', 'no delivery of rollout ' .. rid .. ' for this device' }
 end
-local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq')
 local state, current = d[1], tonumber(d[2])
+local win_opens, win_end = tonumber(d[4]) or 0, tonumber(d[5]) or 0
 if FINAL[state] then
   if status == state and attempt == current then return { 'OK', state, current, 1, 0, '' } end
   return { 'ERR', 'DELIVERY_FINISHED', 'delivery already ' .. state }
@@ -46,13 +48,9 @@ end
 if status == 'canceled' and tonumber(d[3]) ~= attempt then
   return { 'ERR', 'INVALID_TRANSITION', 'no cancel was requested for attempt ' .. attempt }
 end
-if status == 'installing' or status == 'installed' or status == 'succeeded' then
-  local opens = tonumber(redis.call('HGET', k, 'winOpens')) or 0
-  if opens > now then
-    return { 'ERR', 'INVALID_TRANSITION', 'the maintenance window of attempt ' .. attempt .. ' opens at ' .. opens }
-  end
+if (status == 'installing' or status == 'installed' or status == 'succeeded') and win_opens > now then
+  return { 'ERR', 'INVALID_TRANSITION', 'the maintenance window of attempt ' .. attempt .. ' opens at ' .. win_opens }
 end
-redis.call('HSET', K.device(B, dev), 'lastSeen', now)
 local ro = rollout(B, rid)
 if from_delta and RANK[state] < RANK.verifying
     and (status == 'installed' or (status == 'succeeded' and running == ro.version)) then
@@ -64,6 +62,12 @@ if from_delta and RANK[state] < RANK.verifying
     redis.call('HINCRBY', K.counts(B, rid), 'deltaSaved', saved)
   end
 end
+if status == 'succeeded' then
+  -- The device says what it runs now: the inventory shows it without waiting for a re-registration.
+  redis.call('HSET', K.device(B, dev), 'lastSeen', now, 'firmware', running)
+else
+  redis.call('HSET', K.device(B, dev), 'lastSeen', now)
+end
 
 local new_state
 if TARGET[status] then
@@ -74,8 +78,6 @@ if TARGET[status] then
   end
   local deadline = now + ro.ack
   -- Until the install begins, the attempt lives no longer than the device's maintenance window.
-  local win = redis.call('HMGET', k, 'winOpens', 'winEnd')
-  local win_opens, win_end = tonumber(win[1]) or 0, tonumber(win[2]) or 0
   if new_state == 'downloading' and win_end > 0 then
     -- Downloaded ahead, it may wait quietly for its window to open; never past its close.
     deadline = math.min(math.max(deadline, win_opens + ro.ack), win_end)
@@ -89,8 +91,6 @@ if TARGET[status] then
   end
   set_state(B, rid, dev, state, new_state, attempt, false, now)
 elseif status == 'succeeded' then
-  -- The device says what it runs now: the inventory shows it without waiting for a re-registration.
-  redis.call('HSET', K.device(B, dev), 'firmware', running)
   if running == ro.version then
     finish(B, rid, dev, state, 'succeeded', attempt, false, now)
     new_state = 'succeeded'

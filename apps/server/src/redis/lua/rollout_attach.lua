@@ -47,11 +47,10 @@ local reply = { 0 }
 for _, dev in ipairs(candidates) do
   if targets(B, rid, ro, dev) and create_delivery(B, rid, ro, dev, now) == 1 then
     reply[1] = reply[1] + 1
-    reschedule(B, dev, now, grace)
-    local f = redis.call('HMGET', K.device(B, dev), 'online', 'node')
-    if f[1] == '1' and f[2] then
+    local _, online, node = reschedule(B, dev, now, grace)
+    if online and node then
       reply[#reply + 1] = dev
-      reply[#reply + 1] = f[2]
+      reply[#reply + 1] = node
     end
   end
 end

@@ -5,11 +5,11 @@
 
 local function claim_offer(B, dev, grace, grant, conn, now)
   local devkey = K.device(B, dev)
-  local presence = redis.call('HMGET', devkey, 'online', 'conn', 'firmware')
+  local presence = redis.call('HMGET', devkey, 'online', 'conn', 'firmware', 'active')
   if presence[1] ~= '1' then return { 'NONE' } end
   if conn ~= '' and presence[2] ~= conn then return { 'NONE' } end
 
-  local active = redis.call('HGET', devkey, 'active') or ''
+  local active = presence[4] or ''
   if active ~= '' then
     local k = K.delivery(B, active, dev)
     local d = redis.call('HMGET', k, 'state', 'attempt', 'retryAt', 'cancelReq')
@@ -27,31 +27,34 @@ local function claim_offer(B, dev, grace, grant, conn, now)
       return { 'NONE' }
     end
   end
-  if active == '' then
-    active = next_delivery(B, dev, grant)
+  local picked = active == ''
+  if picked then
+    active = next_delivery(B, dev, grant, '')
     if not active then
-      reschedule(B, dev, now, grace)
-      return { 'NONE' }
-    end
-    if (tonumber(redis.call('HGET', K.delivery(B, active, dev), 'retryAt')) or 0) > now then
-      -- a retry that gave way while its rollout was paused: it becomes active again and waits
-      redis.call('ZREM', K.queue(B, dev), active)
-      redis.call('HSET', devkey, 'active', active)
       reschedule(B, dev, now, grace)
       return { 'NONE' }
     end
   end
 
   local k = K.delivery(B, active, dev)
-  local d = redis.call('HMGET', k, 'state', 'attempt', 'deadline')
+  local d = redis.call('HMGET', k, 'state', 'attempt', 'deadline', 'winOpens', 'winEnd', 'wave', 'winWait',
+    'retryAt')
+  if picked and (tonumber(d[8]) or 0) > now then
+    -- a retry that gave way while its rollout was paused: it becomes active again and waits
+    redis.call('ZREM', K.queue(B, dev), active)
+    redis.call('HSET', devkey, 'active', active)
+    reschedule(B, dev, now, grace)
+    return { 'NONE' }
+  end
   local state, attempt, deadline = d[1], tonumber(d[2]), tonumber(d[3])
+  local win_opens, win_end, wave, win_wait = tonumber(d[4]) or 0, tonumber(d[5]) or 0, d[6] or '0', d[7] == '1'
   local ro = rollout(B, active)
   local opens, closes = window_of(B, ro, dev, now)
   if state == 'queued' then
     if opens and opens > now and not ro.downloadAhead then
       -- Outside the device's maintenance window: its work waits, active, until the window opens
       -- (before any slot is taken: a waiting device holds no place of a limited rollout).
-      mark_window_wait(B, active, k, true)
+      mark_window_wait(B, active, k, true, win_wait, wave)
       redis.call('ZREM', K.queue(B, dev), active)
       redis.call('HSET', devkey, 'active', active)
       redis.call('HSET', k, 'retryAt', opens)
@@ -59,7 +62,7 @@ local function claim_offer(B, dev, grace, grant, conn, now)
       return { 'NONE' }
     end
     if ro.limited and grant ~= active then return { 'SLOT', active } end
-    mark_window_wait(B, active, k, false)
+    mark_window_wait(B, active, k, false, win_wait, wave)
     attempt = attempt + 1
     deadline = now + ro.ack
     -- Downloading ahead, the device may stay quiet until its window opens.
@@ -68,15 +71,16 @@ local function claim_offer(B, dev, grace, grant, conn, now)
     if closes then deadline = math.min(deadline, closes) end
     redis.call('ZREM', K.queue(B, dev), active)
     redis.call('HSET', devkey, 'active', active)
+    win_opens, win_end = opens or 0, closes or 0
     redis.call('HSET', k, 'attempt', attempt, 'deadline', deadline, 'retryAt', 0, 'parked', 0,
-      'winOpens', opens or 0, 'winEnd', closes or 0)
-    set_state(B, active, dev, 'queued', 'offered', attempt, false, now)
+      'winOpens', win_opens, 'winEnd', win_end)
+    set_state(B, active, dev, 'queued', 'offered', attempt, false, now, wave)
   end
-  reschedule(B, dev, now, grace)
+  -- In flight now (offered, or re-offered as it is): next due at its deadline (reschedule's answer).
+  redis.call('ZADD', K.due(B), deadline, dev)
   -- The delta for the version the device runs, if the rollout has one (rollout_attach wrote them).
   local p = redis.call('HMGET', K.rollout(B, active), 'patchId', 'name', 'version', 'notes', 'artifact', 'signature',
     'delta:' .. (presence[3] or ''))
-  local w = redis.call('HMGET', k, 'winOpens', 'winEnd')
   return { 'OFFER', active, attempt, deadline, ro.ack, p[1], p[2], p[3], p[4], p[5], p[6] or '',
-    tonumber(w[1]) or 0, tonumber(w[2]) or 0, p[7] or '' }
+    win_opens, win_end, p[7] or '' }
 end

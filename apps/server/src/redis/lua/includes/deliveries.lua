@@ -14,42 +14,51 @@ local function nullable(value)
   return value
 end
 
+-- Rollout copies read in this script call: a claim of 100 devices reads each rollout once. No script
+-- changes a copy after reading it (rollout_sync_bucket and rollout_attach write before they read).
+local ROLLOUT_READS = {}
+
 -- The bucket's copy of a rollout, as a table.
 local function rollout(B, rid)
-  local f = redis.call('HMGET', K.rollout(B, rid), 'status', 'openWave', 'limited', 'ackTimeoutMs', 'version',
+  local key = K.rollout(B, rid)
+  local known = ROLLOUT_READS[key]
+  if known then return known end
+  local f = redis.call('HMGET', key, 'status', 'openWave', 'limited', 'ackTimeoutMs', 'version',
     'seq', 'maxAttempts', 'patchId', 'waves', 'target', 'selector', 'supersede', 'windows', 'wz',
     'downloadAhead')
-  return {
+  local ro = {
     status = f[1], openWave = tonumber(f[2]) or 0, limited = f[3] == '1', ack = tonumber(f[4]) or 60000,
     version = f[5], seq = f[6], maxAttempts = f[7], patchId = f[8], waves = f[9], target = f[10],
     selector = f[11], supersede = f[12] == '1', windows = f[13] or '', wz = f[14] or '',
     downloadAhead = f[15] == '1',
   }
+  ROLLOUT_READS[key] = ro
+  return ro
 end
 
+-- Newest first; trimmed only once it is past the bound (one command per entry until then).
 local function history(B, dev, entry)
   local h = K.history(B, dev)
-  redis.call('LPUSH', h, cjson.encode(entry))
-  redis.call('LTRIM', h, 0, HISTORY_MAX - 1)
+  if redis.call('LPUSH', h, cjson.encode(entry)) > HISTORY_MAX then redis.call('LTRIM', h, 0, HISTORY_MAX - 1) end
 end
 
--- Moves a delivery to a new state. Counters (per state and per wave) and history change in the
--- same step, so rollout counts are exact at every moment without scanning devices.
-local function set_state(B, rid, dev, from, to, attempt, err, now)
+-- Moves a delivery to a new state. Counters (per wave and state: `w<wave>:<state>`; the rollout's
+-- totals are their sums) and history change in the same step, so rollout counts are exact at every
+-- moment without scanning devices.
+-- `wave`: the delivery's wave when the caller has read it already (else it is read here).
+local function set_state(B, rid, dev, from, to, attempt, err, now, wave)
   local k = K.delivery(B, rid, dev)
-  redis.call('HSET', k, 'state', to, 'updatedAt', now)
-  local counts = K.counts(B, rid)
-  local wave = redis.call('HGET', k, 'wave') or '0'
-  if from then
-    redis.call('HINCRBY', counts, from, -1)
-    redis.call('HINCRBY', counts, 'w' .. wave .. ':' .. from, -1)
-  end
-  redis.call('HINCRBY', counts, to, 1)
-  redis.call('HINCRBY', counts, 'w' .. wave .. ':' .. to, 1)
   if FINAL[to] then
+    redis.call('HSET', k, 'state', to, 'updatedAt', now, 'finishedAt', now, 'retryAt', 0, 'deadline', 0,
+      'cancelReq', 0)
     redis.call('SREM', K.open(B, rid), dev)
-    redis.call('HSET', k, 'finishedAt', now, 'retryAt', 0, 'deadline', 0, 'cancelReq', 0)
+  else
+    redis.call('HSET', k, 'state', to, 'updatedAt', now)
   end
+  local counts = K.counts(B, rid)
+  wave = wave or redis.call('HGET', k, 'wave') or '0'
+  if from then redis.call('HINCRBY', counts, 'w' .. wave .. ':' .. from, -1) end
+  redis.call('HINCRBY', counts, 'w' .. wave .. ':' .. to, 1)
   history(B, dev, { at = now, rolloutId = rid, attempt = attempt, from = nullable(from), to = to, error = nullable(err) })
   redis.call('XADD', K.events(B), 'MAXLEN', '~', EVENTS_MAX, '*', 'kind', 'delivery', 'rid', rid, 'dev', dev,
     'attempt', attempt, 'from', from or '', 'to', to, 'error', err or '', 'at', now)
@@ -66,13 +75,13 @@ local function backoff_ms(B, rid, dev, failures)
 end
 
 local function finish(B, rid, dev, from, to, attempt, err, now)
-  set_state(B, rid, dev, from, to, attempt, err, now)
   local k = K.delivery(B, rid, dev)
-  if redis.call('HGET', k, 'winWait') == '1' then
+  local d = redis.call('HMGET', k, 'wave', 'winWait')
+  local wave = d[1] or '0'
+  set_state(B, rid, dev, from, to, attempt, err, now, wave)
+  if d[2] == '1' then
     -- It ended while waiting for a maintenance window: no longer counted as waiting.
-    local wave = redis.call('HGET', k, 'wave') or '0'
     redis.call('HSET', k, 'winWait', 0)
-    redis.call('HINCRBY', K.counts(B, rid), 'windowed', -1)
     redis.call('HINCRBY', K.counts(B, rid), 'w' .. wave .. ':windowed', -1)
   end
   local devkey = K.device(B, dev)

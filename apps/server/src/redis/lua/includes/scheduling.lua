@@ -11,9 +11,10 @@ local function startable(ro, k, granted)
 end
 
 -- The delivery this device would start next, if any: its active one, else the oldest queued one
--- whose rollout lets it start. `grant` names a rollout for which the pod holds a fresh slot.
-local function next_delivery(B, dev, grant)
-  local active = redis.call('HGET', K.device(B, dev), 'active') or ''
+-- whose rollout lets it start. `grant` names a rollout for which the pod holds a fresh slot;
+-- `active`, the device's active delivery when the caller has read it ('' for none).
+local function next_delivery(B, dev, grant, active)
+  active = active or redis.call('HGET', K.device(B, dev), 'active') or ''
   if active ~= '' then return active, true end
   for _, rid in ipairs(redis.call('ZRANGE', K.queue(B, dev), 0, -1)) do
     if startable(rollout(B, rid), K.delivery(B, rid, dev), rid == grant) then return rid, false end
@@ -28,9 +29,10 @@ end
 --                         was lost, the sweeper hints again)
 --   otherwise          -> not due (offline devices get work when they connect; gated work when its
 --                         rollout changes, which is broadcast)
--- Returns true when the device has work it could be offered right now.
+-- Returns true when the device has work it could be offered right now, then whether it is online
+-- and the pod instance holding it (read anyway: callers that hint need them).
 local function reschedule(B, dev, now, grace)
-  local f = redis.call('HMGET', K.device(B, dev), 'active', 'online')
+  local f = redis.call('HMGET', K.device(B, dev), 'active', 'online', 'node')
   local active, online = f[1] or '', f[2] == '1'
   local due, offerable = false, false
   if active ~= '' then
@@ -43,7 +45,7 @@ local function reschedule(B, dev, now, grace)
       if retry_at > now then due = retry_at else offerable = startable(rollout(B, active), k) end
     end
   else
-    offerable = next_delivery(B, dev, '') ~= nil
+    offerable = next_delivery(B, dev, '', '') ~= nil
   end
   if offerable and online then due = now + grace end
   if due then
@@ -51,7 +53,7 @@ local function reschedule(B, dev, now, grace)
   else
     redis.call('ZREM', K.due(B), dev)
   end
-  return offerable
+  return offerable, online, f[3]
 end
 
 -- Marks dev offline if it is still held by the given connection (connId) or pod instance

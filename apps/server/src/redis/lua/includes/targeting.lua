@@ -60,13 +60,15 @@ local function create_delivery(B, rid, ro, dev, now)
   local k = K.delivery(B, rid, dev)
   if redis.call('EXISTS', k) == 1 then return 0 end
   if ro.supersede then supersede_older(B, dev, ro.seq, rid, now) end
-  redis.call('HSET', k, 'rid', rid, 'dev', dev, 'patchId', ro.patchId, 'state', 'queued', 'attempt', 0,
-    'failures', 0, 'maxAttempts', ro.maxAttempts, 'lastError', '', 'createdAt', now, 'updatedAt', now,
-    'retryAt', 0, 'deadline', 0, 'finishedAt', 0, 'wave', wave_of(rid, dev, ro.waves), 'cancelReq', 0, 'parked', 0)
+  local wave = wave_of(rid, dev, ro.waves)
+  -- state and updatedAt: set_state's
+  redis.call('HSET', k, 'rid', rid, 'dev', dev, 'patchId', ro.patchId, 'attempt', 0,
+    'failures', 0, 'maxAttempts', ro.maxAttempts, 'lastError', '', 'createdAt', now,
+    'retryAt', 0, 'deadline', 0, 'finishedAt', 0, 'wave', wave, 'cancelReq', 0, 'parked', 0)
   redis.call('ZADD', K.queue(B, dev), ro.seq, rid)
   redis.call('ZADD', K.deviceDeliveries(B, dev), ro.seq, rid)
   redis.call('SADD', K.open(B, rid), dev)
-  set_state(B, rid, dev, false, 'queued', 0, false, now)
+  set_state(B, rid, dev, false, 'queued', 0, false, now, tostring(wave))
   return 1
 end
 
@@ -76,9 +78,7 @@ local function untarget(B, rid, dev)
   local d = redis.call('HMGET', k, 'state', 'attempt', 'wave')
   if d[1] ~= 'queued' or tonumber(d[2]) ~= 0 then return 0 end
   if redis.call('HGET', K.device(B, dev), 'active') == rid then return 0 end
-  local counts = K.counts(B, rid)
-  redis.call('HINCRBY', counts, 'queued', -1)
-  redis.call('HINCRBY', counts, 'w' .. d[3] .. ':queued', -1)
+  redis.call('HINCRBY', K.counts(B, rid), 'w' .. d[3] .. ':queued', -1)
   redis.call('DEL', k)
   redis.call('ZREM', K.queue(B, dev), rid)
   redis.call('ZREM', K.deviceDeliveries(B, dev), rid)

@@ -42,13 +42,13 @@ local function window_of(B, ro, dev, now)
   return opens - offset, closes - offset
 end
 
--- A queued delivery waits for its device's window: counted once as `windowed` (and per wave).
-local function mark_window_wait(B, rid, k, waiting)
-  local was = redis.call('HGET', k, 'winWait') == '1'
+-- A queued delivery waits for its device's window: counted once, per wave (`w<wave>:windowed`).
+-- `was` and `wave`: the delivery's winWait (as a boolean) and wave, when the caller read them.
+local function mark_window_wait(B, rid, k, waiting, was, wave)
+  if was == nil then was = redis.call('HGET', k, 'winWait') == '1' end
   if was == waiting then return end
-  local wave = redis.call('HGET', k, 'wave') or '0'
+  wave = wave or redis.call('HGET', k, 'wave') or '0'
   local step = waiting and 1 or -1
   redis.call('HSET', k, 'winWait', waiting and 1 or 0)
-  redis.call('HINCRBY', K.counts(B, rid), 'windowed', step)
   redis.call('HINCRBY', K.counts(B, rid), 'w' .. wave .. ':windowed', step)
 end
