@@ -24,12 +24,13 @@ local TARGET = { downloading = 'downloading', installing = 'installing', install
 local now = now_ms()
 local k = K.delivery(B, rid, dev)
 -- Everything this script reads of the delivery, at once.
-local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq', 'winOpens', 'winEnd')
+local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq', 'winOpens', 'winEnd', 'wave', 'winWait')
 if not d[1] then
   return { 'ERR', 'NOT_FOUND', 'no delivery of rollout ' .. rid .. ' for this device' }
 end
 local state, current = d[1], tonumber(d[2])
 local win_opens, win_end = tonumber(d[4]) or 0, tonumber(d[5]) or 0
+local known = { d[6], d[7] }
 if FINAL[state] then
   if status == state and attempt == current then return { 'OK', state, current, 1, 0, '' } end
   return { 'ERR', 'DELIVERY_FINISHED', 'delivery already ' .. state }
@@ -92,14 +93,14 @@ if TARGET[status] then
   set_state(B, rid, dev, state, new_state, attempt, false, now)
 elseif status == 'succeeded' then
   if running == ro.version then
-    finish(B, rid, dev, state, 'succeeded', attempt, false, now)
+    finish(B, rid, dev, state, 'succeeded', attempt, false, now, known)
     new_state = 'succeeded'
   else
     new_state = fail_attempt(B, rid, dev, state, attempt,
       'rolled back: device runs ' .. running .. ', expected ' .. ro.version, now)
   end
 elseif status == 'canceled' then
-  finish(B, rid, dev, state, 'canceled', attempt, 'canceled by the device on request', now)
+  finish(B, rid, dev, state, 'canceled', attempt, 'canceled by the device on request', now, known)
   new_state = 'canceled'
 else
   new_state = fail_attempt(B, rid, dev, state, attempt, err, now)

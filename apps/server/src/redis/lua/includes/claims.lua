@@ -72,9 +72,8 @@ local function claim_offer(B, dev, grace, grant, conn, now)
     redis.call('ZREM', K.queue(B, dev), active)
     redis.call('HSET', devkey, 'active', active)
     win_opens, win_end = opens or 0, closes or 0
-    redis.call('HSET', k, 'attempt', attempt, 'deadline', deadline, 'retryAt', 0, 'parked', 0,
-      'winOpens', win_opens, 'winEnd', win_end)
-    set_state(B, active, dev, 'queued', 'offered', attempt, false, now, wave)
+    set_state(B, active, dev, 'queued', 'offered', attempt, false, now, wave, { 'attempt', attempt,
+      'deadline', deadline, 'retryAt', 0, 'parked', 0, 'winOpens', win_opens, 'winEnd', win_end })
   end
   -- In flight now (offered, or re-offered as it is): next due at its deadline (reschedule's answer).
   redis.call('ZADD', K.due(B), deadline, dev)

@@ -45,16 +45,17 @@ end
 -- Moves a delivery to a new state. Counters (per wave and state: `w<wave>:<state>`; the rollout's
 -- totals are their sums) and history change in the same step, so rollout counts are exact at every
 -- moment without scanning devices.
--- `wave`: the delivery's wave when the caller has read it already (else it is read here).
-local function set_state(B, rid, dev, from, to, attempt, err, now, wave)
+-- `wave`: the delivery's wave when the caller has read it already (else it is read here);
+-- `fields`: more field, value pairs the caller writes to the delivery in the same HSET.
+local function set_state(B, rid, dev, from, to, attempt, err, now, wave, fields)
   local k = K.delivery(B, rid, dev)
+  local hset = { 'HSET', k, 'state', to, 'updatedAt', now }
   if FINAL[to] then
-    redis.call('HSET', k, 'state', to, 'updatedAt', now, 'finishedAt', now, 'retryAt', 0, 'deadline', 0,
-      'cancelReq', 0)
+    for _, v in ipairs({ 'finishedAt', now, 'retryAt', 0, 'deadline', 0, 'cancelReq', 0 }) do hset[#hset + 1] = v end
     redis.call('SREM', K.open(B, rid), dev)
-  else
-    redis.call('HSET', k, 'state', to, 'updatedAt', now)
   end
+  for _, v in ipairs(fields or {}) do hset[#hset + 1] = v end
+  redis.call(unpack(hset))
   local counts = K.counts(B, rid)
   wave = wave or redis.call('HGET', k, 'wave') or '0'
   if from then redis.call('HINCRBY', counts, 'w' .. wave .. ':' .. from, -1) end
@@ -74,9 +75,10 @@ local function backoff_ms(B, rid, dev, failures)
   return math.floor(delay / 2 + frac * delay / 2)
 end
 
-local function finish(B, rid, dev, from, to, attempt, err, now)
+-- `known`: the delivery's {wave, winWait} when the caller read them (else they are read here).
+local function finish(B, rid, dev, from, to, attempt, err, now, known)
   local k = K.delivery(B, rid, dev)
-  local d = redis.call('HMGET', k, 'wave', 'winWait')
+  local d = known or redis.call('HMGET', k, 'wave', 'winWait')
   local wave = d[1] or '0'
   set_state(B, rid, dev, from, to, attempt, err, now, wave)
   if d[2] == '1' then

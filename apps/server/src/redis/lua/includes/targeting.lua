@@ -61,14 +61,13 @@ local function create_delivery(B, rid, ro, dev, now)
   if redis.call('EXISTS', k) == 1 then return 0 end
   if ro.supersede then supersede_older(B, dev, ro.seq, rid, now) end
   local wave = wave_of(rid, dev, ro.waves)
-  -- state and updatedAt: set_state's
-  redis.call('HSET', k, 'rid', rid, 'dev', dev, 'patchId', ro.patchId, 'attempt', 0,
-    'failures', 0, 'maxAttempts', ro.maxAttempts, 'lastError', '', 'createdAt', now,
-    'retryAt', 0, 'deadline', 0, 'finishedAt', 0, 'wave', wave, 'cancelReq', 0, 'parked', 0)
   redis.call('ZADD', K.queue(B, dev), ro.seq, rid)
   redis.call('ZADD', K.deviceDeliveries(B, dev), ro.seq, rid)
   redis.call('SADD', K.open(B, rid), dev)
-  set_state(B, rid, dev, false, 'queued', 0, false, now, tostring(wave))
+  -- The record is written whole by set_state's HSET (state and updatedAt are its own).
+  set_state(B, rid, dev, false, 'queued', 0, false, now, tostring(wave), { 'rid', rid, 'dev', dev,
+    'patchId', ro.patchId, 'attempt', 0, 'failures', 0, 'maxAttempts', ro.maxAttempts, 'lastError', '',
+    'createdAt', now, 'retryAt', 0, 'deadline', 0, 'finishedAt', 0, 'wave', wave, 'cancelReq', 0, 'parked', 0 })
   return 1
 end
 
