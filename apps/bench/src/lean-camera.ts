@@ -3,8 +3,10 @@
  * (docs/device-protocol.md) with pre-encoded frames over a bare `ws` socket. No tRPC client, no
  * zod, no superjson library: each frame is JSON text built once per camera (connectionParams,
  * register, subscribe) or from a constant head and tail with the few per-message fields patched in
- * (a report's request id, delivery id, attempt and version). What the server sends is read with
- * `JSON.parse` and a handful of field accesses.
+ * (a report's request id, delivery id, attempt and version), sent as one buffer (one write). The
+ * two frames of every delivery, the offer and the report's answer, are read by looking for the few
+ * fields needed in the text (`"deliveryId":"…"`, `"state":"succeeded"`); anything else, or anything
+ * that does not look as expected, goes through `JSON.parse`.
  *
  * It behaves like a camera of the benchmark's zero-time install: it enrolls with the batch token
  * when it has no secret (and keeps the secret), authenticates with connectionParams, registers,
@@ -137,9 +139,35 @@ const SUBSCRIPTION_ID = 2;
 const FIRST_REPORT_ID = 3;
 const ENROLL_FRAME = '{"id":1,"method":"mutation","params":{"path":"device.enroll","input":{"json":null}}}';
 const REPORT_HEAD = ',"method":"mutation","params":{"path":"device.report","input":{"json":{"deliveryId":';
+/** Sent as text frames, each in one write (ws masks a buffer into a single frame buffer). */
+const TEXT = { binary: false } as const;
 const CLOSE_CREDENTIALS = 4001;
 const CLOSE_REPLACED = 4002;
 const CLOSE_RESTARTING = 1012;
+
+/**
+ * The string value of the first `"key":"…"` in a JSON text (marker `"key":"`), or null (absent, or escaped: then the
+ * caller parses the frame). Ids, versions and the keys looked for here never need escaping.
+ */
+function stringField(text: string, marker: string): string | null {
+  const start = text.indexOf(marker);
+  if (start < 0) return null;
+  const from = start + marker.length;
+  const end = text.indexOf('"', from);
+  if (end < 0) return null;
+  const value = text.slice(from, end);
+  return value.includes('\\') ? null : value;
+}
+
+/** The integer value of the first `"key":123` in a JSON text (marker `"key":`), or null. */
+function numberField(text: string, marker: string): number | null {
+  const start = text.indexOf(marker);
+  if (start < 0) return null;
+  let end = start + marker.length;
+  while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
+  const value = Number(text.slice(start + marker.length, end));
+  return end > start + marker.length && Number.isSafeInteger(value) ? value : null;
+}
 
 /** One lean camera. Sessions one at a time; `start` after `stop` starts it again, state kept. */
 export class LeanCamera {
@@ -266,6 +294,7 @@ export class LeanCamera {
       return;
     }
     if (text === 'PONG') return;
+    if (this.fastPath(socket, text)) return;
     let frame: ServerFrame;
     try {
       frame = JSON.parse(text) as ServerFrame;
@@ -284,6 +313,33 @@ export class LeanCamera {
         this.leave(socket, 'server asked to reconnect', true);
       } else if (frame.error) this.refusedConnection(frame);
     }
+  }
+
+  /**
+   * The frames of every delivery, read without parsing: an offer (its delivery, attempt, offer id and
+   * the patch's version) and a report's answer without an error. False: not one of those, or not in
+   * the shape expected; the caller parses it.
+   */
+  private fastPath(socket: WebSocket, text: string): boolean {
+    if (!text.startsWith('{"id":')) return false;
+    const idEnd = text.indexOf(',', 6);
+    const id = Number(text.slice(6, idEnd));
+    if (id === SUBSCRIPTION_ID) {
+      if (!text.includes('"type":"offer"') || text.includes('"error":')) return false;
+      const offerId = stringField(text, '"offerId":"');
+      const deliveryId = stringField(text, '"deliveryId":"');
+      const version = stringField(text, '"version":"');
+      const attempt = numberField(text, '"attempt":');
+      if (offerId === null || deliveryId === null || version === null || attempt === null) return false;
+      // An offer's event id is its offer id.
+      this.lastEventId = offerId;
+      this.offer(socket, deliveryId, attempt, version);
+      return true;
+    }
+    if (!(id >= FIRST_REPORT_ID) || text.includes('"error":')) return false;
+    if (this.pending?.id === id) this.pending = null;
+    if (text.includes('"state":"succeeded"')) this.counters.reportsSucceeded++;
+    return true;
   }
 
   private enrollAnswer(socket: WebSocket, frame: ServerFrame): void {
@@ -344,17 +400,7 @@ export class LeanCamera {
     const data = event?.data;
     if (data?.type === 'offer' && data.offer) {
       const { deliveryId, attempt, patch } = data.offer;
-      this.counters.offers++;
-      this.fleet.options.onEvent({ type: 'offer', deviceId: this.id, deliveryId });
-      // Zero-time install, no restart: runs the patch's version now, and says so.
-      this.lastDelivery = deliveryId;
-      this.lastAttempt = attempt;
-      if (patch.version !== this.version) {
-        this.version = patch.version;
-        this.registerFrame = null;
-      }
-      const body = `${REPORT_HEAD}${JSON.stringify(deliveryId)},"attempt":${attempt},"status":"succeeded","firmwareVersion":${JSON.stringify(patch.version)}}}}}`;
-      this.sendReport(socket, body);
+      this.offer(socket, deliveryId, attempt, patch.version);
     } else if (data?.type === 'cancel' && data.deliveryId && data.attempt) {
       this.counters.cancels++;
       // Already installed (every install here ends at once): too late to cancel, ignored.
@@ -364,11 +410,25 @@ export class LeanCamera {
     }
   }
 
+  /** Zero-time install, no restart: it runs the patch's version now, and reports so. */
+  private offer(socket: WebSocket, deliveryId: string, attempt: number, version: string): void {
+    this.counters.offers++;
+    this.fleet.options.onEvent({ type: 'offer', deviceId: this.id, deliveryId });
+    this.lastDelivery = deliveryId;
+    this.lastAttempt = attempt;
+    if (version !== this.version) {
+      this.version = version;
+      this.registerFrame = null;
+    }
+    const body = `${REPORT_HEAD}${JSON.stringify(deliveryId)},"attempt":${attempt},"status":"succeeded","firmwareVersion":${JSON.stringify(version)}}}}}`;
+    this.sendReport(socket, body);
+  }
+
   private sendReport(socket: WebSocket, body: string): void {
     const id = this.nextReportId++;
     this.pending = { id, body };
     this.counters.reportsSent++;
-    socket.send(`{"id":${id}${body}`);
+    socket.send(Buffer.from(`{"id":${id}${body}`), TEXT);
   }
 
   private reportAnswer(id: number, frame: ServerFrame): void {
