@@ -31,6 +31,20 @@ export interface SimSummary {
   cancelsRefused: number;
 }
 
+/** `fleet keys generate --json`. */
+export interface SigningKeys {
+  keyId: string;
+  privateKey: string;
+  publicKey: string;
+}
+
+/** `fleet patch publish --json` (the fields these tests read). */
+export interface PublishedPatch {
+  id: string;
+  artifact: { sha256: string; size: number };
+  signature: { keyId: string } | null;
+}
+
 /** Redis + N pod processes + an admin client, torn down together. */
 export class TestFleet {
   private sims: Array<ReturnType<typeof startSim>> = [];
@@ -135,6 +149,25 @@ export class TestFleet {
       timeoutMs,
       what: `${count} devices online`,
     });
+  }
+
+  /** A publisher's key pair, made by `fleet keys generate` in this fleet's directory. */
+  signingKeys(): Promise<SigningKeys> {
+    return this.fleetJson<SigningKeys>(['keys', 'generate', '--out', this.dir, '--name', 'release']);
+  }
+
+  /** `fleet patch publish FILE --name NAME --version VERSION [--sign-key KEY]`: the patch as printed. */
+  publishFile(file: string, name: string, version: string, signKey?: string): Promise<PublishedPatch> {
+    return this.fleetJson<PublishedPatch>([
+      'patch',
+      'publish',
+      file,
+      '--name',
+      name,
+      '--version',
+      version,
+      ...(signKey ? ['--sign-key', signKey] : []),
+    ]);
   }
 
   /** Publishes a patch and rolls it out (to all devices unless `extra` names a target) through the CLI. */

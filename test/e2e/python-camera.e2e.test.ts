@@ -15,7 +15,7 @@ import {
   waitFor,
 } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestFleet } from './harness.js';
+import { type SigningKeys, TestFleet } from './harness.js';
 
 /**
  * The Python reference camera (apps/camera-py), written from docs/device-protocol.md alone, against
@@ -25,7 +25,7 @@ import { TestFleet } from './harness.js';
 
 let fleet: TestFleet;
 let artifactDir: string;
-let keys: { keyId: string; privateKey: string; publicKey: string };
+let keys: SigningKeys;
 const cameras: PythonCamera[] = [];
 
 beforeAll(async () => {
@@ -34,7 +34,7 @@ beforeAll(async () => {
   fleet = await TestFleet.up(2, {
     podEnv: { FLEET_ARTIFACT_STORE: 'filesystem', FLEET_ARTIFACT_DIR: artifactDir },
   });
-  keys = await fleet.fleetJson(['keys', 'generate', '--out', fleet.workDir, '--name', 'release']);
+  keys = await fleet.signingKeys();
 });
 
 afterAll(async () => {
@@ -84,17 +84,7 @@ async function publish(size: number): Promise<{ id: string; version: string; sha
   const bytes = randomBytes(size);
   await writeFile(file, bytes);
   const version = `2.${Date.now()}`;
-  const patch = await fleet.fleetJson<{ id: string; artifact: { sha256: string } }>([
-    'patch',
-    'publish',
-    file,
-    '--name',
-    'cam-fw',
-    '--version',
-    version,
-    '--sign-key',
-    keys.privateKey,
-  ]);
+  const patch = await fleet.publishFile(file, 'cam-fw', version, keys.privateKey);
   expect(patch.artifact.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
   return { id: patch.id, version, sha256: patch.artifact.sha256 };
 }
