@@ -55,6 +55,9 @@ export interface LeanCounters {
   reconnectNotices: number;
   /** Closes of sessions, by close code (our own after a notice included). */
   closes: Record<string, number>;
+  /** Sockets that closed before they opened (refused, timed out), and upgrades refused by status. */
+  failedConnects: number;
+  refusedUpgrades: Record<string, number>;
   /** Cameras that stopped for good: credentials refused, or replaced (4002). */
   rejected: number;
   replaced: number;
@@ -74,6 +77,8 @@ export function emptyCounters(): LeanCounters {
     pongs: 0,
     reconnectNotices: 0,
     closes: {},
+    failedConnects: 0,
+    refusedUpgrades: {},
     rejected: 0,
     replaced: 0,
   };
@@ -186,6 +191,7 @@ export class LeanCamera {
   /** The session's state: enrolling (the socket trades the token for a secret), registered. */
   private enrolling = false;
   private registered = false;
+  private open = false;
   /** Why the current socket is going away, when this camera closes it itself. */
   private leaving: { reason: string; atOnce: boolean } | null = null;
   private nextReportId = FIRST_REPORT_ID;
@@ -243,6 +249,7 @@ export class LeanCamera {
     this.url = this.urls[this.urlIndex % this.urls.length] ?? '';
     this.enrolling = secret === undefined;
     this.registered = false;
+    this.open = false;
     this.leaving = null;
     this.nextReportId = FIRST_REPORT_ID;
     if (secret !== undefined && this.paramsFrame === null)
@@ -259,11 +266,19 @@ export class LeanCamera {
       if (socket === this.socket) this.received(socket, String(data));
     });
     socket.on('close', (code: number) => this.closed(socket, code));
+    // A refused upgrade (429 from a pod holding too many sockets waiting to authenticate): counted,
+    // then the socket is given up like any failed connect.
+    socket.on('unexpected-response', (_request, response) => {
+      const status = String(response.statusCode);
+      this.counters.refusedUpgrades[status] = (this.counters.refusedUpgrades[status] ?? 0) + 1;
+      socket.terminate();
+    });
     socket.on('error', () => undefined); // the close that follows says what happened
   }
 
   private opened(socket: WebSocket, secret: string | undefined): void {
     if (socket !== this.socket) return;
+    this.open = true;
     if (secret === undefined) {
       const token = this.fleet.options.enrollToken ?? '';
       socket.send(
@@ -467,7 +482,8 @@ export class LeanCamera {
     if (this.stopped) return;
     const leaving = this.leaving;
     const wasSession = !this.enrolling;
-    if (wasSession) this.counters.closes[code] = (this.counters.closes[code] ?? 0) + 1;
+    if (!this.open) this.counters.failedConnects++;
+    else if (wasSession) this.counters.closes[code] = (this.counters.closes[code] ?? 0) + 1;
     if (code === CLOSE_REPLACED) {
       // Another process is this camera now.
       this.giveUp('replaced');

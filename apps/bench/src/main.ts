@@ -39,6 +39,7 @@ function sumCounters(all: LeanCounters[]): LeanCounters | null {
     }
     add(sum.reportErrors, c.reportErrors);
     add(sum.closes, c.closes);
+    add(sum.refusedUpgrades, c.refusedUpgrades);
   }
   return sum;
 }
