@@ -150,6 +150,9 @@ function countersOf(info: string): RedisCounters {
   return { cpuMs: (field('used_cpu_sys') + field('used_cpu_user')) * 1000, calls, keys };
 }
 
+/** Cameras per source address at most: under the pods' 2,000 sockets waiting to authenticate per address. */
+export const CAMERAS_PER_ADDRESS = 1_500;
+
 /** The tenant of the pods' DDI API (the ddi scenario). */
 export const DDI_TENANT = 'bench';
 
@@ -203,6 +206,20 @@ export class Cluster {
     const urls = pods.map((pod) => pod.url);
     const share = (total: number, i: number) =>
       Math.floor(total / options.sims) + (i < total % options.sims ? 1 : 0);
+    // 127.0.0.2, .3, …: each source address has its own ~28k ephemeral ports, and a pod lets at most
+    // FLEET_MAX_UNAUTHENTICATED_PER_ADDRESS (2,000) sockets of one address wait to authenticate: a
+    // process gets as many addresses as keep it under CAMERAS_PER_ADDRESS, so a connect storm is
+    // not refused with 429 for an artifact of the benchmark (a real fleet connects from many).
+    let nextAddress = 2;
+    const addressesOf = (cameras: number) =>
+      Array.from(
+        { length: Math.max(1, Math.ceil(cameras / CAMERAS_PER_ADDRESS)) },
+        () => `127.0.0.${nextAddress++}`,
+      );
+    const addresses = Array.from({ length: options.sims }, (_, i) =>
+      addressesOf(share(options.devices, i) + share(options.throttledDevices, i)),
+    );
+    if (nextAddress > 255) throw new Error('more cameras than 254 loopback addresses hold');
     const sims = await Promise.all(
       Array.from({ length: options.sims }, (_, i) =>
         SimProcess.start(
@@ -214,8 +231,7 @@ export class Cluster {
             cameras: options.cameras,
             throttledDevices: share(options.throttledDevices, i),
             throttledApplyMs: options.throttledApplyMs,
-            // 127.0.0.2, .3, …: each source address has its own ~28k ephemeral ports.
-            localAddress: `127.0.0.${2 + i}`,
+            localAddresses: addresses[i] ?? [],
             enrollToken: TEST_TOKENS.enroll,
             ...(options.signatures ? { signatures: options.signatures } : {}),
           },

@@ -94,7 +94,8 @@ export interface LeanFleetOptions {
   labels?: Record<string, string>;
   credentials: SecretStore;
   enrollToken: string | null;
-  localAddress?: string;
+  /** Source addresses of the cameras' sockets, round-robin (default: the system's choice). */
+  localAddresses?: readonly string[];
   /** Full-jitter reconnect backoff: a random wait in [0, min(maxMs, baseMs × 2^n)]. */
   backoff: { baseMs: number; maxMs: number };
   /** Give up on a socket that has not opened after this long (ws handshake timeout). */
@@ -205,6 +206,7 @@ export class LeanCamera {
   constructor(
     readonly id: string,
     private readonly urls: readonly string[],
+    private readonly localAddress: string | undefined,
     private readonly fleet: LeanFleet,
   ) {
     this.url = urls[0] ?? '';
@@ -258,7 +260,7 @@ export class LeanCamera {
       perMessageDeflate: false,
       handshakeTimeout: this.fleet.options.connectTimeoutMs,
       skipUTF8Validation: true,
-      ...(this.fleet.options.localAddress ? { localAddress: this.fleet.options.localAddress } : {}),
+      ...(this.localAddress ? { localAddress: this.localAddress } : {}),
     });
     this.socket = socket;
     socket.on('open', () => this.opened(socket, secret));
@@ -521,10 +523,16 @@ export class LeanFleet {
     this.model = options.model ?? 'cam-x';
     this.firmwareVersion = options.firmwareVersion ?? '1.0.0';
     this.labels = options.labels ?? {};
+    const addresses = options.localAddresses ?? [];
     this.devices = Array.from(
       { length: options.devices },
       (_, i) =>
-        new LeanCamera(leanDeviceId(options.prefix, i, options.devices), leanUrlsFor(options.urls, i), this),
+        new LeanCamera(
+          leanDeviceId(options.prefix, i, options.devices),
+          leanUrlsFor(options.urls, i),
+          addresses.length > 0 ? addresses[i % addresses.length] : undefined,
+          this,
+        ),
     );
   }
 

@@ -12,8 +12,8 @@ export interface SimConfig {
   /** A separate group with a real apply time, for the throttled rollout. */
   throttledDevices: number;
   throttledApplyMs: number;
-  /** Source address of this process's sockets (127.0.0.x). */
-  localAddress: string;
+  /** Source addresses of this process's sockets (127.0.0.x), round-robin over its cameras. */
+  localAddresses: string[];
   enrollToken: string;
   /** Trusted publisher keys (PEM) and whether an install needs their signature (default: unchecked). */
   signatures?: SignaturePolicy;

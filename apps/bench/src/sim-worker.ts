@@ -95,7 +95,7 @@ function simFleetOf(group: Group): Fleet {
   return new sim.Fleet({
     ...fleetOptions(group),
     faults: group === 'main' ? INSTANT : { ...INSTANT, applyMs: config.throttledApplyMs },
-    localAddresses: [config.localAddress],
+    localAddresses: config.localAddresses,
     staggerMs: 0,
     ...(config.signatures ? { signatures: config.signatures } : {}),
   });
@@ -115,7 +115,7 @@ const SLOW = { timeoutMs: 900_000, intervalMs: 10, what: 'every device to subscr
 /** The lean main group: kept across disconnects (a camera keeps its version and last event id). */
 const lean =
   config.cameras === 'lean'
-    ? new LeanFleet({ ...fleetOptions('main'), localAddress: config.localAddress })
+    ? new LeanFleet({ ...fleetOptions('main'), localAddresses: config.localAddresses })
     : null;
 let simMain: Fleet | null = lean ? null : simFleetOf('main');
 let main: Cameras = lean ?? (simMain as Fleet);
