@@ -52,6 +52,9 @@ const Env = z.object({
   FLEET_ENROLL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   FLEET_WS_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
   FLEET_WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Keepalive: a socket quiet this long is sent PING, and dropped if nothing comes back in the wait. */
+  FLEET_WS_PING_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  FLEET_WS_PONG_WAIT_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
   FLEET_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(65_536).max(1_073_741_824).default(1_048_576),
   /** Subscriptions one admin token may hold on a pod, across its connections. */
   FLEET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).default(50),
@@ -147,6 +150,8 @@ export interface ServerConfig {
   enrollToken: string | null;
   wsMessagesPerSecond: number;
   wsMaxSubscriptions: number;
+  /** Keepalive: PING after this much quiet, drop after this much more silence. */
+  wsKeepAlive: { pingMs: number; pongWaitMs: number };
   wsMaxBufferedBytes: number;
   admission: AdmissionLimits;
   authFailures: AuthThrottleLimits;
@@ -227,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     enrollToken: e.FLEET_ENROLL_TOKEN ?? null,
     wsMessagesPerSecond: e.FLEET_WS_MESSAGES_PER_SECOND,
     wsMaxSubscriptions: e.FLEET_WS_MAX_SUBSCRIPTIONS,
+    wsKeepAlive: { pingMs: e.FLEET_WS_PING_MS, pongWaitMs: e.FLEET_WS_PONG_WAIT_MS },
     wsMaxBufferedBytes: e.FLEET_WS_MAX_BUFFERED_BYTES,
     admission: {
       authDeadlineMs: e.FLEET_AUTH_DEADLINE_MS,

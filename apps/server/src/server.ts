@@ -211,7 +211,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   // tRPC's own keepalive would arm two timers per connection and re-arm them on every frame; one
   // sweep over the pod's sockets does the same (device protocol section 7).
-  const stopKeepAlive = connections.keepAlive(wss.clients, { pingMs: 30_000, pongWaitMs: 10_000 });
+  const stopKeepAlive = connections.keepAlive(wss.clients, config.wsKeepAlive);
   const serveTrpc = getWSConnectionHandler({
     // Named for the options' type only: this handler serves the sockets passed to it below.
     wss,
