@@ -156,6 +156,17 @@ class Transport {
     link.authenticate(req, params);
   }
 
+  /** What escaped a request's own handling (a reply that could not be built): reported, never thrown. */
+  readonly reportUnexpected = (cause: unknown): void => {
+    this.report({
+      error: getTRPCErrorFromUnknown(cause),
+      path: undefined,
+      type: 'unknown',
+      ctx: undefined,
+      input: undefined,
+    });
+  };
+
   /** onError, which must not throw into a listener or an unawaited promise. */
   report(info: DeviceTransportError): TRPCError {
     try {
@@ -235,25 +246,28 @@ class Link {
       signal: NEVER,
       url: null,
     };
-    this.transport.options.createContext({ req, res: this.ws, info }).then(
-      (ctx) => this.settled({ kind: 'ready', ctx }),
-      (cause: unknown) => {
-        const error = this.transport.report({
-          error: getTRPCErrorFromUnknown(cause),
-          path: undefined,
-          type: 'unknown',
-          ctx: undefined,
-          input: undefined,
-        });
-        this.respondWith(
-          null,
-          undefined,
-          this.transport.serialize(this.shape(error, 'unknown', undefined, undefined)),
-        );
-        setImmediate(() => this.ws.close());
-        this.settled({ kind: 'refused', error });
-      },
-    );
+    this.transport.options
+      .createContext({ req, res: this.ws, info })
+      .then(
+        (ctx) => this.settled({ kind: 'ready', ctx }),
+        (cause: unknown) => {
+          const error = this.transport.report({
+            error: getTRPCErrorFromUnknown(cause),
+            path: undefined,
+            type: 'unknown',
+            ctx: undefined,
+            input: undefined,
+          });
+          this.respondWith(
+            null,
+            undefined,
+            this.transport.serialize(this.shape(error, 'unknown', undefined, undefined)),
+          );
+          setImmediate(() => this.ws.close());
+          this.settled({ kind: 'refused', error });
+        },
+      )
+      .catch(this.transport.reportUnexpected);
   }
 
   private settled(state: LinkState): void {
@@ -338,7 +352,7 @@ class Link {
       this.subscribe(state.ctx, id, jsonrpc, path, input, batchIndex);
       return;
     }
-    void this.call(state.ctx, id, jsonrpc, type, path, input, batchIndex);
+    this.call(state.ctx, id, jsonrpc, type, path, input, batchIndex).catch(this.transport.reportUnexpected);
   }
 
   /** A query or mutation: the procedure's result, or its error. */
@@ -388,7 +402,7 @@ class Link {
     }
     const controller = new AbortController();
     this.subscriptions.set(id, controller);
-    void this.run(ctx, controller, id, jsonrpc, path, input, batchIndex);
+    this.run(ctx, controller, id, jsonrpc, path, input, batchIndex).catch(this.transport.reportUnexpected);
   }
 
   /**
