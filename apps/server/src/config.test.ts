@@ -25,6 +25,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ FLEET_ADMIN_TOKENS_FILE: '/etc/camfleet/tokens.json' }).enrollToken).toBeNull();
   });
 
+  it('serves devices with the lean transport unless FLEET_DEVICE_TRANSPORT=trpc', () => {
+    expect(loadConfig(valid).deviceTransport).toBe('lean');
+    expect(loadConfig({ ...valid, FLEET_DEVICE_TRANSPORT: 'trpc' }).deviceTransport).toBe('trpc');
+    expect(() => loadConfig({ ...valid, FLEET_DEVICE_TRANSPORT: 'fast' })).toThrow(/FLEET_DEVICE_TRANSPORT/);
+  });
+
   it('reads PORT=0 as "pick a free port"', () => {
     expect(loadConfig({ ...valid, PORT: '0' }).port).toBe(0);
   });

@@ -55,6 +55,11 @@ const Env = z.object({
   /** Keepalive: a socket quiet this long is sent PING, and dropped if nothing comes back in the wait. */
   FLEET_WS_PING_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   FLEET_WS_PONG_WAIT_MS: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
+  /**
+   * Device connections: `lean`, camfleet's device transport (device-transport.ts), or `trpc`, tRPC's
+   * generic WebSocket adapter (as admin connections always are).
+   */
+  FLEET_DEVICE_TRANSPORT: z.enum(['lean', 'trpc']).default('lean'),
   FLEET_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(65_536).max(1_073_741_824).default(1_048_576),
   /** Subscriptions one admin token may hold on a pod, across its connections. */
   FLEET_MAX_SUBSCRIPTIONS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).default(50),
@@ -153,6 +158,8 @@ export interface ServerConfig {
   /** Keepalive: PING after this much quiet, drop after this much more silence. */
   wsKeepAlive: { pingMs: number; pongWaitMs: number };
   wsMaxBufferedBytes: number;
+  /** Who serves device connections: the lean device transport, or tRPC's adapter. */
+  deviceTransport: 'lean' | 'trpc';
   admission: AdmissionLimits;
   authFailures: AuthThrottleLimits;
   eventsFollowerQueue: number;
@@ -234,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     wsMaxSubscriptions: e.FLEET_WS_MAX_SUBSCRIPTIONS,
     wsKeepAlive: { pingMs: e.FLEET_WS_PING_MS, pongWaitMs: e.FLEET_WS_PONG_WAIT_MS },
     wsMaxBufferedBytes: e.FLEET_WS_MAX_BUFFERED_BYTES,
+    deviceTransport: e.FLEET_DEVICE_TRANSPORT,
     admission: {
       authDeadlineMs: e.FLEET_AUTH_DEADLINE_MS,
       maxUnauthenticated: e.FLEET_MAX_UNAUTHENTICATED,

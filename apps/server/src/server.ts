@@ -17,6 +17,7 @@ import { CLOSE, Connections, PodSocket, upgradeRequest } from './connections.js'
 import { dashboardHandler } from './dashboard.js';
 import { DdiController } from './ddi/controller.js';
 import { ddiRoutes } from './ddi/http.js';
+import { type DeviceTransportError, deviceTransport } from './device-transport.js';
 import { Background } from './fleet/background.js';
 import { RedisFleet } from './fleet/fleet.js';
 import { HintBus } from './fleet/hints.js';
@@ -212,35 +213,43 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // tRPC's own keepalive would arm two timers per connection and re-arm them on every frame; one
   // sweep over the pod's sockets does the same (device protocol section 7).
   const stopKeepAlive = connections.keepAlive(wss.clients, config.wsKeepAlive);
+  const wsError = ({ error, path, ctx }: Pick<DeviceTransportError, 'error' | 'path' | 'ctx'>) => {
+    // Subscription places are refused inside the router; the pod's own refusals count themselves.
+    const limit = error.cause instanceof LimitRefused ? error.cause.limit.name : null;
+    if (limit === 'subscriptions_per_connection' || limit === 'subscriptions_per_principal')
+      metrics.limitRefusals.inc({ limit });
+    if (error.code === 'INTERNAL_SERVER_ERROR')
+      log.error({ err: error, path, connectionId: ctx?.connection?.connectionId }, 'ws request failed');
+  };
+  const createContext = wsContext({
+    auth,
+    admission,
+    connections,
+    fleet,
+    hints,
+    instance,
+    maxSubscriptions: config.wsMaxSubscriptions,
+    log,
+  });
   const serveTrpc = getWSConnectionHandler({
     // Named for the options' type only: this handler serves the sockets passed to it below.
     wss,
     router: appRouter,
-    createContext: wsContext({
-      auth,
-      admission,
-      connections,
-      fleet,
-      hints,
-      instance,
-      maxSubscriptions: config.wsMaxSubscriptions,
-      log,
-    }),
-    onError: ({ error, path, ctx }) => {
-      // Subscription places are refused inside the router; the pod's own refusals count themselves.
-      const limit = error.cause instanceof LimitRefused ? error.cause.limit.name : null;
-      if (limit === 'subscriptions_per_connection' || limit === 'subscriptions_per_principal')
-        metrics.limitRefusals.inc({ limit });
-      if (error.code === 'INTERNAL_SERVER_ERROR')
-        log.error({ err: error, path, connectionId: ctx?.connection?.connectionId }, 'ws request failed');
-    },
+    createContext,
+    onError: wsError,
   });
+  // Device connections (a device's connectionParams) go through the lean device transport, the
+  // others (admins) through tRPC's adapter; FLEET_DEVICE_TRANSPORT=trpc sends devices there too.
+  const serve =
+    config.deviceTransport === 'lean'
+      ? deviceTransport({ router: appRouter, createContext, onError: wsError, fallback: serveTrpc })
+      : serveTrpc;
   wss.on('connection', (ws, req: IncomingMessage) => {
     if (draining) return ws.close(1012, 'shutting down');
     connections.guard(ws);
     admission.awaitCredentials(ws, addressOf(req));
     // The connection keeps only what it reads of the upgrade request, not the request itself.
-    serveTrpc(ws, upgradeRequest(req));
+    serve(ws, upgradeRequest(req));
   });
   const legacy = new LegacyGateway({ config: config.legacy, fleet, auth, connections, hints, instance, log });
 
