@@ -16,7 +16,8 @@
  * reconnect, answers `PING` with `PONG`, and reconnects (full-jitter backoff, failing over to the
  * next pod) after a `reconnect` notice or a lost socket, never after 4002.
  *
- * Only `ws` and Node at runtime: this module imports nothing else.
+ * Only `ws` and Node at runtime: this module imports nothing else. One file on purpose: the frames
+ * it writes and the text it scans for are one protocol's two halves, kept side by side.
  */
 import WebSocket from 'ws';
 

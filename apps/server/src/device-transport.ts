@@ -30,6 +30,10 @@ import type { RawData, WebSocket } from 'ws';
  * Only connections whose connectionParams name a device (a secret or an enrollment token, with
  * `deviceId`) are served here; any other first frame (an admin token, nothing, garbage) is handed,
  * as it came, to tRPC's adapter (`fallback`).
+ *
+ * One file on purpose: it is one adapter, whose parts (routing, a connection's link, calls,
+ * subscriptions, replies) share the frame shapes and the error shaping, and are read together
+ * against tRPC's own adapter.
  */
 
 type ProcedureType = 'query' | 'mutation' | 'subscription';
