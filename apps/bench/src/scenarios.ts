@@ -1,3 +1,9 @@
+/**
+ * The benchmark's timed scenarios (memory, connect, fanout, throttled, reconnect, onepod), each a
+ * function over the Cluster. One file on purpose: they share the measuring helpers (cost counters,
+ * CPU windows, waiting for a rollout) and are read side by side to compare what each one counts;
+ * the scenarios with a setup of their own live apart (ddi, hostile, artifacts).
+ */
 import type { RolloutStatus } from '@camfleet/contracts';
 import { maxInFlight, pacedPerMinute, waitFor } from '@camfleet/test-support';
 import { Cluster } from './cluster.js';
