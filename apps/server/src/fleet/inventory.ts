@@ -15,7 +15,7 @@ import {
 import { BUCKET_COUNT } from '../redis/keys.js';
 import type { FleetDeps } from './deps.js';
 import { SharedWatches, whenChanged } from './live-views.js';
-import { deliveryFrom, deviceFrom, historyFrom } from './records.js';
+import { deliveryFrom, deviceFrom, historyOf } from './records.js';
 
 /** Read-only views of devices for operators. */
 export class Inventory implements InventoryService {
@@ -69,10 +69,11 @@ export class Inventory implements InventoryService {
     const deliveries = await Promise.all(
       rolloutIds.map((rolloutId) => this.deps.redis.hgetall(bucket.key('delivery', rolloutId, deviceId))),
     );
+    const records = deliveries.filter((d) => d.rid);
     return {
       device: deviceFrom(hash),
-      deliveries: deliveries.filter((d) => d.rid).map(deliveryFrom),
-      history: history.map(historyFrom),
+      deliveries: records.map(deliveryFrom),
+      history: historyOf(records, history),
     };
   }
 

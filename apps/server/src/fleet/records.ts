@@ -150,13 +150,69 @@ export function historyFrom(json: string): HistoryEntry {
   return JSON.parse(json) as HistoryEntry;
 }
 
+/** How many history entries a device shows, and a delivery keeps of its own (deliveries.lua). */
+export const HISTORY_SHOWN = 50;
+
+/**
+ * A delivery record's own history, newest first: entry i (from 1, of `hn`) is field
+ * `h<(i-1) % HISTORY_SHOWN>`, "at|attempt|from|to|error" (the error last: it may hold `|`).
+ */
+function deliveryHistoryFrom(hash: Hash): HistoryEntry[] {
+  const written = num(hash.hn);
+  const rolloutId = hash.rid ?? '';
+  const entries: HistoryEntry[] = [];
+  for (let i = written; i > Math.max(0, written - HISTORY_SHOWN); i--) {
+    const value = hash[`h${(i - 1) % HISTORY_SHOWN}`];
+    if (value === undefined) continue;
+    const [at = '', attempt = '', from = '', to = '', ...error] = value.split('|');
+    entries.push({
+      at: Number(at),
+      rolloutId,
+      attempt: Number(attempt),
+      from: (from || null) as DeliveryState | null,
+      to: to as DeliveryState,
+      error: error.length > 0 && error.join('|') !== '' ? error.join('|') : null,
+    });
+  }
+  return entries;
+}
+
+/**
+ * A device's history, newest first: its deliveries' logs merged, and the list earlier versions
+ * kept per device (`legacy`, JSON entries newest first) for deliveries made before an upgrade.
+ */
+export function historyOf(deliveries: Hash[], legacy: string[]): HistoryEntry[] {
+  const entries = [...deliveries.flatMap(deliveryHistoryFrom), ...legacy.map(historyFrom)];
+  return entries.sort((a, b) => b.at - a.at).slice(0, HISTORY_SHOWN);
+}
+
 export function emptyCounts(): StateCounts {
   return Object.fromEntries(DELIVERY_STATES.map((s) => [s, 0])) as StateCounts;
 }
 
-/** Adds one bucket's counter hash (fields `<state>`, or `<prefix><state>` for a wave) into totals. */
+const STATES: ReadonlySet<string> = new Set(DELIVERY_STATES);
+
+/**
+ * Adds one bucket's counters of a wave (fields starting with `prefix`) into totals. The scripts
+ * count transitions (`<from>><to>`, from empty when a delivery is created, to empty when it is
+ * removed): a state holds what entered it minus what left it. Fields `<state>` (a count kept by
+ * earlier versions) add as they are, so counters written before an upgrade still count.
+ */
 export function addCounts(totals: StateCounts, hash: Hash, prefix = ''): void {
-  for (const state of DELIVERY_STATES) totals[state] += num(hash[`${prefix}${state}`]);
+  for (const [field, value] of Object.entries(hash)) {
+    if (!field.startsWith(prefix)) continue;
+    const name = field.slice(prefix.length);
+    const n = num(value);
+    const arrow = name.indexOf('>');
+    if (arrow < 0) {
+      if (STATES.has(name)) totals[name as DeliveryState] += n;
+      continue;
+    }
+    const from = name.slice(0, arrow);
+    const to = name.slice(arrow + 1);
+    if (STATES.has(from)) totals[from as DeliveryState] -= n;
+    if (STATES.has(to)) totals[to as DeliveryState] += n;
+  }
 }
 
 /** offer_claim's offer → the offer pushed to the device. */

@@ -96,7 +96,8 @@ describe('a delivery from offer to outcome', () => {
     await pod.claim('cam-1');
     await pod.report('cam-1', rollout.id, 1, 'downloading');
     const key = pod.keys.delivery(rollout.id, 'cam-1');
-    const history = await pod.redis.llen(pod.keys.bucketOfDevice('cam-1').key('history', 'cam-1'));
+    const history = (await pod.fleet.inventory.get('cam-1')).history.length;
+    expect(history).toBeGreaterThan(0);
     // Only the time moves: the deadline is put where the sweeper would act on it.
     await pod.redis.hset(key, 'deadline', 1);
     expect(await pod.report('cam-1', rollout.id, 1, 'downloading')).toEqual(accepted('downloading', 1));
@@ -105,8 +106,36 @@ describe('a delivery from offer to outcome', () => {
     expect(deadline).toBeGreaterThan(Number(seconds) * 1000 + 30_000);
     expect(Number(await pod.redis.zscore(pod.keys.bucketOfDevice('cam-1').due, 'cam-1'))).toBe(deadline);
     // No transition: no history entry, the counters unchanged.
-    expect(await pod.redis.llen(pod.keys.bucketOfDevice('cam-1').key('history', 'cam-1'))).toBe(history);
+    expect((await pod.fleet.inventory.get('cam-1')).history).toHaveLength(history);
     expect(await counts(rollout.id)).toMatchObject({ downloading: 1, offered: 0 });
+  });
+
+  it('keeps a delivery’s history in its record, newest first and bounded, with no list of its own', async () => {
+    await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id, {
+      maxAttempts: 30,
+      retryBackoff: { baseMs: 10, maxMs: 10 },
+    });
+    for (let attempt = 1; attempt <= 30; attempt++) {
+      await waitFor(async () => (await pod.claim('cam-1'))?.attempt === attempt);
+      expect(stateOf(await pod.report('cam-1', rollout.id, attempt, 'failed', `boom ${attempt}`))).toBe(
+        attempt < 30 ? 'queued' : 'failed',
+      );
+    }
+    // Created, then two transitions per attempt: 61 entries, of which the newest 50 are kept.
+    const { history } = await pod.fleet.inventory.get('cam-1');
+    expect(history).toHaveLength(50);
+    expect(history[0]).toMatchObject({ rolloutId: rollout.id, attempt: 30, from: 'offered', to: 'failed' });
+    expect(history[0]?.error).toBe('boom 30');
+    expect(history.at(-1)).toMatchObject({ attempt: 6, from: 'queued', to: 'offered', error: null });
+    expect(history.map((h) => h.at)).toEqual([...history.map((h) => h.at)].sort((a, b) => b - a));
+    const record = await pod.delivery(rollout.id, 'cam-1');
+    expect(record.hn).toBe('61');
+    expect(Object.keys(record).filter((field) => /^h\d+$/.test(field))).toHaveLength(50);
+    // Short entries keep the record in Redis's compact encoding (a long value would convert it).
+    expect(await pod.redis.call('OBJECT', 'ENCODING', pod.keys.delivery(rollout.id, 'cam-1'))).toBe('listpack');
+    const bucket = pod.keys.bucketOfDevice('cam-1');
+    expect(await pod.redis.exists(bucket.key('history', 'cam-1'))).toBe(0);
   });
 
   it('counts a rolled-back success once when the device sends it again, and still takes a late real success', async () => {

@@ -24,13 +24,13 @@ local TARGET = { downloading = 'downloading', installing = 'installing', install
 local now = now_ms()
 local k = K.delivery(B, rid, dev)
 -- Everything this script reads of the delivery, at once.
-local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq', 'winOpens', 'winEnd', 'wave', 'winWait')
+local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq', 'winOpens', 'winEnd', 'wave', 'winWait', 'hn')
 if not d[1] then
   return { 'ERR', 'NOT_FOUND', 'no delivery of rollout ' .. rid .. ' for this device' }
 end
 local state, current = d[1], tonumber(d[2])
 local win_opens, win_end = tonumber(d[4]) or 0, tonumber(d[5]) or 0
-local known = { d[6], d[7] }
+local known = { d[6], d[7], d[8] or 0 }
 if FINAL[state] then
   if status == state and attempt == current then return { 'OK', state, current, 1, 0, '' } end
   return { 'ERR', 'DELIVERY_FINISHED', 'delivery already ' .. state }
@@ -53,11 +53,14 @@ if (status == 'installing' or status == 'installed' or status == 'succeeded') an
   return { 'ERR', 'INVALID_TRANSITION', 'the maintenance window of attempt ' .. attempt .. ' opens at ' .. win_opens }
 end
 local ro = rollout(B, rid)
+-- The device is read once and written once (finish adds clearing its active delivery to the write).
+local devkey = K.device(B, dev)
+local dv = redis.call('HMGET', devkey, 'active', 'online', 'node', 'firmware')
+local device = { active = dv[1] or '', online = dv[2], node = dv[3], write = { 'HSET', devkey, 'lastSeen', now } }
 if from_delta and RANK[state] < RANK.verifying
     and (status == 'installed' or (status == 'succeeded' and running == ro.version)) then
   -- Rebuilt from the delta for the version it ran when offered (its firmware changes only below).
-  local fw = redis.call('HGET', K.device(B, dev), 'firmware') or ''
-  local saved = tonumber(redis.call('HGET', K.rollout(B, rid), 'deltaSaved:' .. fw))
+  local saved = tonumber(redis.call('HGET', K.rollout(B, rid), 'deltaSaved:' .. (dv[4] or '')))
   if saved then
     redis.call('HINCRBY', K.counts(B, rid), 'deltaInstalls', 1)
     redis.call('HINCRBY', K.counts(B, rid), 'deltaSaved', saved)
@@ -65,16 +68,18 @@ if from_delta and RANK[state] < RANK.verifying
 end
 if status == 'succeeded' then
   -- The device says what it runs now: the inventory shows it without waiting for a re-registration.
-  redis.call('HSET', K.device(B, dev), 'lastSeen', now, 'firmware', running)
-else
-  redis.call('HSET', K.device(B, dev), 'lastSeen', now)
+  local w = device.write
+  w[#w + 1] = 'firmware'
+  w[#w + 1] = running
 end
 
 local new_state
+local known_device = device
 if TARGET[status] then
   new_state = TARGET[status]
   local progress = RANK[new_state] == RANK[state] and new_state ~= 'verifying'
   if RANK[new_state] < RANK[state] or (RANK[new_state] == RANK[state] and not progress) then
+    redis.call(unpack(device.write))
     return { 'OK', state, current, 1, 0, '' }
   end
   local deadline = now + ro.ack
@@ -83,29 +88,33 @@ if TARGET[status] then
     -- Downloaded ahead, it may wait quietly for its window to open; never past its close.
     deadline = math.min(math.max(deadline, win_opens + ro.ack), win_end)
   end
-  redis.call('HSET', k, 'deadline', deadline)
   if progress then
     -- More progress in the same state: the device is at work, so its deadline (and a limited
     -- rollout's slot lease) moves on; no transition, no history.
-    reschedule(B, dev, now, grace)
+    redis.call('HSET', k, 'deadline', deadline)
+    redis.call(unpack(device.write))
+    reschedule(B, dev, now, grace, device)
     return { 'OK', state, current, 0, 0, ro.limited and 'hold' or '' }
   end
-  set_state(B, rid, dev, state, new_state, attempt, false, now)
+  set_state(B, rid, dev, state, new_state, attempt, false, now, known[1] or '0', { 'deadline', deadline }, known[3])
 elseif status == 'succeeded' then
   if running == ro.version then
-    finish(B, rid, dev, state, 'succeeded', attempt, false, now, known)
+    finish(B, rid, dev, state, 'succeeded', attempt, false, now, known, device)
     new_state = 'succeeded'
   else
+    known_device = nil
     new_state = fail_attempt(B, rid, dev, state, attempt,
       'rolled back: device runs ' .. running .. ', expected ' .. ro.version, now)
   end
 elseif status == 'canceled' then
-  finish(B, rid, dev, state, 'canceled', attempt, 'canceled by the device on request', now, known)
+  finish(B, rid, dev, state, 'canceled', attempt, 'canceled by the device on request', now, known, device)
   new_state = 'canceled'
 else
+  known_device = nil
   new_state = fail_attempt(B, rid, dev, state, attempt, err, now)
 end
-local offerable = reschedule(B, dev, now, grace)
+redis.call(unpack(device.write))
+local offerable = reschedule(B, dev, now, grace, known_device)
 local slot = ''
 if ro.limited then slot = INFLIGHT[new_state] and 'hold' or 'release' end
 return { 'OK', new_state, attempt, 0, offerable and 1 or 0, slot }

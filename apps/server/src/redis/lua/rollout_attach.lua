@@ -44,14 +44,20 @@ else
 end
 local ro = rollout(B, rid)
 local reply = { 0 }
+-- The new deliveries' counters, written once per wave at the end.
+local tally = {}
 for _, dev in ipairs(candidates) do
-  if targets(B, rid, ro, dev) and create_delivery(B, rid, ro, dev, now) == 1 then
-    reply[1] = reply[1] + 1
-    local _, online, node = reschedule(B, dev, now, grace)
-    if online and node then
-      reply[#reply + 1] = dev
-      reply[#reply + 1] = node
+  if targets(B, rid, ro, dev) then
+    local created, wave = create_delivery(B, rid, ro, dev, now, tally)
+    if created == 1 then
+      reply[1] = reply[1] + 1
+      local _, online, node = reschedule_created(B, dev, ro, wave, now, grace)
+      if online and node then
+        reply[#reply + 1] = dev
+        reply[#reply + 1] = node
+      end
     end
   end
 end
+for field, n in pairs(tally) do redis.call('HINCRBY', K.counts(B, rid), field, n) end
 return reply

@@ -28,8 +28,7 @@ for _, dev in ipairs(redis.call('SMEMBERS', K.open(B, rid))) do
     reschedule(B, dev, now, grace)
   elseif INFLIGHT[d[1]] and d[1] ~= 'verifying' and tonumber(d[3]) ~= attempt and not finish_in_flight then
     redis.call('HSET', k, 'cancelReq', attempt)
-    history(B, dev, { at = now, rolloutId = rid, attempt = attempt, from = d[1], to = d[1],
-      error = 'cancel requested: ' .. reason })
+    add_history(B, rid, dev, now, attempt, d[1], 'cancel requested: ' .. reason)
     local f = redis.call('HMGET', K.device(B, dev), 'online', 'node')
     if f[1] == '1' then
       notify[#notify + 1] = dev

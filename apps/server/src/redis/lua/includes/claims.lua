@@ -3,9 +3,23 @@
 -- @include scheduling
 -- @include windows
 
+-- The patch a rollout offers a device running `firmware` (with the delta for it, if any), read once
+-- per script call for each rollout and firmware: a claim of 100 devices reads it once.
+local OFFERED_PATCH = {}
+local function offered_patch(B, rid, firmware)
+  local key = rid .. '|' .. firmware
+  local p = OFFERED_PATCH[key]
+  if not p then
+    p = redis.call('HMGET', K.rollout(B, rid), 'patchId', 'name', 'version', 'notes', 'artifact', 'signature',
+      'delta:' .. firmware)
+    OFFERED_PATCH[key] = p
+  end
+  return p
+end
+
 local function claim_offer(B, dev, grace, grant, conn, now)
   local devkey = K.device(B, dev)
-  local presence = redis.call('HMGET', devkey, 'online', 'conn', 'firmware', 'active')
+  local presence = redis.call('HMGET', devkey, 'online', 'conn', 'firmware', 'active', 'node')
   if presence[1] ~= '1' then return { 'NONE' } end
   if conn ~= '' and presence[2] ~= conn then return { 'NONE' } end
 
@@ -28,26 +42,27 @@ local function claim_offer(B, dev, grace, grant, conn, now)
     end
   end
   local picked = active == ''
+  local d
   if picked then
-    active = next_delivery(B, dev, grant, '')
+    local _
+    active, _, d = next_delivery(B, dev, grant, '')
     if not active then
-      reschedule(B, dev, now, grace)
+      reschedule(B, dev, now, grace, { active = '', online = '1', node = presence[5] })
       return { 'NONE' }
     end
   end
 
   local k = K.delivery(B, active, dev)
-  local d = redis.call('HMGET', k, 'state', 'attempt', 'deadline', 'winOpens', 'winEnd', 'wave', 'winWait',
-    'retryAt')
-  if picked and (tonumber(d[8]) or 0) > now then
+  d = d or claim_fields(k)
+  if picked and d.retryAt > now then
     -- a retry that gave way while its rollout was paused: it becomes active again and waits
     redis.call('ZREM', K.queue(B, dev), active)
     redis.call('HSET', devkey, 'active', active)
     reschedule(B, dev, now, grace)
     return { 'NONE' }
   end
-  local state, attempt, deadline = d[1], tonumber(d[2]), tonumber(d[3])
-  local win_opens, win_end, wave, win_wait = tonumber(d[4]) or 0, tonumber(d[5]) or 0, d[6] or '0', d[7] == '1'
+  local state, attempt, deadline = d.state, d.attempt, d.deadline
+  local win_opens, win_end, wave, win_wait = d.winOpens, d.winEnd, d.wave, d.winWait
   local ro = rollout(B, active)
   local opens, closes = window_of(B, ro, dev, now)
   if state == 'queued' then
@@ -73,13 +88,12 @@ local function claim_offer(B, dev, grace, grant, conn, now)
     redis.call('HSET', devkey, 'active', active)
     win_opens, win_end = opens or 0, closes or 0
     set_state(B, active, dev, 'queued', 'offered', attempt, false, now, wave, { 'attempt', attempt,
-      'deadline', deadline, 'retryAt', 0, 'parked', 0, 'winOpens', win_opens, 'winEnd', win_end })
+      'deadline', deadline, 'retryAt', 0, 'parked', 0, 'winOpens', win_opens, 'winEnd', win_end }, d.hn)
   end
   -- In flight now (offered, or re-offered as it is): next due at its deadline (reschedule's answer).
   redis.call('ZADD', K.due(B), deadline, dev)
   -- The delta for the version the device runs, if the rollout has one (rollout_attach wrote them).
-  local p = redis.call('HMGET', K.rollout(B, active), 'patchId', 'name', 'version', 'notes', 'artifact', 'signature',
-    'delta:' .. (presence[3] or ''))
+  local p = offered_patch(B, active, presence[3] or '')
   return { 'OFFER', active, attempt, deadline, ro.ack, p[1], p[2], p[3], p[4], p[5], p[6] or '',
     win_opens, win_end, p[7] or '' }
 end

@@ -36,31 +36,56 @@ local function rollout(B, rid)
   return ro
 end
 
--- Newest first; trimmed only once it is past the bound (one command per entry until then).
-local function history(B, dev, entry)
-  local h = K.history(B, dev)
-  if redis.call('LPUSH', h, cjson.encode(entry)) > HISTORY_MAX then redis.call('LTRIM', h, 0, HISTORY_MAX - 1) end
+-- A delivery's history lives in its own record, so the HSET that changes the state writes it too:
+-- no command of its own per transition. Entry i (from 1; `hn` counts them) is field
+-- `h<(i-1) % HISTORY_MAX>`: the newest HISTORY_MAX are kept. An entry is "at|attempt|from|to|error",
+-- short enough (without an error) for Redis to keep the record a compact listpack.
+-- `fleet device show` merges the entries of a device's deliveries (records.ts).
+-- Returns the field, value pairs that add an entry after `hn` entries.
+local function history_fields(hn, now, attempt, from, to, err)
+  local i = (tonumber(hn) or 0) + 1
+  return 'hn', i, 'h' .. ((i - 1) % HISTORY_MAX), now .. '|' .. attempt .. '|' .. (from or '') .. '|' .. to .. '|' .. (err or '')
 end
 
--- Moves a delivery to a new state. Counters (per wave and state: `w<wave>:<state>`; the rollout's
--- totals are their sums) and history change in the same step, so rollout counts are exact at every
--- moment without scanning devices.
--- `wave`: the delivery's wave when the caller has read it already (else it is read here);
--- `fields`: more field, value pairs the caller writes to the delivery in the same HSET.
-local function set_state(B, rid, dev, from, to, attempt, err, now, wave, fields)
+-- A history entry that is not a transition (e.g. a cancel requested).
+local function add_history(B, rid, dev, now, attempt, state, err)
   local k = K.delivery(B, rid, dev)
+  redis.call('HSET', k, history_fields(redis.call('HGET', k, 'hn'), now, attempt, state, state, err))
+end
+
+-- The counter a transition moves: one field per wave and (from, to) pair (`w<wave>:<from>><to>`,
+-- from '' when the delivery is created). A state's count is what entered it minus what left it
+-- (rollouts.ts sums them), so a transition costs one HINCRBY. `tally`: when given, the increments
+-- are collected there for the caller to write once (an attach of many devices).
+local function count_transition(B, rid, wave, from, to, tally)
+  local field = 'w' .. wave .. ':' .. (from or '') .. '>' .. to
+  if tally then
+    tally[field] = (tally[field] or 0) + 1
+  else
+    redis.call('HINCRBY', K.counts(B, rid), field, 1)
+  end
+end
+
+-- Moves a delivery to a new state: its counter, history and event in the same step, so rollout
+-- counts are exact at every moment without scanning devices.
+-- `wave`, `hn`: the delivery's wave and count of history entries when the caller has read them
+-- (else they are read here); `fields`: more field, value pairs the caller writes to the delivery in
+-- the same HSET; `tally`: see count_transition.
+local function set_state(B, rid, dev, from, to, attempt, err, now, wave, fields, hn, tally)
+  local k = K.delivery(B, rid, dev)
+  if wave == nil or hn == nil then
+    local d = redis.call('HMGET', k, 'wave', 'hn')
+    wave, hn = wave or d[1] or '0', hn or d[2] or 0
+  end
   local hset = { 'HSET', k, 'state', to, 'updatedAt', now }
+  for _, v in ipairs({ history_fields(hn, now, attempt, from, to, err) }) do hset[#hset + 1] = v end
   if FINAL[to] then
     for _, v in ipairs({ 'finishedAt', now, 'retryAt', 0, 'deadline', 0, 'cancelReq', 0 }) do hset[#hset + 1] = v end
     redis.call('SREM', K.open(B, rid), dev)
   end
   for _, v in ipairs(fields or {}) do hset[#hset + 1] = v end
   redis.call(unpack(hset))
-  local counts = K.counts(B, rid)
-  wave = wave or redis.call('HGET', k, 'wave') or '0'
-  if from then redis.call('HINCRBY', counts, 'w' .. wave .. ':' .. from, -1) end
-  redis.call('HINCRBY', counts, 'w' .. wave .. ':' .. to, 1)
-  history(B, dev, { at = now, rolloutId = rid, attempt = attempt, from = nullable(from), to = to, error = nullable(err) })
+  count_transition(B, rid, wave, from, to, tally)
   redis.call('XADD', K.events(B), 'MAXLEN', '~', EVENTS_MAX, '*', 'kind', 'delivery', 'rid', rid, 'dev', dev,
     'attempt', attempt, 'from', from or '', 'to', to, 'error', err or '', 'at', now)
 end
@@ -75,19 +100,30 @@ local function backoff_ms(B, rid, dev, failures)
   return math.floor(delay / 2 + frac * delay / 2)
 end
 
--- `known`: the delivery's {wave, winWait} when the caller read them (else they are read here).
-local function finish(B, rid, dev, from, to, attempt, err, now, known)
+-- `known`: the delivery's {wave, winWait, hn} when the caller read them (else they are read here).
+-- `device`: {active, write} when the caller read the device's active delivery and writes the device
+-- itself afterwards (`write`: the HSET's command table, to which clearing `active` is added).
+local function finish(B, rid, dev, from, to, attempt, err, now, known, device)
   local k = K.delivery(B, rid, dev)
-  local d = known or redis.call('HMGET', k, 'wave', 'winWait')
+  local d = known or redis.call('HMGET', k, 'wave', 'winWait', 'hn')
   local wave = d[1] or '0'
-  set_state(B, rid, dev, from, to, attempt, err, now, wave)
+  set_state(B, rid, dev, from, to, attempt, err, now, wave, nil, d[3] or 0)
   if d[2] == '1' then
     -- It ended while waiting for a maintenance window: no longer counted as waiting.
     redis.call('HSET', k, 'winWait', 0)
     redis.call('HINCRBY', K.counts(B, rid), 'w' .. wave .. ':windowed', -1)
   end
   local devkey = K.device(B, dev)
-  if redis.call('HGET', devkey, 'active') == rid then redis.call('HSET', devkey, 'active', '') end
+  if device then
+    if device.active == rid then
+      local w = device.write
+      w[#w + 1] = 'active'
+      w[#w + 1] = ''
+      device.active = ''
+    end
+  elseif redis.call('HGET', devkey, 'active') == rid then
+    redis.call('HSET', devkey, 'active', '')
+  end
 end
 
 -- A failed attempt (reported, timed out while connected, or rolled back): back off and retry, or

@@ -55,20 +55,21 @@ local function supersede_older(B, dev, seq, rid, now)
   end
 end
 
--- Creates the queued delivery of rollout rid for dev unless it exists. Returns 1 if created.
-local function create_delivery(B, rid, ro, dev, now)
-  local k = K.delivery(B, rid, dev)
-  if redis.call('EXISTS', k) == 1 then return 0 end
+-- Creates the queued delivery of rollout rid for dev unless it exists. Returns 1 if created, then
+-- its wave. `tally`: see count_transition. A delivery exists exactly when its rollout is in the
+-- device's deliveries (written and removed together), so adding it there is the existence check.
+local function create_delivery(B, rid, ro, dev, now, tally)
+  if redis.call('ZADD', K.deviceDeliveries(B, dev), 'NX', ro.seq, rid) == 0 then return 0 end
   if ro.supersede then supersede_older(B, dev, ro.seq, rid, now) end
   local wave = wave_of(rid, dev, ro.waves)
   redis.call('ZADD', K.queue(B, dev), ro.seq, rid)
-  redis.call('ZADD', K.deviceDeliveries(B, dev), ro.seq, rid)
   redis.call('SADD', K.open(B, rid), dev)
-  -- The record is written whole by set_state's HSET (state and updatedAt are its own).
+  -- The record is written whole by set_state's HSET (state, updatedAt and history are its own).
   set_state(B, rid, dev, false, 'queued', 0, false, now, tostring(wave), { 'rid', rid, 'dev', dev,
     'patchId', ro.patchId, 'attempt', 0, 'failures', 0, 'maxAttempts', ro.maxAttempts, 'lastError', '',
-    'createdAt', now, 'retryAt', 0, 'deadline', 0, 'finishedAt', 0, 'wave', wave, 'cancelReq', 0, 'parked', 0 })
-  return 1
+    'createdAt', now, 'retryAt', 0, 'deadline', 0, 'finishedAt', 0, 'wave', wave, 'cancelReq', 0, 'parked', 0 },
+    0, tally)
+  return 1, wave
 end
 
 -- Removes a delivery that never started (its device stopped matching). Returns 1 if removed.
@@ -77,7 +78,7 @@ local function untarget(B, rid, dev)
   local d = redis.call('HMGET', k, 'state', 'attempt', 'wave')
   if d[1] ~= 'queued' or tonumber(d[2]) ~= 0 then return 0 end
   if redis.call('HGET', K.device(B, dev), 'active') == rid then return 0 end
-  redis.call('HINCRBY', K.counts(B, rid), 'w' .. d[3] .. ':queued', -1)
+  redis.call('HINCRBY', K.counts(B, rid), 'w' .. d[3] .. ':queued>', 1)
   redis.call('DEL', k)
   redis.call('ZREM', K.queue(B, dev), rid)
   redis.call('ZREM', K.deviceDeliveries(B, dev), rid)
