@@ -133,7 +133,9 @@ describe('a delivery from offer to outcome', () => {
     expect(record.hn).toBe('61');
     expect(Object.keys(record).filter((field) => /^h\d+$/.test(field))).toHaveLength(50);
     // Short entries keep the record in Redis's compact encoding (a long value would convert it).
-    expect(await pod.redis.call('OBJECT', 'ENCODING', pod.keys.delivery(rollout.id, 'cam-1'))).toBe('listpack');
+    expect(await pod.redis.call('OBJECT', 'ENCODING', pod.keys.delivery(rollout.id, 'cam-1'))).toBe(
+      'listpack',
+    );
     const bucket = pod.keys.bucketOfDevice('cam-1');
     expect(await pod.redis.exists(bucket.key('history', 'cam-1'))).toBe(0);
   });
