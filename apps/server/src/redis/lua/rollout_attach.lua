@@ -44,14 +44,14 @@ else
 end
 local ro = rollout(B, rid)
 local reply = { 0 }
--- The new deliveries' counters, written once per wave at the end.
-local tally = {}
+-- The bucket's shared keys (counters, open set, due set) are written once, at the end.
+local batch = attach_batch()
 for _, dev in ipairs(candidates) do
   if targets(B, rid, ro, dev) then
-    local created, wave = create_delivery(B, rid, ro, dev, now, tally)
+    local created, wave = create_delivery(B, rid, ro, dev, now, batch)
     if created == 1 then
       reply[1] = reply[1] + 1
-      local _, online, node = reschedule_created(B, dev, ro, wave, now, grace)
+      local _, online, node = reschedule_created(B, dev, ro, wave, now, grace, batch.due)
       if online and node then
         reply[#reply + 1] = dev
         reply[#reply + 1] = node
@@ -59,5 +59,5 @@ for _, dev in ipairs(candidates) do
     end
   end
 end
-for field, n in pairs(tally) do redis.call('HINCRBY', K.counts(B, rid), field, n) end
+attach_flush(B, rid, batch)
 return reply

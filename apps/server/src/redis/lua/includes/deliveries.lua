@@ -55,12 +55,12 @@ end
 
 -- The counter a transition moves: one field per wave and (from, to) pair (`w<wave>:<from>><to>`,
 -- from '' when the delivery is created). A state's count is what entered it minus what left it
--- (rollouts.ts sums them), so a transition costs one HINCRBY. `tally`: when given, the increments
--- are collected there for the caller to write once (an attach of many devices).
+-- (rollouts.ts sums them), so a transition costs one HINCRBY. `tally`: an attach's batch
+-- (targeting.lua), which collects the increments in `tally.counts` to write once.
 local function count_transition(B, rid, wave, from, to, tally)
   local field = 'w' .. wave .. ':' .. (from or '') .. '>' .. to
   if tally then
-    tally[field] = (tally[field] or 0) + 1
+    tally.counts[field] = (tally.counts[field] or 0) + 1
   else
     redis.call('HINCRBY', K.counts(B, rid), field, 1)
   end

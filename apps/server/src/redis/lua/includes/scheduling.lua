@@ -80,8 +80,9 @@ end
 
 -- reschedule for a device that just got a queued delivery of rollout `ro` in `wave`. When the
 -- device has no active delivery and the new one may start, it is offerable whatever else is
--- queued, which spares reading the queue; otherwise the whole recompute.
-local function reschedule_created(B, dev, ro, wave, now, grace)
+-- queued, which spares reading the queue; otherwise the whole recompute. `due`: where an online
+-- device's due entry (score, member) is collected for the caller to write.
+local function reschedule_created(B, dev, ro, wave, now, grace, due)
   local f = redis.call('HMGET', K.device(B, dev), 'active', 'online', 'node')
   if (f[1] or '') ~= '' or ro.status ~= 'active' or wave > ro.openWave then
     return reschedule(B, dev, now, grace, { active = f[1], online = f[2], node = f[3] })
@@ -90,7 +91,8 @@ local function reschedule_created(B, dev, ro, wave, now, grace)
     redis.call('ZREM', K.due(B), dev)
     return true, false, f[3]
   end
-  redis.call('ZADD', K.due(B), now + grace, dev)
+  due[#due + 1] = now + grace
+  due[#due + 1] = dev
   return true, true, f[3]
 end
 

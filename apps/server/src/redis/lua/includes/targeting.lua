@@ -55,15 +55,40 @@ local function supersede_older(B, dev, seq, rid, now)
   end
 end
 
+-- An attach's batch: writes to keys shared by the bucket's devices, collected while deliveries are
+-- created and written once at the end (attach_flush). Nothing in the attach reads them meanwhile.
+local function attach_batch()
+  return { counts = {}, open = {}, due = {} }
+end
+
+-- Lua's unpack takes a few thousand values at most: long lists go in slices (of an even size, so
+-- ZADD's score, member pairs stay whole).
+local function call_in_slices(command, key, values)
+  for i = 1, #values, 1000 do
+    redis.call(command, key, unpack(values, i, math.min(i + 999, #values)))
+  end
+end
+
+local function attach_flush(B, rid, batch)
+  for field, n in pairs(batch.counts) do redis.call('HINCRBY', K.counts(B, rid), field, n) end
+  call_in_slices('SADD', K.open(B, rid), batch.open)
+  call_in_slices('ZADD', K.due(B), batch.due)
+end
+
 -- Creates the queued delivery of rollout rid for dev unless it exists. Returns 1 if created, then
--- its wave. `tally`: see count_transition. A delivery exists exactly when its rollout is in the
--- device's deliveries (written and removed together), so adding it there is the existence check.
+-- its wave. `tally`: an attach_batch, or nil to write at once. A delivery exists exactly when its
+-- rollout is in the device's deliveries (written and removed together), so adding it there is the
+-- existence check.
 local function create_delivery(B, rid, ro, dev, now, tally)
   if redis.call('ZADD', K.deviceDeliveries(B, dev), 'NX', ro.seq, rid) == 0 then return 0 end
   if ro.supersede then supersede_older(B, dev, ro.seq, rid, now) end
   local wave = wave_of(rid, dev, ro.waves)
   redis.call('ZADD', K.queue(B, dev), ro.seq, rid)
-  redis.call('SADD', K.open(B, rid), dev)
+  if tally then
+    tally.open[#tally.open + 1] = dev
+  else
+    redis.call('SADD', K.open(B, rid), dev)
+  end
   -- The record is written whole by set_state's HSET (state, updatedAt and history are its own).
   set_state(B, rid, dev, false, 'queued', 0, false, now, tostring(wave), { 'rid', rid, 'dev', dev,
     'patchId', ro.patchId, 'attempt', 0, 'failures', 0, 'maxAttempts', ro.maxAttempts, 'lastError', '',
