@@ -47,11 +47,14 @@ local reply = { 0 }
 -- The bucket's shared keys (counters, open set, due set) are written once, at the end.
 local batch = attach_batch()
 for _, dev in ipairs(candidates) do
-  if targets(B, rid, ro, dev) then
+  -- The device read once: what a selector matches and what rescheduling needs (creating the
+  -- delivery, and superseding older ones, change neither).
+  local f = redis.call('HMGET', K.device(B, dev), 'active', 'online', 'node', 'labels', 'model')
+  if targets(B, rid, ro, dev, f[4] or false, f[5]) then
     local created, wave = create_delivery(B, rid, ro, dev, now, batch)
     if created == 1 then
       reply[1] = reply[1] + 1
-      local _, online, node = reschedule_created(B, dev, ro, wave, now, grace, batch.due)
+      local _, online, node = reschedule_created(B, dev, ro, wave, now, grace, batch.due, f)
       if online and node then
         reply[#reply + 1] = dev
         reply[#reply + 1] = node

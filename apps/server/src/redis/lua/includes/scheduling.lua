@@ -81,9 +81,10 @@ end
 -- reschedule for a device that just got a queued delivery of rollout `ro` in `wave`. When the
 -- device has no active delivery and the new one may start, it is offerable whatever else is
 -- queued, which spares reading the queue; otherwise the whole recompute. `due`: where an online
--- device's due entry (score, member) is collected for the caller to write.
-local function reschedule_created(B, dev, ro, wave, now, grace, due)
-  local f = redis.call('HMGET', K.device(B, dev), 'active', 'online', 'node')
+-- device's due entry (score, member) is collected for the caller to write. `f`: the device's
+-- {active, online, node}, read by the caller in this script before any change to them.
+local function reschedule_created(B, dev, ro, wave, now, grace, due, f)
+  f = f or redis.call('HMGET', K.device(B, dev), 'active', 'online', 'node')
   if (f[1] or '') ~= '' or ro.status ~= 'active' or wave > ro.openWave then
     return reschedule(B, dev, now, grace, { active = f[1], online = f[2], node = f[3] })
   end

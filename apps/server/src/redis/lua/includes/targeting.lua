@@ -33,13 +33,16 @@ local function selector_matches(selector_json, labels, model)
   return true
 end
 
--- Whether rollout rid targets dev now.
-local function targets(B, rid, ro, dev)
+-- Whether rollout rid targets dev now. `labels`, `model`: the device's, when the caller read them.
+local function targets(B, rid, ro, dev, labels, model)
   if ro.target == 'devices' then
     return redis.call('SISMEMBER', K.rolloutDevices(B, rid), dev) == 1
   elseif ro.target == 'selector' then
-    local d = redis.call('HMGET', K.device(B, dev), 'labels', 'model')
-    return selector_matches(ro.selector, cjson.decode(d[1] or '{}'), d[2] or '')
+    if labels == nil then
+      local d = redis.call('HMGET', K.device(B, dev), 'labels', 'model')
+      labels, model = d[1], d[2]
+    end
+    return selector_matches(ro.selector, cjson.decode(labels or '{}'), model or '')
   end
   return true
 end
