@@ -10,7 +10,10 @@ Returns  one offer_claim reply per device, in order ({'NONE'} | {'SLOT', …} | 
 local B, grace = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
 local replies = {}
+-- Counters and due entries of the offers, written once at the end.
+local batch = new_batch()
 for i = 3, #ARGV, 2 do
-  replies[#replies + 1] = claim_offer(B, ARGV[i], grace, '', ARGV[i + 1], now)
+  replies[#replies + 1] = claim_offer(B, ARGV[i], grace, '', ARGV[i + 1], now, batch)
 end
+flush_batch(B, batch)
 return replies

@@ -45,7 +45,7 @@ end
 local ro = rollout(B, rid)
 local reply = { 0 }
 -- The bucket's shared keys (counters, open set, due set) are written once, at the end.
-local batch = attach_batch()
+local batch = new_batch()
 for _, dev in ipairs(candidates) do
   -- The device read once: what a selector matches and what rescheduling needs (creating the
   -- delivery, and superseding older ones, change neither).
@@ -62,5 +62,5 @@ for _, dev in ipairs(candidates) do
     end
   end
 end
-attach_flush(B, rid, batch)
+flush_batch(B, batch)
 return reply

@@ -17,7 +17,9 @@ local function offered_patch(B, rid, firmware)
   return p
 end
 
-local function claim_offer(B, dev, grace, grant, conn, now)
+-- `batch`: a script's batch (new_batch) for the offer's counter and due entry, or nil to write them
+-- at once.
+local function claim_offer(B, dev, grace, grant, conn, now, batch)
   local devkey = K.device(B, dev)
   local presence = redis.call('HMGET', devkey, 'online', 'conn', 'firmware', 'active', 'node')
   if presence[1] ~= '1' then return { 'NONE' } end
@@ -88,10 +90,15 @@ local function claim_offer(B, dev, grace, grant, conn, now)
     redis.call('HSET', devkey, 'active', active)
     win_opens, win_end = opens or 0, closes or 0
     set_state(B, active, dev, 'queued', 'offered', attempt, false, now, wave, { 'attempt', attempt,
-      'deadline', deadline, 'retryAt', 0, 'parked', 0, 'winOpens', win_opens, 'winEnd', win_end }, d.hn)
+      'deadline', deadline, 'retryAt', 0, 'parked', 0, 'winOpens', win_opens, 'winEnd', win_end }, d.hn, batch)
   end
   -- In flight now (offered, or re-offered as it is): next due at its deadline (reschedule's answer).
-  redis.call('ZADD', K.due(B), deadline, dev)
+  if batch then
+    batch.due[#batch.due + 1] = deadline
+    batch.due[#batch.due + 1] = dev
+  else
+    redis.call('ZADD', K.due(B), deadline, dev)
+  end
   -- The delta for the version the device runs, if the rollout has one (rollout_attach wrote them).
   local p = offered_patch(B, active, presence[3] or '')
   return { 'OFFER', active, attempt, deadline, ro.ack, p[1], p[2], p[3], p[4], p[5], p[6] or '',

@@ -53,14 +53,55 @@ local function add_history(B, rid, dev, now, attempt, state, err)
   redis.call('HSET', k, history_fields(redis.call('HGET', k, 'hn'), now, attempt, state, state, err))
 end
 
+-- A script's batch of writes to keys that many devices share (rollout counters, a rollout's open set,
+-- the bucket's due set), collected while the script works through its devices and written once at its
+-- end (flush_batch): an attach or a claim of a hundred devices writes each counter once. No script
+-- reads those keys after writing them, so writing them later in the same script changes nothing
+-- anyone can see.
+local function new_batch()
+  return { counts = {}, open = {}, due = {} }
+end
+
+-- Adds a value to the list kept for `key` in a batch's table.
+local function batch_add(by_key, key, value)
+  local list = by_key[key]
+  if not list then
+    list = {}
+    by_key[key] = list
+  end
+  list[#list + 1] = value
+end
+
+-- Lua's unpack takes a few thousand values at most: long lists go in slices (of an even size, so
+-- ZADD's score, member pairs stay whole).
+local function call_in_slices(command, key, values)
+  for i = 1, #values, 1000 do
+    redis.call(command, key, unpack(values, i, math.min(i + 999, #values)))
+  end
+end
+
+local function flush_batch(B, batch)
+  for key, fields in pairs(batch.counts) do
+    for field, n in pairs(fields) do redis.call('HINCRBY', key, field, n) end
+  end
+  for key, devs in pairs(batch.open) do call_in_slices('SADD', key, devs) end
+  call_in_slices('ZADD', K.due(B), batch.due)
+end
+
 -- The counter a transition moves: one field per wave and (from, to) pair (`w<wave>:<from>><to>`,
 -- from '' when the delivery is created). A state's count is what entered it minus what left it
--- (rollouts.ts sums them), so a transition costs one HINCRBY. `tally`: an attach's batch
--- (targeting.lua), which collects the increments in `tally.counts` to write once.
+-- (rollouts.ts sums them), so a transition costs one HINCRBY. `tally`: a script's batch
+-- (new_batch), which collects the increments to write once.
 local function count_transition(B, rid, wave, from, to, tally)
   local field = 'w' .. wave .. ':' .. (from or '') .. '>' .. to
   if tally then
-    tally.counts[field] = (tally.counts[field] or 0) + 1
+    local key = K.counts(B, rid)
+    local fields = tally.counts[key]
+    if not fields then
+      fields = {}
+      tally.counts[key] = fields
+    end
+    fields[field] = (fields[field] or 0) + 1
   else
     redis.call('HINCRBY', K.counts(B, rid), field, 1)
   end

@@ -58,28 +58,8 @@ local function supersede_older(B, dev, seq, rid, now)
   end
 end
 
--- An attach's batch: writes to keys shared by the bucket's devices, collected while deliveries are
--- created and written once at the end (attach_flush). Nothing in the attach reads them meanwhile.
-local function attach_batch()
-  return { counts = {}, open = {}, due = {} }
-end
-
--- Lua's unpack takes a few thousand values at most: long lists go in slices (of an even size, so
--- ZADD's score, member pairs stay whole).
-local function call_in_slices(command, key, values)
-  for i = 1, #values, 1000 do
-    redis.call(command, key, unpack(values, i, math.min(i + 999, #values)))
-  end
-end
-
-local function attach_flush(B, rid, batch)
-  for field, n in pairs(batch.counts) do redis.call('HINCRBY', K.counts(B, rid), field, n) end
-  call_in_slices('SADD', K.open(B, rid), batch.open)
-  call_in_slices('ZADD', K.due(B), batch.due)
-end
-
 -- Creates the queued delivery of rollout rid for dev unless it exists. Returns 1 if created, then
--- its wave. `tally`: an attach_batch, or nil to write at once. A delivery exists exactly when its
+-- its wave. `tally`: a script's batch (new_batch), or nil to write at once. A delivery exists exactly when its
 -- rollout is in the device's deliveries (written and removed together), so adding it there is the
 -- existence check.
 local function create_delivery(B, rid, ro, dev, now, tally)
@@ -88,7 +68,7 @@ local function create_delivery(B, rid, ro, dev, now, tally)
   local wave = wave_of(rid, dev, ro.waves)
   redis.call('ZADD', K.queue(B, dev), ro.seq, rid)
   if tally then
-    tally.open[#tally.open + 1] = dev
+    batch_add(tally.open, K.open(B, rid), dev)
   else
     redis.call('SADD', K.open(B, rid), dev)
   end
