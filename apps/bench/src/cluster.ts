@@ -157,6 +157,18 @@ export const CAMERAS_PER_ADDRESS = 1_500;
 export const DDI_TENANT = 'bench';
 
 /** Redis, K pods and S simulator processes, all real processes on this machine. */
+/**
+ * Waits for every start, the failed ones too (so none is still starting when the caller cleans
+ * up), records in `into` the processes that started, then fails with the first failure.
+ */
+async function allStarted<T>(into: T[], starts: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(starts);
+  for (const result of settled) if (result.status === 'fulfilled') into.push(result.value);
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return into;
+}
+
 export class Cluster {
   private constructor(
     readonly redis: TestRedis,
@@ -192,7 +204,29 @@ export class Cluster {
       ...options.podEnv,
     };
     const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-    const pods = await Promise.all(
+    const started: { pods: PodProcess[]; sims: SimProcess[] } = { pods: [], sims: [] };
+    try {
+      return await Cluster.start(options, redis, podEnv, nodeArgs, started);
+    } catch (error) {
+      // A process that failed to start takes the ones that did with it: none outlives the bench.
+      await Promise.allSettled([
+        ...started.sims.map((sim) => sim.exit()),
+        ...started.pods.map((pod) => pod.kill('SIGKILL')),
+      ]);
+      await redis.destroy();
+      throw error;
+    }
+  }
+
+  private static async start(
+    options: ClusterOptions,
+    redis: TestRedis,
+    podEnv: Record<string, string>,
+    nodeArgs: string[],
+    started: { pods: PodProcess[]; sims: SimProcess[] },
+  ): Promise<Cluster> {
+    const pods = await allStarted(
+      started.pods,
       Array.from({ length: options.pods }, async (_, i) =>
         PodProcess.start(
           redis.url,
@@ -220,7 +254,8 @@ export class Cluster {
       addressesOf(share(options.devices, i) + share(options.throttledDevices, i)),
     );
     if (nextAddress > 255) throw new Error('more cameras than 254 loopback addresses hold');
-    const sims = await Promise.all(
+    const sims = await allStarted(
+      started.sims,
       Array.from({ length: options.sims }, (_, i) =>
         SimProcess.start(
           {

@@ -64,7 +64,8 @@ export class PodProcess {
       child,
       `pod ${name}`,
       (output) => /"url":"(http:\/\/[^"]+)".*"msg":"listening"/.exec(output)?.[1],
-      20_000,
+      // A bound on a failure only: on a loaded 2-core machine tsx alone may take 20 s.
+      60_000,
     );
     const pod = new PodProcess(child, url);
     child.stdout?.on('data', (chunk: Buffer) => {

@@ -22,9 +22,15 @@ export async function awaitReady<T>(
     throw new Error(`${what} exited (${child.exitCode}): ${output}`);
   });
   exited.catch(() => undefined);
-  const value = await Promise.race([
-    waitFor(() => ready(output), { timeoutMs, what: `${what} to start` }),
-    exited,
-  ]);
-  return { value, output: () => output };
+  try {
+    const value = await Promise.race([
+      waitFor(() => ready(output), { timeoutMs, what: `${what} to start` }),
+      exited,
+    ]);
+    return { value, output: () => output };
+  } catch (error) {
+    // Never ready: nobody will stop it, so it must not outlive the caller's failure.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw error;
+  }
 }
