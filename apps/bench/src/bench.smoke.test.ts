@@ -50,7 +50,7 @@ describe('pnpm bench (smoke)', () => {
     const run = await bench([...args, '--max-per-minute', '300', '--max-in-flight', '4', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
-    const { connect, fanout, memory, reconnect, throttled, hostile, ddi, onepod } = report.scenarios;
+    const { connect, fanout, memory, reconnect, throttled, hostile, ddi, onepod, lua } = report.scenarios;
 
     expect(report.command).toContain('--devices 40');
     expect(report.machine.cores).toBeGreaterThan(0);
@@ -100,6 +100,19 @@ describe('pnpm bench (smoke)', () => {
     expect(onepod?.sim.cameras).toBe('sim');
     // What the lean camera is for: it costs less than the full simulator for the same deliveries.
     expect(onepod?.lean.generatorCpuUsPerDelivery).toBeLessThan(onepod?.sim.generatorCpuUsPerDelivery ?? 0);
+    // Redis alone: each phase costs something, and the phases add up to the whole delivery.
+    expect(lua?.devices).toBe(40);
+    for (const phase of [lua?.attach, lua?.claim, lua?.report]) {
+      expect(phase?.redisCpuUsPerDelivery).toBeGreaterThan(0);
+      // A report is at least its EVALSHA, the script's TIME and the delivery's read.
+      expect(phase?.redisCommandsPerDelivery).toBeGreaterThan(1);
+    }
+    const phases = (lua?.attach.redisCommandsPerDelivery ?? 0) + (lua?.claim.redisCommandsPerDelivery ?? 0);
+    expect(lua?.total.redisCommandsPerDelivery).toBeCloseTo(
+      phases + (lua?.report.redisCommandsPerDelivery ?? 0),
+      1,
+    );
+    expect(lua?.redisBytesPerDelivery).toBeGreaterThan(0);
     // Each delivery's one report is one script call, seen by MONITOR as a client's EVALSHA.
     expect(fanout?.roundTrips.byCommandPerDelivery['script:delivery_report']).toBeGreaterThanOrEqual(1);
     expect(fanout?.roundTrips.redisRoundTripsPerDelivery).toBeGreaterThan(1);

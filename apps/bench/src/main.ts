@@ -11,9 +11,11 @@ import { Cluster } from './cluster.js';
 import { ddi } from './ddi.js';
 import { hostile } from './hostile.js';
 import type { LeanCounters } from './lean-camera.js';
+import { luaCost } from './lua-cost.js';
 import {
   ARTIFACT_DEVICES_MAX,
   type BenchOptions,
+  LUA_DEVICES_MAX,
   ONEPOD_DEVICES_MAX,
   ONEPOD_RUNS,
   parseOptions,
@@ -58,6 +60,18 @@ async function run(options: BenchOptions): Promise<BenchReport> {
   const save = async () => {
     if (options.out) await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
   };
+  if (has('lua')) {
+    // First of all: Redis alone, before any pod or camera process runs.
+    const devices = Math.min(options.devices, LUA_DEVICES_MAX);
+    say(`lua: the transitions of ${devices} deliveries run on Redis alone`);
+    report.scenarios.lua = await luaCost(devices);
+    const { total } = report.scenarios.lua;
+    say(
+      `lua: ${total.redisCpuUsPerDelivery} µs and ${total.redisCommandsPerDelivery} commands of Redis per delivery`,
+    );
+    await save();
+    if (options.scenarios.every((name) => name === 'lua')) return report;
+  }
   if (has('onepod')) {
     // First, on a machine with no other fleet up: one pod, its own Redis and cameras.
     const devices = Math.min(options.devices, ONEPOD_DEVICES_MAX);
@@ -74,7 +88,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       `onepod: offer p99 ${lean.offerP99Ms} ms lean, ${sim.offerP99Ms} ms simulated (medians of ${ONEPOD_RUNS})`,
     );
     await save();
-    if (options.scenarios.every((name) => name === 'onepod')) return report;
+    if (options.scenarios.every((name) => name === 'onepod' || name === 'lua')) return report;
   }
   say(
     `${options.devices} cameras (${options.cameras}) (+${options.throttledDevices} throttled), ${options.pods} pods, ${options.sims} camera processes`,

@@ -11,6 +11,7 @@ export const SCENARIOS = [
   'throttled',
   'artifacts',
   'onepod',
+  'lua',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Cameras in each of the artifacts scenario's two fleets at most: enough to load the store, quick. */
@@ -18,6 +19,8 @@ export const ARTIFACT_DEVICES_MAX = 1_000;
 /** Cameras of the onepod scenario at most (issue #21: 1,000 over one pod), and its runs per camera. */
 export const ONEPOD_DEVICES_MAX = 1_000;
 export const ONEPOD_RUNS = 5;
+/** Devices of the lua scenario at most (Redis alone: enough for steady per-delivery figures). */
+export const LUA_DEVICES_MAX = 10_000;
 /** What runs without --scenario: all but artifacts (two more fleets and GiBs through s3rver: opt-in). */
 export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'artifacts');
 

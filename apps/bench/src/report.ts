@@ -5,6 +5,7 @@ import type { BucketSpread } from './balance.js';
 import type { DdiResult } from './ddi.js';
 import type { HostileResult } from './hostile.js';
 import type { CameraKind, LeanCounters } from './lean-camera.js';
+import type { LuaCostResult, PhaseCost } from './lua-cost.js';
 import type { BenchOptions } from './options.js';
 import type {
   ConnectResult,
@@ -35,6 +36,7 @@ export interface BenchReport {
     ddi?: DdiResult;
     artifacts?: ArtifactsResult;
     onepod?: OnePodResult;
+    lua?: LuaCostResult;
   };
   /** The main cameras' kind, and what the lean ones did over the whole run (summed over processes). */
   generator?: { cameras: CameraKind; lean: LeanCounters | null };
@@ -76,7 +78,8 @@ const bytes = (n: number) => (Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} Ki
 /** The human table: one row per figure. */
 export function formatTable(report: BenchReport): string {
   const table = new Table({ head: ['scenario', 'figure', 'value'] });
-  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts, onepod } = report.scenarios;
+  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts, onepod, lua } =
+    report.scenarios;
   const runs = (n: number) => (n > 1 ? ` (median of ${n})` : '');
   const cameras = report.generator?.cameras ?? report.options.cameras;
   if (report.provision)
@@ -161,6 +164,24 @@ export function formatTable(report: BenchReport): string {
         ['onepod', `${run.cameras}: all succeeded`, ms(run.allSucceededMs)],
         ['onepod', `${run.cameras}: CPU per delivery: pod / Redis / cameras; Redis commands`, costRow(run)],
       );
+  }
+  if (lua) {
+    const phase = (name: string, cost: PhaseCost) => [
+      'lua',
+      `Redis alone, ${name}: µs / commands per delivery`,
+      `${us(cost.redisCpuUsPerDelivery)} / ${cost.redisCommandsPerDelivery}`,
+    ];
+    table.push(
+      phase(`${lua.devices} devices, attach`, lua.attach),
+      phase('claim (offer_claim_many)', lua.claim),
+      phase('report (succeeded)', lua.report),
+      phase('total', lua.total),
+      [
+        'lua',
+        'Redis memory per delivery (after one rollout)',
+        `${lua.redisBytesPerDelivery.toLocaleString('en-US')} B`,
+      ],
+    );
   }
   const lean = report.generator?.lean;
   if (lean) {

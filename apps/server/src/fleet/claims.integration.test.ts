@@ -1,7 +1,8 @@
 import type { DeviceEvent } from '@camfleet/contracts';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { bucketOf } from '../redis/keys.js';
-import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import type { ScriptDriver } from '../testing/script-driver.js';
+import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 
 const suite = scriptDriverPerTest('cl');
 let pod: ScriptDriver;

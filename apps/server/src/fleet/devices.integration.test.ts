@@ -1,6 +1,7 @@
 import type { DeviceEvent } from '@camfleet/contracts';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import type { ScriptDriver } from '../testing/script-driver.js';
+import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 import { deliveryIdOf } from './ids.js';
 
 const suite = scriptDriverPerTest('dv');

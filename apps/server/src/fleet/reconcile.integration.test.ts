@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deviceReconcile, nodeGone } from '../redis/scripts/index.js';
-import { GRACE_MS, type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import { GRACE_MS, type ScriptDriver } from '../testing/script-driver.js';
+import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 
 const suite = scriptDriverPerTest('rc');
 let pod: ScriptDriver;

@@ -2,7 +2,8 @@ import { waitFor } from '@camfleet/test-support';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { queueScript } from '../redis/script-calls.js';
 import { slotAcquire, slotRelease } from '../redis/scripts/index.js';
-import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import type { ScriptDriver } from '../testing/script-driver.js';
+import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 
 const suite = scriptDriverPerTest('rc');
 let pod: ScriptDriver;

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import type { ScriptDriver } from '../testing/script-driver.js';
+import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 
 const suite = scriptDriverPerTest('sl');
 let pod: ScriptDriver;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import { ScriptDriver } from '../testing/script-driver.js';
+import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 import { PATCH_LIST_KEY, PatchListImporter } from './patch-list.js';
 
 const { pod, server } = scriptDriverPerTest('legacy');

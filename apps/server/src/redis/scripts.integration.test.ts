@@ -1,7 +1,8 @@
 import { DELIVERY_STATES } from '@camfleet/contracts';
 import { keysEverywhere, waitFor } from '@camfleet/test-support';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GRACE_MS, ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import { GRACE_MS, ScriptDriver } from '../testing/script-driver.js';
+import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 import { bucketOf } from './keys.js';
 import { nodeGone, nodeHeartbeat, nodeReap, offerClaimMany } from './scripts/index.js';
 

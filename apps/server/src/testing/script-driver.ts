@@ -5,9 +5,8 @@ import {
   type ReportInput,
 } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
-import { connectTestRedis, startTestRedis, type TestRedis } from '@camfleet/test-support';
+import { connectTestRedis } from '@camfleet/test-support';
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { RedisFleet } from '../fleet/fleet.js';
 import { HintBus } from '../fleet/hints.js';
 import { deliveryIdOf } from '../fleet/ids.js';
@@ -21,6 +20,7 @@ import {
   deviceDisconnect,
   deviceRegister,
   offerClaim,
+  offerClaimMany,
 } from '../redis/scripts/index.js';
 
 export const GRACE_MS = 3_000;
@@ -139,6 +139,28 @@ export class ScriptDriver {
   }
 
   /**
+   * offer_claim_many, as a pod claims a fan-out: one call per bucket for the devices of that bucket
+   * (each claimed for its connection `conn-<id>`, register's default). Returns how many got an offer.
+   */
+  async claimMany(deviceIds: readonly string[]): Promise<number> {
+    const byBucket = new Map<number, string[]>();
+    for (const id of deviceIds) {
+      const n = this.keys.bucketOfDevice(id).n;
+      byBucket.set(n, [...(byBucket.get(n) ?? []), id]);
+    }
+    const replies = await Promise.all(
+      [...byBucket.values()].map((ids) =>
+        this.scripts.run(offerClaimMany, {
+          bucket: this.keys.bucketOfDevice(ids[0] ?? ''),
+          graceMs: GRACE_MS,
+          sessions: ids.map((id) => ({ deviceId: id, connectionId: `conn-${id}` })),
+        }),
+      ),
+    );
+    return replies.flat().filter((reply) => reply.kind === 'offer').length;
+  }
+
+  /**
    * delivery_report; `succeeded` claims to run the rollout's version unless told otherwise. The
    * decoded reply, or the code and message of the script's refusal (stale, finished, …).
    */
@@ -220,26 +242,4 @@ export class ScriptDriver {
   async close(): Promise<void> {
     await this.redis.quit();
   }
-}
-
-/**
- * For a test file: one private redis-server, and before each test a fresh driver with its own
- * key prefix (no state leaks between tests, no FLUSHALL). Read the driver through the getter.
- */
-export function scriptDriverPerTest(prefix: string): { pod: () => ScriptDriver; server: () => TestRedis } {
-  let server: TestRedis | undefined;
-  let pod: ScriptDriver | undefined;
-  let counter = 0;
-  beforeAll(async () => {
-    server = await startTestRedis();
-  });
-  afterAll(async () => {
-    await pod?.close();
-    await server?.destroy();
-  });
-  beforeEach(async () => {
-    await pod?.close();
-    pod = new ScriptDriver(server!.url, `${prefix}${++counter}`);
-  });
-  return { pod: () => pod!, server: () => server! };
 }

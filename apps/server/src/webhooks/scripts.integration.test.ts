@@ -10,7 +10,8 @@ import {
   webhookPumpLease,
   webhookRetry,
 } from '../redis/scripts/index.js';
-import { type ScriptDriver, scriptDriverPerTest } from '../testing/script-driver.js';
+import type { ScriptDriver } from '../testing/script-driver.js';
+import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 import { WebhookEndpoints } from './endpoints.js';
 import { WebhookMetrics } from './metrics.js';
 import { WebhookPump } from './pump.js';
