@@ -18,20 +18,30 @@ local B, dev = ARGV[1], ARGV[2]
 local firmware, instance, conn, grace = ARGV[4], ARGV[6], ARGV[7], tonumber(ARGV[8])
 local now = now_ms()
 local devkey = K.device(B, dev)
-if redis.call('EXISTS', devkey) == 0 then
-  redis.call('HSET', devkey, 'id', dev, 'firstSeen', now, 'active', '', 'online', 0, 'node', '', 'conn', '')
+-- The device read once and written once: its first sighting, its active delivery, its presence.
+local known = redis.call('HMGET', devkey, 'firstSeen', 'active', 'online', 'node', 'id')
+local exists = known[5] ~= false and known[5] ~= nil
+local first_seen, online, node = tonumber(known[1]) or now, known[3] or '0', known[4] or ''
+local hset = { 'HSET', devkey, 'model', ARGV[3], 'firmware', firmware, 'labels', ARGV[5], 'lastSeen', now,
+  'tz', ARGV[9] or '' }
+if not exists then
+  for _, v in ipairs({ 'id', dev, 'firstSeen', now, 'active', '' }) do hset[#hset + 1] = v end
 end
-redis.call('HSET', devkey, 'model', ARGV[3], 'firmware', firmware, 'labels', ARGV[5], 'lastSeen', now,
-  'tz', ARGV[9] or '')
 if conn ~= '' then
-  redis.call('HSET', devkey, 'online', 1, 'node', instance, 'conn', conn)
+  online, node = '1', instance
   redis.call('HSET', K.online(B), dev, instance)
 end
+for _, v in ipairs({ 'online', online, 'node', node }) do hset[#hset + 1] = v end
+if conn ~= '' or not exists then
+  hset[#hset + 1] = 'conn'
+  hset[#hset + 1] = conn
+end
+redis.call(unpack(hset))
 redis.call('ZADD', K.devices(B), 0, dev)
 
 -- Verification: does the device now run what its active delivery installed?
 local left_rid, slot, final = '', '', ''
-local active = redis.call('HGET', devkey, 'active') or ''
+local active = known[2] or ''
 if active ~= '' then
   local k = K.delivery(B, active, dev)
   local d = redis.call('HMGET', k, 'state', 'attempt')
@@ -58,8 +68,7 @@ end
 -- Continuous rollouts: join what now matches, drop what never started and no longer matches.
 for _, rid in ipairs(redis.call('ZRANGE', K.rollouts(B), 0, -1)) do
   local ro = rollout(B, rid)
-  if targets(B, rid, ro, dev) then create_delivery(B, rid, ro, dev, now) else untarget(B, rid, dev) end
+  if targets(B, rid, ro, dev, ARGV[5], ARGV[3]) then create_delivery(B, rid, ro, dev, now) else untarget(B, rid, dev) end
 end
 local offerable = reschedule(B, dev, now, grace)
-local f = redis.call('HMGET', devkey, 'firstSeen', 'lastSeen', 'online', 'node')
-return { tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), f[4], offerable and 1 or 0, left_rid, slot, final }
+return { first_seen, now, tonumber(online), node, offerable and 1 or 0, left_rid, slot, final }
