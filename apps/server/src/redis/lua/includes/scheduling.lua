@@ -104,16 +104,17 @@ end
 -- after being declared dead by mistake) finds the work offerable and parks it again if need be.
 local function mark_offline(B, dev, field, value, now, grace)
   local devkey = K.device(B, dev)
-  if redis.call('HGET', devkey, field) ~= value then return 0 end
+  local f = redis.call('HMGET', devkey, field, 'active')
+  if f[1] ~= value then return 0 end
   redis.call('HSET', devkey, 'online', 0, 'node', '', 'conn', '', 'lastSeen', now)
   redis.call('HDEL', K.online(B), dev)
   local rids = redis.call('ZRANGE', K.queue(B, dev), 0, -1)
-  local active = redis.call('HGET', devkey, 'active') or ''
+  local active = f[2] or ''
   if active ~= '' then rids[#rids + 1] = active end
   for _, rid in ipairs(rids) do
     local k = K.delivery(B, rid, dev)
     if redis.call('HGET', k, 'parked') == '1' then redis.call('HSET', k, 'parked', 0) end
   end
-  reschedule(B, dev, now, grace)
+  reschedule(B, dev, now, grace, { active = active, online = '0', node = '' })
   return 1
 end
