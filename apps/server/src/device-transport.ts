@@ -17,6 +17,7 @@ import {
   parseConnectionParamsFromUnknown,
 } from '@trpc/server/unstable-core-do-not-import';
 import type { RawData, WebSocket } from 'ws';
+import { isDefaultSuperjson, serializeSuperjson } from './plain-json.js';
 
 /**
  * The device transport (issue #21): device protocol 1 served without tRPC's generic WebSocket
@@ -87,6 +88,8 @@ export function deviceTransport(
 
 class Transport {
   readonly config: AnyRouter['_def']['_config'];
+  /** The router's transformer's serialize: superjson's, without its walk for plain JSON. */
+  readonly serialize: (value: unknown) => unknown;
   /** Sockets whose connectionParams have not arrived yet, and their upgrade requests. */
   private readonly waiting = new WeakMap<WebSocket, IncomingMessage>();
   readonly links = new WeakMap<WebSocket, Link>();
@@ -97,6 +100,10 @@ class Transport {
 
   constructor(readonly options: DeviceTransportOptions) {
     this.config = options.router._def._config;
+    const transformer = this.config.transformer;
+    this.serialize = isDefaultSuperjson(transformer)
+      ? serializeSuperjson
+      : (value) => transformer.output.serialize(value);
     const transport = this;
     this.onFirstFrame = function (raw, isBinary) {
       transport.firstFrame(this, raw, isBinary);
@@ -199,10 +206,6 @@ class Transport {
         data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
       };
     }
-  }
-
-  serialize(value: unknown): unknown {
-    return this.config.transformer.output.serialize(value);
   }
 }
 
