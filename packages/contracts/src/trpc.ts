@@ -56,17 +56,111 @@ export const publicProcedure = t.procedure.use(domainErrors);
 /**
  * Runs a subscription's source while it holds one of the connection's subscription places (a
  * hostile client cannot open thousands); the place is given back when the subscription ends.
+ * As an async generator would, it starts on the first `next()`: the place is taken (or refused)
+ * and the source made then.
  */
-export async function* holdingSubscription<T>(
+export function holdingSubscription<T>(
   connection: ConnectionRef | null,
   source: (signal: AbortSignal) => AsyncIterable<T>,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<T> {
-  const release = holdSubscription(connection);
-  try {
-    yield* source(signal ?? new AbortController().signal);
-  } finally {
-    release();
+  return new Holding<T, T>(connection, source, signal, null);
+}
+
+/**
+ * holdingSubscription with each value mapped as it passes (the device's offers as tracked events):
+ * one iterator instead of a generator per layer, for the subscriptions that carry every delivery.
+ */
+export function holdingSubscriptionOf<T, U>(
+  connection: ConnectionRef | null,
+  source: (signal: AbortSignal) => AsyncIterable<T>,
+  signal: AbortSignal | undefined,
+  map: (value: T) => U,
+): AsyncGenerator<U> {
+  return new Holding<T, U>(connection, source, signal, map);
+}
+
+const finished = <U>(): IteratorResult<U, void> => ({ value: undefined, done: true });
+
+/** The iterator of holdingSubscription(Of): the source's values, mapped, while a place is held. */
+class Holding<T, U> implements AsyncGenerator<U, void, unknown> {
+  private iterator: AsyncIterator<T> | null = null;
+  private release: (() => void) | null = null;
+  private ended = false;
+
+  constructor(
+    private readonly connection: ConnectionRef | null,
+    private readonly source: (signal: AbortSignal) => AsyncIterable<T>,
+    private readonly signal: AbortSignal | undefined,
+    private readonly map: ((value: T) => U) | null,
+  ) {}
+
+  next(): Promise<IteratorResult<U, void>> {
+    if (this.ended) return Promise.resolve(finished());
+    let iterator = this.iterator;
+    if (!iterator) {
+      try {
+        this.release = holdSubscription(this.connection);
+        iterator = this.iterator = this.source(this.signal ?? new AbortController().signal)[
+          Symbol.asyncIterator
+        ]();
+      } catch (cause) {
+        this.end();
+        return Promise.reject(cause);
+      }
+    }
+    return iterator.next().then(
+      (result) => {
+        if (result.done) {
+          this.end();
+          return finished<U>();
+        }
+        const map = this.map;
+        if (!map) return { value: result.value as unknown as U, done: false as const };
+        try {
+          return { value: map(result.value), done: false as const };
+        } catch (cause) {
+          // As the generator did: the source is returned, the place given back, the error thrown.
+          return this.return().then(() => Promise.reject(cause));
+        }
+      },
+      (cause: unknown) => {
+        this.end();
+        throw cause;
+      },
+    );
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.iterator = null;
+    const release = this.release;
+    this.release = null;
+    release?.();
+  }
+
+  async return(): Promise<IteratorResult<U, void>> {
+    const iterator = this.iterator;
+    this.ended = true;
+    try {
+      await iterator?.return?.();
+    } finally {
+      this.end();
+    }
+    return finished();
+  }
+
+  async throw(cause: unknown): Promise<IteratorResult<U, void>> {
+    await this.return();
+    throw cause;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
   }
 }
 

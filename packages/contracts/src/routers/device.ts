@@ -1,5 +1,5 @@
 import { tracked } from '@trpc/server';
-import { deviceProcedure, holdingSubscription, router } from '../trpc.js';
+import { deviceProcedure, holdingSubscriptionOf, router } from '../trpc.js';
 import { enrollProcedure } from './access.js';
 import { ArtifactUrl, ArtifactUrlInput } from './artifact-url.schema.js';
 import { Device, eventIdOf, OffersInput, RegisterInput, ReportInput, ReportResult } from './device.schema.js';
@@ -12,21 +12,23 @@ export const deviceRouter = router({
     .mutation(({ ctx, input }) => ctx.fleet.devices.register(ctx.deviceId, ctx.connection, input)),
 
   /** Pushed offers and cancel requests. */
-  offers: deviceProcedure.input(OffersInput).subscription(async function* ({ ctx, input, signal }) {
+  offers: deviceProcedure.input(OffersInput).subscription(({ ctx, input, signal }) => {
     const connection = ctx.connection;
-    if (!connection) throw new Error('offers need a WebSocket connection');
-    const offers = holdingSubscription(
+    // One iterator from the session to the frame (no generator per layer): every delivery passes here.
+    return holdingSubscriptionOf(
       connection,
-      (stop) =>
-        ctx.fleet.devices.offers(ctx.deviceId, {
+      (stop) => {
+        if (!connection) throw new Error('offers need a WebSocket connection');
+        return ctx.fleet.devices.offers(ctx.deviceId, {
           connection,
           lastEventId: input.lastEventId ?? null,
           signal: stop,
-        }),
+        });
+      },
       signal,
+      // A resubscribe names the last event id seen; the server does not repeat that event.
+      (event) => tracked(eventIdOf(event), event),
     );
-    // A resubscribe names the last event id seen; the server does not repeat that event.
-    for await (const event of offers) yield tracked(eventIdOf(event), event);
   }),
 
   /** With an enrollment token: get this device's own credential (once). */
