@@ -69,6 +69,15 @@ const STOPPED = { type: 'stopped' } as const;
 const BINARY =
   'jsonEncoder received binary data. JSON uses text frames. Use a binary encoder for binary data.';
 
+/**
+ * A request's `getRawInput`. Made by a function, not an arrow in the call's options: tsx (esbuild's
+ * keepNames) wraps every arrow that gets its name from a property in a `__name` call, which
+ * defines the function's name property on each call.
+ */
+function rawInput(input: unknown): () => Promise<unknown> {
+  return () => Promise.resolve(input);
+}
+
 /** Whether the upgrade asked for a connectionParams frame first (`?connectionParams=1`). */
 function wantsConnectionParams(req: IncomingMessage): boolean {
   const url = req.url ?? '';
@@ -377,7 +386,7 @@ class Link {
       const data: unknown = await callProcedure({
         router: this.transport.options.router,
         path,
-        getRawInput: async () => input,
+        getRawInput: rawInput(input),
         ctx,
         type,
         signal: undefined,
@@ -434,7 +443,7 @@ class Link {
       const result: unknown = await callProcedure({
         router: this.transport.options.router,
         path,
-        getRawInput: async () => input,
+        getRawInput: rawInput(input),
         ctx,
         type: 'subscription',
         signal,
