@@ -2,7 +2,14 @@ import { tracked } from '@trpc/server';
 import { deviceProcedure, holdingSubscriptionOf, router } from '../trpc.js';
 import { enrollProcedure } from './access.js';
 import { ArtifactUrl, ArtifactUrlInput } from './artifact-url.schema.js';
-import { Device, eventIdOf, OffersInput, RegisterInput, ReportInput, ReportResult } from './device.schema.js';
+import {
+  Device,
+  eventIdOf,
+  OffersInput,
+  RegisterInput,
+  ReportInput,
+  type ReportResult,
+} from './device.schema.js';
 
 /** What a camera calls, as itself. */
 export const deviceRouter = router({
@@ -34,10 +41,15 @@ export const deviceRouter = router({
   /** With an enrollment token: get this device's own credential (once). */
   enroll: enrollProcedure,
 
+  /**
+   * No `.output()` parser: one report per delivery, and the answer is the server's own (the
+   * validated input's deliveryId, the attempt and state the transition script returned), typed
+   * ReportResult by the port. Its shape is still what devices are promised: the protocol's JSON
+   * Schema is generated from ReportResult, and the conformance suite checks every answer with it.
+   */
   report: deviceProcedure
     .input(ReportInput)
-    .output(ReportResult)
-    .mutation(({ ctx, input }) => ctx.fleet.devices.report(ctx.deviceId, input)),
+    .mutation(({ ctx, input }): Promise<ReportResult> => ctx.fleet.devices.report(ctx.deviceId, input)),
 
   /** A fresh download URL for the current attempt's artifact (a presigned one expired). */
   artifactUrl: deviceProcedure
