@@ -16,7 +16,7 @@ import {
   parseConnectionParamsFromUnknown,
 } from '@trpc/server/unstable-core-do-not-import';
 import type { RawData, WebSocket } from 'ws';
-import { isDefaultSuperjson, serializeSuperjson } from './plain-json.js';
+import { deserializeParsedSuperjson, isDefaultSuperjson, serializeSuperjson } from './plain-json.js';
 import { callProcedure } from './procedure-call.js';
 
 /**
@@ -100,6 +100,8 @@ class Transport {
   readonly config: AnyRouter['_def']['_config'];
   /** The router's transformer's serialize: superjson's, without its walk for plain JSON. */
   readonly serialize: (value: unknown) => unknown;
+  /** The transformer requests' inputs are read with: superjson's, without its copy of a frame just parsed. */
+  readonly requestTransformer: AnyRouter['_def']['_config']['transformer'];
   /** Sockets whose connectionParams have not arrived yet, and their upgrade requests. */
   private readonly waiting = new WeakMap<WebSocket, IncomingMessage>();
   readonly links = new WeakMap<WebSocket, Link>();
@@ -111,9 +113,17 @@ class Transport {
   constructor(readonly options: DeviceTransportOptions) {
     this.config = options.router._def._config;
     const transformer = this.config.transformer;
-    this.serialize = isDefaultSuperjson(transformer)
-      ? serializeSuperjson
-      : (value) => transformer.output.serialize(value);
+    const superjson = isDefaultSuperjson(transformer);
+    this.serialize = superjson ? serializeSuperjson : (value) => transformer.output.serialize(value);
+    this.requestTransformer = superjson
+      ? {
+          input: {
+            serialize: (value) => transformer.input.serialize(value),
+            deserialize: deserializeParsedSuperjson,
+          },
+          output: transformer.output,
+        }
+      : transformer;
     const transport = this;
     this.onFirstFrame = function (raw, isBinary) {
       transport.firstFrame(this, raw, isBinary);
@@ -317,7 +327,7 @@ class Link {
     try {
       if (isBinary) throw new Error(BINARY);
       const json: unknown = JSON.parse(text);
-      const transformer = this.transport.config.transformer;
+      const transformer = this.transport.requestTransformer;
       requests = Array.isArray(json)
         ? json.map((item: unknown) => parseTRPCMessage(item, transformer))
         : [parseTRPCMessage(json, transformer)];

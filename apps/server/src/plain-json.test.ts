@@ -2,7 +2,7 @@ import { appRouter } from '@camfleet/contracts';
 import fc from 'fast-check';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
-import { isDefaultSuperjson, serializeSuperjson } from './plain-json.js';
+import { deserializeParsedSuperjson, isDefaultSuperjson, serializeSuperjson } from './plain-json.js';
 
 /** What goes on the wire: the envelope, stringified (or the error superjson throws). */
 function wire(serialize: (value: unknown) => unknown, value: unknown): string {
@@ -78,5 +78,46 @@ describe('serializeSuperjson', () => {
     const offer = { id: 'o1', data: { type: 'offer', offer: { attempt: 1, patch: { notes: '' } } } };
     expect(serializeSuperjson(offer)).toEqual({ json: offer });
     expect((serializeSuperjson(offer) as { json: unknown }).json).toBe(offer);
+  });
+});
+
+describe('deserializeParsedSuperjson', () => {
+  /** What a request's input becomes, as superjson makes it (or the error it throws). */
+  const read = (deserialize: (payload: unknown) => unknown, text: string) => {
+    try {
+      const value = deserialize(JSON.parse(text));
+      return { value, proto: value && typeof value === 'object' ? Object.getPrototypeOf(value) : null };
+    } catch (error) {
+      return { throws: (error as Error).message };
+    }
+  };
+  const same = (text: string) =>
+    expect(read(deserializeParsedSuperjson, text)).toStrictEqual(
+      read((payload) => superjson.deserialize(payload as never), text),
+    );
+
+  it('reads what superjson reads, for any JSON input', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.boolean(), (json, enveloped) => {
+        same(JSON.stringify(enveloped ? { json } : json) ?? 'null');
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('leaves to superjson what it copies with meaning or annotates', () => {
+    for (const text of [
+      '{"json":{"__proto__":{"attempt":1},"deliveryId":"x"}}',
+      '{"json":[{"a":{"__proto__":null}}]}',
+      '{"json":{"d":"1970-01-01T00:00:00.000Z"},"meta":{"values":{"d":["Date"]},"v":1}}',
+      '{"json":{"a":{"x":1}, "b":{"x":1}},"meta":{"referentialEqualities":{"a":["b"]},"v":1}}',
+      '{"json":1,"meta":null}',
+      '{}',
+      '[]',
+      'null',
+      '"text"',
+      '{"json":{"deliveryId":"ro_1:cam-1","attempt":1,"status":"succeeded"}}',
+    ])
+      same(text);
   });
 });

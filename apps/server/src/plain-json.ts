@@ -61,3 +61,29 @@ export function serializeSuperjson(value: unknown): { json: unknown; meta?: unkn
 export function isDefaultSuperjson(transformer: { output: unknown }): boolean {
   return transformer.output === superjson;
 }
+
+/** Whether a freshly parsed JSON value has a `__proto__` key anywhere (own, as JSON.parse makes it). */
+function hasProtoKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasProtoKey(item)) return true;
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) if (key === '__proto__' || hasProtoKey(record[key])) return true;
+  return false;
+}
+
+/**
+ * superjson's `deserialize` of an input the transport has just parsed with JSON.parse (the frame is
+ * read once and dropped): an envelope without `meta` is its `json`, which superjson would deep-copy
+ * first; the copy is skipped. A `__proto__` key (the copy gives it a prototype's meaning), `meta`,
+ * or anything but an envelope object goes through superjson as before.
+ */
+export function deserializeParsedSuperjson(payload: unknown): unknown {
+  if (typeof payload === 'object' && payload !== null && !Array.isArray(payload)) {
+    const { json, meta } = payload as { json?: unknown; meta?: unknown };
+    if (meta === undefined && !hasProtoKey(json)) return json;
+  }
+  return superjson.deserialize(payload as Parameters<typeof superjson.deserialize>[0]);
+}
