@@ -1,3 +1,4 @@
+// One file on purpose (over 450 lines): one adapter whose parts (routing, a link, calls, subscriptions, replies) share the frame shapes and error shaping, and are read together against tRPC's own adapter.
 import type { IncomingMessage } from 'node:http';
 import type { FleetContext } from '@camfleet/contracts';
 import {
