@@ -1,8 +1,8 @@
+// One file on purpose (over 450 lines): one adapter whose parts (routing, a link, calls, subscriptions, replies) share the frame shapes and error shaping, and are read together against tRPC's own adapter.
 import type { IncomingMessage } from 'node:http';
 import type { FleetContext } from '@camfleet/contracts';
 import {
   type AnyRouter,
-  callTRPCProcedure,
   getTRPCErrorFromUnknown,
   getTRPCErrorShape,
   isTrackedEnvelope,
@@ -17,11 +17,14 @@ import {
   parseConnectionParamsFromUnknown,
 } from '@trpc/server/unstable-core-do-not-import';
 import type { RawData, WebSocket } from 'ws';
+import { deserializeParsedSuperjson, isDefaultSuperjson, serializeSuperjson } from './plain-json.js';
+import { callProcedure } from './procedure-call.js';
 
 /**
  * The device transport (issue #21): device protocol 1 served without tRPC's generic WebSocket
  * adapter. The frames, the procedures and their errors are tRPC's: every call goes through the
- * router with `callProcedure` (middlewares, zod, the error formatter), results and errors leave in
+ * router's middlewares as tRPC's `callProcedure` runs them (./procedure-call.ts: the same
+ * middlewares, zod, the error formatter, with cheaper copies of their options), results and errors leave in
  * the router's superjson envelope, shaped as the adapter shapes them. What is gone is the adapter's
  * per-message machinery: a frame is parsed once and dispatched, a mutation runs without an
  * AbortController or a `using` scope, and a subscription is one loop over its async iterator (one
@@ -67,6 +70,15 @@ const STOPPED = { type: 'stopped' } as const;
 const BINARY =
   'jsonEncoder received binary data. JSON uses text frames. Use a binary encoder for binary data.';
 
+/**
+ * A request's `getRawInput`. Made by a function, not an arrow in the call's options: tsx (esbuild's
+ * keepNames) wraps every arrow that gets its name from a property in a `__name` call, which
+ * defines the function's name property on each call.
+ */
+function rawInput(input: unknown): () => Promise<unknown> {
+  return () => Promise.resolve(input);
+}
+
 /** Whether the upgrade asked for a connectionParams frame first (`?connectionParams=1`). */
 function wantsConnectionParams(req: IncomingMessage): boolean {
   const url = req.url ?? '';
@@ -87,6 +99,10 @@ export function deviceTransport(
 
 class Transport {
   readonly config: AnyRouter['_def']['_config'];
+  /** The router's transformer's serialize: superjson's, without its walk for plain JSON. */
+  readonly serialize: (value: unknown) => unknown;
+  /** The transformer requests' inputs are read with: superjson's, without its copy of a frame just parsed. */
+  readonly requestTransformer: AnyRouter['_def']['_config']['transformer'];
   /** Sockets whose connectionParams have not arrived yet, and their upgrade requests. */
   private readonly waiting = new WeakMap<WebSocket, IncomingMessage>();
   readonly links = new WeakMap<WebSocket, Link>();
@@ -97,6 +113,18 @@ class Transport {
 
   constructor(readonly options: DeviceTransportOptions) {
     this.config = options.router._def._config;
+    const transformer = this.config.transformer;
+    const superjson = isDefaultSuperjson(transformer);
+    this.serialize = superjson ? serializeSuperjson : (value) => transformer.output.serialize(value);
+    this.requestTransformer = superjson
+      ? {
+          input: {
+            serialize: (value) => transformer.input.serialize(value),
+            deserialize: deserializeParsedSuperjson,
+          },
+          output: transformer.output,
+        }
+      : transformer;
     const transport = this;
     this.onFirstFrame = function (raw, isBinary) {
       transport.firstFrame(this, raw, isBinary);
@@ -200,10 +228,6 @@ class Transport {
       };
     }
   }
-
-  serialize(value: unknown): unknown {
-    return this.config.transformer.output.serialize(value);
-  }
 }
 
 /** The connectionParams of a device (`deviceId` with a secret or an enrollment token), or null. */
@@ -304,7 +328,7 @@ class Link {
     try {
       if (isBinary) throw new Error(BINARY);
       const json: unknown = JSON.parse(text);
-      const transformer = this.transport.config.transformer;
+      const transformer = this.transport.requestTransformer;
       requests = Array.isArray(json)
         ? json.map((item: unknown) => parseTRPCMessage(item, transformer))
         : [parseTRPCMessage(json, transformer)];
@@ -370,10 +394,10 @@ class Link {
     batchIndex: number,
   ): Promise<void> {
     try {
-      const data: unknown = await callTRPCProcedure({
+      const data: unknown = await callProcedure({
         router: this.transport.options.router,
         path,
-        getRawInput: async () => input,
+        getRawInput: rawInput(input),
         ctx,
         type,
         signal: undefined,
@@ -427,10 +451,10 @@ class Link {
     let iterator: AsyncIterator<unknown> | null = null;
     try {
       if (this.ws.readyState !== this.ws.OPEN) return;
-      const result: unknown = await callTRPCProcedure({
+      const result: unknown = await callProcedure({
         router: this.transport.options.router,
         path,
-        getRawInput: async () => input,
+        getRawInput: rawInput(input),
         ctx,
         type: 'subscription',
         signal,

@@ -41,32 +41,128 @@ const t = builder.create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Turns a FleetError thrown by the port into a typed tRPC error. */
-const domainErrors = t.middleware(async ({ next }) => {
-  const result = await next();
-  if (!result.ok && result.error.cause instanceof FleetError) {
+/** A call's result, with a FleetError thrown by the port turned into a typed tRPC error. */
+function withDomainError<R extends { ok: boolean; error?: TRPCError }>(result: R): R {
+  if (!result.ok && result.error?.cause instanceof FleetError) {
     const cause = result.error.cause;
     throw new TRPCError({ code: TRPC_CODE_OF[cause.code], message: cause.message, cause });
   }
   return result;
-});
+}
+
+/** Turns a FleetError thrown by the port into a typed tRPC error. */
+const domainErrors = t.middleware(async ({ next }) => withDomainError(await next()));
 
 export const publicProcedure = t.procedure.use(domainErrors);
 
 /**
  * Runs a subscription's source while it holds one of the connection's subscription places (a
  * hostile client cannot open thousands); the place is given back when the subscription ends.
+ * As an async generator would, it starts on the first `next()`: the place is taken (or refused)
+ * and the source made then.
  */
-export async function* holdingSubscription<T>(
+export function holdingSubscription<T>(
   connection: ConnectionRef | null,
   source: (signal: AbortSignal) => AsyncIterable<T>,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<T> {
-  const release = holdSubscription(connection);
-  try {
-    yield* source(signal ?? new AbortController().signal);
-  } finally {
-    release();
+  return new Holding<T, T>(connection, source, signal, null);
+}
+
+/**
+ * holdingSubscription with each value mapped as it passes (the device's offers as tracked events):
+ * one iterator instead of a generator per layer, for the subscriptions that carry every delivery.
+ */
+export function holdingSubscriptionOf<T, U>(
+  connection: ConnectionRef | null,
+  source: (signal: AbortSignal) => AsyncIterable<T>,
+  signal: AbortSignal | undefined,
+  map: (value: T) => U,
+): AsyncGenerator<U> {
+  return new Holding<T, U>(connection, source, signal, map);
+}
+
+const finished = <U>(): IteratorResult<U, void> => ({ value: undefined, done: true });
+
+/** The iterator of holdingSubscription(Of): the source's values, mapped, while a place is held. */
+class Holding<T, U> implements AsyncGenerator<U, void, unknown> {
+  private iterator: AsyncIterator<T> | null = null;
+  private release: (() => void) | null = null;
+  private ended = false;
+
+  constructor(
+    private readonly connection: ConnectionRef | null,
+    private readonly source: (signal: AbortSignal) => AsyncIterable<T>,
+    private readonly signal: AbortSignal | undefined,
+    private readonly map: ((value: T) => U) | null,
+  ) {}
+
+  next(): Promise<IteratorResult<U, void>> {
+    if (this.ended) return Promise.resolve(finished());
+    let iterator = this.iterator;
+    if (!iterator) {
+      try {
+        this.release = holdSubscription(this.connection);
+        iterator = this.iterator = this.source(this.signal ?? new AbortController().signal)[
+          Symbol.asyncIterator
+        ]();
+      } catch (cause) {
+        this.end();
+        return Promise.reject(cause);
+      }
+    }
+    return iterator.next().then(
+      (result) => {
+        if (result.done) {
+          this.end();
+          return finished<U>();
+        }
+        const map = this.map;
+        if (!map) return { value: result.value as unknown as U, done: false as const };
+        try {
+          return { value: map(result.value), done: false as const };
+        } catch (cause) {
+          // As the generator did: the source is returned, the place given back, the error thrown.
+          return this.return().then(() => Promise.reject(cause));
+        }
+      },
+      (cause: unknown) => {
+        this.end();
+        throw cause;
+      },
+    );
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.iterator = null;
+    const release = this.release;
+    this.release = null;
+    release?.();
+  }
+
+  async return(): Promise<IteratorResult<U, void>> {
+    const iterator = this.iterator;
+    this.ended = true;
+    try {
+      await iterator?.return?.();
+    } finally {
+      this.end();
+    }
+    return finished();
+  }
+
+  async throw(cause: unknown): Promise<IteratorResult<U, void>> {
+    await this.return();
+    throw cause;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
   }
 }
 
@@ -113,12 +209,15 @@ export function refusalError(refusal: LimitRefused): TRPCError {
   return new TRPCError({ code: 'TOO_MANY_REQUESTS', message: refusal.message, cause: refusal });
 }
 
-/** A call from an authenticated device; `ctx.deviceId` is who it is. */
-export const deviceProcedure = publicProcedure.use(({ ctx, next }) => {
+/**
+ * A call from an authenticated device; `ctx.deviceId` is who it is. publicProcedure's domain errors
+ * and the device check are one middleware, not two: a device's report passes it once per delivery.
+ */
+export const deviceProcedure = t.procedure.use(async ({ ctx, next }) => {
   if (ctx.principal.kind !== 'device') {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'device credentials required' });
   }
-  return next({ ctx: { ...ctx, deviceId: ctx.principal.deviceId } });
+  return withDomainError(await next({ ctx: { ...ctx, deviceId: ctx.principal.deviceId } }));
 });
 
 /** A connection that presented an enrollment token: it may only enroll. */

@@ -21,7 +21,7 @@ import {
 import type { OfferClaims } from './claims.js';
 import type { FleetDeps } from './deps.js';
 import { parseDeliveryId } from './ids.js';
-import type { DeviceSessions } from './sessions.js';
+import type { DeviceSession, DeviceSessions } from './sessions.js';
 import type { Slots } from './slots.js';
 import { TickBatch } from './tick-batch.js';
 import { zoneInfo } from './zones.js';
@@ -85,32 +85,44 @@ export class DeviceChannel implements DeviceService {
     };
   }
 
-  async *offers(deviceId: string, options: OffersOptions): AsyncGenerator<DeviceEvent> {
-    const connectionId = options.connection.connectionId;
-    const session = this.sessions.open(deviceId, connectionId, options.lastEventId);
+  /**
+   * The device's pushed events, from its session on this pod. One plain iterator over the session's
+   * drain (not a generator per layer): it opens the session on the first `next()` and closes it when
+   * the events end (the signal aborted), fail, or the consumer returns.
+   */
+  offers(deviceId: string, options: OffersOptions): AsyncGenerator<DeviceEvent> {
+    return new OfferStream(this, deviceId, options);
+  }
+
+  /** @internal OfferStream's start: the session, and a claim at the end of this turn. */
+  openSession(deviceId: string, options: OffersOptions): DeviceSession {
+    const session = this.sessions.open(deviceId, options.connection.connectionId, options.lastEventId);
+    this.soon.add(deviceId);
+    return session;
+  }
+
+  /** @internal */
+  closeSession(session: DeviceSession): void {
+    this.sessions.close(session);
+  }
+
+  /** @internal An event as it leaves: counted, logged at debug, an offer's URLs signed now. */
+  leaving(session: DeviceSession, event: DeviceEvent): DeviceEvent | Promise<DeviceEvent> {
+    this.deps.metrics.offersSent.inc({ type: event.type });
     // No logger child per subscription: thousands of idle devices would each carry one.
-    const debug = this.deps.log.isLevelEnabled('debug');
-    try {
-      this.soon.add(deviceId);
-      for await (const event of session.events(options.signal)) {
-        this.deps.metrics.offersSent.inc({ type: event.type });
-        const [deliveryId, attempt] =
-          event.type === 'offer'
-            ? [event.offer.deliveryId, event.offer.attempt]
-            : [event.deliveryId, event.attempt];
-        if (debug)
-          this.deps.log.debug(
-            { deviceId, connectionId, deliveryId, attempt },
-            event.type === 'offer' ? 'offer pushed' : 'cancel pushed',
-          );
-        // Signed as it leaves, so the URL's lifetime starts when the device gets it.
-        yield event.type === 'offer'
-          ? { ...event, offer: await this.links.forOffer(deviceId, event.offer) }
-          : event;
-      }
-    } finally {
-      this.sessions.close(session);
+    if (this.deps.log.isLevelEnabled('debug')) {
+      const [deliveryId, attempt] =
+        event.type === 'offer'
+          ? [event.offer.deliveryId, event.offer.attempt]
+          : [event.deliveryId, event.attempt];
+      this.deps.log.debug(
+        { deviceId: session.deviceId, connectionId: session.connectionId, deliveryId, attempt },
+        event.type === 'offer' ? 'offer pushed' : 'cancel pushed',
+      );
     }
+    if (event.type !== 'offer' || !this.links.presigning) return event;
+    // Signed as it leaves, so the URL's lifetime starts when the device gets it.
+    return this.links.forOffer(session.deviceId, event.offer).then((offer) => ({ ...event, offer }));
   }
 
   artifactUrl(deviceId: string, input: ArtifactUrlInput): Promise<ArtifactUrl> {
@@ -185,5 +197,73 @@ export class DeviceChannel implements DeviceService {
       await this.slots.release(rolloutId, deviceId, slot, state === 'succeeded' ? 'succeeded' : '');
     }
     if (!IN_FLIGHT.has(state)) this.gateChecks.add(rolloutId);
+  }
+}
+
+const ended = (): IteratorResult<DeviceEvent, void> => ({ value: undefined, done: true });
+
+/** DeviceChannel.offers' iterator: what the session's drain yields, as it leaves. */
+class OfferStream implements AsyncGenerator<DeviceEvent, void, unknown> {
+  private session: DeviceSession | null = null;
+  private events: AsyncGenerator<DeviceEvent> | null = null;
+  private ended = false;
+
+  constructor(
+    private readonly channel: DeviceChannel,
+    private readonly deviceId: string,
+    private readonly options: OffersOptions,
+  ) {}
+
+  next(): Promise<IteratorResult<DeviceEvent, void>> {
+    if (this.ended) return Promise.resolve(ended());
+    let events = this.events;
+    if (!events) {
+      const session = this.channel.openSession(this.deviceId, this.options);
+      this.session = session;
+      events = this.events = session.events(this.options.signal);
+    }
+    return events.next().then((result) => {
+      const session = this.session;
+      if (result.done || !session) {
+        this.close();
+        return ended();
+      }
+      const event = this.channel.leaving(session, result.value);
+      return event instanceof Promise
+        ? event.then((value) => ({ value, done: false as const }), this.failed)
+        : { value: event, done: false as const };
+    }, this.failed);
+  }
+
+  private readonly failed = (cause: unknown): never => {
+    this.close();
+    throw cause;
+  };
+
+  private close(): void {
+    this.ended = true;
+    const session = this.session;
+    this.session = null;
+    if (session) this.channel.closeSession(session);
+  }
+
+  async return(): Promise<IteratorResult<DeviceEvent, void>> {
+    const events = this.events;
+    this.close();
+    await events?.return(undefined);
+    return ended();
+  }
+
+  async throw(cause: unknown): Promise<IteratorResult<DeviceEvent, void>> {
+    await this.return();
+    throw cause;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
   }
 }
