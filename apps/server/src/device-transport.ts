@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FleetContext } from '@camfleet/contracts';
 import {
   type AnyRouter,
+  callTRPCProcedure,
   getTRPCErrorFromUnknown,
   getTRPCErrorShape,
   isTrackedEnvelope,
@@ -18,13 +19,11 @@ import {
 } from '@trpc/server/unstable-core-do-not-import';
 import type { RawData, WebSocket } from 'ws';
 import { deserializeParsedSuperjson, isDefaultSuperjson, serializeSuperjson } from './plain-json.js';
-import { callProcedure } from './procedure-call.js';
 
 /**
  * The device transport (issue #21): device protocol 1 served without tRPC's generic WebSocket
  * adapter. The frames, the procedures and their errors are tRPC's: every call goes through the
- * router's middlewares as tRPC's `callProcedure` runs them (./procedure-call.ts: the same
- * middlewares, zod, the error formatter, with cheaper copies of their options), results and errors leave in
+ * router with `callProcedure` (middlewares, zod, the error formatter), results and errors leave in
  * the router's superjson envelope, shaped as the adapter shapes them. What is gone is the adapter's
  * per-message machinery: a frame is parsed once and dispatched, a mutation runs without an
  * AbortController or a `using` scope, and a subscription is one loop over its async iterator (one
@@ -394,7 +393,7 @@ class Link {
     batchIndex: number,
   ): Promise<void> {
     try {
-      const data: unknown = await callProcedure({
+      const data: unknown = await callTRPCProcedure({
         router: this.transport.options.router,
         path,
         getRawInput: rawInput(input),
@@ -451,7 +450,7 @@ class Link {
     let iterator: AsyncIterator<unknown> | null = null;
     try {
       if (this.ws.readyState !== this.ws.OPEN) return;
-      const result: unknown = await callProcedure({
+      const result: unknown = await callTRPCProcedure({
         router: this.transport.options.router,
         path,
         getRawInput: rawInput(input),
