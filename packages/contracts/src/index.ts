@@ -1,3 +1,4 @@
+export { ClosingIterator, iteratorDone } from './closing-iterator.js';
 export { formatDuration, parseDuration } from './duration.js';
 export * from './errors.js';
 export * from './legacy.js';

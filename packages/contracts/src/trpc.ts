@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
+import { ClosingIterator, iteratorDone } from './closing-iterator.js';
 import { FleetError, type FleetErrorCode, type LimitInfo, LimitRefused, TRPC_CODE_OF } from './errors.js';
 import type { WireError } from './protocol/frames.js';
 import { roleAtLeast } from './roles.js';
@@ -82,10 +83,8 @@ export function holdingSubscriptionOf<T, U>(
   return new Holding<T, U>(connection, source, signal, map);
 }
 
-const finished = <U>(): IteratorResult<U, void> => ({ value: undefined, done: true });
-
 /** The iterator of holdingSubscription(Of): the source's values, mapped, while a place is held. */
-class Holding<T, U> implements AsyncGenerator<U, void, unknown> {
+class Holding<T, U> extends ClosingIterator<U> {
   private iterator: AsyncIterator<T> | null = null;
   private release: (() => void) | null = null;
   private ended = false;
@@ -95,10 +94,12 @@ class Holding<T, U> implements AsyncGenerator<U, void, unknown> {
     private readonly source: (signal: AbortSignal) => AsyncIterable<T>,
     private readonly signal: AbortSignal | undefined,
     private readonly map: ((value: T) => U) | null,
-  ) {}
+  ) {
+    super();
+  }
 
   next(): Promise<IteratorResult<U, void>> {
-    if (this.ended) return Promise.resolve(finished());
+    if (this.ended) return Promise.resolve(iteratorDone());
     let iterator = this.iterator;
     if (!iterator) {
       try {
@@ -115,7 +116,7 @@ class Holding<T, U> implements AsyncGenerator<U, void, unknown> {
       (result) => {
         if (result.done) {
           this.end();
-          return finished<U>();
+          return iteratorDone<U>();
         }
         const map = this.map;
         if (!map) return { value: result.value as unknown as U, done: false as const };
@@ -149,20 +150,7 @@ class Holding<T, U> implements AsyncGenerator<U, void, unknown> {
     } finally {
       this.end();
     }
-    return finished();
-  }
-
-  async throw(cause: unknown): Promise<IteratorResult<U, void>> {
-    await this.return();
-    throw cause;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.return();
+    return iteratorDone();
   }
 }
 

@@ -1,11 +1,13 @@
 import {
   type ArtifactUrl,
   type ArtifactUrlInput,
+  ClosingIterator,
   type ConnectionRef,
   type Device,
   type DeviceEvent,
   type DeviceService,
   FleetError,
+  iteratorDone,
   type OffersOptions,
   type RegisterInput,
   type ReportInput,
@@ -200,10 +202,8 @@ export class DeviceChannel implements DeviceService {
   }
 }
 
-const ended = (): IteratorResult<DeviceEvent, void> => ({ value: undefined, done: true });
-
 /** DeviceChannel.offers' iterator: what the session's drain yields, as it leaves. */
-class OfferStream implements AsyncGenerator<DeviceEvent, void, unknown> {
+class OfferStream extends ClosingIterator<DeviceEvent> {
   private session: DeviceSession | null = null;
   private events: AsyncGenerator<DeviceEvent> | null = null;
   private ended = false;
@@ -212,10 +212,12 @@ class OfferStream implements AsyncGenerator<DeviceEvent, void, unknown> {
     private readonly channel: DeviceChannel,
     private readonly deviceId: string,
     private readonly options: OffersOptions,
-  ) {}
+  ) {
+    super();
+  }
 
   next(): Promise<IteratorResult<DeviceEvent, void>> {
-    if (this.ended) return Promise.resolve(ended());
+    if (this.ended) return Promise.resolve(iteratorDone());
     let events = this.events;
     if (!events) {
       const session = this.channel.openSession(this.deviceId, this.options);
@@ -226,7 +228,7 @@ class OfferStream implements AsyncGenerator<DeviceEvent, void, unknown> {
       const session = this.session;
       if (result.done || !session) {
         this.close();
-        return ended();
+        return iteratorDone();
       }
       const event = this.channel.leaving(session, result.value);
       return event instanceof Promise
@@ -251,19 +253,6 @@ class OfferStream implements AsyncGenerator<DeviceEvent, void, unknown> {
     const events = this.events;
     this.close();
     await events?.return(undefined);
-    return ended();
-  }
-
-  async throw(cause: unknown): Promise<IteratorResult<DeviceEvent, void>> {
-    await this.return();
-    throw cause;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.return();
+    return iteratorDone();
   }
 }

@@ -1,3 +1,5 @@
+import { ClosingIterator, iteratorDone } from '@camfleet/contracts';
+
 /**
  * A consumer that sleeps until a producer wakes it: the subscriptions of this pod (a device's
  * offers, a shared live view, an event follower) hand out what is pending, then wait for more.
@@ -27,13 +29,11 @@ export class Wakeable {
   }
 }
 
-const done = <T>(): IteratorResult<T, void> => ({ value: undefined, done: true });
-
 /**
  * Wakeable.drain's iterator: one object and one promise per wait, where an async generator per
  * subscription cost a resumption, its promises and an abort closure per event.
  */
-class Drain<T> implements AsyncGenerator<T, void, unknown> {
+class Drain<T> extends ClosingIterator<T> {
   private state: 'fresh' | 'running' | 'done' = 'fresh';
   /** The pending `next()` while asleep, and how to settle it. */
   private waiting: Promise<IteratorResult<T, void>> | null = null;
@@ -63,10 +63,12 @@ class Drain<T> implements AsyncGenerator<T, void, unknown> {
     private readonly wakeable: Wakeable,
     private readonly take: () => T | null,
     private readonly signal: AbortSignal,
-  ) {}
+  ) {
+    super();
+  }
 
   next(): Promise<IteratorResult<T, void>> {
-    if (this.state === 'done') return Promise.resolve(done());
+    if (this.state === 'done') return Promise.resolve(iteratorDone());
     // A second next() while one waits (the consumers here never do that) runs after it, as a generator's.
     if (this.waiting)
       return this.waiting.then(
@@ -96,7 +98,7 @@ class Drain<T> implements AsyncGenerator<T, void, unknown> {
   private step(): IteratorResult<T, void> | null {
     if (this.signal.aborted) {
       this.finish();
-      return done();
+      return iteratorDone();
     }
     let next: T | null;
     try {
@@ -139,21 +141,13 @@ class Drain<T> implements AsyncGenerator<T, void, unknown> {
     const resolve = this.resolve;
     if (resolve) {
       this.awake();
-      resolve(done());
+      resolve(iteratorDone());
     }
-    return Promise.resolve(done());
+    return Promise.resolve(iteratorDone());
   }
 
-  throw(cause: unknown): Promise<IteratorResult<T, void>> {
+  override throw(cause: unknown): Promise<IteratorResult<T, void>> {
     void this.return();
     return Promise.reject(cause);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.return();
   }
 }
