@@ -226,26 +226,6 @@ describe('a delivery from offer to outcome', () => {
 });
 
 describe('deadlines', () => {
-  it('hints an unclaimed device again, and spaces the next hint four graces on', async () => {
-    await pod.register('cam-1');
-    await pod.rollout((await pod.publish()).id);
-    const bucket = pod.keys.bucketOfDevice('cam-1');
-    // Attach made it due one grace on; the hint it sent went unanswered (no pod claimed).
-    const [seconds] = await pod.redis.time();
-    expect(Number(await pod.redis.zscore(bucket.due, 'cam-1'))).toBeLessThanOrEqual(
-      Number(seconds) * 1000 + GRACE_MS + 1000,
-    );
-    await pod.redis.zadd(bucket.due, 1, 'cam-1');
-    expect(await pod.sweep('cam-1')).toEqual([{ deviceId: 'cam-1', instance: 'pod-a' }]);
-    const [after] = await pod.redis.time();
-    expect(Number(await pod.redis.zscore(bucket.due, 'cam-1'))).toBeGreaterThanOrEqual(
-      Number(after) * 1000 + 4 * GRACE_MS - 1000,
-    );
-    // Not due now: a sweep leaves it alone, and it is still offered when its pod claims.
-    expect(await pod.sweep('cam-1')).toEqual([]);
-    expect(await pod.claim('cam-1')).toMatchObject({ attempt: 1 });
-  });
-
   it('times out a connected device as a failed attempt, then offers a retry', async () => {
     await pod.register('cam-1');
     const rollout = await pod.rollout((await pod.publish()).id, {

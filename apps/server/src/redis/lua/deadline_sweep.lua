@@ -12,14 +12,10 @@ queue, no attempt lost: it is offered again in the device's next window.
 An attempt past its deadline times out: a failed attempt with backoff if the device is connected
 (or was verifying: it did not come back with the new version), requeued uncounted if the device is
 offline (it resumes when it reconnects). A canceled rollout's timed-out delivery ends.
-A device due with work it could start now (its hint went unanswered: lost, or its pod is still
-working through a large fan-out) is hinted again, and next due REHINT_GRACES graces later, not one:
-a slow fan-out is not swept again and again while it works through its backlog.
 ]]
 -- @include time
 -- @include scheduling
 local B, limit, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local REHINT_GRACES = 4
 local now = now_ms()
 local hints, released, finished = {}, {}, {}
 local timeouts, retries = 0, 0
@@ -64,7 +60,7 @@ for _, dev in ipairs(due) do
       if FINAL[new_state] or new_state == 'queued' then finished[#finished + 1] = active end
     end
   end
-  if reschedule(B, dev, now, grace * REHINT_GRACES) and online then
+  if reschedule(B, dev, now, grace) and online then
     hints[#hints + 1] = dev
     hints[#hints + 1] = f[3]
   end
