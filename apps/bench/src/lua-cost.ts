@@ -1,8 +1,9 @@
 /**
  * The `lua` scenario: what Redis spends per delivery when nothing else competes for the CPU. The
  * pods' Lua transitions are driven directly (a ScriptDriver runs the scripts the pods run, with no
- * pods, sockets or cameras), phase by phase, as a fan-out makes them: attach (rollout.create),
- * claim (offer_claim_many per bucket) and report (`succeeded`). Redis's own accounting (INFO) gives
+ * pods, sockets or cameras), phase by phase, as a fan-out makes them: attach (rollout.create; it
+ * offers the idle connected devices itself, which is every device here), claim (offer_claim_many
+ * per bucket, for the devices the attach left queued: none in this fleet) and report (`succeeded`). Redis's own accounting (INFO) gives
  * the CPU and the commands, scripts' commands counted one by one; its memory gives what one
  * delivery keeps.
  */
@@ -69,7 +70,9 @@ export async function luaCost(devices: number): Promise<LuaCostResult> {
     const start = await read(driver);
     const rollout = await driver.rollout(patch.id);
     const attached = await read(driver);
-    const offered = await driver.claimMany(ids);
+    const relayed = new Set(driver.relayed.map((offer) => offer.deviceId));
+    const queued = ids.filter((id) => !relayed.has(id));
+    const offered = relayed.size + (queued.length > 0 ? await driver.claimMany(queued) : 0);
     const claimed = await read(driver);
     for (let i = 0; i < devices; i += REGISTER_CONCURRENCY)
       await Promise.all(

@@ -48,7 +48,7 @@ export const MAX_ROLLOUTS_REPORTED = 50;
 export const CONNECTION_KINDS = ['device', 'admin', 'enrollee'] as const;
 export type ConnectionKind = (typeof CONNECTION_KINDS)[number];
 
-export const HINT_KINDS = ['devices', 'broadcast', 'capacity', 'kick', 'drop', 'reassert'] as const;
+export const HINT_KINDS = ['devices', 'offers', 'broadcast', 'capacity', 'kick', 'drop', 'reassert'] as const;
 export type HintKind = (typeof HINT_KINDS)[number];
 
 /** Delivery counts of the live rollouts, as the controller sees them. */

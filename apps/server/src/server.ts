@@ -106,6 +106,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // The hint handlers run once hints arrive, after the fleet below exists.
   const hints = new HintBus(redis.subscriber, redis.redis, keys, instance, metrics, {
     devices: (ids) => void fleet.claims.evaluateMany(ids),
+    offers: (offers) => fleet.claims.relayed(offers),
     broadcast: () => {
       fleet.claims.evaluateAll().catch((err: unknown) => log.warn({ err }, 'broadcast evaluation failed'));
     },

@@ -68,8 +68,9 @@ describe('offer claims', () => {
   });
 
   it('claims nothing for a device whose session is elsewhere', async () => {
-    await pod.register('cam-1', { conn: 'conn-1' });
+    await pod.register('cam-1', { online: false });
     await pod.rollout((await pod.publish()).id);
+    await pod.register('cam-1', { conn: 'conn-1' });
     expect(await pod.fleet.claims.evaluate('cam-1')).toBe('none');
     expect((await pod.fleet.inventory.get('cam-1')).deliveries[0]?.state).toBe('queued');
   });

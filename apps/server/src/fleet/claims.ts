@@ -1,4 +1,4 @@
-import { type ClaimReply, offerClaim, offerClaimMany } from '../redis/scripts/index.js';
+import { type ClaimReply, offerClaim, offerClaimMany, type RelayedOffer } from '../redis/scripts/index.js';
 import type { FleetDeps } from './deps.js';
 import { deliveryIdOf } from './ids.js';
 import { offerFrom } from './records.js';
@@ -151,6 +151,18 @@ export class OfferClaims {
       idle.push(session);
     }
     await Promise.all(this.batches(idle).map((batch) => this.claimMany(batch)));
+  }
+
+  /**
+   * Pushes offers a script made for connections (an attach offers idle devices at once), each to its
+   * device's session if that is still the connection it was made for. A device that has moved on
+   * gets the attempt again when it claims on its new connection.
+   */
+  relayed(offers: readonly RelayedOffer[]): void {
+    for (const { deviceId, connectionId, reply } of offers) {
+      const session = this.sessions.get(deviceId);
+      if (session?.connectionId === connectionId) this.deliver(session, reply);
+    }
   }
 
   /** Evaluates every device held here (a broadcast: work may have appeared for many). */

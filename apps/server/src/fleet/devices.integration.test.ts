@@ -89,8 +89,9 @@ describe('the device channel', () => {
   });
 
   it("lets a device fetch its attempt's artifact, and the delta for the version it runs, and nothing else", async () => {
-    await pod.register('cam-1'); // runs 1.0.0
-    await pod.register('cam-2', { firmware: '0.9.0' });
+    // Connected after the attach: nothing is offered until they claim.
+    await pod.register('cam-1', { online: false }); // runs 1.0.0
+    await pod.register('cam-2', { online: false, firmware: '0.9.0' });
     const links = pod.fleet.artifactLinks;
     // A patch with an artifact and a delta from 1.0.0, recorded without storage (the driver's fleet has none).
     const [sha256, deltaSha, otherSha] = ['a', 'b', 'c'].map((c) => c.repeat(64)) as [string, string, string];
@@ -116,6 +117,8 @@ describe('the device channel', () => {
     });
     expect(await links.mayFetch('cam-1', sha256)).toBe(false);
     const rollout = await pod.rollout(patchId);
+    await pod.register('cam-1');
+    await pod.register('cam-2', { firmware: '0.9.0' });
     expect(await links.mayFetch('cam-1', sha256)).toBe(false); // not offered yet
     expect((await pod.claim('cam-1'))?.delta).toContain(deltaSha);
     expect((await pod.claim('cam-2'))?.delta).toBe('');

@@ -1,8 +1,9 @@
-import type { RedisClient } from '@camfleet/redis';
+import { mastersOf, type RedisClient } from '@camfleet/redis';
 import { connectTestRedis, startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Metrics } from '../metrics.js';
 import { KeySpace } from '../redis/keys.js';
+import type { RelayedOffer } from '../redis/scripts/index.js';
 import { HintBus, type HintHandlers } from './hints.js';
 
 let server: TestRedis;
@@ -18,12 +19,14 @@ afterAll(async () => {
 function bus(instance: string): {
   bus: HintBus;
   handlers: { [K in keyof HintHandlers]: ReturnType<typeof vi.fn> };
+  subscriber: RedisClient;
 } {
   const subscriber = connectTestRedis(server.url, { subscriber: true });
   const publisher = connectTestRedis(server.url);
   clients.push(subscriber, publisher);
   const handlers = {
     devices: vi.fn(),
+    offers: vi.fn(),
     broadcast: vi.fn(),
     capacity: vi.fn(),
     kick: vi.fn(),
@@ -33,6 +36,7 @@ function bus(instance: string): {
   return {
     bus: new HintBus(subscriber, publisher, new KeySpace('h'), instance, new Metrics(), handlers),
     handlers,
+    subscriber,
   };
 }
 
@@ -52,5 +56,51 @@ describe('hint bus', () => {
     await waitFor(() => reaped.handlers.devices.mock.calls.length === 1, { what: 'the device hint' });
     expect(reaped.handlers.devices).toHaveBeenCalledWith(['cam-1', 'cam-2']);
     expect(reaped.handlers.reassert).toHaveBeenCalledTimes(1);
+  });
+
+  it('relays offers to the pod instance holding each connection, and its own straight in', async () => {
+    const holder = bus('pod-c.000003');
+    const creator = bus('pod-d.000004');
+    await holder.bus.start();
+    await creator.bus.start();
+    const offer = (deviceId: string, instance: string): RelayedOffer => ({
+      deviceId,
+      instance,
+      connectionId: `conn-${deviceId}`,
+      reply: { kind: 'cancel', rolloutId: 'ro_1', attempt: 2 },
+    });
+    await creator.bus.relay([
+      offer('cam-1', 'pod-c.000003'),
+      offer('cam-2', 'pod-d.000004'),
+      offer('cam-3', 'pod-c.000003'),
+    ]);
+    expect(creator.handlers.offers).toHaveBeenCalledWith([offer('cam-2', 'pod-d.000004')]);
+    await waitFor(() => holder.handlers.offers.mock.calls.length === 1, { what: 'the relayed offers' });
+    expect(holder.handlers.offers).toHaveBeenCalledWith([
+      offer('cam-1', 'pod-c.000003'),
+      offer('cam-3', 'pod-c.000003'),
+    ]);
+    expect(holder.handlers.devices).not.toHaveBeenCalled();
+  });
+
+  it('evaluates every local device after its subscriber reconnects (what was published meanwhile is lost)', async () => {
+    const pod = bus('pod-e.000005');
+    await pod.bus.start();
+    expect(pod.handlers.broadcast).not.toHaveBeenCalled();
+    const admin = connectTestRedis(server.url);
+    clients.push(admin);
+    await admin.ping();
+    await Promise.all(mastersOf(admin).map((master) => master.call('CLIENT', 'KILL', 'TYPE', 'pubsub')));
+    await waitFor(() => pod.handlers.broadcast.mock.calls.length >= 1, {
+      what: 'the evaluation after reconnecting',
+    });
+    // Subscribed again: hints arrive as before.
+    await waitFor(
+      async () => {
+        await admin.spublish(new KeySpace('h').hintChannel('pod-e.000005'), 'cam-9');
+        return pod.handlers.devices.mock.calls.length > 0;
+      },
+      { what: 'a hint after reconnecting' },
+    );
   });
 });

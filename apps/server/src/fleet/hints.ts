@@ -1,10 +1,13 @@
 import type { RedisClient } from '@camfleet/redis';
 import type { HintKind, Metrics } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
+import type { RelayedOffer } from '../redis/scripts/index.js';
 
 export interface HintHandlers {
   /** Work may have appeared for these devices (held by this pod). */
   devices(deviceIds: string[]): void;
+  /** Offers a script made for connections held here: push them. */
+  offers(offers: RelayedOffer[]): void;
   /** Work may have appeared for many devices: evaluate every local one. */
   broadcast(): void;
   /** A limited rollout freed a slot: retry the devices parked here for it. */
@@ -19,6 +22,8 @@ export interface HintHandlers {
 
 /** On a pod's own channel: it was reaped while alive. (Device ids never start with '!'.) */
 const REASSERT = '!reassert';
+/** On a pod's own channel: offers to push, as JSON (RelayedOffer[]). */
+const OFFERS = '!offers:';
 
 /**
  * Hints between pods over sharded pub/sub (SPUBLISH/SSUBSCRIBE): one subscriber per pod, fan-out
@@ -64,6 +69,9 @@ export class HintBus {
       } else if (channel === own && message === REASSERT) {
         this.count('reassert');
         this.handlers.reassert();
+      } else if (channel === own && message.startsWith(OFFERS)) {
+        this.count('offers');
+        this.handlers.offers(JSON.parse(message.slice(OFFERS.length)) as RelayedOffer[]);
       } else if (channel === own && message.length > 0) {
         this.count('devices');
         this.handlers.devices(message.split('\n'));
@@ -72,7 +80,18 @@ export class HintBus {
     // One call per channel: the two hash to different slots, possibly on different masters.
     await this.subscriber.ssubscribe(own);
     await this.subscriber.ssubscribe(all);
+    // What was published while the subscriber was reconnecting is lost: relayed offers, hints and
+    // broadcasts alike. Every local device is evaluated again (a claim re-sends an offer in flight).
+    // (One Redis: `ready` once subscribed again. A cluster client: `subscribersReady`, once its
+    // sharded subscribers are.)
+    this.subscriber.on('ready', this.resubscribed);
+    this.subscriber.on('subscribersReady', this.resubscribed);
   }
+
+  private readonly resubscribed = () => {
+    this.count('broadcast');
+    this.handlers.broadcast();
+  };
 
   /** Sends each pod instance the devices it should evaluate; this pod's own go straight in. */
   async hint(deviceIdsByInstance: Map<string, string[]>): Promise<void> {
@@ -83,6 +102,25 @@ export class HintBus {
         this.count('devices');
         this.handlers.devices(deviceIds);
       } else sends.push(this.publisher.spublish(this.keys.hintChannel(instance), deviceIds.join('\n')));
+    }
+    await Promise.all(sends);
+  }
+
+  /** Relays offers made in a script to the pod instance holding each connection; this pod's own go straight in. */
+  async relay(offers: readonly RelayedOffer[]): Promise<void> {
+    const byInstance = new Map<string, RelayedOffer[]>();
+    for (const offer of offers) {
+      const held = byInstance.get(offer.instance) ?? [];
+      held.push(offer);
+      byInstance.set(offer.instance, held);
+    }
+    const sends: Promise<unknown>[] = [];
+    for (const [instance, held] of byInstance) {
+      if (instance === this.instance) {
+        this.count('offers');
+        this.handlers.offers(held);
+      } else
+        sends.push(this.publisher.spublish(this.keys.hintChannel(instance), OFFERS + JSON.stringify(held)));
     }
     await Promise.all(sends);
   }

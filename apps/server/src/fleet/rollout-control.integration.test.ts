@@ -41,6 +41,17 @@ async function backToBack(calls: SlotCall[]) {
   });
 }
 
+/**
+ * Creates a rollout with `devices` connecting just after its attach, so their work waits queued for
+ * the pod's claims, one at a time below (devices connected and idle at the attach are offered there).
+ */
+async function connectingAfter<T>(devices: string[], create: () => Promise<T>): Promise<T> {
+  for (const id of devices) await pod.register(id, { online: false });
+  const created = await create();
+  for (const id of devices) await pod.register(id);
+  return created;
+}
+
 /** Claims and reports success for every device that has an offer of this rollout now. */
 async function succeedAll(deviceIds: string[], rolloutId: string): Promise<number> {
   let done = 0;
@@ -90,9 +101,7 @@ describe('targeting', () => {
   });
 
   it('supersedes: queued deliveries of older rollouts are canceled, running ones finish', async () => {
-    await pod.register('x');
-    await pod.register('y');
-    const old = await pod.rollout((await pod.publish()).id);
+    const old = await connectingAfter(['x', 'y'], async () => pod.rollout((await pod.publish()).id));
     await pod.claim('x');
     const newer = await pod.rollout((await pod.publish()).id, { supersede: true });
     const before = await status(old.id);
@@ -108,8 +117,9 @@ describe('targeting', () => {
 describe('waves', () => {
   it('puts each device in a stable wave, in proportion, and offers only open waves', async () => {
     const fleet = ids('w', 200);
-    for (const id of fleet) await pod.register(id);
-    const rollout = await pod.rollout((await pod.publish()).id, { waves: [10, 50, 100], advance: 'manual' });
+    const rollout = await connectingAfter(fleet, async () =>
+      pod.rollout((await pod.publish()).id, { waves: [10, 50, 100], advance: 'manual' }),
+    );
     const waveOf = async (id: string) => Number((await pod.delivery(rollout.id, id)).wave);
     const first = await Promise.all(fleet.map(waveOf));
     // Re-attaching (what a repair does) moves nobody.
@@ -177,13 +187,14 @@ describe('waves', () => {
 describe('health gates', () => {
   async function failing(onFailure: 'pause' | 'abort') {
     const fleet = ids(onFailure, 12);
-    for (const id of fleet) await pod.register(id);
-    const rollout = await pod.rollout((await pod.publish()).id, {
-      failureThreshold: 0.2,
-      minSample: 5,
-      maxAttempts: 1,
-      onFailure,
-    });
+    const rollout = await connectingAfter(fleet, async () =>
+      pod.rollout((await pod.publish()).id, {
+        failureThreshold: 0.2,
+        minSample: 5,
+        maxAttempts: 1,
+        onFailure,
+      }),
+    );
     // 5 devices finish: 2 fail (40% > 20%); 2 more are still installing.
     for (const [i, id] of fleet.slice(0, 7).entries()) {
       const offer = await pod.claim(id);

@@ -51,7 +51,8 @@ export class Rollouts implements RolloutService {
       settings: rolloutSettingsFields(input),
       actor,
     });
-    // The attach hints exactly the devices that got work: no broadcast for every pod to re-check all.
+    // The attach offers idle connected devices their work and hints the others that got work: no
+    // broadcast for every pod to re-check all.
     await this.attach(id);
     return this.get(id);
   }
@@ -98,14 +99,14 @@ export class Rollouts implements RolloutService {
     // the slowest offer), each hinting its online devices as soon as its deliveries exist.
     await Promise.all(
       this.deps.keys.allBuckets.map(async (bucket) => {
-        const { online } = await this.deps.scripts.run(rolloutAttach, {
+        const { online, offers } = await this.deps.scripts.run(rolloutAttach, {
           bucket,
           rolloutId,
           graceMs: this.deps.hintGraceMs,
           settings,
           deviceIds: idsByBucket.get(bucket.n) ?? [],
         });
-        await this.hints.hint(byInstanceOf(online));
+        await Promise.all([this.hints.relay(offers), this.hints.hint(byInstanceOf(online))]);
       }),
     );
     // Only now may its gates be judged: before, every wave looks empty (and an empty wave is met).

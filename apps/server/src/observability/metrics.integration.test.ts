@@ -73,10 +73,10 @@ describe('GET /metrics', () => {
     expect(sample(offered, 'camfleet_deliveries', { rollout: rollout.id, state: 'succeeded' })).toBe(0);
     expect(sample(offered, 'camfleet_live_rollouts')).toBe(1);
     expect(
-      sample(offered, 'camfleet_redis_command_seconds_count', { script: 'offer_claim_many' }),
+      sample(offered, 'camfleet_redis_command_seconds_count', { script: 'rollout_attach' }),
     ).toBeGreaterThan(0);
-    // The rollout's attach hinted exactly the device that got work.
-    expect(sample(offered, 'camfleet_hints_total', { kind: 'devices' })).toBeGreaterThan(0);
+    // The rollout's attach offered the idle device its work, and the offer went to its pod.
+    expect(sample(offered, 'camfleet_hints_total', { kind: 'offers' })).toBeGreaterThan(0);
 
     const report = {
       deliveryId: offer.deliveryId,

@@ -62,10 +62,11 @@ describe('device_register', () => {
 
 describe('a delivery from offer to outcome', () => {
   it('offers, tracks progress and succeeds with exact counters', async () => {
-    await pod.register('cam-1');
+    await pod.register('cam-1', { online: false });
     const patch = await pod.publish();
     const rollout = await pod.rollout(patch.id);
     expect(rollout.counts.queued).toBe(1);
+    await pod.register('cam-1');
 
     const offer = await pod.claim('cam-1');
     expect(offer).toMatchObject({ rolloutId: rollout.id, attempt: 1 });
@@ -311,10 +312,12 @@ describe('queueing and continuity', () => {
     const ids: string[] = [];
     for (let i = 0; ids.length < 5; i++)
       if (bucketOf(`many-${i}`) === bucketOf('many-0')) ids.push(`many-${i}`);
-    const [on1, on2, on3, off, moved] = ids as [string, string, string, string, string];
-    for (const id of [on1, on2, on3, moved]) await pod.register(id);
-    await pod.register(off, { online: false });
+    const [on1, on2, on3, , moved] = ids as [string, string, string, string, string];
+    // Connected after the attach: their work is queued for a claim (an idle device connected at
+    // the attach is offered there).
+    for (const id of ids) await pod.register(id, { online: false });
     const rollout = await pod.rollout((await pod.publish()).id);
+    for (const id of [on1, on2, on3, moved]) await pod.register(id);
     const bucket = pod.keys.bucketOfDevice(on1);
     const claimMany = () =>
       pod.scripts.run(offerClaimMany, {
@@ -368,8 +371,9 @@ describe('queueing and continuity', () => {
 
 describe('cancel', () => {
   it('cancels queued deliveries, asks in-flight ones to stop, keeps finished ones', async () => {
-    await Promise.all(['a', 'b', 'c', 'e'].map((id) => pod.register(id)));
+    await Promise.all(['a', 'b', 'c', 'e'].map((id) => pod.register(id, { online: false })));
     const rollout = await pod.rollout((await pod.publish()).id);
+    await Promise.all(['a', 'b', 'c', 'e'].map((id) => pod.register(id)));
     await pod.claim('a');
     await pod.report('a', rollout.id, 1, 'succeeded');
     await pod.claim('b');
@@ -400,8 +404,54 @@ describe('cancel', () => {
     });
   });
 
-  it('makes a late attach of a canceled rollout a no-op', async () => {
+  it('offers an idle connected device its work in the attach, for its connection, as a claim would', async () => {
+    await pod.register('idle', { conn: 'c-idle' });
+    await pod.register('busy');
+    await pod.register('away', { online: false });
+    const earlier = await pod.rollout((await pod.publish()).id, {
+      target: { kind: 'devices', deviceIds: ['busy'] },
+    });
+    expect(pod.relayed.map((o) => o.deviceId)).toEqual(['busy']);
+    pod.relayed.length = 0;
+
+    const patch = await pod.publish();
+    const rollout = await pod.rollout(patch.id);
+    // Offered at once: the idle one. `busy` has work in flight (queued behind it), `away` is offline.
+    expect(rollout.counts).toMatchObject({ offered: 1, queued: 2 });
+    expect(pod.relayed).toEqual([
+      {
+        deviceId: 'idle',
+        instance: 'pod-a',
+        connectionId: 'c-idle',
+        reply: expect.objectContaining({ kind: 'offer', rolloutId: rollout.id, attempt: 1, window: null }),
+      },
+    ]);
+    const [relayed] = pod.relayed;
+    expect(relayed?.reply).toMatchObject({ patch: { id: patch.id, version: patch.version } });
+    // What the pod's claim answers for it: the same attempt and deadline, re-sent.
+    const claimed = await pod.claim('idle', '', 'c-idle');
+    expect(claimed).toMatchObject({ rolloutId: rollout.id, attempt: 1 });
+    expect(relayed?.reply.kind === 'offer' && relayed.reply.deadlineAt).toBe(claimed?.deadline);
+    // Its record went through queued, then offered, with the counters, history and events of each.
+    const history = (await pod.fleet.inventory.get('idle')).history.map((h) => `${h.from ?? ''}>${h.to}`);
+    expect(history.slice(0, 2).sort()).toEqual(['>queued', 'queued>offered']);
+    expect(await pod.report('idle', rollout.id, 1, 'succeeded')).toEqual(accepted('succeeded', 1));
+    expect(await counts(rollout.id)).toMatchObject({ succeeded: 1, queued: 2, offered: 0 });
+    // The busy device gets it after its earlier work, through a claim.
+    await pod.report('busy', earlier.id, 1, 'succeeded');
+    expect(await pod.claim('busy')).toMatchObject({ rolloutId: rollout.id, attempt: 1 });
+  });
+
+  it('leaves to the pod what the pod decides: a limited rollout is queued, for a claim with a slot', async () => {
     await pod.register('cam-1');
+    const rollout = await pod.rollout((await pod.publish()).id, { maxInFlight: 5 });
+    expect(rollout.counts).toMatchObject({ queued: 1, offered: 0 });
+    expect(pod.relayed).toEqual([]);
+    expect(await pod.claim('cam-1')).toMatchObject({ slot: rollout.id });
+  });
+
+  it('makes a late attach of a canceled rollout a no-op', async () => {
+    await pod.register('cam-1', { online: false });
     const rollout = await pod.rollout((await pod.publish()).id);
     await pod.fleet.rollouts.cancel(rollout.id, 'test');
     await pod.fleet.rollouts.attach(rollout.id);

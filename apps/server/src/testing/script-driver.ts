@@ -21,6 +21,7 @@ import {
   deviceRegister,
   offerClaim,
   offerClaimMany,
+  type RelayedOffer,
 } from '../redis/scripts/index.js';
 
 export const GRACE_MS = 3_000;
@@ -42,6 +43,8 @@ export type ClaimSeen = {
  */
 export class ScriptDriver {
   readonly redis: RedisClient;
+  /** Offers relayed to this instance (made by rollout_attach for its devices' connections), in order. */
+  readonly relayed: RelayedOffer[] = [];
   readonly keys: KeySpace;
   readonly scripts: Scripts;
   readonly fleet: RedisFleet;
@@ -56,9 +59,11 @@ export class ScriptDriver {
     this.keys = new KeySpace(prefix);
     this.scripts = new Scripts(this.redis, this.keys);
     const metrics = new Metrics();
-    // Hints go nowhere (no pod listens): script tests look at Redis, not at pushes.
+    // Hints go nowhere (no pod listens): script tests look at Redis, not at pushes. Offers an
+    // attach made for this instance's connections are kept (`relayed`).
     const hints = new HintBus(this.redis, this.redis, this.keys, instance, metrics, {
       devices: () => undefined,
+      offers: (offers) => this.relayed.push(...offers),
       broadcast: () => undefined,
       capacity: () => undefined,
       kick: () => undefined,

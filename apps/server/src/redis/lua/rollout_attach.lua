@@ -6,9 +6,16 @@ ARGV     1 B bucket prefix, 2 rolloutId, 3 grace ms, 4 settings (JSON: seq, patc
          {ref, sha256, saved}}), 5.. device
          ids of this bucket
          (target 'devices')
-Returns  {created, dev1, node1, dev2, node2, …}: how many deliveries were created (0 when replayed,
-         or when the rollout ended first), and the online devices among them with the pod instance
-         holding each, to be hinted (the due set catches any hint that is lost)
+Returns  {created, {dev1, node1, dev2, node2, …}, {{dev, node, conn, <offer_claim's OFFER reply>}, …}}:
+         how many deliveries were created (0 when replayed, or when the rollout ended first); the
+         online devices among them with the pod instance holding each, to be hinted (the due set
+         catches any hint that is lost); the offers made here, for the caller to relay to the pod
+         instance holding each device's connection `conn`
+An idle connected device (no active or queued delivery) is offered a rollout that needs nothing a
+pod decides (not limited: no slot; no maintenance windows) in this same step: what its pod's claim
+would do next, without the hint and the claim. A relayed offer that is lost (its pod's subscriber
+was reconnecting; the caller died) is sent again when the device's pod claims for it (a reconnect,
+a broadcast: repairing a half-attached rollout broadcasts), or the attempt times out.
 Idempotent: replaying it (after a pod died mid-create) creates nothing twice.
 ]]
 -- @include time
@@ -19,7 +26,7 @@ local s = cjson.decode(ARGV[4])
 local now = now_ms()
 local rokey = K.rollout(B, rid)
 local known = redis.call('HGET', rokey, 'status')
-if known == 'canceled' or known == 'aborted' then return { 0 } end
+if known == 'canceled' or known == 'aborted' then return { 0, {}, {} } end
 redis.call('HSET', rokey, 'id', rid, 'seq', s.seq, 'patchId', s.patchId, 'name', s.name, 'version', s.version,
   'notes', s.notes, 'artifact', s.artifact, 'signature', s.signature, 'ackTimeoutMs', s.ackTimeoutMs, 'maxAttempts', s.maxAttempts,
   'backoffBaseMs', s.backoffBaseMs, 'backoffMaxMs', s.backoffMaxMs, 'waves', s.waves, 'target', s.target,
@@ -43,24 +50,35 @@ else
   candidates = redis.call('ZRANGE', K.devices(B), 0, -1)
 end
 local ro = rollout(B, rid)
-local reply = { 0 }
+local created, hints, offers = 0, {}, {}
+local offer_now = ro.status == 'active' and not ro.limited and ro.windows == ''
+local deltas = s.deltas or {}
 -- The bucket's shared keys (counters, open set, due set) are written once, at the end.
 local batch = new_batch()
 for _, dev in ipairs(candidates) do
-  -- The device read once: what a selector matches and what rescheduling needs (creating the
-  -- delivery, and superseding older ones, change neither).
-  local f = redis.call('HMGET', K.device(B, dev), 'active', 'online', 'node', 'labels', 'model')
+  -- The device read once: what a selector matches, what rescheduling needs (creating the
+  -- delivery, and superseding older ones, change neither) and what an offer made here needs.
+  local f = redis.call('HMGET', K.device(B, dev), 'active', 'online', 'node', 'labels', 'model', 'conn', 'firmware')
   if targets(B, rid, ro, dev, f[4] or false, f[5]) then
-    local created, wave = create_delivery(B, rid, ro, dev, now, batch)
-    if created == 1 then
-      reply[1] = reply[1] + 1
-      local _, online, node = reschedule_created(B, dev, ro, wave, now, grace, batch.due, f)
-      if online and node then
-        reply[#reply + 1] = dev
-        reply[#reply + 1] = node
+    local idle = offer_now and (f[1] or '') == '' and f[2] == '1' and (f[3] or '') ~= '' and (f[6] or '') ~= ''
+    local new, wave, deadline = create_delivery(B, rid, ro, dev, now, batch, idle)
+    if new == 1 then
+      created = created + 1
+      if deadline then
+        batch.due[#batch.due + 1] = deadline
+        batch.due[#batch.due + 1] = dev
+        local delta = deltas[f[7] or '']
+        offers[#offers + 1] = { dev, f[3], f[6], 'OFFER', rid, 1, deadline, ro.ack, s.patchId, s.name, s.version,
+          s.notes, s.artifact, s.signature, 0, 0, type(delta) == 'table' and delta.ref or '' }
+      else
+        local _, online, node = reschedule_created(B, dev, ro, wave, now, grace, batch.due, f)
+        if online and node then
+          hints[#hints + 1] = dev
+          hints[#hints + 1] = node
+        end
       end
     end
   end
 end
 flush_batch(B, batch)
-return reply
+return { created, hints, offers }

@@ -28,7 +28,7 @@ export type ClaimReply =
       };
     };
 
-function claimReply(reply: unknown): ClaimReply {
+export function claimReply(reply: unknown): ClaimReply {
   const [
     kind,
     rolloutId,

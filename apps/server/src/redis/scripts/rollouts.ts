@@ -10,6 +10,7 @@ import {
   pairs,
   str,
 } from '../script.js';
+import { type ClaimReply, claimReply } from './deliveries.js';
 
 /** What may happen to a rollout: operators pause, resume, cancel, advance; the controller aborts, opens, meets. */
 export type RolloutAction =
@@ -47,6 +48,14 @@ export const rolloutCreate = globalScript({
   },
 });
 
+/** An offer a script made for a device's connection, to be pushed by the pod instance holding it. */
+export interface RelayedOffer {
+  deviceId: string;
+  instance: string;
+  connectionId: string;
+  reply: ClaimReply;
+}
+
 /** rollout_attach.lua: brings a rollout into one bucket and queues it for the devices it targets there. */
 export const rolloutAttach = bucketScript({
   name: 'rollout_attach',
@@ -57,11 +66,21 @@ export const rolloutAttach = bucketScript({
     ...i.deviceIds,
   ],
   decode: (reply) => {
-    const [created, ...online] = list(reply);
-    /** `online`: the new deliveries' devices that are connected, with the pod holding each (to hint). */
+    const [created, online, offers] = list(reply);
     return {
       created: num(created),
-      online: pairs(online).map(([deviceId, instance]) => ({ deviceId, instance })),
+      /** The new deliveries' devices that are connected, with the pod holding each (to hint). */
+      online: pairs(list(online)).map(([deviceId, instance]) => ({ deviceId, instance })),
+      /** Offers made in the attach, each for the connection it was made for (to relay). */
+      offers: list(offers).map((entry): RelayedOffer => {
+        const [deviceId, instance, connectionId, ...claim] = list(entry);
+        return {
+          deviceId: str(deviceId),
+          instance: str(instance),
+          connectionId: str(connectionId),
+          reply: claimReply(claim),
+        };
+      }),
     };
   },
 });

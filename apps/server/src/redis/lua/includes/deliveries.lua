@@ -107,6 +107,14 @@ local function count_transition(B, rid, wave, from, to, tally)
   end
 end
 
+-- A transition's counter and event (set_state writes the record; a caller that writes several
+-- transitions in one HSET records each).
+local function record_transition(B, rid, dev, wave, from, to, attempt, err, now, tally)
+  count_transition(B, rid, wave, from, to, tally)
+  redis.call('XADD', K.events(B), 'MAXLEN', '~', EVENTS_MAX, '*', 'kind', 'delivery', 'rid', rid, 'dev', dev,
+    'attempt', attempt, 'from', from or '', 'to', to, 'error', err or '', 'at', now)
+end
+
 -- Moves a delivery to a new state: its counter, history and event in the same step, so rollout
 -- counts are exact at every moment without scanning devices.
 -- `wave`, `hn`: the delivery's wave and count of history entries when the caller has read them
@@ -126,9 +134,7 @@ local function set_state(B, rid, dev, from, to, attempt, err, now, wave, fields,
   end
   for _, v in ipairs(fields or {}) do hset[#hset + 1] = v end
   redis.call(unpack(hset))
-  count_transition(B, rid, wave, from, to, tally)
-  redis.call('XADD', K.events(B), 'MAXLEN', '~', EVENTS_MAX, '*', 'kind', 'delivery', 'rid', rid, 'dev', dev,
-    'attempt', attempt, 'from', from or '', 'to', to, 'error', err or '', 'at', now)
+  record_transition(B, rid, dev, wave, from, to, attempt, err, now, tally)
 end
 
 -- Equal-jitter exponential backoff. The jitter is a hash of (device, rollout, attempt): spread

@@ -62,21 +62,42 @@ end
 -- its wave. `tally`: a script's batch (new_batch), or nil to write at once. A delivery exists exactly when its
 -- rollout is in the device's deliveries (written and removed together), so adding it there is the
 -- existence check.
-local function create_delivery(B, rid, ro, dev, now, tally)
+-- `offer_now`: the caller found the device idle and connected and nothing the pod decides in the way
+-- (see rollout_attach): if the delivery may start now and the device has nothing queued, it is
+-- created offered, attempt 1, as the device's active delivery (queued then offered in one write:
+-- both history entries, counters and events), and the third value returned is its deadline.
+local function create_delivery(B, rid, ro, dev, now, tally, offer_now)
   if redis.call('ZADD', K.deviceDeliveries(B, dev), 'NX', ro.seq, rid) == 0 then return 0 end
   if ro.supersede then supersede_older(B, dev, ro.seq, rid, now) end
   local wave = wave_of(rid, dev, ro.waves)
-  redis.call('ZADD', K.queue(B, dev), ro.seq, rid)
   if tally then
     batch_add(tally.open, K.open(B, rid), dev)
   else
     redis.call('SADD', K.open(B, rid), dev)
   end
+  local k = K.delivery(B, rid, dev)
+  local record = { 'rid', rid, 'dev', dev, 'patchId', ro.patchId, 'failures', 0, 'maxAttempts', ro.maxAttempts,
+    'lastError', '', 'createdAt', now, 'retryAt', 0, 'finishedAt', 0, 'wave', wave, 'cancelReq', 0, 'parked', 0 }
+  if offer_now and wave <= ro.openWave and redis.call('EXISTS', K.queue(B, dev)) == 0 then
+    local deadline = now + ro.ack
+    local hset = { 'HSET', k, 'state', 'offered', 'updatedAt', now, 'attempt', 1, 'deadline', deadline,
+      'winOpens', 0, 'winEnd', 0 }
+    for _, v in ipairs({ history_fields(0, now, 0, false, 'queued', false) }) do hset[#hset + 1] = v end
+    for _, v in ipairs({ history_fields(1, now, 1, 'queued', 'offered', false) }) do hset[#hset + 1] = v end
+    for _, v in ipairs(record) do hset[#hset + 1] = v end
+    redis.call(unpack(hset))
+    record_transition(B, rid, dev, tostring(wave), false, 'queued', 0, false, now, tally)
+    record_transition(B, rid, dev, tostring(wave), 'queued', 'offered', 1, false, now, tally)
+    redis.call('HSET', K.device(B, dev), 'active', rid)
+    return 1, wave, deadline
+  end
+  redis.call('ZADD', K.queue(B, dev), ro.seq, rid)
   -- The record is written whole by set_state's HSET (state, updatedAt and history are its own).
-  set_state(B, rid, dev, false, 'queued', 0, false, now, tostring(wave), { 'rid', rid, 'dev', dev,
-    'patchId', ro.patchId, 'attempt', 0, 'failures', 0, 'maxAttempts', ro.maxAttempts, 'lastError', '',
-    'createdAt', now, 'retryAt', 0, 'deadline', 0, 'finishedAt', 0, 'wave', wave, 'cancelReq', 0, 'parked', 0 },
-    0, tally)
+  record[#record + 1] = 'attempt'
+  record[#record + 1] = 0
+  record[#record + 1] = 'deadline'
+  record[#record + 1] = 0
+  set_state(B, rid, dev, false, 'queued', 0, false, now, tostring(wave), record, 0, tally)
   return 1, wave
 end
 
