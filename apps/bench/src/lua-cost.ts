@@ -70,7 +70,9 @@ export async function luaCost(devices: number): Promise<LuaCostResult> {
     const start = await read(driver);
     const rollout = await driver.rollout(patch.id);
     const attached = await read(driver);
-    const relayed = new Set(driver.relayed.map((offer) => offer.deviceId));
+    const relayed = new Set(
+      driver.relayed.flatMap((group) => group.devices.map((device) => device.deviceId)),
+    );
     const queued = ids.filter((id) => !relayed.has(id));
     const offered = relayed.size + (queued.length > 0 ? await driver.claimMany(queued) : 0);
     const claimed = await read(driver);

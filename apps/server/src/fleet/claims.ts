@@ -1,7 +1,7 @@
-import { type ClaimReply, offerClaim, offerClaimMany, type RelayedOffer } from '../redis/scripts/index.js';
+import { type ClaimReply, offerClaim, offerClaimMany, type RelayedOffers } from '../redis/scripts/index.js';
 import type { FleetDeps } from './deps.js';
 import { deliveryIdOf } from './ids.js';
-import { offerFrom } from './records.js';
+import { offeredPatch, offerFrom } from './records.js';
 import type { DeviceSession, DeviceSessions } from './sessions.js';
 import type { Slots } from './slots.js';
 
@@ -158,10 +158,15 @@ export class OfferClaims {
    * device's session if that is still the connection it was made for. A device that has moved on
    * gets the attempt again when it claims on its new connection.
    */
-  relayed(offers: readonly RelayedOffer[]): void {
-    for (const { deviceId, connectionId, reply } of offers) {
-      const session = this.sessions.get(deviceId);
-      if (session?.connectionId === connectionId) this.deliver(session, reply);
+  relayed(groups: readonly RelayedOffers[]): void {
+    for (const { reply, devices } of groups) {
+      const patch = offeredPatch(reply);
+      for (const { deviceId, connectionId } of devices) {
+        const session = this.sessions.get(deviceId);
+        if (session?.connectionId !== connectionId) continue;
+        this.slots.forget(deviceId, reply.rolloutId);
+        session.push({ type: 'offer', offer: offerFrom(deviceId, reply, patch) });
+      }
     }
   }
 

@@ -31,6 +31,32 @@ async function firstEvent(deviceId: string, connectionId: string): Promise<Devic
   throw new Error('the subscription ended without an event');
 }
 
+/** A patch with an artifact and a delta from 1.0.0, recorded without storage (the driver's fleet has none). */
+async function patchWithDelta() {
+  const [sha256, deltaSha, otherSha] = ['a', 'b', 'c'].map((c) => c.repeat(64)) as [string, string, string];
+  const patchId = 'pat_withfile';
+  await pod.redis.hset(pod.keys.patch(patchId), {
+    id: patchId,
+    name: 'fw',
+    version: '3',
+    notes: '',
+    artifact: JSON.stringify({ sha256, size: 300, url: `/artifacts/${sha256}` }),
+    deltas: JSON.stringify({
+      '1.0.0': {
+        fromVersion: '1.0.0',
+        format: 'zstd-patch',
+        sha256: deltaSha,
+        size: 100,
+        baseSha256: otherSha,
+      },
+    }),
+    signature: '',
+    createdAt: 1,
+    createdBy: 't',
+  });
+  return { patchId, sha256, deltaSha, otherSha };
+}
+
 describe('the device channel', () => {
   it('takes over from older connections before it registers the device on this one', async () => {
     const order: string[] = [];
@@ -93,28 +119,7 @@ describe('the device channel', () => {
     await pod.register('cam-1', { online: false }); // runs 1.0.0
     await pod.register('cam-2', { online: false, firmware: '0.9.0' });
     const links = pod.fleet.artifactLinks;
-    // A patch with an artifact and a delta from 1.0.0, recorded without storage (the driver's fleet has none).
-    const [sha256, deltaSha, otherSha] = ['a', 'b', 'c'].map((c) => c.repeat(64)) as [string, string, string];
-    const patchId = 'pat_withfile';
-    await pod.redis.hset(pod.keys.patch(patchId), {
-      id: patchId,
-      name: 'fw',
-      version: '3',
-      notes: '',
-      artifact: JSON.stringify({ sha256, size: 300, url: `/artifacts/${sha256}` }),
-      deltas: JSON.stringify({
-        '1.0.0': {
-          fromVersion: '1.0.0',
-          format: 'zstd-patch',
-          sha256: deltaSha,
-          size: 100,
-          baseSha256: otherSha,
-        },
-      }),
-      signature: '',
-      createdAt: 1,
-      createdBy: 't',
-    });
+    const { patchId, sha256, deltaSha, otherSha } = await patchWithDelta();
     expect(await links.mayFetch('cam-1', sha256)).toBe(false);
     const rollout = await pod.rollout(patchId);
     await pod.register('cam-1');
@@ -134,5 +139,22 @@ describe('the device channel', () => {
     expect((await pod.fleet.rollouts.get(rollout.id)).deltas).toEqual({ installs: 1, savedBytes: 200 });
     expect(await links.mayFetch('cam-1', sha256)).toBe(false);
     expect(await links.mayFetch('cam-1', deltaSha)).toBe(false);
+  });
+  it('offers devices idle at the attach the delta for the version each runs, and lets them fetch it', async () => {
+    await pod.register('cam-1'); // runs 1.0.0
+    await pod.register('cam-2', { firmware: '0.9.0' });
+    const { patchId, sha256, deltaSha } = await patchWithDelta();
+    const rollout = await pod.rollout(patchId);
+    const deltaOf = (deviceId: string) =>
+      pod.relayed.find((group) => group.devices.some((d) => d.deviceId === deviceId))?.reply.patch.delta;
+    expect(pod.relayed).toHaveLength(2);
+    expect(deltaOf('cam-1')).toContain(deltaSha);
+    expect(deltaOf('cam-2')).toBe('');
+    const links = pod.fleet.artifactLinks;
+    expect(await links.mayFetch('cam-1', deltaSha)).toBe(true);
+    expect(await links.mayFetch('cam-2', deltaSha)).toBe(false);
+    expect(await links.mayFetch('cam-2', sha256)).toBe(true);
+    await pod.report('cam-1', rollout.id, 1, 'succeeded', '', '3', true);
+    expect((await pod.fleet.rollouts.get(rollout.id)).deltas).toEqual({ installs: 1, savedBytes: 200 });
   });
 });

@@ -3,7 +3,7 @@ import { connectTestRedis, startTestRedis, type TestRedis, waitFor } from '@camf
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Metrics } from '../metrics.js';
 import { KeySpace } from '../redis/keys.js';
-import type { RelayedOffer } from '../redis/scripts/index.js';
+import type { RelayedOffers } from '../redis/scripts/index.js';
 import { HintBus, type HintHandlers } from './hints.js';
 
 let server: TestRedis;
@@ -63,22 +63,37 @@ describe('hint bus', () => {
     const creator = bus('pod-d.000004');
     await holder.bus.start();
     await creator.bus.start();
-    const offer = (deviceId: string, instance: string): RelayedOffer => ({
+    const reply: RelayedOffers['reply'] = {
+      kind: 'offer',
+      rolloutId: 'ro_1',
+      attempt: 1,
+      deadlineAt: 1_000,
+      ackTimeoutMs: 60_000,
+      window: null,
+      patch: { id: 'pat_1', name: 'fw', version: '2', notes: '', artifact: '', signature: '', delta: '' },
+    };
+    const device = (deviceId: string, instance: string) => ({
       deviceId,
       instance,
       connectionId: `conn-${deviceId}`,
-      reply: { kind: 'cancel', rolloutId: 'ro_1', attempt: 2 },
     });
     await creator.bus.relay([
-      offer('cam-1', 'pod-c.000003'),
-      offer('cam-2', 'pod-d.000004'),
-      offer('cam-3', 'pod-c.000003'),
+      {
+        reply,
+        devices: [
+          device('cam-1', 'pod-c.000003'),
+          device('cam-2', 'pod-d.000004'),
+          device('cam-3', 'pod-c.000003'),
+        ],
+      },
     ]);
-    expect(creator.handlers.offers).toHaveBeenCalledWith([offer('cam-2', 'pod-d.000004')]);
+    // Each pod instance gets the offer once, with its own devices.
+    expect(creator.handlers.offers).toHaveBeenCalledWith([
+      { reply, devices: [device('cam-2', 'pod-d.000004')] },
+    ]);
     await waitFor(() => holder.handlers.offers.mock.calls.length === 1, { what: 'the relayed offers' });
     expect(holder.handlers.offers).toHaveBeenCalledWith([
-      offer('cam-1', 'pod-c.000003'),
-      offer('cam-3', 'pod-c.000003'),
+      { reply, devices: [device('cam-1', 'pod-c.000003'), device('cam-3', 'pod-c.000003')] },
     ]);
     expect(holder.handlers.devices).not.toHaveBeenCalled();
   });

@@ -1,13 +1,13 @@
 import type { RedisClient } from '@camfleet/redis';
 import type { HintKind, Metrics } from '../metrics.js';
 import type { KeySpace } from '../redis/keys.js';
-import type { RelayedOffer } from '../redis/scripts/index.js';
+import type { RelayedOffers } from '../redis/scripts/index.js';
 
 export interface HintHandlers {
   /** Work may have appeared for these devices (held by this pod). */
   devices(deviceIds: string[]): void;
   /** Offers a script made for connections held here: push them. */
-  offers(offers: RelayedOffer[]): void;
+  offers(offers: RelayedOffers[]): void;
   /** Work may have appeared for many devices: evaluate every local one. */
   broadcast(): void;
   /** A limited rollout freed a slot: retry the devices parked here for it. */
@@ -22,7 +22,7 @@ export interface HintHandlers {
 
 /** On a pod's own channel: it was reaped while alive. (Device ids never start with '!'.) */
 const REASSERT = '!reassert';
-/** On a pod's own channel: offers to push, as JSON (RelayedOffer[]). */
+/** On a pod's own channel: offers to push, as JSON (RelayedOffers[]: each offer once, then its devices). */
 const OFFERS = '!offers:';
 
 /**
@@ -71,7 +71,7 @@ export class HintBus {
         this.handlers.reassert();
       } else if (channel === own && message.startsWith(OFFERS)) {
         this.count('offers');
-        this.handlers.offers(JSON.parse(message.slice(OFFERS.length)) as RelayedOffer[]);
+        this.handlers.offers(JSON.parse(message.slice(OFFERS.length)) as RelayedOffers[]);
       } else if (channel === own && message.length > 0) {
         this.count('devices');
         this.handlers.devices(message.split('\n'));
@@ -107,12 +107,19 @@ export class HintBus {
   }
 
   /** Relays offers made in a script to the pod instance holding each connection; this pod's own go straight in. */
-  async relay(offers: readonly RelayedOffer[]): Promise<void> {
-    const byInstance = new Map<string, RelayedOffer[]>();
-    for (const offer of offers) {
-      const held = byInstance.get(offer.instance) ?? [];
-      held.push(offer);
-      byInstance.set(offer.instance, held);
+  async relay(groups: readonly RelayedOffers[]): Promise<void> {
+    const byInstance = new Map<string, RelayedOffers[]>();
+    for (const { reply, devices } of groups) {
+      const held = new Map<string, RelayedOffers>();
+      for (const device of devices) {
+        let group = held.get(device.instance);
+        if (!group) {
+          group = { reply, devices: [] };
+          held.set(device.instance, group);
+          byInstance.set(device.instance, [...(byInstance.get(device.instance) ?? []), group]);
+        }
+        group.devices.push(device);
+      }
     }
     const sends: Promise<unknown>[] = [];
     for (const [instance, held] of byInstance) {

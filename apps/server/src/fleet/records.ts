@@ -215,24 +215,30 @@ export function addCounts(totals: StateCounts, hash: Hash, prefix = ''): void {
   }
 }
 
-/** offer_claim's offer → the offer pushed to the device. */
-export function offerFrom(deviceId: string, claim: Extract<ClaimReply, { kind: 'offer' }>): Offer {
+type OfferReply = Extract<ClaimReply, { kind: 'offer' }>;
+
+/** An offer reply's patch as the device gets it (parsed once when many devices get the same). */
+export function offeredPatch({ patch }: OfferReply): Offer['patch'] {
+  return {
+    id: patch.id,
+    name: patch.name,
+    version: patch.version,
+    notes: patch.notes,
+    artifact: parseArtifact(patch.artifact),
+    delta: patch.delta ? (JSON.parse(patch.delta) as DeltaRef) : null,
+    signature: patch.signature ? (JSON.parse(patch.signature) as Signature) : null,
+  };
+}
+
+/** offer_claim's offer → the offer pushed to the device. `patch`: offeredPatch(claim), if made already. */
+export function offerFrom(deviceId: string, claim: OfferReply, patch = offeredPatch(claim)): Offer {
   const deliveryId = deliveryIdOf(claim.rolloutId, deviceId);
-  const { patch } = claim;
   return {
     offerId: `${deliveryId}#${claim.attempt}`,
     deliveryId,
     rolloutId: claim.rolloutId,
     attempt: claim.attempt,
-    patch: {
-      id: patch.id,
-      name: patch.name,
-      version: patch.version,
-      notes: patch.notes,
-      artifact: parseArtifact(patch.artifact),
-      delta: patch.delta ? (JSON.parse(patch.delta) as DeltaRef) : null,
-      signature: patch.signature ? (JSON.parse(patch.signature) as Signature) : null,
-    },
+    patch,
     ackTimeoutMs: claim.ackTimeoutMs,
     deadlineAt: claim.deadlineAt,
     installWindow: claim.window,

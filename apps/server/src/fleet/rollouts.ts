@@ -95,8 +95,11 @@ export class Rollouts implements RolloutService {
         idsByBucket.set(n, [...(idsByBucket.get(n) ?? []), id]);
       }
     }
-    // Every bucket at once (Redis runs them back to back, about 50 µs a device: measured best for
-    // the slowest offer), each hinting its online devices as soon as its deliveries exist.
+    // Every bucket at once (Redis runs them back to back, about 45 µs a device): measured best for
+    // the slowest offer. Attaching a few buckets at a time gets the first offers out sooner, but
+    // their reports then compete with the rest of the attach in Redis (10,000 cameras: p99 1.05 s
+    // all at once, 1.46 s eight at a time). Each bucket's offers are relayed and its other new
+    // work hinted as soon as it lands.
     await Promise.all(
       this.deps.keys.allBuckets.map(async (bucket) => {
         const { online, offers } = await this.deps.scripts.run(rolloutAttach, {

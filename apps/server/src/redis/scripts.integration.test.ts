@@ -411,7 +411,7 @@ describe('cancel', () => {
     const earlier = await pod.rollout((await pod.publish()).id, {
       target: { kind: 'devices', deviceIds: ['busy'] },
     });
-    expect(pod.relayed.map((o) => o.deviceId)).toEqual(['busy']);
+    expect(pod.relayed.flatMap((group) => group.devices.map((d) => d.deviceId))).toEqual(['busy']);
     pod.relayed.length = 0;
 
     const patch = await pod.publish();
@@ -420,18 +420,16 @@ describe('cancel', () => {
     expect(rollout.counts).toMatchObject({ offered: 1, queued: 2 });
     expect(pod.relayed).toEqual([
       {
-        deviceId: 'idle',
-        instance: 'pod-a',
-        connectionId: 'c-idle',
         reply: expect.objectContaining({ kind: 'offer', rolloutId: rollout.id, attempt: 1, window: null }),
+        devices: [{ deviceId: 'idle', instance: 'pod-a', connectionId: 'c-idle' }],
       },
     ]);
     const [relayed] = pod.relayed;
-    expect(relayed?.reply).toMatchObject({ patch: { id: patch.id, version: patch.version } });
+    expect(relayed?.reply).toMatchObject({ patch: { id: patch.id, version: patch.version, delta: '' } });
     // What the pod's claim answers for it: the same attempt and deadline, re-sent.
     const claimed = await pod.claim('idle', '', 'c-idle');
     expect(claimed).toMatchObject({ rolloutId: rollout.id, attempt: 1 });
-    expect(relayed?.reply.kind === 'offer' && relayed.reply.deadlineAt).toBe(claimed?.deadline);
+    expect(relayed?.reply.deadlineAt).toBe(claimed?.deadline);
     // Its record went through queued, then offered, with the counters, history and events of each.
     const history = (await pod.fleet.inventory.get('idle')).history.map((h) => `${h.from ?? ''}>${h.to}`);
     expect(history.slice(0, 2).sort()).toEqual(['>queued', 'queued>offered']);

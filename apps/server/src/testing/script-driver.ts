@@ -21,7 +21,7 @@ import {
   deviceRegister,
   offerClaim,
   offerClaimMany,
-  type RelayedOffer,
+  type RelayedOffers,
 } from '../redis/scripts/index.js';
 
 export const GRACE_MS = 3_000;
@@ -44,7 +44,7 @@ export type ClaimSeen = {
 export class ScriptDriver {
   readonly redis: RedisClient;
   /** Offers relayed to this instance (made by rollout_attach for its devices' connections), in order. */
-  readonly relayed: RelayedOffer[] = [];
+  readonly relayed: RelayedOffers[] = [];
   readonly keys: KeySpace;
   readonly scripts: Scripts;
   readonly fleet: RedisFleet;

@@ -6,11 +6,13 @@ ARGV     1 B bucket prefix, 2 rolloutId, 3 grace ms, 4 settings (JSON: seq, patc
          {ref, sha256, saved}}), 5.. device
          ids of this bucket
          (target 'devices')
-Returns  {created, {dev1, node1, dev2, node2, …}, {{dev, node, conn, <offer_claim's OFFER reply>}, …}}:
-         how many deliveries were created (0 when replayed, or when the rollout ended first); the
-         online devices among them with the pod instance holding each, to be hinted (the due set
-         catches any hint that is lost); the offers made here, for the caller to relay to the pod
-         instance holding each device's connection `conn`
+Returns  {created, {dev1, node1, dev2, node2, …}, offers}: how many deliveries were created (0 when
+         replayed, or when the rollout ended first); the online devices among them with the pod
+         instance holding each, to be hinted (the due set catches any hint that is lost); the offers
+         made here, for the caller to relay to the pod instance holding each device's connection:
+         {} or {deadline, ack, patchId, name, version, notes, artifact, signature, dev1, node1, conn1,
+         delta1, dev2, …} (attempt 1 of this rollout, one deadline for all; the delta for the
+         version each device runs, or '')
 An idle connected device (no active or queued delivery) is offered a rollout that needs nothing a
 pod decides (not limited: no slot; no maintenance windows) in this same step: what its pod's claim
 would do next, without the hint and the claim. A relayed offer that is lost (its pod's subscriber
@@ -50,7 +52,7 @@ else
   candidates = redis.call('ZRANGE', K.devices(B), 0, -1)
 end
 local ro = rollout(B, rid)
-local created, hints, offers = 0, {}, {}
+local created, hints, offers, deadline_all = 0, {}, {}, nil
 local offer_now = ro.status == 'active' and not ro.limited and ro.windows == ''
 local deltas = s.deltas or {}
 -- The bucket's shared keys (counters, open set, due set) are written once, at the end.
@@ -65,11 +67,14 @@ for _, dev in ipairs(candidates) do
     if new == 1 then
       created = created + 1
       if deadline then
+        deadline_all = deadline
         batch.due[#batch.due + 1] = deadline
         batch.due[#batch.due + 1] = dev
         local delta = deltas[f[7] or '']
-        offers[#offers + 1] = { dev, f[3], f[6], 'OFFER', rid, 1, deadline, ro.ack, s.patchId, s.name, s.version,
-          s.notes, s.artifact, s.signature, 0, 0, type(delta) == 'table' and delta.ref or '' }
+        offers[#offers + 1] = dev
+        offers[#offers + 1] = f[3]
+        offers[#offers + 1] = f[6]
+        offers[#offers + 1] = type(delta) == 'table' and delta.ref or ''
       else
         local _, online, node = reschedule_created(B, dev, ro, wave, now, grace, batch.due, f)
         if online and node then
@@ -81,4 +86,10 @@ for _, dev in ipairs(candidates) do
   end
 end
 flush_batch(B, batch)
-return { created, hints, offers }
+local reply = {}
+if deadline_all then
+  -- (Appended, not unpacked: a bucket may offer more devices than unpack takes.)
+  reply = { deadline_all, ro.ack, s.patchId, s.name, s.version, s.notes, s.artifact, s.signature }
+  for _, v in ipairs(offers) do reply[#reply + 1] = v end
+end
+return { created, hints, reply }

@@ -10,7 +10,7 @@ import {
   pairs,
   str,
 } from '../script.js';
-import { type ClaimReply, claimReply } from './deliveries.js';
+import type { ClaimReply } from './deliveries.js';
 
 /** What may happen to a rollout: operators pause, resume, cancel, advance; the controller aborts, opens, meets. */
 export type RolloutAction =
@@ -48,12 +48,43 @@ export const rolloutCreate = globalScript({
   },
 });
 
-/** An offer a script made for a device's connection, to be pushed by the pod instance holding it. */
-export interface RelayedOffer {
-  deviceId: string;
-  instance: string;
-  connectionId: string;
-  reply: ClaimReply;
+/** Offers a script made for devices' connections, to be pushed by the pod instances holding them. */
+export interface RelayedOffers {
+  /** The same for each of these devices (one rollout, one attempt, one deadline, one delta). */
+  reply: Extract<ClaimReply, { kind: 'offer' }>;
+  devices: { deviceId: string; instance: string; connectionId: string }[];
+}
+
+/** rollout_attach's offers: one group per delta offered (most fleets: one group). */
+function relayedOffers(rolloutId: string, reply: unknown): RelayedOffers[] {
+  const [deadlineAt, ackTimeoutMs, id, name, version, notes, artifact, signature, ...devices] = list(reply);
+  const groups = new Map<string, RelayedOffers>();
+  for (let i = 0; i + 3 < devices.length; i += 4) {
+    const delta = str(devices[i + 3]);
+    let group = groups.get(delta);
+    if (!group) {
+      const patch = { id: str(id), name: str(name), version: str(version), notes: str(notes) };
+      group = {
+        reply: {
+          kind: 'offer',
+          rolloutId,
+          attempt: 1,
+          deadlineAt: num(deadlineAt),
+          ackTimeoutMs: num(ackTimeoutMs),
+          window: null,
+          patch: { ...patch, artifact: str(artifact), signature: str(signature), delta },
+        },
+        devices: [],
+      };
+      groups.set(delta, group);
+    }
+    group.devices.push({
+      deviceId: str(devices[i]),
+      instance: str(devices[i + 1]),
+      connectionId: str(devices[i + 2]),
+    });
+  }
+  return [...groups.values()];
 }
 
 /** rollout_attach.lua: brings a rollout into one bucket and queues it for the devices it targets there. */
@@ -65,22 +96,14 @@ export const rolloutAttach = bucketScript({
     i.settings,
     ...i.deviceIds,
   ],
-  decode: (reply) => {
+  decode: (reply, input) => {
     const [created, online, offers] = list(reply);
     return {
       created: num(created),
       /** The new deliveries' devices that are connected, with the pod holding each (to hint). */
       online: pairs(list(online)).map(([deviceId, instance]) => ({ deviceId, instance })),
       /** Offers made in the attach, each for the connection it was made for (to relay). */
-      offers: list(offers).map((entry): RelayedOffer => {
-        const [deviceId, instance, connectionId, ...claim] = list(entry);
-        return {
-          deviceId: str(deviceId),
-          instance: str(instance),
-          connectionId: str(connectionId),
-          reply: claimReply(claim),
-        };
-      }),
+      offers: relayedOffers(input.rolloutId, offers),
     };
   },
 });
