@@ -5,6 +5,8 @@
 -- Stable wave of a device in a rollout: a hash of (rollout, device) placed on the cumulative
 -- percentages, so a device in the 1% canary stays in it.
 local function wave_of(rid, dev, waves)
+  -- One wave (the default): everyone is in it, no hash needed.
+  if waves == nil or waves == '' or waves == '100' then return 0 end
   local point = (tonumber(string.sub(redis.sha1hex(rid .. '|' .. dev), 1, 8), 16) % 10000) / 100
   local i = 0
   for percent in string.gmatch(waves or '100', '[^,]+') do
@@ -14,9 +16,17 @@ local function wave_of(rid, dev, waves)
   return i - 1
 end
 
+-- Selectors decoded in this script call: an attach checks one against every device of a bucket.
+local SELECTORS = {}
+
 -- Whether the device matches the rollout's selector (the contracts' matchesSelector, in Lua).
 local function selector_matches(selector_json, labels, model)
-  for _, r in ipairs(cjson.decode(selector_json)) do
+  local rules = SELECTORS[selector_json]
+  if not rules then
+    rules = cjson.decode(selector_json)
+    SELECTORS[selector_json] = rules
+  end
+  for _, r in ipairs(rules) do
     local value = r.key == 'model' and model or labels[r.key]
     local ok
     if r.op == 'eq' then ok = value == r.value
