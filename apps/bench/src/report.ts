@@ -173,7 +173,7 @@ export function formatTable(report: BenchReport): string {
     ];
     table.push(
       phase(`${lua.devices} devices, attach`, lua.attach),
-      phase('claim (offer_claim_many)', lua.claim),
+      phase('claim (offer_claim_many, for what the attach queued)', lua.claim),
       phase('report (succeeded)', lua.report),
       phase('total', lua.total),
       [
