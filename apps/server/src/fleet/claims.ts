@@ -1,3 +1,4 @@
+import type { Offer } from '@camfleet/contracts';
 import { type ClaimReply, offerClaim, offerClaimMany, type RelayedOffers } from '../redis/scripts/index.js';
 import type { FleetDeps } from './deps.js';
 import { deliveryIdOf } from './ids.js';
@@ -111,11 +112,14 @@ export class OfferClaims {
     }
   }
 
-  /** Pushes what a claim answered (an offer or a cancel request) to the device's session. */
-  private deliver(session: DeviceSession, reply: ClaimReply): ClaimOutcome {
+  /**
+   * Pushes what a claim answered (an offer or a cancel request) to the device's session. `patch`:
+   * the offer's patch, when parsed once for many devices.
+   */
+  private deliver(session: DeviceSession, reply: ClaimReply, patch?: Offer['patch']): ClaimOutcome {
     const deviceId = session.deviceId;
     if (reply.kind === 'offer') {
-      const offer = offerFrom(deviceId, reply);
+      const offer = offerFrom(deviceId, reply, patch);
       this.slots.forget(deviceId, offer.rolloutId);
       session.push({ type: 'offer', offer });
       return 'offered';
@@ -163,9 +167,7 @@ export class OfferClaims {
       const patch = offeredPatch(reply);
       for (const { deviceId, connectionId } of devices) {
         const session = this.sessions.get(deviceId);
-        if (session?.connectionId !== connectionId) continue;
-        this.slots.forget(deviceId, reply.rolloutId);
-        session.push({ type: 'offer', offer: offerFrom(deviceId, reply, patch) });
+        if (session?.connectionId === connectionId) this.deliver(session, reply, patch);
       }
     }
   }

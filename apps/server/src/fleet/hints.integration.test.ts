@@ -19,7 +19,6 @@ afterAll(async () => {
 function bus(instance: string): {
   bus: HintBus;
   handlers: { [K in keyof HintHandlers]: ReturnType<typeof vi.fn> };
-  subscriber: RedisClient;
 } {
   const subscriber = connectTestRedis(server.url, { subscriber: true });
   const publisher = connectTestRedis(server.url);
@@ -36,7 +35,6 @@ function bus(instance: string): {
   return {
     bus: new HintBus(subscriber, publisher, new KeySpace('h'), instance, new Metrics(), handlers),
     handlers,
-    subscriber,
   };
 }
 

@@ -116,7 +116,9 @@ export class HintBus {
         if (!group) {
           group = { reply, devices: [] };
           held.set(device.instance, group);
-          byInstance.set(device.instance, [...(byInstance.get(device.instance) ?? []), group]);
+          const groups = byInstance.get(device.instance) ?? [];
+          groups.push(group);
+          byInstance.set(device.instance, groups);
         }
         group.devices.push(device);
       }
