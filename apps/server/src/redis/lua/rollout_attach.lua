@@ -52,7 +52,7 @@ else
   candidates = redis.call('ZRANGE', K.devices(B), 0, -1)
 end
 local ro = rollout(B, rid)
-local created, hints, offers, deadline_all = 0, {}, {}, nil
+local created, hints, offers = 0, {}, {}
 local offer_now = ro.status == 'active' and not ro.limited and ro.windows == ''
 local deltas = s.deltas or {}
 -- The bucket's shared keys (counters, open set, due set) are written once, at the end.
@@ -67,7 +67,10 @@ for _, dev in ipairs(candidates) do
     if new == 1 then
       created = created + 1
       if deadline then
-        deadline_all = deadline
+        -- The offer once (one rollout, attempt 1, one deadline in one script call), then its devices.
+        if #offers == 0 then
+          offers = { deadline, ro.ack, s.patchId, s.name, s.version, s.notes, s.artifact, s.signature }
+        end
         batch.due[#batch.due + 1] = deadline
         batch.due[#batch.due + 1] = dev
         local delta = deltas[f[7] or '']
@@ -86,10 +89,4 @@ for _, dev in ipairs(candidates) do
   end
 end
 flush_batch(B, batch)
-local reply = {}
-if deadline_all then
-  -- (Appended, not unpacked: a bucket may offer more devices than unpack takes.)
-  reply = { deadline_all, ro.ack, s.patchId, s.name, s.version, s.notes, s.artifact, s.signature }
-  for _, v in ipairs(offers) do reply[#reply + 1] = v end
-end
-return { created, hints, reply }
+return { created, hints, offers }
