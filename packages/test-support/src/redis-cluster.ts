@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInfo, redisCli, redisInfo } from './redis-cli.js';
-import { dataNodeArgs, freePorts, RedisNode } from './redis-node.js';
+import { dataNodeArgs, freePorts, RedisNode, startOnFreePorts } from './redis-node.js';
 import type { Failover, RedisServerOptions, TestRedis } from './redis-types.js';
 import { waitFor } from './wait.js';
 
@@ -78,7 +78,11 @@ export class RedisClusterServer implements TestRedis {
     private readonly nodes: readonly RedisNode[],
   ) {}
 
-  static async start(options: RedisClusterOptions = {}): Promise<RedisClusterServer> {
+  static start(options: RedisClusterOptions = {}): Promise<RedisClusterServer> {
+    return startOnFreePorts(() => RedisClusterServer.startOnce(options));
+  }
+
+  private static async startOnce(options: RedisClusterOptions): Promise<RedisClusterServer> {
     const masters = options.masters ?? 3;
     const replicas = options.replicasPerMaster ?? 1;
     if (masters < 3) throw new Error(`a Redis Cluster needs at least 3 masters (asked for ${masters})`);

@@ -28,6 +28,22 @@ export async function freePorts(count: number): Promise<number[]> {
   }
 }
 
+/**
+ * Runs a start that listens on ports from freePorts again, with new ones, while a port was taken
+ * between the pick and the bind: on a busy machine, outgoing connections draw from the same
+ * range, so a port found free can be someone's a moment later. `start` cleans up after itself.
+ */
+export async function startOnFreePorts<T>(start: () => Promise<T>, tries = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      const taken = error instanceof Error && error.message.includes('Address already in use');
+      if (!taken || attempt >= tries) throw error;
+    }
+  }
+}
+
 /** The settings every data node gets, single or not: persistence and limits as production runs them. */
 export function dataNodeArgs(port: number, dir: string, options: RedisServerOptions): string[] {
   return [

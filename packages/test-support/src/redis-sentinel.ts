@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisCli, redisInfo } from './redis-cli.js';
-import { configFile, dataNodeArgs, freePorts, RedisNode } from './redis-node.js';
+import { configFile, dataNodeArgs, freePorts, RedisNode, startOnFreePorts } from './redis-node.js';
 import type { Failover, RedisServerOptions, TestRedis } from './redis-types.js';
 import { waitFor } from './wait.js';
 
@@ -35,7 +35,11 @@ export class RedisSentinelServer implements TestRedis {
     private readonly sentinels: readonly RedisNode[],
   ) {}
 
-  static async start(options: RedisSentinelOptions = {}): Promise<RedisSentinelServer> {
+  static start(options: RedisSentinelOptions = {}): Promise<RedisSentinelServer> {
+    return startOnFreePorts(() => RedisSentinelServer.startOnce(options));
+  }
+
+  private static async startOnce(options: RedisSentinelOptions): Promise<RedisSentinelServer> {
     const masterName = options.masterName ?? 'camfleet';
     const replicas = options.replicas ?? 1;
     const sentinelCount = options.sentinels ?? 3;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataNodeArgs } from './redis-node.js';
+import { dataNodeArgs, startOnFreePorts } from './redis-node.js';
 import type { RedisServerOptions, TestRedis } from './redis-types.js';
 import { awaitReady } from './startup.js';
 
@@ -33,11 +33,18 @@ export class RedisServer implements TestRedis {
     private readonly options: RedisServerOptions,
   ) {}
 
-  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const dir = await mkdtemp(join(tmpdir(), 'camfleet-redis-'));
-    const server = new RedisServer(await freePort(), dir, options);
-    await server.boot();
-    return server;
+  static start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    return startOnFreePorts(async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'camfleet-redis-'));
+      const server = new RedisServer(await freePort(), dir, options);
+      try {
+        await server.boot();
+        return server;
+      } catch (error) {
+        await server.destroy();
+        throw error;
+      }
+    });
   }
 
   get url(): string {
