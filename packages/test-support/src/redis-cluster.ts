@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInfo, redisCli, redisInfo } from './redis-cli.js';
-import { dataNodeArgs, freePorts, RedisNode, startOnFreePorts } from './redis-node.js';
+import { booted, dataNodeArgs, freePorts, RedisNode, startOnFreePorts } from './redis-node.js';
 import type { Failover, RedisServerOptions, TestRedis } from './redis-types.js';
 import { waitFor } from './wait.js';
 
@@ -119,7 +119,7 @@ export class RedisClusterServer implements TestRedis {
       );
     }
     const cluster = new RedisClusterServer(dir, nodes);
-    try {
+    return booted(cluster, async () => {
       await Promise.all(nodes.map((node) => node.start()));
       await redisCli(
         nodes[0]!.port,
@@ -134,11 +134,7 @@ export class RedisClusterServer implements TestRedis {
         { timeoutMs: 60_000 },
       );
       await cluster.awaitHealthy('the cluster to form');
-      return cluster;
-    } catch (error) {
-      await cluster.destroy();
-      throw error;
-    }
+    });
   }
 
   /** Every node as a seed: a client finds the cluster through whichever still answers. */

@@ -44,6 +44,20 @@ export async function startOnFreePorts<T>(start: () => Promise<T>, tries = 5): P
   }
 }
 
+/** `server` once `boot` succeeded; destroyed (processes stopped, directory removed) if it failed. */
+export async function booted<T extends { destroy(): Promise<void> }>(
+  server: T,
+  boot: () => Promise<void>,
+): Promise<T> {
+  try {
+    await boot();
+    return server;
+  } catch (error) {
+    await server.destroy();
+    throw error;
+  }
+}
+
 /** The settings every data node gets, single or not: persistence and limits as production runs them. */
 export function dataNodeArgs(port: number, dir: string, options: RedisServerOptions): string[] {
   return [

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisCli, redisInfo } from './redis-cli.js';
-import { configFile, dataNodeArgs, freePorts, RedisNode, startOnFreePorts } from './redis-node.js';
+import { booted, configFile, dataNodeArgs, freePorts, RedisNode, startOnFreePorts } from './redis-node.js';
 import type { Failover, RedisServerOptions, TestRedis } from './redis-types.js';
 import { waitFor } from './wait.js';
 
@@ -85,13 +85,7 @@ export class RedisSentinelServer implements TestRedis {
       sentinels.push(new RedisNode(port, sentinelDir, [conf, '--sentinel'], 'Sentinel ID is'));
     }
     const server = new RedisSentinelServer(dir, masterName, dataNodes, sentinels);
-    try {
-      await server.boot();
-      return server;
-    } catch (error) {
-      await server.destroy();
-      throw error;
-    }
+    return booted(server, () => server.boot());
   }
 
   get url(): string {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataNodeArgs, startOnFreePorts } from './redis-node.js';
+import { booted, dataNodeArgs, startOnFreePorts } from './redis-node.js';
 import type { RedisServerOptions, TestRedis } from './redis-types.js';
 import { awaitReady } from './startup.js';
 
@@ -37,13 +37,7 @@ export class RedisServer implements TestRedis {
     return startOnFreePorts(async () => {
       const dir = await mkdtemp(join(tmpdir(), 'camfleet-redis-'));
       const server = new RedisServer(await freePort(), dir, options);
-      try {
-        await server.boot();
-        return server;
-      } catch (error) {
-        await server.destroy();
-        throw error;
-      }
+      return booted(server, () => server.boot());
     });
   }
 
