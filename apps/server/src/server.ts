@@ -320,7 +320,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       wss,
       closeOtherSockets: () => legacy.close(),
       stopBackground: () => Promise.all([background.stop(), webhooks.close()]).then(() => undefined),
-      leave: () => redis.redis.zrem(keys.nodes, instance),
+      leave: () => redis.redis.multi().zrem(keys.nodes, instance).hdel(keys.nodeDevices, instance).exec(),
       redisClients: redis.all,
       graceMs: config.shutdownGraceMs,
     });

@@ -17,6 +17,8 @@ const SWEEP_BATCH = 1000;
  * script call per bucket and 100 local sessions, the safety net behind lost hints.
  */
 const SESSION_RECONCILE_MS = 10_000;
+/** How often a pod looks whether the number of devices it holds changed (written only then). */
+const HELD_COUNT_MS = 500;
 /** A rollout still marked attaching after this long lost the pod that created it. */
 const ATTACH_STALL_MS = 10_000;
 
@@ -32,6 +34,8 @@ export class Background {
   /** The lease was found taken away and the devices held here are not all back online yet. */
   private restoring = false;
   private readonly revisions = new Map<string, string>();
+  /** The number of devices held here as last written to Redis (-1: not yet). */
+  private publishedHeld = -1;
   /** Redis time (ms) of the last heartbeat whose answer arrived. */
   private lastBeatAt = 0;
   /** Local clock (ms): no reaping before this. */
@@ -58,6 +62,7 @@ export class Background {
     this.deps.redis.on('ready', this.onReady);
     this.loop('sweep', this.o.sweepIntervalMs, () => this.sweep());
     this.loop('heartbeat', this.heartbeatMs, () => this.heartbeat());
+    this.loop('devices-held', HELD_COUNT_MS, () => this.publishHeld());
     this.loop('reap', Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.reap());
     this.loop('attach-repair', 5_000, () => this.repairAttach());
     this.loop('rollout-gates', Math.max(50, this.o.sweepIntervalMs), () => this.o.fleet.controller.round());
@@ -141,10 +146,13 @@ export class Background {
    */
   async heartbeat(): Promise<boolean> {
     const started = Date.now();
+    const devices = this.o.fleet.sessions.size;
     const { lost, at } = await this.deps.scripts.run(nodeHeartbeat, {
       instance: this.deps.instance,
       leaseMs: this.o.leaseMs,
+      devices,
     });
+    this.publishedHeld = devices;
     this.lastBeatAt = at;
     // A beat that took longer than the beat interval: Redis (or this pod) stalled, and others' beats
     // may still be on their way.
@@ -162,6 +170,18 @@ export class Background {
       await this.o.fleet.reconcile.reassertPresence();
       this.restoring = false;
     }
+    return false;
+  }
+
+  /**
+   * Writes how many devices this pod holds when that changed: the fleet figures read one field per
+   * pod instead of every online device (each beat writes it too, e.g. after Redis lost it).
+   */
+  async publishHeld(): Promise<boolean> {
+    const devices = this.o.fleet.sessions.size;
+    if (devices === this.publishedHeld) return false;
+    await this.deps.redis.hset(this.deps.keys.nodeDevices, this.deps.instance, devices);
+    this.publishedHeld = devices;
     return false;
   }
 

@@ -77,33 +77,35 @@ export class Inventory implements InventoryService {
     };
   }
 
+  /**
+   * Fleet figures from sizes and counts, never from the devices themselves: two counts per bucket,
+   * the live pod instances and the devices each says it holds. The same cost for any fleet size.
+   */
   async stats(): Promise<FleetStats> {
     const { redis, keys } = this.deps;
-    const [patches, rollouts, ...perBucket] = await Promise.all([
+    const [patches, rollouts, live, held, ...perBucket] = await Promise.all([
       redis.zcard(keys.patches),
       redis.zcard(keys.rollouts),
+      redis.zrange(keys.nodes, '0', '-1'),
+      redis.hgetall(keys.nodeDevices),
       ...keys.allBuckets.flatMap((bucket) => [
         redis.zcard(bucket.key('devices')),
-        redis.hvals(bucket.key('online')),
+        redis.hlen(bucket.key('online')),
       ]),
     ]);
     let devices = 0;
     let online = 0;
-    const byNode = new Map<string, number>();
     for (let i = 0; i < perBucket.length; i += 2) {
-      devices += perBucket[i] as number;
-      for (const node of perBucket[i + 1] as string[]) {
-        online++;
-        byNode.set(node, (byNode.get(node) ?? 0) + 1);
-      }
+      devices += perBucket[i] ?? 0;
+      online += perBucket[i + 1] ?? 0;
     }
     return {
       devices,
       online,
-      patches: patches as number,
-      rollouts: rollouts as number,
-      nodes: [...byNode]
-        .map(([node, count]) => ({ node, devices: count }))
+      patches,
+      rollouts,
+      nodes: live
+        .map((node) => ({ node, devices: Number(held[node] ?? 0) }))
         .sort((a, b) => a.node.localeCompare(b.node)),
     };
   }
@@ -140,7 +142,7 @@ export class Inventory implements InventoryService {
     return result;
   }
 
-  /** Fleet figures read every bucket's presence: one loop per pod serves all its watchers. */
+  /** Fleet figures, read once a tick by one loop per pod for all its watchers. */
   watchStats(intervalMs: number, signal: AbortSignal): AsyncGenerator<FleetStats> {
     return this.watches.watch(
       `stats:${intervalMs}`,

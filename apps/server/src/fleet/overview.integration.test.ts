@@ -2,6 +2,7 @@ import type { FleetStats, RolloutStatus } from '@camfleet/contracts';
 import { waitFor } from '@camfleet/test-support';
 import { describe, expect, it } from 'vitest';
 import { podPerSuite } from '../testing/wire.js';
+import { Inventory } from './inventory.js';
 
 const suite = podPerSuite();
 
@@ -23,6 +24,54 @@ describe('what the dashboard reads: live figures, the live rollouts list, filter
     } finally {
       sub.unsubscribe();
     }
+  });
+
+  it('fleet figures are read from counts: the same Redis calls for any fleet size, each pod as it counts its devices', async () => {
+    const { deps } = suite.pod.pod.fleet;
+    const calls: string[] = [];
+    // The real Redis answers; the proxy only writes down which calls stats() makes.
+    const counted = new Proxy(deps.redis, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(String(name));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const inventory = new Inventory({ ...deps, redis: counted });
+    const instance = suite.pod.pod.instance;
+    const held = async (n: number) =>
+      waitFor(
+        async () => {
+          const stats = await inventory.stats();
+          return stats.nodes.find((node) => node.node === instance)?.devices === n ? stats : null;
+        },
+        { what: `the pod to count ${n} devices` },
+      );
+    const callsOfOneRead = async () => {
+      calls.length = 0;
+      await inventory.stats();
+      return [...calls].sort();
+    };
+    // Devices an earlier test left connected, once the pod has written down that it holds them.
+    const base = suite.pod.pod.fleet.sessions.size;
+    await held(base);
+    const small = await Promise.all(['fig-1', 'fig-2'].map((id) => suite.pod.registeredDevice(id)));
+    const few = await held(base + 2);
+    const fewCalls = await callsOfOneRead();
+    const more = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => suite.pod.registeredDevice(`fig-more-${i}`)),
+    );
+    const many = await held(base + 32);
+    expect(many.online - few.online).toBe(30);
+    expect(many.devices - few.devices).toBe(30);
+    expect(await callsOfOneRead()).toEqual(fewCalls);
+    // No call that returns devices: sizes (ZCARD, HLEN), the pod leases and their counts.
+    expect(new Set(fewCalls)).toEqual(new Set(['zcard', 'hlen', 'zrange', 'hgetall']));
+    for (const device of [...small, ...more]) device.wsClient.close();
+    await held(base);
   });
 
   it('rollout.watchList pushes the list again when a rollout appears or changes', async () => {

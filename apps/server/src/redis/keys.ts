@@ -248,6 +248,10 @@ export class KeySpace {
   get nodes(): string {
     return this.global('nodes');
   }
+  /** Pod instance → devices it holds, as the pod counts them (written when it changes, and each beat). */
+  get nodeDevices(): string {
+    return this.global('node-devices');
+  }
 
   /** Prefix of the webhook keys (what webhook scripts take as ARGV[1]). */
   get webhookPrefix(): string {

@@ -501,7 +501,7 @@ describe('counters', () => {
 describe('node_reap', () => {
   const LEASE = 3_000;
   const beat = async (instance: string) =>
-    (await pod.scripts.run(nodeHeartbeat, { instance, leaseMs: LEASE })).at;
+    (await pod.scripts.run(nodeHeartbeat, { instance, leaseMs: LEASE, devices: 0 })).at;
   const reap = (caller: string, seen: number) =>
     pod.scripts.run(nodeReap, { limit: 10, instance: caller, lastBeatAt: seen });
 
@@ -534,7 +534,7 @@ describe('node_reap', () => {
 
   it('tells a pod its lease had been taken away', async () => {
     const lost = async () =>
-      (await pod.scripts.run(nodeHeartbeat, { instance: 'pod-d', leaseMs: LEASE })).lost;
+      (await pod.scripts.run(nodeHeartbeat, { instance: 'pod-d', leaseMs: LEASE, devices: 0 })).lost;
     expect(await lost()).toBe(true);
     expect(await lost()).toBe(false);
   });

@@ -1,6 +1,6 @@
 --[[ node_reap: claim pod instances whose lease expired. Each is returned to exactly one caller,
 which then marks its devices offline bucket by bucket (node_gone).
-KEYS     1 nodes zset (instance -> lease expiry ms)
+KEYS     1 nodes zset (instance -> lease expiry ms), 2 node devices hash (instance -> devices held)
 ARGV     1 max instances per call, 2 the calling pod instance, 3 the Redis time of the caller's last
          heartbeat whose answer it has seen (ms)
 Returns  {instance, ...}
@@ -19,6 +19,7 @@ local claimed = {}
 for _, instance in ipairs(dead) do
   if instance ~= caller then
     redis.call('ZREM', nodes, instance)
+    redis.call('HDEL', KEYS[2], instance)
     claimed[#claimed + 1] = instance
   end
 end
