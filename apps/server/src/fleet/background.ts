@@ -13,10 +13,13 @@ export interface BackgroundOptions {
 
 const SWEEP_BATCH = 1000;
 /**
- * How often a pod checks that Redis agrees with the sessions it holds (presence, parked work): one
- * script call per bucket and 100 local sessions, the safety net behind lost hints.
+ * How often a pod checks that Redis agrees with the next slice of the sessions it holds (presence,
+ * parked work; see SessionReconcile), the safety net behind lost hints. All of them are checked
+ * when Redis comes back.
  */
 const SESSION_RECONCILE_MS = 10_000;
+/** After a failed whole check of the sessions, the next try. */
+const SESSION_RECHECK_MS = 1_000;
 /** How often a pod looks whether the number of devices it holds changed (written only then). */
 const HELD_COUNT_MS = 500;
 /** A rollout still marked attaching after this long lost the pod that created it. */
@@ -40,7 +43,10 @@ export class Background {
   private lastBeatAt = 0;
   /** Local clock (ms): no reaping before this. */
   private reapHoldUntil = 0;
-  private readonly onReady = () => this.holdReaping();
+  private readonly onReady = () => {
+    this.holdReaping();
+    this.checkAllSessions();
+  };
 
   constructor(private readonly o: BackgroundOptions) {}
 
@@ -50,6 +56,18 @@ export class Background {
 
   private get heartbeatMs(): number {
     return Math.max(100, Math.floor(this.o.leaseMs / 3));
+  }
+
+  /**
+   * Redis is back (after an outage, a restart or a failover, which may have lost the latest writes):
+   * every session is checked against it, until a pass succeeds.
+   */
+  private checkAllSessions(): void {
+    if (this.stopped) return;
+    this.o.fleet.reconcile.reconcile().catch((error: unknown) => {
+      this.deps.log.warn({ err: error }, 'session check after Redis came back failed; retrying');
+      setTimeout(() => this.checkAllSessions(), SESSION_RECHECK_MS).unref();
+    });
   }
 
   /** No pod is declared dead for one lease from now (every live pod beats within it). */
@@ -71,7 +89,7 @@ export class Background {
       return false;
     });
     this.loop('session-reconcile', SESSION_RECONCILE_MS, async () => {
-      await this.o.fleet.reconcile.reconcile();
+      await this.o.fleet.reconcile.reconcileSlice();
       return false;
     });
     this.loop('rollout-revisions', 5_000, () => this.watchRevisions());

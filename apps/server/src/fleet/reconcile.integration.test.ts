@@ -55,6 +55,24 @@ describe('session reconcile', () => {
     expect(await pod.fleet.reconcile.reconcile()).toBe(0);
   });
 
+  it('checks a slice a pass, round the sessions in turn', async () => {
+    const ids = ['s1', 's2', 's3', 's4', 's5'];
+    for (const id of ids) {
+      await pod.register(id, { conn: `conn-${id}` });
+      pod.fleet.sessions.open(id, `conn-${id}`, null);
+    }
+    // The pod was reaped without hearing of it: every device of its sessions is offline.
+    for (const id of ids) await markPodGone(id);
+    const online = async () =>
+      (await Promise.all(ids.map((id) => pod.fleet.inventory.get(id)))).filter((d) => d.device.online).length;
+    const { reconcile } = pod.fleet;
+    expect([await reconcile.reconcileSlice(2), await online()]).toEqual([2, 2]);
+    expect([await reconcile.reconcileSlice(2), await online()]).toEqual([2, 4]);
+    expect([await reconcile.reconcileSlice(2), await online()]).toEqual([1, 5]);
+    // A new round: all checked again, nothing left to repair.
+    for (let i = 0; i < 3; i++) expect(await reconcile.reconcileSlice(2)).toBe(0);
+  });
+
   it('leaves a device alone that a newer connection holds, or whose connection closed here', async () => {
     await pod.register('d', { conn: 'conn-new' });
     const { devices, sessions } = pod.fleet;

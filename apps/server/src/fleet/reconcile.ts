@@ -7,13 +7,20 @@ import type { Slots } from './slots.js';
 /** Repaired devices named in the session reconcile's log line. */
 const LOGGED_REPAIRS = 20;
 
+/** Sessions the periodic pass checks at most: an idle pod's safety net costs the same at any size. */
+export const RECONCILE_SLICE = 500;
+
 /**
- * The safety net behind lost hints and reaping races, per pod and proportional to its own
- * sessions: every device whose connection is open here must be online on that connection in
- * Redis, and a delivery of it parked for a slot must be on this pod's waiting list (else nothing
- * would ever retry it).
+ * The safety net behind lost hints and reaping races, per pod: every device whose connection is
+ * open here must be online on that connection in Redis, and a delivery of it parked for a slot must
+ * be on this pod's waiting list (else nothing would ever retry it). Whole passes run when something
+ * may have diverged (Redis came back, this pod's lease was lost); otherwise each periodic pass
+ * checks the next slice of the sessions, round the pod in turn.
  */
 export class SessionReconcile {
+  /** The sessions' devices still to check in the current round of slices. */
+  private round: string[] = [];
+
   constructor(
     private readonly deps: FleetDeps,
     private readonly sessions: DeviceSessions,
@@ -29,11 +36,17 @@ export class SessionReconcile {
     await this.reconcile();
   }
 
-  /** One pass over the sessions here. Returns how many devices needed repair. */
-  async reconcile(): Promise<number> {
+  /** The next slice of at most `limit` sessions (a new round once all were checked). */
+  async reconcileSlice(limit = RECONCILE_SLICE): Promise<number> {
+    if (this.round.length === 0) this.round = this.sessions.deviceIds();
+    const slice = this.round.splice(0, limit);
+    return this.reconcile(slice);
+  }
+
+  /** One pass over the sessions here (or those of `deviceIds`). Returns how many devices needed repair. */
+  async reconcile(deviceIds: readonly string[] = this.sessions.deviceIds()): Promise<number> {
     // Checked in the same tick as the calls: a close after them queues its disconnect behind them.
-    const live = this.sessions
-      .deviceIds()
+    const live = deviceIds
       .map((deviceId) => this.sessions.get(deviceId))
       .filter((session): session is DeviceSession => session !== undefined && !session.gone);
     let repaired = 0;
