@@ -294,13 +294,20 @@ describe('on a terminal and off it', () => {
     expect(pipedOut.trimEnd().split('\n').at(-1)).toMatch(new RegExp(`^${rolloutId} canceled: `));
   });
 
-  it('rollout list --watch redraws in place on a terminal until Ctrl-C (130); piped it prints tables', async () => {
-    const terminal = inTerminal(['rollout', 'list', '--watch', '--interval', '200ms']);
+  it('rollout list --watch redraws in place on a terminal on each change until Ctrl-C (130); piped it prints tables', async () => {
+    const terminal = inTerminal(['rollout', 'list', '--watch', '--interval', '250ms']);
     const pid = await terminal.pid();
-    await waitFor(() => terminal.output().split('Every 0.2s: fleet rollout list').length > 3, {
-      ...SLOW,
-      what: 'three frames of rollout list --watch',
-    });
+    await waitFor(() => terminal.output().includes(rolloutId), { ...SLOW, what: 'the first frame' });
+    // A change is pushed by the server's subscription and redrawn.
+    const added = (await ok(['rollout', 'create', '--patch', patchId, '--devices', 'nobody-0'])).trim();
+    await waitFor(
+      () => {
+        const frames = terminal.output().split('Live (checked every 0.25s): fleet rollout list');
+        return frames.length > 2 && (frames.at(-1) ?? '').includes(added);
+      },
+      { ...SLOW, what: 'a redraw with the new rollout' },
+    );
+    await ok(['rollout', 'cancel', added]);
     process.kill(pid, 'SIGINT');
     const { code, output } = await terminal.done;
     expect(code).toBe(130);
@@ -309,7 +316,7 @@ describe('on a terminal and off it', () => {
     expect(output).toContain(`${ESC}[?25h`); // the cursor is back after Ctrl-C
     expect(output).toContain(rolloutId);
 
-    const piped = spawnFleet(url, ['rollout', 'list', '--watch', '--interval', '200ms']);
+    const piped = spawnFleet(url, ['rollout', 'list', '--watch', '--interval', '250ms']);
     children.push(piped);
     let pipedOut = '';
     piped.stdout?.on('data', (chunk: Buffer) => {

@@ -1,5 +1,6 @@
 /** The CLI's manners: examples in every --help, --json everywhere, widths, colours, --watch. */
 
+import type { RolloutStatus } from '@camfleet/contracts';
 import picocolors from 'picocolors';
 import { describe, expect, it } from 'vitest';
 import { allCommands, commandPath } from './help.js';
@@ -12,6 +13,7 @@ import {
   networkError,
   rolloutFixture,
   run,
+  type SubscribeHandler,
   serverError,
   TEST_ENV,
 } from './test-helpers.js';
@@ -160,31 +162,47 @@ describe('colours', () => {
   });
 });
 
-/** `rollout.list` answers: each call the next of `answers` (the last one repeats); aborts after `stopAfter` calls. */
-function listing(answers: Array<unknown | Error>, stopAfter: number) {
+/**
+ * A subscription that pushes `pushes` one by one (an Error is pushed as onError), then aborts the
+ * watch; each subscribe starts from where the last one stopped (a resubscribe goes on).
+ */
+function pushing(pushes: Array<unknown | Error>) {
   const controller = new AbortController();
-  let calls = 0;
-  const handler = () => {
-    const answer = answers[Math.min(calls, answers.length - 1)];
-    calls++;
-    if (calls >= stopAfter) setTimeout(() => controller.abort(), 0);
-    if (answer instanceof Error) throw answer;
-    return answer;
+  let next = 0;
+  let subscribes = 0;
+  const handler: SubscribeHandler = (_input, observer) => {
+    subscribes++;
+    let live = true;
+    const step = () => {
+      if (!live) return;
+      if (next >= pushes.length) return controller.abort();
+      const push = pushes[next++];
+      if (push instanceof Error) return observer.onError?.(push);
+      observer.onData?.(push);
+      setTimeout(step, 0);
+    };
+    setTimeout(step, 0);
+    return () => {
+      live = false;
+    };
   };
-  return { controller, handler, calls: () => calls };
+  return { controller, handler, subscribes: () => subscribes };
 }
 
-describe('rollout list --watch', () => {
+describe("--watch follows the server's subscriptions", () => {
   const first = [rolloutFixture({ queued: 2 })];
   const second = [rolloutFixture({ queued: 1, succeeded: 1 })];
 
-  it('piped: one table per change, separated by a blank line, until Ctrl-C (130)', async () => {
-    const { controller, handler } = listing([first, first, second, second], 5);
-    const result = await run(['rollout', 'list', '--watch', '--interval', '100ms'], {
-      routes: { 'rollout.list': handler },
+  it('piped: the list now, then one table per change, separated by a blank line, until Ctrl-C (130)', async () => {
+    const { controller, handler } = pushing([first, first, second, second]);
+    const result = await run(['rollout', 'list', '--watch', '--interval', '250ms'], {
+      routes: { 'rollout.list': () => first },
+      subscriptions: { 'rollout.watchList': handler },
       signal: controller.signal,
     });
     expect(result.code).toBe(130);
+    expect(result.calls.map((c) => c.path)).toEqual(['rollout.list', 'rollout.watchList']);
+    expect(result.calls[1]?.input).toEqual({ limit: 50, intervalMs: 250 });
     expect(hasAnsi(result.stdout)).toBe(false);
     const tables = result.stdout.trimEnd().split('\n\n');
     expect(tables).toHaveLength(2);
@@ -194,9 +212,10 @@ describe('rollout list --watch', () => {
   });
 
   it('on a terminal: redraws in place (cursor up, clear) with the cursor hidden, then restores it', async () => {
-    const { controller, handler } = listing([first, second], 3);
-    const result = await run(['rollout', 'list', '--watch', '--interval', '100ms'], {
-      routes: { 'rollout.list': handler },
+    const { controller, handler } = pushing([second]);
+    const result = await run(['rollout', 'list', '--watch', '--interval', '250ms'], {
+      routes: { 'rollout.list': () => first },
+      subscriptions: { 'rollout.watchList': handler },
       signal: controller.signal,
       tty: true,
     });
@@ -204,32 +223,35 @@ describe('rollout list --watch', () => {
     expect(result.stdout.startsWith('\u001b[?25l')).toBe(true);
     expect(result.stdout).toMatch(new RegExp(`${ESC}\\[\\d+F${ESC}\\[J`));
     expect(result.stdout.endsWith('\u001b[?25h')).toBe(true);
-    expect(stripAnsi(result.stdout)).toMatch(/Every 0\.1s: fleet rollout list/);
+    expect(stripAnsi(result.stdout)).toMatch(/Live \(checked every 0\.25s\): fleet rollout list/);
   });
 
   it('--json: one compact document per change (NDJSON)', async () => {
-    const { controller, handler } = listing([first, first, second], 4);
-    const result = await run(['rollout', 'list', '--watch', '--interval', '100ms', '--json'], {
-      routes: { 'rollout.list': handler },
+    const { controller, handler } = pushing([first, second]);
+    const result = await run(['rollout', 'list', '--watch', '--interval', '250ms', '--json'], {
+      routes: { 'rollout.list': () => first },
+      subscriptions: { 'rollout.watchList': handler },
       signal: controller.signal,
     });
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines.map((line) => JSON.parse(line))).toEqual([first, second]);
   });
 
-  it('retries an unreachable server after the first answer; other failures end the watch', async () => {
-    const { controller, handler } = listing([first, networkError('ECONNREFUSED'), second], 4);
-    const retried = await run(['rollout', 'list', '--watch', '--interval', '100ms'], {
-      routes: { 'rollout.list': handler },
+  it('subscribes again when the server cannot be reached; a refused first read ends the watch', async () => {
+    const { controller, handler, subscribes } = pushing([networkError('ECONNREFUSED'), second]);
+    const retried = await run(['rollout', 'list', '--watch', '--interval', '250ms'], {
+      routes: { 'rollout.list': () => first },
+      subscriptions: { 'rollout.watchList': handler },
       signal: controller.signal,
     });
     expect(retried.code).toBe(130);
+    expect(subscribes()).toBe(2);
     expect(retried.stderr).toMatch(
       /cannot reach the fleet server at http:\/\/fleet\.test:8080 \(ECONNREFUSED\).*retrying/,
     );
     expect(retried.stdout.split('\n\n')).toHaveLength(2);
 
-    const denied = await run(['rollout', 'list', '--watch', '--interval', '100ms'], {
+    const denied = await run(['rollout', 'list', '--watch', '--interval', '250ms'], {
       routes: {
         'rollout.list': () => {
           throw serverError('UNAUTHORIZED', 'UNAUTHORIZED', 'credentials refused', 401);
@@ -237,27 +259,50 @@ describe('rollout list --watch', () => {
       },
     });
     expect(denied.code).toBe(5);
+    expect(denied.calls.map((c) => c.path)).toEqual(['rollout.list']);
   });
 
-  it('devices list --watch works the same way', async () => {
-    const controller = new AbortController();
-    let calls = 0;
-    const result = await run(['devices', 'list', '--watch', '--interval', '100ms'], {
+  it('devices list --watch reads the list again only when the fleet figures change', async () => {
+    const { controller, handler } = pushing([{ online: 1 }, { online: 2 }]);
+    let reads = 0;
+    const result = await run(['devices', 'list', '--watch', '--interval', '250ms'], {
       routes: {
         'devices.list': () => {
-          if (++calls >= 2) setTimeout(() => controller.abort(), 0);
-          return { devices: [deviceFixture(`cam-${calls}`)], nextCursor: null };
+          reads++;
+          return { devices: [deviceFixture(`cam-${Math.min(reads, 2)}`)], nextCursor: null };
         },
       },
+      subscriptions: { 'fleet.watch': handler },
       signal: controller.signal,
     });
     expect(result.code).toBe(130);
+    // The list now, then once per push of the figures.
+    expect(result.calls.filter((c) => c.path === 'devices.list')).toHaveLength(3);
     expect(result.stdout).toMatch(/^ID\s+MODEL[^\n]*\ncam-1 [^\n]*\n\nID\s+MODEL[^\n]*\ncam-2 /);
+  });
+
+  it('rollout status --watch shows the rollout again on each change', async () => {
+    const { controller, handler } = pushing([rolloutFixture({ queued: 1, succeeded: 1 })]);
+    const result = await run(['rollout', 'status', 'ro_xyz789', '--watch', '--interval', '250ms', '--json'], {
+      routes: { 'rollout.get': () => rolloutFixture({ queued: 2 }) },
+      subscriptions: { 'rollout.watch': handler },
+      signal: controller.signal,
+    });
+    expect(result.code).toBe(130);
+    expect(result.calls[1]).toEqual({
+      path: 'rollout.watch',
+      input: { rolloutId: 'ro_xyz789', intervalMs: 250 },
+    });
+    const documents = result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as RolloutStatus);
+    expect(documents.map((d) => d.counts.succeeded)).toEqual([0, 1]);
   });
 
   it('refuses a silly --interval (exit 2)', async () => {
     const result = await run(['rollout', 'list', '--watch', '--interval', '10ms']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--interval must be between 100ms and 1h/);
+    expect(result.stderr).toMatch(/--interval must be between 250ms and 1m/);
   });
 });

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { withExamples } from '../../help.js';
 import type { FleetIO } from '../../io.js';
-import { WATCH_INTERVAL, watchIntervalOf, watchList } from '../../list-watch.js';
+import { readOnChange, WATCH_INTERVAL, watchIntervalOf, watchList } from '../../list-watch.js';
 import { Session } from '../../session.js';
 import { intOption, selectorOption } from '../../validate.js';
 import { devicesTable } from './present.js';
@@ -76,7 +76,11 @@ export function registerListCommand(devices: Command, io: FleetIO): void {
       .option('--cursor <cursor>', 'continue from a previous page')
       .option('--all-pages', 'follow the cursor through every page')
       .option('-w, --watch', 'keep watching: redraw on a terminal, a new table on each change when piped')
-      .option('--interval <duration>', 'how often --watch refreshes', WATCH_INTERVAL)
+      .option(
+        '--interval <duration>',
+        'how often the server looks for changes while --watch follows',
+        WATCH_INTERVAL,
+      )
       .action(async (flags: ListFlags, command: Command) => {
         const s = Session.of(io, command);
         const request = listDevicesRequest(flags);
@@ -87,6 +91,13 @@ export function registerListCommand(devices: Command, io: FleetIO): void {
               title: 'fleet devices list',
               intervalMs,
               fetch: () => fetchDevices(client, request),
+              // The list is read again only when the fleet's figures change (a device came, went,
+              // connected or disconnected), not on a timer.
+              follow: (pushes) =>
+                client.fleet.watch.subscribe(
+                  { intervalMs },
+                  { ...pushes, onData: readOnChange(() => fetchDevices(client, request), pushes) },
+                ).unsubscribe,
               render: (page) =>
                 page.devices.length === 0 ? s.c.dim('no devices') : devicesTable(page.devices, s),
             }),

@@ -14,7 +14,11 @@ export function registerListCommand(rollout: Command, io: FleetIO): void {
       .description('list rollouts, newest first; --watch to keep the list up to date')
       .option('--limit <n>', 'at most this many (1-500)', '50')
       .option('-w, --watch', 'keep watching: redraw on a terminal, a new table on each change when piped')
-      .option('--interval <duration>', 'how often --watch refreshes', WATCH_INTERVAL)
+      .option(
+        '--interval <duration>',
+        'how often the server looks for changes while --watch follows',
+        WATCH_INTERVAL,
+      )
       .action(async (options: { limit: string; watch?: boolean; interval: string }, command: Command) => {
         const s = Session.of(io, command);
         const limit = intOption('--limit', options.limit, 1, 500);
@@ -25,6 +29,8 @@ export function registerListCommand(rollout: Command, io: FleetIO): void {
               title: 'fleet rollout list',
               intervalMs,
               fetch: () => client.rollout.list.query({ limit }),
+              follow: (pushes) =>
+                client.rollout.watchList.subscribe({ limit, intervalMs }, pushes).unsubscribe,
               render: (rollouts) =>
                 rollouts.length === 0 ? s.c.dim('no rollouts yet') : rolloutsTable(rollouts, s),
             }),
