@@ -46,11 +46,14 @@ describe('pnpm bench (smoke)', () => {
       '1',
       '--throttled-devices',
       '40',
+      '--idle-seconds',
+      '1',
     ];
     const run = await bench([...args, '--max-per-minute', '300', '--max-in-flight', '4', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
-    const { connect, fanout, memory, reconnect, throttled, hostile, ddi, onepod, lua } = report.scenarios;
+    const { connect, fanout, memory, reconnect, throttled, hostile, ddi, onepod, lua, idle } =
+      report.scenarios;
 
     expect(report.command).toContain('--devices 40');
     expect(report.machine.cores).toBeGreaterThan(0);
@@ -118,6 +121,12 @@ describe('pnpm bench (smoke)', () => {
     // Each delivery's one report is one script call, seen by MONITOR as a client's EVALSHA.
     expect(fanout?.roundTrips.byCommandPerDelivery['script:delivery_report']).toBeGreaterThanOrEqual(1);
     expect(fanout?.roundTrips.redisRoundTripsPerDelivery).toBeGreaterThan(1);
+    expect(idle).toMatchObject({ devices: 80, dashboards: 5, windowMs: 1000 });
+    // The pods and Redis work while idle (the sweep, beats); the watched window is measured too.
+    expect(idle?.podCpuMsPerSecondAlone).toBeGreaterThan(0);
+    expect(idle?.podCpuMsPerSecondWatched).toBeGreaterThan(0);
+    expect(idle?.redisCommandsPerSecondAlone).toBeGreaterThan(0);
+    expect(idle?.redisCommandsPerSecondWatched).toBeGreaterThan(0);
     expect(memory).toMatchObject({ devices: 80 });
     expect(memory?.podIdleRssBytes).toBeGreaterThan(0);
     expect(memory?.floor.connections).toBe(80);

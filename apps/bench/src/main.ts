@@ -10,6 +10,7 @@ import { bucketSpread } from './balance.js';
 import { Cluster } from './cluster.js';
 import { ddi } from './ddi.js';
 import { hostile } from './hostile.js';
+import { idleFleet } from './idle.js';
 import type { LeanCounters } from './lean-camera.js';
 import { luaCost } from './lua-cost.js';
 import {
@@ -106,6 +107,15 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       report.scenarios.memory = await scenario.memory(cluster, baseline, total);
       say(`memory: ${report.scenarios.memory.podBytesPerDevice} bytes per device (pod RSS)`);
+      await save();
+    }
+    if (has('idle')) {
+      // Before any rollout: an idle fleet, alone and then watched by dashboards.
+      report.scenarios.idle = await idleFleet(cluster, total, options.idleSeconds * 1000);
+      const i = report.scenarios.idle;
+      say(
+        `idle: pods ${i.podCpuMsPerSecondAlone} → ${i.podCpuMsPerSecondWatched} ms CPU/s, Redis ${i.redisCpuMsPerSecondAlone} → ${i.redisCpuMsPerSecondWatched} ms CPU/s with ${i.dashboards} dashboards`,
+      );
       await save();
     }
     if (has('connect')) {

@@ -12,6 +12,7 @@ export const SCENARIOS = [
   'artifacts',
   'onepod',
   'lua',
+  'idle',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Cameras in each of the artifacts scenario's two fleets at most: enough to load the store, quick. */
@@ -46,6 +47,8 @@ export interface BenchOptions {
   clusterMasters: number;
   /** The artifacts scenario's artifact, in MiB. */
   artifactMib: number;
+  /** The idle scenario's two windows (alone, then watched), in seconds each. */
+  idleSeconds: number;
 }
 
 function positive(max: number) {
@@ -94,6 +97,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       )
         .argParser(scenarioList)
         .default([...DEFAULT_SCENARIOS], 'all but artifacts'),
+    )
+    .addOption(
+      new Option('--idle-seconds <n>', 'each window of the idle scenario (alone, then watched)')
+        .argParser(positive(3600))
+        .default(10),
     )
     .addOption(
       new Option('--repeat <n>', 'runs of connect and fanout (median)').argParser(positive(20)).default(3),
@@ -158,5 +166,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     redis: o.redis,
     clusterMasters: o.clusterMasters,
     artifactMib: o.artifactMib,
+    idleSeconds: o.idleSeconds,
   };
 }

@@ -4,6 +4,7 @@ import type { ArtifactRun, ArtifactsResult } from './artifacts.js';
 import type { BucketSpread } from './balance.js';
 import type { DdiResult } from './ddi.js';
 import type { HostileResult } from './hostile.js';
+import type { IdleResult } from './idle.js';
 import type { CameraKind, LeanCounters } from './lean-camera.js';
 import type { LuaCostResult, PhaseCost } from './lua-cost.js';
 import type { BenchOptions } from './options.js';
@@ -37,6 +38,7 @@ export interface BenchReport {
     artifacts?: ArtifactsResult;
     onepod?: OnePodResult;
     lua?: LuaCostResult;
+    idle?: IdleResult;
   };
   /** The main cameras' kind, and what the lean ones did over the whole run (summed over processes). */
   generator?: { cameras: CameraKind; lean: LeanCounters | null };
@@ -78,7 +80,7 @@ const bytes = (n: number) => (Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} Ki
 /** The human table: one row per figure. */
 export function formatTable(report: BenchReport): string {
   const table = new Table({ head: ['scenario', 'figure', 'value'] });
-  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts, onepod, lua } =
+  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts, onepod, lua, idle } =
     report.scenarios;
   const runs = (n: number) => (n > 1 ? ` (median of ${n})` : '');
   const cameras = report.generator?.cameras ?? report.options.cameras;
@@ -196,6 +198,21 @@ export function formatTable(report: BenchReport): string {
     table.push(
       ['throttled', `rate (limit ${throttled.limitPerMinute}/min)`, `${throttled.measuredPerMinute}/min`],
       ['throttled', `max in flight (cap ${throttled.maxInFlight})`, String(throttled.maxInFlightSeen)],
+    );
+  }
+  if (idle) {
+    const watched = `${idle.dashboards} dashboards`;
+    table.push(
+      [
+        'idle',
+        `${idle.devices} idle devices: pods CPU per second, alone / ${watched}`,
+        `${idle.podCpuMsPerSecondAlone} / ${idle.podCpuMsPerSecondWatched} ms`,
+      ],
+      [
+        'idle',
+        `Redis CPU per second; commands per second, alone / ${watched}`,
+        `${idle.redisCpuMsPerSecondAlone} / ${idle.redisCpuMsPerSecondWatched} ms; ${idle.redisCommandsPerSecondAlone} / ${idle.redisCommandsPerSecondWatched}`,
+      ],
     );
   }
   if (hostile) {
