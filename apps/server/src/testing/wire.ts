@@ -159,12 +159,12 @@ export class PodUnderTest {
   }
 
   /**
-   * A digest of every key but the pods' own bookkeeping (presence leases, the gate-evaluation
+   * A digest of every key but the pods' own bookkeeping (presence leases and devices held, the gate-evaluation
    * schedule) and the audit log (a refused admin call is recorded there, by design): equal before
    * and after means a request changed nothing.
    */
   async digest(): Promise<string> {
-    return digestEverywhere(this.redis, (key) => !/:\{g\}:(nodes|eval|audit)$/.test(key));
+    return digestEverywhere(this.redis, (key) => !/:\{g\}:(nodes|node-devices|eval|audit)$/.test(key));
   }
 
   async close(): Promise<void> {
