@@ -112,6 +112,28 @@ describe('loadConfig', () => {
     );
   });
 
+  it("takes the Sentinels' own credentials apart from the data nodes', with Sentinel only", () => {
+    expect(
+      loadConfig({
+        ...valid,
+        REDIS_URL: 'redis+sentinel://:data-pw@s1:26379/camfleet',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
+      }).redis,
+    ).toMatchObject({ mode: 'sentinel', password: 'data-pw', sentinelPassword: 'sentinel-pw' });
+    expect(
+      loadConfig({
+        ...valid,
+        REDIS_SENTINELS: 's1',
+        REDIS_SENTINEL_MASTER: 'camfleet',
+        REDIS_SENTINEL_USERNAME: 'watcher',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
+      }).redis,
+    ).toMatchObject({ sentinelUsername: 'watcher', sentinelPassword: 'sentinel-pw' });
+    expect(() => loadConfig({ ...valid, REDIS_URL: 'redis://r:6379', REDIS_SENTINEL_PASSWORD: 'pw' })).toThrow(
+      /REDIS_SENTINEL_PASSWORD: only with Sentinel \(Redis is single here\)/,
+    );
+  });
+
   it('refuses two ways of naming Redis, or Sentinel without a master name', () => {
     expect(() =>
       loadConfig({ ...valid, REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'a:7000' }),

@@ -37,6 +37,9 @@ const Env = z.object({
   /** Credentials for cluster or Sentinel data nodes given as host lists (a URL carries its own). */
   REDIS_USERNAME: z.string().min(1).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
+  /** What the Sentinels themselves ask for (their `requirepass`, or an ACL user), apart from the data nodes'. */
+  REDIS_SENTINEL_USERNAME: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   /**
    * Replicas that must have a delivery's outcome and a rollout's creation before the pod answers
    * (WAIT): 0 trusts asynchronous replication; 1 keeps them across a failover.
@@ -291,8 +294,25 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
   };
 }
 
-/** Exactly one way to name Redis: a URL, a cluster's nodes, or sentinels (default: local Redis). */
+/**
+ * Exactly one way to name Redis: a URL, a cluster's nodes, or sentinels (default: local Redis); with
+ * Sentinel, the Sentinels' own credentials.
+ */
 function redisTargetOf(e: z.infer<typeof Env>): RedisTarget {
+  const target = namedRedisTarget(e);
+  const sentinel = {
+    ...(e.REDIS_SENTINEL_USERNAME ? { sentinelUsername: e.REDIS_SENTINEL_USERNAME } : {}),
+    ...(e.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: e.REDIS_SENTINEL_PASSWORD } : {}),
+  };
+  if (Object.keys(sentinel).length === 0) return target;
+  if (target.mode !== 'sentinel') {
+    const variable = e.REDIS_SENTINEL_PASSWORD ? 'REDIS_SENTINEL_PASSWORD' : 'REDIS_SENTINEL_USERNAME';
+    throw new ConfigError(`invalid configuration:\n  ${variable}: only with Sentinel (Redis is ${target.mode} here)`);
+  }
+  return { ...target, ...sentinel };
+}
+
+function namedRedisTarget(e: z.infer<typeof Env>): RedisTarget {
   const given = [
     e.REDIS_URL && 'REDIS_URL',
     e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES',

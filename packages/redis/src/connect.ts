@@ -47,6 +47,8 @@ export function connectRedis(target: RedisTarget, options: ConnectOptions): Redi
         name: target.masterName,
         role: 'master',
         ...credentialsOf(target),
+        ...(target.sentinelUsername ? { sentinelUsername: target.sentinelUsername } : {}),
+        ...(target.sentinelPassword !== undefined ? { sentinelPassword: target.sentinelPassword } : {}),
         ...(target.tls ? { tls: {} } : {}),
         sentinelRetryStrategy: reconnectDelay,
         // Sentinel announces a new master on +switch-master: follow it at once, not on the next error.

@@ -18,10 +18,16 @@ interface Credentials {
   tls: boolean;
 }
 
+/** What the Sentinels themselves ask for (their own `requirepass` or ACL user), if anything. */
+export interface SentinelCredentials {
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+}
+
 export type RedisTarget =
   | { mode: 'single'; url: string }
   | ({ mode: 'cluster'; nodes: HostPort[] } & Credentials)
-  | ({ mode: 'sentinel'; sentinels: HostPort[]; masterName: string } & Credentials);
+  | ({ mode: 'sentinel'; sentinels: HostPort[]; masterName: string } & Credentials & SentinelCredentials);
 
 export type RedisMode = RedisTarget['mode'];
 

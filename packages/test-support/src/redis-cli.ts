@@ -7,6 +7,8 @@ export interface RedisCliOptions {
   input?: string;
   /** A stopped (SIGSTOP) server never answers: give up rather than hang the poll that asked. */
   timeoutMs?: number;
+  /** The server's `requirepass` (given through REDISCLI_AUTH: not on the command line). */
+  password?: string;
 }
 
 /**
@@ -23,7 +25,13 @@ export function redisCli(
     const child = execFile(
       'redis-cli',
       argv,
-      { timeout: options.timeoutMs ?? 5_000, maxBuffer: 16 * 1024 * 1024 },
+      {
+        timeout: options.timeoutMs ?? 5_000,
+        maxBuffer: 16 * 1024 * 1024,
+        ...(options.password !== undefined
+          ? { env: { ...process.env, REDISCLI_AUTH: options.password } }
+          : {}),
+      },
       (error, stdout, stderr) => {
         if (error) {
           const said = `${stdout}${stderr}`.trim();
@@ -49,6 +57,15 @@ export function parseInfo(text: string): Map<string, string> {
   return fields;
 }
 
-export async function redisInfo(port: number, section: string): Promise<Map<string, string>> {
-  return parseInfo(await redisCli(port, ['INFO', section], { timeoutMs: 2_000 }));
+export async function redisInfo(
+  port: number,
+  section: string,
+  password?: string,
+): Promise<Map<string, string>> {
+  return parseInfo(
+    await redisCli(port, ['INFO', section], {
+      timeoutMs: 2_000,
+      ...(password !== undefined ? { password } : {}),
+    }),
+  );
 }

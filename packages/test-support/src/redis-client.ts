@@ -6,9 +6,12 @@ import { connectRedis, mastersOf, parseRedisUrl, type RedisClient } from '@camfl
  */
 export function connectTestRedis(
   url: string,
-  options: { name?: string; subscriber?: boolean } = {},
+  options: { name?: string; subscriber?: boolean; sentinelPassword?: string } = {},
 ): RedisClient {
-  return connectRedis(parseRedisUrl(url), {
+  const target = parseRedisUrl(url);
+  if (options.sentinelPassword !== undefined && target.mode === 'sentinel')
+    target.sentinelPassword = options.sentinelPassword;
+  return connectRedis(target, {
     name: options.name ?? 'camfleet-test',
     subscriber: options.subscriber ?? false,
   });

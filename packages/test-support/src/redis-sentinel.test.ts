@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisCli, redisInfo } from './redis-cli.js';
+import { connectTestRedis } from './redis-client.js';
 import { RedisSentinelServer } from './redis-sentinel.js';
 
 const MINUTE = 60_000;
@@ -89,4 +90,31 @@ describe('RedisSentinelServer', () => {
     },
     2 * MINUTE,
   );
+});
+
+describe('RedisSentinelServer with passwords', () => {
+  let redis: RedisSentinelServer;
+
+  beforeAll(async () => {
+    redis = await RedisSentinelServer.start({ password: 'sentinel-test-pw' });
+  }, 2 * MINUTE);
+
+  afterAll(async () => {
+    await redis?.destroy();
+  });
+
+  it('asks every data node and every Sentinel for the password; a client with both works', async () => {
+    const master = await redis.currentMaster();
+    await expect(redisCli(master, ['GET', 'x'])).rejects.toThrow(/NOAUTH/);
+    await expect(redisCli(redis.sentinelPorts[0] ?? 0, ['SENTINEL', 'MASTERS'])).rejects.toThrow(/NOAUTH/);
+    expect(redis.url).toMatch(/^redis\+sentinel:\/\/:sentinel-test-pw@127\.0\.0\.1:/);
+    expect(redis.podEnv).toEqual({ REDIS_SENTINEL_PASSWORD: 'sentinel-test-pw' });
+    const client = connectTestRedis(redis.url, { sentinelPassword: redis.podEnv.REDIS_SENTINEL_PASSWORD });
+    try {
+      await client.set('auth:key', 'in');
+      expect(await client.get('auth:key')).toBe('in');
+    } finally {
+      client.disconnect();
+    }
+  });
 });

@@ -16,6 +16,12 @@ export interface RedisSentinelOptions extends RedisServerOptions {
    * master pass 1 s, so the failover takes seconds.
    */
   downAfterMs?: number;
+  /**
+   * One password for the data nodes (`requirepass`, `masterauth`) and the Sentinels (their own
+   * `requirepass`, and `auth-pass` for the master): the url then carries the data nodes' password
+   * and `podEnv` the Sentinels'.
+   */
+  password?: string;
 }
 
 /** Any wait for Redis to start or settle: generous, the test machine is two shared cores. */
@@ -33,6 +39,7 @@ export class RedisSentinelServer implements TestRedis {
     readonly masterName: string,
     private readonly dataNodes: readonly RedisNode[],
     private readonly sentinels: readonly RedisNode[],
+    private readonly password?: string,
   ) {}
 
   static start(options: RedisSentinelOptions = {}): Promise<RedisSentinelServer> {
@@ -58,6 +65,9 @@ export class RedisSentinelServer implements TestRedis {
           // Replicas sync at once instead of waiting 5 s for more replicas to share the transfer.
           '--repl-diskless-sync-delay',
           '0',
+          ...(options.password !== undefined
+            ? ['--requirepass', options.password, '--masterauth', options.password]
+            : []),
         ]) + (port === masterPort ? '' : `replicaof 127.0.0.1 ${masterPort}\n`),
       );
       dataNodes.push(new RedisNode(port, nodeDir, [conf]));
@@ -79,18 +89,38 @@ export class RedisSentinelServer implements TestRedis {
           `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 5_000}`,
           `sentinel failover-timeout ${masterName} 5000`,
           `sentinel parallel-syncs ${masterName} 1`,
+          ...(options.password !== undefined
+            ? [
+                `requirepass ${JSON.stringify(options.password)}`,
+                `sentinel auth-pass ${masterName} ${JSON.stringify(options.password)}`,
+              ]
+            : []),
           '',
         ].join('\n'),
       );
       sentinels.push(new RedisNode(port, sentinelDir, [conf, '--sentinel'], 'Sentinel ID is'));
     }
-    const server = new RedisSentinelServer(dir, masterName, dataNodes, sentinels);
+    const server = new RedisSentinelServer(dir, masterName, dataNodes, sentinels, options.password);
     return booted(server, () => server.boot());
   }
 
   get url(): string {
     const sentinels = this.sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(',');
-    return `redis+sentinel://${sentinels}/${this.masterName}`;
+    const auth = this.password !== undefined ? `:${encodeURIComponent(this.password)}@` : '';
+    return `redis+sentinel://${auth}${sentinels}/${this.masterName}`;
+  }
+
+  /** What a pod needs besides the url: the Sentinels' password, when they have one. */
+  get podEnv(): Record<string, string> {
+    return this.password !== undefined ? { REDIS_SENTINEL_PASSWORD: this.password } : {};
+  }
+
+  /** redis-cli options for this set's nodes (its password, if any). */
+  private cli(timeoutMs?: number): { password?: string; timeoutMs?: number } {
+    return {
+      ...(this.password !== undefined ? { password: this.password } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    };
   }
 
   get sentinelPorts(): number[] {
@@ -130,7 +160,7 @@ export class RedisSentinelServer implements TestRedis {
         );
         const port = named[0];
         if (port === undefined || port === killedPort || named.some((other) => other !== port)) return null;
-        return (await redisInfo(port, 'replication')).get('role') === 'master' ? port : null;
+        return (await redisInfo(port, 'replication', this.password)).get('role') === 'master' ? port : null;
       },
       { timeoutMs: SETTLE_MS, intervalMs: 100, what: `the sentinels to promote a replica of ${killedPort}` },
     );
@@ -180,7 +210,9 @@ export class RedisSentinelServer implements TestRedis {
       async () => {
         // Only links: after a failover the dead master's config still says master, and it is
         // the Sentinels (not up yet) that turn it into a replica.
-        const infos = await Promise.all(this.dataNodes.map((node) => redisInfo(node.port, 'replication')));
+        const infos = await Promise.all(
+          this.dataNodes.map((node) => redisInfo(node.port, 'replication', this.password)),
+        );
         return infos.every(
           (info) => info.get('role') === 'master' || info.get('master_link_status') === 'up',
         );
@@ -202,9 +234,11 @@ export class RedisSentinelServer implements TestRedis {
   }
 
   private async masterNamedBy(sentinelPort: number): Promise<number> {
-    const reply = await redisCli(sentinelPort, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.masterName], {
-      timeoutMs: 2_000,
-    });
+    const reply = await redisCli(
+      sentinelPort,
+      ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.masterName],
+      this.cli(2_000),
+    );
     const port = Number(reply.split('\n')[1]);
     if (!Number.isInteger(port) || port <= 0)
       throw new Error(`sentinel ${sentinelPort} names no master: ${reply}`);
@@ -214,7 +248,7 @@ export class RedisSentinelServer implements TestRedis {
   /** SENTINEL MASTER's flat field/value list as a map. */
   private async sentinelView(sentinelPort: number): Promise<Map<string, string>> {
     const lines = (
-      await redisCli(sentinelPort, ['SENTINEL', 'MASTER', this.masterName], { timeoutMs: 2_000 })
+      await redisCli(sentinelPort, ['SENTINEL', 'MASTER', this.masterName], this.cli(2_000))
     ).split('\n');
     const fields = new Map<string, string>();
     for (let i = 0; i + 1 < lines.length; i += 2) fields.set(lines[i]!, lines[i + 1]!);
@@ -241,7 +275,7 @@ export class RedisSentinelServer implements TestRedis {
       );
       if (!agreed || !this.node(masterPort).running) return false;
       const live = this.dataNodes.filter((node) => node.running);
-      const infos = await Promise.all(live.map((node) => redisInfo(node.port, 'replication')));
+      const infos = await Promise.all(live.map((node) => redisInfo(node.port, 'replication', this.password)));
       return live.every((node, i) => {
         const info = infos[i]!;
         if (node.port === masterPort) return info.get('role') === 'master';
