@@ -1,14 +1,19 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAdminClient } from '@camfleet/client';
 import type { DeliveryState, RolloutStatus } from '@camfleet/contracts';
 import {
+  type Failover,
   freePort,
   PodProcess,
+  RedisClusterServer,
+  RedisSentinelServer,
   RedisServer,
   runFleet,
   startSim,
   TEST_TOKENS,
+  type TestRedis,
   waitFor,
 } from '@camfleet/test-support';
 import { describe, expect, it, vi } from 'vitest';
@@ -30,19 +35,75 @@ function seeded(seed: number): () => number {
 const DEVICES = 200;
 const CHAOS_MS = Number(process.env.CHAOS_MS ?? 20_000);
 
-describe('chaos', () => {
-  it('loses nothing while pods are killed and drained, and Redis restarts and stalls', async () => {
+type Topology = 'single' | 'cluster' | 'sentinel';
+type Fault = 'kill' | 'drain' | 'redis-restart' | 'redis-stall' | 'master-kill';
+
+/**
+ * Redis as each topology runs it, and the faults drawn for it (a pod `kill` twice as likely as the
+ * rest). Cluster (3 masters, a replica each) and Sentinel (a master and 2 replicas, passwords on
+ * data nodes and Sentinels) lose their master to SIGKILL; a replica takes over and the old master
+ * comes back as a replica in the background. Their pods acknowledge an outcome only once a replica
+ * has it (FLEET_REDIS_WAIT_REPLICAS=1), so no accepted report is lost in a failover.
+ */
+interface Setup {
+  redis: TestRedis;
+  podEnv: Record<string, string>;
+  faults: readonly Fault[];
+  /** Kills the master; resolves when a replica took over (the old master rejoins meanwhile). */
+  killMaster?: () => Promise<void>;
+}
+
+/** killMaster for a set that can revive its dead node: one revival at a time. */
+function killingMasters(redis: {
+  killMaster(): Promise<Failover>;
+  reviveNode(port: number): Promise<void>;
+}): () => Promise<void> {
+  let revived: Promise<void> = Promise.resolve();
+  return async () => {
+    await revived;
+    const { killedPort } = await redis.killMaster();
+    revived = redis.reviveNode(killedPort);
+  };
+}
+
+async function setUp(topology: Topology): Promise<Setup> {
+  if (topology === 'single') {
+    const redis = await RedisServer.start({ appendOnly: true });
+    return { redis, podEnv: {}, faults: ['kill', 'drain', 'redis-restart', 'redis-stall', 'kill'] };
+  }
+  const faults: Fault[] = ['kill', 'drain', 'master-kill', 'redis-stall', 'kill'];
+  const replicated = { FLEET_REDIS_WAIT_REPLICAS: '1' };
+  if (topology === 'cluster') {
+    const redis = await RedisClusterServer.start({ appendOnly: true });
+    return { redis, podEnv: replicated, faults, killMaster: killingMasters(redis) };
+  }
+  // Two replicas: with one, the set has none from a failover until the old master is back, and
+  // every outcome is refused meanwhile (not confirmed); cameras would time out and retry.
+  const redis = await RedisSentinelServer.start({
+    appendOnly: true,
+    replicas: 2,
+    downAfterMs: 1_000,
+    password: 'chaos-sentinel-pw',
+  });
+  return { redis, podEnv: { ...replicated, ...redis.podEnv }, faults, killMaster: killingMasters(redis) };
+}
+
+const TOPOLOGIES = (process.env.CHAOS_TOPOLOGY ?? 'single,cluster,sentinel').split(',') as Topology[];
+
+describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
+  it('loses nothing while pods are killed and drained, and Redis fails, restarts and stalls', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const random = seeded(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-    const log: string[] = [`seed ${seed}`];
-    const redis = await RedisServer.start({ appendOnly: true });
+    const log: string[] = [`seed ${seed} on ${topology}`];
+    const { redis, podEnv, faults: drawn, killMaster } = await setUp(topology);
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     const start = (i: number) =>
       PodProcess.start(redis.url, `chaos${i + 1}`, {
         PORT: String(ports[i]),
         FLEET_LEASE_MS: '3000',
         FLEET_SHUTDOWN_GRACE_MS: '1500',
+        ...podEnv,
       });
     const pods = await Promise.all([0, 1, 2].map(start));
     // Every pod process of the run, killed ones too: their logs tell what the safety nets repaired.
@@ -61,14 +122,15 @@ describe('chaos', () => {
       `${logCount('this pod was declared dead while alive; restoring its devices')} pods restored after being reaped while alive`;
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
     const admin = createAdminClient(urls[0] ?? '', TEST_TOKENS.admin);
-    const summaryFile = join(redis.dir, 'sim-summary.json');
+    const dir = await mkdtemp(join(tmpdir(), 'camfleet-chaos-'));
+    const summaryFile = join(dir, 'sim-summary.json');
     const sim = startSim([
       '--url',
       urls.join(','),
       '--devices',
       String(DEVICES),
       '--credentials',
-      join(redis.dir, 'credentials.json'),
+      join(dir, 'credentials.json'),
       '--summary',
       summaryFile,
       '--apply-ms',
@@ -125,7 +187,7 @@ describe('chaos', () => {
       // The driver: seeded faults until the chaos window ends.
       const until = Date.now() + CHAOS_MS;
       while (Date.now() < until) {
-        const fault = pick(['kill', 'drain', 'redis-restart', 'redis-stall', 'kill'] as const);
+        const fault = pick(drawn);
         const i = Math.floor(random() * pods.length);
         log.push(
           `${((CHAOS_MS - (until - Date.now())) / 1000).toFixed(1)}s ${fault}${fault === 'kill' || fault === 'drain' ? ` pod ${i + 1}` : ''}`,
@@ -136,6 +198,8 @@ describe('chaos', () => {
           everyPod.push(pods[i]);
         } else if (fault === 'redis-restart') {
           await redis.restart('SIGTERM');
+        } else if (fault === 'master-kill') {
+          await killMaster?.();
         } else {
           await redis.pause(1500 + Math.floor(random() * 2000));
         }
@@ -159,7 +223,7 @@ describe('chaos', () => {
       const summary = JSON.parse(await readFile(summaryFile, 'utf8')) as Record<string, number>;
       expect(summary.installsRepeated).toBe(0);
       console.info(
-        `[chaos] seed ${seed}: ${faults.length} faults (${faults
+        `[chaos] ${topology}, seed ${seed}: ${faults.length} faults (${faults
           .map((l) => l.split(' ').slice(1).join(' '))
           .join(', ')}); ${log.at(-1)}; ` +
           `${final.counts.succeeded} succeeded, ${final.counts.failed} failed of ${final.targeted}; ` +
@@ -168,8 +232,18 @@ describe('chaos', () => {
       );
       live.close();
     } catch (error) {
-      console.error(`[chaos] FAILED — replay with CHAOS_SEED=${seed}\n${log.join('\n')}\n${repairs()}`);
+      console.error(
+        `[chaos] FAILED — replay with CHAOS_SEED=${seed} CHAOS_TOPOLOGY=${topology}\n${log.join('\n')}\n${repairs()}`,
+      );
       console.error(await diagnose(urls[0] ?? '').catch((e: unknown) => `no diagnosis: ${String(e)}`));
+      // What the pods warned about, by message: where the safety nets were needed, and what failed.
+      const warnings = new Map<string, number>();
+      for (const line of everyPod.flatMap((p) => p.output.split('\n'))) {
+        const entry = /"level":(\d+).*"msg":"([^"]*)"/.exec(line);
+        if (entry && Number(entry[1]) >= 40)
+          warnings.set(entry[2] ?? '', (warnings.get(entry[2] ?? '') ?? 0) + 1);
+      }
+      console.error(`pod warnings: ${JSON.stringify(Object.fromEntries(warnings))}`);
       for (const url of urls) {
         const text = await (await fetch(`${url}/metrics`).catch(() => null))?.text();
         const lines = text
@@ -186,6 +260,7 @@ describe('chaos', () => {
       sim.child.kill('SIGKILL');
       await Promise.all(pods.map((p) => p.kill('SIGKILL')));
       await redis.destroy();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

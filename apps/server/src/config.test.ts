@@ -129,9 +129,9 @@ describe('loadConfig', () => {
         REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
       }).redis,
     ).toMatchObject({ sentinelUsername: 'watcher', sentinelPassword: 'sentinel-pw' });
-    expect(() => loadConfig({ ...valid, REDIS_URL: 'redis://r:6379', REDIS_SENTINEL_PASSWORD: 'pw' })).toThrow(
-      /REDIS_SENTINEL_PASSWORD: only with Sentinel \(Redis is single here\)/,
-    );
+    expect(() =>
+      loadConfig({ ...valid, REDIS_URL: 'redis://r:6379', REDIS_SENTINEL_PASSWORD: 'pw' }),
+    ).toThrow(/REDIS_SENTINEL_PASSWORD: only with Sentinel \(Redis is single here\)/);
   });
 
   it('refuses two ways of naming Redis, or Sentinel without a master name', () => {

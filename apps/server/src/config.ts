@@ -307,7 +307,9 @@ function redisTargetOf(e: z.infer<typeof Env>): RedisTarget {
   if (Object.keys(sentinel).length === 0) return target;
   if (target.mode !== 'sentinel') {
     const variable = e.REDIS_SENTINEL_PASSWORD ? 'REDIS_SENTINEL_PASSWORD' : 'REDIS_SENTINEL_USERNAME';
-    throw new ConfigError(`invalid configuration:\n  ${variable}: only with Sentinel (Redis is ${target.mode} here)`);
+    throw new ConfigError(
+      `invalid configuration:\n  ${variable}: only with Sentinel (Redis is ${target.mode} here)`,
+    );
   }
   return { ...target, ...sentinel };
 }

@@ -169,6 +169,17 @@ export class RedisSentinelServer implements TestRedis {
     return { killedPort, promotedPort, failoverMs };
   }
 
+  /**
+   * Starts a killed data node again as itself. Its config still says master; the Sentinels turn it
+   * into a replica of the new master (after about 8 s: four hello periods), and this waits for that.
+   */
+  async reviveNode(port: number): Promise<void> {
+    const node = this.node(port);
+    if (node.running) throw new Error(`node ${port} is running`);
+    await node.start();
+    await this.awaitHealthy(`node ${port} to rejoin as a replica`);
+  }
+
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     // All at once: Sentinels that outlive the master by a second would fail it over.
     await Promise.all([...this.sentinels, ...this.dataNodes].map((node) => node.stop(signal)));

@@ -1,3 +1,4 @@
+import { FleetError } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
 import { connectTestRedis, monitorRedis, RedisClusterServer, waitFor } from '@camfleet/test-support';
 import calculateSlot from 'cluster-key-slot';
@@ -57,7 +58,9 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
         }),
       );
     }
-    await Promise.all(keys.map((key) => writes.run('node_heartbeat', [key, 'pod-a', 60_000])));
+    await Promise.all(
+      keys.map((key) => writes.run('node_heartbeat', [key, `${key}:devices`, 'pod-a', 60_000, 0])),
+    );
     for (const key of keys) {
       const { replica } = await nodesOf(key);
       if (replica === null) throw new Error('every master has a replica here');
@@ -77,7 +80,7 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
     }
   });
 
-  it('without a replica: every write still lands, in a few batches, and the pod’s other connection is never blocked', async () => {
+  it('without a replica: every write is refused as UNAVAILABLE (to be repeated), in a few batches, and the pod’s other connection is never blocked', async () => {
     const key = 'rw:{b9}:nodes';
     const { master } = await nodesOf(key);
     await cluster.killMaster(master); // its replica takes over, with no replica of its own
@@ -90,10 +93,17 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
     // timeout), so no write can be answered before the test lets it.
     const writes = new ReplicatedWrites(durable, { replicas: 1, timeoutMs: 60_000 }, short);
     let answered = 0;
+    let refused = 0;
     let done = false;
     const written = Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        writes.run('node_heartbeat', [key, `pod-${i}`, 60_000]).then(() => answered++),
+        writes.run('node_heartbeat', [key, `${key}:devices`, `pod-${i}`, 60_000, 0]).then(
+          () => answered++,
+          (error: unknown) => {
+            answered++;
+            if (error instanceof FleetError && error.code === 'UNAVAILABLE') refused++;
+          },
+        ),
       ),
     ).then(() => {
       done = true;
@@ -125,6 +135,8 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
     );
     await written;
     expect(answered).toBe(50);
+    // Not confirmed, so not promised: each caller is told to repeat it (this master took them).
+    expect(refused).toBe(50);
     expect(await other.zcard(key)).toBe(50);
     // One batch for the turn's writes (two if the slot map was refreshed in between), not 50 waits.
     expect(short.mock.calls.length).toBeGreaterThan(0);

@@ -1,3 +1,4 @@
+import { FleetError } from '@camfleet/contracts';
 import { isCluster, type RedisClient } from '@camfleet/redis';
 import calculateSlot from 'cluster-key-slot';
 import { queueScript, type ScriptArg } from './script-calls.js';
@@ -23,7 +24,11 @@ interface MasterQueue {
 }
 
 /**
- * Transitions that must survive a failover, acknowledged once replicas hold them. WAIT blocks the
+ * Transitions that must survive a failover, acknowledged once replicas hold them; when fewer
+ * replicas confirm them in time, they are refused as UNAVAILABLE, to be repeated (a device repeats
+ * its report, which is idempotent). The master may keep them or lose them: a master cut off from
+ * its replica (stalled past Sentinel's patience and failed over, then running on) is demoted and
+ * drops what it took meanwhile, so what was not replicated was never promised. WAIT blocks the
  * connection it runs on until the replicas answer (or the timeout, when a replica is gone), so
  * these writes have a connection of their own, and go in batches: per master, [script, script, …,
  * WAIT] in one pipeline, one batch out at a time; what arrives meanwhile forms the next batch. A
@@ -36,7 +41,7 @@ export class ReplicatedWrites {
     /** A connection used for nothing else, with the scripts defined. */
     private readonly client: RedisClient,
     private readonly wait: ReplicaWait,
-    /** Called when fewer replicas than asked confirmed a batch (the writes stand: the master has them). */
+    /** Called when fewer replicas than asked confirmed a batch (its writes are refused as UNAVAILABLE). */
     private readonly onShort: (scripts: string[], replicas: number) => void,
   ) {}
 
@@ -58,6 +63,13 @@ export class ReplicatedWrites {
         void this.drain(queue);
       });
     });
+  }
+
+  private unconfirmed(replicas: number): FleetError {
+    return new FleetError(
+      'UNAVAILABLE',
+      `not confirmed by ${this.wait.replicas} Redis replica(s) within ${this.wait.timeoutMs} ms (${replicas} did): a failover could lose it; repeat it`,
+    );
   }
 
   /** WAIT counts the replicas of the node it runs on: one batch per master. */
@@ -83,7 +95,8 @@ export class ReplicatedWrites {
       const results = (await pipeline.exec()) ?? [];
       const [waitError, confirmed] = results[writes.length] ?? [null, 0];
       const replicas = waitError ? 0 : Number(confirmed);
-      if (replicas < this.wait.replicas)
+      const short = replicas < this.wait.replicas;
+      if (short)
         this.onShort(
           writes.map((write) => write.name),
           replicas,
@@ -93,6 +106,7 @@ export class ReplicatedWrites {
         const [error, reply] = results[i] ?? [new Error('no reply in the pipeline'), null];
         moved ||= error?.message.startsWith('MOVED') === true;
         if (error) write.reject(error);
+        else if (short) write.reject(this.unconfirmed(replicas));
         else write.resolve(reply);
       });
       // The slots moved (a failover): the callers retry, on the new map.
