@@ -1,4 +1,4 @@
-import { evalClaim } from '../redis/scripts/index.js';
+import { evalClaim, evalSettle } from '../redis/scripts/index.js';
 import type { FleetDeps } from './deps.js';
 import { decide, SCHEDULE_ACTOR } from './gates.js';
 import type { Rollouts } from './rollouts.js';
@@ -27,7 +27,7 @@ export class RolloutController {
 
   async evaluate(rolloutId: string): Promise<void> {
     const log = this.deps.log.child({ rolloutId });
-    const { facts } = await this.rollouts.view(rolloutId);
+    const { status, facts } = await this.rollouts.view(rolloutId);
     if (!facts) {
       // Ended (canceled or aborted): nothing left to judge.
       await this.deps.redis.zrem(this.deps.keys.evalQueue, rolloutId);
@@ -77,6 +77,10 @@ export class RolloutController {
       case 'wait':
         if (decision.until !== null && decision.until < facts.now + FALLBACK_MS) {
           await this.deps.redis.zadd(this.deps.keys.evalQueue, decision.until, rolloutId);
+        } else if (decision.until === null && status.status === 'completed') {
+          // Nothing open, nothing to judge: not evaluated every few seconds for good (finished
+          // rollouts would cost more with each one). A delivery finishing or an operator queues it.
+          await this.deps.scripts.run(evalSettle, { rolloutId, seenAt: facts.now });
         }
         return;
     }

@@ -44,7 +44,10 @@ export class DeviceChannel implements DeviceService {
     this.deps.redis
       .zadd(this.deps.keys.evalQueue, ...rolloutIds.flatMap((id) => [0, id]))
       .catch((err: unknown) =>
-        this.deps.log.warn({ err }, 'gate check not queued (the fallback re-check finds it)'),
+        this.deps.log.warn(
+          { err },
+          'gate check not queued (the next finish, or the fallback re-check while any is open, finds it)',
+        ),
       );
   });
 

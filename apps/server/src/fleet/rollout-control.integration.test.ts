@@ -1,7 +1,7 @@
 import { waitFor } from '@camfleet/test-support';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { queueScript } from '../redis/script-calls.js';
-import { slotAcquire, slotRelease } from '../redis/scripts/index.js';
+import { evalSettle, slotAcquire, slotRelease } from '../redis/scripts/index.js';
 import type { ScriptDriver } from '../testing/script-driver.js';
 import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 
@@ -347,5 +347,36 @@ describe('limits', () => {
     expect(faster?.granted).toBe(false);
     expect(faster?.retryAfterMs).toBeGreaterThan(0);
     expect(faster?.retryAfterMs).toBeLessThanOrEqual(5_000);
+  });
+});
+
+describe('gate evaluations', () => {
+  it('a finished rollout leaves the fallback schedule; a trigger meanwhile is kept, and resuming queues it again', async () => {
+    await pod.register('ev-1');
+    const rollout = await pod.rollout((await pod.publish()).id);
+    const queued = () => pod.redis.zscore(pod.keys.evalQueue, rollout.id);
+    // Open deliveries: evaluated, and pushed back to be looked at again (the fallback).
+    await pod.fleet.controller.round();
+    expect(Number(await queued())).toBeGreaterThan(0);
+    expect((await pod.report('ev-1', rollout.id, 1, 'succeeded')).ok).toBe(true);
+    // What a pod does when a delivery finishes: due at once.
+    await pod.redis.zadd(pod.keys.evalQueue, 0, rollout.id);
+    expect((await status(rollout.id)).status).toBe('completed');
+    await pod.fleet.controller.round();
+    expect(await queued()).toBeNull();
+
+    // Only the fallback entry goes: a trigger that came after the claim stays.
+    const [seconds] = await pod.redis.time();
+    const now = Number(seconds) * 1000;
+    await pod.redis.zadd(pod.keys.evalQueue, 0, rollout.id);
+    expect(await pod.scripts.run(evalSettle, { rolloutId: rollout.id, seenAt: now })).toBe(false);
+    expect(await queued()).toBe('0');
+    await pod.redis.zadd(pod.keys.evalQueue, now + 5_000, rollout.id);
+    expect(await pod.scripts.run(evalSettle, { rolloutId: rollout.id, seenAt: now })).toBe(true);
+    expect(await queued()).toBeNull();
+
+    await pod.fleet.rollouts.transition(rollout.id, 'pause', 'tester');
+    await pod.fleet.rollouts.transition(rollout.id, 'resume', 'tester');
+    expect(await queued()).toBe('0');
   });
 });

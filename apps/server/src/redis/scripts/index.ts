@@ -5,7 +5,14 @@ import { deadlineSweep, deliveryPark, deliveryReport, offerClaim, offerClaimMany
 import { deviceCredential, deviceDisconnect, deviceReconcile, deviceRegister, nodeGone } from './devices.js';
 import { nodeHeartbeat, nodeReap } from './nodes.js';
 import { legacyImport, patchDelete, patchDelta, patchPublish } from './patches.js';
-import { evalClaim, rolloutAttach, rolloutCreate, rolloutSyncBucket, rolloutTransition } from './rollouts.js';
+import {
+  evalClaim,
+  evalSettle,
+  rolloutAttach,
+  rolloutCreate,
+  rolloutSyncBucket,
+  rolloutTransition,
+} from './rollouts.js';
 import { slotAcquire, slotRelease } from './slots.js';
 import { tokenRevoke, tokenState } from './tokens.js';
 import {
@@ -37,6 +44,7 @@ export const ALL_SCRIPTS: readonly Script<never, unknown>[] = [
   rolloutSyncBucket,
   rolloutTransition,
   evalClaim,
+  evalSettle,
   slotAcquire,
   slotRelease,
   patchPublish,

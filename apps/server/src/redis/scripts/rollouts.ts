@@ -141,6 +141,15 @@ export const rolloutTransition = globalScript({
   },
 });
 
+/** eval_settle.lua: a finished rollout leaves the fallback schedule, unless a trigger queued it since. */
+export const evalSettle = globalScript({
+  name: 'eval_settle',
+  numberOfKeys: 1,
+  keys: (_: { rolloutId: string; seenAt: number }, k) => [k.evalQueue],
+  argv: (i) => [i.rolloutId, i.seenAt],
+  decode: (reply) => num(reply) === 1,
+});
+
 /** eval_claim.lua: claims rollouts whose gates are due for evaluation. */
 export const evalClaim = globalScript({
   name: 'eval_claim',
