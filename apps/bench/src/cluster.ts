@@ -177,6 +177,8 @@ export class Cluster {
     readonly sims: SimProcess[],
     readonly admin: ReturnType<typeof createAdminClient>,
     readonly cameras: CameraKind,
+    /** How the pods were started: a restarted pod gets the same. */
+    private readonly podStart: { names: string[]; env: Record<string, string>; nodeArgs: string[] },
   ) {}
 
   static async up(options: ClusterOptions): Promise<Cluster> {
@@ -225,12 +227,16 @@ export class Cluster {
     nodeArgs: string[],
     started: { pods: PodProcess[]; sims: SimProcess[] },
   ): Promise<Cluster> {
+    const names = Array.from(
+      { length: options.pods },
+      (_, i) => `${options.podName ?? 'bench-pod'}-${i + 1}`,
+    );
     const pods = await allStarted(
       started.pods,
-      Array.from({ length: options.pods }, async (_, i) =>
+      names.map(async (name) =>
         PodProcess.start(
           redis.url,
-          `${options.podName ?? 'bench-pod'}-${i + 1}`,
+          name,
           { ...podEnv, PORT: String(await freePort()) },
           TEST_TOKENS,
           nodeArgs,
@@ -277,7 +283,11 @@ export class Cluster {
     const redisClient = connectTestRedis(redis.url);
     await redisClient.ping();
     const admin = createAdminClient(pods[0]?.url ?? '', TEST_TOKENS.admin);
-    return new Cluster(redis, redisClient, pods, sims, admin, options.cameras);
+    return new Cluster(redis, redisClient, pods, sims, admin, options.cameras, {
+      names,
+      env: podEnv,
+      nodeArgs,
+    });
   }
 
   /** Asks every simulator, in parallel. */
@@ -317,6 +327,21 @@ export class Cluster {
   /** kill -9 of pod `i`. */
   async kill(i: number): Promise<void> {
     await this.pods[i]?.kill('SIGKILL');
+  }
+
+  /** kill -9 of pod `i`, then a new pod process in its place: the same port, name and settings. */
+  async restartPod(i: number): Promise<void> {
+    const old = this.pods[i];
+    if (!old) throw new Error(`no pod ${i}`);
+    await old.kill('SIGKILL');
+    const { names, env, nodeArgs } = this.podStart;
+    this.pods[i] = await PodProcess.start(
+      this.redis.url,
+      names[i] ?? `bench-pod-${i + 1}`,
+      { ...env, PORT: new URL(old.url).port },
+      TEST_TOKENS,
+      nodeArgs,
+    );
   }
 
   async down(): Promise<void> {

@@ -236,6 +236,13 @@ export class LeanCamera {
     });
   }
 
+  /** A network blip: the socket is cut (no closing handshake) and the camera reconnects as after any loss. */
+  drop(): boolean {
+    if (!this.socket || this.stopped) return false;
+    this.socket.terminate();
+    return true;
+  }
+
   private get counters(): LeanCounters {
     return this.fleet.counters;
   }

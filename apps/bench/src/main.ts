@@ -23,6 +23,7 @@ import {
 } from './options.js';
 import { type BenchReport, formatTable, machineFacts, type RedisBalance } from './report.js';
 import * as scenario from './scenarios.js';
+import { soak } from './soak.js';
 import { medianOf } from './stats.js';
 
 const say = (text: string) => process.stderr.write(`[bench] ${text}\n`);
@@ -177,6 +178,14 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       const { presigned, podServed } = report.scenarios.artifacts;
       say(
         `artifacts: bytes through the pods per delivery ${presigned.bytesThroughPodsPerDelivery} presigned, ${podServed.bytesThroughPodsPerDelivery} pod-served (artifact ${report.scenarios.artifacts.artifactBytes} B)`,
+      );
+      await save();
+    }
+    if (has('soak')) {
+      report.scenarios.soak = await soak(cluster, options.devices, options.minutes);
+      const k = report.scenarios.soak;
+      say(
+        `soak: ${k.rollouts} rollouts, ${k.deliveries} deliveries in ${k.minutes} min; pod RSS growth ${k.podRssGrowthMiB} MiB, Redis ${k.redisGrowthMiB} MiB (${k.redisBytesPerRollout} B a rollout); errors ${JSON.stringify(k.errors)}`,
       );
       await save();
     }

@@ -13,6 +13,7 @@ export const SCENARIOS = [
   'onepod',
   'lua',
   'idle',
+  'soak',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Cameras in each of the artifacts scenario's two fleets at most: enough to load the store, quick. */
@@ -22,8 +23,13 @@ export const ONEPOD_DEVICES_MAX = 1_000;
 export const ONEPOD_RUNS = 5;
 /** Devices of the lua scenario at most (Redis alone: enough for steady per-delivery figures). */
 export const LUA_DEVICES_MAX = 10_000;
-/** What runs without --scenario: all but artifacts (two more fleets and GiBs through s3rver: opt-in). */
-export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'artifacts');
+/**
+ * What runs without --scenario: all but artifacts (two more fleets and GiBs through s3rver) and soak
+ * (minutes of rollouts under faults): those are opt-in.
+ */
+export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter(
+  (s) => s !== 'artifacts' && s !== 'soak',
+);
 
 export interface BenchOptions {
   devices: number;
@@ -49,6 +55,8 @@ export interface BenchOptions {
   artifactMib: number;
   /** The idle scenario's two windows (alone, then watched), in seconds each. */
   idleSeconds: number;
+  /** How long the soak scenario runs. */
+  minutes: number;
 }
 
 function positive(max: number) {
@@ -97,6 +105,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       )
         .argParser(scenarioList)
         .default([...DEFAULT_SCENARIOS], 'all but artifacts'),
+    )
+    .addOption(
+      new Option('--minutes <n>', 'how long the soak scenario runs').argParser(positive(24 * 60)).default(1),
     )
     .addOption(
       new Option('--idle-seconds <n>', 'each window of the idle scenario (alone, then watched)')
@@ -167,5 +178,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     clusterMasters: o.clusterMasters,
     artifactMib: o.artifactMib,
     idleSeconds: o.idleSeconds,
+    minutes: o.minutes,
   };
 }

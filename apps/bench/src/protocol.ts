@@ -44,6 +44,8 @@ export type Command =
   | { type: 'usage' }
   /** Artifact bytes the cameras received, and their verified installs, failures and refusals. */
   | { type: 'downloads' }
+  /** A network blip for this many random lean main cameras: each drops its socket and reconnects. */
+  | { type: 'churn'; cameras: number }
   | { type: 'stop' };
 
 export interface ConnectResult {
@@ -98,6 +100,7 @@ export type Reply =
   | ({ type: 'resubscribed' } & ResubscribedResult)
   | ({ type: 'usage' } & UsageResult)
   | ({ type: 'downloads' } & DownloadsResult)
+  | { type: 'churn'; dropped: number }
   | { type: 'stop' }
   | { type: 'error'; message: string };
 

@@ -18,6 +18,7 @@ import type {
   RoundTripResult,
   ThrottledResult,
 } from './scenarios.js';
+import type { SoakResult } from './soak.js';
 
 /** The benchmark's JSON document (times in ms, memory in bytes). */
 export interface BenchReport {
@@ -39,6 +40,7 @@ export interface BenchReport {
     onepod?: OnePodResult;
     lua?: LuaCostResult;
     idle?: IdleResult;
+    soak?: SoakResult;
   };
   /** The main cameras' kind, and what the lean ones did over the whole run (summed over processes). */
   generator?: { cameras: CameraKind; lean: LeanCounters | null };
@@ -80,7 +82,7 @@ const bytes = (n: number) => (Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} Ki
 /** The human table: one row per figure. */
 export function formatTable(report: BenchReport): string {
   const table = new Table({ head: ['scenario', 'figure', 'value'] });
-  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts, onepod, lua, idle } =
+  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts, onepod, lua, idle, soak } =
     report.scenarios;
   const runs = (n: number) => (n > 1 ? ` (median of ${n})` : '');
   const cameras = report.generator?.cameras ?? report.options.cameras;
@@ -198,6 +200,27 @@ export function formatTable(report: BenchReport): string {
     table.push(
       ['throttled', `rate (limit ${throttled.limitPerMinute}/min)`, `${throttled.measuredPerMinute}/min`],
       ['throttled', `max in flight (cap ${throttled.maxInFlight})`, String(throttled.maxInFlightSeen)],
+    );
+  }
+  if (soak) {
+    const faults = Object.entries(soak.faults)
+      .map(([kind, n]) => `${n} ${kind}`)
+      .join(', ');
+    const errors = Object.entries(soak.errors)
+      .map(([kind, n]) => `${n} ${kind}`)
+      .join('; ');
+    table.push(
+      [
+        'soak',
+        `${soak.minutes} min, ${soak.devices} cameras: rollouts / deliveries (per minute); faults`,
+        `${soak.rollouts} / ${soak.deliveries} (${soak.deliveriesPerMinute}); ${faults}`,
+      ],
+      [
+        'soak',
+        'after the warm-up: pod RSS growth (pods not restarted) / Redis growth (per rollout)',
+        `${soak.podRssGrowthMiB ?? '—'} MiB / ${soak.redisGrowthMiB} MiB (${bytes(soak.redisBytesPerRollout)})`,
+      ],
+      ['soak', 'errors by kind', errors || 'none'],
     );
   }
   if (idle) {

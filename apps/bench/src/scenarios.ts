@@ -135,7 +135,7 @@ async function publish(cluster: Cluster): Promise<string> {
   return patch.id;
 }
 
-async function rollOut(
+export async function rollOut(
   cluster: Cluster,
   group: Group,
   limits: { maxInFlight?: number; maxPerMinute?: number } = {},

@@ -216,6 +216,15 @@ async function handle(command: Command): Promise<Reply> {
       const { downloadBytes, installsDone, checksumFailures, signatureRefusals } = simMain.summary();
       return { type: 'downloads', downloadBytes, installsDone, checksumFailures, signatureRefusals };
     }
+    case 'churn': {
+      if (!lean) throw new Error('churn: only lean cameras blip on request');
+      let dropped = 0;
+      for (let i = 0; i < command.cameras; i++) {
+        const camera = lean.devices[Math.floor(Math.random() * lean.devices.length)];
+        if (camera?.drop()) dropped++;
+      }
+      return { type: 'churn', dropped };
+    }
     case 'stop':
       await Promise.all([main.stop(), throttled.stop()]);
       return { type: 'stop' };
