@@ -22,7 +22,10 @@ async function rolloutThroughFailover(
   redis: TestRedis,
   killMaster: () => Promise<{ killedPort: number; promotedPort: number; failoverMs: number }>,
 ) {
-  // WAIT for one replica after each report: an acknowledged outcome survives the failover.
+  // WAIT for one replica after each report: an acknowledged outcome survives the failover. Two
+  // replicas (as the README asks with WAIT): the new master still has one, so outcomes are confirmed
+  // again once the other replica follows it (with one, they would be refused until the old master
+  // came back as a replica).
   fleet = await TestFleet.up(2, { redis, podEnv: { FLEET_REDIS_WAIT_REPLICAS: '1' } });
   // Installs are held at `installing` until the master is dead: its failover lands mid-install, and
   // the outcomes (1.5 s later) are reported while the pods are still finding the new master.
@@ -50,10 +53,10 @@ async function rolloutThroughFailover(
 }
 
 describe('Redis failover mid-rollout (pods and cameras as real processes)', () => {
-  it('Cluster: a master with a replica is killed; the replica takes over, pods follow, the rollout completes', async () => {
+  it('Cluster: a master with two replicas is killed; a replica takes over, pods follow, the rollout completes', async () => {
     const redis = await RedisClusterServer.start({
       masters: 3,
-      replicasPerMaster: 1,
+      replicasPerMaster: 2,
       appendOnly: true,
       nodeTimeoutMs: 1_000,
     });
@@ -69,8 +72,8 @@ describe('Redis failover mid-rollout (pods and cameras as real processes)', () =
     expect(result.summary.installsDone).toBe(DEVICES);
   });
 
-  it('Sentinel: the master is killed; Sentinel promotes the replica, pods follow, the rollout completes', async () => {
-    const redis = await RedisSentinelServer.start({ appendOnly: true, downAfterMs: 1_000 });
+  it('Sentinel: the master is killed; Sentinel promotes a replica, pods follow, the rollout completes', async () => {
+    const redis = await RedisSentinelServer.start({ appendOnly: true, replicas: 2, downAfterMs: 1_000 });
     const result = await rolloutThroughFailover(redis, () => redis.killMaster());
     console.info(
       `[failover] sentinel: master :${result.failover.killedPort} killed, :${result.failover.promotedPort} promoted in ${result.failover.failoverMs} ms; ` +

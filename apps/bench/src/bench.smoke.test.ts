@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '@camfleet/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SCENARIOS } from './options.js';
 import type { BenchReport } from './report.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'camfleet-bench-'));
@@ -32,7 +33,7 @@ const STAMP_SLACK_MS = 1_000;
 // The harness's correctness on a small fleet, not its timings (those are `pnpm bench`'s job).
 describe('pnpm bench (smoke)', () => {
   it('runs every scenario on a small fleet and writes the documented JSON', {
-    timeout: 180_000,
+    timeout: 300_000,
   }, async () => {
     const out = join(dir, 'bench.json');
     const args = [
@@ -48,11 +49,16 @@ describe('pnpm bench (smoke)', () => {
       '40',
       '--idle-seconds',
       '1',
+      // Every default scenario, and the soak's one-minute version.
+      '--scenario',
+      [...DEFAULT_SCENARIOS, 'soak'].join(','),
+      '--minutes',
+      '1',
     ];
     const run = await bench([...args, '--max-per-minute', '300', '--max-in-flight', '4', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
-    const { connect, fanout, memory, reconnect, throttled, hostile, ddi, onepod, lua, idle } =
+    const { connect, fanout, memory, reconnect, throttled, hostile, ddi, onepod, lua, idle, soak } =
       report.scenarios;
 
     expect(report.command).toContain('--devices 40');
@@ -121,6 +127,17 @@ describe('pnpm bench (smoke)', () => {
     // Each delivery's one report is one script call, seen by MONITOR as a client's EVALSHA.
     expect(fanout?.roundTrips.byCommandPerDelivery['script:delivery_report']).toBeGreaterThanOrEqual(1);
     expect(fanout?.roundTrips.redisRoundTripsPerDelivery).toBeGreaterThan(1);
+    expect(soak).toMatchObject({ minutes: 1, devices: 40 });
+    expect(soak?.rollouts).toBeGreaterThanOrEqual(1);
+    // Every rollout went to all 40 cameras; what did not succeed is counted as failed.
+    expect((soak?.deliveries ?? 0) + (soak?.errors['deliveries failed'] ?? 0)).toBe(
+      (soak?.rollouts ?? 0) * 40,
+    );
+    // The first fault comes 15 s in (how many follow depends on how long each takes here).
+    expect(Object.values(soak?.faults ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+    expect(soak?.faults['redis-restart']).toBeLessThanOrEqual(1);
+    expect(soak?.samples.length).toBeGreaterThanOrEqual(6);
+    for (const sample of soak?.samples ?? []) expect(sample.podRssMiB).toHaveLength(2);
     expect(idle).toMatchObject({ devices: 80, dashboards: 5, windowMs: 1000 });
     // The pods and Redis work while idle (the sweep, beats); the watched window is measured too.
     expect(idle?.podCpuMsPerSecondAlone).toBeGreaterThan(0);
