@@ -33,6 +33,11 @@ export interface SoakResult {
 }
 
 const SAMPLE_MS = 5_000;
+/**
+ * A rollout starts at most this often: back to back, at a pace a fleet could keep for hours (each
+ * keeps its delivery records until finished rollouts are compacted, issue #26).
+ */
+const ROLLOUT_EVERY_MS = 10_000;
 const FAULT_EVERY_MS = 15_000;
 /** Share of the cameras that blip at a churn fault. */
 const CHURN_SHARE = 0.05;
@@ -72,7 +77,7 @@ function cameraErrors(before: LeanCounters[], after: LeanCounters[]): Record<str
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
 /**
- * Issue #22: rollouts to every main camera back to back for `minutes`, while a fault driver every
+ * Issue #22: rollouts to every main camera back to back (one every 10 s at most) for `minutes`, while a fault driver every
  * 15 s blips 5 % of the cameras (twice as likely) or kill -9s a pod and starts it again, and Redis is
  * restarted once halfway. Memory of the pods and Redis is read every 5 s: after the warm-up (the
  * first rollout) a pod's RSS must not grow; Redis grows by what each finished rollout keeps.
@@ -139,6 +144,7 @@ export async function soak(cluster: Cluster, devices: number, minutes: number): 
   let redisAtWarmUp = 0;
   try {
     while (Date.now() < endsAt) {
+      const roundStartedAt = Date.now();
       // A pod or Redis restarting refuses the call: try again until it is taken.
       const { rolloutId } = await waitFor(
         () =>
@@ -164,6 +170,8 @@ export async function soak(cluster: Cluster, devices: number, minutes: number): 
         warmUpEndsS = (Date.now() - startedAt) / 1000;
         redisAtWarmUp = await redisUsedBytes(cluster);
       }
+      const next = Math.min(endsAt, roundStartedAt + ROLLOUT_EVERY_MS) - Date.now();
+      if (next > 0) await new Promise((resolve) => setTimeout(resolve, next));
     }
   } finally {
     running = false;
