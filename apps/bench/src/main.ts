@@ -181,6 +181,15 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       );
       await save();
     }
+    // Last but one: it kills a pod.
+    if (has('reconnect')) {
+      report.scenarios.reconnect = await scenario.reconnect(cluster);
+      const r = report.scenarios.reconnect;
+      say(
+        `reconnect: ${r.devices} resubscribed in ${r.allResubscribedMs} ms; µs per device pods ${r.podCpuUsPerDelivery}, Redis ${r.redisCpuUsPerDelivery}, cameras ${r.generatorCpuUsPerDelivery}; ${r.redisCommandsPerDelivery} Redis commands`,
+      );
+    }
+    // Last: the pod the reconnect scenario killed is started again first.
     if (has('soak')) {
       report.scenarios.soak = await soak(cluster, options.devices, options.minutes);
       const k = report.scenarios.soak;
@@ -188,14 +197,6 @@ async function run(options: BenchOptions): Promise<BenchReport> {
         `soak: ${k.rollouts} rollouts, ${k.deliveries} deliveries in ${k.minutes} min; pod RSS growth ${k.podRssGrowthMiB} MiB, Redis ${k.redisGrowthMiB} MiB (${k.redisBytesPerRollout} B a rollout); errors ${JSON.stringify(k.errors)}`,
       );
       await save();
-    }
-    // Last: it kills a pod.
-    if (has('reconnect')) {
-      report.scenarios.reconnect = await scenario.reconnect(cluster);
-      const r = report.scenarios.reconnect;
-      say(
-        `reconnect: ${r.devices} resubscribed in ${r.allResubscribedMs} ms; µs per device pods ${r.podCpuUsPerDelivery}, Redis ${r.redisCpuUsPerDelivery}, cameras ${r.generatorCpuUsPerDelivery}; ${r.redisCommandsPerDelivery} Redis commands`,
-      );
     }
     report.redis = await redisBalance(cluster, options);
     const usages = await cluster.all({ type: 'usage' });

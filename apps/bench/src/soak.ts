@@ -83,6 +83,9 @@ const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(
  * first rollout) a pod's RSS must not grow; Redis grows by what each finished rollout keeps.
  */
 export async function soak(cluster: Cluster, devices: number, minutes: number): Promise<SoakResult> {
+  // A pod an earlier scenario killed (reconnect) is started again: the soak runs on every pod.
+  for (const [i, pod] of cluster.pods.entries())
+    if (pod.child.exitCode !== null || pod.child.signalCode !== null) await cluster.restartPod(i);
   const startedAt = Date.now();
   const endsAt = startedAt + minutes * 60_000;
   const camerasBefore = await leanCounters(cluster);
