@@ -194,7 +194,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       report.scenarios.soak = await soak(cluster, options.devices, options.minutes);
       const k = report.scenarios.soak;
       say(
-        `soak: ${k.rollouts} rollouts, ${k.deliveries} deliveries in ${k.minutes} min; pod RSS growth ${k.podRssGrowthMiB} MiB, Redis ${k.redisGrowthMiB} MiB (${k.redisBytesPerRollout} B a rollout); errors ${JSON.stringify(k.errors)}`,
+        `soak: ${k.rollouts} rollouts, ${k.deliveries} deliveries in ${k.minutes} min; pod RSS median ${k.podRssMedianMiB?.afterWarmUp} → ${k.podRssMedianMiB?.atEnd} MiB, Redis ${k.redisGrowthMiB} MiB (${k.redisBytesPerRollout} B a rollout); errors ${JSON.stringify(k.errors)}`,
       );
       await save();
     }

@@ -217,8 +217,8 @@ export function formatTable(report: BenchReport): string {
       ],
       [
         'soak',
-        'after the warm-up: pod RSS growth (pods not restarted) / Redis growth (per rollout)',
-        `${soak.podRssGrowthMiB ?? '—'} MiB / ${soak.redisGrowthMiB} MiB (${bytes(soak.redisBytesPerRollout)})`,
+        'pod RSS median, first / last fifth after the warm-up; Redis growth (per rollout)',
+        `${soak.podRssMedianMiB ? `${soak.podRssMedianMiB.afterWarmUp} / ${soak.podRssMedianMiB.atEnd} MiB` : '—'}; ${soak.redisGrowthMiB} MiB (${bytes(soak.redisBytesPerRollout)})`,
       ],
       ['soak', 'errors by kind', errors || 'none'],
     );

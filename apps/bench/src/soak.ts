@@ -25,8 +25,12 @@ export interface SoakResult {
   /** What went wrong, by kind: deliveries that failed, calls refused or retried, connections lost. */
   errors: Record<string, number>;
   samples: SoakSample[];
-  /** From the end of the warm-up (the first rollout done) to the end, averaged over 3 samples each. */
-  podRssGrowthMiB: number | null;
+  /**
+   * The pods' RSS (median over the live pods' readings) in the first and the last fifth of the time
+   * after the warm-up (the first rollout done), and the difference: pods restart during the soak,
+   * so this compares pods at work, whichever process each is by then.
+   */
+  podRssMedianMiB: { afterWarmUp: number; atEnd: number; growth: number } | null;
   redisGrowthMiB: number;
   /** What each rollout after the warm-up left in Redis (delivery records and their history). */
   redisBytesPerRollout: number;
@@ -74,7 +78,10 @@ function cameraErrors(before: LeanCounters[], after: LeanCounters[]): Record<str
   return errors;
 }
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
 
 /**
  * Issue #22: rollouts to every main camera back to back (one every 10 s at most) for `minutes`, while a fault driver every
@@ -95,8 +102,6 @@ export async function soak(cluster: Cluster, devices: number, minutes: number): 
     errors[kind] = (errors[kind] ?? 0) + n;
   };
   const faults = { churn: 0, 'pod-restart': 0, 'redis-restart': 0 };
-  /** When each pod was last started again (ms since the soak began). */
-  const restartedAt = cluster.pods.map(() => -1);
   let running = true;
 
   const sample = async () => {
@@ -136,7 +141,6 @@ export async function soak(cluster: Cluster, devices: number, minutes: number): 
         faults['pod-restart']++;
         const i = Math.floor(Math.random() * cluster.pods.length);
         await cluster.restartPod(i);
-        restartedAt[i] = Date.now() - startedAt;
       }
     }
   })();
@@ -185,17 +189,16 @@ export async function soak(cluster: Cluster, devices: number, minutes: number): 
   for (const [kind, n] of Object.entries(cameraErrors(camerasBefore, await leanCounters(cluster))))
     count(kind, n);
 
-  // Pods never started again after the warm-up: their RSS at the warm-up's end against the end's.
   const after = samples.filter((s) => s.atS >= warmUpEndsS);
-  const steady = cluster.pods
-    .map((_, i) => i)
-    .filter((i) => restartedAt[i] !== undefined && (restartedAt[i] ?? 0) < warmUpEndsS * 1000);
-  const rssOf = (window: SoakSample[]) =>
-    mean(window.map((s) => steady.reduce((sum, i) => sum + (s.podRssMiB[i] ?? 0), 0)));
-  const podRssGrowthMiB =
-    steady.length > 0 && after.length >= 6
-      ? round(rssOf(after.slice(-3)) - rssOf(after.slice(0, 3)), 1)
-      : null;
+  const fifth = Math.floor(after.length / 5);
+  const rssMedian = (window: SoakSample[]) =>
+    median(window.flatMap((s) => s.podRssMiB.filter((mib) => mib > 0)));
+  let podRssMedianMiB: SoakResult['podRssMedianMiB'] = null;
+  if (fifth > 0) {
+    const afterWarmUp = rssMedian(after.slice(0, fifth));
+    const atEnd = rssMedian(after.slice(-fifth));
+    podRssMedianMiB = { afterWarmUp, atEnd, growth: round(atEnd - afterWarmUp, 1) };
+  }
   const elapsedMin = (Date.now() - startedAt) / 60_000;
   return {
     minutes,
@@ -206,7 +209,7 @@ export async function soak(cluster: Cluster, devices: number, minutes: number): 
     faults,
     errors,
     samples,
-    podRssGrowthMiB,
+    podRssMedianMiB,
     redisGrowthMiB: round((redisAtEnd - redisAtWarmUp) / MiB, 2),
     redisBytesPerRollout: rollouts > 1 ? Math.round((redisAtEnd - redisAtWarmUp) / (rollouts - 1)) : 0,
   };
