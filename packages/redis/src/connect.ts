@@ -19,6 +19,13 @@ export interface ConnectOptions {
   waitOutOutages?: boolean;
 }
 
+/**
+ * A write refused because the node is a replica now (a master demoted after a failover, while this
+ * connection stayed on it): reconnect, which finds the current master, and send the command again
+ * (a script refused this way wrote nothing).
+ */
+const onDemotedMaster = (error: Error): 2 | false => (error.message.startsWith('READONLY') ? 2 : false);
+
 /** Reconnect quickly at first, then every 2 s: a restart or failover takes seconds. */
 const reconnectDelay = (attempt: number): number => Math.min(50 * 2 ** attempt, 2_000);
 
@@ -36,6 +43,7 @@ export function connectRedis(target: RedisTarget, options: ConnectOptions): Redi
     connectionName: options.name,
     maxRetriesPerRequest: options.waitOutOutages ? null : 20,
     retryStrategy: reconnectDelay,
+    reconnectOnError: onDemotedMaster,
   };
   switch (target.mode) {
     case 'single':
