@@ -8,7 +8,8 @@ import base from './vitest.config.js';
  * server side beyond `rollout.e2e` (rollout control, legacy: their server suites run here) are not
  * repeated: they reach Redis only through the server code covered here, and the pass stays short
  * enough for a loaded CI machine. Pod processes killed and drained over a cluster (lifecycle's
- * subject) are the chaos suite's cluster run.
+ * subject) are the chaos suite's cluster run; artifacts in Redis over a cluster, the artifact
+ * server suites' (artifacts/*.integration).
  */
 export default defineConfig({
   test: {
@@ -18,7 +19,6 @@ export default defineConfig({
       'apps/server/src/**/*.integration.test.ts',
       'apps/server/src/**/*.property.test.ts',
       'test/e2e/rollout.e2e.test.ts',
-      'test/e2e/artifacts.e2e.test.ts',
     ],
   },
 });

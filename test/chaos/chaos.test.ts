@@ -210,6 +210,7 @@ describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
       log.push(`open deliveries when the chaos ended: ${await openAfterChaos()}`);
       // Then: everything settles, and every check holds.
       const live = createAdminClient(urls[0] ?? '', TEST_TOKENS.admin);
+      const chaosEndedAt = Date.now();
       const final = await waitFor(
         async () => {
           const s = await live.client.rollout.get.query({ rolloutId: rollout.id }).catch(() => null);
@@ -217,6 +218,7 @@ describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
         },
         { timeoutMs: 120_000, intervalMs: 500, what: 'the rollout to settle after the chaos' },
       );
+      log.push(`settled ${((Date.now() - chaosEndedAt) / 1000).toFixed(1)} s after the chaos`);
       await checkAgainstDevices(live, final, patch.version);
       sim.child.kill('SIGTERM');
       await sim.done;
@@ -225,7 +227,7 @@ describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
       console.info(
         `[chaos] ${topology}, seed ${seed}: ${faults.length} faults (${faults
           .map((l) => l.split(' ').slice(1).join(' '))
-          .join(', ')}); ${log.at(-1)}; ` +
+          .join(', ')}); ${log.slice(-2).join('; ')}; ` +
           `${final.counts.succeeded} succeeded, ${final.counts.failed} failed of ${final.targeted}; ` +
           `${summary.reconnects} reconnects, ${summary.replaced} replaced, ${summary.reportsRejected} stale reports refused, 0 repeated installs; ` +
           repairs(),
