@@ -3,7 +3,7 @@ import { parseInfo, waitFor } from '@camfleet/test-support';
 import type { Cluster } from './cluster.js';
 import type { LeanCounters } from './lean-camera.js';
 import { rollOut } from './scenarios.js';
-import { round } from './stats.js';
+import { median, round } from './stats.js';
 
 /** One reading of memory during the soak. */
 export interface SoakSample {
@@ -76,11 +76,6 @@ function cameraErrors(before: LeanCounters[], after: LeanCounters[]): Record<str
     add('cameras replaced', a.replaced - (b?.replaced ?? 0));
   });
   return errors;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Slots } from './slots.js';
 const LOGGED_REPAIRS = 20;
 
 /** Sessions the periodic pass checks at most: an idle pod's safety net costs the same at any size. */
-export const RECONCILE_SLICE = 500;
+const RECONCILE_SLICE = 500;
 
 /**
  * The safety net behind lost hints and reaping races, per pod: every device whose connection is
