@@ -20,6 +20,8 @@ export {
   type ClusterReplica,
   type RedisClusterOptions,
   RedisClusterServer,
+  type SlotMove,
+  slotsOf,
 } from './redis-cluster.js';
 export { type MonitoredCommand, monitorRedis, parseMonitorLine } from './redis-monitor.js';
 export { freePorts } from './redis-node.js';

@@ -24,6 +24,27 @@ export interface ClusterMaster {
   slots: string;
 }
 
+/** A slot half-way to another master (RedisClusterServer.beginSlotMove). */
+export interface SlotMove {
+  fromPort: number;
+  toPort: number;
+  /** The slot's keys still on the old master. */
+  keysLeft(): Promise<string[]>;
+  /** Moves these keys to the new master. */
+  migrate(keys: readonly string[]): Promise<void>;
+  /** Moves the rest and makes the new master the slot's owner on every node. */
+  finish(): Promise<void>;
+}
+
+/** Every slot of a master, from its ranges (`0-5460 10923`). */
+export function slotsOf(master: ClusterMaster): number[] {
+  return master.slots.split(' ').flatMap((range) => {
+    if (range === '') return [];
+    const [from = 0, to = from] = range.split('-').map(Number);
+    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  });
+}
+
 export interface ClusterReplica {
   port: number;
   masterPort: number;
@@ -214,6 +235,80 @@ export class RedisClusterServer implements TestRedis {
       { timeoutMs: SETTLE_MS, intervalMs: 100, what: `node ${port} to rejoin as a replica` },
     );
     await this.awaitHealthy(`the cluster to be ok with ${port} back`);
+  }
+
+  /** The master serving a slot now. */
+  async ownerOf(slot: number): Promise<ClusterMaster> {
+    const owner = (await this.masters()).find((master) => slotsOf(master).includes(slot));
+    if (!owner) throw new Error(`no master serves slot ${slot}`);
+    return owner;
+  }
+
+  /**
+   * Moves the first `count` slots of one master to another with `redis-cli --cluster reshard`, as an
+   * operator adding a node does: the keys move in batches (MIGRATE) while clients keep running.
+   */
+  async reshard(fromPort: number, toPort: number, count: number): Promise<void> {
+    const [from, to] = await Promise.all([this.idOf(fromPort), this.idOf(toPort)]);
+    await redisCli(
+      fromPort,
+      [
+        '--cluster',
+        'reshard',
+        `127.0.0.1:${fromPort}`,
+        '--cluster-from',
+        from,
+        '--cluster-to',
+        to,
+        '--cluster-slots',
+        String(count),
+        '--cluster-yes',
+      ],
+      { timeoutMs: 120_000 },
+    );
+    await this.awaitHealthy(`the cluster to be ok after moving ${count} slots from ${fromPort} to ${toPort}`);
+  }
+
+  /**
+   * Starts moving one slot to another master the way redis-cli's reshard does, one step at a time
+   * (IMPORTING and MIGRATING, MIGRATE of the keys, SETSLOT NODE), so a test can act between steps.
+   */
+  async beginSlotMove(slot: number, toPort: number): Promise<SlotMove> {
+    const fromPort = (await this.ownerOf(slot)).port;
+    if (fromPort === toPort) throw new Error(`slot ${slot} is already served by ${toPort}`);
+    const [from, to] = await Promise.all([this.idOf(fromPort), this.idOf(toPort)]);
+    await redisCli(toPort, ['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', from]);
+    await redisCli(fromPort, ['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', to]);
+    const keysLeft = async () =>
+      (await redisCli(fromPort, ['CLUSTER', 'GETKEYSINSLOT', String(slot), '100000']))
+        .split('\n')
+        .filter((key) => key !== '');
+    const migrate = async (keys: readonly string[]) => {
+      if (keys.length > 0)
+        await redisCli(fromPort, ['MIGRATE', '127.0.0.1', String(toPort), '', '0', '10000', 'KEYS', ...keys]);
+    };
+    return {
+      fromPort,
+      toPort,
+      keysLeft,
+      migrate,
+      finish: async () => {
+        await migrate(await keysLeft());
+        // The new owner first, then the old one, then everyone else (as redis-cli does).
+        const masters = await this.masters();
+        const order = [
+          toPort,
+          fromPort,
+          ...masters.map((m) => m.port).filter((p) => p !== toPort && p !== fromPort),
+        ];
+        for (const port of order) await redisCli(port, ['CLUSTER', 'SETSLOT', String(slot), 'NODE', to]);
+        await this.awaitHealthy(`the cluster to be ok with slot ${slot} on ${toPort}`);
+      },
+    };
+  }
+
+  private async idOf(port: number): Promise<string> {
+    return redisCli(port, ['CLUSTER', 'MYID']);
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

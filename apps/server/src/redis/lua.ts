@@ -19,16 +19,17 @@ function includeSource(name: string): string {
 /**
  * A script's source with its `-- @include name` lines replaced by the includes, each once, the
  * includes' own includes first (an include names what it needs, so a script names only what it uses).
+ * Every script starts with `slot_guard`: nothing runs while its Cluster slot is being moved.
  */
 export function loadScriptSource(name: string): string {
-  const included = new Set<string>();
+  const included = new Set<string>(['slot_guard']);
   const expand = (source: string): string =>
     source.replace(INCLUDE, (_, include: string) => {
       if (included.has(include)) return '';
       included.add(include);
       return expand(includeSource(include));
     });
-  return expand(readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8'));
+  return includeSource('slot_guard') + expand(readFileSync(join(LUA_DIR, `${name}.lua`), 'utf8'));
 }
 
 /** The transition scripts in lua/ (not the includes). */

@@ -91,6 +91,29 @@ export function pairs(values: unknown[]): [string, string][] {
   return out;
 }
 
+/**
+ * Cluster answers that mean the script did not run: its slot is being moved to another node
+ * (`slot_guard.lua` answers TRYAGAIN; a pipeline may pass on an ASK or MOVED that the client did not
+ * follow), and the client's own retries of them ran out.
+ */
+const SCRIPT_NOT_RUN = /^(TRYAGAIN|ASK|MOVED) |^Too many Cluster redirections/;
+/** How long a call waits for its slot to finish moving: redis-cli moves a bucket's keys in seconds. */
+const SLOT_MOVE_PATIENCE_MS = 60_000;
+
+/** The call, repeated (with backoff) while Redis answers that it did not run it because its slot moves. */
+async function whileSlotMoves<T>(call: () => Promise<T>): Promise<T> {
+  const giveUpAt = Date.now() + SLOT_MOVE_PATIENCE_MS;
+  for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 1_000)) {
+    try {
+      return await call();
+    } catch (error) {
+      const notRun = error instanceof Error && SCRIPT_NOT_RUN.test(error.message);
+      if (!notRun || Date.now() + delayMs > giveUpAt) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
 /** Receives the latency of each script call run on a connection (pipelined calls are not timed). */
 export type ScriptObserver = (name: string, seconds: number) => void;
 
@@ -109,8 +132,9 @@ export class Scripts {
 
   async run<Input, Reply>(script: Script<Input, Reply>, input: Input): Promise<Reply> {
     const started = this.observe ? performance.now() : 0;
+    const args = script.args(input, this.keys);
     try {
-      return script.decode(await callScript(this.redis, script.name, script.args(input, this.keys)), input);
+      return script.decode(await whileSlotMoves(() => callScript(this.redis, script.name, args)), input);
     } finally {
       this.observe?.(script.name, (performance.now() - started) / 1000);
     }
@@ -121,8 +145,10 @@ export class Scripts {
    * acknowledged once replicas hold it when FLEET_REDIS_WAIT_REPLICAS asks for that.
    */
   async runDurable<Input, Reply>(script: Script<Input, Reply>, input: Input): Promise<Reply> {
-    if (!this.replicated) return this.run(script, input);
-    return script.decode(await this.replicated.run(script.name, script.args(input, this.keys)), input);
+    const replicated = this.replicated;
+    if (!replicated) return this.run(script, input);
+    const args = script.args(input, this.keys);
+    return script.decode(await whileSlotMoves(() => replicated.run(script.name, args)), input);
   }
 
   /** One call per bucket, which auto-pipelining sends each master in one round trip. */
