@@ -11,6 +11,7 @@ import {
   RedisSentinelServer,
   RedisServer,
   runFleet,
+  slotsOf,
   startSim,
   TEST_TOKENS,
   type TestRedis,
@@ -36,14 +37,15 @@ const DEVICES = 200;
 const CHAOS_MS = Number(process.env.CHAOS_MS ?? 20_000);
 
 type Topology = 'single' | 'cluster' | 'sentinel';
-type Fault = 'kill' | 'drain' | 'redis-restart' | 'redis-stall' | 'master-kill';
+type Fault = 'kill' | 'drain' | 'redis-restart' | 'redis-stall' | 'master-kill' | 'reshard';
 
 /**
  * Redis as each topology runs it, and the faults drawn for it (a pod `kill` twice as likely as the
  * rest). Cluster (3 masters, a replica each) and Sentinel (a master and 2 replicas, passwords on
  * data nodes and Sentinels) lose their master to SIGKILL; a replica takes over and the old master
  * comes back as a replica in the background. Their pods acknowledge an outcome only once a replica
- * has it (FLEET_REDIS_WAIT_REPLICAS=1), so no accepted report is lost in a failover.
+ * has it (FLEET_REDIS_WAIT_REPLICAS=1), so no accepted report is lost in a failover. A Cluster
+ * also has slots moved between masters under the running rollout (`reshard`).
  */
 interface Setup {
   redis: TestRedis;
@@ -51,18 +53,52 @@ interface Setup {
   faults: readonly Fault[];
   /** Kills the master; resolves when a replica took over (the old master rejoins meanwhile). */
   killMaster?: () => Promise<void>;
+  /** Moves slots holding buckets to another master; says what it moved. */
+  reshard?: (random: () => number) => Promise<string>;
 }
 
 /** killMaster for a set that can revive its dead node: one revival at a time. */
 function killingMasters(redis: {
   killMaster(): Promise<Failover>;
   reviveNode(port: number): Promise<void>;
-}): () => Promise<void> {
+}): { killMaster: () => Promise<void>; revived: () => Promise<void> } {
   let revived: Promise<void> = Promise.resolve();
-  return async () => {
-    await revived;
-    const { killedPort } = await redis.killMaster();
-    revived = redis.reviveNode(killedPort);
+  return {
+    killMaster: async () => {
+      await revived;
+      const { killedPort } = await redis.killMaster();
+      revived = redis.reviveNode(killedPort);
+    },
+    revived: () => revived,
+  };
+}
+
+/** The buckets' hash tags (keys.ts: `{b<n>}`, 64 of them) and the fleet-wide one. */
+const HASH_TAGS = [...Array.from({ length: 64 }, (_, n) => `{b${n}}`), '{g}'];
+
+/**
+ * `redis-cli --cluster reshard` from a random master to another, of as many slots as it takes to
+ * move every slot of it that camfleet's keys live in (it moves a master's lowest slots first). Waits for
+ * a dead master's revival first: a slot that moves while its owner fails over is left half-moved,
+ * for an operator's `redis-cli --cluster fix`.
+ */
+function reshardingBuckets(redis: RedisClusterServer, revived: () => Promise<void>) {
+  return async (random: () => number): Promise<string> => {
+    await revived();
+    const used = new Set(await redis.keySlots(HASH_TAGS));
+    const masters = await redis.masters();
+    const from = masters[Math.floor(random() * masters.length)];
+    const others = masters.filter((master) => master !== from);
+    const to = others[Math.floor(random() * others.length)];
+    if (!from || !to) return 'nothing (fewer than two masters)';
+    const owned = slotsOf(from);
+    const usedAt = owned.flatMap((slot, i) => (used.has(slot) ? [i] : []));
+    const last = usedAt.at(-1);
+    if (last === undefined) return `nothing (${from.port} holds no bucket)`;
+    const started = performance.now();
+    await redis.reshard(from.port, to.port, last + 1);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    return `${last + 1} slots (${usedAt.length} in use) ${from.port}>${to.port} in ${seconds} s`;
   };
 }
 
@@ -75,7 +111,14 @@ async function setUp(topology: Topology): Promise<Setup> {
   const replicated = { FLEET_REDIS_WAIT_REPLICAS: '1' };
   if (topology === 'cluster') {
     const redis = await RedisClusterServer.start({ appendOnly: true });
-    return { redis, podEnv: replicated, faults, killMaster: killingMasters(redis) };
+    const { killMaster, revived } = killingMasters(redis);
+    return {
+      redis,
+      podEnv: replicated,
+      faults: [...faults, 'reshard'],
+      killMaster,
+      reshard: reshardingBuckets(redis, revived),
+    };
   }
   // Two replicas: with one, the set has none from a failover until the old master is back, and
   // every outcome is refused meanwhile (not confirmed); cameras would time out and retry.
@@ -85,7 +128,12 @@ async function setUp(topology: Topology): Promise<Setup> {
     downAfterMs: 1_000,
     password: 'chaos-sentinel-pw',
   });
-  return { redis, podEnv: { ...replicated, ...redis.podEnv }, faults, killMaster: killingMasters(redis) };
+  return {
+    redis,
+    podEnv: { ...replicated, ...redis.podEnv },
+    faults,
+    killMaster: killingMasters(redis).killMaster,
+  };
 }
 
 const TOPOLOGIES = (process.env.CHAOS_TOPOLOGY ?? 'single,cluster,sentinel').split(',') as Topology[];
@@ -96,7 +144,7 @@ describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
     const random = seeded(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const log: string[] = [`seed ${seed} on ${topology}`];
-    const { redis, podEnv, faults: drawn, killMaster } = await setUp(topology);
+    const { redis, podEnv, faults: drawn, killMaster, reshard } = await setUp(topology);
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     const start = (i: number) =>
       PodProcess.start(redis.url, `chaos${i + 1}`, {
@@ -184,10 +232,14 @@ describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
         return s ? s.targeted - s.counts.succeeded - s.counts.failed : -1;
       };
 
-      // The driver: seeded faults until the chaos window ends.
+      // The driver: seeded faults until the chaos window ends. Half-way, a topology's own fault that
+      // was not drawn yet (a Cluster's reshard) comes next, so every run has it.
       const until = Date.now() + CHAOS_MS;
+      const halfWay = until - CHAOS_MS / 2;
+      const owed = new Set<Fault>(reshard ? ['reshard'] : []);
       while (Date.now() < until) {
-        const fault = pick(drawn);
+        const fault = Date.now() >= halfWay && owed.size > 0 ? [...owed][0]! : pick(drawn);
+        owed.delete(fault);
         const i = Math.floor(random() * pods.length);
         log.push(
           `${((CHAOS_MS - (until - Date.now())) / 1000).toFixed(1)}s ${fault}${fault === 'kill' || fault === 'drain' ? ` pod ${i + 1}` : ''}`,
@@ -200,6 +252,8 @@ describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
           await redis.restart('SIGTERM');
         } else if (fault === 'master-kill') {
           await killMaster?.();
+        } else if (fault === 'reshard') {
+          log.push(`${log.pop()}: ${await reshard?.(random)}`);
         } else {
           await redis.pause(1500 + Math.floor(random() * 2000));
         }

@@ -212,13 +212,25 @@ export class ConfigError extends Error {
 }
 
 /** Reads the configuration from the environment; throws ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
+function parseEnv(env: NodeJS.ProcessEnv): z.infer<typeof Env> {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** What a job on the pods' Redis needs (grow-buckets.ts): the pods' own Redis settings. */
+export function loadRedisConfig(
+  env: NodeJS.ProcessEnv,
+): Pick<ServerConfig, 'redis' | 'keyPrefix' | 'logLevel'> {
+  const e = parseEnv(env);
+  return { redis: redisTargetOf(e), keyPrefix: e.FLEET_KEY_PREFIX, logLevel: e.LOG_LEVEL };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
+  const e = parseEnv(env);
   if (!e.FLEET_ADMIN_TOKEN && !e.FLEET_ADMIN_TOKENS_FILE) {
     throw new ConfigError(
       'invalid configuration:\n  FLEET_ADMIN_TOKEN or FLEET_ADMIN_TOKENS_FILE is required',

@@ -21,6 +21,7 @@ import { type DeviceTransportError, deviceTransport } from './device-transport.j
 import { Background } from './fleet/background.js';
 import { RedisFleet } from './fleet/fleet.js';
 import { HintBus } from './fleet/hints.js';
+import { LayoutFollower } from './fleet/layout.js';
 import { sha256 } from './fleet/secrets.js';
 import { pathOf, refuseUpgrade } from './http/respond.js';
 import { restRoutes } from './http/rest.js';
@@ -147,8 +148,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   );
   await hints.start();
   const patchList = new PatchListImporter(fleet, config.legacy.ackTimeoutMs);
+  const layout = new LayoutFollower({ redis: redis.redis, keys, instance });
+  await layout.pass();
   const background = new Background({
     fleet,
+    layout,
     hints,
     sweepIntervalMs: config.sweepIntervalMs,
     leaseMs: config.leaseMs,
@@ -320,7 +324,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       wss,
       closeOtherSockets: () => legacy.close(),
       stopBackground: () => Promise.all([background.stop(), webhooks.close()]).then(() => undefined),
-      leave: () => redis.redis.multi().zrem(keys.nodes, instance).hdel(keys.nodeDevices, instance).exec(),
+      leave: () =>
+        redis.redis
+          .multi()
+          .zrem(keys.nodes, instance)
+          .hdel(keys.nodeDevices, instance)
+          .hdel(keys.nodeLayout, instance)
+          .exec(),
       redisClients: redis.all,
       graceMs: config.shutdownGraceMs,
     });

@@ -6,6 +6,7 @@ export {
   ROOT,
   runFleet,
   spawnFleet,
+  startGrowBuckets,
   startSim,
   TEST_TOKENS,
   type Tokens,

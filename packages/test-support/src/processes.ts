@@ -101,6 +101,19 @@ function collect(child: ChildProcess): Promise<ProcessResult> {
 }
 
 /** `fleet ...` as an operator runs it. */
+/** The bucket growth job (`pnpm grow-buckets --to N`) on the pods' Redis: a process to kill or await. */
+export function startGrowBuckets(
+  redisUrl: string,
+  to: number,
+  env: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<ProcessResult> } {
+  const child = spawnTs('apps/server/src/grow-buckets.ts', ['--to', String(to)], {
+    REDIS_URL: redisUrl,
+    ...env,
+  });
+  return { child, done: collect(child) };
+}
+
 export function runFleet(
   url: string,
   args: string[],

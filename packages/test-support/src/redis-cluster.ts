@@ -244,6 +244,14 @@ export class RedisClusterServer implements TestRedis {
     return owner;
   }
 
+  /** The hash slot of each key (CLUSTER KEYSLOT), in one redis-cli. */
+  async keySlots(keys: readonly string[]): Promise<number[]> {
+    const port = this.nodes.find((node) => node.running)?.port ?? 0;
+    const lines = keys.map((key) => `CLUSTER KEYSLOT "${key.replace(/["\\]/g, '\\$&')}"`).join('\n');
+    const output = await redisCli(port, [], { input: `${lines}\n` });
+    return output.split('\n').map(Number);
+  }
+
   /**
    * Moves the first `count` slots of one master to another with `redis-cli --cluster reshard`, as an
    * operator adding a node does: the keys move in batches (MIGRATE) while clients keep running.

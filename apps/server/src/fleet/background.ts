@@ -1,9 +1,11 @@
 import { deadlineSweep, nodeGone, nodeHeartbeat, nodeReap } from '../redis/scripts/index.js';
 import type { RedisFleet } from './fleet.js';
 import { byInstanceOf, type HintBus } from './hints.js';
+import type { LayoutFollower } from './layout.js';
 
 export interface BackgroundOptions {
   fleet: RedisFleet;
+  layout: LayoutFollower;
   hints: HintBus;
   sweepIntervalMs: number;
   leaseMs: number;
@@ -22,6 +24,8 @@ const SESSION_RECONCILE_MS = 10_000;
 const SESSION_RECHECK_MS = 1_000;
 /** How often a pod looks whether the number of devices it holds changed (written only then). */
 const HELD_COUNT_MS = 500;
+/** How often a pod reads the bucket layout (a bucket split waits for every pod to follow it). */
+const LAYOUT_POLL_MS = 250;
 /** A rollout still marked attaching after this long lost the pod that created it. */
 const ATTACH_STALL_MS = 10_000;
 
@@ -81,6 +85,10 @@ export class Background {
     this.loop('sweep', this.o.sweepIntervalMs, () => this.sweep());
     this.loop('heartbeat', this.heartbeatMs, () => this.heartbeat());
     this.loop('devices-held', HELD_COUNT_MS, () => this.publishHeld());
+    this.loop('bucket-layout', LAYOUT_POLL_MS, async () => {
+      await this.o.layout.pass();
+      return false;
+    });
     this.loop('reap', Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.reap());
     this.loop('attach-repair', 5_000, () => this.repairAttach());
     this.loop('rollout-gates', Math.max(50, this.o.sweepIntervalMs), () => this.o.fleet.controller.round());

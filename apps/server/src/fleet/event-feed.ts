@@ -105,7 +105,8 @@ export interface FeedItem<T> {
 }
 
 export interface EventFeedOptions<T> {
-  streams: readonly string[];
+  /** The streams now: the list only grows (a bucket growth adds streams at its end). */
+  streams: () => readonly string[];
   openReader: () => StreamReader;
   /** Entries of all streams as items, in the order followers get them. */
   decode: (perStream: StreamEntry[][]) => FeedItem<T>[];
@@ -166,14 +167,23 @@ export class EventFeed<T> {
     const isCurrent = () => !stop.signal.aborted;
     void (async () => {
       let cursors: string[] | null = null;
+      let startCursor = '';
       while (isCurrent()) {
         try {
           if (!cursors) {
             const startMs = await now();
             if (!isCurrent()) break;
             reader ??= openReader();
-            cursors = streams.map(() => `${startMs - 1}-18446744073709551615`);
+            startCursor = `${startMs - 1}-18446744073709551615`;
+            cursors = streams().map(() => startCursor);
             this.started = true;
+          }
+          const added = streams().length - cursors.length;
+          if (added > 0) {
+            // New buckets' streams: read from the feed's start, by a reader that knows them.
+            cursors.push(...Array.from({ length: added }, () => startCursor));
+            reader?.close();
+            reader = openReader();
           }
           const perStream = completePrefix(await (reader as StreamReader).read(cursors), READ_COUNT);
           if (!isCurrent()) break;

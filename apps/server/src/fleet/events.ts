@@ -24,16 +24,14 @@ const DEFAULT_QUEUE_LIMIT = 5_000;
  * one feed; a follower resuming after an id first reads what it missed, then joins the feed.
  */
 export class Events implements EventService {
-  private readonly streams: string[];
-  private readonly tags: string[];
+  /** The streams and their tags for the layout's buckets (`b<n>`), after the rollout events (`g`). */
+  private known = { buckets: 0, streams: [] as string[], tags: [] as string[] };
   readonly feed: EventFeed<FleetEvent>;
 
   constructor(private readonly deps: FleetDeps) {
-    this.streams = [deps.keys.rolloutEvents, ...deps.keys.allBuckets.map((bucket) => bucket.key('events'))];
-    this.tags = ['g', ...deps.keys.allBuckets.map((bucket) => `b${bucket.n}`)];
     const connectBlocking = deps.events?.connectBlocking;
     this.feed = new EventFeed({
-      streams: this.streams,
+      streams: () => this.streams,
       openReader: () =>
         connectBlocking
           ? blockingReader(this.streams, connectBlocking, deps.log)
@@ -109,6 +107,24 @@ export class Events implements EventService {
     } finally {
       follower.leave();
     }
+  }
+
+  private get streams(): readonly string[] {
+    return this.streamsAndTags().streams;
+  }
+  private get tags(): readonly string[] {
+    return this.streamsAndTags().tags;
+  }
+  private streamsAndTags() {
+    const { keys } = this.deps;
+    if (this.known.buckets !== keys.allBuckets.length) {
+      this.known = {
+        buckets: keys.allBuckets.length,
+        streams: [keys.rolloutEvents, ...keys.allBuckets.map((bucket) => bucket.key('events'))],
+        tags: ['g', ...keys.allBuckets.map((bucket) => `b${bucket.n}`)],
+      };
+    }
+    return this.known;
   }
 
   private async now(): Promise<number> {

@@ -12,7 +12,6 @@ import {
   matchesSelector,
   parseSelector,
 } from '@camfleet/contracts';
-import { BUCKET_COUNT } from '../redis/keys.js';
 import type { FleetDeps } from './deps.js';
 import { SharedWatches, whenChanged } from './live-views.js';
 import { deliveryFrom, deviceFrom, historyOf } from './records.js';
@@ -25,13 +24,13 @@ export class Inventory implements InventoryService {
   constructor(private readonly deps: FleetDeps) {}
 
   async list(input: ListDevicesInput): Promise<DevicePage> {
-    const [startBucket, afterId] = parseCursor(input.cursor ?? null);
+    const [startBucket, afterId] = parseCursor(input.cursor ?? null, this.deps.keys.allBuckets.length);
     const selector = input.selector ? parseSelector(input.selector) : null;
     const wanted = (device: Device) =>
       (input.online === undefined || device.online === input.online) &&
       (!selector || matchesSelector(selector, device.labels, device.model));
     const devices: Device[] = [];
-    for (let n = startBucket; n < BUCKET_COUNT; n++) {
+    for (let n = startBucket; n < this.deps.keys.allBuckets.length; n++) {
       let after = n === startBucket ? afterId : '';
       for (;;) {
         const want = input.limit - devices.length;
@@ -169,11 +168,11 @@ export function deviceIdProblem(id: string): string | null {
   return `not a device id: ${DeviceId.safeParse(id).error?.issues[0]?.message ?? 'invalid'}`;
 }
 
-function parseCursor(cursor: string | null): [number, string] {
+function parseCursor(cursor: string | null, buckets: number): [number, string] {
   if (!cursor) return [0, ''];
   const slash = cursor.indexOf('/');
   const bucket = Number(cursor.slice(0, slash));
-  if (slash < 0 || !Number.isInteger(bucket) || bucket < 0 || bucket >= BUCKET_COUNT) {
+  if (slash < 0 || !Number.isInteger(bucket) || bucket < 0 || bucket >= buckets) {
     throw new FleetError('INVALID_INPUT', `not a device cursor: ${cursor}`);
   }
   return [bucket, cursor.slice(slash + 1)];

@@ -1,23 +1,16 @@
 /**
- * The Redis key layout, all of it. Device-scoped keys live in one of BUCKET_COUNT buckets, each with
- * its own hash tag `{b<n>}`, so every bucket script touches a single Redis Cluster slot. Fleet-wide
+ * The Redis key layout, all of it. Device-scoped keys live in one of the layout's buckets
+ * (bucket-layout.ts: 64 until an operator grows them), each with its own hash tag `{b<n>}`, so every bucket script touches a single Redis Cluster slot. Fleet-wide
  * keys (patches, rollouts, pod leases) share the tag `{g}`. The Lua scripts build bucket keys with
  * the same table (BUCKET_KEYS, turned into the generated include `keys`: `K.device(B, id)`), and get
  * fleet-wide keys as KEYS from KeySpace: no key name is spelled anywhere else.
  */
-export const BUCKET_COUNT = 64;
+import { BucketLayout, type BucketLayoutState, DEFAULT_BUCKET_COUNT, deviceHash } from './bucket-layout.js';
 
-/** FNV-1a (32 bit): stable across processes and languages, cheap, well spread for short ids. */
-export function bucketOf(deviceId: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < deviceId.length; i++) {
-    hash ^= deviceId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % BUCKET_COUNT;
+/** The bucket of a device in a fleet of `count` buckets that is not growing (tests pick ids by it). */
+export function bucketOf(deviceId: string, count = DEFAULT_BUCKET_COUNT): number {
+  return deviceHash(deviceId) % count;
 }
-
-export const ALL_BUCKETS: readonly number[] = Array.from({ length: BUCKET_COUNT }, (_, i) => i);
 
 /**
  * The keys of one bucket, after its prefix (`cf:{b7}:`). Each is a function of the ids it names;
@@ -125,7 +118,14 @@ export class Bucket {
   constructor(
     readonly n: number,
     readonly prefix: string,
+    /** Where the layout that places devices is followed (KeySpace). */
+    private readonly space: { readonly layout: BucketLayout },
   ) {}
+
+  /** Whether the device's keys are in this bucket, as the layout says now. */
+  holds(deviceId: string): boolean {
+    return this.space.layout.bucketOf(deviceId) === this.n;
+  }
 
   key<Name extends keyof BucketKeys>(name: Name, ...ids: Parameters<BucketKeys[Name]>): string {
     return this.prefix + (BUCKET_KEYS[name] as (...ids: string[]) => string)(...ids);
@@ -135,13 +135,32 @@ export class Bucket {
   get due(): string {
     return this.key('due');
   }
+
+  /** Set while the bucket splits: every script in it answers MOVING (slot_guard.lua spells it too). */
+  get fence(): string {
+    return `${this.due}:~moving`;
+  }
 }
 
 export class KeySpace {
-  private readonly buckets: readonly Bucket[];
+  private buckets: readonly Bucket[] = [];
+  private current = BucketLayout.initial;
 
   constructor(readonly prefix: string) {
-    this.buckets = ALL_BUCKETS.map((n) => new Bucket(n, `${prefix}:{b${n}}:`));
+    this.follow(BucketLayout.initial.state);
+  }
+
+  /** The bucket layout this pod follows (layout-follower.ts keeps it the one in Redis). */
+  get layout(): BucketLayout {
+    return this.current;
+  }
+  follow(state: BucketLayoutState): void {
+    this.current = new BucketLayout(state);
+    const made = this.buckets;
+    this.buckets = Array.from(
+      { length: this.current.span },
+      (_, n) => made[n] ?? new Bucket(n, `${this.prefix}:{b${n}}:`, this),
+    );
   }
 
   bucket(n: number): Bucket {
@@ -150,9 +169,9 @@ export class KeySpace {
     return bucket;
   }
   bucketOfDevice(deviceId: string): Bucket {
-    return this.bucket(bucketOf(deviceId));
+    return this.bucket(this.current.bucketOf(deviceId));
   }
-  /** Every bucket, in order. */
+  /** Every bucket that may hold keys, in order (while growing: the target's, the old ones first). */
   get allBuckets(): readonly Bucket[] {
     return this.buckets;
   }
@@ -251,6 +270,17 @@ export class KeySpace {
   /** Pod instance → devices it holds, as the pod counts them (written when it changes, and each beat). */
   get nodeDevices(): string {
     return this.global('node-devices');
+  }
+  /** The bucket layout: count, target and version (bucket-layout.ts), and the buckets split so far. */
+  get bucketLayout(): string {
+    return this.global('layout');
+  }
+  get bucketLayoutSplit(): string {
+    return this.global('layout:split');
+  }
+  /** Pod instance → the layout version it follows (a split waits for every live pod to follow it). */
+  get nodeLayout(): string {
+    return this.global('node-layout');
   }
 
   /** Prefix of the webhook keys (what webhook scripts take as ARGV[1]). */

@@ -92,15 +92,18 @@ export function pairs(values: unknown[]): [string, string][] {
 }
 
 /**
- * Cluster answers that mean the script did not run: its slot is being moved to another node
- * (`slot_guard.lua` answers TRYAGAIN; a pipeline may pass on an ASK or MOVED that the client did not
- * follow), and the client's own retries of them ran out.
+ * Answers that mean the script did not run: its slot is being moved to another node, or its bucket
+ * split (`slot_guard.lua` answers MOVING; a pipeline may pass on an ASK, MOVED or TRYAGAIN that the
+ * client did not follow), and the client's own retries of them ran out.
  */
-const SCRIPT_NOT_RUN = /^(TRYAGAIN|ASK|MOVED) |^Too many Cluster redirections/;
+const SCRIPT_NOT_RUN = /^(MOVING|TRYAGAIN|ASK|MOVED) |^Too many Cluster redirections/;
 /** How long a call waits for its slot to finish moving: redis-cli moves a bucket's keys in seconds. */
 const SLOT_MOVE_PATIENCE_MS = 60_000;
 
-/** The call, repeated (with backoff) while Redis answers that it did not run it because its slot moves. */
+/**
+ * The call, repeated (with backoff) while Redis answers that it did not run it because its slot, or
+ * its bucket (a split: slot_guard.lua), moves.
+ */
 async function whileSlotMoves<T>(call: () => Promise<T>): Promise<T> {
   const giveUpAt = Date.now() + SLOT_MOVE_PATIENCE_MS;
   for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 1_000)) {
@@ -132,9 +135,14 @@ export class Scripts {
 
   async run<Input, Reply>(script: Script<Input, Reply>, input: Input): Promise<Reply> {
     const started = this.observe ? performance.now() : 0;
-    const args = script.args(input, this.keys);
     try {
-      return script.decode(await whileSlotMoves(() => callScript(this.redis, script.name, args)), input);
+      return await whileSlotMoves(async () => {
+        const current = this.rebucketed(input);
+        return script.decode(
+          await callScript(this.redis, script.name, script.args(current, this.keys)),
+          current,
+        );
+      });
     } finally {
       this.observe?.(script.name, (performance.now() - started) / 1000);
     }
@@ -147,8 +155,21 @@ export class Scripts {
   async runDurable<Input, Reply>(script: Script<Input, Reply>, input: Input): Promise<Reply> {
     const replicated = this.replicated;
     if (!replicated) return this.run(script, input);
-    const args = script.args(input, this.keys);
-    return script.decode(await whileSlotMoves(() => replicated.run(script.name, args)), input);
+    return whileSlotMoves(async () => {
+      const current = this.rebucketed(input);
+      return script.decode(await replicated.run(script.name, script.args(current, this.keys)), current);
+    });
+  }
+
+  /**
+   * A device's script input with its bucket as the layout says now: a call refused while a bucket
+   * split is repeated in the bucket the device moved to.
+   */
+  private rebucketed<Input>(input: Input): Input {
+    if (typeof input !== 'object' || input === null || !('bucket' in input) || !('deviceId' in input))
+      return input;
+    const { deviceId } = input;
+    return typeof deviceId === 'string' ? { ...input, bucket: this.keys.bucketOfDevice(deviceId) } : input;
   }
 
   /** One call per bucket, which auto-pipelining sends each master in one round trip. */

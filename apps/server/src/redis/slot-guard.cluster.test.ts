@@ -15,7 +15,7 @@ import { bucketOf } from './keys.js';
  * some of the bucket's keys are on each node. Redis routes a script by its declared KEYS only, so
  * without slot_guard.lua a script sent to the new node (ASK) reads the keys still on the old one as
  * missing, and one run on the old node fails on the first key that already left. With it, the
- * script is refused (TRYAGAIN) until the slot has moved, and then runs once, on the whole bucket.
+ * script is refused (MOVING) until the slot has moved, and then runs once, on the whole bucket.
  */
 let cluster: RedisClusterServer;
 beforeAll(async () => {

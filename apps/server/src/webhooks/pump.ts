@@ -21,17 +21,19 @@ const CREATION_SLACK_MS = 1_000;
  * lease in Redis); when it dies, another takes over within the lease.
  */
 export class WebhookPump {
-  private readonly streams: Array<{ key: string; tag: string }>;
-
   constructor(
     private readonly deps: FleetDeps,
     private readonly settings: WebhookSettings,
     private readonly leaseMs: number,
     private readonly metrics: WebhookMetrics,
-  ) {
-    this.streams = [
-      { key: deps.keys.rolloutEvents, tag: 'g' },
-      ...deps.keys.allBuckets.map((bucket) => ({ key: bucket.key('events'), tag: `b${bucket.n}` })),
+  ) {}
+
+  /** The rollout events and each bucket's delivery events, as the layout has buckets now. */
+  private get streams(): Array<{ key: string; tag: string }> {
+    const { keys } = this.deps;
+    return [
+      { key: keys.rolloutEvents, tag: 'g' },
+      ...keys.allBuckets.map((bucket) => ({ key: bucket.key('events'), tag: `b${bucket.n}` })),
     ];
   }
 
@@ -44,8 +46,9 @@ export class WebhookPump {
     if (oldest === undefined) return false;
     const floor = `${Math.max(0, Number(createdAt) - CREATION_SLACK_MS)}-0`;
     const cursors = await redis.hgetall(keys.webhook('cursors'));
+    const streams = this.streams;
     const reads = (await Promise.all(
-      this.streams.map(({ key, tag }) => {
+      streams.map(({ key, tag }) => {
         const cursor = cursors[tag] ?? '0-0';
         const from = streamIdBefore(cursor, floor) ? floor : `(${cursor}`;
         return redis.xrange(key, from, '+', 'COUNT', READ_COUNT);
@@ -54,7 +57,7 @@ export class WebhookPump {
     let more = false;
     await Promise.all(
       reads.map(async (entries, i) => {
-        const stream = this.streams[i];
+        const stream = streams[i];
         if (!stream || entries.length === 0) return;
         if (entries.length >= READ_COUNT) more = true;
         for (let at = 0; at < entries.length; at += ENQUEUE_BATCH)

@@ -94,7 +94,8 @@ export const rolloutAttach = bucketScript({
     i.rolloutId,
     i.graceMs,
     i.settings,
-    ...i.deviceIds,
+    // The target's ids in this bucket, as the layout says at this try (a bucket may split meanwhile).
+    ...i.deviceIds.filter((id) => i.bucket.holds(id)),
   ],
   decode: (reply, input) => {
     const [created, online, offers] = list(reply);
