@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ROOT, startTestRedis, type TestRedis } from '@camfleet/test-support';
@@ -32,7 +32,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseCli } from '../../apps/device-sim/src/cli.js';
-import { ConfigError, loadConfig, type ServerConfig } from '../../apps/server/src/config.js';
+import { ConfigError, loadConfig, loadRedisConfig, type ServerConfig } from '../../apps/server/src/config.js';
 import type { RunningServer } from '../../apps/server/src/server.js';
 import { startTestPod } from '../../apps/server/src/testing/in-process.js';
 
@@ -596,6 +596,37 @@ describe('overlay production', () => {
     expect(rendered.all<IJob>('Job')).toEqual([]);
     for (const { template } of podTemplates(rendered)) {
       for (const container of template.spec!.containers) expect(container.image).not.toMatch(/:dev$/);
+    }
+  });
+});
+
+describe('the grow-buckets component, added to the production overlay', () => {
+  it("runs the growth job from the server image with the pods' Redis settings", async () => {
+    // A copy of infra/k8s whose production overlay names the component, as an operator adds it.
+    const dir = await mkdtemp(join(tmpdir(), 'camfleet-k8s-'));
+    try {
+      await cp(join(INFRA, 'k8s'), join(dir, 'k8s'), { recursive: true });
+      const overlay = join(dir, 'k8s', 'overlays', 'production', 'kustomization.yaml');
+      await appendFile(overlay, 'components:\n  - ../../components/grow-buckets\n');
+      const objects = parseAllDocuments(kubectl(['kustomize', dirname(overlay)])).map(
+        (doc) => doc.toJS() as K8sObject,
+      );
+      const rendered = new Rendered('production', objects);
+      const job = rendered.get<IJob>('Job', 'camfleet-grow-buckets');
+      new Job(job as never).validate();
+      expect(job.metadata?.namespace).toBe(NAMESPACE);
+      const container = containerNamed(job.spec!.template.spec!, 'grow-buckets');
+      // The server image's entry is src/main.ts in /app (apps/server here): the job is its sibling.
+      const [, , , entry = ''] = container.command ?? [];
+      expect(readFileSync(join(ROOT, 'apps', 'server', entry), 'utf8')).toContain('BucketGrowth');
+      expect(container.image).toBe(serverDeployment(rendered).container.image);
+      expect(container.args).toEqual(['--to', '256']);
+      const config = loadRedisConfig(resolveEnv(rendered, container, 'camfleet-grow-buckets-x7k2p'));
+      expect(config).toEqual(
+        loadRedisConfig(resolveEnv(rendered, serverDeployment(rendered).container, POD_NAME.server)),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
