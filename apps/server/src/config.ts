@@ -224,9 +224,15 @@ function parseEnv(env: NodeJS.ProcessEnv): z.infer<typeof Env> {
 /** What a job on the pods' Redis needs (grow-buckets.ts): the pods' own Redis settings. */
 export function loadRedisConfig(
   env: NodeJS.ProcessEnv,
-): Pick<ServerConfig, 'redis' | 'keyPrefix' | 'logLevel'> {
+): Pick<ServerConfig, 'redis' | 'redisWaitReplicas' | 'redisWaitTimeoutMs' | 'keyPrefix' | 'logLevel'> {
   const e = parseEnv(env);
-  return { redis: redisTargetOf(e), keyPrefix: e.FLEET_KEY_PREFIX, logLevel: e.LOG_LEVEL };
+  return {
+    redis: redisTargetOf(e),
+    redisWaitReplicas: e.FLEET_REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: e.FLEET_REDIS_WAIT_TIMEOUT_MS,
+    keyPrefix: e.FLEET_KEY_PREFIX,
+    logLevel: e.LOG_LEVEL,
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {

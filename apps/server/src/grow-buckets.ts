@@ -34,7 +34,12 @@ async function main(): Promise<void> {
   log.info({ redis: describeTarget(config.redis), to: target }, 'growing the bucket count');
   const redis = connectRedis(config.redis, { name: 'camfleet:grow-buckets', waitOutOutages: true });
   try {
-    const growth = new BucketGrowth({ redis, keys: new KeySpace(config.keyPrefix), log });
+    const growth = new BucketGrowth({
+      redis,
+      keys: new KeySpace(config.keyPrefix),
+      log,
+      replicaWait: { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs },
+    });
     const done = await growth.run(target, (progress) => log.info(progress, 'progress'));
     log.info(done, 'done');
   } finally {

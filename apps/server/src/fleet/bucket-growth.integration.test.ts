@@ -1,5 +1,5 @@
 import { mastersOf } from '@camfleet/redis';
-import { keysEverywhere, waitFor } from '@camfleet/test-support';
+import { keysEverywhere, testRedisMode, waitFor } from '@camfleet/test-support';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deviceHash } from '../redis/bucket-layout.js';
@@ -42,6 +42,8 @@ function grow(to: number) {
     redis: pod.redis,
     keys: new KeySpace(pod.keys.prefix),
     log: pino({ level: 'silent' }),
+    // The test Cluster has a replica per master: the copies wait for it, as with WAIT_REPLICAS=1.
+    replicaWait: { replicas: testRedisMode() === 'cluster' ? 1 : 0, timeoutMs: 10_000 },
   });
   return growth.run(to);
 }

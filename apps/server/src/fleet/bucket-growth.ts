@@ -1,5 +1,5 @@
 import { FleetError } from '@camfleet/contracts';
-import type { RedisClient } from '@camfleet/redis';
+import { mastersOf, type RedisClient } from '@camfleet/redis';
 import type { Logger } from 'pino';
 import { deviceHash } from '../redis/bucket-layout.js';
 import type { Bucket, KeySpace } from '../redis/keys.js';
@@ -9,6 +9,8 @@ export interface GrowthDeps {
   redis: RedisClient;
   keys: KeySpace;
   log: Logger;
+  /** FLEET_REDIS_WAIT_REPLICAS: the copies must be on replicas before the layout points at them. */
+  replicaWait?: { replicas: number; timeoutMs: number };
 }
 
 /** How far a growth has come. */
@@ -123,6 +125,7 @@ export class BucketGrowth {
           ids.slice(i, i + COPY_BATCH).map((id) => this.copyDevice(source, destination(id), id)),
         );
       await this.copyRollouts(source, children, destination);
+      await this.awaitReplicas();
       this.movedDevices += ids.length;
       await redis
         .multi()
@@ -220,6 +223,21 @@ export class BucketGrowth {
     // Last: while the index still lists it, a run that died here finds it and removes the rest.
     await redis.del(from.key('deviceDeliveries', id));
     await redis.zrem(from.key('devices'), id);
+  }
+
+  /**
+   * The copies are on replicas (WAIT on every master, on the connections that wrote them): a
+   * failover of a new bucket's master cannot lose them once the layout points there. Short: the run
+   * fails with the bucket still fenced, and the next run copies again.
+   */
+  private async awaitReplicas(): Promise<void> {
+    const wanted = this.deps.replicaWait;
+    if (!wanted || wanted.replicas === 0) return;
+    for (const master of mastersOf(this.deps.redis)) {
+      const confirmed = Number(await master.wait(wanted.replicas, wanted.timeoutMs));
+      if (confirmed < wanted.replicas)
+        throw new Error(`${confirmed} of ${wanted.replicas} replica(s) confirmed the copies: run again`);
+    }
   }
 
   /** Every bucket split: the target becomes the count. */
