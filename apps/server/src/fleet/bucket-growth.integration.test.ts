@@ -135,6 +135,39 @@ describe('growing the bucket count of a live fleet', () => {
     }
   });
 
+  it('splits no bucket while a rollout is being attached, then gives it to every device', async () => {
+    for (const id of DEVICES) await pod.register(id);
+    const rollout = await pod.rollout((await pod.publish('3.0.0')).id);
+    // As if its attach were still running (it may have reached a new bucket and not the old one).
+    await pod.redis.sadd(pod.keys.attaching, rollout.id);
+    const waits: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void waits.push(line) });
+    const following = await followingPod();
+    try {
+      const growing = new BucketGrowth({ redis: pod.redis, keys: new KeySpace(pod.keys.prefix), log }).run(
+        256,
+      );
+      const splitSoFar = () => pod.redis.scard(pod.keys.bucketLayoutSplit);
+      await waitFor(
+        async () =>
+          waits.filter((line) => line.includes('being attached')).length >= 3 || (await splitSoFar()) > 0,
+        { timeoutMs: 30_000, what: 'the growth to wait for the attach three times (or split)' },
+      );
+      expect(await splitSoFar()).toBe(0);
+      await pod.redis.srem(pod.keys.attaching, rollout.id);
+      await growing;
+    } finally {
+      following.stop();
+    }
+    for (const id of DEVICES) {
+      const { deliveries } = await pod.fleet.inventory.get(id);
+      expect(
+        deliveries.map((d) => d.rolloutId),
+        id,
+      ).toEqual([rollout.id]);
+    }
+  });
+
   it('refuses a count that is not a larger multiple of today’s, and changes nothing', async () => {
     await expect(grow(100)).rejects.toThrow(/multiple of today's 64/);
     await expect(grow(32)).rejects.toThrow(/multiple/);

@@ -27,6 +27,8 @@ export interface GrowthProgress {
 const COPY_BATCH = 100;
 /** How often the job looks whether every live pod follows the new layout. */
 const ADOPTION_POLL_MS = 50;
+/** How long a split waits for rollouts being attached before it tries again. */
+const ATTACH_WAIT_MS = 250;
 /** Only one growth job at a time: a lease it renews while it runs. */
 const LOCK_MS = 10_000;
 
@@ -119,6 +121,14 @@ export class BucketGrowth {
     if (!committed) {
       await redis.hset(keys.bucketLayout, 'splitting', b);
       await Promise.all([source, ...children].map((bucket) => redis.set(bucket.fence, '1')));
+      // A rollout still being attached may have reached a new bucket before its devices and not
+      // the old one yet: they would arrive without its delivery. Its attach goes first.
+      if ((await redis.scard(keys.attaching)) > 0) {
+        log.info({ bucket: b }, 'waiting for rollouts being attached');
+        await Promise.all([source, ...children].map((bucket) => redis.del(bucket.fence)));
+        await new Promise((resolve) => setTimeout(resolve, ATTACH_WAIT_MS));
+        return;
+      }
       const ids = await moving();
       for (let i = 0; i < ids.length; i += COPY_BATCH)
         await Promise.all(
