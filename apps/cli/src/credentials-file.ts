@@ -1,6 +1,11 @@
 import { access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type CredentialEntries, mergeCredentialsFile, readCredentialsFile } from '@camfleet/client';
+import {
+  type CredentialEntries,
+  CredentialsFileWriter,
+  mergeCredentialsFile,
+  readCredentialsFile,
+} from '@camfleet/client';
 import { CliError, EXIT, UsageError } from './errors.js';
 
 /** The CLI's side of the shared credentials file: errors become usage errors or failures. */
@@ -42,4 +47,19 @@ export async function saveCredential(path: string, deviceId: string, secret: str
   } catch (error) {
     throw new CliError(EXIT.FAILURE, `could not save the secret to ${path}: ${reason(error)}`);
   }
+}
+
+/** Adds secrets batch by batch (an import): each `add` is on disk when it resolves; failures exit 1. */
+export async function credentialsWriter(
+  path: string,
+): Promise<{ add(entries: CredentialEntries): Promise<void> }> {
+  const writer = await CredentialsFileWriter.open(path).catch((error: unknown) => {
+    throw new UsageError(`cannot read --credentials ${path}: ${reason(error)}`);
+  });
+  return {
+    add: (entries) =>
+      writer.add(entries).catch((error: unknown) => {
+        throw new CliError(EXIT.FAILURE, `could not save the secrets to ${path}: ${reason(error)}`);
+      }),
+  };
 }

@@ -53,14 +53,48 @@ export async function readCredentialsFile(
  * a temp file in the same directory, mode 0600 whatever the umask, then a rename.
  */
 export async function mergeCredentialsFile(path: string, entries: CredentialEntries): Promise<void> {
+  const merged = { ...(await readCredentialsFile(path)), ...entries };
+  await replaceFile(path, `${JSON.stringify(merged, null, 2)}\n`);
+}
+
+async function replaceFile(path: string, text: string): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const merged = { ...(await readCredentialsFile(path)), ...entries };
-    await writeFile(temp, `${JSON.stringify(merged, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    await writeFile(temp, text, { mode: 0o600, flag: 'wx' });
     await chmod(temp, 0o600);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
+  }
+}
+
+/**
+ * A credentials file one writer adds many entries to (an import, batch by batch): read once, then
+ * replaced after each `add` with what it held plus everything added, each entry serialized once (a
+ * merge per batch would parse and print the whole growing file every time). The same text as
+ * mergeCredentialsFile writes.
+ */
+export class CredentialsFileWriter {
+  private constructor(
+    readonly path: string,
+    private readonly lines: Map<string, string>,
+  ) {}
+
+  static async open(path: string): Promise<CredentialsFileWriter> {
+    const writer = new CredentialsFileWriter(path, new Map());
+    writer.remember(await readCredentialsFile(path));
+    return writer;
+  }
+
+  async add(entries: CredentialEntries): Promise<void> {
+    this.remember(entries);
+    const body = [...this.lines.values()].join(',\n');
+    await replaceFile(this.path, this.lines.size === 0 ? '{}\n' : `{\n${body}\n}\n`);
+  }
+
+  private remember(entries: CredentialEntries): void {
+    for (const [deviceId, secret] of Object.entries(entries))
+      this.lines.set(deviceId, `  ${JSON.stringify(deviceId)}: ${JSON.stringify(secret)}`);
   }
 }

@@ -134,6 +134,7 @@ export function fleetCodeOf(error: unknown): FleetErrorCode | null {
 export {
   type CredentialEntries,
   CredentialsFileError,
+  CredentialsFileWriter,
   mergeCredentialsFile,
   readCredentialsFile,
 } from './credentials-file.js';

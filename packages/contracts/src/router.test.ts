@@ -79,6 +79,7 @@ function recordingFleet(overrides: Overrides = {}) {
     credentials: {
       enroll: async () => credential,
       provision: async () => credential,
+      provisionMany: async () => ({ created: [credential], existing: [] }),
       rotate: async () => credential,
       revoke: async () => ({ deviceId: 'cam-1', revoked: true as const }),
     },

@@ -424,6 +424,7 @@ export class FakeFleet {
     credentials: {
       enroll: (deviceId, tokenId) => this.enrollDevice(deviceId, tokenId),
       provision: absent,
+      provisionMany: absent,
       rotate: absent,
       revoke: absent,
     },

@@ -3,6 +3,8 @@ import {
   type DeviceCredential,
   FleetError,
   type ProvisionInput,
+  type ProvisionManyInput,
+  type ProvisionManyResult,
 } from '@camfleet/contracts';
 import { type CredentialAction, deviceCredential } from '../redis/scripts/index.js';
 import type { FleetDeps } from './deps.js';
@@ -54,6 +56,34 @@ export class DeviceCredentials implements CredentialService {
     const secret = newDeviceSecret();
     await this.set(input.deviceId, 'provision', sha256(secret), { model: input.model, labels: input.labels });
     return { deviceId: input.deviceId, secret };
+  }
+
+  /**
+   * One credential script per device, all sent at once (auto-pipelining: a round trip per master,
+   * not per device). A device that has a credential already is refused by the script (CONFLICT)
+   * and listed as existing, unchanged.
+   */
+  async provisionMany(input: ProvisionManyInput, _actor: string): Promise<ProvisionManyResult> {
+    const outcomes = await Promise.all(
+      input.devices.map(async (device) => {
+        const secret = newDeviceSecret();
+        try {
+          await this.set(device.deviceId, 'provision', sha256(secret), {
+            model: device.model,
+            labels: device.labels,
+          });
+          return { deviceId: device.deviceId, secret };
+        } catch (error) {
+          if (error instanceof FleetError && error.code === 'CONFLICT')
+            return { deviceId: device.deviceId, secret: null };
+          throw error;
+        }
+      }),
+    );
+    return {
+      created: outcomes.flatMap(({ deviceId, secret }) => (secret === null ? [] : [{ deviceId, secret }])),
+      existing: outcomes.flatMap(({ deviceId, secret }) => (secret === null ? [deviceId] : [])),
+    };
   }
 
   async rotate(deviceId: string, _actor: string): Promise<DeviceCredential> {

@@ -101,6 +101,12 @@ export const REST_ROUTES: Readonly<Record<string, RestRoute>> = {
     summary: 'Provision a device: its secret, shown this once',
     status: 201,
   },
+  'devices.credentials.provisionMany': {
+    method: 'POST',
+    path: '/devices/credentials',
+    summary:
+      'Provision up to 1,000 devices: the new ones with their secrets (shown this once), the ids that had a credential (left as they were)',
+  },
   'devices.credentials.rotate': {
     method: 'POST',
     path: '/devices/{deviceId}/credentials/rotate',

@@ -20,6 +20,31 @@ export const ProvisionInput = z.object({
 });
 export type ProvisionInput = z.infer<typeof ProvisionInput>;
 
+/** Most devices one `provisionMany` call takes (`fleet devices import` sends a file in batches). */
+export const PROVISION_BATCH_MAX = 1_000;
+
+/** Many devices at once, each as `provision` takes it; an id may appear once. */
+export const ProvisionManyInput = z.object({
+  devices: z
+    .array(ProvisionInput)
+    .min(1)
+    .max(PROVISION_BATCH_MAX)
+    .refine((devices) => new Set(devices.map((d) => d.deviceId)).size === devices.length, {
+      message: 'a device id appears more than once',
+    }),
+});
+export type ProvisionManyInput = z.infer<typeof ProvisionManyInput>;
+
+/**
+ * What a batch did: the devices created, each with its secret (shown once), and the ids that
+ * already had a credential, left as they were (so a batch sent again changes nothing).
+ */
+export const ProvisionManyResult = z.object({
+  created: z.array(DeviceCredential),
+  existing: z.array(StoredDeviceId),
+});
+export type ProvisionManyResult = z.infer<typeof ProvisionManyResult>;
+
 const Expiry = z
   .number()
   .int()
@@ -101,6 +126,8 @@ export interface CredentialService {
   /** Trades an enrollment for the device's own credential; refused if the id already has one. */
   enroll(deviceId: string, enrollTokenId: string | null): Promise<DeviceCredential>;
   provision(input: ProvisionInput, actor: string): Promise<DeviceCredential>;
+  /** Provisions each device that has no credential yet; the others are listed and left alone. */
+  provisionMany(input: ProvisionManyInput, actor: string): Promise<ProvisionManyResult>;
   rotate(deviceId: string, actor: string): Promise<DeviceCredential>;
   /** From now on the device is refused; its open connection closes within a second. */
   revoke(deviceId: string, actor: string): Promise<{ deviceId: string; revoked: true }>;

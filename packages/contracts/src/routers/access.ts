@@ -11,6 +11,8 @@ import {
   IssuedEnrollToken,
   IssuedToken,
   ProvisionInput,
+  ProvisionManyInput,
+  ProvisionManyResult,
   TokenIdInput,
   TokenInfo,
 } from './access.schema.js';
@@ -27,6 +29,10 @@ export const credentialsRouter = router({
     .input(ProvisionInput)
     .output(DeviceCredential)
     .mutation(({ ctx, input }) => ctx.fleet.credentials.provision(input, ctx.actor)),
+  provisionMany: adminProcedure('admin')
+    .input(ProvisionManyInput)
+    .output(ProvisionManyResult)
+    .mutation(({ ctx, input }) => ctx.fleet.credentials.provisionMany(input, ctx.actor)),
   rotate: adminProcedure('admin')
     .input(DeviceIdInput)
     .output(DeviceCredential)
