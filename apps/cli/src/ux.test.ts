@@ -51,6 +51,7 @@ const JSON_TESTED = new Set([
   'events',
   'devices list',
   'devices show',
+  'devices import',
   'device show',
   'device provision',
   'device rotate',
