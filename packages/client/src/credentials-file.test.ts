@@ -2,7 +2,12 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CredentialsFileWriter, mergeCredentialsFile, readCredentialsFile } from './credentials-file.js';
+import {
+  type CredentialEntries,
+  CredentialsFileWriter,
+  mergeCredentialsFile,
+  readCredentialsFile,
+} from './credentials-file.js';
 
 let dir = '';
 beforeEach(async () => {
@@ -19,7 +24,11 @@ describe('CredentialsFileWriter', () => {
     await writeFile(written, '{"cam-0": "cfd_zero"}');
     await writeFile(merged, '{"cam-0": "cfd_zero"}');
     const writer = await CredentialsFileWriter.open(written);
-    for (const batch of [{ 'cam-1': 'cfd_one', 'cam "2"': 'cfd_two' }, { 'cam-3': 'cfd_three' }]) {
+    const batches: CredentialEntries[] = [
+      { 'cam-1': 'cfd_one', 'cam "2"': 'cfd_two' },
+      { 'cam-3': 'cfd_three' },
+    ];
+    for (const batch of batches) {
       await writer.add(batch);
       await mergeCredentialsFile(merged, batch);
       expect(await readFile(written, 'utf8')).toBe(await readFile(merged, 'utf8'));

@@ -40,7 +40,8 @@ export class Background {
   private beats = 0;
   /** The lease was found taken away and the devices held here are not all back online yet. */
   private restoring = false;
-  private readonly revisions = new Map<string, string>();
+  /** The fleet-wide count of rollout changes last seen (null: not read yet). */
+  private revisions: string | null = null;
   /** The number of devices held here as last written to Redis (-1: not yet). */
   private publishedHeld = -1;
   /** Redis time (ms) of the last heartbeat whose answer arrived. */
@@ -239,19 +240,14 @@ export class Background {
   }
 
   /**
-   * Safety net for lost broadcasts: when a live rollout changed (status or wave) since this pod
-   * last looked, every local device is evaluated again. Reads one field per live rollout.
+   * Safety net for lost broadcasts: when any rollout changed (status or wave) since this pod last
+   * looked, every local device is evaluated again. Reads one number, however many rollouts there are.
    */
   async watchRevisions(): Promise<boolean> {
     const { redis, keys } = this.deps;
-    const ids = await redis.smembers(keys.liveRollouts);
-    const revs = await Promise.all(ids.map((id) => redis.hget(keys.rollout(id), 'rev')));
-    let changed = false;
-    ids.forEach((id, i) => {
-      const rev = revs[i] ?? '';
-      if (this.revisions.has(id) && this.revisions.get(id) !== rev) changed = true;
-      this.revisions.set(id, rev);
-    });
+    const revisions = (await redis.get(keys.rolloutRevisions)) ?? '0';
+    const changed = this.revisions !== null && this.revisions !== revisions;
+    this.revisions = revisions;
     if (changed) await this.o.fleet.claims.evaluateAll();
     return false;
   }

@@ -257,6 +257,22 @@ describe('pause and retries', () => {
   });
 });
 
+describe('the fleet-wide revision count (what pods watch for lost broadcasts)', () => {
+  it('moves with every change to any rollout, and not with a repeated one', async () => {
+    const revisions = async () => Number((await pod.redis.get(pod.keys.rolloutRevisions)) ?? 0);
+    const a = await pod.rollout((await pod.publish()).id);
+    const b = await pod.rollout((await pod.publish()).id, { waves: [50, 100] });
+    const start = await revisions();
+    await pod.fleet.rollouts.pause(a.id, 'ops');
+    expect(await revisions()).toBe(start + 1);
+    await pod.fleet.rollouts.pause(a.id, 'ops');
+    expect(await revisions()).toBe(start + 1);
+    await pod.fleet.rollouts.advance(b.id, 'ops');
+    await pod.fleet.rollouts.cancel(a.id, 'ops');
+    expect(await revisions()).toBe(start + 3);
+  });
+});
+
 describe('verified success', () => {
   it('succeeds only when the device comes back running the patch version', async () => {
     await pod.register('good', { firmware: '1.0' });

@@ -221,6 +221,10 @@ export class KeySpace {
   get liveRollouts(): string {
     return this.global('live');
   }
+  /** How many changes rollouts have had, all of them (rollout_transition): pods look at one number. */
+  get rolloutRevisions(): string {
+    return this.global('revs');
+  }
   /** Rollout → when its gates are next due for evaluation. */
   get evalQueue(): string {
     return this.global('eval');

@@ -1,5 +1,6 @@
 --[[ rollout_transition: an operator's or the controller's decision about a rollout.
-KEYS     1 rollout hash, 2 set of live rollouts, 3 rollouts to evaluate, 4 rollout event stream
+KEYS     1 rollout hash, 2 set of live rollouts, 3 rollouts to evaluate, 4 rollout event stream,
+         5 fleet-wide count of rollout revisions (every change to any rollout adds one)
 ARGV     1 action: pause | resume | cancel | abort | advance | open | met | start | end, 2 actor,
          3 reason, 4 expected open wave (open, met: compare-and-set; '' otherwise)
 Returns  {'OK', status, openWave, changed (0/1)} or {'ERR', code, message}
@@ -29,6 +30,7 @@ local function set_status(to, event)
   redis.call('HSET', KEYS[1], 'status', to, 'statusAt', now, 'statusBy', actor, 'reason', reason)
   rollout_event(KEYS[4], id, event or EVENT_OF[to], actor, reason, wave, now)
   redis.call('HINCRBY', KEYS[1], 'rev', 1)
+  redis.call('INCR', KEYS[5])
   if to == 'canceled' or to == 'aborted' then
     redis.call('SREM', KEYS[2], id)
     redis.call('ZREM', KEYS[3], id)
@@ -63,6 +65,7 @@ elseif action == 'advance' or action == 'open' then
   if wave >= last then return refuse('every wave is already open') end
   redis.call('HSET', KEYS[1], 'openWave', wave + 1, 'waveMetAt', 0)
   redis.call('HINCRBY', KEYS[1], 'rev', 1)
+  redis.call('INCR', KEYS[5])
   rollout_event(KEYS[4], id, 'wave_opened', actor, reason, wave + 1, now)
   redis.call('ZADD', KEYS[3], 0, id)
 elseif action == 'met' then

@@ -130,11 +130,11 @@ export const rolloutSyncBucket = bucketScript({
 /** rollout_transition.lua: an operator's or the controller's decision about a rollout. */
 export const rolloutTransition = globalScript({
   name: 'rollout_transition',
-  numberOfKeys: 4,
+  numberOfKeys: 5,
   keys: (
     i: { rolloutId: string; action: RolloutAction; actor: string; reason: string; expectedWave: string },
     k,
-  ) => [k.rollout(i.rolloutId), k.liveRollouts, k.evalQueue, k.rolloutEvents],
+  ) => [k.rollout(i.rolloutId), k.liveRollouts, k.evalQueue, k.rolloutEvents, k.rolloutRevisions],
   argv: (i) => [i.action, i.actor, i.reason, i.expectedWave],
   decode: (reply, input) => {
     const [status, openWave, changed] = okValues(reply, `rollout ${input.rolloutId}`);
