@@ -59,10 +59,19 @@ export class BucketGrowth {
       this.deps.log.info({ endsInMs: await redis.pttl(lock) }, 'another growth job holds the lock; waiting');
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
-    const renew = setInterval(() => void redis.set(lock, token, 'PX', LOCK_MS), LOCK_MS / 3);
+    // Renewed while it is still this run's; a run that stalled past its lease and lost the lock to
+    // another stops at its next step.
+    let lost = false;
+    const renew = setInterval(() => {
+      void redis.get(lock).then(async (holder) => {
+        if (holder === token) await redis.set(lock, token, 'PX', LOCK_MS);
+        else lost = true;
+      });
+    }, LOCK_MS / 3);
     try {
       await this.begin(target);
       for (;;) {
+        if (lost) throw new Error('another growth job took the lock while this one stalled; it goes on');
         const state = await this.followStored();
         const progress = {
           count: state.count,
@@ -89,7 +98,7 @@ export class BucketGrowth {
 
   private async begin(target: number): Promise<void> {
     const { redis, keys } = this.deps;
-    const { state } = await this.followStored().then(() => keys.layout);
+    const state = await this.followStored();
     if (state.target === target) return; // resuming
     const refused = keys.layout.refuseGrowth(target);
     if (refused) throw new FleetError('INVALID_INPUT', refused);
