@@ -4,7 +4,9 @@ import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deviceHash } from '../redis/bucket-layout.js';
 import { bucketOf, KeySpace } from '../redis/keys.js';
-import type { ScriptDriver } from '../testing/script-driver.js';
+import { callScript } from '../redis/script-calls.js';
+import { deviceCredential, deviceRegister } from '../redis/scripts/index.js';
+import { GRACE_MS, type ScriptDriver } from '../testing/script-driver.js';
 import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 import { BucketGrowth } from './bucket-growth.js';
 import { LayoutFollower } from './layout.js';
@@ -95,6 +97,43 @@ describe('growing the bucket count of a live fleet', () => {
       expect((await pod.report(id, rollout.id, 1, 'succeeded')).ok, id).toBe(true);
     const { status } = await pod.fleet.rollouts.view(rollout.id);
     expect(status.counts).toMatchObject({ succeeded: DEVICES.length, offered: 0, downloading: 0 });
+  });
+
+  it('refuses a pod still placing devices by the old layout: no device is created twice', async () => {
+    for (const id of DEVICES) await pod.register(id);
+    const following = await followingPod();
+    try {
+      await grow(128);
+    } finally {
+      following.stop();
+    }
+    // A pod cut off through the growth, its commands queued from before: the 64-bucket layout.
+    const stale = new KeySpace(pod.keys.prefix);
+    const moved = DEVICES.find((id) => stale.bucketOfDevice(id).n !== pod.keys.bucketOfDevice(id).n) ?? '';
+    const oldBucket = stale.bucketOfDevice(moved);
+    const register = deviceRegister.args(
+      {
+        bucket: oldBucket,
+        deviceId: moved,
+        model: 'cam-x',
+        firmwareVersion: '1.0.0',
+        labels: {},
+        instance: 'pod-stale',
+        connectionId: 'conn-stale',
+        graceMs: GRACE_MS,
+      },
+      stale,
+    );
+    await expect(callScript(pod.redis, deviceRegister.name, register)).rejects.toThrow(/^MOVING /);
+    const provision = deviceCredential.args(
+      { bucket: oldBucket, deviceId: moved, action: 'provision', secretDigest: 'x'.repeat(64) },
+      stale,
+    );
+    await expect(callScript(pod.redis, deviceCredential.name, provision)).rejects.toThrow(/^MOVING /);
+    expect(await pod.redis.exists(oldBucket.key('device', moved))).toBe(0);
+    // The pod that follows the layout registers it where it lives now.
+    await pod.register(moved);
+    expect((await pod.fleet.inventory.get(moved)).device.online).toBe(true);
   });
 
   it('serves reports while buckets split: each is applied once, and the counts add up', async () => {

@@ -164,6 +164,10 @@ export class BucketGrowth {
     }
     for (let i = 0; i < left.length; i += COPY_BATCH)
       await Promise.all(left.slice(i, i + COPY_BATCH).map((id) => this.removeDevice(source, id)));
+    // Before the fences go: only a caller that follows this layout (every live pod does) may place
+    // devices here from now on; one cut off meanwhile, with commands from before, is told MOVING.
+    const { version } = keys.layout.state;
+    await Promise.all([source, ...children].map((bucket) => redis.set(bucket.key('placedBy'), version)));
     await Promise.all([source, ...children].map((bucket) => redis.del(bucket.fence)));
     await redis.hdel(keys.bucketLayout, 'splitting');
     log.info({ bucket: b, ms: Math.round(performance.now() - started) }, 'bucket split');

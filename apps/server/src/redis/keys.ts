@@ -27,6 +27,8 @@ export const BUCKET_KEYS = {
   events: () => 'events',
   /** Continuous rollouts attached here (zset by seq): devices that register later join them. */
   rollouts: () => 'ros',
+  /** The layout version of the bucket's last split: a caller placing devices by an older one is refused (placement.lua). */
+  placedBy: () => 'placed-by',
   /** A device: inventory, presence, credential digest, its active delivery. */
   device: (deviceId: string) => `dev:${deviceId}`,
   /** The device's queued deliveries (zset rolloutId by seq). */
@@ -121,6 +123,11 @@ export class Bucket {
     /** Where the layout that places devices is followed (KeySpace). */
     private readonly space: { readonly layout: BucketLayout },
   ) {}
+
+  /** The version of the layout this pod places devices by (register and credential scripts send it). */
+  get layoutVersion(): number {
+    return this.space.layout.state.version;
+  }
 
   /** Whether the device's keys are in this bucket, as the layout says now. */
   holds(deviceId: string): boolean {

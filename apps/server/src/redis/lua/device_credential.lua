@@ -1,7 +1,8 @@
 --[[ device_credential: set or drop a device's own credential (only its SHA-256 is stored).
 KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 deviceId, 3 action: enroll | provision | rotate | revoke,
-         4 secret hash ('' for revoke), 5 model, 6 labels (JSON) — for provision of a new device
+         4 secret hash ('' for revoke), 5 model, 6 labels (JSON) — for provision of a new device,
+         7 the version of the bucket layout the caller placed the device by (placement.lua)
 Returns  {'OK', node, connection id} (where the device is connected now, '' if nowhere)
          {'ERR', code, message}
 enroll: only an id without a credential (an enrolled id cannot be taken over; a revoked one stays
@@ -10,7 +11,11 @@ rotate: a new secret, the old one stops working. revoke: no credential, refused 
 ]]
 -- @include time
 -- @include keys
+-- @include placement
 local B, dev, action, hash = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if placed_by_old_layout(B, ARGV[7]) then
+  return redis.error_reply('MOVING the bucket layout changed: place the device again')
+end
 local devkey = K.device(B, dev)
 local now = now_ms()
 local d = redis.call('HMGET', devkey, 'secret', 'revoked', 'node', 'conn', 'id')

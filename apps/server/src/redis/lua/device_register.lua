@@ -2,7 +2,8 @@
 KEYS[1]  bucket due set (names the bucket's slot)
 ARGV     1 B bucket prefix, 2 deviceId, 3 model, 4 firmwareVersion, 5 labels (JSON),
          6 pod instance ('' when not connected), 7 connection id ('' when none), 8 grace ms,
-         9 its zone from its `tz` label ("offset,until,next", see windows.lua; '' when none)
+         9 its zone from its `tz` label ("offset,until,next", see windows.lua; '' when none),
+         10 the version of the bucket layout the caller placed the device by (placement.lua)
 Returns  {firstSeenAt, lastSeenAt, online (0/1), node, offerable (0/1), rolloutId of a delivery that
           left flight here ('' if none), its slot action ('release' | ''), its final state ('' if open)}
 Upserts inventory and presence. The firmware version proves an installed patch: the active
@@ -14,7 +15,11 @@ delivery.
 -- @include time
 -- @include targeting
 -- @include scheduling
+-- @include placement
 local B, dev = ARGV[1], ARGV[2]
+if placed_by_old_layout(B, ARGV[10]) then
+  return redis.error_reply('MOVING the bucket layout changed: place the device again')
+end
 local firmware, instance, conn, grace = ARGV[4], ARGV[6], ARGV[7], tonumber(ARGV[8])
 local now = now_ms()
 local devkey = K.device(B, dev)

@@ -25,6 +25,7 @@ export const deviceRegister = bucketScript({
     i.connectionId,
     i.graceMs,
     i.zone ?? '',
+    i.bucket.layoutVersion,
   ],
   decode: (reply) => {
     const [firstSeenAt, lastSeenAt, online, node, offerable, leftRollout, slot, finalState] = list(reply);
@@ -85,7 +86,14 @@ export const deviceCredential = bucketScript({
       model?: string;
       labels?: Record<string, string>;
     },
-  ) => [i.deviceId, i.action, i.secretDigest, i.model ?? '', JSON.stringify(i.labels ?? {})],
+  ) => [
+    i.deviceId,
+    i.action,
+    i.secretDigest,
+    i.model ?? '',
+    JSON.stringify(i.labels ?? {}),
+    i.bucket.layoutVersion,
+  ],
   decode: (reply, input) => {
     const [node, connectionId] = okValues(reply, `device ${input.deviceId}`);
     return { node: str(node), connectionId: str(connectionId) };
