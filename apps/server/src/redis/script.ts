@@ -104,11 +104,11 @@ const SLOT_MOVE_PATIENCE_MS = 60_000;
  * The call, repeated (with backoff) while Redis answers that it did not run it because its slot, or
  * its bucket (a split: slot_guard.lua), moves.
  */
-async function whileSlotMoves<T>(call: () => Promise<T>): Promise<T> {
+async function whileSlotMoves<T>(call: (again: boolean) => Promise<T>): Promise<T> {
   const giveUpAt = Date.now() + SLOT_MOVE_PATIENCE_MS;
-  for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 1_000)) {
+  for (let delayMs = 50, again = false; ; delayMs = Math.min(delayMs * 2, 1_000), again = true) {
     try {
-      return await call();
+      return await call(again);
     } catch (error) {
       const notRun = error instanceof Error && SCRIPT_NOT_RUN.test(error.message);
       if (!notRun || Date.now() + delayMs > giveUpAt) throw error;
@@ -136,8 +136,8 @@ export class Scripts {
   async run<Input, Reply>(script: Script<Input, Reply>, input: Input): Promise<Reply> {
     const started = this.observe ? performance.now() : 0;
     try {
-      return await whileSlotMoves(async () => {
-        const current = this.rebucketed(input);
+      return await whileSlotMoves(async (again) => {
+        const current = again ? this.rebucketed(input) : input;
         return script.decode(
           await callScript(this.redis, script.name, script.args(current, this.keys)),
           current,
@@ -155,15 +155,15 @@ export class Scripts {
   async runDurable<Input, Reply>(script: Script<Input, Reply>, input: Input): Promise<Reply> {
     const replicated = this.replicated;
     if (!replicated) return this.run(script, input);
-    return whileSlotMoves(async () => {
-      const current = this.rebucketed(input);
+    return whileSlotMoves(async (again) => {
+      const current = again ? this.rebucketed(input) : input;
       return script.decode(await replicated.run(script.name, script.args(current, this.keys)), current);
     });
   }
 
   /**
    * A device's script input with its bucket as the layout says now: a call refused while a bucket
-   * split is repeated in the bucket the device moved to.
+   * split is repeated in the bucket the device moved to (the first try goes as the caller placed it).
    */
   private rebucketed<Input>(input: Input): Input {
     if (typeof input !== 'object' || input === null || !('bucket' in input) || !('deviceId' in input))
