@@ -1,3 +1,4 @@
+import type { FleetEvent } from '@camfleet/contracts';
 import { mastersOf } from '@camfleet/redis';
 import { keysEverywhere, testRedisMode, waitFor } from '@camfleet/test-support';
 import { pino } from 'pino';
@@ -204,6 +205,40 @@ describe('growing the bucket count of a live fleet', () => {
         deliveries.map((d) => d.rolloutId),
         id,
       ).toEqual([rollout.id]);
+    }
+  });
+
+  it('keeps an event follower up to date: events of the new buckets reach it', async () => {
+    const controller = new AbortController();
+    const seen: FleetEvent[] = [];
+    const following = (async () => {
+      for await (const event of pod.fleet.events.follow({
+        rolloutId: null,
+        after: null,
+        signal: controller.signal,
+      }))
+        seen.push(event);
+    })();
+    const layout = await followingPod();
+    try {
+      await waitFor(() => pod.fleet.events.feed.liveFollowers === 1, { what: 'the follower to follow' });
+      await grow(128);
+      // A device of a new bucket (64 and up) gets a delivery: its events are in that bucket's stream.
+      const id =
+        Array.from({ length: 500 }, (_, i) => `late-${i}`).find((d) => pod.keys.bucketOfDevice(d).n >= 64) ??
+        '';
+      await pod.register(id);
+      const rollout = await pod.rollout((await pod.publish('4.0.0')).id);
+      await waitFor(
+        () => seen.some((e) => e.kind === 'delivery' && e.deviceId === id && e.rolloutId === rollout.id),
+        {
+          what: `the delivery event of ${id} (bucket ${pod.keys.bucketOfDevice(id).n})`,
+        },
+      );
+    } finally {
+      layout.stop();
+      controller.abort();
+      await following;
     }
   });
 
