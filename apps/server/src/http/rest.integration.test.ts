@@ -113,6 +113,9 @@ const SAMPLES: Record<string, (pod: PodUnderTest) => Promise<Sample>> = {
     params: { deviceId: unique('rest-dev') },
     body: { model: 'cam-x', labels: { site: 'rest' } },
   }),
+  'devices.credentials.provisionMany': async () => ({
+    body: { devices: [{ deviceId: unique('rest-many') }, { deviceId: unique('rest-many'), model: 'cam-x' }] },
+  }),
   'devices.credentials.rotate': async (pod) => ({ params: { deviceId: await newDevice(pod) } }),
   'devices.credentials.revoke': async (pod) => ({ params: { deviceId: await newDevice(pod) } }),
   'tokens.create': async () => ({ body: { name: unique('ci'), role: 'viewer', expiresInMs: 86_400_000 } }),
