@@ -296,8 +296,11 @@ describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
       const warnings = new Map<string, number>();
       for (const line of everyPod.flatMap((p) => p.output.split('\n'))) {
         const entry = /"level":(\d+).*"msg":"([^"]*)"/.exec(line);
-        if (entry && Number(entry[1]) >= 40)
-          warnings.set(entry[2] ?? '', (warnings.get(entry[2] ?? '') ?? 0) + 1);
+        if (!entry || Number(entry[1]) < 40) continue;
+        // An unconfirmed write says why WAIT fell short (its error, if it failed).
+        const why = /"waitError":"([^"]*)"/.exec(line)?.[1];
+        const key = why ? `${entry[2]} (${why})` : (entry[2] ?? '');
+        warnings.set(key, (warnings.get(key) ?? 0) + 1);
       }
       console.error(`pod warnings: ${JSON.stringify(Object.fromEntries(warnings))}`);
       for (const url of urls) {

@@ -54,6 +54,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How long writes stay unconfirmed by replicas before the durable connection finds its master again. */
+const STUCK_SHORT_MS = 5_000;
+
 /** The pod's Redis connections: state changes, hints, bulk artifact chunks, and replicated writes. */
 function openRedis(config: ServerConfig, instance: string, metrics: Metrics, log: Logger) {
   // Commands wait out a Redis restart or failover in the offline queue instead of failing.
@@ -75,13 +78,27 @@ function openRedis(config: ServerConfig, instance: string, metrics: Metrics, log
     ? new ReplicatedWrites(
         durableRedis,
         { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs },
-        (scripts, replicas) => {
+        (scripts, replicas, waitError) => {
           for (const script of scripts) metrics.replicationShort.inc({ script });
           log.warn(
-            { writes: scripts.length, replicas, wanted: config.redisWaitReplicas },
+            { writes: scripts.length, replicas, wanted: config.redisWaitReplicas, waitError },
             'writes not confirmed by enough replicas',
           );
         },
+        // Under Sentinel, a connection whose writes stay unconfirmed may be on a master that was
+        // failed over and not demoted yet (it ran on through a stall): ask the Sentinels again.
+        config.redis.mode === 'sentinel'
+          ? {
+              afterMs: STUCK_SHORT_MS,
+              onStuck: () => {
+                log.warn(
+                  { afterMs: STUCK_SHORT_MS },
+                  'writes unconfirmed for a while: reconnecting to the master the Sentinels name',
+                );
+                durableRedis.disconnect(true);
+              },
+            }
+          : null,
       )
     : null;
   return { redis, subscriber, artifactRedis, all, replicated };

@@ -1,6 +1,12 @@
 import { FleetError } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
-import { connectTestRedis, monitorRedis, RedisClusterServer, waitFor } from '@camfleet/test-support';
+import {
+  connectTestRedis,
+  monitorRedis,
+  RedisClusterServer,
+  RedisServer,
+  waitFor,
+} from '@camfleet/test-support';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -142,5 +148,37 @@ describe('ReplicatedWrites (a real cluster with a replica per master)', () => {
     expect(short.mock.calls.length).toBeGreaterThan(0);
     expect(short.mock.calls.length).toBeLessThanOrEqual(2);
     expect(short.mock.calls.flatMap(([scripts]) => scripts)).toHaveLength(50);
+  });
+});
+
+describe('ReplicatedWrites on a master without replicas for a while', () => {
+  it('says it is stuck once writes stayed unconfirmed that long, and not before', async () => {
+    const lonely = await RedisServer.start();
+    const redis = connectTestRedis(lonely.url);
+    clients.push(redis);
+    defineScripts(redis, ALL_SCRIPTS);
+    const shorts: number[] = [];
+    const stuckAt: number[] = [];
+    const writes = new ReplicatedWrites(
+      redis,
+      { replicas: 1, timeoutMs: 50 },
+      () => shorts.push(Date.now()),
+      { afterMs: 400, onStuck: () => stuckAt.push(Date.now()) },
+    );
+    try {
+      const key = 'rw:{b3}:nodes';
+      await waitFor(
+        async () => {
+          await writes
+            .run('node_heartbeat', [key, `${key}:devices`, 'pod-x', 60_000, 0])
+            .catch(() => undefined);
+          return stuckAt.length > 0;
+        },
+        { what: 'the writes to be declared stuck', timeoutMs: 30_000, intervalMs: 10 },
+      );
+      expect((stuckAt[0] ?? 0) - (shorts[0] ?? 0)).toBeGreaterThanOrEqual(400);
+    } finally {
+      await lonely.destroy();
+    }
   });
 });

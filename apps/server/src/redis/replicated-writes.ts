@@ -36,13 +36,20 @@ interface MasterQueue {
  */
 export class ReplicatedWrites {
   private readonly queues = new Map<string, MasterQueue>();
+  /** Since when every batch came back short (null: the last one was confirmed). */
+  private shortSince: number | null = null;
 
   constructor(
     /** A connection used for nothing else, with the scripts defined. */
     private readonly client: RedisClient,
     private readonly wait: ReplicaWait,
     /** Called when fewer replicas than asked confirmed a batch (its writes are refused as UNAVAILABLE). */
-    private readonly onShort: (scripts: string[], replicas: number) => void,
+    private readonly onShort: (scripts: string[], replicas: number, waitError: string | null) => void,
+    /**
+     * Called once batches have come back short for `afterMs` without a break, then again after as
+     * long: the connection may sit on a master that no longer is one (Sentinel).
+     */
+    private readonly stuck: { afterMs: number; onStuck: () => void } | null = null,
   ) {}
 
   /** Runs a script (KEYS[1] first) and resolves with its reply once the replicas confirmed it. */
@@ -70,6 +77,18 @@ export class ReplicatedWrites {
       'UNAVAILABLE',
       `not confirmed by ${this.wait.replicas} Redis replica(s) within ${this.wait.timeoutMs} ms (${replicas} did): a failover could lose it; repeat it`,
     );
+  }
+
+  private noteShort(short: boolean): void {
+    if (!short || !this.stuck) {
+      this.shortSince = null;
+      return;
+    }
+    const now = Date.now();
+    this.shortSince ??= now;
+    if (now - this.shortSince < this.stuck.afterMs) return;
+    this.shortSince = now;
+    this.stuck.onStuck();
   }
 
   /** WAIT counts the replicas of the node it runs on: one batch per master. */
@@ -100,7 +119,9 @@ export class ReplicatedWrites {
         this.onShort(
           writes.map((write) => write.name),
           replicas,
+          waitError?.message ?? null,
         );
+      this.noteShort(short);
       let moved = false;
       writes.forEach((write, i) => {
         const [error, reply] = results[i] ?? [new Error('no reply in the pipeline'), null];
