@@ -55,6 +55,8 @@ interface Setup {
   killMaster?: () => Promise<void>;
   /** Moves slots holding buckets to another master; says what it moved. */
   reshard?: (random: () => number) => Promise<string>;
+  /** How long a `redis-stall` freezes the data nodes: [shortest, longest] ms (default 1.5–3.5 s). */
+  stallMs?: [number, number];
 }
 
 /** killMaster for a set that can revive its dead node: one revival at a time. */
@@ -133,6 +135,10 @@ async function setUp(topology: Topology): Promise<Setup> {
     podEnv: { ...replicated, ...redis.podEnv },
     faults,
     killMaster: killingMasters(redis).killMaster,
+    // Freezes shorter than down-after-milliseconds: a longer one is a split brain (the old master
+    // thaws and runs on while the Sentinels promote a replica), in which Redis itself drops writes
+    // a replica had confirmed (README, "How many replicas to wait for"). Failovers come from kills.
+    stallMs: [200, 500],
   };
 }
 
@@ -144,7 +150,14 @@ describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
     const random = seeded(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const log: string[] = [`seed ${seed} on ${topology}`];
-    const { redis, podEnv, faults: drawn, killMaster, reshard } = await setUp(topology);
+    const {
+      redis,
+      podEnv,
+      faults: drawn,
+      killMaster,
+      reshard,
+      stallMs = [1500, 3500],
+    } = await setUp(topology);
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     const start = (i: number) =>
       PodProcess.start(redis.url, `chaos${i + 1}`, {
@@ -255,7 +268,7 @@ describe.each(TOPOLOGIES)('chaos on %s Redis', (topology) => {
         } else if (fault === 'reshard') {
           log.push(`${log.pop()}: ${await reshard?.(random)}`);
         } else {
-          await redis.pause(1500 + Math.floor(random() * 2000));
+          await redis.pause(stallMs[0] + Math.floor(random() * (stallMs[1] - stallMs[0])));
         }
         await new Promise((r) => setTimeout(r, 1000 + random() * 2000));
       }
