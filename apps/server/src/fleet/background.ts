@@ -25,7 +25,7 @@ const SESSION_RECHECK_MS = 1_000;
 /** How often a pod looks whether the number of devices it holds changed (written only then). */
 const HELD_COUNT_MS = 500;
 /** How often a pod reads the bucket layout (a bucket split waits for every pod to follow it). */
-const LAYOUT_POLL_MS = 250;
+const LAYOUT_POLL_MS = 100;
 /** A rollout still marked attaching after this long lost the pod that created it. */
 const ATTACH_STALL_MS = 10_000;
 

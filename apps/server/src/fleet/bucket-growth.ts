@@ -26,11 +26,11 @@ export interface GrowthProgress {
 /** Devices copied per round trip. */
 const COPY_BATCH = 100;
 /** How often the job looks whether every live pod follows the new layout. */
-const ADOPTION_POLL_MS = 50;
+const ADOPTION_POLL_MS = 20;
 /** How long a split waits for rollouts being attached before it tries again. */
 const ATTACH_WAIT_MS = 250;
 /** Only one growth job at a time: a lease it renews while it runs. */
-const LOCK_MS = 10_000;
+const LOCK_MS = 5_000;
 
 /**
  * Grows the bucket count of a live fleet (`pnpm grow-buckets --to 256`: a one-off job, resumable by

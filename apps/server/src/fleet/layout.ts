@@ -26,8 +26,11 @@ export class LayoutFollower {
 
   constructor(private readonly deps: { redis: RedisClient; keys: KeySpace; instance: string }) {}
 
+  /** One HGET while nothing changed; the whole layout only when its version moved. */
   async pass(): Promise<void> {
     const { redis, keys, instance } = this.deps;
+    const version = Number((await redis.hget(keys.bucketLayout, 'version')) ?? 0);
+    if (version === keys.layout.state.version && this.acknowledged === version) return;
     const state = await readLayout(redis, keys);
     if (state.version !== keys.layout.state.version) keys.follow(state);
     if (this.acknowledged === state.version) return;
