@@ -1,7 +1,8 @@
 /**
  * The Redis key layout, all of it. Device-scoped keys live in one of the layout's buckets
- * (bucket-layout.ts: 64 until an operator grows them), each with its own hash tag `{b<n>}`, so every bucket script touches a single Redis Cluster slot. Fleet-wide
- * keys (patches, rollouts, pod leases) share the tag `{g}`. The Lua scripts build bucket keys with
+ * (bucket-layout.ts: 64 until an operator grows them), each with its own hash tag `{b<n>}`, so every
+ * bucket script touches a single Redis Cluster slot. Fleet-wide keys (patches, rollouts, pod leases)
+ * share the tag `{g}`. The Lua scripts build bucket keys with
  * the same table (BUCKET_KEYS, turned into the generated include `keys`: `K.device(B, id)`), and get
  * fleet-wide keys as KEYS from KeySpace: no key name is spelled anywhere else.
  */
@@ -27,7 +28,7 @@ export const BUCKET_KEYS = {
   events: () => 'events',
   /** Continuous rollouts attached here (zset by seq): devices that register later join them. */
   rollouts: () => 'ros',
-  /** The layout version of the bucket's last split: a caller placing devices by an older one is refused (placement.lua). */
+  /** The layout version of the bucket's last split; a caller placing devices by an older one is refused (placement.lua). */
   placedBy: () => 'placed-by',
   /** A device: inventory, presence, credential digest, its active delivery. */
   device: (deviceId: string) => `dev:${deviceId}`,
