@@ -1,4 +1,3 @@
-import type { FleetEvent } from '@camfleet/contracts';
 import { mastersOf } from '@camfleet/redis';
 import { keysEverywhere, testRedisMode, waitFor } from '@camfleet/test-support';
 import { pino } from 'pino';
@@ -209,16 +208,7 @@ describe('growing the bucket count of a live fleet', () => {
   });
 
   it('keeps an event follower up to date: events of the new buckets reach it', async () => {
-    const controller = new AbortController();
-    const seen: FleetEvent[] = [];
-    const following = (async () => {
-      for await (const event of pod.fleet.events.follow({
-        rolloutId: null,
-        after: null,
-        signal: controller.signal,
-      }))
-        seen.push(event);
-    })();
+    const { seen, stop } = pod.followEvents();
     const layout = await followingPod();
     try {
       await waitFor(() => pod.fleet.events.feed.liveFollowers === 1, { what: 'the follower to follow' });
@@ -237,8 +227,7 @@ describe('growing the bucket count of a live fleet', () => {
       );
     } finally {
       layout.stop();
-      controller.abort();
-      await following;
+      await stop();
     }
   });
 

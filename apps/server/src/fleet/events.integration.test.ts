@@ -57,17 +57,7 @@ describe('event stream', () => {
   });
 
   it('follows new events live and resumes after the last one seen', async () => {
-    const controller = new AbortController();
-    const seen: FleetEvent[] = [];
-    const following = (async () => {
-      for await (const event of pod.fleet.events.follow({
-        rolloutId: null,
-        after: null,
-        signal: controller.signal,
-      })) {
-        seen.push(event);
-      }
-    })();
+    const { seen, stop } = pod.followEvents();
     await waitFor(() => pod.fleet.events.feed.liveFollowers === 1, { what: 'the follower to follow' });
     const rollout = await pod.rollout((await pod.publish()).id);
     await waitFor(() => seen.some((e) => e.kind === 'rollout' && e.rolloutId === rollout.id), {
@@ -78,26 +68,14 @@ describe('event stream', () => {
     await waitFor(() => seen.some((e) => e.kind === 'rollout' && e.type === 'paused'), {
       what: 'pause event',
     });
-    controller.abort();
-    await following;
+    await stop();
 
     // A follower that saw `created` and reconnects gets what came after it.
-    const resumed = new AbortController();
-    const again: FleetEvent[] = [];
-    const resuming = (async () => {
-      for await (const event of pod.fleet.events.follow({
-        rolloutId: rollout.id,
-        after: created.id,
-        signal: resumed.signal,
-      })) {
-        again.push(event);
-      }
-    })();
+    const { seen: again, stop: stopResumed } = pod.followEvents({ rolloutId: rollout.id, after: created.id });
     await waitFor(() => again.some((e) => e.kind === 'rollout' && e.type === 'paused'), {
       what: 'resumed stream',
     });
-    resumed.abort();
-    await resuming;
+    await stopResumed();
     expect(again.some((e) => e.id === created.id)).toBe(false);
   });
 

@@ -2,6 +2,7 @@ import {
   type CreateRolloutInput,
   CreateRolloutInput as CreateRolloutSchema,
   FleetError,
+  type FleetEvent,
   type ReportInput,
 } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
@@ -238,6 +239,30 @@ export class ScriptDriver {
 
   async rollout(patchId: string, settings: Partial<CreateRolloutInput> = {}) {
     return this.fleet.rollouts.create(CreateRolloutSchema.parse({ patchId, ...settings }), 'test');
+  }
+
+  /**
+   * Follows the event stream (from now, or after `after`) into `seen` until `stop()`, which
+   * resolves once the follower has left.
+   */
+  followEvents(options: { rolloutId?: string; after?: string } = {}) {
+    const controller = new AbortController();
+    const seen: FleetEvent[] = [];
+    const following = (async () => {
+      for await (const event of this.fleet.events.follow({
+        rolloutId: options.rolloutId ?? null,
+        after: options.after ?? null,
+        signal: controller.signal,
+      }))
+        seen.push(event);
+    })();
+    return {
+      seen,
+      stop: async () => {
+        controller.abort();
+        await following;
+      },
+    };
   }
 
   delivery(rolloutId: string, deviceId: string) {
