@@ -25,6 +25,7 @@ import { type BenchReport, formatTable, machineFacts, type RedisBalance } from '
 import * as scenario from './scenarios.js';
 import { soak } from './soak.js';
 import { medianOf } from './stats.js';
+import { storeScale } from './store-scale.js';
 
 const say = (text: string) => process.stderr.write(`[bench] ${text}\n`);
 
@@ -73,6 +74,17 @@ async function run(options: BenchOptions): Promise<BenchReport> {
     );
     await save();
     if (options.scenarios.every((name) => name === 'lua')) return report;
+  }
+  if (has('store')) {
+    say(`store: ${options.devices} devices held by Redis alone (${options.redis}), no sockets`);
+    report.scenarios.store = await storeScale({
+      devices: options.devices,
+      redis: options.redis,
+      masters: options.clusterMasters,
+      say,
+    });
+    await save();
+    if (options.scenarios.every((name) => name === 'lua' || name === 'store')) return report;
   }
   if (has('onepod')) {
     // First, on a machine with no other fleet up: one pod, its own Redis and cameras.

@@ -14,6 +14,7 @@ export const SCENARIOS = [
   'lua',
   'idle',
   'soak',
+  'store',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Cameras in each of the artifacts scenario's two fleets at most: enough to load the store, quick. */
@@ -23,12 +24,15 @@ export const ONEPOD_DEVICES_MAX = 1_000;
 export const ONEPOD_RUNS = 5;
 /** Devices of the lua scenario at most (Redis alone: enough for steady per-delivery figures). */
 export const LUA_DEVICES_MAX = 10_000;
+/** Devices with sockets at most (one box); the store scenario, which has none, takes up to STORE_DEVICES_MAX. */
+export const SOCKET_DEVICES_MAX = 200_000;
+export const STORE_DEVICES_MAX = 2_000_000;
 /**
- * What runs without --scenario: all but artifacts (two more fleets and GiBs through s3rver) and soak
- * (minutes of rollouts under faults): those are opt-in.
+ * What runs without --scenario: all but artifacts (two more fleets and GiBs through s3rver), soak
+ * (minutes of rollouts under faults) and store (a fleet as large as Redis holds): those are opt-in.
  */
 export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter(
-  (s) => s !== 'artifacts' && s !== 'soak',
+  (s) => s !== 'artifacts' && s !== 'soak' && s !== 'store',
 );
 
 export interface BenchOptions {
@@ -82,7 +86,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const program = new Command('bench')
     .description('camfleet at fleet scale: real Redis, pods and simulated cameras on this machine')
     .addOption(
-      new Option('--devices <n>', 'cameras in the main group').argParser(positive(200_000)).default(10_000),
+      new Option(
+        '--devices <n>',
+        `cameras in the main group (up to ${SOCKET_DEVICES_MAX.toLocaleString('en-US')}; the store scenario alone: ${STORE_DEVICES_MAX.toLocaleString('en-US')})`,
+      )
+        .argParser(positive(STORE_DEVICES_MAX))
+        .default(10_000),
     )
     .addOption(new Option('--pods <n>', 'server pods (processes)').argParser(positive(16)).default(2))
     .addOption(
@@ -159,6 +168,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     cpuProf?: string;
   };
   const o = program.opts<Flags>();
+  if (o.devices > SOCKET_DEVICES_MAX && o.scenario.some((s) => s !== 'store' && s !== 'lua'))
+    program.error(
+      `error: --devices above ${SOCKET_DEVICES_MAX.toLocaleString('en-US')} is for --scenario store (no sockets) only`,
+      { exitCode: 64 },
+    );
   return {
     devices: o.devices,
     pods: o.pods,

@@ -19,6 +19,7 @@ import type {
   ThrottledResult,
 } from './scenarios.js';
 import type { SoakResult } from './soak.js';
+import type { StoreScaleResult } from './store-scale.js';
 
 /** The benchmark's JSON document (times in ms, memory in bytes). */
 export interface BenchReport {
@@ -41,6 +42,7 @@ export interface BenchReport {
     lua?: LuaCostResult;
     idle?: IdleResult;
     soak?: SoakResult;
+    store?: StoreScaleResult;
   };
   /** The main cameras' kind, and what the lean ones did over the whole run (summed over processes). */
   generator?: { cameras: CameraKind; lean: LeanCounters | null };
@@ -82,8 +84,21 @@ const bytes = (n: number) => (Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} Ki
 /** The human table: one row per figure. */
 export function formatTable(report: BenchReport): string {
   const table = new Table({ head: ['scenario', 'figure', 'value'] });
-  const { connect, fanout, memory, reconnect, throttled, hostile, ddi, artifacts, onepod, lua, idle, soak } =
-    report.scenarios;
+  const {
+    connect,
+    fanout,
+    memory,
+    reconnect,
+    throttled,
+    hostile,
+    ddi,
+    artifacts,
+    onepod,
+    lua,
+    idle,
+    soak,
+    store,
+  } = report.scenarios;
   const runs = (n: number) => (n > 1 ? ` (median of ${n})` : '');
   const cameras = report.generator?.cameras ?? report.options.cameras;
   if (report.provision)
@@ -185,6 +200,31 @@ export function formatTable(report: BenchReport): string {
         'Redis memory per delivery (after one rollout)',
         `${lua.redisBytesPerDelivery.toLocaleString('en-US')} B`,
       ],
+    );
+  }
+  if (store) {
+    const where = store.redis === 'cluster' ? `a ${store.masters}-master Cluster` : 'one Redis';
+    const n = store.devices.toLocaleString('en-US');
+    table.push(
+      [
+        'store',
+        `${n} devices on ${where}: imported / connected in`,
+        `${store.importSeconds} s / ${store.connectSeconds} s`,
+      ],
+      [
+        'store',
+        'Redis memory per idle device: offline / connected',
+        `${bytes(store.idleBytesPerDevice.offline)} / ${bytes(store.idleBytesPerDevice.connected)}`,
+      ],
+      ['store', 'rollout.create to all: answered in', ms(store.createMs)],
+      ['store', 'attach (4 pods share it): every bucket in', `${store.attachSeconds} s`],
+      [
+        'store',
+        'every delivery succeeded (a batched driver plays the devices) in',
+        `${store.drainSeconds} s`,
+      ],
+      ['store', 'Redis CPU per delivery (attach, claims, reports)', us(store.redisCpuUsPerDelivery)],
+      ['store', 'Redis memory the finished rollout keeps, per device', bytes(store.rolloutBytesPerDevice)],
     );
   }
   const lean = report.generator?.lean;

@@ -229,6 +229,7 @@ export function rolloutFixture(
     waveCounts: [full],
     gate: null,
     deltas: { installs: 0, savedBytes: 0 },
+    attach: null,
     ...overrides,
   };
 }

@@ -5,7 +5,7 @@ import { type ClientRequest, request as httpRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '@camfleet/present';
-import cliProgress from 'cli-progress';
+import { terminalBar } from './bar.js';
 import type { Colors } from './colors.js';
 import { CliError, EXIT, networkCodeOf, UsageError } from './errors.js';
 import type { OutStream } from './io.js';
@@ -290,18 +290,10 @@ export interface ByteProgress {
 
 /** A bytes progress bar for a terminal (cli-progress), on the given stream. */
 export function uploadBar(stream: OutStream, c: Colors, total: number): ByteProgress {
-  const bar = new cliProgress.SingleBar({
-    // cli-progress writes through readline's cursor helpers, which only need write().
-    stream: stream as NodeJS.WritableStream,
-    format: `uploading ${c.cyan('{bar}')} {percentage}% | {sentBytes} / {totalBytes} | ETA {eta_formatted}`,
-    barCompleteChar: '\u2588',
-    barIncompleteChar: '\u2591',
-    hideCursor: true,
-    clearOnComplete: false,
-    stopOnComplete: false,
-    fps: 10,
-    barsize: 30,
-  });
+  const bar = terminalBar(
+    stream,
+    `uploading ${c.cyan('{bar}')} {percentage}% | {sentBytes} / {totalBytes} | ETA {eta_formatted}`,
+  );
   const totalBytes = formatBytes(total);
   bar.start(total, 0, { sentBytes: formatBytes(0), totalBytes });
   let stopped = false;

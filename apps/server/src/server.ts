@@ -145,6 +145,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       instance,
       log,
       hintGraceMs: config.hintGraceMs,
+      // A bucket's attach is held like the pod itself: a dead pod's work moves on after one lease.
+      attachLeaseMs: config.leaseMs,
       metrics,
       webhooks: config.webhooks,
       artifactPresign: config.artifactPresign,

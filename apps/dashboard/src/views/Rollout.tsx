@@ -73,6 +73,12 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
               {percentOf(status.counts.succeeded, status.targeted)})
               {status.counts.failed > 0 && `, ${status.counts.failed} failed`}
             </p>
+            {status.attach && (
+              <p aria-live="polite" data-testid="attach-progress">
+                Attaching: in {status.attach.buckets} of {status.attach.of} buckets so far (the pods add the
+                rest in the background)
+              </p>
+            )}
             <ProgressBar counts={status.counts} targeted={status.targeted} label="Rollout progress" />
             <Legend />
           </div>

@@ -67,7 +67,7 @@ describe('hawkBit DDI controller API', () => {
     const ws = await pod.connectDevice('ws-1');
     await ws.client.device.register.mutate({ model: 'cam', firmwareVersion: '1.0.0' });
     const patch = await pod.admin.client.patch.publish.mutate({ name: 'fw-ddi', version: '2.0.0' });
-    const rollout = await pod.admin.client.rollout.create.mutate({
+    const rollout = await pod.rollOut({
       patchId: patch.id,
       target: { kind: 'devices', deviceIds: ['ddi-1', 'ws-1'] },
     });

@@ -26,12 +26,12 @@ const SESSION_RECHECK_MS = 1_000;
 const HELD_COUNT_MS = 500;
 /** How often a pod reads the bucket layout (a bucket split waits for every pod to follow it). */
 const LAYOUT_POLL_MS = 100;
-/** A rollout still marked attaching after this long lost the pod that created it. */
-const ATTACH_STALL_MS = 10_000;
+/** How often a pod looks for rollouts being attached (their creating pod starts at once). */
+const ATTACH_POLL_MS = 1_000;
 
 /**
  * The pod's periodic work. None of it walks the fleet: the sweep reads only what is due, the
- * reaper only expired pod leases, the attach repair only rollouts left half-created.
+ * reaper only expired pod leases, the attach only rollouts not in every bucket yet.
  */
 export class Background {
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -91,7 +91,7 @@ export class Background {
       return false;
     });
     this.loop('reap', Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.reap());
-    this.loop('attach-repair', 5_000, () => this.repairAttach());
+    this.loop('attach', ATTACH_POLL_MS, () => this.joinAttach());
     this.loop('rollout-gates', Math.max(50, this.o.sweepIntervalMs), () => this.o.fleet.controller.round());
     this.loop('slot-reconcile', 5_000, async () => {
       await this.o.fleet.slots.retryAll();
@@ -111,6 +111,7 @@ export class Background {
     this.stopped = true;
     this.deps.redis.off('ready', this.onReady);
     this.o.fleet.slots.stop();
+    this.o.fleet.attacher.stop();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await Promise.all(this.running);
@@ -252,20 +253,9 @@ export class Background {
     return false;
   }
 
-  /** Finishes rollouts whose creating pod died between recording them and attaching every bucket. */
-  async repairAttach(): Promise<boolean> {
-    const { redis, keys } = this.deps;
-    const ids = await redis.smembers(keys.attaching);
-    if (ids.length === 0) return false;
-    const [seconds] = await redis.time();
-    const nowMs = Number(seconds) * 1000;
-    for (const id of ids) {
-      const createdAt = Number(await redis.hget(keys.rollout(id), 'createdAt'));
-      if (nowMs - createdAt < ATTACH_STALL_MS) continue;
-      this.deps.log.warn({ rolloutId: id }, 'finishing a rollout left half-attached');
-      await this.o.fleet.rollouts.attach(id);
-      await this.o.hints.broadcast();
-    }
+  /** Joins the attach of rollouts not yet in every bucket (one SCARD while there are none). */
+  async joinAttach(): Promise<boolean> {
+    if ((await this.deps.redis.scard(this.deps.keys.attaching)) > 0) await this.o.fleet.attacher.kick();
     return false;
   }
 }

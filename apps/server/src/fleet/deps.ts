@@ -18,6 +18,8 @@ export interface FleetDeps {
   log: Logger;
   /** How long an offerable device may wait for its pod before the sweeper hints again. */
   hintGraceMs: number;
+  /** How long a pod holds a bucket of a rollout it attaches (default ATTACH_LEASE_MS). */
+  attachLeaseMs?: number;
   /** This pod's metrics (its own registry). */
   metrics: Metrics;
   /** The event feed's reads (default: polled on `redis`, 5,000 events a follower may have waiting). */

@@ -34,6 +34,7 @@ describe('event stream', () => {
     // Each stream keeps its order; across streams, events are ordered by time (ties in any order).
     expect(mine.filter((e) => e.kind === 'rollout').map(describeEvent)).toEqual([
       `${rollout.id} created`,
+      `${rollout.id} attached`,
       `${rollout.id} wave_opened`,
     ]);
     expect(mine.filter((e) => e.kind === 'delivery').map(describeEvent)).toEqual([

@@ -2,6 +2,7 @@ import type { FleetServices } from '@camfleet/contracts';
 import { ArtifactLinks } from '../artifacts/links.js';
 import type { ArtifactStorage } from '../artifacts/storage.js';
 import { WebhookEndpoints } from '../webhooks/endpoints.js';
+import { RolloutAttacher } from './attacher.js';
 import { AuditLog } from './audit.js';
 import { OfferClaims } from './claims.js';
 import { RolloutController } from './controller.js';
@@ -30,6 +31,7 @@ export class RedisFleet implements FleetServices {
   readonly reconcile: SessionReconcile;
   readonly controller: RolloutController;
   readonly artifactLinks: ArtifactLinks;
+  readonly attacher: RolloutAttacher;
 
   readonly devices: DeviceChannel;
   readonly patches: Patches;
@@ -57,7 +59,8 @@ export class RedisFleet implements FleetServices {
     });
     this.devices = new DeviceChannel(deps, this.sessions, this.slots, this.claims, this.artifactLinks);
     this.patches = new Patches(deps, storage);
-    this.rollouts = new Rollouts(deps, hints);
+    this.attacher = new RolloutAttacher(deps, hints, deps.attachLeaseMs);
+    this.rollouts = new Rollouts(deps, hints, this.attacher);
     this.controller = new RolloutController(deps, this.rollouts);
     this.inventory = new Inventory(deps);
     this.events = new Events(deps);

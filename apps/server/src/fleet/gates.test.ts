@@ -21,6 +21,7 @@ function facts(settings: Record<string, unknown>, over: Partial<GateFacts> = {})
     waveCounts: [],
     waveWindowed: [0, 0, 0],
     timeouts: 0,
+    attaching: false,
     now: 1_000_000,
     ...over,
   };

@@ -16,6 +16,8 @@ export interface GateFacts {
   waveWindowed: number[];
   /** Attempts that timed out on a connected device. */
   timeouts: number;
+  /** Its attach has not reached every bucket: its waves do not hold all their devices yet. */
+  attaching: boolean;
   now: number;
 }
 
@@ -86,6 +88,8 @@ function decideGates(f: GateFacts): GateDecision {
   if (f.status !== 'active') return { action: 'wait', until: null };
   const trip = failureTrip(f);
   if (trip) return { action: 'trip', reason: trip };
+  // A wave is judged on all its devices: the attach's end queues the rollout again.
+  if (f.attaching) return { action: 'wait', until: null };
   const lastWave = f.rollout.waves.length - 1;
   if (f.openWave >= lastWave || f.rollout.advance === 'manual') return { action: 'wait', until: null };
   if (waveSuccess(f.waveCounts[f.openWave], f.waveWindowed[f.openWave]) < f.rollout.successThreshold)

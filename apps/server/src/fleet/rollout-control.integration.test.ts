@@ -123,7 +123,7 @@ describe('waves', () => {
     const waveOf = async (id: string) => Number((await pod.delivery(rollout.id, id)).wave);
     const first = await Promise.all(fleet.map(waveOf));
     // Re-attaching (what a repair does) moves nobody.
-    await pod.fleet.rollouts.attach(rollout.id);
+    await pod.reattach(rollout.id);
     expect(await Promise.all(fleet.map(waveOf))).toEqual(first);
     const inWave = (w: number) => first.filter((x) => x === w).length;
     expect(inWave(0)).toBeGreaterThan(5);

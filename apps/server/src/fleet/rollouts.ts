@@ -2,7 +2,6 @@ import {
   type CreateRolloutInput,
   DELIVERY_STATES,
   FleetError,
-  parseSelector,
   type RolloutService,
   type RolloutStatus,
   type StateCounts,
@@ -10,19 +9,17 @@ import {
 import { pipelineValues } from '../redis/pipeline.js';
 import {
   type RolloutAction,
-  rolloutAttach,
   rolloutCreate,
   rolloutSyncBucket,
   rolloutTransition,
 } from '../redis/scripts/index.js';
+import type { RolloutAttacher } from './attacher.js';
 import type { FleetDeps } from './deps.js';
 import { type GateFacts, gateOf } from './gates.js';
 import { byInstanceOf, type HintBus } from './hints.js';
 import { randomId } from './ids.js';
 import { SharedWatches, whenChanged } from './live-views.js';
-import { offeredDeltas } from './patches.js';
-import { addCounts, emptyCounts, isLimited, rolloutFrom, rolloutSettingsFields } from './records.js';
-import { windowsRule, zoneInfo } from './zones.js';
+import { addCounts, emptyCounts, rolloutFrom, rolloutSettingsFields } from './records.js';
 
 type Hash = Record<string, string>;
 
@@ -40,77 +37,25 @@ export class Rollouts implements RolloutService {
   constructor(
     private readonly deps: FleetDeps,
     private readonly hints: HintBus,
+    private readonly attacher: RolloutAttacher,
   ) {}
 
+  /**
+   * Records the rollout and returns: the pods attach it in the background, bucket by bucket
+   * (`attach` in its status until every bucket has it), this one starting at once.
+   */
   async create(input: CreateRolloutInput, actor: string): Promise<RolloutStatus> {
     const id = `ro_${randomId()}`;
     await this.deps.scripts.runDurable(rolloutCreate, {
       patchId: input.patchId,
       rolloutId: id,
-      settings: rolloutSettingsFields(input),
+      settings: { ...rolloutSettingsFields(input), attachOf: String(this.deps.keys.allBuckets.length) },
       actor,
     });
-    // The attach offers idle connected devices their work and hints the others that got work: no
-    // broadcast for every pod to re-check all.
-    await this.attach(id);
-    return this.get(id);
-  }
-
-  /** Brings a rollout into every bucket (idempotent), then clears its attaching mark. */
-  async attach(rolloutId: string): Promise<void> {
-    const hash = await this.deps.redis.hgetall(this.deps.keys.rollout(rolloutId));
-    if (!hash.id) return;
-    const rollout = rolloutFrom(hash);
-    const settings = JSON.stringify({
-      seq: hash.seq,
-      patchId: hash.patchId,
-      name: hash.name,
-      version: hash.version,
-      notes: hash.notes ?? '',
-      artifact: hash.artifact ?? '',
-      signature: hash.signature ?? '',
-      ackTimeoutMs: hash.ackTimeoutMs,
-      maxAttempts: hash.maxAttempts,
-      backoffBaseMs: hash.backoffBaseMs,
-      backoffMaxMs: hash.backoffMaxMs,
-      waves: hash.waves,
-      target: rollout.target.kind,
-      selector:
-        rollout.target.kind === 'selector' ? JSON.stringify(parseSelector(rollout.target.selector)) : '',
-      continuous: rollout.snapshot ? '0' : '1',
-      limited: isLimited(rollout) ? '1' : '0',
-      supersede: rollout.supersede ? '1' : '0',
-      status: hash.status,
-      openWave: hash.openWave,
-      windows: windowsRule(rollout.windows),
-      wz: rollout.windows.length > 0 ? zoneInfo(rollout.windowZone, Date.now()) : '',
-      downloadAhead: rollout.downloadAhead ? '1' : '0',
-      deltas: offeredDeltas(hash.deltas, hash.artifact),
+    this.attacher.kick().catch((error: unknown) => {
+      this.deps.log.warn({ err: error, rolloutId: id }, 'attaching a new rollout stopped; the pods go on');
     });
-    const deviceIds = rollout.target.kind === 'devices' ? rollout.target.deviceIds : [];
-    // Every bucket at once (Redis runs them back to back, about 45 µs a device): measured best for
-    // the slowest offer. Attaching a few buckets at a time gets the first offers out sooner, but
-    // their reports then compete with the rest of the attach in Redis (10,000 cameras: p99 1.05 s
-    // all at once, 1.46 s eight at a time). Each bucket's offers are relayed and its other new
-    // work hinted as soon as it lands.
-    await Promise.all(
-      this.deps.keys.allBuckets.map(async (bucket) => {
-        const { online, offers } = await this.deps.scripts.run(rolloutAttach, {
-          bucket,
-          rolloutId,
-          graceMs: this.deps.hintGraceMs,
-          settings,
-          deviceIds,
-        });
-        await Promise.all([this.hints.relay(offers), this.hints.hint(byInstanceOf(online))]);
-      }),
-    );
-    // Only now may its gates be judged: before, every wave looks empty (and an empty wave is met).
-    await this.deps.redis
-      .multi()
-      .srem(this.deps.keys.attaching, rolloutId)
-      .zadd(this.deps.keys.evalQueue, 0, rolloutId)
-      .exec();
+    return this.get(id);
   }
 
   /**
@@ -196,6 +141,7 @@ export class Rollouts implements RolloutService {
     const targeted = Object.values(counts).reduce((a, b) => a + b, 0);
     const open = counts.queued + counts.offered + counts.downloading + counts.installing + counts.verifying;
     const stored = hash.status as RolloutStatus['status'];
+    const attach = attachOf(hash);
     const live = stored === 'active' || stored === 'paused';
     const facts: GateFacts | null = live
       ? {
@@ -209,12 +155,13 @@ export class Rollouts implements RolloutService {
           waveCounts,
           waveWindowed,
           timeouts,
+          attaching: attach !== null,
           now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
         }
       : null;
     const status: RolloutStatus = {
       ...rollout,
-      status: stored === 'active' && open === 0 && targeted > 0 ? 'completed' : stored,
+      status: stored === 'active' && open === 0 && targeted > 0 && attach === null ? 'completed' : stored,
       reason: hash.reason || null,
       statusBy: hash.statusBy || null,
       statusAt: hash.statusAt ? Number(hash.statusAt) : null,
@@ -225,6 +172,7 @@ export class Rollouts implements RolloutService {
       waveCounts,
       gate: facts ? gateOf(facts) : null,
       deltas,
+      attach,
     };
     return { status, facts };
   }
@@ -284,5 +232,11 @@ export class Rollouts implements RolloutService {
 
 /** What a watcher sees change in a rollout (not its timestamps). */
 function fingerprintOf(status: RolloutStatus): string {
-  return JSON.stringify([status.id, status.status, status.counts, status.wave, status.gate]);
+  return JSON.stringify([status.id, status.status, status.counts, status.wave, status.gate, status.attach]);
+}
+
+/** How far its attach got, while it runs (null once every bucket has it, and for older rollouts). */
+function attachOf(hash: Hash): RolloutStatus['attach'] {
+  if (!hash.attachOf || hash.attachedAt) return null;
+  return { buckets: Number(hash.attachDone ?? 0), of: Number(hash.attachOf) };
 }

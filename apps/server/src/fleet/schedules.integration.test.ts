@@ -37,7 +37,7 @@ describe('scheduled rollouts', () => {
     const device = await pod.registeredDevice('sched-1');
     // Far enough ahead that the rollout is still waiting when create answers, on a loaded machine.
     const startAt = (await pod.redisNow()) + 5_000;
-    const created = await pod.admin.client.rollout.create.mutate({
+    const created = await pod.rollOut({
       patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['sched-1'] },
       startAt,
@@ -67,13 +67,13 @@ describe('scheduled rollouts', () => {
     const { history } = await pod.admin.client.devices.get.query({ deviceId: 'sched-1' });
     const offered = history.find((h) => h.rolloutId === created.id && h.to === 'offered');
     expect(offered?.at).toBeGreaterThanOrEqual(startAt);
-    expect(await rolloutEvents(created.id)).toEqual(['created', 'started']);
+    expect(await rolloutEvents(created.id)).toEqual(['created', 'attached', 'started']);
     await pod.admin.client.rollout.cancel.mutate({ rolloutId: created.id });
   });
 
   it('starts at once when an operator resumes it early, and its schedule then leaves it alone', async () => {
     const startAt = (await pod.redisNow()) + 60_000;
-    const created = await pod.admin.client.rollout.create.mutate({
+    const created = await pod.rollOut({
       patchId: await pod.publishPatch(),
       startAt,
     });
@@ -87,7 +87,7 @@ describe('scheduled rollouts', () => {
     await pod.enroll('sched-offline-1');
     // Far enough ahead for the offer and a report before the end, on a loaded machine.
     const endBy = (await pod.redisNow()) + 6_000;
-    const created = await pod.admin.client.rollout.create.mutate({
+    const created = await pod.rollOut({
       patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['sched-work-1', 'sched-offline-1'] },
       endBy,
@@ -122,7 +122,7 @@ describe('scheduled rollouts', () => {
     await waitFor(() => working.cancels.find((c) => c.deliveryId === offer.deliveryId), {
       what: 'the cancel request to the device at work',
     });
-    expect(await rolloutEvents(created.id)).toEqual(['created', 'ended']);
+    expect(await rolloutEvents(created.id)).toEqual(['created', 'attached', 'ended']);
   });
 
   it('at endBy with atEnd finish: starts nothing new, and the device at work completes', async () => {
@@ -130,7 +130,7 @@ describe('scheduled rollouts', () => {
     const offline = await pod.enroll('sched-offline-2');
     // Far enough ahead for the offer and a report before the end, on a loaded machine.
     const endBy = (await pod.redisNow()) + 6_000;
-    const created = await pod.admin.client.rollout.create.mutate({
+    const created = await pod.rollOut({
       patchId: await pod.publishPatch(),
       target: { kind: 'devices', deviceIds: ['sched-work-2', 'sched-offline-2'] },
       endBy,

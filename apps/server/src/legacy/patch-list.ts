@@ -57,7 +57,7 @@ export class PatchListImporter {
         log.warn({ index, name }, `patch_files entry skipped: not a patch name camfleet accepts`);
         continue;
       }
-      await this.fleet.rollouts.attach(rolloutId);
+      await this.fleet.attacher.kick();
       log.info({ index, name, rolloutId }, 'patch_files entry rolled out to every device');
     }
     return names.length === PAGE;

@@ -221,9 +221,21 @@ export class KeySpace {
   get rolloutSeq(): string {
     return this.global('seq:rollout');
   }
-  /** Rollouts whose buckets may not all be attached yet (a pod can die mid-create). */
+  /** Rollouts whose attach has not reached every bucket yet (the pods share it in the background). */
   get attaching(): string {
     return this.global('attaching');
+  }
+  /** A rollout's attach, shared by the pods: the next bucket never claimed, and the span. */
+  attachJob(rolloutId: string): string {
+    return this.global(`attach:${rolloutId}`);
+  }
+  /** Bucket → lease expiry: buckets of a rollout a pod is attaching. */
+  attachLeases(rolloutId: string): string {
+    return this.global(`attach:${rolloutId}:leases`);
+  }
+  /** The buckets a rollout is attached in, while its attach runs. */
+  attachedBuckets(rolloutId: string): string {
+    return this.global(`attach:${rolloutId}:done`);
   }
   /** Rollouts that are active or paused. */
   get liveRollouts(): string {

@@ -452,7 +452,7 @@ describe('cancel', () => {
     await pod.register('cam-1', { online: false });
     const rollout = await pod.rollout((await pod.publish()).id);
     await pod.fleet.rollouts.cancel(rollout.id, 'test');
-    await pod.fleet.rollouts.attach(rollout.id);
+    await pod.reattach(rollout.id);
     expect(await counts(rollout.id)).toMatchObject({ canceled: 1, queued: 0 });
   });
 });

@@ -4,9 +4,10 @@ import {
   FleetError,
   type FleetEvent,
   type ReportInput,
+  type RolloutStatus,
 } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
-import { connectTestRedis } from '@camfleet/test-support';
+import { connectTestRedis, waitFor } from '@camfleet/test-support';
 import { pino } from 'pino';
 import { RedisFleet } from '../fleet/fleet.js';
 import { HintBus } from '../fleet/hints.js';
@@ -37,6 +38,9 @@ export type ClaimSeen = {
   /** An offer's delta for the version the device runs (JSON), or ''. */
   delta?: string;
 } | null;
+
+/** How long a driver holds a bucket it attaches: a test waits this long for a takeover. */
+export const ATTACH_LEASE_MS = 500;
 
 /**
  * Drives the Lua transitions directly against a real Redis, the way pods do, for script-level
@@ -79,6 +83,7 @@ export class ScriptDriver {
         instance,
         log: pino({ level: 'silent' }),
         hintGraceMs: GRACE_MS,
+        attachLeaseMs: ATTACH_LEASE_MS,
         metrics,
       },
       hints,
@@ -237,8 +242,36 @@ export class ScriptDriver {
     return this.fleet.patches.publish({ name: 'fw', version, notes: '' }, 'test');
   }
 
+  /** Creates a rollout and answers its status once its background attach reached every bucket. */
   async rollout(patchId: string, settings: Partial<CreateRolloutInput> = {}) {
-    return this.fleet.rollouts.create(CreateRolloutSchema.parse({ patchId, ...settings }), 'test');
+    const created = await this.fleet.rollouts.create(
+      CreateRolloutSchema.parse({ patchId, ...settings }),
+      'test',
+    );
+    return this.attached(created.id);
+  }
+
+  /** The rollout's status once its attach reached every bucket (this pod helping). */
+  async attached(rolloutId: string): Promise<RolloutStatus> {
+    return waitFor(
+      async () => {
+        // What a pod's background loop does: buckets whose lease ran out are taken over.
+        await this.fleet.attacher.kick();
+        const status = await this.fleet.rollouts.get(rolloutId);
+        return status.attach === null ? status : null;
+      },
+      { what: `rollout ${rolloutId} attached`, timeoutMs: 30_000 },
+    );
+  }
+
+  /** Attaches the rollout again in every bucket, as pods taking over a dead pod's buckets would. */
+  async reattach(rolloutId: string): Promise<RolloutStatus> {
+    await this.redis
+      .multi()
+      .sadd(this.keys.attaching, rolloutId)
+      .hdel(this.keys.rollout(rolloutId), 'attachedAt')
+      .exec();
+    return this.attached(rolloutId);
   }
 
   /**

@@ -8,18 +8,25 @@ import {
 } from '@camfleet/client';
 import type { Offer } from '@camfleet/contracts';
 import type { RedisClient } from '@camfleet/redis';
-import { connectTestRedis, digestEverywhere, startTestRedis, type TestRedis } from '@camfleet/test-support';
+import {
+  connectTestRedis,
+  digestEverywhere,
+  startTestRedis,
+  type TestRedis,
+  waitFor,
+} from '@camfleet/test-support';
 import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { KeySpace } from '../redis/keys.js';
 import type { RunningServer } from '../server.js';
 import { ADMIN_TOKEN, ENROLL_TOKEN, startTestPod } from './in-process.js';
 
+/** What `rollout.create` takes. */
+type RolloutInput = Parameters<
+  ReturnType<typeof createAdminClient>['client']['rollout']['create']['mutate']
+>[0];
 /** What `rollout.create` takes besides the patch. */
-type RolloutSettings = Omit<
-  Parameters<ReturnType<typeof createAdminClient>['client']['rollout']['create']['mutate']>[0],
-  'patchId'
->;
+type RolloutSettings = Omit<RolloutInput, 'patchId'>;
 
 /**
  * A pod on a private Redis, reached over real HTTP and WebSockets: what the wire-level tests drive.
@@ -143,8 +150,21 @@ export class PodUnderTest {
     return patch.id;
   }
 
+  /** Publishes a patch and rolls it out: the status once the rollout reached every bucket. */
   async publishAndRollOut(settings: RolloutSettings = {}) {
-    return this.admin.client.rollout.create.mutate({ patchId: await this.publishPatch(), ...settings });
+    return this.rollOut({ patchId: await this.publishPatch(), ...settings });
+  }
+
+  /** Creates a rollout: its status once it reached every bucket (the pods attach it in the background). */
+  async rollOut(input: RolloutInput) {
+    const created = await this.admin.client.rollout.create.mutate(input);
+    return waitFor(
+      async () => {
+        const status = await this.admin.client.rollout.get.query({ rolloutId: created.id });
+        return status.attach === null ? status : null;
+      },
+      { what: `rollout ${created.id} attached`, timeoutMs: 30_000 },
+    );
   }
 
   /**

@@ -26,6 +26,9 @@ export const FleetEvent = z.discriminatedUnion('kind', [
       /** Its schedule started it, or ended it (at `endBy`). */
       'started',
       'ended',
+      /** Its background attach reached more buckets (`reason`: "attached 16/64 buckets"), or all. */
+      'attaching',
+      'attached',
     ]),
     actor: z.string(),
     reason: z.string().nullable(),

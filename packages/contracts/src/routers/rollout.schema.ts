@@ -222,6 +222,11 @@ export const RolloutStatus = Rollout.extend({
   gate: Gate.nullable(),
   /** Installs rebuilt from a delta, and the download bytes they saved (full size − delta size, each). */
   deltas: z.object({ installs: z.number().int().nonnegative(), savedBytes: z.number().int().nonnegative() }),
+  /**
+   * While the pods bring a new rollout into the fleet's buckets (in the background, after
+   * `create` returned): how many of them it reached. Null once it reached every bucket.
+   */
+  attach: z.object({ buckets: z.number().int().nonnegative(), of: z.number().int().positive() }).nullable(),
 });
 export type RolloutStatus = z.infer<typeof RolloutStatus>;
 

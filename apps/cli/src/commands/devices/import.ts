@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { PROVISION_BATCH_MAX } from '@camfleet/contracts';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { terminalBar } from '../../bar.js';
 import { checkCredentialsFile, credentialsWriter } from '../../credentials-file.js';
 import { CliError, EXIT, UsageError } from '../../errors.js';
 import type { FleetIO } from '../../io.js';
@@ -31,15 +31,10 @@ const REFUSALS_SHOWN = 20;
 /** Rows sent so far, as a bar on a terminal's stderr (nothing when piped). */
 function rowsBar(s: Session, total: number): { update(done: number): void; stop(): void } {
   if (s.json || s.io.stderr.isTTY !== true) return { update() {}, stop() {} };
-  const bar = new cliProgress.SingleBar({
-    stream: s.io.stderr as NodeJS.WritableStream,
-    format: `importing ${s.ce.cyan('{bar}')} {percentage}% | {value} / {total} devices | ETA {eta_formatted}`,
-    barCompleteChar: '\u2588',
-    barIncompleteChar: '\u2591',
-    hideCursor: true,
-    fps: 10,
-    barsize: 30,
-  });
+  const bar = terminalBar(
+    s.io.stderr,
+    `importing ${s.ce.cyan('{bar}')} {percentage}% | {value} / {total} devices | ETA {eta_formatted}`,
+  );
   bar.start(total, 0);
   return { update: (done) => bar.update(done), stop: () => bar.stop() };
 }

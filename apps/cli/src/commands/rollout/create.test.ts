@@ -48,6 +48,28 @@ describe('rollout create: targets', () => {
     expect(result.stderr).toMatch(/to devices matching 'site=berlin' in waves 10%, 100% created: 4 targeted/);
   });
 
+  it('waits until the pods attached the rollout in every bucket, then says how many it targets', async () => {
+    const attaching = (buckets: number) =>
+      rolloutFixture({ queued: buckets }, { attach: { buckets, of: 64 } });
+    const answers = [attaching(40), rolloutFixture({ queued: 64 })];
+    const result = await run([...CREATE, '--all'], {
+      routes: { 'rollout.create': () => attaching(0), 'rollout.get': () => answers.shift() },
+    });
+    expect(result.code).toBe(0);
+    expect(result.calls.map((call) => call.path)).toEqual(['rollout.create', 'rollout.get', 'rollout.get']);
+    expect(result.stderr).toMatch(/created: 64 targeted/);
+  });
+
+  it('--no-wait: returns once recorded, saying the attach goes on', async () => {
+    const recorded = rolloutFixture({}, { attach: { buckets: 0, of: 64 } });
+    const result = await run([...CREATE, '--all', '--no-wait'], {
+      routes: { 'rollout.create': () => recorded },
+    });
+    expect(result.calls).toHaveLength(1);
+    expect(result.stdout).toBe(`${ID}\n`);
+    expect(result.stderr).toMatch(/created; the pods attach it in the background \(0\/64 buckets so far\)/);
+  });
+
   it.each([
     [[], /choose the target devices: --all, --devices <ids> or --selector <expr>/],
     [['--all', '--devices', 'cam-1'], /--all and --devices exclude each other/],

@@ -4,12 +4,14 @@ import {
   DeviceId,
   MaintenanceWindow,
   Ramp,
+  type RolloutStatus,
   type RolloutTarget,
   TimeZone,
   Waves,
   WEEKDAYS,
 } from '@camfleet/contracts';
 import { type Command, Option } from 'commander';
+import { terminalBar } from '../../bar.js';
 import { UsageError } from '../../errors.js';
 import type { FleetIO } from '../../io.js';
 import { Session } from '../../session.js';
@@ -57,9 +59,43 @@ export interface CreateOptions {
   window?: string[];
   windowZone?: string;
   downloadAhead?: boolean;
+  /** `--no-wait`: false. */
+  wait?: boolean;
 }
 
 export type CreateRolloutRequest = Parameters<FleetClient['rollout']['create']['mutate']>[0];
+
+/** How often `rollout create` looks at a new rollout's attach. */
+const ATTACH_POLL_MS = 200;
+
+/**
+ * The rollout once the pods attached it in every bucket: `create` returns as soon as it is
+ * recorded, at any fleet size. Shown as a bar on a terminal's stderr.
+ */
+async function untilAttached(
+  s: Session,
+  client: FleetClient,
+  created: RolloutStatus,
+): Promise<RolloutStatus> {
+  let status = created;
+  if (status.attach === null) return status;
+  const shown = !s.json && s.io.stderr.isTTY === true;
+  const bar = shown
+    ? terminalBar(s.io.stderr, `attaching ${s.ce.cyan('{bar}')} {value}/{total} buckets`)
+    : null;
+  bar?.start(status.attach.of, status.attach.buckets);
+  try {
+    while (status.attach !== null) {
+      await new Promise((resolve) => setTimeout(resolve, ATTACH_POLL_MS));
+      status = await client.rollout.get.query({ rolloutId: status.id });
+      if (status.attach) bar?.setTotal(status.attach.of);
+      bar?.update(status.attach?.buckets ?? bar.getTotal());
+    }
+  } finally {
+    bar?.stop();
+  }
+  return status;
+}
 
 const TARGET_HINT = '--all, --devices <ids> or --selector <expr>';
 
@@ -317,6 +353,7 @@ export function registerCreateCommand(rollout: Command, io: FleetIO): void {
       'the time zone of devices without a tz label (IANA, e.g. Europe/Berlin; default UTC)',
     )
     .option('--download-ahead', 'with --window: offer at once, so cameras download before their window opens')
+    .option('--no-wait', 'return once the rollout is recorded, without waiting for the pods to attach it')
     .addHelpText(
       'after',
       `
@@ -337,12 +374,18 @@ Examples:
     .action(async (options: CreateOptions, command: Command) => {
       const s = Session.of(io, command);
       const input = createRolloutInput(options);
-      const created = await s.withClient((client) => client.rollout.create.mutate(input));
+      const created = await s.withClient(async (client) => {
+        const recorded = await client.rollout.create.mutate(input);
+        return options.wait === false ? recorded : untilAttached(s, client, recorded);
+      });
       s.output(created, () => created.id);
       const waves =
         created.waves.length > 1 ? ` in waves ${created.waves.map((w) => `${w}%`).join(', ')}` : '';
+      const what = `rollout of ${patchLabel(created.patchId, created.patch)} to ${targetText(created.target)}${waves}`;
       s.note(
-        `rollout of ${patchLabel(created.patchId, created.patch)} to ${targetText(created.target)}${waves} created: ${created.targeted} targeted`,
+        created.attach === null
+          ? `${what} created: ${created.targeted} targeted`
+          : `${what} created; the pods attach it in the background (${created.attach.buckets}/${created.attach.of} buckets so far)`,
       );
     });
 }

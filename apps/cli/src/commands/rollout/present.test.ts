@@ -21,6 +21,13 @@ describe('rollout progress', () => {
     expect(statusSummary(status)).toBe('8/10 finished, 6 succeeded, 1 failed, 1 canceled, 2 in progress');
   });
 
+  it('says how far the attach got while the pods attach the rollout', () => {
+    const status = rolloutFixture({ queued: 3 }, { attach: { buckets: 40, of: 64 } });
+    expect(statusSummary(status)).toBe(
+      '0/3 finished, 0 succeeded, 3 in progress, attached in 40/64 buckets so far',
+    );
+  });
+
   it('is 0% with nothing targeted', () => {
     expect(progressOf(rolloutFixture()).percent).toBe(0);
   });

@@ -74,13 +74,14 @@ export function patchLabel(patchId: string, patch: { name: string; version: stri
   return patch ? `${patchId} (${patch.name} ${patch.version})` : patchId;
 }
 
-/** `7/10 finished, 6 succeeded, 1 failed, 3 open` */
+/** `7/10 finished, 6 succeeded, 1 failed, 3 in progress` (and how far its attach got, while it runs) */
 export function statusSummary(status: RolloutStatus): string {
   const p = progressOf(status);
   const parts = [`${p.finished}/${p.targeted} finished`, `${status.counts.succeeded} succeeded`];
   if (status.counts.failed > 0) parts.push(`${status.counts.failed} failed`);
   if (status.counts.canceled > 0) parts.push(`${status.counts.canceled} canceled`);
   if (p.open > 0) parts.push(`${p.open} in progress`);
+  if (status.attach) parts.push(`attached in ${status.attach.buckets}/${status.attach.of} buckets so far`);
   return parts.join(', ');
 }
 

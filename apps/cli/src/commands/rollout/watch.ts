@@ -1,8 +1,8 @@
 import type { FleetClient } from '@camfleet/client';
 import { formatDuration, OPEN_STATES, type RolloutStatus } from '@camfleet/contracts';
 import { progressOf } from '@camfleet/present';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { terminalBar } from '../../bar.js';
 import { type Colors, colorState } from '../../colors.js';
 import { CliError, EXIT, UsageError } from '../../errors.js';
 import type { FleetIO, OutStream } from '../../io.js';
@@ -84,19 +84,11 @@ export function lineView(stream: OutStream, c: Colors, now: () => number): Watch
 
 /** A live cli-progress bar: finished (succeeded + failed + canceled) over targeted. */
 export function barView(stream: OutStream, c: Colors, now: () => number): WatchView {
-  const bar = new cliProgress.SingleBar({
-    // cli-progress writes through readline's cursor helpers, which only need write().
-    stream: stream as NodeJS.WritableStream,
-    format: `${c.cyan('{bar}')} {percentage}% | {value}/{total} finished | {status} {counts} | {wave}`,
-    barCompleteChar: '\u2588',
-    barIncompleteChar: '\u2591',
-    hideCursor: true,
-    emptyOnZero: true,
-    clearOnComplete: false,
-    stopOnComplete: false,
-    fps: 10,
-    barsize: 30,
-  });
+  const bar = terminalBar(
+    stream,
+    `${c.cyan('{bar}')} {percentage}% | {value}/{total} finished | {status} {counts} | {wave}`,
+    { emptyOnZero: true },
+  );
   let started = false;
   // Final states always; moving states only while they have devices, to keep the line short.
   const payload = (status: RolloutStatus) => ({

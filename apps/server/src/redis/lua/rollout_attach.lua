@@ -18,7 +18,7 @@ pod decides (not limited: no slot; no maintenance windows) in this same step: wh
 would do next, without the hint and the claim. A relayed offer that is lost (its pod's subscriber
 was reconnecting; the caller died) is sent again when the device's pod claims for it (a reconnect,
 a broadcast: repairing a half-attached rollout broadcasts), or the attempt times out.
-Idempotent: replaying it (after a pod died mid-create) creates nothing twice.
+Idempotent: replaying it (a pod died mid-attach, or its lease ran out) creates nothing twice.
 ]]
 -- @include time
 -- @include targeting
@@ -27,8 +27,11 @@ local B, rid, grace = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local s = cjson.decode(ARGV[4])
 local now = now_ms()
 local rokey = K.rollout(B, rid)
-local known = redis.call('HGET', rokey, 'status')
-if known == 'canceled' or known == 'aborted' then return { 0, {}, {} } end
+local known = redis.call('HMGET', rokey, 'status', 'openWave')
+if known[1] == 'canceled' or known[1] == 'aborted' then return { 0, {}, {} } end
+-- A copy that is here already was last written by rollout_sync_bucket (an operator paused or
+-- advanced the rollout while it attached) or by this script: its status and wave are the newer.
+if known[1] then s.status, s.openWave = known[1], known[2] end
 redis.call('HSET', rokey, 'id', rid, 'seq', s.seq, 'patchId', s.patchId, 'name', s.name, 'version', s.version,
   'notes', s.notes, 'artifact', s.artifact, 'signature', s.signature, 'ackTimeoutMs', s.ackTimeoutMs, 'maxAttempts', s.maxAttempts,
   'backoffBaseMs', s.backoffBaseMs, 'backoffMaxMs', s.backoffMaxMs, 'waves', s.waves, 'target', s.target,

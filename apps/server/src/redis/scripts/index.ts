@@ -6,6 +6,8 @@ import { deviceCredential, deviceDisconnect, deviceReconcile, deviceRegister, no
 import { nodeHeartbeat, nodeReap } from './nodes.js';
 import { legacyImport, patchDelete, patchDelta, patchPublish } from './patches.js';
 import {
+  attachClaim,
+  attachDone,
   evalClaim,
   evalSettle,
   rolloutAttach,
@@ -44,6 +46,8 @@ export const ALL_SCRIPTS: readonly Script<never, unknown>[] = [
   rolloutSyncBucket,
   rolloutTransition,
   evalClaim,
+  attachClaim,
+  attachDone,
   evalSettle,
   slotAcquire,
   slotRelease,

@@ -142,6 +142,44 @@ export const rolloutTransition = globalScript({
   },
 });
 
+/** attach_claim.lua: takes buckets of a rollout still to be attached, each for a lease. */
+export const attachClaim = globalScript({
+  name: 'attach_claim',
+  numberOfKeys: 4,
+  keys: (i: { rolloutId: string; span: number; count: number; leaseMs: number }, k) => [
+    k.attaching,
+    k.attachJob(i.rolloutId),
+    k.attachLeases(i.rolloutId),
+    k.rollout(i.rolloutId),
+  ],
+  argv: (i) => [i.rolloutId, i.span, i.count, i.leaseMs],
+  decode: (reply) => {
+    const [buckets, takenOver] = list(reply);
+    /** `takenOver`: how many of the buckets (the first ones) a pod held whose lease ran out. */
+    return { buckets: list(buckets).map(num), takenOver: num(takenOver) };
+  },
+});
+
+/** attach_done.lua: one bucket of a rollout is attached; the last one ends the attach. */
+export const attachDone = globalScript({
+  name: 'attach_done',
+  numberOfKeys: 7,
+  keys: (i: { rolloutId: string; bucket: number }, k) => [
+    k.attaching,
+    k.attachJob(i.rolloutId),
+    k.attachLeases(i.rolloutId),
+    k.attachedBuckets(i.rolloutId),
+    k.rollout(i.rolloutId),
+    k.rolloutEvents,
+    k.evalQueue,
+  ],
+  argv: (i) => [i.rolloutId, i.bucket],
+  decode: (reply) => {
+    const [done, span] = list(reply).map(num);
+    return { done: done ?? 0, span: span ?? 0, finished: (span ?? 0) > 0 && (done ?? 0) >= (span ?? 0) };
+  },
+});
+
 /** eval_settle.lua: a finished rollout leaves the fallback schedule, unless a trigger queued it since. */
 export const evalSettle = globalScript({
   name: 'eval_settle',
