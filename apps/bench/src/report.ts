@@ -224,7 +224,16 @@ export function formatTable(report: BenchReport): string {
         `${store.drainSeconds} s`,
       ],
       ['store', 'Redis CPU per delivery (attach, claims, reports)', us(store.redisCpuUsPerDelivery)],
-      ['store', 'Redis memory the finished rollout keeps, per device', bytes(store.rolloutBytesPerDevice)],
+      [
+        'store',
+        'Redis memory the finished rollout keeps, per device (all of it)',
+        bytes(store.rolloutBytesPerDevice),
+      ],
+      [
+        'store',
+        'of which each device keeps (compacted delivery + index, MEMORY USAGE) / event streams (bounded)',
+        `${bytes(store.deviceBytesPerRollout)} / ${(store.eventStreamBytes / 1e6).toFixed(1)} MB`,
+      ],
     );
   }
   const lean = report.generator?.lean;

@@ -31,9 +31,19 @@ export interface StoreScaleResult {
   drainSeconds: number;
   /** Redis CPU per delivery: attach, claims and reports. */
   redisCpuUsPerDelivery: number;
-  /** Redis memory the finished rollout keeps, per device. */
+  /** Redis memory the finished rollout keeps, per device: everything (the bounded event streams too). */
   rolloutBytesPerDevice: number;
+  /**
+   * What each device keeps of it (MEMORY USAGE of its compacted deliveries and deliveries index,
+   * which it did not have before; a sample of SAMPLE devices): what grows with devices × rollouts.
+   */
+  deviceBytesPerRollout: number;
+  /** The buckets' delivery event streams after the rollout (bounded: 5,000 events a bucket). */
+  eventStreamBytes: number;
 }
+
+/** Devices whose keys are weighed with MEMORY USAGE. */
+const SAMPLE = 1_000;
 
 /** Pods sharing the attach (each one's attacher claims buckets). */
 const ATTACHERS = 4;
@@ -134,6 +144,16 @@ export async function storeScale(options: {
     const { counts } = await pod.fleet.rollouts.get(created.id);
     if (counts.succeeded !== devices) throw new Error(`store: ${counts.succeeded} of ${devices} succeeded`);
     say(`store: ${devices} deliveries succeeded in ${drainSeconds} s`);
+    const usage = async (key: string) =>
+      Number((await pod.redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+    const sample = ids.filter((_, i) => i % Math.max(1, Math.floor(devices / SAMPLE)) === 0).slice(0, SAMPLE);
+    let sampled = 0;
+    for (const id of sample) {
+      const bucket = pod.keys.bucketOfDevice(id);
+      sampled += (await usage(bucket.key('archive', id))) + (await usage(bucket.key('deviceDeliveries', id)));
+    }
+    let eventStreamBytes = 0;
+    for (const bucket of pod.keys.allBuckets) eventStreamBytes += await usage(bucket.key('events'));
 
     return {
       devices,
@@ -150,6 +170,8 @@ export async function storeScale(options: {
       drainSeconds,
       redisCpuUsPerDelivery: Math.round(((after.cpuUs - before.cpuUs) / devices) * 10) / 10,
       rolloutBytesPerDevice: Math.round((after.memory - before.memory) / devices),
+      deviceBytesPerRollout: Math.round(sampled / sample.length),
+      eventStreamBytes,
     };
   } finally {
     await Promise.all(pods.map((p) => p.close()));

@@ -63,7 +63,7 @@ describe('background attach', () => {
     expect(held).toHaveLength(HELD);
 
     // Pods hear a broadcast when a bucket is taken over (the dead pod's offers may be unrelayed).
-    const listener = connectTestRedis(suite.server().url);
+    const listener = connectTestRedis(suite.server().url, { subscriber: true });
     const broadcasts: string[] = [];
     listener.on('smessage', (_channel: string, message: string) => broadcasts.push(message));
     await listener.ssubscribe(pod.keys.broadcastChannel);

@@ -182,6 +182,7 @@ export class BucketGrowth {
       from.key('queue', id),
       from.key('deviceDeliveries', id),
       from.key('history', id),
+      from.key('archive', id),
       ...rollouts.map((rid) => from.key('delivery', rid, id)),
     ];
     await Promise.all(
@@ -240,6 +241,7 @@ export class BucketGrowth {
       from.key('device', id),
       from.key('queue', id),
       from.key('history', id),
+      from.key('archive', id),
       ...rollouts.map((rid) => from.key('delivery', rid, id)),
     );
     await Promise.all([redis.zrem(from.key('due'), id), redis.hdel(from.key('online'), id)]);

@@ -14,7 +14,7 @@ import {
 } from '@camfleet/contracts';
 import type { FleetDeps } from './deps.js';
 import { SharedWatches, whenChanged } from './live-views.js';
-import { deliveryFrom, deviceFrom, historyOf } from './records.js';
+import { archivedRecords, deliveryFrom, deviceFrom, historyOf } from './records.js';
 
 /** Read-only views of devices for operators. */
 export class Inventory implements InventoryService {
@@ -59,16 +59,30 @@ export class Inventory implements InventoryService {
 
   async get(deviceId: string): Promise<DeviceDetail> {
     const bucket = this.deps.keys.bucketOfDevice(deviceId);
-    const [hash, rolloutIds, history] = await Promise.all([
-      this.deps.redis.hgetall(bucket.key('device', deviceId)),
-      this.deps.redis.zrange(bucket.key('deviceDeliveries', deviceId), 0, '-1'),
-      this.deps.redis.lrange(bucket.key('history', deviceId), 0, -1),
+    const { redis } = this.deps;
+    const [hash, rolloutIds, history, archive] = await Promise.all([
+      redis.hgetall(bucket.key('device', deviceId)),
+      redis.zrange(bucket.key('deviceDeliveries', deviceId), 0, '-1'),
+      redis.lrange(bucket.key('history', deviceId), 0, -1),
+      redis.get(bucket.key('archive', deviceId)),
     ]);
     if (!hash.id) throw new FleetError('NOT_FOUND', `no device ${deviceId}`);
-    const deliveries = await Promise.all(
-      rolloutIds.map((rolloutId) => this.deps.redis.hgetall(bucket.key('delivery', rolloutId, deviceId))),
+    const finished = await Promise.all(
+      [...archivedRecords(archive, deviceId)].map(
+        async ([rolloutId, compacted]): Promise<Record<string, string>> => {
+          const rollout = bucket.key('rollout', rolloutId);
+          const [patchId, maxAttempts] = await redis.hmget(rollout, 'patchId', 'maxAttempts');
+          return { ...compacted, patchId: patchId ?? '', maxAttempts: maxAttempts ?? '0' };
+        },
+      ),
     );
-    const records = deliveries.filter((d) => d.rid);
+    const open = await Promise.all(
+      rolloutIds.map((rolloutId) => redis.hgetall(bucket.key('delivery', rolloutId, deviceId))),
+    );
+    // Oldest first, as the rollouts came.
+    const records = [...finished, ...open.filter((d) => d.rid)].sort(
+      (a, b) => Number(a.createdAt) - Number(b.createdAt),
+    );
     return {
       device: deviceFrom(hash),
       deliveries: records.map(deliveryFrom),

@@ -177,6 +177,64 @@ function deliveryHistoryFrom(hash: Hash): HistoryEntry[] {
   return entries;
 }
 
+/** The state letters of a compacted delivery (deliveries.lua STATE_CODE). */
+const STATE_OF_CODE: Readonly<Record<string, DeliveryState>> = {
+  q: 'queued',
+  o: 'offered',
+  d: 'downloading',
+  i: 'installing',
+  v: 'verifying',
+  s: 'succeeded',
+  f: 'failed',
+  c: 'canceled',
+};
+
+type ArchivedLine = [
+  string,
+  string,
+  number,
+  number,
+  number,
+  number,
+  string,
+  [number, number, string, string?][],
+  number,
+];
+
+/**
+ * A device's compacted deliveries (deliveries.lua `compact`: one JSON line each) as the records
+ * they were, by rollout id: what `deliveryFrom` and `historyOf` read. The patch and the attempt
+ * limit are the rollout's (the caller adds them).
+ */
+export function archivedRecords(lines: string | null, deviceId: string): Map<string, Hash> {
+  const records = new Map<string, Hash>();
+  for (const text of (lines ?? '').split('\n')) {
+    if (text === '') continue;
+    const [rid, state, attempt, failures, createdAt, updatedAt, lastError, history, wave] = JSON.parse(
+      text,
+    ) as ArchivedLine;
+    const record: Hash = {
+      rid,
+      dev: deviceId,
+      state: STATE_OF_CODE[state] ?? 'failed',
+      attempt: String(attempt),
+      failures: String(failures),
+      createdAt: String(createdAt),
+      updatedAt: String(updatedAt),
+      lastError,
+      wave: String(wave),
+      hn: String(history.length),
+    };
+    history.forEach(([after, tried, move, error], i) => {
+      const to = STATE_OF_CODE[move.slice(-1)] ?? '';
+      const from = move.length > 1 ? (STATE_OF_CODE[move[0] ?? ''] ?? '') : '';
+      record[`h${i % HISTORY_SHOWN}`] = `${createdAt + after}|${tried}|${from}|${to}|${error ?? ''}`;
+    });
+    records.set(rid, record);
+  }
+  return records;
+}
+
 /**
  * A device's history, newest first: its deliveries' logs merged, and the list earlier versions
  * kept per device (`legacy`, JSON entries newest first) for deliveries made before an upgrade.

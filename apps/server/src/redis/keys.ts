@@ -34,7 +34,7 @@ export const BUCKET_KEYS = {
   device: (deviceId: string) => `dev:${deviceId}`,
   /** The device's queued deliveries (zset rolloutId by seq). */
   queue: (deviceId: string) => `q:${deviceId}`,
-  /** Every delivery the device ever had (zset rolloutId by seq). */
+  /** The device's deliveries not finished yet (zset rolloutId by seq); finished ones are in `archive`. */
   deviceDeliveries: (deviceId: string) => `dl:${deviceId}`,
   /** The device's recent state changes (capped list, newest first). */
   history: (deviceId: string) => `h:${deviceId}`,
@@ -46,8 +46,13 @@ export const BUCKET_KEYS = {
   open: (rolloutId: string) => `open:${rolloutId}`,
   /** A rollout's counters in this bucket: per state, per wave and state (`w1:queued`), timeouts. */
   counts: (rolloutId: string) => `c:${rolloutId}`,
-  /** One delivery: (rollout, device). */
+  /** One delivery: (rollout, device), while it is not finished. */
   delivery: (rolloutId: string, deviceId: string) => `d:${rolloutId}:${deviceId}`,
+  /**
+   * The device's finished deliveries, compacted (a string of lines, one per delivery: what
+   * `fleet device show` needs of it, deliveries.lua `compact`): about a quarter of a record's size.
+   */
+  archive: (deviceId: string) => `arc:${deviceId}`,
 } as const satisfies Record<string, (...ids: string[]) => string>;
 type BucketKeys = typeof BUCKET_KEYS;
 

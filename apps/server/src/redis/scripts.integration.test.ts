@@ -118,8 +118,17 @@ describe('a delivery from offer to outcome', () => {
       maxAttempts: 30,
       retryBackoff: { baseMs: 10, maxMs: 10 },
     });
+    const key = pod.keys.delivery(rollout.id, 'cam-1');
     for (let attempt = 1; attempt <= 30; attempt++) {
       await waitFor(async () => (await pod.claim('cam-1'))?.attempt === attempt);
+      if (attempt === 30) {
+        // Created, two transitions per attempt, then this offer: 60 entries, of which the newest 50 are kept.
+        const live = await pod.redis.hgetall(key);
+        expect(live.hn).toBe('60');
+        expect(Object.keys(live).filter((field) => /^h\d+$/.test(field))).toHaveLength(50);
+        // Short entries keep the record in Redis's compact encoding (a long value would convert it).
+        expect(await pod.redis.call('OBJECT', 'ENCODING', key)).toBe('listpack');
+      }
       expect(stateOf(await pod.report('cam-1', rollout.id, attempt, 'failed', `boom ${attempt}`))).toBe(
         attempt < 30 ? 'queued' : 'failed',
       );
@@ -131,13 +140,9 @@ describe('a delivery from offer to outcome', () => {
     expect(history[0]?.error).toBe('boom 30');
     expect(history.at(-1)).toMatchObject({ attempt: 6, from: 'queued', to: 'offered', error: null });
     expect(history.map((h) => h.at)).toEqual([...history.map((h) => h.at)].sort((a, b) => b - a));
-    const record = await pod.delivery(rollout.id, 'cam-1');
-    expect(record.hn).toBe('61');
-    expect(Object.keys(record).filter((field) => /^h\d+$/.test(field))).toHaveLength(50);
-    // Short entries keep the record in Redis's compact encoding (a long value would convert it).
-    expect(await pod.redis.call('OBJECT', 'ENCODING', pod.keys.delivery(rollout.id, 'cam-1'))).toBe(
-      'listpack',
-    );
+    // Finished, it is compacted: the newest 50 entries stay, in the device's archive.
+    expect(await pod.redis.exists(key)).toBe(0);
+    expect((await pod.delivery(rollout.id, 'cam-1')).hn).toBe('50');
     const bucket = pod.keys.bucketOfDevice('cam-1');
     expect(await pod.redis.exists(bucket.key('history', 'cam-1'))).toBe(0);
   });
@@ -491,8 +496,14 @@ describe('counters', () => {
       }),
     );
     const status = await pod.fleet.rollouts.get(rollout.id);
-    const stored = (await keysEverywhere(pod.redis, `${pod.keys.prefix}:{b*}:d:${rollout.id}:*`)).length;
-    expect(status.targeted).toBe(stored);
+    // Open deliveries have a record; finished ones a line in their device's archive.
+    const open = (await keysEverywhere(pod.redis, `${pod.keys.prefix}:{b*}:d:${rollout.id}:*`)).length;
+    const archives = await keysEverywhere(pod.redis, `${pod.keys.prefix}:{b*}:arc:*`);
+    const finished = (await Promise.all(archives.map((key) => pod.redis.get(key)))).filter((lines) =>
+      lines?.includes(`["${rollout.id}"`),
+    ).length;
+    expect(open).toBe(20);
+    expect(status.targeted).toBe(open + finished);
     expect(DELIVERY_STATES.reduce((sum, s) => sum + status.counts[s], 0)).toBe(30);
     expect(status.counts).toMatchObject({ succeeded: 10, queued: 10, installing: 10 });
   });

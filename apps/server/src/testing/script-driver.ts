@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { RedisFleet } from '../fleet/fleet.js';
 import { HintBus } from '../fleet/hints.js';
 import { deliveryIdOf } from '../fleet/ids.js';
+import { archivedRecords } from '../fleet/records.js';
 import { Metrics } from '../metrics.js';
 import { KeySpace } from '../redis/keys.js';
 import { defineScripts, Scripts } from '../redis/script.js';
@@ -298,8 +299,12 @@ export class ScriptDriver {
     };
   }
 
-  delivery(rolloutId: string, deviceId: string) {
-    return this.redis.hgetall(this.keys.delivery(rolloutId, deviceId));
+  /** A delivery's record; a finished one as compaction left it (no wave, no deadline). */
+  async delivery(rolloutId: string, deviceId: string): Promise<Record<string, string>> {
+    const record = await this.redis.hgetall(this.keys.delivery(rolloutId, deviceId));
+    if (record.rid) return record;
+    const archive = await this.redis.get(this.keys.bucketOfDevice(deviceId).key('archive', deviceId));
+    return archivedRecords(archive, deviceId).get(rolloutId) ?? record;
   }
 
   async close(): Promise<void> {

@@ -26,7 +26,10 @@ local k = K.delivery(B, rid, dev)
 -- Everything this script reads of the delivery, at once.
 local d = redis.call('HMGET', k, 'state', 'attempt', 'cancelReq', 'winOpens', 'winEnd', 'wave', 'winWait', 'hn')
 if not d[1] then
-  return { 'ERR', 'NOT_FOUND', 'no delivery of rollout ' .. rid .. ' for this device' }
+  -- Finished and compacted: a repeated final report is still told apart from a wrong one.
+  local done = archived(B, rid, dev)
+  if not done then return { 'ERR', 'NOT_FOUND', 'no delivery of rollout ' .. rid .. ' for this device' } end
+  d[1], d[2] = done[1], done[2]
 end
 local state, current = d[1], tonumber(d[2])
 local win_opens, win_end = tonumber(d[4]) or 0, tonumber(d[5]) or 0

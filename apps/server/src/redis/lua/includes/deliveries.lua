@@ -53,6 +53,55 @@ local function add_history(B, rid, dev, now, attempt, state, err)
   redis.call('HSET', k, history_fields(redis.call('HGET', k, 'hn'), now, attempt, state, state, err))
 end
 
+-- States in a compacted delivery (one letter each).
+local STATE_CODE = { queued = 'q', offered = 'o', downloading = 'd', installing = 'i', verifying = 'v',
+  succeeded = 's', failed = 'f', canceled = 'c' }
+local CODE_STATE = {}
+for state, code in pairs(STATE_CODE) do CODE_STATE[code] = state end
+
+-- A finished delivery's record folds into one line of the device's archive (K.archive), and the
+-- record goes: what `fleet device show` shows of it stays (state, attempt, failures, times, last
+-- error, history; the patch and attempt limit are the rollout's), in about a quarter of the bytes.
+-- The line is JSON: [rid, state, attempt, failures, createdAt, updatedAt, lastError, history, wave],
+-- each history entry [ms after createdAt, attempt, from .. to (state letters; '' from at creation),
+-- error if any].
+-- The rollout leaves the device's index of deliveries (K.deviceDeliveries, emptied and gone when
+-- nothing else is open): the archive's line is what keeps it from being targeted again.
+local function compact(B, rid, dev)
+  local k = K.delivery(B, rid, dev)
+  local flat = redis.call('HGETALL', k)
+  local f = {}
+  for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
+  local created = tonumber(f.createdAt) or 0
+  local history = {}
+  local written = tonumber(f.hn) or 0
+  for i = math.max(1, written - HISTORY_MAX + 1), written do
+    local entry = f['h' .. ((i - 1) % HISTORY_MAX)]
+    if entry then
+      local at, attempt, from, to, err = string.match(entry, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+      local compacted = { (tonumber(at) or created) - created, tonumber(attempt) or 0,
+        (STATE_CODE[from] or '') .. (STATE_CODE[to] or '') }
+      if err ~= '' then compacted[4] = err end
+      history[#history + 1] = compacted
+    end
+  end
+  local line = cjson.encode({ rid, STATE_CODE[f.state] or '', tonumber(f.attempt) or 0, tonumber(f.failures) or 0,
+    created, tonumber(f.updatedAt) or 0, f.lastError or '', history, tonumber(f.wave) or 0 })
+  redis.call('APPEND', K.archive(B, dev), '\n' .. line)
+  redis.call('DEL', k)
+  redis.call('ZREM', K.deviceDeliveries(B, dev), rid)
+end
+
+-- A compacted delivery's {state, attempt}, or nil (it is not in the device's archive).
+local function archived(B, rid, dev)
+  local lines = redis.call('GET', K.archive(B, dev))
+  if not lines then return nil end
+  local at = string.find(lines, '\n["' .. rid .. '"', 1, true)
+  if not at then return nil end
+  local line = cjson.decode(string.sub(lines, at + 1, (string.find(lines, '\n', at + 1, true) or 0) - 1))
+  return { CODE_STATE[line[2]], line[3] }
+end
+
 -- A script's batch of writes to keys that many devices share (rollout counters, a rollout's open set,
 -- the bucket's due set), collected while the script works through its devices and written once at its
 -- end (flush_batch): an attach or a claim of a hundred devices writes each counter once. No script
@@ -135,6 +184,7 @@ local function set_state(B, rid, dev, from, to, attempt, err, now, wave, fields,
   for _, v in ipairs(fields or {}) do hset[#hset + 1] = v end
   redis.call(unpack(hset))
   record_transition(B, rid, dev, wave, from, to, attempt, err, now, tally)
+  if FINAL[to] then compact(B, rid, dev) end
 end
 
 -- Equal-jitter exponential backoff. The jitter is a hash of (device, rollout, attempt): spread
@@ -154,12 +204,12 @@ local function finish(B, rid, dev, from, to, attempt, err, now, known, device)
   local k = K.delivery(B, rid, dev)
   local d = known or redis.call('HMGET', k, 'wave', 'winWait', 'hn')
   local wave = d[1] or '0'
-  set_state(B, rid, dev, from, to, attempt, err, now, wave, nil, d[3] or 0)
   if d[2] == '1' then
     -- It ended while waiting for a maintenance window: no longer counted as waiting.
-    redis.call('HSET', k, 'winWait', 0)
     redis.call('HINCRBY', K.counts(B, rid), 'w' .. wave .. ':windowed', -1)
   end
+  -- Its record is compacted here: nothing writes it after this.
+  set_state(B, rid, dev, from, to, attempt, err, now, wave, nil, d[3] or 0)
   local devkey = K.device(B, dev)
   if device then
     if device.active == rid then

@@ -77,6 +77,7 @@ end
 -- created offered, attempt 1, as the device's active delivery (queued then offered in one write:
 -- both history entries, counters and events), and the third value returned is its deadline.
 local function create_delivery(B, rid, ro, dev, now, tally, offer_now)
+  if archived(B, rid, dev) then return 0 end
   if redis.call('ZADD', K.deviceDeliveries(B, dev), 'NX', ro.seq, rid) == 0 then return 0 end
   if ro.supersede then supersede_older(B, dev, ro.seq, rid, now) end
   local wave = wave_of(rid, dev, ro.waves)
