@@ -1,4 +1,5 @@
 import { hostname, tmpdir } from 'node:os';
+import { parseDuration } from '@camfleet/contracts';
 import { parseHostList, parseRedisUrl, type RedisTarget, RedisTargetError } from '@camfleet/redis';
 import { z } from 'zod';
 import type { AdmissionLimits } from './admission.js';
@@ -93,6 +94,18 @@ const Env = z.object({
   FLEET_HINT_GRACE_MS: Milliseconds(3_000),
   FLEET_LEASE_MS: Milliseconds(10_000),
   FLEET_SHUTDOWN_GRACE_MS: Milliseconds(5_000),
+  /** How long an ended rollout's finished deliveries stay on its devices ("30d", "12h"; at least 1m). */
+  FLEET_DELIVERY_RETENTION: z
+    .string()
+    .default('30d')
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === null || ms < 60_000) {
+        ctx.addIssue({ code: 'custom', message: 'a duration of at least 1m, e.g. 30d, 12h, 90m' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
   /** Where uploaded artifacts live: chunks in Redis, files in a directory (a shared volume), or S3. */
   FLEET_ARTIFACT_STORE: z.enum(['redis', 'filesystem', 's3']).default('redis'),
   FLEET_ARTIFACT_DIR: z.string().min(1).optional(),
@@ -173,6 +186,8 @@ export interface ServerConfig {
   hintGraceMs: number;
   leaseMs: number;
   shutdownGraceMs: number;
+  /** How long an ended rollout's finished deliveries are kept (FLEET_DELIVERY_RETENTION). */
+  deliveryRetentionMs: number;
   logLevel: string;
   artifactStore: 'redis' | 'filesystem' | 's3';
   /** The artifact directory (filesystem store only). */
@@ -283,6 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     hintGraceMs: e.FLEET_HINT_GRACE_MS,
     leaseMs: e.FLEET_LEASE_MS,
     shutdownGraceMs: e.FLEET_SHUTDOWN_GRACE_MS,
+    deliveryRetentionMs: e.FLEET_DELIVERY_RETENTION,
     logLevel: e.LOG_LEVEL,
     artifactStore: e.FLEET_ARTIFACT_STORE,
     artifactDir: e.FLEET_ARTIFACT_DIR ?? null,

@@ -147,6 +147,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       hintGraceMs: config.hintGraceMs,
       // A bucket's attach is held like the pod itself: a dead pod's work moves on after one lease.
       attachLeaseMs: config.leaseMs,
+      deliveryRetentionMs: config.deliveryRetentionMs,
       metrics,
       webhooks: config.webhooks,
       artifactPresign: config.artifactPresign,

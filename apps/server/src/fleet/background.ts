@@ -26,6 +26,8 @@ const SESSION_RECHECK_MS = 1_000;
 const HELD_COUNT_MS = 500;
 /** How often a pod reads the bucket layout (a bucket split waits for every pod to follow it). */
 const LAYOUT_POLL_MS = 100;
+/** How often a pod looks for ended rollouts whose finished deliveries are due to go. */
+const RETENTION_POLL_MS = 60_000;
 /** How often a pod looks for rollouts being attached (their creating pod starts at once). */
 const ATTACH_POLL_MS = 1_000;
 
@@ -92,6 +94,7 @@ export class Background {
     });
     this.loop('reap', Math.max(200, Math.floor(this.o.leaseMs / 2)), () => this.reap());
     this.loop('attach', ATTACH_POLL_MS, () => this.joinAttach());
+    this.loop('delivery-retention', RETENTION_POLL_MS, () => this.o.fleet.retention.pass());
     this.loop('rollout-gates', Math.max(50, this.o.sweepIntervalMs), () => this.o.fleet.controller.round());
     this.loop('slot-reconcile', 5_000, async () => {
       await this.o.fleet.slots.retryAll();

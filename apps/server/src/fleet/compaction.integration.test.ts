@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ScriptDriver } from '../testing/script-driver.js';
 import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
+import { DeliveryRetention } from './retention.js';
 
 const suite = scriptDriverPerTest('cp');
 let pod: ScriptDriver;
@@ -77,7 +78,9 @@ describe('finished deliveries are compacted', () => {
 
   it('targets a device once: a compacted delivery is not created again when the device comes back', async () => {
     await pod.register('cam-1', { labels: { site: 'a' } });
-    const rollout = await pod.rollout((await pod.publish()).id, { target: { kind: 'selector', selector: 'site' } });
+    const rollout = await pod.rollout((await pod.publish()).id, {
+      target: { kind: 'selector', selector: 'site' },
+    });
     await pod.report('cam-1', rollout.id, 1, 'succeeded');
     // Registering again (new labels, still matching) is when a continuous rollout takes a device in.
     await pod.register('cam-1', { labels: { site: 'b' }, firmware: '0.9.0' });
@@ -116,3 +119,55 @@ describe('finished deliveries are compacted', () => {
     expect((await pod.fleet.rollouts.get(rollout.id)).counts).toMatchObject({ failed: 1 });
   });
 });
+
+describe('retention of ended rollouts', () => {
+  it('removes the finished deliveries of rollouts ended longer ago; their counts and live rollouts stay', async () => {
+    const fleet = ids('rt', 10);
+    for (const id of fleet) await pod.register(id);
+    const succeed = async (rolloutId: string, devices: string[]) => {
+      for (const id of devices)
+        expect(await pod.report(id, rolloutId, 1, 'succeeded')).toMatchObject({ ok: true });
+    };
+    const continuous = await pod.rollout((await pod.publish()).id);
+    await succeed(continuous.id, fleet);
+    const snapshot = await pod.rollout((await pod.publish()).id, { snapshot: true });
+    await succeed(snapshot.id, fleet);
+    const canceled = await pod.rollout((await pod.publish()).id);
+    await succeed(canceled.id, fleet.slice(0, 5));
+    await pod.fleet.rollouts.cancel(canceled.id, 'ops');
+    for (const id of fleet.slice(5)) await pod.report(id, canceled.id, 1, 'canceled');
+    // The controller finds the snapshot rollout completed: it has ended; the continuous one has not.
+    while (await pod.fleet.controller.round());
+    const ended = await pod.redis.zrange(pod.keys.endedRollouts, '0', '-1');
+    expect(ended.sort()).toEqual([snapshot.id, canceled.id].sort());
+
+    const statusBefore = await Promise.all(
+      [snapshot.id, canceled.id].map((id) => pod.fleet.rollouts.get(id)),
+    );
+    const bytesBefore = await archiveBytes(fleet);
+    // Within the retention nothing goes.
+    expect(await new DeliveryRetention(pod.fleet.deps).pass()).toBe(false);
+    const retention = new DeliveryRetention({ ...pod.fleet.deps, deliveryRetentionMs: 1 });
+    let purged = 0;
+    while (await retention.pass()) purged++;
+    expect(purged).toBe(2);
+    for (const id of fleet) {
+      const shown = await pod.fleet.inventory.get(id);
+      expect(shown.deliveries.map((d) => d.rolloutId)).toEqual([continuous.id]);
+    }
+    expect(await archiveBytes(fleet)).toBeLessThan(bytesBefore / 2);
+    // What rollout status shows is kept: counters live apart from the deliveries.
+    const statusAfter = await Promise.all([snapshot.id, canceled.id].map((id) => pod.fleet.rollouts.get(id)));
+    expect(statusAfter.map((s) => [s.status, s.counts, s.targeted])).toEqual(
+      statusBefore.map((s) => [s.status, s.counts, s.targeted]),
+    );
+    expect(await pod.redis.zcard(pod.keys.endedRollouts)).toBe(0);
+    expect(await pod.redis.hget(pod.keys.rollout(canceled.id), 'purgedAt')).not.toBeNull();
+  });
+});
+
+async function archiveBytes(devices: string[]): Promise<number> {
+  let total = 0;
+  for (const id of devices) total += await memory(archiveKey(id));
+  return total;
+}

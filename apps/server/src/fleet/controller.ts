@@ -80,7 +80,11 @@ export class RolloutController {
         } else if (decision.until === null && status.status === 'completed') {
           // Nothing open, nothing to judge: not evaluated every few seconds for good (finished
           // rollouts would cost more with each one). A delivery finishing or an operator queues it.
-          await this.deps.scripts.run(evalSettle, { rolloutId, seenAt: facts.now });
+          await this.deps.scripts.run(evalSettle, {
+            rolloutId,
+            seenAt: facts.now,
+            snapshot: facts.rollout.snapshot,
+          });
         }
         return;
     }

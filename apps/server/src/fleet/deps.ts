@@ -20,6 +20,8 @@ export interface FleetDeps {
   hintGraceMs: number;
   /** How long a pod holds a bucket of a rollout it attaches (default ATTACH_LEASE_MS). */
   attachLeaseMs?: number;
+  /** How long an ended rollout's finished deliveries are kept (default DEFAULT_RETENTION_MS). */
+  deliveryRetentionMs?: number;
   /** This pod's metrics (its own registry). */
   metrics: Metrics;
   /** The event feed's reads (default: polled on `redis`, 5,000 events a follower may have waiting). */

@@ -14,6 +14,7 @@ import type { HintBus } from './hints.js';
 import { Inventory } from './inventory.js';
 import { Patches } from './patches.js';
 import { SessionReconcile } from './reconcile.js';
+import { DeliveryRetention } from './retention.js';
 import { Rollouts } from './rollouts.js';
 import { DeviceSessions } from './sessions.js';
 import { Slots } from './slots.js';
@@ -32,6 +33,7 @@ export class RedisFleet implements FleetServices {
   readonly controller: RolloutController;
   readonly artifactLinks: ArtifactLinks;
   readonly attacher: RolloutAttacher;
+  readonly retention: DeliveryRetention;
 
   readonly devices: DeviceChannel;
   readonly patches: Patches;
@@ -62,6 +64,7 @@ export class RedisFleet implements FleetServices {
     this.attacher = new RolloutAttacher(deps, hints, deps.attachLeaseMs);
     this.rollouts = new Rollouts(deps, hints, this.attacher);
     this.controller = new RolloutController(deps, this.rollouts);
+    this.retention = new DeliveryRetention(deps);
     this.inventory = new Inventory(deps);
     this.events = new Events(deps);
     this.tokens = new AdminTokens(deps);

@@ -385,10 +385,14 @@ describe('gate evaluations', () => {
     const [seconds] = await pod.redis.time();
     const now = Number(seconds) * 1000;
     await pod.redis.zadd(pod.keys.evalQueue, 0, rollout.id);
-    expect(await pod.scripts.run(evalSettle, { rolloutId: rollout.id, seenAt: now })).toBe(false);
+    expect(await pod.scripts.run(evalSettle, { rolloutId: rollout.id, seenAt: now, snapshot: false })).toBe(
+      false,
+    );
     expect(await queued()).toBe('0');
     await pod.redis.zadd(pod.keys.evalQueue, now + 5_000, rollout.id);
-    expect(await pod.scripts.run(evalSettle, { rolloutId: rollout.id, seenAt: now })).toBe(true);
+    expect(await pod.scripts.run(evalSettle, { rolloutId: rollout.id, seenAt: now, snapshot: false })).toBe(
+      true,
+    );
     expect(await queued()).toBeNull();
 
     await pod.fleet.rollouts.transition(rollout.id, 'pause', 'tester');

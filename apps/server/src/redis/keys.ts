@@ -242,6 +242,10 @@ export class KeySpace {
   attachedBuckets(rolloutId: string): string {
     return this.global(`attach:${rolloutId}:done`);
   }
+  /** Rollouts that ended (canceled, aborted, a snapshot completed) → when: their deliveries go after the retention. */
+  get endedRollouts(): string {
+    return this.global('ended');
+  }
   /** Rollouts that are active or paused. */
   get liveRollouts(): string {
     return this.global('live');

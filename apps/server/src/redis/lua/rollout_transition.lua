@@ -1,6 +1,7 @@
 --[[ rollout_transition: an operator's or the controller's decision about a rollout.
 KEYS     1 rollout hash, 2 set of live rollouts, 3 rollouts to evaluate, 4 rollout event stream,
-         5 fleet-wide count of rollout revisions (every change to any rollout adds one)
+         5 fleet-wide count of rollout revisions (every change to any rollout adds one), 6 ended
+         rollouts (zset: when; their finished deliveries go after the retention)
 ARGV     1 action: pause | resume | cancel | abort | advance | open | met | start | end, 2 actor,
          3 reason, 4 expected open wave (open, met: compare-and-set; '' otherwise)
 Returns  {'OK', status, openWave, changed (0/1)} or {'ERR', code, message}
@@ -34,6 +35,7 @@ local function set_status(to, event)
   if to == 'canceled' or to == 'aborted' then
     redis.call('SREM', KEYS[2], id)
     redis.call('ZREM', KEYS[3], id)
+    redis.call('ZADD', KEYS[6], now, id)
   end
 end
 local function refuse(message) return { 'ERR', 'INVALID_TRANSITION', message } end

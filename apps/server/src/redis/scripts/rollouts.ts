@@ -130,11 +130,18 @@ export const rolloutSyncBucket = bucketScript({
 /** rollout_transition.lua: an operator's or the controller's decision about a rollout. */
 export const rolloutTransition = globalScript({
   name: 'rollout_transition',
-  numberOfKeys: 5,
+  numberOfKeys: 6,
   keys: (
     i: { rolloutId: string; action: RolloutAction; actor: string; reason: string; expectedWave: string },
     k,
-  ) => [k.rollout(i.rolloutId), k.liveRollouts, k.evalQueue, k.rolloutEvents, k.rolloutRevisions],
+  ) => [
+    k.rollout(i.rolloutId),
+    k.liveRollouts,
+    k.evalQueue,
+    k.rolloutEvents,
+    k.rolloutRevisions,
+    k.endedRollouts,
+  ],
   argv: (i) => [i.action, i.actor, i.reason, i.expectedWave],
   decode: (reply, input) => {
     const [status, openWave, changed] = okValues(reply, `rollout ${input.rolloutId}`);
@@ -180,12 +187,47 @@ export const attachDone = globalScript({
   },
 });
 
+/** retention_claim.lua: takes one ended rollout whose finished deliveries are due to go. */
+export const retentionClaim = globalScript({
+  name: 'retention_claim',
+  numberOfKeys: 1,
+  keys: (_: { retentionMs: number; leaseMs: number }, k) => [k.endedRollouts],
+  argv: (i) => [i.retentionMs, i.leaseMs],
+  decode: (reply) => {
+    const [rolloutId, score] = list(reply);
+    return rolloutId === undefined ? null : { rolloutId: str(rolloutId), score: num(score) };
+  },
+});
+
+/** retention_done.lua: an ended rollout's finished deliveries are gone from every bucket. */
+export const retentionDone = globalScript({
+  name: 'retention_done',
+  numberOfKeys: 2,
+  keys: (i: { rolloutId: string; score: number }, k) => [k.endedRollouts, k.rollout(i.rolloutId)],
+  argv: (i) => [i.rolloutId, i.score],
+  decode: (reply) => num(reply) === 1,
+});
+
+/** delivery_purge.lua: a rollout's finished deliveries leave the archives of a page of a bucket's devices. */
+export const deliveryPurge = bucketScript({
+  name: 'delivery_purge',
+  argv: (i: InBucket & { rolloutId: string; after: string; limit: number }) => [
+    i.rolloutId,
+    i.after,
+    i.limit,
+  ],
+  decode: (reply) => {
+    const [last, removed] = list(reply);
+    return { next: str(last), removed: num(removed) };
+  },
+});
+
 /** eval_settle.lua: a finished rollout leaves the fallback schedule, unless a trigger queued it since. */
 export const evalSettle = globalScript({
   name: 'eval_settle',
-  numberOfKeys: 1,
-  keys: (_: { rolloutId: string; seenAt: number }, k) => [k.evalQueue],
-  argv: (i) => [i.rolloutId, i.seenAt],
+  numberOfKeys: 2,
+  keys: (_: { rolloutId: string; seenAt: number; snapshot: boolean }, k) => [k.evalQueue, k.endedRollouts],
+  argv: (i) => [i.rolloutId, i.seenAt, i.snapshot ? 'snapshot' : ''],
   decode: (reply) => num(reply) === 1,
 });
 
