@@ -49,16 +49,16 @@ describe('pnpm bench (smoke)', () => {
       '40',
       '--idle-seconds',
       '1',
-      // Every default scenario, and the soak's one-minute version.
+      // Every default scenario, the soak's one-minute version, and the store scenario.
       '--scenario',
-      [...DEFAULT_SCENARIOS, 'soak'].join(','),
+      [...DEFAULT_SCENARIOS, 'soak', 'store'].join(','),
       '--minutes',
       '1',
     ];
     const run = await bench([...args, '--max-per-minute', '300', '--max-in-flight', '4', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as BenchReport;
-    const { connect, fanout, memory, reconnect, throttled, hostile, ddi, onepod, lua, idle, soak } =
+    const { connect, fanout, memory, reconnect, throttled, hostile, ddi, onepod, lua, idle, soak, store } =
       report.scenarios;
 
     expect(report.command).toContain('--devices 40');
@@ -124,6 +124,12 @@ describe('pnpm bench (smoke)', () => {
       1,
     );
     expect(lua?.redisBytesPerDelivery).toBeGreaterThan(0);
+    // The store scenario: every delivery succeeded (it throws otherwise); what a device keeps of the
+    // finished rollout is a compacted line, and the retention takes most of what the rollout kept.
+    expect(store).toMatchObject({ devices: 40, redis: 'single', masters: 1 });
+    expect(store?.idleBytesPerDevice.connected).toBeLessThan(1024);
+    expect(store?.deviceBytesPerRollout).toBeGreaterThan(0);
+    expect(store?.purgedBytesPerDevice).toBeLessThan(store?.rolloutBytesPerDevice ?? 0);
     // Each delivery's one report is one script call, seen by MONITOR as a client's EVALSHA.
     expect(fanout?.roundTrips.byCommandPerDelivery['script:delivery_report']).toBeGreaterThanOrEqual(1);
     expect(fanout?.roundTrips.redisRoundTripsPerDelivery).toBeGreaterThan(1);

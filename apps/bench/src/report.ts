@@ -234,6 +234,11 @@ export function formatTable(report: BenchReport): string {
         'of which each device keeps (compacted delivery + index, MEMORY USAGE) / event streams (bounded)',
         `${bytes(store.deviceBytesPerRollout)} / ${(store.eventStreamBytes / 1e6).toFixed(1)} MB`,
       ],
+      [
+        'store',
+        'canceled, its finished deliveries removed (retention) in / memory left per device',
+        `${store.purgeSeconds} s / ${bytes(store.purgedBytesPerDevice)}`,
+      ],
     );
   }
   const lean = report.generator?.lean;

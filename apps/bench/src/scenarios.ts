@@ -44,7 +44,7 @@ export interface FanoutResult extends DeliveryCost {
   offerP50Ms: number;
   offerP99Ms: number;
   offerMaxMs: number;
-  /** The first offer, and the `rollout.create` call's return (it returns once every bucket has the rollout). */
+  /** The first offer, and the `rollout.create` call's return (it returns once the rollout is recorded; the pods attach it after). */
   offerFirstMs: number;
   createMs: number;
   allSucceededMs: number;

@@ -7,11 +7,13 @@
  *   attachers (how long until every bucket has it);
  * - drain: a batched driver plays the devices: it takes the offers the attach made (claims for the
  *   ones relayed elsewhere) and reports each `succeeded`;
- * - compaction of the finished rollout, once it exists.
+ * - its deliveries are compacted as they finish (measured with MEMORY USAGE on a sample); then
+ *   it is canceled and its finished deliveries removed, as the retention does.
  * Redis's CPU and memory come from INFO, summed over the masters of a Cluster.
  */
 
 import { CreateRolloutInput, PROVISION_BATCH_MAX } from '@camfleet/contracts';
+import { DeliveryRetention } from '@camfleet/server';
 import { ScriptDriver } from '@camfleet/server/testing/script-driver';
 import { RedisClusterServer, RedisServer, redisInfo, type TestRedis } from '@camfleet/test-support';
 
@@ -40,6 +42,10 @@ export interface StoreScaleResult {
   deviceBytesPerRollout: number;
   /** The buckets' delivery event streams after the rollout (bounded: 5,000 events a bucket). */
   eventStreamBytes: number;
+  /** The rollout canceled (ended), then its finished deliveries removed (retention): how long. */
+  purgeSeconds: number;
+  /** Redis memory left of the rollout once purged, per device (counters, events, the rollout). */
+  purgedBytesPerDevice: number;
 }
 
 /** Devices whose keys are weighed with MEMORY USAGE. */
@@ -155,6 +161,14 @@ export async function storeScale(options: {
     let eventStreamBytes = 0;
     for (const bucket of pod.keys.allBuckets) eventStreamBytes += await usage(bucket.key('events'));
 
+    await pod.fleet.rollouts.cancel(created.id, 'bench');
+    started = performance.now();
+    const retention = new DeliveryRetention({ ...pod.fleet.deps, deliveryRetentionMs: 1 });
+    while (!(await retention.pass()));
+    const purgeSeconds = seconds(started);
+    const purged = await read(ports);
+    say(`store: its finished deliveries removed in ${purgeSeconds} s (retention)`);
+
     return {
       devices,
       redis: options.redis,
@@ -172,6 +186,8 @@ export async function storeScale(options: {
       rolloutBytesPerDevice: Math.round((after.memory - before.memory) / devices),
       deviceBytesPerRollout: Math.round(sampled / sample.length),
       eventStreamBytes,
+      purgeSeconds,
+      purgedBytesPerDevice: Math.round((purged.memory - before.memory) / devices),
     };
   } finally {
     await Promise.all(pods.map((p) => p.close()));

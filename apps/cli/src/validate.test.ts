@@ -1,3 +1,4 @@
+import { parseLongDuration } from '@camfleet/contracts';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './errors.js';
 import {
@@ -6,7 +7,6 @@ import {
   labelsOption,
   listNumber,
   listOption,
-  parseLongDuration,
   percentOption,
 } from './validate.js';
 

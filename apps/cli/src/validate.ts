@@ -5,6 +5,7 @@ import {
   LabelValue,
   PatchId,
   parseDuration,
+  parseLongDuration,
   parseSelector,
   RolloutId,
   SelectorError,
@@ -114,17 +115,6 @@ export function tokenIdArg(id: string): string {
 }
 
 const DAY_MS = 86_400_000;
-
-/**
- * A long duration: `30d`, `1.5d`, or anything parseDuration reads (`12h`, `90m`, `60s`, `500ms`,
- * bare milliseconds). Null if malformed. (The contracts' parseDuration stops at hours.)
- */
-export function parseLongDuration(text: string): number | null {
-  const days = /^(\d+(?:\.\d+)?)d$/.exec(text.trim());
-  if (!days) return parseDuration(text);
-  const ms = Math.round(Number(days[1]) * DAY_MS);
-  return Number.isFinite(ms) ? ms : null;
-}
 
 /** The shortest and longest lifetime the server gives a token (contracts' CreateTokenInput). */
 export const EXPIRY_MIN_MS = 60_000;

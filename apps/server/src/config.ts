@@ -1,5 +1,5 @@
 import { hostname, tmpdir } from 'node:os';
-import { parseDuration } from '@camfleet/contracts';
+import { parseLongDuration } from '@camfleet/contracts';
 import { parseHostList, parseRedisUrl, type RedisTarget, RedisTargetError } from '@camfleet/redis';
 import { z } from 'zod';
 import type { AdmissionLimits } from './admission.js';
@@ -99,7 +99,7 @@ const Env = z.object({
     .string()
     .default('30d')
     .transform((text, ctx) => {
-      const ms = parseDuration(text);
+      const ms = parseLongDuration(text);
       if (ms === null || ms < 60_000) {
         ctx.addIssue({ code: 'custom', message: 'a duration of at least 1m, e.g. 30d, 12h, 90m' });
         return z.NEVER;

@@ -1,5 +1,5 @@
 export { ClosingIterator, iteratorDone } from './closing-iterator.js';
-export { formatDuration, parseDuration } from './duration.js';
+export { formatDuration, parseDuration, parseLongDuration } from './duration.js';
 export * from './errors.js';
 export * from './legacy.js';
 export * from './manifest.js';
