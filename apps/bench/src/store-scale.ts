@@ -55,6 +55,8 @@ const SAMPLE = 1_000;
 const ATTACHERS = 4;
 /** Scripts in flight at once while devices connect and report. */
 const CONCURRENCY = 1_000;
+/** A bound on the attach, for a failure only (a million devices take Redis about a minute). */
+const ATTACH_TIMEOUT_MS = 600_000;
 /** provisionMany calls in flight at once. */
 const IMPORT_CONCURRENCY = 4;
 
@@ -135,7 +137,7 @@ export async function storeScale(options: {
     started = performance.now();
     const created = await pod.fleet.rollouts.create(CreateRolloutInput.parse({ patchId: patch.id }), 'bench');
     const createMs = Math.round((performance.now() - started) * 10) / 10;
-    await Promise.all(pods.map((p) => p.attached(created.id)));
+    await Promise.all(pods.map((p) => p.attached(created.id, ATTACH_TIMEOUT_MS)));
     const attachSeconds = seconds(started);
     say(`store: rollout created in ${createMs} ms, attached in ${attachSeconds} s`);
 

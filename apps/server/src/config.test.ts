@@ -36,7 +36,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...valid, FLEET_DELIVERY_RETENTION: '12h' }).deliveryRetentionMs).toBe(43_200_000);
     expect(loadConfig({ ...valid, FLEET_DELIVERY_RETENTION: '7d' }).deliveryRetentionMs).toBe(7 * 86_400_000);
     for (const bad of ['10s', 'soon', '-1d'])
-      expect(() => loadConfig({ ...valid, FLEET_DELIVERY_RETENTION: bad })).toThrow(/FLEET_DELIVERY_RETENTION/);
+      expect(() => loadConfig({ ...valid, FLEET_DELIVERY_RETENTION: bad })).toThrow(
+        /FLEET_DELIVERY_RETENTION/,
+      );
   });
 
   it('reads PORT=0 as "pick a free port"', () => {

@@ -1,7 +1,7 @@
 import { CreateRolloutInput } from '@camfleet/contracts';
 import { connectTestRedis, waitFor } from '@camfleet/test-support';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { attachClaim } from '../redis/scripts/index.js';
+import { attachClaim, rolloutAttach } from '../redis/scripts/index.js';
 import { ScriptDriver } from '../testing/script-driver.js';
 import { scriptDriverPerTest } from '../testing/script-driver-suite.js';
 
@@ -151,6 +151,34 @@ describe('background attach', () => {
     const judged = await pod.fleet.rollouts.get(created.id);
     expect(judged.attach).not.toBeNull();
     expect(judged.wave).toBe(0);
+  });
+
+  it('attaches a bucket a page of devices per script call, each device once', async () => {
+    const bucket = pod.keys.bucket(0);
+    const inBucket = ids('pg', 2000)
+      .filter((id) => bucket.holds(id))
+      .slice(0, 10);
+    for (const id of inBucket) await pod.register(id, { online: false });
+    const { created } = await createdByDeadPod();
+    const plan = await pod.fleet.attacher.planOf(created.id);
+    let after = '';
+    const pages: number[] = [];
+    do {
+      const page = await pod.scripts.run(rolloutAttach, {
+        bucket,
+        rolloutId: created.id,
+        graceMs: 1000,
+        settings: plan?.settings ?? '',
+        after,
+        limit: 3,
+        deviceIds: [],
+      });
+      pages.push(page.created);
+      after = page.next;
+    } while (after !== '');
+    expect(pages).toEqual([3, 3, 3, 1]);
+    const status = await pod.fleet.rollouts.get(created.id);
+    expect(status.targeted).toBe(inBucket.length);
   });
 
   it('attaches a rollout again without a second delivery (a lease outlived)', async () => {

@@ -253,7 +253,7 @@ export class ScriptDriver {
   }
 
   /** The rollout's status once its attach reached every bucket (this pod helping). */
-  async attached(rolloutId: string): Promise<RolloutStatus> {
+  async attached(rolloutId: string, timeoutMs = 30_000): Promise<RolloutStatus> {
     return waitFor(
       async () => {
         // What a pod's background loop does: buckets whose lease ran out are taken over.
@@ -261,7 +261,7 @@ export class ScriptDriver {
         const status = await this.fleet.rollouts.get(rolloutId);
         return status.attach === null ? status : null;
       },
-      { what: `rollout ${rolloutId} attached`, timeoutMs: 30_000 },
+      { what: `rollout ${rolloutId} attached`, timeoutMs },
     );
   }
 

@@ -1,18 +1,20 @@
---[[ rollout_attach: bring a rollout into one bucket and queue it for the bucket's devices it targets.
+--[[ rollout_attach: bring a rollout into one bucket and queue it for a page of the bucket's devices
+it targets.
 KEYS[1]  bucket due set
 ARGV     1 B bucket prefix, 2 rolloutId, 3 grace ms, 4 settings (JSON: seq, patchId, name, version, notes,
          artifact, signature, ackTimeoutMs, maxAttempts, backoffBaseMs, backoffMaxMs, waves, target, selector,
          continuous, limited, supersede, status, openWave, windows, wz, downloadAhead, deltas: {version:
-         {ref, sha256, saved}}), 5.. device
-         ids of this bucket
-         (target 'devices')
-Returns  {created, {dev1, node1, dev2, node2, …}, offers}: how many deliveries were created (0 when
+         {ref, sha256, saved}}), 5 the last device of the previous page ('' to start), 6 devices in a
+         page, 7.. this page's device ids of this bucket (target 'devices': the caller pages them)
+Returns  {created, {dev1, node1, dev2, node2, …}, offers, next}: how many deliveries were created (0 when
          replayed, or when the rollout ended first); the online devices among them with the pod
          instance holding each, to be hinted (the due set catches any hint that is lost); the offers
          made here, for the caller to relay to the pod instance holding each device's connection:
          {} or {deadline, ack, patchId, name, version, notes, artifact, signature, dev1, node1, conn1,
          delta1, dev2, …} (attempt 1 of this rollout, one deadline for all; the delta for the
-         version each device runs, or '')
+         version each device runs, or ''); the last device of this page ('' when the bucket is done,
+         and always for target 'devices')
+A page keeps one script call short (a bucket of 15,000 devices would hold Redis for a second).
 An idle connected device (no active or queued delivery) is offered a rollout that needs nothing a
 pod decides (not limited: no slot; no maintenance windows) in this same step: what its pod's claim
 would do next, without the hint and the claim. A relayed offer that is lost (its pod's subscriber
@@ -28,7 +30,7 @@ local s = cjson.decode(ARGV[4])
 local now = now_ms()
 local rokey = K.rollout(B, rid)
 local known = redis.call('HMGET', rokey, 'status', 'openWave')
-if known[1] == 'canceled' or known[1] == 'aborted' then return { 0, {}, {} } end
+if known[1] == 'canceled' or known[1] == 'aborted' then return { 0, {}, {}, '' } end
 -- A copy that is here already was last written by rollout_sync_bucket (an operator paused or
 -- advanced the rollout while it attached) or by this script: its status and wave are the newer.
 if known[1] then s.status, s.openWave = known[1], known[2] end
@@ -44,15 +46,16 @@ for version, d in pairs(s.deltas or {}) do
 end
 if s.continuous == '1' then redis.call('ZADD', K.rollouts(B), s.seq, rid) end
 
-local candidates
+local after, page = ARGV[5], tonumber(ARGV[6])
+local candidates, next_page = {}, ''
 if s.target == 'devices' then
-  candidates = {}
-  for i = 5, #ARGV do
+  for i = 7, #ARGV do
     redis.call('SADD', K.rolloutDevices(B, rid), ARGV[i])
     if redis.call('EXISTS', K.device(B, ARGV[i])) == 1 then candidates[#candidates + 1] = ARGV[i] end
   end
 else
-  candidates = redis.call('ZRANGE', K.devices(B), 0, -1)
+  candidates = redis.call('ZRANGE', K.devices(B), after == '' and '-' or '(' .. after, '+', 'BYLEX', 'LIMIT', 0, page)
+  if #candidates == page then next_page = candidates[#candidates] end
 end
 local ro = rollout(B, rid)
 local created, hints, offers = 0, {}, {}
@@ -92,4 +95,4 @@ for _, dev in ipairs(candidates) do
   end
 end
 flush_batch(B, batch)
-return { created, hints, offers }
+return { created, hints, offers, next_page }

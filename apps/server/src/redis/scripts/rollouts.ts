@@ -90,16 +90,31 @@ function relayedOffers(rolloutId: string, reply: unknown): RelayedOffers[] {
 /** rollout_attach.lua: brings a rollout into one bucket and queues it for the devices it targets there. */
 export const rolloutAttach = bucketScript({
   name: 'rollout_attach',
-  argv: (i: InBucket & { rolloutId: string; graceMs: number; settings: string; deviceIds: string[] }) => [
+  argv: (
+    i: InBucket & {
+      rolloutId: string;
+      graceMs: number;
+      settings: string;
+      /** The last device of the previous page ('' to start), and the page's size. */
+      after: string;
+      limit: number;
+      /** Target 'devices': this page's ids. */
+      deviceIds: string[];
+    },
+  ) => [
     i.rolloutId,
     i.graceMs,
     i.settings,
+    i.after,
+    i.limit,
     // The target's ids in this bucket, as the layout says at this try (a bucket may split meanwhile).
     ...i.deviceIds.filter((id) => i.bucket.holds(id)),
   ],
   decode: (reply, input) => {
-    const [created, online, offers] = list(reply);
+    const [created, online, offers, next] = list(reply);
     return {
+      /** The page's last device, to start the next page after ('' when the bucket is done). */
+      next: str(next),
       created: num(created),
       /** The new deliveries' devices that are connected, with the pod holding each (to hint). */
       online: pairs(list(online)).map(([deviceId, instance]) => ({ deviceId, instance })),
