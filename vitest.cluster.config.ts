@@ -15,7 +15,13 @@ export default defineConfig({
   test: {
     ...base.test,
     env: { FLEET_TEST_REDIS: 'cluster' },
-    exclude: (base.test?.exclude ?? []).filter((pattern) => pattern !== '**/*.cluster.test.ts'),
+    exclude: [
+      ...(base.test?.exclude ?? []).filter((pattern) => pattern !== '**/*.cluster.test.ts'),
+      // Their subject is time (maintenance windows, schedules: a minute of waiting between them),
+      // through scripts every other suite here runs on the cluster: not worth a second minute of CI.
+      'apps/server/src/fleet/windows.integration.test.ts',
+      'apps/server/src/fleet/schedules.integration.test.ts',
+    ],
     include: [
       'apps/server/src/**/*.integration.test.ts',
       'apps/server/src/**/*.property.test.ts',
