@@ -217,7 +217,11 @@ export function formatTable(report: BenchReport): string {
         `${bytes(store.idleBytesPerDevice.offline)} / ${bytes(store.idleBytesPerDevice.connected)}`,
       ],
       ['store', 'rollout.create to all: answered in', ms(store.createMs)],
-      ['store', 'attach (4 pods share it): every bucket in', `${store.attachSeconds} s`],
+      [
+        'store',
+        'attach (4 pods share it): every bucket in / Redis CPU per device',
+        `${store.attachSeconds} s / ${us(store.attachRedisCpuUsPerDevice)}`,
+      ],
       [
         'store',
         'every delivery succeeded (a batched driver plays the devices) in',

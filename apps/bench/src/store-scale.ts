@@ -29,6 +29,8 @@ export interface StoreScaleResult {
   createMs: number;
   /** From create until every bucket has the rollout. */
   attachSeconds: number;
+  /** Redis CPU the attach took, per device (summed over masters). */
+  attachRedisCpuUsPerDevice: number;
   /** From the attach's end until every delivery succeeded. */
   drainSeconds: number;
   /** Redis CPU per delivery: attach, claims and reports. */
@@ -139,6 +141,7 @@ export async function storeScale(options: {
     const createMs = Math.round((performance.now() - started) * 10) / 10;
     await Promise.all(pods.map((p) => p.attached(created.id, ATTACH_TIMEOUT_MS)));
     const attachSeconds = seconds(started);
+    const attached = await read(ports);
     say(`store: rollout created in ${createMs} ms, attached in ${attachSeconds} s`);
 
     started = performance.now();
@@ -183,6 +186,7 @@ export async function storeScale(options: {
       connectSeconds,
       createMs,
       attachSeconds,
+      attachRedisCpuUsPerDevice: Math.round(((attached.cpuUs - before.cpuUs) / devices) * 10) / 10,
       drainSeconds,
       redisCpuUsPerDelivery: Math.round(((after.cpuUs - before.cpuUs) / devices) * 10) / 10,
       rolloutBytesPerDevice: Math.round((after.memory - before.memory) / devices),
