@@ -223,9 +223,10 @@ export function archivedRecords(lines: string | null, deviceId: string): Map<str
       updatedAt: String(updatedAt),
       lastError,
       wave: String(wave),
-      hn: String(history.length),
+      hn: String(Array.isArray(history) ? history.length : 0),
     };
-    history.forEach(([after, tried, move, error], i) => {
+    // Lua's cjson writes an empty list as {}: a record always has its creation entry, but be sure.
+    (Array.isArray(history) ? history : []).forEach(([after, tried, move, error], i) => {
       const to = STATE_OF_CODE[move.slice(-1)] ?? '';
       const from = move.length > 1 ? (STATE_OF_CODE[move[0] ?? ''] ?? '') : '';
       record[`h${i % HISTORY_SHOWN}`] = `${createdAt + after}|${tried}|${from}|${to}|${error ?? ''}`;

@@ -1,6 +1,7 @@
 --[[ attach_claim: a pod takes buckets of a rollout still to be attached, each for a lease.
 KEYS     1 set of rollouts being attached, 2 the rollout's attach job (hash: next never-claimed
-         bucket, span, toldAt: when its progress was last told), 3 its leases (zset bucket -> lease expiry ms), 4 the rollout hash
+         bucket, span, toldAt: when its progress was last told), 3 its leases (zset bucket -> lease
+         expiry ms), 4 the rollout hash
 ARGV     1 rolloutId, 2 the caller's bucket span, 3 how many buckets at most, 4 lease ms
 Returns  {{bucket, ...}, taken over}: buckets whose lease expired first (their pod died or
          stalled; how many of them is `taken over`), then buckets never claimed; {{}, 0} when none

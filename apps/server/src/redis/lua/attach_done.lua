@@ -5,8 +5,8 @@ ARGV     1 rolloutId, 2 bucket
 Returns  {buckets attached, span}; {0, 0} if the attach had already ended
 Progress is kept in the rollout hash (attachDone, attachOf) for status readers, and told in the
 event stream ('attaching') at most once a second: a long attach shows its progress, a short one
-only its end. The last bucket clears the job, marks
-the rollout attached (attachedAt) and queues its gates: only now do its waves hold every device.
+only its end. The last bucket clears the job, marks the rollout attached (attachedAt) and queues
+its gates: only now do its waves hold every device.
 ]]
 -- @include time
 -- @include events
