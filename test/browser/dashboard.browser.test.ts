@@ -198,4 +198,21 @@ describe('dashboard', () => {
     await shot(page, 'operator-rollouts-list');
     await context.close();
   });
+
+  test('a finished rollout opened afresh draws its whole course from the history the server kept', async () => {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, `/rollouts/${rolloutId}`, viewer.token);
+    await expect.poll(() => page.getByTestId('rollout-status').textContent()).toBe('completed');
+    // This page saw one snapshot; the line has the points the server recorded while it ran.
+    const succeeded = page.locator('polyline.line-succeeded');
+    await expect
+      .poll(async () => ((await succeeded.getAttribute('points')) ?? '').split(' ').length)
+      .toBeGreaterThan(2);
+    const history = await fleet.admin.client.rollout.history.query({ rolloutId });
+    expect(history.points.at(-1)?.succeeded).toBe(DEVICES);
+    expect(history.points[0]?.succeeded).toBeLessThan(DEVICES);
+    await shot(page, 'viewer-rollout-history');
+    await context.close();
+  });
 });

@@ -139,6 +139,22 @@ const SERIES = [
   { key: 'active', label: 'in progress' },
 ] as const;
 
+/**
+ * A series as steps: each value holds until the next sample (samples are taken when counts change,
+ * so a straight line between two of them would show changes that did not happen).
+ */
+function stepsOf(samples: readonly Sample[], key: (typeof SERIES)[number]['key']): Array<[number, number]> {
+  return samples.flatMap((s, i): Array<[number, number]> => {
+    const before = samples[i - 1];
+    return before
+      ? [
+          [s.at, before[key]],
+          [s.at, s[key]],
+        ]
+      : [[s.at, s[key]]];
+  });
+}
+
 /** Succeeded / failed / in progress over time, as inline SVG (no chart library). */
 export function TimeChart({
   samples,
@@ -165,7 +181,7 @@ export function TimeChart({
   const y = (value: number) => pad.top + (1 - value / maxY) * (height - pad.top - pad.bottom);
   const summary = `Latest: ${last.succeeded} succeeded, ${last.failed} failed, ${last.active} in progress, over ${Math.round(
     span / 1000,
-  )} s since this page opened`;
+  )} s`;
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title}. ${summary}`}>
@@ -185,7 +201,9 @@ export function TimeChart({
             key={series.key}
             className={`line line-${series.key}`}
             fill="none"
-            points={points.map((s) => `${x(s.at).toFixed(1)},${y(s[series.key]).toFixed(1)}`).join(' ')}
+            points={stepsOf(points, series.key)
+              .map(([at, value]) => `${x(at).toFixed(1)},${y(value).toFixed(1)}`)
+              .join(' ')}
           />
         ))}
       </svg>

@@ -61,6 +61,7 @@ function recordingFleet(overrides: Overrides = {}) {
       create: async () => null as never,
       list: async () => [],
       get: async () => null as never,
+      history: async () => null as never,
       watch: none,
       watchList: none,
       pause: async () => null as never,

@@ -36,6 +36,23 @@ export function RolloutPage({ rolloutId }: { rolloutId: string }) {
     [api, rolloutId],
   );
 
+  // The chart starts from what the server recorded: the same whether this page was open or not.
+  useEffect(() => {
+    let left = false;
+    api.rollout.history.query({ rolloutId }).then(
+      (history) => {
+        if (left) return;
+        const stored = history.points;
+        const storedUntil = stored[stored.length - 1]?.at ?? 0;
+        setSamples((seen) => [...stored, ...seen.filter((s) => s.at > storedUntil)].slice(-MAX_SAMPLES));
+      },
+      () => undefined,
+    );
+    return () => {
+      left = true;
+    };
+  }, [api, rolloutId]);
+
   return (
     <section aria-labelledby="rollout-title">
       <p className="crumbs">

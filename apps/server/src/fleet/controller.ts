@@ -28,6 +28,8 @@ export class RolloutController {
   async evaluate(rolloutId: string): Promise<void> {
     const log = this.deps.log.child({ rolloutId });
     const { status, facts } = await this.rollouts.view(rolloutId);
+    // Each evaluation is a point of the rollout's counts over time (when they changed).
+    await this.rollouts.record(status);
     if (!facts) {
       // Ended (canceled or aborted): nothing left to judge.
       await this.deps.redis.zrem(this.deps.keys.evalQueue, rolloutId);

@@ -2,6 +2,7 @@ import {
   type CreateRolloutInput,
   DELIVERY_STATES,
   FleetError,
+  type RolloutHistory,
   type RolloutService,
   type RolloutStatus,
   type StateCounts,
@@ -10,6 +11,7 @@ import { pipelineValues } from '../redis/pipeline.js';
 import {
   type RolloutAction,
   rolloutCreate,
+  rolloutSample,
   rolloutSyncBucket,
   rolloutTransition,
 } from '../redis/scripts/index.js';
@@ -22,6 +24,9 @@ import { SharedWatches, whenChanged } from './live-views.js';
 import { addCounts, emptyCounts, rolloutFrom, rolloutSettingsFields } from './records.js';
 
 type Hash = Record<string, string>;
+
+/** Points a rollout's counts over time keep at most (rollout_sample.lua thins older ones past it). */
+export const HISTORY_POINTS = 240;
 
 /** A rollout as the controller and status readers see it: record, counters and gate facts. */
 export interface RolloutView {
@@ -80,6 +85,8 @@ export class Rollouts implements RolloutService {
     });
     if (!changed || action === 'met') return changed;
     await this.sync(rolloutId, status, openWave, reason || `${action} by ${actor}`, finishInFlight);
+    // A canceled or aborted rollout is evaluated no more: its last counts are recorded here.
+    await this.record(await this.get(rolloutId));
     return true;
   }
 
@@ -105,6 +112,34 @@ export class Rollouts implements RolloutService {
 
   async get(rolloutId: string): Promise<RolloutStatus> {
     return (await this.view(rolloutId)).status;
+  }
+
+  /** Adds a point to the rollout's counts over time if they changed since the last one. */
+  async record(status: RolloutStatus): Promise<void> {
+    const c = status.counts;
+    await this.deps.scripts.run(rolloutSample, {
+      rolloutId: status.id,
+      succeeded: c.succeeded,
+      failed: c.failed,
+      active: c.offered + c.downloading + c.installing + c.verifying,
+      most: HISTORY_POINTS,
+    });
+  }
+
+  async history(rolloutId: string): Promise<RolloutHistory> {
+    const { redis, keys } = this.deps;
+    const [exists, points] = await Promise.all([
+      redis.exists(keys.rollout(rolloutId)),
+      redis.lrange(keys.rolloutSeries(rolloutId), 0, -1),
+    ]);
+    if (!exists) throw new FleetError('NOT_FOUND', `no rollout ${rolloutId}`);
+    return {
+      rolloutId,
+      points: points.map((point) => {
+        const [at, succeeded, failed, active] = point.split('|').map(Number);
+        return { at: at ?? 0, succeeded: succeeded ?? 0, failed: failed ?? 0, active: active ?? 0 };
+      }),
+    };
   }
 
   /** Record + summed per-bucket counters (64 reads, one round trip per master; never a device scan). */

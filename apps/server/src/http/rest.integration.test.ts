@@ -93,6 +93,7 @@ const SAMPLES: Record<string, (pod: PodUnderTest) => Promise<Sample>> = {
     },
   }),
   'rollout.get': async (pod) => ({ params: { rolloutId: (await newRollout(pod)).id } }),
+  'rollout.history': async (pod) => ({ params: { rolloutId: (await newRollout(pod)).id } }),
   'rollout.cancel': async (pod) => ({
     params: { rolloutId: (await newRollout(pod)).id },
     body: { reason: 'over REST' },

@@ -246,6 +246,10 @@ export class KeySpace {
   get endedRollouts(): string {
     return this.global('ended');
   }
+  /** A rollout's counts over time (list of `at|succeeded|failed|active`, bounded: rollout_sample.lua). */
+  rolloutSeries(rolloutId: string): string {
+    return this.global(`series:${rolloutId}`);
+  }
   /** Rollouts that are active or paused. */
   get liveRollouts(): string {
     return this.global('live');

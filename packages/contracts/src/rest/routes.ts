@@ -64,6 +64,11 @@ export const REST_ROUTES: Readonly<Record<string, RestRoute>> = {
     path: '/rollouts/{rolloutId}',
     summary: "A rollout's status: counts, waves, the gate holding it",
   },
+  'rollout.history': {
+    method: 'GET',
+    path: '/rollouts/{rolloutId}/history',
+    summary: "A rollout's counts over time, as the server recorded them",
+  },
   'rollout.pause': { method: 'POST', path: '/rollouts/{rolloutId}/pause', summary: 'Pause a rollout' },
   'rollout.resume': {
     method: 'POST',

@@ -245,10 +245,30 @@ export const WatchRolloutsInput = z
   .object({ limit: z.number().int().min(1).max(500).default(50), intervalMs: WatchIntervalMs })
   .default({ limit: 50, intervalMs: 1_000 });
 
+/** A rollout's counts at one moment, as the server recorded them. */
+export const RolloutHistoryPoint = z.object({
+  at: Timestamp,
+  succeeded: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  /** Offered, downloading, installing or verifying. */
+  active: z.number().int().nonnegative(),
+});
+export type RolloutHistoryPoint = z.infer<typeof RolloutHistoryPoint>;
+
+/**
+ * A rollout's counts over time, oldest first: a point whenever they changed, recorded by the
+ * server whether anyone watched or not. Bounded: past RolloutHistory's limit the older half is
+ * thinned, so a long rollout keeps its whole course at a coarser step.
+ */
+export const RolloutHistory = z.object({ rolloutId: RolloutId, points: z.array(RolloutHistoryPoint) });
+export type RolloutHistory = z.infer<typeof RolloutHistory>;
+
 export interface RolloutService {
   create(input: CreateRolloutInput, actor: string): Promise<RolloutStatus>;
   list(limit: number): Promise<RolloutStatus[]>;
   get(rolloutId: string): Promise<RolloutStatus>;
+  /** Its counts over time, as recorded (the dashboard's chart, the same before and after a reload). */
+  history(rolloutId: string): Promise<RolloutHistory>;
   /** The newest rollouts now, then again whenever one of them changes. */
   watchList(limit: number, intervalMs: number, signal: AbortSignal): AsyncIterable<RolloutStatus[]>;
   /** Status snapshots, each one different from the last, until the signal aborts. */

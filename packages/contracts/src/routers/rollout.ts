@@ -4,6 +4,7 @@ import {
   CreateRolloutInput,
   ListRolloutsInput,
   RolloutActionInput,
+  RolloutHistory,
   RolloutIdInput,
   RolloutStatus,
   WatchRolloutInput,
@@ -23,6 +24,10 @@ export const rolloutRouter = router({
     .input(RolloutIdInput)
     .output(RolloutStatus)
     .query(({ ctx, input }) => ctx.fleet.rollouts.get(input.rolloutId)),
+  history: adminProcedure('viewer')
+    .input(RolloutIdInput)
+    .output(RolloutHistory)
+    .query(({ ctx, input }) => ctx.fleet.rollouts.history(input.rolloutId)),
   cancel: adminProcedure('operator')
     .input(RolloutActionInput)
     .output(RolloutStatus)

@@ -15,6 +15,7 @@ import {
   retentionDone,
   rolloutAttach,
   rolloutCreate,
+  rolloutSample,
   rolloutSyncBucket,
   rolloutTransition,
 } from './rollouts.js';
@@ -54,6 +55,7 @@ export const ALL_SCRIPTS: readonly Script<never, unknown>[] = [
   retentionClaim,
   retentionDone,
   deliveryPurge,
+  rolloutSample,
   evalSettle,
   slotAcquire,
   slotRelease,

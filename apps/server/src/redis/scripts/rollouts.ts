@@ -237,6 +237,17 @@ export const deliveryPurge = bucketScript({
   },
 });
 
+/** rollout_sample.lua: a point of a rollout's counts over time, when they changed. */
+export const rolloutSample = globalScript({
+  name: 'rollout_sample',
+  numberOfKeys: 1,
+  keys: (i: { rolloutId: string; succeeded: number; failed: number; active: number; most: number }, k) => [
+    k.rolloutSeries(i.rolloutId),
+  ],
+  argv: (i) => [i.succeeded, i.failed, i.active, i.most],
+  decode: (reply) => num(reply) === 1,
+});
+
 /** eval_settle.lua: a finished rollout leaves the fallback schedule, unless a trigger queued it since. */
 export const evalSettle = globalScript({
   name: 'eval_settle',
