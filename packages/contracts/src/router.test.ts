@@ -73,6 +73,7 @@ function recordingFleet(overrides: Overrides = {}) {
       list: async () => ({ devices: [device], nextCursor: null }),
       get: async () => ({ device, deliveries: [], history: [] }),
       stats: async () => ({ devices: 1, online: 1, patches: 1, rollouts: 0, nodes: [] }),
+      overview: async () => null as never,
       watchStats: none,
       checkIds: async () => ({ checked: 1, badCount: 0, bad: [] }),
     },

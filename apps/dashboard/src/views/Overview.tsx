@@ -1,65 +1,48 @@
-import type { Device, FleetStats } from '@camfleet/contracts';
+import type { FleetStats } from '@camfleet/contracts';
 import { ErrorNote, useQuery } from '../components.js';
 import { useLiveValue } from '../live.js';
 import { useSession } from '../session.js';
 
-/** Devices scanned for the model and firmware breakdown (one page; the fleet total is exact). */
-const SCAN = 1000;
-
-function tally(devices: readonly Device[], key: (d: Device) => string): Array<[string, number, number]> {
-  const by = new Map<string, [number, number]>();
-  for (const device of devices) {
-    const entry = by.get(key(device)) ?? [0, 0];
-    entry[0]++;
-    if (device.online) entry[1]++;
-    by.set(key(device), entry);
-  }
-  return [...by.entries()]
-    .map(([name, [all, online]]): [string, number, number] => [name, all, online])
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-}
-
 export function OverviewPage() {
   const { api } = useSession();
-  const stats = useLiveValue<FleetStats>(
+  // The pushed figures say when something changed; every figure shown comes from one read of the
+  // fleet (fleet.overview), so they add up.
+  const changes = useLiveValue<FleetStats>(
     (handlers) => api.fleet.watch.subscribe({ intervalMs: 1_000 }, handlers),
     [api],
   );
-  // The model and firmware breakdown is read again whenever the pushed figures change.
-  const inventory = useQuery(() => api.devices.list.query({ limit: SCAN }), [api, stats.data]);
-  const s = stats.data;
-  const devices = inventory.data?.devices ?? [];
-  const partial = inventory.data?.nextCursor != null;
+  const overview = useQuery(() => api.fleet.overview.query(), [api, changes.data]);
+  const o = overview.data;
   return (
     <section aria-labelledby="overview-title">
       <h1 id="overview-title">Fleet overview</h1>
-      <ErrorNote error={stats.error} />
-      {s ? (
+      <ErrorNote error={changes.error ?? overview.error} />
+      {o ? (
         <>
           <dl className="cards" aria-label="Fleet totals">
             <div className="card">
               <dt>Devices</dt>
-              <dd data-testid="stat-devices">{s.devices}</dd>
+              <dd data-testid="stat-devices">{o.devices}</dd>
             </div>
             <div className="card ok">
               <dt>Online</dt>
-              <dd data-testid="stat-online">{s.online}</dd>
+              <dd data-testid="stat-online">{o.online}</dd>
             </div>
             <div className="card">
               <dt>Offline</dt>
-              <dd data-testid="stat-offline">{Math.max(0, s.devices - s.online)}</dd>
+              <dd data-testid="stat-offline">{Math.max(0, o.devices - o.online)}</dd>
             </div>
             <div className="card">
               <dt>Patches</dt>
-              <dd>{s.patches}</dd>
+              <dd>{o.patches}</dd>
             </div>
             <div className="card">
               <dt>Rollouts</dt>
-              <dd>{s.rollouts}</dd>
+              <dd>{o.rollouts}</dd>
             </div>
           </dl>
           <div className="scroll">
-            <table>
+            <table data-testid="per-pod">
               <caption>Devices connected per pod</caption>
               <thead>
                 <tr>
@@ -68,12 +51,12 @@ export function OverviewPage() {
                 </tr>
               </thead>
               <tbody>
-                {s.nodes.length === 0 && (
+                {o.perPod.length === 0 && (
                   <tr>
                     <td colSpan={2}>No pod holds a device.</td>
                   </tr>
                 )}
-                {s.nodes.map((n) => (
+                {o.perPod.map((n) => (
                   <tr key={n.node}>
                     <td>{n.node}</td>
                     <td>{n.devices}</td>
@@ -82,45 +65,42 @@ export function OverviewPage() {
               </tbody>
             </table>
           </div>
+          <div className="split">
+            {(
+              [
+                ['Model', o.perModel],
+                ['Firmware', o.perFirmware],
+              ] as const
+            ).map(([title, rows]) => (
+              <div className="scroll" key={title}>
+                <table data-testid={`per-${title.toLowerCase()}`}>
+                  <caption>
+                    Per {title.toLowerCase()}
+                    {o.sampled !== null && ` (first ${o.sampled} devices)`}
+                  </caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">{title}</th>
+                      <th scope="col">Devices</th>
+                      <th scope="col">Online</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {rows.map((row) => (
+                      <tr key={row.name}>
+                        <td>{row.name}</td>
+                        <td>{row.devices}</td>
+                        <td>{row.online}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            ))}
+          </div>
         </>
       ) : (
-        !stats.error && <p className="muted">Loading…</p>
-      )}
-      <ErrorNote error={inventory.error} />
-      {inventory.data && (
-        <div className="split">
-          {(
-            [
-              ['Model', (d: Device) => d.model],
-              ['Firmware', (d: Device) => d.firmwareVersion],
-            ] as const
-          ).map(([title, key]) => (
-            <div className="scroll" key={title}>
-              <table>
-                <caption>
-                  Per {title.toLowerCase()}
-                  {partial && ` (first ${devices.length} devices)`}
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">{title}</th>
-                    <th scope="col">Devices</th>
-                    <th scope="col">Online</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {tally(devices, key).map(([name, all, online]) => (
-                    <tr key={name}>
-                      <td>{name}</td>
-                      <td>{all}</td>
-                      <td>{online}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          ))}
-        </div>
+        !changes.error && !overview.error && <p className="muted">Loading…</p>
       )}
     </section>
   );

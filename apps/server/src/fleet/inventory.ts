@@ -5,11 +5,14 @@ import {
   DeviceId,
   type DevicePage,
   FleetError,
+  type FleetOverview,
   type FleetStats,
+  type FleetTally,
   type IdCheck,
   type InventoryService,
   type ListDevicesInput,
   matchesSelector,
+  OVERVIEW_SCAN,
   parseSelector,
 } from '@camfleet/contracts';
 import type { FleetDeps } from './deps.js';
@@ -87,6 +90,32 @@ export class Inventory implements InventoryService {
       device: deviceFrom(hash),
       deliveries: records.map(deliveryFrom),
       history: historyOf(records, history),
+    };
+  }
+
+  /**
+   * The Overview's figures from one read: up to OVERVIEW_SCAN devices, every figure is counted from
+   * one scan (a scan reads each bucket's devices once, so two figures cannot disagree); beyond, the
+   * totals are the counters and the breakdowns the first OVERVIEW_SCAN devices'.
+   */
+  async overview(): Promise<FleetOverview> {
+    const [stats, page] = await Promise.all([this.stats(), this.list({ limit: OVERVIEW_SCAN })]);
+    const whole = page.nextCursor === null;
+    const scanned = page.devices;
+    const online = scanned.filter((device) => device.online);
+    const pods = new Map<string, number>();
+    for (const device of online) if (device.node) pods.set(device.node, (pods.get(device.node) ?? 0) + 1);
+    return {
+      devices: whole ? scanned.length : stats.devices,
+      online: whole ? online.length : stats.online,
+      patches: stats.patches,
+      rollouts: stats.rollouts,
+      perModel: tallyBy(scanned, (device) => device.model),
+      perFirmware: tallyBy(scanned, (device) => device.firmwareVersion),
+      perPod: whole
+        ? [...pods].map(([node, devices]) => ({ node, devices })).sort((a, b) => a.node.localeCompare(b.node))
+        : stats.nodes,
+      sampled: whole ? null : scanned.length,
     };
   }
 
@@ -190,4 +219,17 @@ function parseCursor(cursor: string | null, buckets: number): [number, string] {
     throw new FleetError('INVALID_INPUT', `not a device cursor: ${cursor}`);
   }
   return [bucket, cursor.slice(slash + 1)];
+}
+
+/** Devices and devices online per value of `key`, most devices first. */
+function tallyBy(devices: readonly Device[], key: (device: Device) => string): FleetTally[] {
+  const by = new Map<string, FleetTally>();
+  for (const device of devices) {
+    const name = key(device);
+    const row = by.get(name) ?? { name, devices: 0, online: 0 };
+    row.devices++;
+    if (device.online) row.online++;
+    by.set(name, row);
+  }
+  return [...by.values()].sort((a, b) => b.devices - a.devices || a.name.localeCompare(b.name));
 }

@@ -123,6 +123,11 @@ export const REST_ROUTES: Readonly<Record<string, RestRoute>> = {
     summary: 'Refuse a device from now on and close its connection',
   },
   'fleet.stats': { method: 'GET', path: '/fleet/stats', summary: 'Devices, devices online, pods' },
+  'fleet.overview': {
+    method: 'GET',
+    path: '/fleet/overview',
+    summary: 'Devices and devices online in all, per model, per firmware and per pod, from one read',
+  },
   'events.list': {
     method: 'GET',
     path: '/events',

@@ -104,11 +104,43 @@ export const FleetStats = z.object({
 });
 export type FleetStats = z.infer<typeof FleetStats>;
 
+/** Devices the Overview reads at most: up to this many, every figure comes from the one scan. */
+export const OVERVIEW_SCAN = 1000;
+
+/** A row of a breakdown: the devices with this model (or firmware), and how many are online. */
+export const FleetTally = z.object({
+  name: z.string(),
+  devices: z.number().int().nonnegative(),
+  online: z.number().int().nonnegative(),
+});
+export type FleetTally = z.infer<typeof FleetTally>;
+
+/**
+ * The Overview's figures from one read, so they add up: a fleet of up to OVERVIEW_SCAN devices is
+ * read whole, and totals, breakdowns and pods all come from that one scan. A larger fleet's totals
+ * are its counters, its breakdowns those of the first OVERVIEW_SCAN devices (`sampled`).
+ */
+export const FleetOverview = z.object({
+  devices: z.number().int().nonnegative(),
+  online: z.number().int().nonnegative(),
+  patches: z.number().int().nonnegative(),
+  rollouts: z.number().int().nonnegative(),
+  perModel: z.array(FleetTally),
+  perFirmware: z.array(FleetTally),
+  /** Online devices per pod instance holding them. */
+  perPod: z.array(z.object({ node: z.string(), devices: z.number().int().nonnegative() })),
+  /** How many devices the breakdowns cover when the fleet is larger than one scan; null: all. */
+  sampled: z.number().int().nonnegative().nullable(),
+});
+export type FleetOverview = z.infer<typeof FleetOverview>;
+
 /** The device inventory, as operators see it. */
 export interface InventoryService {
   list(input: ListDevicesInput): Promise<DevicePage>;
   get(deviceId: string): Promise<DeviceDetail>;
   stats(): Promise<FleetStats>;
+  /** The Overview's figures, from one read (FleetOverview). */
+  overview(): Promise<FleetOverview>;
   /** Fleet figures now, then again whenever they change. */
   watchStats(intervalMs: number, signal: AbortSignal): AsyncIterable<FleetStats>;
   /** Stored device ids that break today's id rule: every bucket's index read in batches (admin check). */

@@ -5,6 +5,7 @@ import {
   DeviceDetail,
   DeviceIdInput,
   DevicePage,
+  FleetOverview,
   FleetStats,
   IdCheck,
   ListDevicesInput,
@@ -33,6 +34,9 @@ export const fleetRouter = router({
   stats: adminProcedure('viewer')
     .output(FleetStats)
     .query(({ ctx }) => ctx.fleet.inventory.stats()),
+  overview: adminProcedure('viewer')
+    .output(FleetOverview)
+    .query(({ ctx }) => ctx.fleet.inventory.overview()),
   /** Live figures: a snapshot now, then one whenever devices connect, leave or change pods. */
   watch: adminProcedure('viewer')
     .input(WatchStatsInput)
