@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import type { RolloutStatus } from '@camfleet/contracts';
 import { ROOT, runFleet, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Browser, launchChromium, type Page } from '../../apps/dashboard/testing/chromium.js';
+import {
+  type Browser,
+  launchChromium,
+  type Page,
+  seriousViolations,
+} from '../../apps/dashboard/testing/chromium.js';
 import { TestFleet } from '../e2e/harness.js';
 
 /**
@@ -24,11 +29,15 @@ let viewer: { name: string; token: string };
 let rolloutId: string;
 const shots: string[] = [];
 
+/** A screenshot kept as an artifact, and an accessibility audit of the page as it is (axe-core). */
 async function shot(page: Page, name: string): Promise<void> {
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   shots.push(path);
   console.log(`screenshot: ${path}`);
+  expect(await seriousViolations(page), `serious or critical accessibility violations on ${name}`).toEqual(
+    [],
+  );
 }
 
 async function signIn(page: Page, path: string, token: string): Promise<void> {
@@ -79,13 +88,15 @@ afterAll(async () => {
 
 describe('dashboard', () => {
   test('a refused token stays on the sign-in form and says so', async () => {
-    const page = await browser.newPage();
+    const context = await browser.newContext();
+    const page = await context.newPage();
     await page.goto(fleet.pods[0]!.url);
     await page.getByLabel('Admin token').fill('not-a-real-token-at-all');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('The server refused this token');
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
-    await page.close();
+    await shot(page, 'sign-in-refused');
+    await context.close();
   });
 
   test('an operator watches a rollout progress live and pauses it; the CLI sees it paused', async () => {
@@ -196,10 +207,14 @@ describe('dashboard', () => {
     await expect.poll(() => page.locator('tbody tr').count()).toBe(DEVICES);
     await page.getByLabel('Filter this page').fill('door');
     await expect.poll(() => page.locator('tbody tr').count()).toBe(DOORBELLS);
+    await shot(page, 'viewer-devices');
     await page.getByRole('link', { name: 'door-0003' }).click();
     await page.getByRole('heading', { name: 'Device door-0003' }).waitFor();
     await page.getByRole('cell', { name: rolloutId }).first().waitFor();
     await shot(page, 'viewer-device');
+    await page.getByRole('link', { name: 'Events' }).first().click();
+    await page.locator('ol.events li').first().waitFor();
+    await shot(page, 'viewer-events');
 
     await page.getByRole('link', { name: 'Events' }).click();
     await page.locator('ol.events li').first().waitFor();
