@@ -48,6 +48,8 @@ export interface StoreScaleResult {
   purgeSeconds: number;
   /** Redis memory left of the rollout once purged, per device (counters, events, the rollout). */
   purgedBytesPerDevice: number;
+  /** What the sampled devices keep of their deliveries once purged (0: nothing). */
+  deviceBytesAfterPurge: number;
 }
 
 /** Devices whose keys are weighed with MEMORY USAGE. */
@@ -158,11 +160,16 @@ export async function storeScale(options: {
     const usage = async (key: string) =>
       Number((await pod.redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
     const sample = ids.filter((_, i) => i % Math.max(1, Math.floor(devices / SAMPLE)) === 0).slice(0, SAMPLE);
-    let sampled = 0;
-    for (const id of sample) {
-      const bucket = pod.keys.bucketOfDevice(id);
-      sampled += (await usage(bucket.key('archive', id))) + (await usage(bucket.key('deviceDeliveries', id)));
-    }
+    // What the sampled devices keep of their deliveries: compacted lines and the index of open ones.
+    const keptBySample = async () => {
+      let bytes = 0;
+      for (const id of sample) {
+        const bucket = pod.keys.bucketOfDevice(id);
+        bytes += (await usage(bucket.key('archive', id))) + (await usage(bucket.key('deviceDeliveries', id)));
+      }
+      return Math.round(bytes / sample.length);
+    };
+    const deviceBytesPerRollout = await keptBySample();
     let eventStreamBytes = 0;
     for (const bucket of pod.keys.allBuckets) eventStreamBytes += await usage(bucket.key('events'));
 
@@ -172,6 +179,7 @@ export async function storeScale(options: {
     while (!(await retention.pass()));
     const purgeSeconds = seconds(started);
     const purged = await read(ports);
+    const deviceBytesAfterPurge = await keptBySample();
     say(`store: its finished deliveries removed in ${purgeSeconds} s (retention)`);
 
     return {
@@ -190,10 +198,11 @@ export async function storeScale(options: {
       drainSeconds,
       redisCpuUsPerDelivery: Math.round(((after.cpuUs - before.cpuUs) / devices) * 10) / 10,
       rolloutBytesPerDevice: Math.round((after.memory - before.memory) / devices),
-      deviceBytesPerRollout: Math.round(sampled / sample.length),
+      deviceBytesPerRollout,
       eventStreamBytes,
       purgeSeconds,
       purgedBytesPerDevice: Math.round((purged.memory - before.memory) / devices),
+      deviceBytesAfterPurge,
     };
   } finally {
     await Promise.all(pods.map((p) => p.close()));
