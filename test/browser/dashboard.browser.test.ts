@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createAdminClient } from '@camfleet/client';
 import type { RolloutStatus } from '@camfleet/contracts';
-import { ROOT, runFleet, waitFor } from '@camfleet/test-support';
+import { ROOT, runFleet, TEST_TOKENS, waitFor } from '@camfleet/test-support';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   type Browser,
@@ -38,6 +39,11 @@ async function shot(page: Page, name: string): Promise<void> {
   expect(await seriousViolations(page), `serious or critical accessibility violations on ${name}`).toEqual(
     [],
   );
+}
+
+async function signOut(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Admin token').waitFor();
 }
 
 async function signIn(page: Page, path: string, token: string): Promise<void> {
@@ -240,6 +246,44 @@ describe('dashboard', () => {
     await page.getByRole('link', { name: 'Rollouts' }).first().click();
     await page.getByRole('progressbar', { name: `Progress of ${rolloutId}` }).waitFor();
     await shot(page, 'operator-rollouts-list');
+    await context.close();
+  });
+
+  test('an admin issues and revokes tokens and reads the audit log; viewers and operators see no Admin page', async () => {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, '/', operator.token);
+    expect(await page.getByRole('link', { name: 'Admin' }).count()).toBe(0);
+    await signOut(page);
+    await signIn(page, '/', TEST_TOKENS.admin);
+    await page.getByRole('link', { name: 'Admin' }).click();
+    const tokens = page.getByRole('form', { name: 'New admin token' });
+    await tokens.getByLabel('Name').fill('ci-bot');
+    await tokens.getByLabel('Role').selectOption('operator');
+    await tokens.getByRole('button', { name: 'Create token' }).click();
+    const secret = (await page.getByTestId('new-secret').textContent()) ?? '';
+    // The secret works, as what it was made: an operator.
+    const issued = createAdminClient(fleet.pods[0]!.url, secret);
+    try {
+      expect(await issued.client.tokens.whoami.query()).toEqual({ name: 'ci-bot', role: 'operator' });
+    } finally {
+      issued.close();
+    }
+    await page.getByRole('button', { name: 'Revoke ci-bot' }).click();
+    await page
+      .getByTestId('admin-tokens')
+      .getByText(/^revoked /)
+      .waitFor();
+    const listed = await fleet.admin.client.tokens.list.query();
+    expect(listed.find((t) => t.name === 'ci-bot')?.revokedAt).not.toBeNull();
+    const enroll = page.getByRole('form', { name: 'New enrollment token' });
+    await enroll.getByLabel('Name').fill('line-3');
+    await enroll.getByLabel(/Devices it may enroll/).fill('5');
+    await enroll.getByRole('button', { name: 'Create enrollment token' }).click();
+    await page.getByTestId('enroll-tokens').getByRole('cell', { name: 'line-3', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Read again' }).click();
+    await page.getByTestId('audit-log').getByText('tokens.revoke').first().waitFor();
+    await shot(page, 'admin-page');
     await context.close();
   });
 

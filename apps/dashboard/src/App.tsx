@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react';
 import { Link, usePath } from './router.js';
 import { useSession } from './session.js';
+import { AdminPage } from './views/Admin.js';
 import { DevicePage } from './views/Device.js';
 import { DevicesPage } from './views/Devices.js';
 import { EventsPage } from './views/Events.js';
@@ -24,6 +25,7 @@ function route(path: string) {
   if (section === 'devices' && id) return { key: `device:${id}`, view: <DevicePage deviceId={id} /> };
   if (section === 'devices') return { key: 'devices', view: <DevicesPage /> };
   if (section === 'events') return { key: 'events', view: <EventsPage /> };
+  if (section === 'admin') return { key: 'admin', view: <AdminPage /> };
   return {
     key: 'missing',
     view: (
@@ -63,7 +65,7 @@ export function App() {
         <span className="brand">camfleet</span>
         <nav aria-label="Main">
           <ul>
-            {NAV.map((item) => (
+            {[...NAV, ...(session.role === 'admin' ? [{ to: '/admin', label: 'Admin' }] : [])].map((item) => (
               <li key={item.to}>
                 <Link to={item.to} aria-current={section === item.to ? 'page' : undefined}>
                   {item.label}
