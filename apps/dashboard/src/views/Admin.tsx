@@ -8,8 +8,6 @@ import { useSession } from '../session.js';
 const DAY_MS = 86_400_000;
 const ROLES: readonly AdminRole[] = ['viewer', 'operator', 'admin'];
 
-type Note = { ok: boolean; text: string } | null;
-
 /** Admins only: runtime admin tokens, enrollment tokens and the audit log (as the CLI's `token`, `enroll-token`, `audit`). */
 export function AdminPage() {
   const { role } = useSession();
@@ -36,50 +34,85 @@ function lifetimeOf(days: string): number | null {
   return days.trim() === '' ? null : Math.round(Number(days) * DAY_MS);
 }
 
-/** The secret of a token just made: shown this once, never stored by the page. */
-function Secret({ label, secret }: { label: string; secret: string }) {
+/**
+ * What both token panels do: create (the secret shown once, never kept by the page) and revoke,
+ * each followed by reading the list again; the outcome as a note.
+ */
+function useTokenPanel(reload: () => void) {
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const [secret, setSecret] = useState<string | null>(null);
+  const create = async (event: FormEvent, issue: () => Promise<{ token: string }>) => {
+    event.preventDefault();
+    setNote(null);
+    setSecret(null);
+    try {
+      setSecret((await issue()).token);
+      reload();
+      return true;
+    } catch (error) {
+      setNote({ ok: false, text: `not created: ${errorMessage(error)}` });
+      return false;
+    }
+  };
+  const revoke = async (name: string, revokeIt: () => Promise<unknown>) => {
+    try {
+      await revokeIt();
+      setNote({ ok: true, text: `${name} revoked` });
+      reload();
+    } catch (error) {
+      setNote({ ok: false, text: `not revoked: ${errorMessage(error)}` });
+    }
+  };
+  return { note, secret, create, revoke };
+}
+
+/** The panel's last outcome: a new token's secret (shown once) or what went wrong. */
+function Outcome({ label, panel }: { label: string; panel: ReturnType<typeof useTokenPanel> }) {
   return (
-    <p className="ok" role="status">
-      {label}: <code data-testid="new-secret">{secret}</code> (shown once: copy it now)
-    </p>
+    <>
+      {panel.secret && (
+        <p className="ok" role="status">
+          {label}: <code data-testid="new-secret">{panel.secret}</code> (shown once: copy it now)
+        </p>
+      )}
+      {panel.note && (
+        <p role="status" className={panel.note.ok ? 'ok' : 'error'}>
+          {showText(panel.note.text)}
+        </p>
+      )}
+    </>
+  );
+}
+
+/** A token's state: revoked when, or a button to revoke it. */
+function TokenState({
+  name,
+  revokedAt,
+  onRevoke,
+}: {
+  name: string;
+  revokedAt: number | null;
+  onRevoke: () => void;
+}) {
+  if (revokedAt !== null) return <>revoked {formatTime(revokedAt)}</>;
+  return (
+    <button type="button" className="secondary" onClick={onRevoke}>
+      Revoke {showText(name)}
+    </button>
   );
 }
 
 function AdminTokens() {
   const { api } = useSession();
   const tokens = useQuery(() => api.tokens.list.query(), []);
+  const panel = useTokenPanel(tokens.reload);
   const [name, setName] = useState('');
   const [role, setRole] = useState<AdminRole>('operator');
   const [days, setDays] = useState('90');
-  const [note, setNote] = useState<Note>(null);
-  const [secret, setSecret] = useState<string | null>(null);
   const ids = { name: useId(), role: useId(), days: useId() };
-
   const create = async (event: FormEvent) => {
-    event.preventDefault();
-    setNote(null);
-    setSecret(null);
-    try {
-      const issued = await api.tokens.create.mutate({
-        name: name.trim(),
-        role,
-        expiresInMs: lifetimeOf(days),
-      });
-      setSecret(issued.token);
-      setName('');
-      tokens.reload();
-    } catch (error) {
-      setNote({ ok: false, text: `not created: ${errorMessage(error)}` });
-    }
-  };
-  const revoke = async (id: string, label: string) => {
-    try {
-      await api.tokens.revoke.mutate({ id });
-      setNote({ ok: true, text: `${label} revoked` });
-      tokens.reload();
-    } catch (error) {
-      setNote({ ok: false, text: `not revoked: ${errorMessage(error)}` });
-    }
+    const issue = () => api.tokens.create.mutate({ name: name.trim(), role, expiresInMs: lifetimeOf(days) });
+    if (await panel.create(event, issue)) setName('');
   };
 
   return (
@@ -98,12 +131,7 @@ function AdminTokens() {
         <input id={ids.days} value={days} inputMode="decimal" onChange={(e) => setDays(e.target.value)} />
         <button type="submit">Create token</button>
       </form>
-      {secret && <Secret label="New admin token" secret={secret} />}
-      {note && (
-        <p role="status" className={note.ok ? 'ok' : 'error'}>
-          {showText(note.text)}
-        </p>
-      )}
+      <Outcome label="New admin token" panel={panel} />
       <ErrorNote error={tokens.error} />
       <div className="scroll">
         <table data-testid="admin-tokens">
@@ -127,13 +155,11 @@ function AdminTokens() {
                 </td>
                 <td>{t.expiresAt === null ? 'never' : formatTime(t.expiresAt)}</td>
                 <td>
-                  {t.revokedAt !== null ? (
-                    `revoked ${formatTime(t.revokedAt)}`
-                  ) : (
-                    <button type="button" className="secondary" onClick={() => void revoke(t.id, t.name)}>
-                      Revoke {showText(t.name)}
-                    </button>
-                  )}
+                  <TokenState
+                    name={t.name}
+                    revokedAt={t.revokedAt}
+                    onRevoke={() => void panel.revoke(t.name, () => api.tokens.revoke.mutate({ id: t.id }))}
+                  />
                 </td>
               </tr>
             ))}
@@ -147,38 +173,19 @@ function AdminTokens() {
 function EnrollTokens() {
   const { api } = useSession();
   const tokens = useQuery(() => api.enrollTokens.list.query(), []);
+  const panel = useTokenPanel(tokens.reload);
   const [name, setName] = useState('');
   const [uses, setUses] = useState('');
   const [days, setDays] = useState('7');
-  const [note, setNote] = useState<Note>(null);
-  const [secret, setSecret] = useState<string | null>(null);
   const ids = { name: useId(), uses: useId(), days: useId() };
-
   const create = async (event: FormEvent) => {
-    event.preventDefault();
-    setNote(null);
-    setSecret(null);
-    try {
-      const issued = await api.enrollTokens.create.mutate({
+    const issue = () =>
+      api.enrollTokens.create.mutate({
         name: name.trim(),
         uses: uses.trim() === '' ? null : Number(uses),
         expiresInMs: lifetimeOf(days),
       });
-      setSecret(issued.token);
-      setName('');
-      tokens.reload();
-    } catch (error) {
-      setNote({ ok: false, text: `not created: ${errorMessage(error)}` });
-    }
-  };
-  const revoke = async (id: string, label: string) => {
-    try {
-      await api.enrollTokens.revoke.mutate({ id });
-      setNote({ ok: true, text: `${label} revoked` });
-      tokens.reload();
-    } catch (error) {
-      setNote({ ok: false, text: `not revoked: ${errorMessage(error)}` });
-    }
+    if (await panel.create(event, issue)) setName('');
   };
 
   return (
@@ -193,12 +200,7 @@ function EnrollTokens() {
         <input id={ids.days} value={days} inputMode="decimal" onChange={(e) => setDays(e.target.value)} />
         <button type="submit">Create enrollment token</button>
       </form>
-      {secret && <Secret label="New enrollment token" secret={secret} />}
-      {note && (
-        <p role="status" className={note.ok ? 'ok' : 'error'}>
-          {showText(note.text)}
-        </p>
-      )}
+      <Outcome label="New enrollment token" panel={panel} />
       <ErrorNote error={tokens.error} />
       <div className="scroll">
         <table data-testid="enroll-tokens">
@@ -218,13 +220,13 @@ function EnrollTokens() {
                 <td>{t.usesLeft ?? 'any'}</td>
                 <td>{t.expiresAt === null ? 'never' : formatTime(t.expiresAt)}</td>
                 <td>
-                  {t.revokedAt !== null ? (
-                    `revoked ${formatTime(t.revokedAt)}`
-                  ) : (
-                    <button type="button" className="secondary" onClick={() => void revoke(t.id, t.name)}>
-                      Revoke {showText(t.name)}
-                    </button>
-                  )}
+                  <TokenState
+                    name={t.name}
+                    revokedAt={t.revokedAt}
+                    onRevoke={() =>
+                      void panel.revoke(t.name, () => api.enrollTokens.revoke.mutate({ id: t.id }))
+                    }
+                  />
                 </td>
               </tr>
             ))}
