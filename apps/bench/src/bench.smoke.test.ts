@@ -49,11 +49,11 @@ describe('pnpm bench (smoke)', () => {
       '40',
       '--idle-seconds',
       '1',
-      // Every default scenario, the soak's one-minute version, and the store scenario.
+      // Every default scenario, a half-minute soak (a Redis restart at its middle), and the store scenario.
       '--scenario',
       [...DEFAULT_SCENARIOS, 'soak', 'store'].join(','),
       '--minutes',
-      '1',
+      '0.5',
     ];
     const run = await bench([...args, '--max-per-minute', '300', '--max-in-flight', '4', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
@@ -135,7 +135,7 @@ describe('pnpm bench (smoke)', () => {
     // Each delivery's one report is one script call, seen by MONITOR as a client's EVALSHA.
     expect(fanout?.roundTrips.byCommandPerDelivery['script:delivery_report']).toBeGreaterThanOrEqual(1);
     expect(fanout?.roundTrips.redisRoundTripsPerDelivery).toBeGreaterThan(1);
-    expect(soak).toMatchObject({ minutes: 1, devices: 40 });
+    expect(soak).toMatchObject({ minutes: 0.5, devices: 40 });
     expect(soak?.rollouts).toBeGreaterThanOrEqual(1);
     // Every rollout went to all 40 cameras; what did not succeed is counted as failed.
     expect((soak?.deliveries ?? 0) + (soak?.errors['deliveries failed'] ?? 0)).toBe(
@@ -144,7 +144,7 @@ describe('pnpm bench (smoke)', () => {
     // The first fault comes 15 s in (how many follow depends on how long each takes here).
     expect(Object.values(soak?.faults ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
     expect(soak?.faults['redis-restart']).toBeLessThanOrEqual(1);
-    expect(soak?.samples.length).toBeGreaterThanOrEqual(6);
+    expect(soak?.samples.length).toBeGreaterThanOrEqual(4);
     for (const sample of soak?.samples ?? []) expect(sample.podRssMiB).toHaveLength(2);
     expect(idle).toMatchObject({ devices: 80, dashboards: 5, windowMs: 1000 });
     // The pods and Redis work while idle (the sweep, beats); the watched window is measured too.

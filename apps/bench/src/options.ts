@@ -72,6 +72,16 @@ function positive(max: number) {
   };
 }
 
+/** Minutes, fractions allowed (a half-minute soak for the smoke test), from 0.25 to `max`. */
+function minutesArg(max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0.25 || n > max)
+      throw new InvalidArgumentError(`expected minutes from 0.25 to ${max}`);
+    return n;
+  };
+}
+
 function scenarioList(value: string): Scenario[] {
   const names = value.split(',').map((s) => s.trim());
   for (const name of names) {
@@ -116,7 +126,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         .default([...DEFAULT_SCENARIOS], 'all but artifacts'),
     )
     .addOption(
-      new Option('--minutes <n>', 'how long the soak scenario runs').argParser(positive(24 * 60)).default(1),
+      new Option('--minutes <n>', 'how long the soak scenario runs').argParser(minutesArg(24 * 60)).default(1),
     )
     .addOption(
       new Option('--idle-seconds <n>', 'each window of the idle scenario (alone, then watched)')
