@@ -14,6 +14,7 @@ import type {
   IssuedEnrollToken,
   IssuedToken,
   RolloutStatus,
+  TargetPreview,
   TokenInfo,
 } from '@camfleet/contracts';
 import { freePort, PodProcess, startTestRedis, type TestRedis, waitFor } from '@camfleet/test-support';
@@ -104,6 +105,27 @@ describe('fleet against a real server', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^ro_[a-z0-9]+\n$/);
     rolloutId = result.stdout.trim();
+  });
+
+  it('--dry-run prints the plan and the preview, and creates nothing', async () => {
+    const before = await fleetJson<RolloutStatus[]>(['rollout', 'list']);
+    const args = ['rollout', 'create', '--patch', patchId, '--devices', 'cam-1,cam-2', '--waves', '50,100'];
+    const human = await fleet([...args, '--max-in-flight', '2', '--dry-run']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout.split('\n')).toEqual(
+      expect.arrayContaining([
+        '0 devices in 2 waves (50%: ~0, 100%: ~0), at most 2 at a time',
+        'no such device: cam-1, cam-2 (2)',
+        'dry run: nothing created',
+      ]),
+    );
+    const json = await fleetJson<{ dryRun: true; preview: TargetPreview; plan: string[] }>([
+      ...args,
+      '--dry-run',
+    ]);
+    expect(json.preview).toMatchObject({ matched: 0, unknown: { count: 2, ids: ['cam-1', 'cam-2'] } });
+    expect(json.plan[0]).toBe('0 devices in 2 waves (50%: ~0, 100%: ~0)');
+    expect(await fleetJson<RolloutStatus[]>(['rollout', 'list'])).toEqual(before);
   });
 
   it('reports rollout status as one JSON document: nothing targeted without devices', async () => {

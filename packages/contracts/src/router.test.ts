@@ -74,6 +74,7 @@ function recordingFleet(overrides: Overrides = {}) {
       get: async () => ({ device, deliveries: [], history: [] }),
       stats: async () => ({ devices: 1, online: 1, patches: 1, rollouts: 0, nodes: [] }),
       overview: async () => null as never,
+      preview: async () => null as never,
       watchStats: none,
       checkIds: async () => ({ checked: 1, badCount: 0, bad: [] }),
     },

@@ -13,7 +13,12 @@ import {
   type ListDevicesInput,
   matchesSelector,
   OVERVIEW_SCAN,
+  PREVIEW_SAMPLE,
+  PREVIEW_SCAN,
+  PREVIEW_UNKNOWN,
   parseSelector,
+  type RolloutTarget,
+  type TargetPreview,
 } from '@camfleet/contracts';
 import type { FleetDeps } from './deps.js';
 import { SharedWatches, whenChanged } from './live-views.js';
@@ -99,9 +104,9 @@ export class Inventory implements InventoryService {
    * totals are the counters and the breakdowns the first OVERVIEW_SCAN devices'.
    */
   async overview(): Promise<FleetOverview> {
-    const [stats, page] = await Promise.all([this.stats(), this.list({ limit: OVERVIEW_SCAN })]);
-    const whole = page.nextCursor === null;
-    const scanned = page.devices;
+    const [stats, read] = await Promise.all([this.stats(), this.scan(OVERVIEW_SCAN)]);
+    const whole = read.complete;
+    const scanned = read.devices;
     const online = scanned.filter((device) => device.online);
     const pods = new Map<string, number>();
     for (const device of online) if (device.node) pods.set(device.node, (pods.get(device.node) ?? 0) + 1);
@@ -117,6 +122,65 @@ export class Inventory implements InventoryService {
         : stats.nodes,
       sampled: whole ? null : scanned.length,
     };
+  }
+
+  /**
+   * What a rollout's target would name now. A device list is looked up id by id; `all` and a
+   * selector read the buckets in order up to PREVIEW_SCAN devices (buckets hold devices by a hash
+   * of the id, so a partial read is a fair sample), and past that a selector's counts are scaled up
+   * to the fleet while `all` takes the counters.
+   */
+  async preview(target: RolloutTarget): Promise<TargetPreview> {
+    const stats = await this.stats();
+    if (target.kind === 'devices') return this.previewIds(target.deviceIds, stats.devices);
+    const selector = target.kind === 'selector' ? parseSelector(target.selector) : null;
+    const read = await this.scan(PREVIEW_SCAN);
+    const matched = selector
+      ? read.devices.filter((device) => matchesSelector(selector, device.labels, device.model))
+      : read.devices;
+    const onlineRead = matched.filter((device) => device.online).length;
+    const scaled = (n: number) => Math.round((n * stats.devices) / Math.max(1, read.devices.length));
+    const counts = read.complete
+      ? { matched: matched.length, online: onlineRead }
+      : selector
+        ? { matched: scaled(matched.length), online: scaled(onlineRead) }
+        : { matched: stats.devices, online: stats.online };
+    return {
+      ...counts,
+      offline: counts.matched - counts.online,
+      exact: read.complete || !selector,
+      scanned: read.devices.length,
+      fleet: read.complete ? read.devices.length : stats.devices,
+      unknown: null,
+      perFirmware: tallyBy(matched, (device) => device.firmwareVersion),
+      sample: matched.slice(0, PREVIEW_SAMPLE),
+    };
+  }
+
+  private async previewIds(deviceIds: readonly string[], fleet: number): Promise<TargetPreview> {
+    const hashes = await Promise.all(
+      deviceIds.map((id) => this.deps.redis.hgetall(this.deps.keys.device(id))),
+    );
+    const known = hashes.filter((hash) => hash.id).map(deviceFrom);
+    const unknown = deviceIds.filter((_, i) => !hashes[i]?.id);
+    const online = known.filter((device) => device.online).length;
+    return {
+      matched: known.length,
+      online,
+      offline: known.length - online,
+      exact: true,
+      scanned: deviceIds.length,
+      fleet,
+      unknown: { count: unknown.length, ids: unknown.slice(0, PREVIEW_UNKNOWN) },
+      perFirmware: tallyBy(known, (device) => device.firmwareVersion),
+      sample: known.slice(0, PREVIEW_SAMPLE),
+    };
+  }
+
+  /** Up to `limit` devices, bucket after bucket; `complete` when that was every device. */
+  private async scan(limit: number): Promise<{ devices: Device[]; complete: boolean }> {
+    const page = await this.list({ limit });
+    return { devices: page.devices, complete: page.nextCursor === null };
   }
 
   /**

@@ -92,6 +92,7 @@ const SAMPLES: Record<string, (pod: PodUnderTest) => Promise<Sample>> = {
       waves: [10, 100],
     },
   }),
+  'rollout.preview': async () => ({ body: { target: { kind: 'selector', selector: 'site=rest' } } }),
   'rollout.get': async (pod) => ({ params: { rolloutId: (await newRollout(pod)).id } }),
   'rollout.history': async (pod) => ({ params: { rolloutId: (await newRollout(pod)).id } }),
   'rollout.cancel': async (pod) => ({
@@ -165,7 +166,9 @@ function broken(op: RestOperation, sample: Sample): Sample | null {
     if (typeof field !== 'object') continue;
     const types = [
       field.type,
-      ...(field.anyOf ?? []).map((part) => (typeof part === 'object' ? part.type : null)),
+      ...[...(field.anyOf ?? []), ...(field.oneOf ?? [])].map((part) =>
+        typeof part === 'object' ? part.type : null,
+      ),
     ];
     if (op.inputFrom === 'query') {
       if (types.includes('integer') || types.includes('number') || types.includes('boolean'))

@@ -59,6 +59,12 @@ export const REST_ROUTES: Readonly<Record<string, RestRoute>> = {
     path: '/rollouts',
     summary: 'List rollouts with their status, newest first',
   },
+  'rollout.preview': {
+    method: 'POST',
+    path: '/rollouts/preview',
+    summary:
+      'What a target would name now: devices matched, online, their firmware, a sample (nothing is stored)',
+  },
   'rollout.get': {
     method: 'GET',
     path: '/rollouts/{rolloutId}',

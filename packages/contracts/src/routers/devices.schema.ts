@@ -9,7 +9,7 @@ import {
   Timestamp,
 } from '../schemas.js';
 import { Device } from './device.schema.js';
-import { SelectorText } from './rollout.schema.js';
+import { RolloutTarget, SelectorText } from './rollout.schema.js';
 
 export const ListDevicesInput = z
   .object({
@@ -134,6 +134,41 @@ export const FleetOverview = z.object({
 });
 export type FleetOverview = z.infer<typeof FleetOverview>;
 
+/** Devices a target preview reads at most; a larger fleet's counts are scaled up from them. */
+export const PREVIEW_SCAN = 5000;
+/** Devices a preview shows by name. */
+export const PREVIEW_SAMPLE = 10;
+/** Unknown ids a preview of a device list names (it counts them all). */
+export const PREVIEW_UNKNOWN = 20;
+
+export const PreviewTargetInput = z.object({ target: RolloutTarget });
+export type PreviewTargetInput = z.infer<typeof PreviewTargetInput>;
+
+/**
+ * What a rollout's target names now, before it is created (`rollout.preview`): how many devices,
+ * how many online, their firmware and a few by name. Nothing is stored. A selector over a fleet
+ * larger than PREVIEW_SCAN is matched against the first PREVIEW_SCAN devices of the buckets (a fair
+ * sample: devices are placed in buckets by a hash of their id) and its counts scaled up (`exact: false`).
+ */
+export const TargetPreview = z.object({
+  matched: z.number().int().nonnegative(),
+  online: z.number().int().nonnegative(),
+  offline: z.number().int().nonnegative(),
+  /** False when matched/online are scaled up from a sample of the fleet. */
+  exact: z.boolean(),
+  /** Devices read to answer. */
+  scanned: z.number().int().nonnegative(),
+  /** Devices in the fleet. */
+  fleet: z.number().int().nonnegative(),
+  /** A device list's ids that name no device (the first PREVIEW_UNKNOWN, and how many); null for a selector or all. */
+  unknown: z.object({ count: z.number().int().nonnegative(), ids: z.array(z.string()) }).nullable(),
+  /** The matching devices read, per firmware version (what the rollout would replace). */
+  perFirmware: z.array(FleetTally),
+  /** The first matching devices read. */
+  sample: z.array(Device),
+});
+export type TargetPreview = z.infer<typeof TargetPreview>;
+
 /** The device inventory, as operators see it. */
 export interface InventoryService {
   list(input: ListDevicesInput): Promise<DevicePage>;
@@ -141,6 +176,8 @@ export interface InventoryService {
   stats(): Promise<FleetStats>;
   /** The Overview's figures, from one read (FleetOverview). */
   overview(): Promise<FleetOverview>;
+  /** What a rollout's target would name now (TargetPreview). */
+  preview(target: RolloutTarget): Promise<TargetPreview>;
   /** Fleet figures now, then again whenever they change. */
   watchStats(intervalMs: number, signal: AbortSignal): AsyncIterable<FleetStats>;
   /** Stored device ids that break today's id rule: every bucket's index read in batches (admin check). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { adminProcedure, holdingSubscription, router } from '../trpc.js';
+import { PreviewTargetInput, TargetPreview } from './devices.schema.js';
 import {
   CreateRolloutInput,
   ListRolloutsInput,
@@ -16,6 +17,11 @@ export const rolloutRouter = router({
     .input(CreateRolloutInput)
     .output(RolloutStatus)
     .mutation(({ ctx, input }) => ctx.fleet.rollouts.create(input, ctx.actor)),
+  /** What a target would name now (how many devices, online, their firmware), before creating the rollout. */
+  preview: adminProcedure('viewer')
+    .input(PreviewTargetInput)
+    .output(TargetPreview)
+    .query(({ ctx, input }) => ctx.fleet.inventory.preview(input.target)),
   list: adminProcedure('viewer')
     .input(ListRolloutsInput)
     .output(z.array(RolloutStatus))

@@ -10,11 +10,13 @@ import {
   Waves,
   WEEKDAYS,
 } from '@camfleet/contracts';
+import { planLines } from '@camfleet/present';
 import { type Command, Option } from 'commander';
 import { terminalBar } from '../../bar.js';
 import { UsageError } from '../../errors.js';
 import type { FleetIO } from '../../io.js';
 import { Session } from '../../session.js';
+import { formatWhen } from '../../time.js';
 import {
   check,
   durationOption,
@@ -61,6 +63,7 @@ export interface CreateOptions {
   downloadAhead?: boolean;
   /** `--no-wait`: false. */
   wait?: boolean;
+  dryRun?: boolean;
 }
 
 export type CreateRolloutRequest = Parameters<FleetClient['rollout']['create']['mutate']>[0];
@@ -278,6 +281,30 @@ export function createRolloutInput(options: CreateOptions): CreateRolloutRequest
   return input;
 }
 
+/** `--dry-run`: the server's preview of the target, and the plan in words; nothing is created. */
+async function dryRun(s: Session, input: CreateRolloutRequest): Promise<void> {
+  const settings = CreateRolloutInput.parse(input);
+  const preview = await s.withClient((client) => client.rollout.preview.query({ target: settings.target }));
+  const plan = planLines(settings, preview, { at: (ms) => formatWhen(ms, s.now()) });
+  s.output({ dryRun: true, input: settings, preview, plan }, () => {
+    const sample = preview.sample.map(
+      (d) => `  ${d.id}  ${d.model} ${d.firmwareVersion}${d.online ? '' : ' (offline)'}`,
+    );
+    const unknown =
+      preview.unknown !== null && preview.unknown.count > 0
+        ? [
+            `no such device: ${preview.unknown.ids.join(', ')}${preview.unknown.count > preview.unknown.ids.length ? ' …' : ''} (${preview.unknown.count})`,
+          ]
+        : [];
+    return [
+      ...plan,
+      ...unknown,
+      ...(sample.length > 0 ? ['for example:', ...sample] : []),
+      'dry run: nothing created',
+    ].join('\n');
+  });
+}
+
 export function registerCreateCommand(rollout: Command, io: FleetIO): void {
   rollout
     .command('create')
@@ -354,6 +381,10 @@ export function registerCreateCommand(rollout: Command, io: FleetIO): void {
     )
     .option('--download-ahead', 'with --window: offer at once, so cameras download before their window opens')
     .option('--no-wait', 'return once the rollout is recorded, without waiting for the pods to attach it')
+    .option(
+      '--dry-run',
+      'create nothing: print what the rollout would do and which devices its target names now',
+    )
     .addHelpText(
       'after',
       `
@@ -363,6 +394,7 @@ Selectors: key=value, key!=value, key in (a,b), key notin (a,b), key, !key; comm
 
 Examples:
   fleet rollout create --patch pat_x --all
+  fleet rollout create --patch pat_x --selector 'site=berlin' --waves 1,10,100 --dry-run
   fleet rollout create --patch pat_x --selector 'site=berlin' --waves 1,10,100 \\
     --success-threshold 95% --soak 10m --failure-threshold 5% --on-failure abort
   ROLLOUT=$(fleet rollout create --patch "$PATCH" --devices cam-0001,cam-0002)
@@ -374,6 +406,7 @@ Examples:
     .action(async (options: CreateOptions, command: Command) => {
       const s = Session.of(io, command);
       const input = createRolloutInput(options);
+      if (options.dryRun === true) return dryRun(s, input);
       const created = await s.withClient(async (client) => {
         const recorded = await client.rollout.create.mutate(input);
         return options.wait === false ? recorded : untilAttached(s, client, recorded);

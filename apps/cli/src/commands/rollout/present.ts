@@ -12,6 +12,7 @@ import {
   openOf,
   progressOf,
   totalOf,
+  windowsText,
 } from '@camfleet/present';
 import { type Colors, colorState } from '../../colors.js';
 import type { Session } from '../../session.js';
@@ -225,7 +226,7 @@ export function scheduleDetail(
 export function windowsDetail(
   status: Pick<RolloutStatus, 'windows' | 'windowZone' | 'windowWaiting'>,
 ): string {
-  const windows = status.windows.map((w) => `${w.days.join(',')} ${w.start}-${w.end}`).join('; ');
+  const windows = windowsText(status.windows);
   const waiting = status.windowWaiting > 0 ? `; ${status.windowWaiting} waiting for their window` : '';
   return `${windows} device-local (tz label, else ${status.windowZone})${waiting}`;
 }
