@@ -18,3 +18,4 @@ export * from './schemas.js';
 export * from './selector.js';
 export type * from './services.js';
 export { createCallerFactory, limitError, refusalError } from './trpc.js';
+export * from './window-text.js';

@@ -150,7 +150,7 @@ describe('rollout create: maintenance windows', () => {
 
   it.each([
     [['--window', 'weekdays 01:00-04:00'], /'weekdays' is not a weekday/],
-    [['--window', 'Mon 1am-4am'], /invalid --window 'Mon 1am-4am' \(DAYS HH:MM-HH:MM/],
+    [['--window', 'Mon 1am-4am'], /invalid --window 'Mon 1am-4am': write DAYS HH:MM-HH:MM/],
     [['--window', 'Mon 25:00-04:00'], /a time of day looks like/],
     [['--window', 'Mon 04:00-04:00'], /start and end differ/],
     [['--window-zone', 'Europe/Berlin'], /--window-zone only applies with --window/],

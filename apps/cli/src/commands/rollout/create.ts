@@ -2,13 +2,13 @@ import type { FleetClient } from '@camfleet/client';
 import {
   CreateRolloutInput,
   DeviceId,
-  MaintenanceWindow,
+  type MaintenanceWindow,
   Ramp,
   type RolloutStatus,
   type RolloutTarget,
   TimeZone,
   Waves,
-  WEEKDAYS,
+  windowFromText,
 } from '@camfleet/contracts';
 import { planLines } from '@camfleet/present';
 import { type Command, Option } from 'commander';
@@ -159,41 +159,13 @@ export function rampOption(text: string | undefined): CreateRolloutInput['ramp']
   return ramp;
 }
 
-type Day = (typeof WEEKDAYS)[number];
-const WINDOW_HINT =
-  "DAYS HH:MM-HH:MM, e.g. 'Mon-Fri 01:00-04:00', 'Sat,Sun 22:00-02:00', 'daily 03:00-05:00'";
-
-/** `Mon-Fri`, `Sat,Sun`, `daily`: the weekdays named, a range wrapping past Sunday if need be. */
-function daysOf(text: string, window: string): Day[] {
-  if (text.toLowerCase() === 'daily') return [...WEEKDAYS];
-  const index = (name: string): number => {
-    const i = WEEKDAYS.findIndex((day) => day.toLowerCase() === name.toLowerCase());
-    if (i < 0) throw new UsageError(`invalid --window '${window}': '${name}' is not a weekday (Mon … Sun)`);
-    return i;
-  };
-  return text.split(',').flatMap((part) => {
-    const [from, to] = part.split('-');
-    if (to === undefined) return [WEEKDAYS[index(from ?? '')] as Day];
-    const [a, b] = [index(from ?? ''), index(to)];
-    const length = ((b - a + 7) % 7) + 1;
-    return Array.from({ length }, (_, i) => WEEKDAYS[(a + i) % 7] as Day);
-  });
-}
-
 /** `--window 'Mon-Fri 01:00-04:00'` (repeatable): recurring maintenance windows in device-local time. */
 export function windowsOption(texts: readonly string[] | undefined): MaintenanceWindow[] | undefined {
   if (texts === undefined) return undefined;
   return texts.map((text) => {
-    const match = /^\s*(\S+)\s+(\d{1,2}:\d{2}(?::\d{2})?)-(\d{1,2}:\d{2}(?::\d{2})?)\s*$/.exec(text);
-    if (!match) throw new UsageError(`invalid --window '${text}' (${WINDOW_HINT})`);
-    const pad = (time: string) => time.padStart(time.indexOf(':') === 1 ? time.length + 1 : time.length, '0');
-    const window = {
-      days: [...new Set(daysOf(match[1] ?? '', text))],
-      start: pad(match[2] ?? ''),
-      end: pad(match[3] ?? ''),
-    };
-    check(`--window '${text}'`, MaintenanceWindow, window);
-    return window;
+    const read = windowFromText(text);
+    if ('problem' in read) throw new UsageError(`invalid --window '${text}': ${read.problem}`);
+    return read.window;
   });
 }
 
