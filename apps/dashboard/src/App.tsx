@@ -5,12 +5,15 @@ import { AdminPage } from './views/Admin.js';
 import { DevicePage } from './views/Device.js';
 import { DevicesPage } from './views/Devices.js';
 import { EventsPage } from './views/Events.js';
+import { NewRolloutPage } from './views/NewRollout.js';
 import { OverviewPage } from './views/Overview.js';
+import { PatchesPage } from './views/Patches.js';
 import { RolloutPage } from './views/Rollout.js';
 import { RolloutsPage } from './views/Rollouts.js';
 
 const NAV = [
   { to: '/', label: 'Overview' },
+  { to: '/patches', label: 'Patches' },
   { to: '/rollouts', label: 'Rollouts' },
   { to: '/devices', label: 'Devices' },
   { to: '/events', label: 'Events' },
@@ -20,10 +23,12 @@ function route(path: string) {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const [section, id] = parts;
   if (!section) return { key: 'overview', view: <OverviewPage /> };
+  if (section === 'rollouts' && id === 'new') return { key: 'new-rollout', view: <NewRolloutPage /> };
   if (section === 'rollouts' && id) return { key: `rollout:${id}`, view: <RolloutPage rolloutId={id} /> };
   if (section === 'rollouts') return { key: 'rollouts', view: <RolloutsPage /> };
   if (section === 'devices' && id) return { key: `device:${id}`, view: <DevicePage deviceId={id} /> };
   if (section === 'devices') return { key: 'devices', view: <DevicesPage /> };
+  if (section === 'patches') return { key: 'patches', view: <PatchesPage /> };
   if (section === 'events') return { key: 'events', view: <EventsPage /> };
   if (section === 'admin') return { key: 'admin', view: <AdminPage /> };
   return {

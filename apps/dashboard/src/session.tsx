@@ -9,8 +9,10 @@ export interface Session {
   api: Api;
   name: string;
   role: AdminRole;
-  /** Operators and admins may pause, resume, advance and cancel rollouts. */
+  /** Operators and admins may pause, resume, advance and cancel rollouts, publish and create. */
   canOperate: boolean;
+  /** For the artifact upload (`PUT /artifacts`, plain HTTP beside tRPC). */
+  token: string;
   signOut(): void;
 }
 
@@ -24,6 +26,7 @@ export function useSession(): Session {
 
 interface Signed {
   connection: Connection;
+  token: string;
   name: string;
   role: AdminRole;
 }
@@ -33,7 +36,7 @@ async function signIn(token: string): Promise<Signed> {
   const connection = connect(token);
   try {
     const me = await connection.api.tokens.whoami.query();
-    return { connection, name: me.name, role: me.role };
+    return { connection, token, name: me.name, role: me.role };
   } catch (error) {
     connection.close();
     throw error;
@@ -79,6 +82,7 @@ export function SessionGate({ children }: { children: ReactNode }) {
     name: signed.name,
     role: signed.role,
     canOperate: roleAtLeast(signed.role, 'operator'),
+    token: signed.token,
     signOut: () => {
       sessionStorage.removeItem(TOKEN_KEY);
       setSigned(null);

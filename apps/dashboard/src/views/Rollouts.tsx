@@ -6,7 +6,7 @@ import { Link } from '../router.js';
 import { useSession } from '../session.js';
 
 export function RolloutsPage() {
-  const { api } = useSession();
+  const { api, canOperate } = useSession();
   const rollouts = useLiveValue<RolloutStatus[]>(
     (handlers) => api.rollout.watchList.subscribe({ limit: 50, intervalMs: 1_000 }, handlers),
     [api],
@@ -16,6 +16,11 @@ export function RolloutsPage() {
     <section aria-labelledby="rollouts-title">
       <h1 id="rollouts-title">Rollouts</h1>
       <p className="muted">The newest 50, live. Open one for its waves, gate and events.</p>
+      {canOperate && (
+        <p>
+          <Link to="/rollouts/new">New rollout…</Link>
+        </p>
+      )}
       <ErrorNote error={rollouts.error} />
       <Legend />
       {rollouts.data && list.length === 0 && <p>No rollouts yet.</p>}

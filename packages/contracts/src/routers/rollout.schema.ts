@@ -57,6 +57,21 @@ export const RetryBackoff = z
   })
   .refine((b) => b.maxMs >= b.baseMs, 'retryBackoff.maxMs must be at least baseMs');
 
+/**
+ * A backoff from one or both ends given (a CLI flag, a form field): the other end is the default,
+ * moved so the pair stays valid (`--retry-base 2m` alone gives 2m..2m, not 2m..60s).
+ */
+export function retryBackoffOf(
+  baseMs: number | undefined,
+  maxMs: number | undefined,
+): { baseMs: number; maxMs: number } | undefined {
+  if (baseMs === undefined && maxMs === undefined) return undefined;
+  return {
+    baseMs: baseMs ?? Math.min(2_000, maxMs ?? 2_000),
+    maxMs: maxMs ?? Math.max(60_000, baseMs ?? 0),
+  };
+}
+
 export const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 export const Weekday = z.enum(WEEKDAYS);
 /** A time of day: `HH:MM` or `HH:MM:SS`, 24-hour. */

@@ -6,6 +6,7 @@ import {
   Ramp,
   type RolloutStatus,
   type RolloutTarget,
+  retryBackoffOf,
   TimeZone,
   Waves,
   windowFromText,
@@ -221,14 +222,7 @@ export function createRolloutInput(options: CreateOptions): CreateRolloutRequest
     target,
     ...given('ackTimeoutMs', ackTimeoutMs),
     ...given('maxAttempts', maxAttempts),
-    ...(baseMs !== undefined || maxMs !== undefined
-      ? {
-          retryBackoff: {
-            baseMs: baseMs ?? Math.min(2_000, maxMs ?? 2_000),
-            maxMs: maxMs ?? Math.max(60_000, baseMs ?? 0),
-          },
-        }
-      : {}),
+    ...given('retryBackoff', retryBackoffOf(baseMs, maxMs)),
     ...given('waves', waves),
     ...given('advance', options.advance),
     ...given('soakMs', soakMs),
