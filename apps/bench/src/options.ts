@@ -126,7 +126,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         .default([...DEFAULT_SCENARIOS], 'all but artifacts'),
     )
     .addOption(
-      new Option('--minutes <n>', 'how long the soak scenario runs').argParser(minutesArg(24 * 60)).default(1),
+      new Option('--minutes <n>', 'how long the soak scenario runs')
+        .argParser(minutesArg(24 * 60))
+        .default(1),
     )
     .addOption(
       new Option('--idle-seconds <n>', 'each window of the idle scenario (alone, then watched)')

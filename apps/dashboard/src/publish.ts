@@ -1,4 +1,4 @@
-import { type Manifest, manifestText, type Signature } from '@camfleet/contracts';
+import { type Manifest, manifestText, type Signature } from '@camfleet/contracts/forms';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 

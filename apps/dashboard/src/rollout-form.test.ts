@@ -1,4 +1,4 @@
-import { CreateRolloutInput } from '@camfleet/contracts';
+import { CreateRolloutInput } from '@camfleet/contracts/forms';
 import { describe, expect, it } from 'vitest';
 import { EMPTY_FORM, type RolloutForm, readRolloutForm } from './rollout-form.js';
 

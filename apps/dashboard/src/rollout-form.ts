@@ -1,5 +1,6 @@
-import { CreateRolloutInput, type RolloutTarget, retryBackoffOf, windowFromText } from '@camfleet/contracts';
+import type { RolloutTarget } from '@camfleet/contracts';
 import { parseDuration } from '@camfleet/contracts/duration';
+import { CreateRolloutInput, retryBackoffOf, windowFromText } from '@camfleet/contracts/forms';
 
 /**
  * The new-rollout form as typed (every field text, as the CLI's flags are) and its reading into

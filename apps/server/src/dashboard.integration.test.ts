@@ -36,7 +36,15 @@ describe('the dashboard, served by the pod', () => {
     const asset = await get('/assets/app-1a2b3c.js');
     expect(asset.headers.get('cache-control')).toMatch(/immutable/);
     expect(await asset.text()).toContain('dashboard');
-    for (const route of ['/rollouts', '/rollouts/ro_123', '/devices/cam-1', '/events'])
+    for (const route of [
+      '/rollouts',
+      '/rollouts/ro_123',
+      '/rollouts/new',
+      '/devices/cam-1',
+      '/events',
+      '/patches',
+      '/admin',
+    ])
       expect(await (await get(route)).text(), route).toContain('<div id="root">');
     // Anything else is not the page's: a mistyped probe path must fail, not get a page.
     expect((await get('/healthzz')).status).toBe(404);

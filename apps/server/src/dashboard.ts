@@ -8,7 +8,7 @@ import { pathOf } from './http/respond.js';
 export const DEFAULT_DASHBOARD_DIR = join(import.meta.dirname, '..', '..', 'dashboard', 'dist');
 
 /** The page's own routes (App.tsx): they answer index.html, and the page shows the view. */
-const PAGE_ROUTES = /^\/(rollouts|devices|events)(\/[^/]+)?\/?$/;
+const PAGE_ROUTES = /^\/(rollouts|devices|events|patches|admin)(\/[^/]+)?\/?$/;
 
 /**
  * The operators' dashboard: static files built at build time, served by every pod at `/` (no

@@ -1,10 +1,5 @@
-import {
-  type CreateRolloutInput,
-  type Patch,
-  RolloutTarget,
-  type TargetPreview,
-  WINDOW_HINT,
-} from '@camfleet/contracts';
+import type { CreateRolloutInput, Patch, TargetPreview } from '@camfleet/contracts';
+import { RolloutTarget, WINDOW_HINT } from '@camfleet/contracts/forms';
 import { planLines } from '@camfleet/present';
 import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
 import { errorMessage } from '../api.js';
