@@ -1,7 +1,7 @@
 import type { StateCounts as Counts } from '@camfleet/contracts';
 import { DELIVERY_STATES } from '@camfleet/contracts/states';
 import { countOf, finishedOf, percentOf, totalOf } from '@camfleet/present';
-import { useEffect, useState } from 'react';
+import { type ReactNode, useEffect, useState } from 'react';
 import { errorMessage } from './api.js';
 import { SEGMENTS, showText } from './format.js';
 
@@ -72,6 +72,19 @@ export function CountsTable({ counts, caption }: { counts: Counts; caption: stri
         ))}
       </tbody>
     </table>
+  );
+}
+
+/**
+ * A box that scrolls a wide table sideways. Focusable and named, so a keyboard can scroll it too
+ * (a table of plain text has nothing else to focus: axe's scrollable-region-focusable).
+ */
+export function Scroll({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus to be scrolled by keyboard
+    <section className="scroll" aria-label={label} tabIndex={0}>
+      {children}
+    </section>
   );
 }
 

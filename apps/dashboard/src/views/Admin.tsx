@@ -1,9 +1,10 @@
 import type { AdminRole } from '@camfleet/contracts/roles';
 import { type FormEvent, useId, useState } from 'react';
 import { errorMessage } from '../api.js';
-import { ErrorNote, useQuery } from '../components.js';
+import { ErrorNote, Scroll, useQuery } from '../components.js';
 import { formatTime, showText } from '../format.js';
 import { useSession } from '../session.js';
+import { Webhooks } from './Webhooks.js';
 
 const DAY_MS = 86_400_000;
 const ROLES: readonly AdminRole[] = ['viewer', 'operator', 'admin'];
@@ -24,6 +25,7 @@ function AdminPanels() {
     <>
       <AdminTokens />
       <EnrollTokens />
+      <Webhooks />
       <AuditLog />
     </>
   );
@@ -247,7 +249,7 @@ function AuditLog() {
         Read again
       </button>
       <ErrorNote error={entries.error} />
-      <div className="scroll">
+      <Scroll label="Audit log">
         <table data-testid="audit-log">
           <caption>The newest 100 calls that change something, newest first</caption>
           <thead>
@@ -273,7 +275,7 @@ function AuditLog() {
             ))}
           </tbody>
         </table>
-      </div>
+      </Scroll>
     </>
   );
 }

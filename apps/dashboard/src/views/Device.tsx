@@ -4,6 +4,7 @@ import { formatTime, showText } from '../format.js';
 import { useLive } from '../live.js';
 import { Link } from '../router.js';
 import { useSession } from '../session.js';
+import { DeviceTimeline } from './DeviceTimeline.js';
 
 export function DevicePage({ deviceId }: { deviceId: string }) {
   const { api } = useSession();
@@ -53,6 +54,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
             <dt>Last seen</dt>
             <dd>{formatTime(d.device.lastSeenAt)}</dd>
           </dl>
+          <DeviceTimeline deliveries={d.deliveries} history={d.history} />
           <div className="scroll">
             <table>
               <caption>Deliveries</caption>

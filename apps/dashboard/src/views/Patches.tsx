@@ -1,8 +1,9 @@
-import { type Patch, PublishPatchInput, type Signature } from '@camfleet/contracts';
+import type { Patch, Signature } from '@camfleet/contracts';
+import { PublishPatchInput } from '@camfleet/contracts/forms';
 import { formatBytes } from '@camfleet/present';
 import { type FormEvent, useId, useRef, useState } from 'react';
 import { errorMessage } from '../api.js';
-import { ErrorNote, useQuery } from '../components.js';
+import { ErrorNote, Scroll, useQuery } from '../components.js';
 import { formatTime, showText } from '../format.js';
 import { digestOf, signManifestInBrowser, uploadFile } from '../publish.js';
 import { Link } from '../router.js';
@@ -25,7 +26,7 @@ export function PatchesPage() {
 function PatchTable({ patches, canOperate }: { patches: Patch[]; canOperate: boolean }) {
   if (patches.length === 0) return <p>No patches yet.</p>;
   return (
-    <div className="scroll">
+    <Scroll label="Patches">
       <table data-testid="patches">
         <caption>Published patches, newest first</caption>
         <thead>
@@ -68,7 +69,7 @@ function PatchTable({ patches, canOperate }: { patches: Patch[]; canOperate: boo
           ))}
         </tbody>
       </table>
-    </div>
+    </Scroll>
   );
 }
 
