@@ -385,6 +385,9 @@ describe('dashboard', () => {
     expect(await page.getByRole('form', { name: 'Publish a patch' }).count()).toBe(0);
     expect(await page.getByRole('link', { name: /new rollout|roll it out/i }).count()).toBe(0);
     await shot(page, 'viewer-patches');
+    await page.goto(new URL('/rollouts/new', fleet.pods[0]!.url).href);
+    await page.getByText('Only an operator or admin token creates rollouts.').waitFor();
+    expect(await page.getByRole('form', { name: 'New rollout' }).count()).toBe(0);
     await context.close();
   });
 
