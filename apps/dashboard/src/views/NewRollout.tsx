@@ -1,18 +1,15 @@
 import type { CreateRolloutInput, Patch, TargetPreview } from '@camfleet/contracts';
-import { RolloutTarget, WINDOW_HINT } from '@camfleet/contracts/forms';
+import { WINDOW_HINT } from '@camfleet/contracts/forms';
 import { planLines } from '@camfleet/present';
-import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { errorMessage } from '../api.js';
 import { ErrorNote, useQuery } from '../components.js';
 import { formatTime, showText } from '../format.js';
-import { EMPTY_FORM, type Problems, type RolloutForm, readRolloutForm, targetOf } from '../rollout-form.js';
+import { EMPTY_FORM, type Problems, type RolloutForm, readRolloutForm } from '../rollout-form.js';
 import { Link, navigate } from '../router.js';
 import { useSession } from '../session.js';
-
-/** How long the target must stay unchanged before the server is asked for a preview. */
-const PREVIEW_DEBOUNCE_MS = 400;
-
-type SetField = <K extends keyof RolloutForm>(key: K, value: RolloutForm[K]) => void;
+import { Check, Choice, Field, type SetField, TextField } from './rollout-fields.js';
+import { TargetPreviewPanel } from './TargetPreview.js';
 
 /** Everything `fleet rollout create` offers, with the server's preview of the target and a confirmation. */
 export function NewRolloutPage() {
@@ -106,88 +103,6 @@ export function NewRolloutPage() {
   );
 }
 
-/** A labelled control with its problem, if any, read out with it. */
-function Field({
-  label,
-  problem,
-  hint,
-  children,
-}: {
-  label: string;
-  problem: string | undefined;
-  hint?: string;
-  children: (props: { id: string; 'aria-invalid'?: true; 'aria-describedby'?: string }) => ReactNode;
-}) {
-  const id = useId();
-  const described = [problem ? `${id}-problem` : null, hint ? `${id}-hint` : null].filter(Boolean).join(' ');
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      {children({
-        id,
-        ...(problem ? { 'aria-invalid': true as const } : {}),
-        ...(described ? { 'aria-describedby': described } : {}),
-      })}
-      {hint && (
-        <span id={`${id}-hint`} className="muted small">
-          {hint}
-        </span>
-      )}
-      {problem && (
-        <span id={`${id}-problem`} className="error small">
-          {showText(problem)}
-        </span>
-      )}
-    </div>
-  );
-}
-
-/** A text field of the form. */
-function TextField({
-  form,
-  set,
-  problems,
-  name,
-  label,
-  hint,
-  type = 'text',
-}: {
-  form: RolloutForm;
-  set: SetField;
-  problems: Problems;
-  name: { [K in keyof RolloutForm]: RolloutForm[K] extends string ? K : never }[keyof RolloutForm];
-  label: string;
-  hint?: string;
-  type?: 'text' | 'datetime-local';
-}) {
-  return (
-    <Field label={label} problem={problems[name]} {...(hint ? { hint } : {})}>
-      {(props) => (
-        <input {...props} type={type} value={form[name]} onChange={(e) => set(name, e.target.value)} />
-      )}
-    </Field>
-  );
-}
-
-/** A checkbox of the form. */
-function Check({
-  form,
-  set,
-  name,
-  label,
-}: {
-  form: RolloutForm;
-  set: SetField;
-  name: 'countTimeouts' | 'snapshot' | 'supersede' | 'downloadAhead';
-  label: string;
-}) {
-  return (
-    <label className="check">
-      <input type="checkbox" checked={form[name]} onChange={(e) => set(name, e.target.checked)} /> {label}
-    </label>
-  );
-}
-
 function TargetFields({
   form,
   set,
@@ -257,113 +172,6 @@ function TargetFields({
   );
 }
 
-/** The server's preview of the target, asked again whenever the target stays changed for a moment. */
-function TargetPreviewPanel({ form }: { form: RolloutForm }) {
-  const { api } = useSession();
-  const target = targetOf(form);
-  const key = JSON.stringify(target);
-  const [state, setState] = useState<
-    { kind: 'waiting' } | { kind: 'invalid'; problem: string } | { kind: 'shown'; preview: TargetPreview }
-  >({ kind: 'waiting' });
-  const [error, setError] = useState<unknown>(null);
-  const latest = useRef(key);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed by the target's JSON
-  useEffect(() => {
-    latest.current = key;
-    const checked = RolloutTarget.safeParse(target);
-    if (!checked.success) {
-      setState({ kind: 'invalid', problem: checked.error.issues[0]?.message ?? 'not a target' });
-      return;
-    }
-    setState((s) => (s.kind === 'shown' ? s : { kind: 'waiting' }));
-    const timer = setTimeout(() => {
-      api.rollout.preview.query({ target: checked.data }).then(
-        (preview) => {
-          if (latest.current !== key) return;
-          setError(null);
-          setState({ kind: 'shown', preview });
-        },
-        (err: unknown) => latest.current === key && setError(err),
-      );
-    }, PREVIEW_DEBOUNCE_MS);
-    return () => clearTimeout(timer);
-  }, [api, key]);
-
-  return (
-    <section className="summary preview" aria-labelledby="preview-title" aria-live="polite">
-      <h2 id="preview-title">Who it reaches now</h2>
-      <ErrorNote error={error} />
-      {state.kind === 'waiting' && <p className="muted">Asking the server…</p>}
-      {state.kind === 'invalid' && <p className="muted">{showText(state.problem)}</p>}
-      {state.kind === 'shown' && <PreviewFigures preview={state.preview} />}
-    </section>
-  );
-}
-
-function PreviewFigures({ preview }: { preview: TargetPreview }) {
-  const about = preview.exact ? '' : 'about ';
-  return (
-    <>
-      <p data-testid="preview-matched">
-        {about}
-        {preview.matched.toLocaleString('en-US')} devices match: {preview.online.toLocaleString('en-US')}{' '}
-        online, {preview.offline.toLocaleString('en-US')} offline
-      </p>
-      {!preview.exact && (
-        <p className="muted small">
-          Estimated from {preview.scanned.toLocaleString('en-US')} of {preview.fleet.toLocaleString('en-US')}{' '}
-          devices.
-        </p>
-      )}
-      {preview.unknown && preview.unknown.count > 0 && (
-        <p className="error">
-          No device has {preview.unknown.count === 1 ? 'this id' : `these ${preview.unknown.count} ids`}:{' '}
-          {preview.unknown.ids.map(showText).join(', ')}
-          {preview.unknown.count > preview.unknown.ids.length ? ' …' : ''}
-        </p>
-      )}
-      {preview.sample.length > 0 && (
-        <div className="scroll">
-          <table data-testid="preview-sample">
-            <caption>
-              {preview.sample.length === preview.matched ? 'The devices' : `${preview.sample.length} of them`}
-              , with the firmware they run
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Device</th>
-                <th scope="col">Model</th>
-                <th scope="col">Firmware</th>
-                <th scope="col">Status</th>
-              </tr>
-            </thead>
-            <tbody>
-              {preview.sample.map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <Link to={`/devices/${encodeURIComponent(d.id)}`}>{showText(d.id)}</Link>
-                  </td>
-                  <td>{showText(d.model)}</td>
-                  <td>{showText(d.firmwareVersion)}</td>
-                  <td className={d.online ? 'online' : 'offline'}>{d.online ? 'online' : 'offline'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {preview.perFirmware.length > 0 && (
-        <p className="small">
-          Firmware now:{' '}
-          {preview.perFirmware
-            .map((row) => `${showText(row.name)} × ${row.devices.toLocaleString('en-US')}`)
-            .join(', ')}
-        </p>
-      )}
-    </>
-  );
-}
-
 function SettingsFields({ form, set, problems }: { form: RolloutForm; set: SetField; problems: Problems }) {
   const text = { form, set, problems };
   const noThreshold = form.failureThreshold.trim() === '';
@@ -377,18 +185,15 @@ function SettingsFields({ form, set, problems }: { form: RolloutForm; set: SetFi
           label="Waves (cumulative %)"
           hint="e.g. 1,10,100; empty: one wave"
         />
-        <Field label="Next wave opens" problem={problems.advance}>
-          {(props) => (
-            <select
-              {...props}
-              value={form.advance}
-              onChange={(e) => set('advance', e.target.value as RolloutForm['advance'])}
-            >
-              <option value="auto">by itself, at the success threshold</option>
-              <option value="manual">when an operator advances it</option>
-            </select>
-          )}
-        </Field>
+        <Choice
+          {...text}
+          name="advance"
+          label="Next wave opens"
+          options={[
+            ['auto', 'by itself, at the success threshold'],
+            ['manual', 'when an operator advances it'],
+          ]}
+        />
         <TextField {...text} name="successThreshold" label="Success threshold (%)" hint="empty: 100%" />
         <TextField {...text} name="soak" label="Soak after a wave" hint="e.g. 10m; empty: none" />
       </fieldset>
@@ -415,18 +220,15 @@ function SettingsFields({ form, set, problems }: { form: RolloutForm; set: SetFi
             label="Finished deliveries before it applies"
             hint="empty: 10"
           />
-          <Field label="At the threshold" problem={problems.onFailure}>
-            {(props) => (
-              <select
-                {...props}
-                value={form.onFailure}
-                onChange={(e) => set('onFailure', e.target.value as RolloutForm['onFailure'])}
-              >
-                <option value="pause">pause</option>
-                <option value="abort">abort</option>
-              </select>
-            )}
-          </Field>
+          <Choice
+            {...text}
+            name="onFailure"
+            label="At the threshold"
+            options={[
+              ['pause', 'pause'],
+              ['abort', 'abort'],
+            ]}
+          />
           <Check form={form} set={set} name="countTimeouts" label="Count timed-out attempts as failures" />
         </fieldset>
       </fieldset>
@@ -443,18 +245,15 @@ function SettingsFields({ form, set, problems }: { form: RolloutForm; set: SetFi
           <legend>Schedule</legend>
           <TextField {...text} name="startAt" type="datetime-local" label="Start at (your time)" />
           <TextField {...text} name="endBy" type="datetime-local" label="End by (your time)" />
-          <Field label="At the end" problem={problems.atEnd}>
-            {(props) => (
-              <select
-                {...props}
-                value={form.atEnd}
-                onChange={(e) => set('atEnd', e.target.value as RolloutForm['atEnd'])}
-              >
-                <option value="cancel">cancel what is open</option>
-                <option value="finish">start nothing new, let what is in flight finish</option>
-              </select>
-            )}
-          </Field>
+          <Choice
+            {...text}
+            name="atEnd"
+            label="At the end"
+            options={[
+              ['cancel', 'cancel what is open'],
+              ['finish', 'start nothing new, let what is in flight finish'],
+            ]}
+          />
         </fieldset>
         <fieldset>
           <legend>Maintenance windows</legend>
