@@ -132,6 +132,8 @@ describe('pnpm bench (smoke)', () => {
     expect(store?.deviceBytesPerRollout).toBeGreaterThan(0);
     expect(store?.deviceBytesPerRollout).toBeLessThan(300);
     expect(store?.deviceBytesAfterPurge).toBe(0);
+    // Every stored device matches the preview's selector; 40 are one scan, so the count is exact.
+    expect(store?.preview).toMatchObject({ matched: 40, exact: true });
     // Each delivery's one report is one script call, seen by MONITOR as a client's EVALSHA.
     expect(fanout?.roundTrips.byCommandPerDelivery['script:delivery_report']).toBeGreaterThanOrEqual(1);
     expect(fanout?.roundTrips.redisRoundTripsPerDelivery).toBeGreaterThan(1);

@@ -216,6 +216,11 @@ export function formatTable(report: BenchReport): string {
         'Redis memory per idle device: offline / connected',
         `${bytes(store.idleBytesPerDevice.offline)} / ${bytes(store.idleBytesPerDevice.connected)}`,
       ],
+      [
+        'store',
+        `rollout.preview: a selector (${store.preview.exact ? 'exact' : 'scaled from a sample'}) / all, answered in`,
+        `${ms(store.preview.selectorMs)} / ${ms(store.preview.allMs)}`,
+      ],
       ['store', 'rollout.create to all: answered in', ms(store.createMs)],
       [
         'store',

@@ -25,6 +25,11 @@ export interface StoreScaleResult {
   /** Redis memory per device, provisioned and offline / connected and idle. */
   idleBytesPerDevice: { offline: number; connected: number };
   connectSeconds: number;
+  /**
+   * `rollout.preview` of a selector (matched against up to PREVIEW_SCAN devices, scaled past that) and
+   * of all devices, once connected: how long it took, and how many devices the selector was said to match.
+   */
+  preview: { selectorMs: number; allMs: number; matched: number; exact: boolean };
   /** `rollout.create` to all, until it answered. */
   createMs: number;
   /** From create until every bucket has the rollout. */
@@ -136,6 +141,24 @@ export async function storeScale(options: {
     const connected = await read(ports);
     say(`store: ${devices} devices connected in ${connectSeconds} s`);
 
+    started = performance.now();
+    const selected = await pod.fleet.inventory.preview({
+      kind: 'selector',
+      selector: 'model=cam-x',
+    });
+    const selectorMs = Math.round((performance.now() - started) * 10) / 10;
+    started = performance.now();
+    await pod.fleet.inventory.preview({ kind: 'all' });
+    const preview = {
+      selectorMs,
+      allMs: Math.round((performance.now() - started) * 10) / 10,
+      matched: selected.matched,
+      exact: selected.exact,
+    };
+    say(
+      `store: preview of a selector in ${preview.selectorMs} ms (${preview.matched} matched), of all in ${preview.allMs} ms`,
+    );
+
     const patch = await pod.publish();
     const before = await read(ports);
     started = performance.now();
@@ -192,6 +215,7 @@ export async function storeScale(options: {
         connected: Math.round((connected.memory - empty.memory) / devices),
       },
       connectSeconds,
+      preview,
       createMs,
       attachSeconds,
       attachRedisCpuUsPerDevice: Math.round(((attached.cpuUs - before.cpuUs) / devices) * 10) / 10,
