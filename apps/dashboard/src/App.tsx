@@ -1,15 +1,20 @@
-import { useEffect, useRef } from 'react';
+import { lazy, Suspense, useEffect, useRef } from 'react';
 import { Link, usePath } from './router.js';
 import { useSession } from './session.js';
-import { AdminPage } from './views/Admin.js';
 import { DevicePage } from './views/Device.js';
 import { DevicesPage } from './views/Devices.js';
 import { EventsPage } from './views/Events.js';
-import { NewRolloutPage } from './views/NewRollout.js';
 import { OverviewPage } from './views/Overview.js';
-import { PatchesPage } from './views/Patches.js';
 import { RolloutPage } from './views/Rollout.js';
 import { RolloutsPage } from './views/Rollouts.js';
+
+// The pages with forms load on first use: they bundle the contracts' schemas (zod), which the
+// watching pages do without.
+const AdminPage = lazy(() => import('./views/Admin.js').then((m) => ({ default: m.AdminPage })));
+const NewRolloutPage = lazy(() =>
+  import('./views/NewRollout.js').then((m) => ({ default: m.NewRolloutPage })),
+);
+const PatchesPage = lazy(() => import('./views/Patches.js').then((m) => ({ default: m.PatchesPage })));
 
 const NAV = [
   { to: '/', label: 'Overview' },
@@ -89,7 +94,7 @@ export function App() {
         </div>
       </header>
       <main id="main" ref={main} tabIndex={-1} key={key}>
-        {view}
+        <Suspense fallback={<p className="muted">Loading…</p>}>{view}</Suspense>
       </main>
     </>
   );
