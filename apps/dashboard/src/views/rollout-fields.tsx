@@ -2,8 +2,9 @@ import { type ReactNode, useId } from 'react';
 import { showText } from '../format.js';
 import type { Problems, RolloutForm } from '../rollout-form.js';
 
-/** The new-rollout form's controls: each labelled, its problem (if any) read out with it. */
+// The new-rollout form's controls: each labelled, its problem (if any) read out with it.
 
+/** Sets one field of the form (and clears its problem). */
 export type SetField = <K extends keyof RolloutForm>(key: K, value: RolloutForm[K]) => void;
 
 /** A labelled control with its problem, if any, read out with it. */
