@@ -11,11 +11,11 @@ function daysOf(text: string): Day[] | { notADay: string } {
   if (text.toLowerCase() === 'daily') return [...WEEKDAYS];
   const days: Day[] = [];
   for (const part of text.split(',')) {
-    const ends = part
-      .split('-')
-      .map((name) => WEEKDAYS.findIndex((day) => day.toLowerCase() === name.toLowerCase()));
+    const names = part.split('-');
+    if (names.length > 2) return { notADay: part };
+    const ends = names.map((name) => WEEKDAYS.findIndex((day) => day.toLowerCase() === name.toLowerCase()));
     const bad = ends.findIndex((i) => i < 0);
-    if (bad >= 0 || ends.length > 2) return { notADay: part.split('-')[Math.max(bad, 0)] ?? part };
+    if (bad >= 0) return { notADay: names[bad] ?? part };
     const [a, b = a] = ends as [number, number?];
     const length = ((b - a + 7) % 7) + 1;
     for (let i = 0; i < length; i++) days.push(WEEKDAYS[(a + i) % 7] as Day);
