@@ -48,8 +48,8 @@ export function connectRedis(target: RedisTarget, options: ConnectOptions): Redi
   switch (target.mode) {
     case 'single':
       return new Redis(target.url, { ...common, enableAutoPipelining: !options.subscriber });
-    case 'sentinel':
-      return new Redis({
+    case 'sentinel': {
+      const client = new Redis({
         ...common,
         sentinels: target.sentinels,
         name: target.masterName,
@@ -63,6 +63,9 @@ export function connectRedis(target: RedisTarget, options: ConnectOptions): Redi
         failoverDetector: true,
         enableAutoPipelining: !options.subscriber,
       });
+      reconnectWhenCutOff(client);
+      return client;
+    }
     case 'cluster': {
       const cluster: ClusterOptions = {
         redisOptions: { ...common, ...credentialsOf(target), ...(target.tls ? { tls: {} } : {}) },
@@ -84,6 +87,29 @@ export function connectRedis(target: RedisTarget, options: ConnectOptions): Redi
       return new Cluster(target.nodes, cluster);
     }
   }
+}
+
+/** ioredis' message for a connection (or a connect attempt) that was closed. */
+const CONNECTION_CLOSED = 'Connection is closed.';
+
+/**
+ * ioredis ends a Sentinel connection for good when a connect attempt is cut off: the failover
+ * detector of the connection that just died still listens, and its `+switch-master` closes the
+ * connector while a reconnect is asking the Sentinels for the master. The attempt fails with
+ * "Connection is closed." while `connecting`, and ioredis leaves the client in `end`, every command
+ * refused from then on: a pod would lose Redis for good on a failover. Connect again instead. A
+ * connection closed on purpose (disconnect, quit) emits no such error, and stays closed.
+ */
+function reconnectWhenCutOff(client: Redis): void {
+  let cutOff = false;
+  client.on('error', (error: Error) => {
+    if (error.message === CONNECTION_CLOSED && client.status === 'connecting') cutOff = true;
+  });
+  client.on('end', () => {
+    if (!cutOff) return;
+    cutOff = false;
+    setTimeout(() => client.connect().catch(() => undefined), reconnectDelay(1));
+  });
 }
 
 function credentialsOf(target: { username?: string; password?: string }): RedisOptions {
