@@ -58,6 +58,21 @@ export function Legend() {
   );
 }
 
+/** A table's column headings, in order. */
+export function ColumnHeads({ names }: { names: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {names.map((name) => (
+          <th scope="col" key={name}>
+            {name}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 /** Every delivery state with its count, in pipeline order. */
 export function CountsTable({ counts, caption }: { counts: Counts; caption: string }) {
   return (

@@ -1,7 +1,7 @@
 import type { AdminRole } from '@camfleet/contracts/roles';
 import { type FormEvent, useId, useState } from 'react';
 import { errorMessage } from '../api.js';
-import { ErrorNote, Scroll, useQuery } from '../components.js';
+import { ColumnHeads, ErrorNote, Scroll, useQuery } from '../components.js';
 import { formatTime, showText } from '../format.js';
 import { useSession } from '../session.js';
 import { Webhooks } from './Webhooks.js';
@@ -138,15 +138,7 @@ function AdminTokens() {
       <div className="scroll">
         <table data-testid="admin-tokens">
           <caption>Tokens issued at runtime (configured ones live in the server's settings)</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Created</th>
-              <th scope="col">Expires</th>
-              <th scope="col">State</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['Name', 'Role', 'Created', 'Expires', 'State']} />
           <tbody>
             {(tokens.data ?? []).map((t) => (
               <tr key={t.id}>
@@ -207,14 +199,7 @@ function EnrollTokens() {
       <div className="scroll">
         <table data-testid="enroll-tokens">
           <caption>Enrollment tokens</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Uses left</th>
-              <th scope="col">Expires</th>
-              <th scope="col">State</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['Name', 'Uses left', 'Expires', 'State']} />
           <tbody>
             {(tokens.data ?? []).map((t) => (
               <tr key={t.id}>
@@ -252,14 +237,7 @@ function AuditLog() {
       <Scroll label="Audit log">
         <table data-testid="audit-log">
           <caption>The newest 100 calls that change something, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Who</th>
-              <th scope="col">Call</th>
-              <th scope="col">Outcome</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['When', 'Who', 'Call', 'Outcome']} />
           <tbody>
             {[...(entries.data ?? [])].reverse().map((e) => (
               <tr key={e.id}>

@@ -1,5 +1,5 @@
 import type { FleetEvent } from '@camfleet/contracts';
-import { ErrorNote, useQuery } from '../components.js';
+import { ColumnHeads, ErrorNote, useQuery } from '../components.js';
 import { formatTime, showText } from '../format.js';
 import { useLive } from '../live.js';
 import { Link } from '../router.js';
@@ -58,16 +58,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
           <div className="scroll">
             <table>
               <caption>Deliveries</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Rollout</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Attempt</th>
-                  <th scope="col">Failures</th>
-                  <th scope="col">Last error</th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={['Rollout', 'State', 'Attempt', 'Failures', 'Last error', 'Updated']} />
               <tbody>
                 {d.deliveries.length === 0 && (
                   <tr>
@@ -98,15 +89,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
           <div className="scroll">
             <table>
               <caption>History (newest first)</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Rollout</th>
-                  <th scope="col">Attempt</th>
-                  <th scope="col">Change</th>
-                  <th scope="col">Error</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={['When', 'Rollout', 'Attempt', 'Change', 'Error']} />
               <tbody>
                 {d.history.map((h, i) => (
                   // biome-ignore lint/suspicious/noArrayIndexKey: history entries have no id

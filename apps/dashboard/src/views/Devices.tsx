@@ -1,6 +1,6 @@
 import type { Device, FleetStats } from '@camfleet/contracts';
 import { useId, useState } from 'react';
-import { ErrorNote, useQuery } from '../components.js';
+import { ColumnHeads, ErrorNote, useQuery } from '../components.js';
 import { formatAgo, showText } from '../format.js';
 import { useLiveValue } from '../live.js';
 import { Link } from '../router.js';
@@ -99,16 +99,7 @@ export function DevicesPage() {
             Page {cursors.length}
             {page.data && `: ${shown.length} of ${page.data.devices.length} shown`}
           </caption>
-          <thead>
-            <tr>
-              <th scope="col">Device</th>
-              <th scope="col">Model</th>
-              <th scope="col">Firmware</th>
-              <th scope="col">Status</th>
-              <th scope="col">Labels</th>
-              <th scope="col">Last seen</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['Device', 'Model', 'Firmware', 'Status', 'Labels', 'Last seen']} />
           <tbody>
             {shown.map((d) => (
               <tr key={d.id}>

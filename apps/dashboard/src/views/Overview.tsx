@@ -1,5 +1,5 @@
 import type { FleetStats } from '@camfleet/contracts';
-import { ErrorNote, useQuery } from '../components.js';
+import { ColumnHeads, ErrorNote, useQuery } from '../components.js';
 import { useLiveValue } from '../live.js';
 import { useSession } from '../session.js';
 
@@ -44,12 +44,7 @@ export function OverviewPage() {
           <div className="scroll">
             <table data-testid="per-pod">
               <caption>Devices connected per pod</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Pod instance</th>
-                  <th scope="col">Devices</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={['Pod instance', 'Devices']} />
               <tbody>
                 {o.perPod.length === 0 && (
                   <tr>

@@ -1,7 +1,7 @@
 import type { TargetPreview } from '@camfleet/contracts';
 import { RolloutTarget } from '@camfleet/contracts/forms';
 import { useEffect, useRef, useState } from 'react';
-import { ErrorNote } from '../components.js';
+import { ColumnHeads, ErrorNote } from '../components.js';
 import { showText } from '../format.js';
 import { type RolloutForm, targetOf } from '../rollout-form.js';
 import { Link } from '../router.js';
@@ -82,14 +82,7 @@ function PreviewFigures({ preview }: { preview: TargetPreview }) {
               {preview.sample.length === preview.matched ? 'The devices' : `${preview.sample.length} of them`}
               , with the firmware they run
             </caption>
-            <thead>
-              <tr>
-                <th scope="col">Device</th>
-                <th scope="col">Model</th>
-                <th scope="col">Firmware</th>
-                <th scope="col">Status</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={['Device', 'Model', 'Firmware', 'Status']} />
             <tbody>
               {preview.sample.map((d) => (
                 <tr key={d.id}>

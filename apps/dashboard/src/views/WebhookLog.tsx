@@ -1,5 +1,5 @@
 import type { WebhookDelivery } from '@camfleet/contracts';
-import { ErrorNote, Scroll, useQuery } from '../components.js';
+import { ColumnHeads, ErrorNote, Scroll, useQuery } from '../components.js';
 import { formatTime, showText } from '../format.js';
 import { useSession } from '../session.js';
 
@@ -29,18 +29,9 @@ export function DeliveryLog({ id, domId, tick }: { id: string; domId: string; ti
           <caption>
             The newest {LOG_LIMIT} deliveries, newest first (test pings are sent apart, not logged)
           </caption>
-          <thead>
-            <tr>
-              <th scope="col">Queued</th>
-              <th scope="col">Event</th>
-              <th scope="col">State</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">HTTP</th>
-              <th scope="col">Error</th>
-              <th scope="col">Next try</th>
-              <th scope="col">Finished</th>
-            </tr>
-          </thead>
+          <ColumnHeads
+            names={['Queued', 'Event', 'State', 'Attempts', 'HTTP', 'Error', 'Next try', 'Finished']}
+          />
           <tbody>
             {log.data && deliveries.length === 0 && (
               <tr>

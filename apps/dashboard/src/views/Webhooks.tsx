@@ -2,7 +2,7 @@ import type { WebhookEndpoint } from '@camfleet/contracts';
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_WILDCARDS, webhookUrlProblem } from '@camfleet/contracts/forms';
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 import { errorMessage } from '../api.js';
-import { ErrorNote, Scroll, useQuery } from '../components.js';
+import { ColumnHeads, ErrorNote, Scroll, useQuery } from '../components.js';
 import { formatTime, showText } from '../format.js';
 import { useSession } from '../session.js';
 import { DeliveryLog } from './WebhookLog.js';
@@ -114,16 +114,7 @@ export function Webhooks() {
       <Scroll label="Webhook endpoints">
         <table data-testid="webhooks">
           <caption>Webhook endpoints</caption>
-          <thead>
-            <tr>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Events</th>
-              <th scope="col">State</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last delivery</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={['Endpoint', 'Events', 'State', 'Created', 'Last delivery', 'Actions']} />
           <tbody>
             {list.data && endpoints.length === 0 && (
               <tr>
